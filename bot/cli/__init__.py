@@ -1,0 +1,246 @@
+"""The `sfa` command line: run the bot, chat in the terminal, manage data."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from bot.logs import configure_logging
+from core.db import DatabaseUnavailable
+from core.settings import Settings, get_settings
+
+DEMO_LOGIN = "budi"
+# Area modules that add commands; each defines register(main).
+CLI_MODULES: tuple[str, ...] = (
+    "bot.cli.contacts",
+    "bot.cli.pipeline",
+    "bot.cli.quotes",
+    "bot.cli.knowledge",
+    "bot.cli.scheduler",
+    "bot.cli.fieldservice",
+    "bot.cli.reports",
+    "bot.cli.ops",
+)
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print one clear line to stderr and exit."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def load_app(*, seed_if_empty: bool = False, now: str | None = None, upgrade: bool = True):
+    """Build the app or exit with one clear line (database URL masked)."""
+    from bot.app import build_app
+    from core.clock import ManualClock
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format, settings.secrets())
+    clock = None
+    if now:
+        try:
+            start = datetime.fromisoformat(now)
+        except ValueError:
+            fail(f"--now needs an ISO date-time, got {now!r}")
+        clock = ManualClock(start if start.tzinfo else start.replace(tzinfo=UTC))
+    try:
+        return build_app(settings, clock=clock, seed_if_empty=seed_if_empty, upgrade=upgrade)
+    except DatabaseUnavailable as exc:
+        fail(str(exc))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """SFA assistant: a chat-first sales force automation bot."""
+
+
+@main.group("import")
+def import_group() -> None:
+    """Import CSV files (contacts, companies, leads, products, price lists, jobs)."""
+
+
+@main.group("export")
+def export_group() -> None:
+    """Export data as CSV."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration to the configured database."""
+    load_app(upgrade=True)
+    click.echo("database is up to date")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Show whether the database has every migration applied."""
+    from core import migrate
+
+    app = load_app(upgrade=False)
+    heads = sorted(migrate.current_heads(app.db.engine))
+    state = "up to date" if migrate.is_current(app.db.engine) else "needs `sfa db upgrade`"
+    click.echo(f"{', '.join(heads) or '(empty)'}: {state}")
+
+
+@main.command()
+@click.option("--companies", default=120, show_default=True, type=click.IntRange(1))
+@click.option("--contacts", default=360, show_default=True, type=click.IntRange(1))
+@click.option("--seed", "seed_value", default=42, show_default=True, type=int)
+@click.option("--base-only", is_flag=True, help="Only organisation, companies and contacts.")
+def seed(companies: int, contacts: int, seed_value: int, base_only: bool) -> None:
+    """Fill an empty database with deterministic, realistic demo data."""
+    from core.demo import SeedOptions, database_is_empty, seed_demo
+
+    app = load_app()
+    with app.db.session() as session:
+        if not database_is_empty(session):
+            fail("the database already has users; seed only fills an empty database", 1)
+        world = seed_demo(session, now=app.clock.now(), options=SeedOptions(
+            companies=companies, contacts=contacts, seed=seed_value, areas=not base_only))
+    click.echo(f"seeded {len(world.users)} users, {len(world.companies)} companies, "
+               f"{len(world.contacts)} contacts")
+
+
+def _chat(app, login: str, script: str | None) -> None:
+    from bot.handlers.console import ConsoleDoor
+    from core.errors import NotFound
+
+    try:
+        door = ConsoleDoor(app.engine, login)
+    except NotFound:
+        fail(f"no user with login {login!r} (see `sfa users list`)")
+    for hook in app.tick_hooks:
+        door.tick_hooks.append(hook(door))
+    if script is None:
+        asyncio.run(door.run_interactive())
+        return
+    if script == "-":
+        lines = sys.stdin.read().splitlines()
+    else:
+        path = Path(script)
+        if not path.is_file():
+            fail(f"no script file {script}")
+        lines = path.read_text(encoding="utf-8").splitlines()
+    asyncio.run(door.run_script(lines))
+
+
+@main.command()
+@click.option("--as", "login", default=DEMO_LOGIN, show_default=True, help="User login.")
+@click.option("--script", type=str, default=None, help="Play a script file (- for stdin).")
+@click.option("--now", type=str, default=None, help="Start a manual clock at this ISO time.")
+def chat(login: str, script: str | None, now: str | None) -> None:
+    """Chat with the bot in the terminal as LOGIN."""
+    app = load_app(now=now)
+    _chat(app, login, script)
+
+
+@main.command()
+@click.option("--as", "login", default=DEMO_LOGIN, show_default=True)
+def demo(login: str) -> None:
+    """Seed when empty, then chat in the terminal as the demo rep."""
+    app = load_app(seed_if_empty=True)
+    _chat(app, login, None)
+
+
+@main.group()
+def users() -> None:
+    """Manage users."""
+
+
+@users.command("add")
+@click.argument("login")
+@click.option("--name", required=True)
+@click.option("--role", required=True,
+              type=click.Choice(["rep", "manager", "technician", "admin"]))
+@click.option("--team", default=None, help="Team name.")
+@click.option("--timezone", default=None, help="IANA zone, e.g. Asia/Jakarta.")
+@click.option("--locale", default=None, type=click.Choice(["en", "id"]))
+@click.option("--email", default=None)
+def users_add(login: str, name: str, role: str, team: str | None, timezone: str | None,
+              locale: str | None, email: str | None) -> None:
+    """Add a user."""
+    from sqlalchemy import select
+
+    from core import users as user_service
+    from core.errors import DomainError
+    from core.models import Team
+
+    app = load_app()
+    settings: Settings = app.settings
+    with app.db.session() as session:
+        team_row = None
+        if team:
+            team_row = session.scalar(select(Team).where(Team.name == team))
+            if team_row is None:
+                fail(f"no team named {team!r}")
+        try:
+            user = user_service.add_user(
+                session, login=login, name=name, role=role, team=team_row, now=app.clock.now(),
+                timezone=timezone or settings.default_timezone,
+                locale=locale or settings.default_locale, email=email)
+        except DomainError as exc:
+            fail(f"{exc.code}: {exc.params}")
+        click.echo(f"added {user.login} ({user.role})")
+
+
+@users.command("list")
+def users_list() -> None:
+    """List users."""
+    from core import users as user_service
+
+    app = load_app()
+    with app.db.session() as session:
+        for u in user_service.list_users(session):
+            team = u.team.name if u.team else "-"
+            status = "active" if u.active else "deactivated"
+            click.echo(f"{u.login:<12} {u.role:<10} {team:<16} {u.timezone:<16} {status}  "
+                       f"{u.name}")
+
+
+@users.command("invite")
+@click.argument("login")
+def users_invite(login: str) -> None:
+    """Print a single-use invite code that links a chat account to LOGIN."""
+    from datetime import timedelta
+
+    from core import users as user_service
+    from core.errors import NotFound
+
+    app = load_app()
+    with app.db.session() as session:
+        try:
+            user = user_service.get_user_by_login(session, login)
+        except NotFound:
+            fail(f"no user with login {login!r}")
+        invite = user_service.create_invite(
+            session, user, now=app.clock.now(),
+            ttl=timedelta(hours=app.settings.invite_ttl_hours))
+        click.echo(f"{invite.code}")
+        click.echo(f"(valid until {invite.expires_at:%Y-%m-%d %H:%M} UTC; the user sends "
+                   f"/start {invite.code} to the bot)", err=True)
+
+
+@main.command()
+def run() -> None:
+    """Run the bot: Telegram and/or Slack when configured, else the terminal chat."""
+    app = load_app(seed_if_empty=True)
+    runner = getattr(app, "run_doors", None)
+    if runner is not None and runner():
+        return
+    click.echo("No TELEGRAM_BOT_TOKEN or SLACK_BOT_TOKEN configured: opening the terminal "
+               f"chat as the demo rep ({DEMO_LOGIN}).", err=True)
+    _chat(app, DEMO_LOGIN, None)
+
+
+for _module in CLI_MODULES:
+    importlib.import_module(_module).register(main)

@@ -1,0 +1,9 @@
+"""`sfa` commands of the knowledge area."""
+
+from __future__ import annotations
+
+import click
+
+
+def register(main: click.Group) -> None:
+    """Add this area's commands to `sfa` (filled in by the area)."""

@@ -1,0 +1,1 @@
+"""Platform-neutral conversations: messages, the engine and one module per flow."""

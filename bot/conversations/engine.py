@@ -1,0 +1,463 @@
+"""The conversation engine: routes an Incoming to a flow, loads and saves its state.
+
+Every update runs in one database transaction: the processed-update record, the step's own
+writes and the new state commit together or not at all. A step's domain error rolls back
+only the step (a savepoint) and is answered in words; the state stays where it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import unicodedata
+import weakref
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.conversations.flow import END, Action, Ctx, Flow, Step
+from bot.conversations.messages import Button, Incoming, Reply
+from bot.conversations.registry import Registry
+from bot.i18n import N_, Translator, register_errors
+from core import users as user_service
+from core.clock import SystemClock
+from core.db import Database
+from core.errors import DomainError
+from core.models import ChatIdentity, ConversationState, ProcessedUpdate, Role, User
+from core.ports import Clock
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_PAYLOAD_BYTES = 64  # Telegram's callback_data limit; Slack allows more
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\ufeff]")
+
+register_errors(
+    {
+        "link.bad_code": N_(
+            "That invite code is not valid: it may be mistyped, used or expired. "
+            "Ask your admin for a new one."
+        ),
+        "user.bad_locale": N_("Unknown language {locale}. Use /language en or /language id."),
+        "user.bad_timezone": N_("Unknown time zone {timezone}."),
+        "user.not_found": N_("No user {login}."),
+        "user.exists": N_("A user with the login {login} already exists."),
+        "user.bad_role": N_("Unknown role {role}: use rep, manager, technician or admin."),
+        "user.bad_login": N_("A login may use letters, digits, dots, dashes and underscores."),
+    }
+)
+
+
+@dataclass
+class Services:
+    """Shared services the steps may use (built once by the composition root)."""
+
+    settings: Settings
+    knowledge: Any | None = None  # core.ports.KnowledgeIndex
+    contacts: Any | None = None  # the contact lookup index
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def clean_text(text: str) -> str:
+    """Normalise user text: NFC, no control or bidi-override characters, trimmed."""
+    return _CONTROL.sub("", unicodedata.normalize("NFC", text)).strip()
+
+
+def encode_payload(button: Button, flow: str | None, token: int) -> str:
+    """Return the short opaque payload a door puts on a button."""
+    if button.action:
+        payload = f"a|{button.action}|{button.arg}"
+    else:
+        payload = f"f|{flow}|{token:x}|{button.value}"
+    if len(payload.encode()) > MAX_PAYLOAD_BYTES:
+        raise ValueError(f"button payload too long: {payload!r}")
+    return payload
+
+
+class Engine:
+    """Platform-neutral conversation engine shared by every door."""
+
+    def __init__(
+        self,
+        db: Database,
+        registry: Registry,
+        *,
+        settings: Settings,
+        clock: Clock | None = None,
+        services: Services | None = None,
+    ) -> None:
+        self.db = db
+        self.registry = registry
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.services = services or Services(settings=settings)
+        self._locks: weakref.WeakValueDictionary[tuple[str, str, str], asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    # -- entry point -------------------------------------------------------------------------
+    async def handle(self, incoming: Incoming) -> list[Reply]:
+        """Handle one update; never raises. Updates of one (chat, user) run in order."""
+        lock = self._locks.get(incoming.key)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[incoming.key] = lock
+        async with lock:
+            try:
+                return await self._handle(incoming)
+            except Exception:
+                log.exception("update failed (platform=%s)", incoming.platform)
+                t = Translator(self.settings.default_locale, self.settings.default_timezone)
+                return [Reply(t("Sorry, something went wrong on our side. Nothing was saved; "
+                                "please try again, or send /cancel."))]
+
+    async def _handle(self, inc: Incoming) -> list[Reply]:
+        default_t = Translator(
+            inc.language if inc.language in ("en", "id") else self.settings.default_locale,
+            self.settings.default_timezone,
+        )
+        if inc.text is not None:
+            text = clean_text(inc.text)
+            if len(text) > self.settings.max_message_chars:
+                return [Reply(default_t(
+                    "That message is too long ({count} characters). Please keep it under "
+                    "{limit} characters.", count=len(text),
+                    limit=self.settings.max_message_chars))]
+            inc = replace(inc, text=text)
+        if inc.file is not None and inc.file.size > self.settings.max_upload_bytes:
+            return [Reply(default_t(
+                "That file is too big ({size} MB). The limit is {limit} MB.",
+                size=round(inc.file.size / 1_048_576, 1),
+                limit=round(self.settings.max_upload_bytes / 1_048_576, 1)))]
+        if not (inc.text or inc.button or inc.location or inc.file):
+            return [Reply(default_t("I did not get any text. Send /help to see what I can do."))]
+
+        now = self.clock.now()
+        with self.db.sessionmaker() as session:
+            try:
+                with session.begin():
+                    replies = await self._in_transaction(session, inc, now, default_t)
+            except _AlreadyProcessed:
+                return []
+        return replies
+
+    async def _in_transaction(
+        self, session: Session, inc: Incoming, now: datetime, default_t: Translator
+    ) -> list[Reply]:
+        if inc.update_id is not None:
+            try:
+                with session.begin_nested():
+                    session.add(ProcessedUpdate(
+                        platform=inc.platform, update_id=str(inc.update_id), processed_at=now))
+            except IntegrityError:
+                raise _AlreadyProcessed() from None
+
+        user = user_service.identity_user(session, inc.platform, inc.user_id)
+        if user is None:
+            return self._unlinked(session, inc, now, default_t)
+        t = Translator(user.locale, user.timezone)
+        if not user.active:
+            return [Reply(t("Your account is deactivated. Please contact your admin."))]
+        identity = session.scalar(select(ChatIdentity).where(
+            ChatIdentity.platform == inc.platform, ChatIdentity.external_id == inc.user_id))
+        if identity is not None and not inc.chat_is_group and identity.chat_id != inc.chat_id:
+            identity.chat_id = inc.chat_id  # where pushes to this user go
+        state = self._lock_state(session, inc, user, now)
+        ctx = Ctx(session=session, user=user, identity=identity, incoming=inc, t=t,
+                  clock=self.clock, services=self.services, engine=self, data={},
+                  flow=None)
+        active = state.flow is not None and state.expires_at is not None and state.expires_at > now
+        expired_flow = state.flow if state.flow is not None and not active else None
+        if active:
+            ctx.flow = state.flow
+            ctx.data = dict(state.data or {})
+        return await self._dispatch(ctx, state, inc, active, expired_flow)
+
+    # -- routing -----------------------------------------------------------------------------
+    async def _dispatch(
+        self, ctx: Ctx, state: ConversationState, inc: Incoming, active: bool,
+        expired_flow: str | None,
+    ) -> list[Reply]:
+        t = ctx.t
+        if inc.button:
+            return await self._button(ctx, state, inc, active, expired_flow)
+        text = inc.text or ""
+        if text.startswith("/"):
+            command, _, rest = text[1:].partition(" ")
+            command = command.split("@", 1)[0].lower()  # Telegram: /help@SomeBot
+            return await self._command(ctx, state, command, rest.strip())
+        if active and state.flow in self.registry.flows:
+            flow = self.registry.flows[state.flow]
+            step_fn = flow.states.get(state.state or "")
+            if step_fn is not None:
+                return await self._run(ctx, state, flow, lambda: step_fn(ctx, inc))
+        notes: list[Reply] = []
+        if expired_flow:
+            notes.append(Reply(t("(Your previous conversation timed out and was closed.)")))
+            self._clear(state)
+        if inc.chat_is_group:
+            return notes  # plain chatter in a group is not for us
+        if inc.location and self.registry.location_flow:
+            return notes + await self._start(ctx, state, self.registry.location_flow, {})
+        if inc.file and self.registry.file_flow:
+            return notes + await self._start(ctx, state, self.registry.file_flow, {})
+        if text:
+            for item in self.registry.intents:
+                args = item.match(text)
+                if args is not None and self._allowed(ctx.user, self.registry.flows[item.flow]):
+                    return notes + await self._start(ctx, state, item.flow, args)
+            fallback = self.registry.fallback
+            if fallback and self._allowed(ctx.user, self.registry.flows[fallback]):
+                return notes + await self._start(ctx, state, fallback, {"text": text})
+        return [*notes, Reply(t("I did not understand that. Send /help to see what I can do."))]
+
+    async def _command(
+        self, ctx: Ctx, state: ConversationState, command: str, rest: str
+    ) -> list[Reply]:
+        t = ctx.t
+        if command == "start":
+            if rest:
+                return [Reply(t("This chat is already linked to {name}.", name=ctx.user.name))]
+            return [Reply(t("Welcome back, {name}!", name=ctx.user.name)), self.help_reply(ctx)]
+        if command == "help":
+            return [self.help_reply(ctx)]
+        if command == "cancel":
+            had_flow = state.flow is not None
+            self._clear(state)
+            return [Reply(t("Cancelled.") if had_flow else t("Nothing to cancel."))]
+        if command == "language":
+            choice = rest.lower()[:2]
+            if choice not in ("en", "id"):
+                return [Reply(t("Use /language en or /language id."))]
+            user_service.set_locale(ctx.user, choice)
+            t2 = Translator(choice, ctx.user.timezone)
+            return [Reply(t2("Language set to English."))]
+        name = self.registry.commands.get(command)
+        if name is None:
+            return [Reply(t("Unknown command /{command}. Send /help to see what you can do.",
+                            command=command[:30]))]
+        return await self._start(ctx, state, name, {"text": rest} if rest else {})
+
+    async def _button(
+        self, ctx: Ctx, state: ConversationState, inc: Incoming, active: bool,
+        expired_flow: str | None,
+    ) -> list[Reply]:
+        t = ctx.t
+        payload = inc.button or ""
+        parts = payload.split("|")
+        if parts[0] == "a" and len(parts) == 3:
+            action = self.registry.actions.get(parts[1])
+            if action is None:
+                return [Reply(t("That button is no longer valid."))]
+            return await self._action(ctx, state, action, parts[2])
+        if parts[0] == "f" and len(parts) == 4:
+            flow_name, token, value = parts[1], parts[2], parts[3]
+            current = active and state.flow == flow_name and f"{state.token:x}" == token
+            if not current:
+                if expired_flow == flow_name:
+                    self._clear(state)
+                    return [Reply(t("That conversation timed out. Please start again."))]
+                return [Reply(t("That button is from an earlier message and no longer "
+                                "applies. Use the latest message, or /cancel."))]
+            if value not in (ctx.data.get("_offered") or []):
+                return [Reply(t("That button is no longer valid."))]
+            flow = self.registry.flows[flow_name]
+            step_fn = flow.states.get(state.state or "")
+            if step_fn is None:
+                return [Reply(t("That button is no longer valid."))]
+            pressed = replace(inc, button=value)
+            ctx.incoming = pressed
+            return await self._run(ctx, state, flow, lambda: step_fn(ctx, pressed))
+        return [Reply(t("That button is no longer valid."))]
+
+    async def _action(
+        self, ctx: Ctx, state: ConversationState, action: Action, arg: str
+    ) -> list[Reply]:
+        t = ctx.t
+        if ctx.incoming.chat_is_group and not action.group_ok:
+            return [Reply(t("Please use that in a private chat with me."), ephemeral=True)]
+        if Role(ctx.user.role) not in action.roles:
+            return [Reply(t("Your role cannot do that."), ephemeral=True)]
+        # An action runs outside the current flow: its own data, unless it starts a flow.
+        ctx.data = {}
+        ctx.flow = None
+        return await self._run(ctx, state, None, lambda: action.handler(ctx, arg),
+                               keep_current=True)
+
+    # -- running steps -----------------------------------------------------------------------
+    async def start_flow(self, ctx: Ctx, name: str, args: dict[str, str]) -> Step:
+        """Run `name`'s start step in `ctx` (used by Ctx.begin); returns a Step for it."""
+        flow = self.registry.flows.get(name)
+        if flow is None:
+            raise KeyError(name)
+        if not self._allowed(ctx.user, flow):
+            raise DomainError("engine.role_refused")
+        ctx.data = {}
+        ctx.flow = name
+        ctx.args = dict(args)
+        step = await flow.start(ctx, ctx.incoming)
+        if step.flow is None:
+            step.flow = name
+        return step
+
+    async def _start(
+        self, ctx: Ctx, state: ConversationState, name: str, args: dict[str, str]
+    ) -> list[Reply]:
+        flow = self.registry.flows[name]
+        if ctx.incoming.chat_is_group and not flow.group_ok:
+            return [Reply(ctx.t("Please use that in a private chat with me."), ephemeral=True)]
+        if not self._allowed(ctx.user, flow):
+            return [Reply(ctx.t("Your role cannot use that. Send /help to see what you can do."))]
+        self._clear(state)
+        return await self._run(ctx, state, None, lambda: self.start_flow(ctx, name, args))
+
+    async def _run(
+        self, ctx: Ctx, state: ConversationState, flow: Flow | None, call: Any,
+        keep_current: bool = False,
+    ) -> list[Reply]:
+        session = ctx.session
+        savepoint = session.begin_nested()
+        try:
+            step: Step = await call()
+            session.flush()
+        except DomainError as exc:
+            savepoint.rollback()
+            session.expire_all()
+            return [Reply(ctx.t.error(exc.code, exc.params))]
+        except Exception:
+            savepoint.rollback()
+            session.expire_all()
+            log.exception("step failed (flow=%s state=%s)", state.flow, state.state)
+            return [Reply(ctx.t("Sorry, something went wrong on our side. Nothing was saved; "
+                                "please try again, or send /cancel."))]
+        savepoint.commit()
+        next_flow = step.flow or (flow.name if flow else None)
+        if step.next == END or next_flow is None:
+            if not (keep_current and step.flow is None):
+                self._clear(state)
+            return self._stamp(step.replies, None, 0, [])
+        target = self.registry.flows[next_flow]
+        state.flow = next_flow
+        state.state = step.next
+        state.token = (state.token or 0) + 1
+        timeout = target.timeout or timedelta(minutes=self.settings.conversation_timeout_minutes)
+        state.expires_at = self.clock.now() + timeout
+        offered: list[str] = []
+        replies = self._stamp(step.replies, next_flow, state.token, offered)
+        state.data = {**ctx.data, "_offered": offered}
+        state.updated_at = self.clock.now()
+        return replies
+
+    def _stamp(
+        self, replies: list[Reply], flow: str | None, token: int, offered: list[str]
+    ) -> list[Reply]:
+        out: list[Reply] = []
+        for reply in replies:
+            if not reply.buttons:
+                out.append(reply)
+                continue
+            rows = []
+            for row in reply.buttons:
+                new_row = []
+                for b in row:
+                    if not b.action:
+                        if flow is None:
+                            continue  # a flow button after the flow ended: drop it
+                        offered.append(b.value)
+                    new_row.append(replace(b, payload=encode_payload(b, flow, token)))
+                if new_row:
+                    rows.append(tuple(new_row))
+            out.append(replace(reply, buttons=tuple(rows)))
+        return out
+
+    # -- state -------------------------------------------------------------------------------
+    def _lock_state(
+        self, session: Session, inc: Incoming, user: User, now: datetime
+    ) -> ConversationState:
+        """Load the conversation state row, creating it, and lock it for this transaction."""
+        values = dict(platform=inc.platform, chat_id=inc.chat_id, external_user_id=inc.user_id,
+                      user_id=user.id, data={}, token=0, updated_at=now)
+        insert = pg_insert if self.db.is_postgres else sqlite_insert
+        session.execute(insert(ConversationState).values(**values).on_conflict_do_nothing())
+        state = session.scalar(
+            select(ConversationState)
+            .where(ConversationState.platform == inc.platform,
+                   ConversationState.chat_id == inc.chat_id,
+                   ConversationState.external_user_id == inc.user_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        assert state is not None
+        return state
+
+    def _clear(self, state: ConversationState) -> None:
+        state.flow = None
+        state.state = None
+        state.data = {}
+        state.expires_at = None
+        state.token = (state.token or 0) + 1
+        state.updated_at = self.clock.now()
+
+    # -- identity ----------------------------------------------------------------------------
+    def _unlinked(
+        self, session: Session, inc: Incoming, now: datetime, t: Translator
+    ) -> list[Reply]:
+        text = inc.text or ""
+        if text.startswith("/start") and not inc.chat_is_group:
+            code = text[len("/start"):].strip()
+            if code:
+                try:
+                    with session.begin_nested():
+                        user = user_service.redeem_invite(
+                            session, code=code, platform=inc.platform, external_id=inc.user_id,
+                            chat_id=inc.chat_id, now=now)
+                except DomainError as exc:
+                    return [Reply(t.error(exc.code, exc.params))]
+                t = Translator(user.locale, user.timezone)
+                return [Reply(t("Welcome, {name}! Your chat is now linked.", name=user.name))]
+        if inc.chat_is_group and not inc.button:
+            return []
+        return [Reply(t("Hello! I am the sales assistant of this company and I only talk to "
+                        "registered users. To start, send /start followed by the invite code "
+                        "your admin gave you."), ephemeral=True)]
+
+    # -- help --------------------------------------------------------------------------------
+    def _allowed(self, user: User, flow: Flow) -> bool:
+        return Role(user.role) in flow.roles
+
+    def help_reply(self, ctx: Ctx) -> Reply:
+        """List what the user's role can do."""
+        t = ctx.t
+        lines = [t("Here is what you can do:")]
+        for flow in self.registry.flows.values():
+            if not flow.help or not self._allowed(ctx.user, flow):
+                continue
+            command = f"/{flow.commands[0]} " if flow.commands else ""
+            lines.append(f"• {command}— {t(flow.help)}")
+        lines.append(t("/language en|id — change the language"))
+        lines.append(t("/cancel — stop what we are doing"))
+        lines.append(t("You can also ask in plain words, e.g. \"who handles Sinar Jaya?\"")
+                     if Role(ctx.user.role) in (Role.REP, Role.MANAGER, Role.ADMIN) else "")
+        return Reply("\n".join(line for line in lines if line))
+
+    def visible_commands(self, role: Role) -> list[tuple[str, str]]:
+        """(command, help msgid) pairs a role may use (for platform command menus)."""
+        out = [("help", N_("Show what you can do")), ("cancel", N_("Stop what we are doing"))]
+        for flow in self.registry.flows.values():
+            if flow.commands and flow.help and role in flow.roles:
+                out.append((flow.commands[0], flow.help))
+        return out
+
+
+class _AlreadyProcessed(Exception):
+    """The update id was handled before; the whole transaction is rolled back."""
+
+
+register_errors({"engine.role_refused": N_("Your role cannot use that.")})

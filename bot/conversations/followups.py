@@ -1,0 +1,9 @@
+"""Reminders, snooze/done, complaints, deliveries (scheduler notices)."""
+
+from __future__ import annotations
+
+from bot.conversations.registry import Registry
+
+
+def register(registry: Registry) -> None:
+    """Register this module's flows, intents and actions (filled in by its area)."""

@@ -1,0 +1,9 @@
+"""Knowledge search, open, check-out / check-in."""
+
+from __future__ import annotations
+
+from bot.conversations.registry import Registry
+
+
+def register(registry: Registry) -> None:
+    """Register this module's flows, intents and actions (filled in by its area)."""

@@ -1,0 +1,9 @@
+"""Contact and company lookup: questions in plain words, /find, /contact, /company."""
+
+from __future__ import annotations
+
+from bot.conversations.registry import Registry
+
+
+def register(registry: Registry) -> None:
+    """Register this module's flows, intents and actions (filled in by its area)."""

@@ -1,0 +1,89 @@
+"""Neutral messages: what a door hands the engine (Incoming) and what it renders (Reply)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class IncomingFile:
+    """A file the user uploaded; `data` is read by the door only when under the size cap."""
+
+    name: str
+    mime: str
+    size: int
+    data: bytes = b""
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One update from a user, whatever the door: text, a button press, a location or a file."""
+
+    platform: str
+    chat_id: str
+    user_id: str
+    update_id: str | None = None
+    text: str | None = None
+    button: str | None = None
+    location: tuple[float, float] | None = None
+    file: IncomingFile | None = None
+    chat_is_group: bool = False
+    display_name: str | None = None
+    language: str | None = None  # the platform's language hint, e.g. "id"
+    email: str | None = None  # the platform profile e-mail, when the door knows it
+    received_at: datetime | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """The conversation key: (platform, chat, user)."""
+        return (self.platform, self.chat_id, self.user_id)
+
+
+@dataclass(frozen=True)
+class Button:
+    """A button: a label and a short value (flow buttons) or an action with an argument.
+
+    Flow buttons carry `value`; the engine stamps them with the state token so an old button
+    is recognised. Action buttons (`action`, `arg`) work outside a flow, e.g. "claim lead 42";
+    their handler checks the current state of the record they name.
+    """
+
+    label: str
+    value: str = ""
+    action: str | None = None
+    arg: str = ""
+    payload: str = ""  # filled by the engine: what the door sends back when pressed
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent to the user: a PDF quote, a vCard, a CSV export, a chart image."""
+
+    filename: str
+    data: bytes
+    mime: str = "application/octet-stream"
+    caption: str | None = None
+
+    @property
+    def is_image(self) -> bool:
+        return self.mime.startswith("image/")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message to the user: text, optional button rows and an optional attachment."""
+
+    text: str = ""
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    attachment: Attachment | None = None
+    ephemeral: bool = False  # Slack: only the asker sees it in a channel
+
+    @staticmethod
+    def with_buttons(text: str, *rows: list[Button] | tuple[Button, ...]) -> Reply:
+        return Reply(text=text, buttons=tuple(tuple(r) for r in rows if r))
+
+
+def button_rows(buttons: list[Button], per_row: int = 2) -> tuple[tuple[Button, ...], ...]:
+    """Lay buttons out in rows of `per_row`."""
+    return tuple(tuple(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row))

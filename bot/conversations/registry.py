@@ -1,0 +1,74 @@
+"""The flow registry: every flow module registers its flows, intents and actions here."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+
+from bot.conversations.flow import Action, Flow, Intent
+
+# One module per flow family; each defines `register(registry)`.
+FLOW_MODULES: tuple[str, ...] = (
+    "bot.conversations.lookup",
+    "bot.conversations.visit",
+    "bot.conversations.deal",
+    "bot.conversations.leads",
+    "bot.conversations.quote",
+    "bot.conversations.knowledge",
+    "bot.conversations.followups",
+    "bot.conversations.jobs",
+    "bot.conversations.reports",
+    "bot.conversations.documents",
+    "bot.conversations.admin",
+)
+
+
+@dataclass
+class Registry:
+    flows: dict[str, Flow] = field(default_factory=dict)
+    commands: dict[str, str] = field(default_factory=dict)
+    intents: list[Intent] = field(default_factory=list)
+    actions: dict[str, Action] = field(default_factory=dict)
+    # Flow started for plain text that no intent recognises (the contact lookup).
+    fallback: str | None = None
+    # Flows started by a location share / a file upload outside any flow.
+    location_flow: str | None = None
+    file_flow: str | None = None
+
+    def add_flow(self, flow: Flow) -> None:
+        if flow.name in self.flows:
+            raise ValueError(f"flow {flow.name!r} registered twice")
+        if "|" in flow.name:
+            raise ValueError("flow names may not contain '|'")
+        self.flows[flow.name] = flow
+        for command in flow.commands:
+            if command in self.commands:
+                raise ValueError(f"command /{command} registered twice")
+            self.commands[command] = flow.name
+
+    def add_intent(self, item: Intent) -> None:
+        self.intents.append(item)
+        self.intents.sort(key=lambda i: i.priority)
+
+    def add_action(self, action: Action) -> None:
+        if action.name in self.actions:
+            raise ValueError(f"action {action.name!r} registered twice")
+        self.actions[action.name] = action
+
+    def validate(self) -> None:
+        for item in self.intents:
+            if item.flow not in self.flows:
+                raise ValueError(f"intent for unknown flow {item.flow!r}")
+        for name in (self.fallback, self.location_flow, self.file_flow):
+            if name is not None and name not in self.flows:
+                raise ValueError(f"unknown flow {name!r}")
+
+
+def build_registry(modules: tuple[str, ...] = FLOW_MODULES) -> Registry:
+    """Import every flow module and let it register itself."""
+    registry = Registry()
+    for name in modules:
+        module = importlib.import_module(name)
+        module.register(registry)
+    registry.validate()
+    return registry

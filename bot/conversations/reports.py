@@ -1,0 +1,9 @@
+"""Reports in chat: tables, charts, CSV, templates."""
+
+from __future__ import annotations
+
+from bot.conversations.registry import Registry
+
+
+def register(registry: Registry) -> None:
+    """Register this module's flows, intents and actions (filled in by its area)."""

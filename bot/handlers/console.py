@@ -1,0 +1,207 @@
+"""The terminal door: chat with the bot in a terminal, or play a script of messages.
+
+Script lines: plain text is a message; `[Label]` (or `[2]`) presses a button of the latest
+bot message; `@location LAT,LON` shares a location; `@file PATH` uploads a file;
+`@as LOGIN` switches to another user; `@advance 2h` moves a manual clock (with
+`--now`) and runs the tick hooks (the scheduler's sweeps); `#` starts a comment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import mimetypes
+import re
+import sys
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import timedelta
+from pathlib import Path
+from typing import TextIO
+
+from sqlalchemy import select
+
+from bot.conversations.engine import Engine
+from bot.conversations.messages import Button, Incoming, IncomingFile, Reply
+from core import users as user_service
+from core.clock import ManualClock
+from core.models import ChatIdentity, Platform
+
+PLATFORM = Platform.CONSOLE.value
+_DURATION = re.compile(r"^(\d+)\s*([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+TickHook = Callable[[], Awaitable[None]]
+
+
+def parse_duration(text: str) -> timedelta:
+    m = _DURATION.match(text.strip().lower())
+    if not m:
+        raise ValueError(f"bad duration {text!r} (use e.g. 30m, 2h, 1d)")
+    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+
+
+class ConsoleDoor:
+    """Renders replies as text; buttons print as `[1] Label`; files are saved to disk."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        login: str,
+        *,
+        out: TextIO | None = None,
+        files_dir: Path | None = None,
+    ) -> None:
+        self.engine = engine
+        self.out = out or sys.stdout
+        self.files_dir = files_dir or (engine.settings.data_dir / "downloads")
+        self.login = login
+        self.tick_hooks: list[TickHook] = []
+        self._buttons: dict[str, list[Button]] = {}
+        self._ids = itertools.count(1)
+        self.ensure_identity(login)
+
+    # -- identity ----------------------------------------------------------------------------
+    def ensure_identity(self, login: str) -> None:
+        """The console is a trusted local door: the terminal user is linked by login."""
+        with self.engine.db.session() as session:
+            user = user_service.get_user_by_login(session, login)
+            exists = session.scalar(select(ChatIdentity.id).where(
+                ChatIdentity.platform == PLATFORM, ChatIdentity.external_id == user.login))
+            if exists is None:
+                user_service.link_identity(session, user, platform=PLATFORM,
+                                           external_id=user.login, chat_id=user.login,
+                                           now=self.engine.clock.now())
+
+    def switch(self, login: str) -> None:
+        self.ensure_identity(login)
+        self.login = login.strip().lower()
+        self.print(f"--- now chatting as {self.login} ---")
+
+    # -- output ------------------------------------------------------------------------------
+    def print(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def render(self, replies: Iterable[Reply], *, to: str | None = None) -> None:
+        """Print replies; remember the latest buttons of the user they went to."""
+        who = to or self.login
+        prefix = f"bot → {who}: " if to else "bot: "
+        for reply in replies:
+            if reply.text:
+                lines = reply.text.splitlines() or [""]
+                self.print(prefix + lines[0])
+                for line in lines[1:]:
+                    self.print("     " + line)
+            if reply.attachment is not None:
+                self.files_dir.mkdir(parents=True, exist_ok=True)
+                path = self.files_dir / Path(reply.attachment.filename).name
+                path.write_bytes(reply.attachment.data)
+                caption = f" — {reply.attachment.caption}" if reply.attachment.caption else ""
+                self.print(f"     📎 {reply.attachment.filename} ({len(reply.attachment.data)} "
+                           f"bytes) saved to {path}{caption}")
+            flat = [b for row in reply.buttons for b in row]
+            if flat:
+                self._buttons[who] = flat
+                self.print("     " + "  ".join(f"[{i}] {b.label}" for i, b in
+                                                enumerate(flat, 1)))
+
+    # -- input -------------------------------------------------------------------------------
+    def _incoming(self, **kw: object) -> Incoming:
+        return Incoming(platform=PLATFORM, chat_id=self.login, user_id=self.login,
+                        update_id=None, **kw)  # type: ignore[arg-type]
+
+    def find_button(self, choice: str) -> Button | None:
+        buttons = self._buttons.get(self.login, [])
+        wanted = choice.strip().lower()
+        for b in buttons:
+            if b.label.lower() == wanted:
+                return b
+        if wanted.isdigit() and 1 <= int(wanted) <= len(buttons):
+            return buttons[int(wanted) - 1]
+        starts = [b for b in buttons if b.label.lower().startswith(wanted)]
+        return starts[0] if len(starts) == 1 else None
+
+    async def send(self, line: str, *, interactive: bool = False) -> None:
+        """Handle one script or terminal line."""
+        line = line.rstrip("\n")
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            return
+        if stripped.startswith("@"):
+            await self._directive(stripped)
+            return
+        if not interactive:
+            self.print(f"{self.login}: {stripped}")
+        pressed: Button | None = None
+        if stripped.startswith("[") and stripped.endswith("]"):
+            pressed = self.find_button(stripped[1:-1])
+            if pressed is None:
+                self.print("     (no such button on the latest message)")
+                return
+        elif interactive and stripped.isdigit() and self._buttons.get(self.login):
+            pressed = self.find_button(stripped)
+        if pressed is not None:
+            self._buttons.pop(self.login, None)
+            incoming = self._incoming(button=pressed.payload)
+        else:
+            incoming = self._incoming(text=line)
+        self.render(await self.engine.handle(incoming))
+
+    async def _directive(self, line: str) -> None:
+        word, _, rest = line[1:].partition(" ")
+        rest = rest.strip()
+        if word == "as":
+            self.switch(rest)
+        elif word == "location":
+            try:
+                lat_text, lon_text = rest.replace(" ", "").split(",")
+                location = (float(lat_text), float(lon_text))
+            except ValueError:
+                self.print("     (use @location LAT,LON)")
+                return
+            self.print(f"{self.login}: 📍 {location[0]}, {location[1]}")
+            self.render(await self.engine.handle(self._incoming(location=location)))
+        elif word == "file":
+            path = Path(rest)
+            if not path.is_file():
+                self.print(f"     (no file {rest})")
+                return
+            data = path.read_bytes()
+            mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            self.print(f"{self.login}: 📎 {path.name}")
+            upload = IncomingFile(name=path.name, mime=mime, size=len(data), data=data)
+            self.render(await self.engine.handle(self._incoming(file=upload)))
+        elif word == "advance":
+            clock = self.engine.clock
+            if not isinstance(clock, ManualClock):
+                self.print("     (@advance needs a manual clock: sfa chat --now ...)")
+                return
+            clock.advance(parse_duration(rest))
+            self.print(f"--- clock: {clock.now().isoformat()} ---")
+            await self.tick()
+        elif word == "tick":
+            await self.tick()
+        else:
+            self.print(f"     (unknown directive @{word})")
+
+    async def tick(self) -> None:
+        for hook in self.tick_hooks:
+            await hook()
+
+    async def run_script(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            await self.send(line)
+
+    async def run_interactive(self, stdin: TextIO | None = None) -> None:
+        stdin = stdin or sys.stdin
+        self.print(f"Chatting as {self.login}. Type /help, a question like \"who handles "
+                   "Sinar Jaya?\", a button number, or Ctrl-D to quit.")
+        loop = asyncio.get_running_loop()
+        while True:
+            self.out.write(f"{self.login}> ")
+            self.out.flush()
+            line = await loop.run_in_executor(None, stdin.readline)
+            if not line:
+                self.print("")
+                return
+            await self.send(line, interactive=True)
+            await self.tick()

@@ -1,0 +1,3 @@
+"""Field service: technicians, service jobs, offers."""
+
+from __future__ import annotations

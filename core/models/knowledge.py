@@ -1,0 +1,3 @@
+"""Knowledge documents, versions and check-out locks."""
+
+from __future__ import annotations

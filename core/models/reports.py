@@ -1,0 +1,3 @@
+"""Reporting: saved report templates."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Scheduler: outbox, delivery schedules, complaints."""
+
+from __future__ import annotations

@@ -1,0 +1,97 @@
+"""Protocols the domain needs from the outside world; adapters live outside core."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """Source of the current time (aware UTC)."""
+
+    def now(self) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class IndexedDocument:
+    """What the knowledge index stores for one document version."""
+
+    id: int
+    version: int
+    title: str
+    body: str
+    doc_type: str
+    tags: Sequence[str] = ()
+    status: str = "published"
+    owner_id: int | None = None
+    source: str = ""
+    language: str = "en"
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One knowledge search result."""
+
+    id: int
+    title: str
+    doc_type: str
+    score: float
+    snippet: str = ""
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """A page of knowledge search results and optional spelling suggestions."""
+
+    hits: list[SearchHit]
+    total: int
+    page: int
+    suggestions: list[str] = field(default_factory=list)
+
+
+class KnowledgeIndex(Protocol):
+    """Full-text index over knowledge documents (Whoosh in search_index/)."""
+
+    def upsert(self, docs: Iterable[IndexedDocument]) -> int: ...
+
+    def delete(self, doc_ids: Iterable[int]) -> None: ...
+
+    def search(
+        self,
+        query: str,
+        *,
+        doc_types: Sequence[str] = (),
+        tags: Sequence[str] = (),
+        visible_owner_id: int | None = None,
+        include_drafts: bool = False,
+        page: int = 1,
+        page_size: int = 5,
+    ) -> SearchResult: ...
+
+    def indexed_versions(self) -> dict[int, int]: ...
+
+    def clear(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A message the domain wants pushed to a user: what and why, never the words.
+
+    `kind` names the message (the bot renders it in the recipient's language), `key` makes
+    it idempotent: one notice per (recipient, key) is ever delivered.
+    """
+
+    recipient_user_id: int
+    kind: str
+    key: str
+    params: dict[str, object] = field(default_factory=dict)
+    urgent: bool = False
+
+
+class Notifier(Protocol):
+    """Accepts notices for durable delivery (the scheduler's outbox)."""
+
+    def notify(self, notice: Notice) -> None: ...

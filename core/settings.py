@@ -1,0 +1,62 @@
+"""Settings from the environment (and an optional .env file)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the product; each maps to an `SFA_...` (or platform) environment variable."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_prefix="SFA_", extra="ignore")
+
+    database_url: str = "sqlite:///var/sfa.db"
+    data_dir: Path = Path("var")
+    default_timezone: str = "Asia/Jakarta"
+    default_locale: str = "en"
+    conversation_timeout_minutes: int = 30
+    invite_ttl_hours: int = 72
+    max_message_chars: int = 4096
+    max_upload_bytes: int = 20 * 1024 * 1024
+    log_level: str = "INFO"
+    log_format: str = "text"
+
+    # Platform secrets: read from the environment only, never logged.
+    telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
+    telegram_webhook_secret: SecretStr | None = Field(
+        default=None, alias="TELEGRAM_WEBHOOK_SECRET"
+    )
+    telegram_api_url: str | None = None
+    slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
+    slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
+    slack_api_url: str | None = None
+
+    def resolved_database_url(self) -> str:
+        """Return the database URL with a relative SQLite path made absolute."""
+        url = self.database_url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str(Path(url[len(prefix):]).resolve())
+        return url
+
+    def secrets(self) -> list[str]:
+        """Return every configured secret value (for log redaction and leak tests)."""
+        values = [
+            self.telegram_bot_token,
+            self.telegram_webhook_secret,
+            self.slack_bot_token,
+            self.slack_app_token,
+            self.slack_signing_secret,
+        ]
+        return [v.get_secret_value() for v in values if v and v.get_secret_value()]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings (read once)."""
+    return Settings()
