@@ -95,3 +95,39 @@ class Notifier(Protocol):
     """Accepts notices for durable delivery (the scheduler's outbox)."""
 
     def notify(self, notice: Notice) -> None: ...
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """A rendered message ready for a door: plain data, so the outbox can store it as JSON.
+
+    `buttons` are rows of (label, payload); `attachment` is (filename, mime, bytes).
+    """
+
+    text: str
+    buttons: tuple[tuple[tuple[str, str], ...], ...] = ()
+    attachment: tuple[str, str, bytes] | None = None
+
+
+class DeliveryError(Exception):
+    """Sending failed; worth retrying later with back-off."""
+
+
+class RateLimited(DeliveryError):
+    """The platform said 429: retry after `retry_after` seconds, not before."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"rate limited for {retry_after}s")
+        self.retry_after = retry_after
+
+
+class PermanentFailure(DeliveryError):
+    """The recipient cannot be reached (blocked the bot, chat gone): do not retry."""
+
+
+class MessageSender(Protocol):
+    """A door's outgoing side: deliver one message to one chat on its platform."""
+
+    platform: str
+
+    async def deliver(self, chat_id: str, message: OutboundMessage) -> str | None: ...

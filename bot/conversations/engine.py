@@ -119,25 +119,25 @@ class Engine:
                                 "please try again, or send /cancel."))]
 
     async def _handle(self, inc: Incoming) -> list[Reply]:
-        default_t = Translator(
+        t = default_t = Translator(
             inc.language if inc.language in ("en", "id") else self.settings.default_locale,
             self.settings.default_timezone,
         )
         if inc.text is not None:
             text = clean_text(inc.text)
             if len(text) > self.settings.max_message_chars:
-                return [Reply(default_t(
+                return [Reply(t(
                     "That message is too long ({count} characters). Please keep it under "
                     "{limit} characters.", count=len(text),
                     limit=self.settings.max_message_chars))]
             inc = replace(inc, text=text)
         if inc.file is not None and inc.file.size > self.settings.max_upload_bytes:
-            return [Reply(default_t(
+            return [Reply(t(
                 "That file is too big ({size} MB). The limit is {limit} MB.",
                 size=round(inc.file.size / 1_048_576, 1),
                 limit=round(self.settings.max_upload_bytes / 1_048_576, 1)))]
         if not (inc.text or inc.button or inc.location or inc.file):
-            return [Reply(default_t("I did not get any text. Send /help to see what I can do."))]
+            return [Reply(t("I did not get any text. Send /help to see what I can do."))]
 
         now = self.clock.now()
         with self.db.sessionmaker() as session:
@@ -237,8 +237,8 @@ class Engine:
             if choice not in ("en", "id"):
                 return [Reply(t("Use /language en or /language id."))]
             user_service.set_locale(ctx.user, choice)
-            t2 = Translator(choice, ctx.user.timezone)
-            return [Reply(t2("Language set to English."))]
+            t = Translator(choice, ctx.user.timezone)
+            return [Reply(t("Language set to English."))]
         name = self.registry.commands.get(command)
         if name is None:
             return [Reply(t("Unknown command /{command}. Send /help to see what you can do.",

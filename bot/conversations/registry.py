@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sqlalchemy.orm import Session
+
 from bot.conversations.flow import Action, Flow, Intent
+from bot.conversations.messages import Reply
+from bot.i18n import Translator
+from core.models import NoticeRow, User
+
+# Renders one notice for its recipient (None for a team channel) in their language; returns
+# None when the notice no longer applies (the follow-up was done meanwhile, ...).
+NoticeRenderer = Callable[[Session, NoticeRow, User | None, Translator], Reply | None]
 
 # One module per flow family; each defines `register(registry)`.
 FLOW_MODULES: tuple[str, ...] = (
@@ -34,6 +44,8 @@ class Registry:
     # Flows started by a location share / a file upload outside any flow.
     location_flow: str | None = None
     file_flow: str | None = None
+    # notice kind -> renderer (see core.notices: what is pushed; here: the words).
+    notices: dict[str, NoticeRenderer] = field(default_factory=dict)
 
     def add_flow(self, flow: Flow) -> None:
         if flow.name in self.flows:
@@ -54,6 +66,11 @@ class Registry:
         if action.name in self.actions:
             raise ValueError(f"action {action.name!r} registered twice")
         self.actions[action.name] = action
+
+    def add_notice(self, kind: str, renderer: NoticeRenderer) -> None:
+        if kind in self.notices:
+            raise ValueError(f"notice kind {kind!r} registered twice")
+        self.notices[kind] = renderer
 
     def validate(self) -> None:
         for item in self.intents:

@@ -24,13 +24,21 @@ from core.models.enums import (
 )
 from core.models.notices import NoticeRow
 from core.models.org import ChatIdentity, InviteCode, Team, Territory, TerritoryRep, User
-from core.models.sales import Activity, Deal, DealStageChange, FollowUp, MaterialSent
+from core.models.sales import (
+    Activity,
+    ApprovalRequest,
+    Deal,
+    DealStageChange,
+    FollowUp,
+    MaterialSent,
+)
 
 __all__ = [
     "OPEN_STAGES",
     "STAGE_SEQUENCE",
     "Activity",
     "ActivityKind",
+    "ApprovalRequest",
     "Base",
     "ChatIdentity",
     "Company",

@@ -151,3 +151,27 @@ class MaterialSent(Base):
     sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     sent_at: Mapped[datetime] = mapped_column()
     channel: Mapped[str | None] = mapped_column(String(32))  # email, whatsapp, printed, ...
+
+
+class ApprovalRequest(Base):
+    """A request for a manager's decision (a contract above threshold, a discount above a
+    rep's limit). Only the approver (or an admin) decides, once."""
+
+    __tablename__ = "approval_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))  # contract, discount
+    ref_id: Mapped[int] = mapped_column(Integer, index=True)  # deal id, quote id, ...
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"))
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    approver_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    amount: Mapped[Decimal | None] = mapped_column(Money)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    reason: Mapped[str | None] = mapped_column(Text)  # why it is asked
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # approved, rejected
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column()
+    decided_at: Mapped[datetime | None] = mapped_column()

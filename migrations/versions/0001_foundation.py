@@ -2,7 +2,7 @@
 
 Revision ID: 0001_foundation
 Revises:
-Create Date: 2026-11-29 02:03:08.125924
+Create Date: 2026-11-29 02:04:57.450224
 """
 
 from collections.abc import Sequence
@@ -276,6 +276,31 @@ def upgrade() -> None:
         batch_op.create_index('ix_activities_deal', ['deal_id'], unique=False)
         batch_op.create_index('ix_activities_user_at', ['user_id', 'occurred_at'], unique=False)
 
+    op.create_table('approval_requests',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=24), nullable=False),
+    sa.Column('ref_id', sa.Integer(), nullable=False),
+    sa.Column('deal_id', sa.Integer(), nullable=True),
+    sa.Column('requested_by_id', sa.Integer(), nullable=False),
+    sa.Column('approver_id', sa.Integer(), nullable=True),
+    sa.Column('amount', sa.Numeric(precision=18, scale=2), nullable=True),
+    sa.Column('details', sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('decided_by_id', sa.Integer(), nullable=True),
+    sa.Column('decision_note', sa.Text(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['approver_id'], ['users.id'], name=op.f('fk_approval_requests_approver_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['deal_id'], ['deals.id'], name=op.f('fk_approval_requests_deal_id_deals'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['decided_by_id'], ['users.id'], name=op.f('fk_approval_requests_decided_by_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['requested_by_id'], ['users.id'], name=op.f('fk_approval_requests_requested_by_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_approval_requests'))
+    )
+    with op.batch_alter_table('approval_requests', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_approval_requests_approver_id'), ['approver_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_approval_requests_ref_id'), ['ref_id'], unique=False)
+
     op.create_table('deal_stage_changes',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('deal_id', sa.Integer(), nullable=False),
@@ -361,6 +386,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_deal_stage_changes_at'))
 
     op.drop_table('deal_stage_changes')
+    with op.batch_alter_table('approval_requests', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_approval_requests_ref_id'))
+        batch_op.drop_index(batch_op.f('ix_approval_requests_approver_id'))
+
+    op.drop_table('approval_requests')
     with op.batch_alter_table('activities', schema=None) as batch_op:
         batch_op.drop_index('ix_activities_user_at')
         batch_op.drop_index('ix_activities_deal')
