@@ -1,9 +1,11 @@
-"""Composition root: settings, database, indexes, registry, engine (and later the doors)."""
+"""Composition root: settings, database, indexes, registry, engine, scheduler and doors."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from bot.conversations.engine import Engine, Services
 from bot.conversations.registry import Registry, build_registry
@@ -11,8 +13,21 @@ from core import migrate
 from core.clock import SystemClock
 from core.db import Database
 from core.demo import SeedOptions, database_is_empty, seed_demo
-from core.ports import Clock
+from core.ports import Clock, MessageSender
 from core.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+class Door(Protocol):
+    """A running chat door (Telegram, Slack): started and stopped by `serve`."""
+
+    name: str
+    sender: MessageSender
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 @dataclass
@@ -23,8 +38,22 @@ class App:
     registry: Registry
     engine: Engine
     services: Services
-    # Factories of per-door tick hooks (the scheduler's sweeps run by `@advance` / idle).
+    # Factories of per-console tick hooks (the scheduler's sweeps run by `@advance`).
     tick_hooks: list[Any] = field(default_factory=list)
+
+    def run_doors(self) -> bool:
+        """Run the configured doors and the scheduler until interrupted.
+
+        Returns False (having run nothing) when no Telegram or Slack door is configured.
+        """
+        doors = build_doors(self)
+        if not doors:
+            return False
+        try:
+            asyncio.run(serve(self, doors))
+        except KeyboardInterrupt:
+            pass
+        return True
 
 
 def knowledge_index(settings: Settings, db: Database) -> Any | None:
@@ -35,6 +64,46 @@ def knowledge_index(settings: Settings, db: Database) -> Any | None:
 def contact_index(settings: Settings, db: Database) -> Any | None:
     """Build the in-memory contact lookup index (the contacts area wires it)."""
     return None
+
+
+def build_doors(app: App) -> list[Door]:
+    """The doors whose credentials are configured (Telegram, Slack)."""
+    doors: list[Door] = []
+    doors.extend(telegram_doors(app))
+    doors.extend(slack_doors(app))
+    return doors
+
+
+def telegram_doors(app: App) -> list[Door]:
+    """The Telegram door when TELEGRAM_BOT_TOKEN is set (the Telegram area wires it)."""
+    return []
+
+
+def slack_doors(app: App) -> list[Door]:
+    """The Slack door when SLACK_BOT_TOKEN is set (the Slack area wires it)."""
+    return []
+
+
+async def start_scheduler(app: App, senders: dict[str, MessageSender]) -> Any | None:
+    """Start the in-process scheduler with the doors' senders (the scheduler area wires it);
+    returns an object with `async stop()`, or None."""
+    return None
+
+
+async def serve(app: App, doors: list[Door]) -> None:
+    """Start the scheduler and the doors; run until cancelled; stop everything cleanly."""
+    senders = {door.sender.platform: door.sender for door in doors}
+    scheduler = await start_scheduler(app, senders)
+    for door in doors:
+        await door.start()
+        log.info("door %s started", door.name)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        for door in reversed(doors):
+            await door.stop()
+        if scheduler is not None:
+            await scheduler.stop()
 
 
 def build_app(

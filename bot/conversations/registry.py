@@ -29,6 +29,7 @@ FLOW_MODULES: tuple[str, ...] = (
     "bot.conversations.jobs",
     "bot.conversations.reports",
     "bot.conversations.documents",
+    "bot.conversations.approvals",
     "bot.conversations.admin",
 )
 
