@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -49,10 +50,8 @@ class App:
         doors = build_doors(self)
         if not doors:
             return False
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(serve(self, doors))
-        except KeyboardInterrupt:
-            pass
         return True
 
 
