@@ -101,6 +101,11 @@ class Engine:
         self._locks: weakref.WeakValueDictionary[tuple[str, str, str], asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
+        # Database calls are synchronous and run on the event loop thread, so two open
+        # transactions in one process could wait on each other (SQLite's single writer, a
+        # PostgreSQL row lock) with the loop blocked. One transaction at a time per process;
+        # worker processes still run concurrently (PostgreSQL row locks order them).
+        self._transaction_lock = asyncio.Lock()
 
     # -- entry point -------------------------------------------------------------------------
     async def handle(self, incoming: Incoming) -> list[Reply]:
@@ -139,13 +144,14 @@ class Engine:
         if not (inc.text or inc.button or inc.location or inc.file):
             return [Reply(t("I did not get any text. Send /help to see what I can do."))]
 
-        now = self.clock.now()
-        with self.db.sessionmaker() as session:
-            try:
-                with session.begin():
-                    replies = await self._in_transaction(session, inc, now, default_t)
-            except _AlreadyProcessed:
-                return []
+        async with self._transaction_lock:
+            now = self.clock.now()
+            with self.db.sessionmaker() as session:
+                try:
+                    with session.begin():
+                        replies = await self._in_transaction(session, inc, now, default_t)
+                except _AlreadyProcessed:
+                    return []
         return replies
 
     async def _in_transaction(
