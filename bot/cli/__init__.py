@@ -12,7 +12,7 @@ import click
 
 from bot.logs import configure_logging
 from core.db import DatabaseUnavailable
-from core.settings import Settings, get_settings
+from core.settings import Settings
 
 DEMO_LOGIN = "budi"
 # Area modules that add commands; each defines register(main).
@@ -39,7 +39,7 @@ def load_app(*, seed_if_empty: bool = False, now: str | None = None, upgrade: bo
     from bot.app import build_app
     from core.clock import ManualClock
 
-    settings = get_settings()
+    settings = Settings()  # read the environment now (not a cached copy)
     configure_logging(settings.log_level, settings.log_format, settings.secrets())
     clock = None
     if now:
