@@ -16,10 +16,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.conversations.flow import END, Action, Ctx, Flow, Step
@@ -157,23 +156,26 @@ class Engine:
     async def _in_transaction(
         self, session: Session, inc: Incoming, now: datetime, default_t: Translator
     ) -> list[Reply]:
+        insert = pg_insert if self.db.is_postgres else sqlite_insert
         if inc.update_id is not None:
-            try:
-                with session.begin_nested():
-                    session.add(ProcessedUpdate(
-                        platform=inc.platform, update_id=str(inc.update_id), processed_at=now))
-            except IntegrityError:
-                raise _AlreadyProcessed() from None
+            recorded = session.execute(
+                insert(ProcessedUpdate)
+                .values(platform=inc.platform, update_id=str(inc.update_id), processed_at=now)
+                .on_conflict_do_nothing()
+                .returning(ProcessedUpdate.update_id)
+            ).first()
+            if recorded is None:  # the id was recorded before: a redelivery
+                raise _AlreadyProcessed()
 
-        user = user_service.identity_user(session, inc.platform, inc.user_id)
-        if user is None:
+        row = session.execute(_IDENTITY_QUERY, {"platform": inc.platform,
+                                                "external_id": inc.user_id}).first()
+        if row is None:
             return self._unlinked(session, inc, now, default_t)
+        user, identity = row
         t = Translator(user.locale, user.timezone)
         if not user.active:
             return [Reply(t("Your account is deactivated. Please contact your admin."))]
-        identity = session.scalar(select(ChatIdentity).where(
-            ChatIdentity.platform == inc.platform, ChatIdentity.external_id == inc.user_id))
-        if identity is not None and not inc.chat_is_group and identity.chat_id != inc.chat_id:
+        if not inc.chat_is_group and identity.chat_id != inc.chat_id:
             identity.chat_id = inc.chat_id  # where pushes to this user go
         state = self._lock_state(session, inc, user, now)
         ctx = Ctx(session=session, user=user, identity=identity, incoming=inc, t=t,
@@ -387,19 +389,17 @@ class Engine:
     def _lock_state(
         self, session: Session, inc: Incoming, user: User, now: datetime
     ) -> ConversationState:
-        """Load the conversation state row, creating it, and lock it for this transaction."""
-        values = dict(platform=inc.platform, chat_id=inc.chat_id, external_user_id=inc.user_id,
-                      user_id=user.id, data={}, token=0, updated_at=now)
-        insert = pg_insert if self.db.is_postgres else sqlite_insert
-        session.execute(insert(ConversationState).values(**values).on_conflict_do_nothing())
-        state = session.scalar(
-            select(ConversationState)
-            .where(ConversationState.platform == inc.platform,
-                   ConversationState.chat_id == inc.chat_id,
-                   ConversationState.external_user_id == inc.user_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
+        """Load the conversation state row, creating it, and lock it for this transaction
+        (FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers)."""
+        params = {"platform": inc.platform, "chat_id": inc.chat_id,
+                  "external_user_id": inc.user_id}
+        state = session.scalar(_STATE_QUERY, params)
+        if state is None:
+            insert = pg_insert if self.db.is_postgres else sqlite_insert
+            session.execute(insert(ConversationState).values(
+                **params, user_id=user.id, data={}, token=0, updated_at=now,
+            ).on_conflict_do_nothing())
+            state = session.scalar(_STATE_QUERY, params)
         assert state is not None
         return state
 
@@ -460,6 +460,22 @@ class Engine:
             if flow.commands and flow.help and role in flow.roles:
                 out.append((flow.commands[0], flow.help))
         return out
+
+
+_IDENTITY_QUERY = (
+    select(User, ChatIdentity)
+    .join(ChatIdentity, ChatIdentity.user_id == User.id)
+    .where(ChatIdentity.platform == bindparam("platform"),
+           ChatIdentity.external_id == bindparam("external_id"))
+)
+_STATE_QUERY = (
+    select(ConversationState)
+    .where(ConversationState.platform == bindparam("platform"),
+           ConversationState.chat_id == bindparam("chat_id"),
+           ConversationState.external_user_id == bindparam("external_user_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
 
 
 class _AlreadyProcessed(Exception):
