@@ -80,6 +80,7 @@ class Reply:
     buttons: tuple[tuple[Button, ...], ...] = ()
     attachment: Attachment | None = None
     ephemeral: bool = False  # Slack: only the asker sees it in a channel
+    preformatted: bool = False  # a table: doors show it in a monospace block
 
     @staticmethod
     def with_buttons(text: str, *rows: list[Button] | tuple[Button, ...]) -> Reply:
