@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     invite_ttl_hours: int = 72
     max_message_chars: int = 4096
     max_upload_bytes: int = 20 * 1024 * 1024
+    # Abuse limit: more than this many updates from one user in the window are dropped
+    # (the first one over the limit is answered once, politely).
+    rate_limit_messages: int = 20
+    rate_limit_window_seconds: int = 10
     log_level: str = "INFO"
     log_format: str = "text"
 

@@ -8,6 +8,7 @@ only the step (a savepoint) and is answered in words; the state stays where it w
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import re
 import unicodedata
@@ -105,10 +106,15 @@ class Engine:
         # PostgreSQL row lock) with the loop blocked. One transaction at a time per process;
         # worker processes still run concurrently (PostgreSQL row locks order them).
         self._transaction_lock = asyncio.Lock()
+        self._recent: dict[tuple[str, str], collections.deque[float]] = {}
+        self._throttled: set[tuple[str, str]] = set()
 
     # -- entry point -------------------------------------------------------------------------
     async def handle(self, incoming: Incoming) -> list[Reply]:
         """Handle one update; never raises. Updates of one (chat, user) run in order."""
+        throttled = self._throttle(incoming)
+        if throttled is not None:
+            return throttled
         lock = self._locks.get(incoming.key)
         if lock is None:
             lock = asyncio.Lock()
@@ -121,6 +127,33 @@ class Engine:
                 t = Translator(self.settings.default_locale, self.settings.default_timezone)
                 return [Reply(t("Sorry, something went wrong on our side. Nothing was saved; "
                                 "please try again, or send /cancel."))]
+
+    def _throttle(self, inc: Incoming) -> list[Reply] | None:
+        """Per-user abuse limit (in this process): None to go on, else what to answer."""
+        limit = self.settings.rate_limit_messages
+        if limit <= 0 or inc.platform == "console":  # the terminal is a trusted local door
+            return None
+        key = (inc.platform, inc.user_id)
+        now = self.clock.now().timestamp()
+        window = self.settings.rate_limit_window_seconds
+        recent = self._recent.setdefault(key, collections.deque())
+        while recent and recent[0] <= now - window:
+            recent.popleft()
+        if len(recent) < limit:
+            recent.append(now)
+            self._throttled.discard(key)
+            if len(self._recent) > 10_000:  # forget idle users
+                for idle in [k for k, q in self._recent.items() if not q][:5_000]:
+                    del self._recent[idle]
+            return None
+        if key in self._throttled:
+            log.info("dropped an update over the rate limit (platform=%s)", inc.platform)
+            return []
+        self._throttled.add(key)
+        t = Translator(inc.language if inc.language in ("en", "id") else
+                       self.settings.default_locale, self.settings.default_timezone)
+        return [Reply(t("You are sending messages faster than I can follow. I will ignore "
+                        "new messages for a few seconds; please slow down."))]
 
     async def _handle(self, inc: Incoming) -> list[Reply]:
         t = default_t = Translator(

@@ -323,3 +323,20 @@ async def test_group_chat_ignores_chatter(engine: Engine, database: Database,
                                        button="a|ping|3", chat_is_group=True))
     assert texts(out) == "pong 3"
     assert count(database, ProcessedUpdate) == 0
+
+
+async def test_flooding_user_is_answered_once_then_dropped(
+    database: Database, settings: Settings, clock: ManualClock, world: object
+) -> None:
+    limited = settings.model_copy(update={"rate_limit_messages": 20,
+                                          "rate_limit_window_seconds": 10})
+    tchat = CollectingChat(Engine(database, make_registry(), settings=limited, clock=clock))
+    budi = tchat.as_user("budi", platform="telegram")
+    sari = tchat.as_user("sari", platform="telegram")
+    answers = [await budi.say(f"msg {i}") for i in range(25)]
+    assert all(texts(a).startswith("echo") for a in answers[:20])
+    assert "faster than I can follow" in texts(answers[20])
+    assert all(a == [] for a in answers[21:])
+    assert texts(await sari.say("still served")) == "echo still served"  # others unaffected
+    clock.advance(seconds=11)
+    assert texts(await budi.say("after the window")) == "echo after the window"
