@@ -165,7 +165,55 @@ def set_locale(user: User, locale: str) -> None:
     user.locale = locale
 
 
-def deactivate_user(session: Session, user: User) -> None:
-    """Deactivate a user: every door refuses them from the next message on."""
+def deactivate_user(
+    session: Session, user: User, *, now: datetime | None = None
+) -> dict[str, int]:
+    """Deactivate a user: every door refuses them from the next message on; their open deals
+    and follow-ups go to their team manager's queue (unassigned when the team has none),
+    their pending notices are cancelled and their conversations closed.
+
+    Returns counts of what was handed over.
+    """
+    from core.models import (
+        OPEN_STAGES,
+        ConversationState,
+        Deal,
+        FollowUp,
+        NoticeRow,
+        NoticeStatus,
+    )
+
     user.active = False
+    manager_id = None
+    if user.team_id is not None:
+        team = session.get(Team, user.team_id)
+        if team is not None and team.manager_id not in (None, user.id):
+            manager_id = team.manager_id
+    deals = session.scalars(select(Deal).where(
+        Deal.owner_id == user.id, Deal.stage.in_([s.value for s in OPEN_STAGES]))).all()
+    for deal in deals:
+        deal.owner_id = manager_id
+        if now is not None:
+            deal.updated_at = now
+    follow_ups = session.scalars(select(FollowUp).where(
+        FollowUp.user_id == user.id, FollowUp.status == "open")).all()
+    for follow_up in follow_ups:
+        if manager_id is not None:
+            follow_up.user_id = manager_id
+        else:
+            follow_up.status = "cancelled"
+    notices = session.scalars(select(NoticeRow).where(
+        NoticeRow.recipient_user_id == user.id,
+        NoticeRow.status == NoticeStatus.PENDING.value)).all()
+    for notice in notices:
+        notice.status = NoticeStatus.CANCELLED.value
+    for state in session.scalars(select(ConversationState).where(
+            ConversationState.user_id == user.id)).all():
+        state.flow, state.state, state.data, state.expires_at = None, None, {}, None
     session.flush()
+    return {"deals": len(deals), "follow_ups": len(follow_ups), "notices": len(notices)}
+
+
+def reactivate_user(session: Session, user: User) -> None:
+    """Let a deactivated user in again (their old records stay with whoever has them now)."""
+    user.active = True

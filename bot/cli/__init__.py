@@ -230,6 +230,81 @@ def users_invite(login: str) -> None:
                    f"/start {invite.code} to the bot)", err=True)
 
 
+@users.command("deactivate")
+@click.argument("login")
+def users_deactivate(login: str) -> None:
+    """Deactivate LOGIN on every door; hand their open deals and follow-ups to the manager."""
+    from core import users as user_service
+    from core.errors import NotFound
+
+    app = load_app()
+    with app.db.session() as session:
+        try:
+            user = user_service.get_user_by_login(session, login)
+        except NotFound:
+            fail(f"no user with login {login!r}")
+        moved = user_service.deactivate_user(session, user, now=app.clock.now())
+    click.echo(f"deactivated {login}: {moved['deals']} open deals and {moved['follow_ups']} "
+               f"follow-ups handed to the manager's queue")
+
+
+@users.command("reactivate")
+@click.argument("login")
+def users_reactivate(login: str) -> None:
+    """Let LOGIN in again."""
+    from core import users as user_service
+    from core.errors import NotFound
+
+    app = load_app()
+    with app.db.session() as session:
+        try:
+            user_service.reactivate_user(session, user_service.get_user_by_login(session, login))
+        except NotFound:
+            fail(f"no user with login {login!r}")
+    click.echo(f"reactivated {login}")
+
+
+@main.command()
+@click.argument("dest", type=click.Path(dir_okay=False, path_type=Path), required=False)
+def backup(dest: Path | None) -> None:
+    """Write a consistent backup of the database (SQLite: online copy; PostgreSQL: pg_dump)."""
+    from core import backup as backups
+    from core.errors import DomainError
+
+    settings = Settings()
+    url = settings.resolved_database_url()
+    if dest is None:
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        dest = settings.data_dir / "backups" / f"sfa-{stamp}.backup"
+    try:
+        backups.backup(url, dest)
+    except DomainError as exc:
+        fail(f"backup failed: {exc.code} {exc.params}")
+    except Exception as exc:  # pg_dump failed
+        fail(f"backup failed: {exc.__class__.__name__}")
+    click.echo(str(dest))
+
+
+@main.command()
+@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask before replacing the database.")
+def restore(source: Path, yes: bool) -> None:
+    """Replace the database's contents with a backup made by `sfa backup`."""
+    from core import backup as backups
+    from core.errors import DomainError
+
+    settings = Settings()
+    if not yes:
+        click.confirm("This replaces everything in the current database. Go on?", abort=True)
+    try:
+        backups.restore(settings.resolved_database_url(), source)
+    except DomainError as exc:
+        fail(f"restore failed: {exc.code} {exc.params}")
+    except Exception as exc:
+        fail(f"restore failed: {exc.__class__.__name__}")
+    click.echo(f"restored from {source}")
+
+
 @main.command()
 def run() -> None:
     """Run the bot: Telegram and/or Slack when configured, else the terminal chat."""
