@@ -282,7 +282,7 @@ def _group_expr(
         local_end = end.astimezone(tz).date()
         starts = bucket_starts(local_start, local_end, spec.interval)
         whens = [(ts < local_midnight_utc(b, tz), i - 1)
-                 for i, b in enumerate(starts[1:] + [local_end], start=1)]
+                 for i, b in enumerate([*starts[1:], local_end], start=1)]
         return case(*whens, else_=len(starts) - 1), []
     raise DomainError("report.bad_grouping", measure=spec.measure, grouping=g)
 

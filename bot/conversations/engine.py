@@ -1,8 +1,9 @@
 """The conversation engine: routes an Incoming to a flow, loads and saves its state.
 
 Every update runs in one database transaction: the processed-update record, the step's own
-writes and the new state commit together or not at all. A step's domain error rolls back
-only the step (a savepoint) and is answered in words; the state stays where it was.
+writes and the new state commit together or not at all. A step that raises (a domain
+error, or a bug) rolls back everything it wrote and is answered in words; the state stays
+where it was, and the update id is still recorded so a redelivery is not run again.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import collections
 import logging
 import re
+import time
 import unicodedata
 import weakref
 from dataclasses import dataclass, field, replace
@@ -26,6 +28,7 @@ from bot.conversations.flow import END, Action, Ctx, Flow, Step
 from bot.conversations.messages import Button, Incoming, Reply
 from bot.conversations.registry import Registry
 from bot.i18n import N_, Translator, register_errors
+from bot.observability import LOCK_WAIT_SECONDS, UPDATE_SECONDS, UPDATES
 from core import users as user_service
 from core.clock import SystemClock
 from core.db import Database
@@ -106,27 +109,43 @@ class Engine:
         # PostgreSQL row lock) with the loop blocked. One transaction at a time per process;
         # worker processes still run concurrently (PostgreSQL row locks order them).
         self._transaction_lock = asyncio.Lock()
+        insert = pg_insert if db.is_postgres else sqlite_insert
+        self._record_stmt = (
+            insert(ProcessedUpdate)
+            .values(platform=bindparam("platform"), update_id=bindparam("update_id"),
+                    processed_at=bindparam("processed_at"))
+            .on_conflict_do_nothing()
+            .returning(ProcessedUpdate.update_id)
+        )
         self._recent: dict[tuple[str, str], collections.deque[float]] = {}
         self._throttled: set[tuple[str, str]] = set()
 
     # -- entry point -------------------------------------------------------------------------
     async def handle(self, incoming: Incoming) -> list[Reply]:
         """Handle one update; never raises. Updates of one (chat, user) run in order."""
+        door = incoming.platform
         throttled = self._throttle(incoming)
         if throttled is not None:
+            UPDATES.labels(door, "throttled").inc()
             return throttled
+        started = time.perf_counter()
         lock = self._locks.get(incoming.key)
         if lock is None:
             lock = asyncio.Lock()
             self._locks[incoming.key] = lock
         async with lock:
             try:
-                return await self._handle(incoming)
+                replies = await self._handle(incoming, started)
+                UPDATES.labels(door, "ok" if replies else "silent").inc()
+                return replies
             except Exception:
+                UPDATES.labels(door, "error").inc()
                 log.exception("update failed (platform=%s)", incoming.platform)
                 t = Translator(self.settings.default_locale, self.settings.default_timezone)
                 return [Reply(t("Sorry, something went wrong on our side. Nothing was saved; "
                                 "please try again, or send /cancel."))]
+            finally:
+                UPDATE_SECONDS.labels(door).observe(time.perf_counter() - started)
 
     def _throttle(self, inc: Incoming) -> list[Reply] | None:
         """Per-user abuse limit (in this process): None to go on, else what to answer."""
@@ -155,7 +174,7 @@ class Engine:
         return [Reply(t("You are sending messages faster than I can follow. I will ignore "
                         "new messages for a few seconds; please slow down."))]
 
-    async def _handle(self, inc: Incoming) -> list[Reply]:
+    async def _handle(self, inc: Incoming, started: float) -> list[Reply]:
         t = default_t = Translator(
             inc.language if inc.language in ("en", "id") else self.settings.default_locale,
             self.settings.default_timezone,
@@ -177,6 +196,7 @@ class Engine:
             return [Reply(t("I did not get any text. Send /help to see what I can do."))]
 
         async with self._transaction_lock:
+            LOCK_WAIT_SECONDS.labels(inc.platform).observe(time.perf_counter() - started)
             now = self.clock.now()
             with self.db.sessionmaker() as session:
                 try:
@@ -184,21 +204,27 @@ class Engine:
                         replies = await self._in_transaction(session, inc, now, default_t)
                 except _AlreadyProcessed:
                     return []
+                except _StepRefused as refused:
+                    # Everything the step wrote is rolled back; remember the update id so a
+                    # redelivery is answered by nothing rather than run again.
+                    if inc.update_id is not None:
+                        with session.begin():
+                            self._record_update(session, inc, now)
+                    return refused.replies
         return replies
+
+    def _record_update(self, session: Session, inc: Incoming, now: datetime) -> bool:
+        """Record the update id; False when it was recorded before (a redelivery)."""
+        recorded = session.execute(self._record_stmt, {
+            "platform": inc.platform, "update_id": str(inc.update_id), "processed_at": now,
+        }).first()
+        return recorded is not None
 
     async def _in_transaction(
         self, session: Session, inc: Incoming, now: datetime, default_t: Translator
     ) -> list[Reply]:
-        insert = pg_insert if self.db.is_postgres else sqlite_insert
-        if inc.update_id is not None:
-            recorded = session.execute(
-                insert(ProcessedUpdate)
-                .values(platform=inc.platform, update_id=str(inc.update_id), processed_at=now)
-                .on_conflict_do_nothing()
-                .returning(ProcessedUpdate.update_id)
-            ).first()
-            if recorded is None:  # the id was recorded before: a redelivery
-                raise _AlreadyProcessed()
+        if inc.update_id is not None and not self._record_update(session, inc, now):
+            raise _AlreadyProcessed()  # the id was recorded before: a redelivery
 
         row = session.execute(_IDENTITY_QUERY, {"platform": inc.platform,
                                                 "external_id": inc.user_id}).first()
@@ -363,22 +389,16 @@ class Engine:
         self, ctx: Ctx, state: ConversationState, flow: Flow | None, call: Any,
         keep_current: bool = False,
     ) -> list[Reply]:
-        session = ctx.session
-        savepoint = session.begin_nested()
         try:
             step: Step = await call()
-            session.flush()
+            ctx.session.flush()
         except DomainError as exc:
-            savepoint.rollback()
-            session.expire_all()
-            return [Reply(ctx.t.error(exc.code, exc.params))]
+            raise _StepRefused([Reply(ctx.t.error(exc.code, exc.params))]) from None
         except Exception:
-            savepoint.rollback()
-            session.expire_all()
             log.exception("step failed (flow=%s state=%s)", state.flow, state.state)
-            return [Reply(ctx.t("Sorry, something went wrong on our side. Nothing was saved; "
-                                "please try again, or send /cancel."))]
-        savepoint.commit()
+            raise _StepRefused([Reply(ctx.t(
+                "Sorry, something went wrong on our side. Nothing was saved; please try "
+                "again, or send /cancel."))]) from None
         next_flow = step.flow or (flow.name if flow else None)
         if step.next == END or next_flow is None:
             if not (keep_current and step.flow is None):
@@ -513,6 +533,14 @@ _STATE_QUERY = (
 
 class _AlreadyProcessed(Exception):
     """The update id was handled before; the whole transaction is rolled back."""
+
+
+class _StepRefused(Exception):
+    """A step raised: roll back everything it wrote and answer with `replies`."""
+
+    def __init__(self, replies: list[Reply]) -> None:
+        super().__init__("step refused")
+        self.replies = replies
 
 
 register_errors({"engine.role_refused": N_("Your role cannot use that.")})
