@@ -56,8 +56,15 @@ class App:
 
 
 def knowledge_index(settings: Settings, db: Database) -> Any | None:
-    """Build the knowledge search index for this process (the knowledge area wires it)."""
-    return None
+    """The knowledge search index of this process (Whoosh, under data_dir/index), synced
+    from the documents table: only documents whose revision changed are re-indexed."""
+    from core import knowledge
+    from search_index import WhooshKnowledgeIndex
+
+    index = WhooshKnowledgeIndex(settings.data_dir / "index" / "knowledge")
+    with db.session() as session:
+        knowledge.sync_index(session, index)
+    return index
 
 
 def contact_index(settings: Settings, db: Database) -> Any | None:
