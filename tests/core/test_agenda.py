@@ -1,0 +1,97 @@
+"""My week in a non-UTC zone, overdue first; .ics files parse back to the right instant."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar
+from sqlalchemy import select
+
+from core import agenda
+from core.clock import ManualClock
+from core.db import Database
+from core.models import Company, Contact, Deal, FollowUp, Stage, User
+from tests.support.chat import CollectingChat, texts
+
+MAKASSAR = ZoneInfo("Asia/Makassar")  # UTC+8
+
+
+def _setup(database: Database, clock: ManualClock) -> dict[str, int]:
+    with database.session() as s:
+        putri = s.scalar(select(User).where(User.login == "putri"))  # Asia/Makassar
+        assert putri is not None and putri.timezone == "Asia/Makassar"
+        company = s.scalar(select(Company).order_by(Company.id))
+        contact = s.scalar(select(Contact).where(Contact.company_id == company.id))
+        assert company and contact
+        now = clock.now()  # Monday 2 March 2026 02:00 UTC = 10:00 WITA
+
+        def fu(kind: str, at: datetime, note: str) -> FollowUp:
+            row = FollowUp(user_id=putri.id, company_id=company.id, contact_id=contact.id,
+                           kind=kind, note=note, due_at=at, status="open", created_at=now)
+            s.add(row)
+            return row
+
+        overdue = fu("follow_up", now - timedelta(days=1), "send price list")
+        # 23:30 WITA on Tuesday = 15:30 UTC Tuesday: Tuesday locally.
+        late = fu("meeting", datetime(2026, 3, 3, 15, 30, tzinfo=UTC), "late meeting")
+        # 00:30 WITA on Wednesday = 16:30 UTC Tuesday: Wednesday locally.
+        early = fu("meeting", datetime(2026, 3, 3, 16, 30, tzinfo=UTC), "early meeting")
+        fu("call", now + timedelta(days=9), "outside the week")
+        done = fu("call", now + timedelta(days=1), "already done")
+        done.status = "done"
+        s.add(Deal(title="New lead", company_id=company.id, owner_id=putri.id,
+                   stage=Stage.LEAD_ALLOCATED, facts={}, contact_by=now + timedelta(days=2),
+                   created_at=now, updated_at=now))
+        s.flush()
+        return {"putri": putri.id, "overdue": overdue.id, "late": late.id,
+                "early": early.id}
+
+
+def test_week_agenda_groups_by_local_day(database: Database, clock: ManualClock,
+                                         world: object) -> None:
+    ids = _setup(database, clock)
+    with database.session() as s:
+        putri = s.get(User, ids["putri"])
+        assert putri is not None
+        week = agenda.week_agenda(s, putri, clock.now())
+    assert [i.follow_up_id for i in week.overdue] == [ids["overdue"]]
+    days = {d.isoformat(): [i.note or i.kind for i in items] for d, items in week.days}
+    assert days["2026-03-03"] == ["late meeting"]
+    assert days["2026-03-04"][0] == "early meeting"
+    assert any(i.kind == "contact_by" for _d, items in week.days for i in items)
+    assert "outside the week" not in str(days) and "already done" not in str(days)
+
+
+def test_ics_parses_back_to_the_same_instant(database: Database, clock: ManualClock,
+                                             world: object) -> None:
+    ids = _setup(database, clock)
+    with database.session() as s:
+        putri = s.get(User, ids["putri"])
+        assert putri is not None
+        data = agenda.follow_up_ics(s, putri, ids["early"], summary="Meeting: X",
+                                    now=clock.now())
+    event = next(c for c in Calendar.from_ical(data).walk() if c.name == "VEVENT")
+    start = event.decoded("dtstart")
+    assert start == datetime(2026, 3, 3, 16, 30, tzinfo=UTC)
+    assert start.astimezone(MAKASSAR).strftime("%a %H:%M") == "Wed 00:30"
+    assert event.decoded("dtend") - start == timedelta(minutes=60)
+    assert str(event["summary"]) == "Meeting: X"
+
+
+async def test_my_week_in_chat_and_ics_button(chat: CollectingChat, database: Database,
+                                              clock: ManualClock) -> None:
+    ids = _setup(database, clock)
+    putri = chat.as_user("putri")  # Indonesian
+    out = await putri.say("jadwal saya")
+    text = texts(out)
+    assert text.startswith("Minggu Anda")
+    assert text.index("send price list") < text.index("late meeting")  # overdue first
+    calendar_buttons = [b for b in putri.buttons if b.action == "agenda.ics"]
+    assert calendar_buttons
+    reply = await putri.send(putri.incoming(button=calendar_buttons[0].payload))
+    assert reply[0].attachment is not None and reply[0].attachment.mime == "text/calendar"
+    # Someone else's follow-up is not theirs to export.
+    budi = chat.as_user("budi")
+    other = await budi.send(budi.incoming(button=f"a|agenda.ics|{ids['late']}"))
+    assert other[0].attachment is None and "not in your agenda" in texts(other)
