@@ -117,3 +117,65 @@ def from_outbound(message: OutboundMessage) -> Reply:
                       for row in message.buttons),
         attachment=attachment,
     )
+
+
+# -- forms: several fields at once (Slack shows a modal; other doors show the text) ---------
+FORM_MIME = "application/x-sfa-form+json"
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One field of a form. `kind`: text, long_text, number, date (YYYY-MM-DD) or choice."""
+
+    name: str
+    label: str
+    kind: str = "text"
+    required: bool = True
+    options: tuple[tuple[str, str], ...] = ()  # choice: (value, label) pairs
+    hint: str = ""
+    initial: str = ""
+    max_length: int = 500
+
+
+@dataclass(frozen=True)
+class Form:
+    """Fields asked at once. The reply carrying it must also offer a flow button whose value
+    is `value`: a door with forms (Slack) turns that button into "open the form" and, when the
+    user submits valid values, presses it with the values attached (see `form_values`);
+    other doors show the button as is, so the step gets `inc.button == value` without values
+    and should ask for the fields in text instead."""
+
+    title: str
+    fields: tuple[FormField, ...]
+    submit_label: str = "Save"
+    value: str = "form"
+
+
+@dataclass(frozen=True)
+class FormReply(Reply):
+    """A Reply that also offers a form (labels and title are already translated)."""
+
+    form: Form | None = None
+
+
+def form_file(values: dict[str, str]) -> IncomingFile:
+    """Pack submitted form values as the IncomingFile a door attaches to the button press."""
+    import json
+
+    data = json.dumps(values, ensure_ascii=False).encode()
+    return IncomingFile(name="form.json", mime=FORM_MIME, size=len(data), data=data)
+
+
+def form_values(inc: Incoming) -> dict[str, str] | None:
+    """The values of a submitted form, or None when the update is not a form submission."""
+    import json
+
+    if inc.file is None or inc.file.mime != FORM_MIME:
+        return None
+    try:
+        values = json.loads(inc.file.data.decode())
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(values, dict):
+        return None
+    return {str(k): str(v) for k, v in values.items()}
