@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
     slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
     slack_api_url: str | None = None
+    slack_link_by_email: bool = False  # link a Slack user by their profile e-mail
 
     def resolved_database_url(self) -> str:
         """Return the database URL with a relative SQLite path made absolute."""
