@@ -1,0 +1,734 @@
+"""Knowledge management: documents, versions, check-out / check-in, history, permissions,
+and keeping the search index (core.ports.KnowledgeIndex) in step with the documents table.
+
+Rules:
+- Published documents are visible to every active user; drafts to their owner and admins;
+  archived documents to admins only (and never in search).
+- One holder at a time: a check-out is one conditional UPDATE, so of two concurrent attempts
+  exactly one wins. A lock expires after its time-to-live; an admin can break it (recorded).
+- A check-in needs the caller's live lock and makes a new version (who, when, note).
+- The index is derived data, synced by `revision` (a stamp bumped on every change): only
+  documents whose revision differs are re-indexed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import time
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from core.errors import Conflict, DomainError, Forbidden, NotFound
+from core.models import Role, User
+from core.models.knowledge import (
+    Document,
+    DocumentEvent,
+    DocumentVersion,
+    LockWaiter,
+    PendingUpload,
+)
+from core.notices import enqueue_notice
+from core.ports import IndexedDocument, KnowledgeIndex, SearchResult
+from core.sweeps import sweep
+from core.textextract import SUPPORTED, detect_language, extract
+
+DOC_TYPES: tuple[str, ...] = (
+    "policy", "presentation", "phone_list", "proposal_template", "expense_form", "rule",
+    "sales_report", "other",
+)
+STATUSES: tuple[str, ...] = ("draft", "published", "archived")
+SEARCHABLE = ("draft", "published")
+DEFAULT_LOCK_TTL = timedelta(hours=8)
+UPLOAD_TTL = timedelta(hours=24)
+MAX_NOTE = 500
+MAX_TITLE = 200
+PUBLISHERS = frozenset({Role.ADMIN, Role.MANAGER})
+
+# Words people type for each type (English and Indonesian), for `type:` filters and guesses.
+TYPE_ALIASES: dict[str, str] = {
+    "policy": "policy", "policies": "policy", "kebijakan": "policy", "handbook": "policy",
+    "presentation": "presentation", "slides": "presentation", "deck": "presentation",
+    "presentasi": "presentation",
+    "phone_list": "phone_list", "phone": "phone_list", "phones": "phone_list",
+    "phonelist": "phone_list", "telepon": "phone_list", "directory": "phone_list",
+    "proposal_template": "proposal_template", "template": "proposal_template",
+    "templates": "proposal_template", "proposal": "proposal_template",
+    "templat": "proposal_template", "proposal-template": "proposal_template",
+    "expense_form": "expense_form", "expense": "expense_form", "expenses": "expense_form",
+    "form": "expense_form", "biaya": "expense_form", "formulir": "expense_form",
+    "rule": "rule", "rules": "rule", "aturan": "rule", "peraturan": "rule",
+    "sales_report": "sales_report", "report": "sales_report", "reports": "sales_report",
+    "laporan": "sales_report",
+    "other": "other", "lain": "other", "lainnya": "other",
+}
+_FILTER = re.compile(r"(?<!\S)(type|tipe|jenis|tag):(\S+)", re.IGNORECASE)
+_FULL_SYNC_SECONDS = 60.0
+
+
+# -- errors with words in bot/conversations/knowledge.py -------------------------------------
+def _locked_error(session: Session, doc: Document) -> Conflict:
+    holder = session.get(User, doc.locked_by_id) if doc.locked_by_id else None
+    return Conflict("kb.locked", title=doc.title, holder=holder.name if holder else "?",
+                    since=doc.locked_at.isoformat() if doc.locked_at else "",
+                    document_id=doc.id)
+
+
+# -- permissions -----------------------------------------------------------------------------
+def can_see(user: User, doc: Document) -> bool:
+    """Published: everyone active; drafts: owner and admins; archived: admins."""
+    if not user.active:
+        return False
+    if user.role == Role.ADMIN:
+        return True
+    if doc.status == "published":
+        return True
+    return doc.status == "draft" and doc.owner_id == user.id
+
+
+def can_publish(user: User) -> bool:
+    return Role(user.role) in PUBLISHERS
+
+
+def get_document(session: Session, user: User, doc_id: int, *, for_update: bool = False
+                 ) -> Document:
+    """The document if `user` may see it, else NotFound (never say which)."""
+    stmt = select(Document).where(Document.id == doc_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    doc = session.scalar(stmt.execution_options(populate_existing=True))
+    if doc is None or not can_see(user, doc):
+        raise NotFound("kb.not_found", document_id=doc_id)
+    return doc
+
+
+def normalise_type(value: str) -> str:
+    key = value.strip().lower().replace(" ", "_")
+    if key in TYPE_ALIASES:
+        return TYPE_ALIASES[key]
+    raise DomainError("kb.bad_type", value=value[:40], types=", ".join(DOC_TYPES))
+
+
+def guess_type(name: str, text: str = "") -> str:
+    """A document type from its file name or title (falls back to "other")."""
+    words = re.findall(r"[a-z]+", (name + " " + text[:200]).lower())
+    for word in words:
+        if word in TYPE_ALIASES and word not in ("other", "lain", "form"):
+            return TYPE_ALIASES[word]
+    if "price" in words or "harga" in words or "discount" in words:
+        return "rule"
+    return "other"
+
+
+def clean_tags(tags: Iterable[str]) -> list[str]:
+    out: list[str] = []
+    for tag in tags:
+        t = re.sub(r"[^\w\-]", "", tag.strip().lower().lstrip("#"))[:32]
+        if t and t not in out:
+            out.append(t)
+    return out[:12]
+
+
+def _next_revision(session: Session) -> int:
+    return int(session.scalar(select(func.coalesce(func.max(Document.revision), 0))) or 0) + 1
+
+
+def _touch(session: Session, doc: Document, now: datetime) -> None:
+    doc.revision = _next_revision(session)
+    doc.updated_at = now
+
+
+def _event(session: Session, doc: Document, kind: str, user: User | None, now: datetime,
+           **details: Any) -> None:
+    session.add(DocumentEvent(document_id=doc.id, kind=kind,
+                              user_id=user.id if user else None, at=now, details=details))
+
+
+# -- adding documents ------------------------------------------------------------------------
+def add_document(
+    session: Session,
+    *,
+    title: str,
+    text: str,
+    owner: User | None,
+    now: datetime,
+    doc_type: str = "other",
+    tags: Sequence[str] = (),
+    status: str = "published",
+    source: str = "upload",
+    source_path: str | None = None,
+    filename: str | None = None,
+    mime: str | None = None,
+    content: bytes | None = None,
+    language: str | None = None,
+    note: str = "",
+) -> Document:
+    """Create a document and its version 1."""
+    title = " ".join(title.split())[:MAX_TITLE]
+    if not title:
+        raise DomainError("kb.bad_title")
+    if not text.strip():
+        raise DomainError("kb.unreadable", name=filename or title, reason="no text")
+    if doc_type not in DOC_TYPES:
+        doc_type = normalise_type(doc_type)
+    if status not in STATUSES:
+        raise DomainError("kb.bad_status", status=status)
+    doc = Document(
+        title=title, doc_type=doc_type, tags=clean_tags(tags), source=source,
+        source_path=source_path, owner_id=owner.id if owner else None, status=status,
+        language=language or detect_language(text), version=1,
+        revision=_next_revision(session), text=text, filename=filename, mime=mime,
+        content=content, content_hash=_hash(content if content is not None else text.encode()),
+        created_at=now, updated_at=now)
+    session.add(doc)
+    session.flush()
+    session.add(DocumentVersion(
+        document_id=doc.id, version=1, title=doc.title, text=text, filename=filename,
+        mime=mime, content=content, note=note[:MAX_NOTE], author_id=owner.id if owner else None,
+        created_at=now))
+    session.flush()
+    return doc
+
+
+def _hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def title_from_filename(filename: str) -> str:
+    stem = Path(filename).stem
+    words = re.sub(r"[_\-.]+", " ", stem).strip()
+    return (words[:1].upper() + words[1:]) if words else "Untitled"
+
+
+@dataclass
+class ImportReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, error code)
+
+
+def import_file(
+    session: Session,
+    path: Path,
+    *,
+    owner: User | None,
+    now: datetime,
+    source: str = "import",
+    doc_type: str | None = None,
+    tags: Sequence[str] = (),
+    status: str = "published",
+) -> tuple[Document, str]:
+    """Import one file: a new document, a new version of the same source path when the file
+    changed, or nothing when it did not. Returns (document, "added"|"updated"|"unchanged")."""
+    data = path.read_bytes()
+    key = str(path.resolve())
+    existing = session.scalar(select(Document).where(Document.source_path == key))
+    if existing is not None and existing.content_hash == _hash(data):
+        return existing, "unchanged"
+    extracted = extract(path.name, data)
+    if existing is not None:
+        _new_version(session, existing, author=owner, now=now, text=extracted.text,
+                     filename=path.name, mime=extracted.mime, content=data,
+                     note="re-synced from " + source)
+        existing.language = extracted.language
+        return existing, "updated"
+    doc = add_document(
+        session, title=title_from_filename(path.name), text=extracted.text, owner=owner,
+        now=now, doc_type=doc_type or guess_type(path.name, extracted.text), tags=tags,
+        status=status, source=source, source_path=key, filename=path.name,
+        mime=extracted.mime, content=data, language=extracted.language,
+        note="imported from " + source)
+    return doc, "added"
+
+
+def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Supported files under the given files and folders (sorted, hidden files skipped)."""
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and child.suffix.lower() in SUPPORTED and not any(
+                        part.startswith(".") for part in child.relative_to(path).parts):
+                    yield child
+        elif path.is_file():
+            yield path
+
+
+def import_paths(
+    session: Session,
+    paths: Sequence[Path],
+    *,
+    owner: User | None,
+    now: datetime,
+    source: str = "import",
+    progress: Callable[[Path], None] | None = None,
+) -> ImportReport:
+    """Import files and folders; unreadable files are reported, the rest still imported.
+    Each file is its own savepoint, so a bad file leaves nothing half-written."""
+    report = ImportReport()
+    for path in iter_files(paths):
+        try:
+            with session.begin_nested():
+                _doc, outcome = import_file(session, path, owner=owner, now=now, source=source)
+        except DomainError as exc:
+            report.failed.append((str(path), exc.code + _reason(exc)))
+        except OSError as exc:
+            report.failed.append((str(path), f"kb.unreadable ({exc.strerror or exc})"))
+        else:
+            getattr(report, outcome).append(str(path))
+        if progress is not None:
+            progress(path)
+    return report
+
+
+def _reason(exc: DomainError) -> str:
+    reason = exc.params.get("reason")
+    return f" ({reason})" if reason else ""
+
+
+def sync_folder(session: Session, folder: Path, *, owner: User | None, now: datetime
+                ) -> ImportReport:
+    """The watched-folder source: import new files, re-version changed ones, archive
+    documents whose file disappeared from the folder."""
+    report = import_paths(session, [folder], owner=owner, now=now, source="folder")
+    prefix = str(folder.resolve())
+    seen = {str(Path(p).resolve()) for p in report.added + report.updated + report.unchanged}
+    gone = session.scalars(select(Document).where(
+        Document.source == "folder", Document.status != "archived",
+        Document.source_path.startswith(prefix, autoescape=True))).all()
+    for doc in gone:
+        if doc.source_path not in seen and not Path(doc.source_path or "").exists():
+            doc.status = "archived"
+            _touch(session, doc, now)
+            _event(session, doc, "archived", None, now, reason="file removed")
+    return report
+
+
+# -- uploads in chat ---------------------------------------------------------------------------
+def stage_upload(session: Session, user: User, *, filename: str, mime: str, data: bytes,
+                 now: datetime) -> PendingUpload:
+    """Keep an uploaded file (text extracted now: an unreadable file is refused at once)."""
+    extracted = extract(filename, data, mime)
+    upload = PendingUpload(user_id=user.id, filename=Path(filename).name[:255] or "file",
+                           mime=extracted.mime, content=data, text=extracted.text,
+                           language=extracted.language, created_at=now)
+    session.add(upload)
+    session.flush()
+    return upload
+
+
+def get_upload(session: Session, user: User, upload_id: int) -> PendingUpload:
+    upload = session.get(PendingUpload, upload_id)
+    if upload is None or upload.user_id != user.id:
+        raise NotFound("kb.upload_gone")
+    return upload
+
+
+def add_from_upload(session: Session, user: User, upload_id: int, *, doc_type: str,
+                    now: datetime, title: str | None = None, publish: bool = False
+                    ) -> Document:
+    """A new document from a staged upload: published when the user may publish and asked,
+    otherwise a draft (visible to the owner and admins until a manager publishes it)."""
+    upload = get_upload(session, user, upload_id)
+    status = "published" if publish and can_publish(user) else "draft"
+    doc = add_document(
+        session, title=title or title_from_filename(upload.filename), text=upload.text,
+        owner=user, now=now, doc_type=doc_type, status=status, source="upload",
+        filename=upload.filename, mime=upload.mime, content=upload.content,
+        language=upload.language, note="uploaded")
+    session.delete(upload)
+    return doc
+
+
+def set_status(session: Session, user: User, doc_id: int, status: str, now: datetime
+               ) -> Document:
+    """Publish, return to draft or archive (managers and admins; owners may archive)."""
+    if status not in STATUSES:
+        raise DomainError("kb.bad_status", status=status)
+    doc = get_document(session, user, doc_id)
+    if not can_publish(user) and not (status == "archived" and doc.owner_id == user.id):
+        raise Forbidden("kb.forbidden")
+    if doc.status != status:
+        doc.status = status
+        _touch(session, doc, now)
+        _event(session, doc, status, user, now)
+    return doc
+
+
+# -- check-out / check-in ----------------------------------------------------------------------
+def lock_is_live(doc: Document, now: datetime) -> bool:
+    return (doc.locked_by_id is not None and doc.lock_expires_at is not None
+            and doc.lock_expires_at > now)
+
+
+def check_out(session: Session, user: User, doc_id: int, *, now: datetime,
+              ttl: timedelta = DEFAULT_LOCK_TTL) -> Document:
+    """Take the edit lock. One conditional UPDATE: of concurrent attempts exactly one wins;
+    the others get Conflict("kb.locked"). Checking out again extends your own lock."""
+    doc = get_document(session, user, doc_id)
+    if doc.status == "archived":
+        raise Conflict("kb.archived", title=doc.title)
+    previous = doc.locked_by_id if not lock_is_live(doc, now) else None
+    result = session.execute(
+        update(Document)
+        .where(Document.id == doc_id,
+               or_(Document.locked_by_id.is_(None), Document.lock_expires_at <= now,
+                   Document.locked_by_id == user.id))
+        .values(locked_by_id=user.id, locked_at=now, lock_expires_at=now + ttl)
+        .execution_options(synchronize_session=False))
+    doc = get_document(session, user, doc_id)
+    if result.rowcount != 1 or doc.locked_by_id != user.id:  # type: ignore[attr-defined]
+        raise _locked_error(session, doc)
+    if previous is not None and previous != user.id:
+        _event(session, doc, "expired", session.get(User, previous), now)
+    _event(session, doc, "checkout", user, now, until=(now + ttl).isoformat())
+    session.execute(delete(LockWaiter).where(LockWaiter.document_id == doc_id,
+                                             LockWaiter.user_id == user.id))
+    return doc
+
+
+def _clear_lock(doc: Document) -> None:
+    doc.locked_by_id = None
+    doc.locked_at = None
+    doc.lock_expires_at = None
+
+
+def release(session: Session, user: User, doc_id: int, *, now: datetime) -> Document:
+    """Give the lock back without a new version (the holder)."""
+    doc = get_document(session, user, doc_id, for_update=True)
+    if not lock_is_live(doc, now) or doc.locked_by_id != user.id:
+        raise Conflict("kb.not_checked_out", title=doc.title)
+    _clear_lock(doc)
+    _event(session, doc, "release", user, now)
+    notify_waiters(session, doc, now)
+    return doc
+
+
+def break_lock(session: Session, admin: User, doc_id: int, *, now: datetime) -> User | None:
+    """An admin takes the lock away from its holder (recorded; the holder is told)."""
+    if admin.role != Role.ADMIN:
+        raise Forbidden("kb.forbidden")
+    doc = get_document(session, admin, doc_id, for_update=True)
+    if not lock_is_live(doc, now):
+        raise Conflict("kb.not_locked", title=doc.title)
+    holder = session.get(User, doc.locked_by_id)
+    _clear_lock(doc)
+    _event(session, doc, "break", admin, now, holder_id=holder.id if holder else None,
+           holder=holder.name if holder else "")
+    if holder is not None and holder.id != admin.id:
+        enqueue_notice(session, kind="kb.lock_broken",
+                       reason=f"kb:broken:{doc.id}:{now:%Y%m%d%H%M%S}",
+                       recipient_user_id=holder.id, due_at=now, now=now,
+                       params={"document_id": doc.id, "by": admin.name})
+    notify_waiters(session, doc, now)
+    return holder
+
+
+def check_in(
+    session: Session,
+    user: User,
+    doc_id: int,
+    *,
+    now: datetime,
+    note: str,
+    text: str | None = None,
+    filename: str | None = None,
+    data: bytes | None = None,
+    mime: str | None = None,
+) -> DocumentVersion:
+    """A new version from a file (`filename`+`data`) or from `text`; needs your live lock."""
+    doc = get_document(session, user, doc_id, for_update=True)
+    if doc.locked_by_id != user.id or not lock_is_live(doc, now):
+        if lock_is_live(doc, now):
+            raise _locked_error(session, doc)
+        raise Conflict("kb.not_checked_out", title=doc.title)
+    note = " ".join(note.split())[:MAX_NOTE]
+    if not note:
+        raise DomainError("kb.note_needed")
+    if data is not None:
+        extracted = extract(filename or doc.filename or "file", data, mime)
+        new_text, new_mime, content = extracted.text, extracted.mime, data
+        doc.language = extracted.language
+        name = Path(filename or doc.filename or "file").name
+    else:
+        new_text = (text or "").strip()
+        if not new_text:
+            raise DomainError("kb.empty_text")
+        base = Path(doc.filename).stem if doc.filename else _slug(doc.title)
+        name, new_mime, content = f"{base}.md", "text/markdown", new_text.encode()
+        doc.language = detect_language(new_text)
+    version = _new_version(session, doc, author=user, now=now, text=new_text, filename=name,
+                           mime=new_mime, content=content, note=note)
+    _clear_lock(doc)
+    _event(session, doc, "checkin", user, now, version=version.version)
+    notify_waiters(session, doc, now)
+    return version
+
+
+def _slug(title: str) -> str:
+    return re.sub(r"[^\w]+", "-", title.lower()).strip("-")[:60] or "document"
+
+
+def _new_version(session: Session, doc: Document, *, author: User | None, now: datetime,
+                 text: str, filename: str | None, mime: str | None, content: bytes | None,
+                 note: str) -> DocumentVersion:
+    doc.version += 1
+    doc.text = text
+    doc.filename = filename
+    doc.mime = mime
+    doc.content = content
+    doc.content_hash = _hash(content if content is not None else text.encode())
+    _touch(session, doc, now)
+    version = DocumentVersion(document_id=doc.id, version=doc.version, title=doc.title,
+                              text=text, filename=filename, mime=mime, content=content,
+                              note=note[:MAX_NOTE], author_id=author.id if author else None,
+                              created_at=now)
+    session.add(version)
+    session.flush()
+    return version
+
+
+def wait_for(session: Session, user: User, doc_id: int, *, now: datetime) -> Document:
+    """Ask to be told when a locked document is free (idempotent)."""
+    doc = get_document(session, user, doc_id)
+    if not lock_is_live(doc, now):
+        raise Conflict("kb.not_locked", title=doc.title)
+    if doc.locked_by_id == user.id:
+        raise Conflict("kb.own_lock", title=doc.title)
+    exists = session.get(LockWaiter, (doc.id, user.id))
+    if exists is None:
+        session.add(LockWaiter(document_id=doc.id, user_id=user.id, created_at=now))
+        session.flush()
+    return doc
+
+
+def notify_waiters(session: Session, doc: Document, now: datetime) -> int:
+    """Tell everyone waiting for `doc` that it is free; forget them."""
+    waiters = session.scalars(select(LockWaiter).where(LockWaiter.document_id == doc.id)).all()
+    for waiter in waiters:
+        enqueue_notice(session, kind="kb.free",
+                       reason=f"kb:free:{doc.id}:{waiter.created_at:%Y%m%d%H%M%S%f}",
+                       recipient_user_id=waiter.user_id, due_at=now, now=now,
+                       params={"document_id": doc.id})
+        session.delete(waiter)
+    return len(waiters)
+
+
+@sweep("knowledge.locks", every=timedelta(minutes=5))
+def expire_locks(session: Session, now: datetime) -> int:
+    """Expire overdue locks (the holder and the waiters are told); drop stale uploads."""
+    docs = session.scalars(select(Document).where(
+        Document.locked_by_id.is_not(None), Document.lock_expires_at <= now
+    ).with_for_update(skip_locked=True)).all()
+    for doc in docs:
+        holder_id = doc.locked_by_id
+        expired_at = doc.lock_expires_at
+        _clear_lock(doc)
+        _event(session, doc, "expired", session.get(User, holder_id) if holder_id else None, now)
+        if holder_id is not None and expired_at is not None:
+            enqueue_notice(session, kind="kb.lock_expired",
+                           reason=f"kb:expired:{doc.id}:{expired_at:%Y%m%d%H%M%S}",
+                           recipient_user_id=holder_id, due_at=now, now=now,
+                           params={"document_id": doc.id})
+        notify_waiters(session, doc, now)
+    session.execute(delete(PendingUpload).where(PendingUpload.created_at < now - UPLOAD_TTL))
+    return len(docs)
+
+
+# -- history -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: datetime
+    kind: str  # "version", "checkout", "checkin", "release", "break", "expired", ...
+    user_name: str
+    version: int | None = None
+    note: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def history(session: Session, user: User, doc_id: int, *, with_events: bool = True
+            ) -> list[HistoryEntry]:
+    """Every version (who, when, note) and, optionally, the lock events; oldest first."""
+    get_document(session, user, doc_id)
+    names = dict(session.execute(select(User.id, User.name)).tuples().all())
+    entries = [
+        HistoryEntry(at=v.created_at, kind="version", user_name=names.get(v.author_id, "—"),
+                     version=v.version, note=v.note)
+        for v in session.scalars(select(DocumentVersion).where(
+            DocumentVersion.document_id == doc_id).order_by(DocumentVersion.version))
+    ]
+    if with_events:
+        entries += [
+            HistoryEntry(at=e.at, kind=e.kind, user_name=names.get(e.user_id, "—"),
+                         details=dict(e.details or {}))
+            for e in session.scalars(select(DocumentEvent).where(
+                DocumentEvent.document_id == doc_id, DocumentEvent.kind != "checkin"))
+        ]
+    entries.sort(key=lambda e: (e.at, 0 if e.kind != "version" else 1))
+    return entries
+
+
+def get_version(session: Session, user: User, doc_id: int, version: int) -> DocumentVersion:
+    get_document(session, user, doc_id)
+    row = session.scalar(select(DocumentVersion).where(
+        DocumentVersion.document_id == doc_id, DocumentVersion.version == version))
+    if row is None:
+        raise NotFound("kb.no_version", version=version)
+    return row
+
+
+def locks_held(session: Session, user: User, now: datetime) -> list[Document]:
+    """Documents `user` has checked out (live locks)."""
+    return list(session.scalars(select(Document).where(
+        Document.locked_by_id == user.id, Document.lock_expires_at > now
+    ).order_by(Document.title)))
+
+
+# -- search and the index --------------------------------------------------------------------
+@dataclass(frozen=True)
+class ParsedQuery:
+    text: str
+    doc_types: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+
+def parse_query(raw: str) -> ParsedQuery:
+    """Split `type:policy tag:pricing words` into filters and words."""
+    types: list[str] = []
+    tags: list[str] = []
+    for kind, value in _FILTER.findall(raw):
+        if kind.lower() == "tag":
+            tags.extend(clean_tags(value.split(",")))
+        else:
+            types.extend(normalise_type(v) for v in value.split(",") if v)
+    text = " ".join(_FILTER.sub(" ", raw).split())
+    return ParsedQuery(text=text, doc_types=tuple(dict.fromkeys(types)),
+                       tags=tuple(dict.fromkeys(tags)))
+
+
+def search(session: Session, index: KnowledgeIndex, user: User, raw_query: str, *,
+           page: int = 1, page_size: int = 5) -> SearchResult:
+    """Search what `user` may see (published; their own drafts; every draft for admins)."""
+    parsed = parse_query(raw_query)
+    ensure_synced(session, index)
+    if not parsed.text and (parsed.doc_types or parsed.tags):
+        return _browse(session, user, parsed, page, page_size)
+    return index.search(parsed.text, doc_types=parsed.doc_types, tags=parsed.tags,
+                        visible_owner_id=user.id, include_drafts=user.role == Role.ADMIN,
+                        page=page, page_size=page_size)
+
+
+def _browse(session: Session, user: User, parsed: ParsedQuery, page: int, page_size: int
+            ) -> SearchResult:
+    """Filters without words: the matching documents by title."""
+    from core.ports import SearchHit
+
+    stmt = select(Document).where(Document.status.in_(SEARCHABLE))
+    if user.role != Role.ADMIN:
+        stmt = stmt.where(or_(Document.status == "published", Document.owner_id == user.id))
+    if parsed.doc_types:
+        stmt = stmt.where(Document.doc_type.in_(parsed.doc_types))
+    docs = [d for d in session.scalars(stmt.order_by(Document.title))
+            if not parsed.tags or set(parsed.tags) & set(d.tags or [])]
+    start = (page - 1) * page_size
+    hits = [SearchHit(id=d.id, title=d.title, doc_type=d.doc_type, score=0.0,
+                      snippet=" ".join(d.text.split())[:200])
+            for d in docs[start:start + page_size]]
+    return SearchResult(hits=hits, total=len(docs), page=page)
+
+
+def to_indexed(doc: Document) -> IndexedDocument:
+    return IndexedDocument(id=doc.id, version=doc.revision, title=doc.title, body=doc.text,
+                           doc_type=doc.doc_type, tags=tuple(doc.tags or ()),
+                           status=doc.status, owner_id=doc.owner_id, source=doc.source,
+                           language=doc.language)
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    upserted: int
+    deleted: int
+
+
+_SYNCED: weakref.WeakKeyDictionary[Any, tuple[tuple[int, int], float]] = (
+    weakref.WeakKeyDictionary())
+
+
+def _fingerprint(session: Session) -> tuple[int, int]:
+    count, top = session.execute(
+        select(func.count(Document.id), func.coalesce(func.max(Document.revision), 0))).one()
+    return int(count), int(top)
+
+
+def sync_index(session: Session, index: KnowledgeIndex, *, batch: int = 500) -> SyncReport:
+    """Bring the index in step with the table: re-index only documents whose revision
+    differs, drop what is gone (archived or deleted)."""
+    fingerprint = _fingerprint(session)
+    wanted = dict(session.execute(select(Document.id, Document.revision).where(
+        Document.status.in_(SEARCHABLE))).tuples().all())
+    have = index.indexed_versions()
+    stale = [doc_id for doc_id, rev in wanted.items() if have.get(doc_id) != rev]
+    gone = [doc_id for doc_id in have if doc_id not in wanted]
+    if gone:
+        index.delete(gone)
+    upserted = 0
+    for start in range(0, len(stale), batch):
+        ids = stale[start:start + batch]
+        docs = session.scalars(select(Document).where(Document.id.in_(ids))).all()
+        upserted += index.upsert(to_indexed(d) for d in docs)
+    _remember(index, fingerprint)
+    return SyncReport(upserted=upserted, deleted=len(gone))
+
+
+def _remember(index: KnowledgeIndex, fingerprint: tuple[int, int]) -> None:
+    with contextlib.suppress(TypeError):  # not weakly referable: checked every time
+        _SYNCED[index] = (fingerprint, time.monotonic())
+
+
+def ensure_synced(session: Session, index: KnowledgeIndex) -> SyncReport | None:
+    """Sync when the table changed since the last sync (a cheap count/max check), and in
+    full at least every minute (another node's concurrent change)."""
+    seen = _SYNCED.get(index) if _is_weakrefable(index) else None
+    if seen is not None:
+        fingerprint, at = seen
+        if time.monotonic() - at < _FULL_SYNC_SECONDS and _fingerprint(session) == fingerprint:
+            return None
+    return sync_index(session, index)
+
+
+def _is_weakrefable(obj: Any) -> bool:
+    try:
+        weakref.ref(obj)
+    except TypeError:
+        return False
+    return True
+
+
+def rebuild_index(session: Session, index: KnowledgeIndex, *, batch: int = 1000,
+                  progress: Callable[[int], None] | None = None) -> int:
+    """Recreate the index from the table (drafts and published), `batch` per commit."""
+    index.clear()
+    ids = list(session.scalars(select(Document.id).where(
+        Document.status.in_(SEARCHABLE)).order_by(Document.id)))
+    fingerprint = _fingerprint(session)
+    done = 0
+    for start in range(0, len(ids), batch):
+        chunk = ids[start:start + batch]
+        docs = session.scalars(select(Document).where(Document.id.in_(chunk))).all()
+        done += index.upsert(to_indexed(d) for d in docs)
+        session.expunge_all()
+        if progress is not None:
+            progress(len(chunk))
+    optimize = getattr(index, "optimize", None)
+    if callable(optimize) and done:
+        optimize()
+    _remember(index, fingerprint)
+    return done
