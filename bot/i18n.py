@@ -8,8 +8,8 @@ codes their words.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
-from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -54,8 +54,8 @@ def load_catalogue(locale: str) -> dict[str, Any]:
         for message in catalog:
             if not message.id or not message.string or message.fuzzy:
                 continue
-            key = message.id[0] if isinstance(message.id, tuple) else message.id
-            messages[key] = message.string
+            key = message.id if isinstance(message.id, str) else message.id[0]
+            messages[str(key)] = message.string
     return messages
 
 
@@ -97,17 +97,17 @@ class Translator:
         return self(msgid, **params)
 
     # -- formatting in the user's locale and time zone --------------------------------------
-    def local(self, when: datetime) -> datetime:
+    def local(self, when: dt.datetime) -> dt.datetime:
         return when.astimezone(self.tz)
 
-    def datetime(self, when: datetime) -> str:
+    def datetime(self, when: dt.datetime) -> str:
         return format_datetime(self.local(when), "EEE d MMM yyyy HH:mm", locale=self.babel_locale)
 
-    def date(self, when: date | datetime) -> str:
-        day = self.local(when).date() if isinstance(when, datetime) else when
+    def date(self, when: dt.date | dt.datetime) -> str:
+        day = self.local(when).date() if isinstance(when, dt.datetime) else when
         return format_date(day, "EEE d MMM yyyy", locale=self.babel_locale)
 
-    def time(self, when: datetime) -> str:
+    def time(self, when: dt.datetime) -> str:
         return format_time(self.local(when), "HH:mm", locale=self.babel_locale)
 
     def money(self, amount: Decimal, currency: str = "IDR") -> str:

@@ -214,7 +214,7 @@ def bucket_starts(start: date, end: date, interval: str) -> list[date]:
 
 
 # -- scope -------------------------------------------------------------------------------------
-def _team_member_ids(user: User) -> Select[tuple[int]]:
+def _team_member_ids(user: User) -> Select[Any]:
     return select(User.id).where(User.team_id == user.team_id)
 
 

@@ -14,7 +14,7 @@ REGIONS = ("Jakarta", "Surabaya", "Bandung", "Medan", "Semarang", "Makassar")
 INDUSTRIES = ("Manufacturing", "Retail", "Hospitality", "Logistics", "Healthcare", "Education")
 
 # (login, name, role, team, locale, timezone)
-PEOPLE = (
+PEOPLE: tuple[tuple[str, str, Role, str | None, str, str], ...] = (
     ("admin", "Ayu Lestari", Role.ADMIN, None, "en", "Asia/Jakarta"),
     ("maya", "Maya Wijaya", Role.MANAGER, "Java West", "en", "Asia/Jakarta"),
     ("hendra", "Hendra Gunawan", Role.MANAGER, "Java East", "id", "Asia/Jakarta"),
@@ -30,13 +30,13 @@ PEOPLE = (
     ("agus", "Agus Salim", Role.TECHNICIAN, "Java West", "en", "Asia/Jakarta"),
     ("wayan", "I Wayan Sudarta", Role.TECHNICIAN, "Java East", "id", "Asia/Jakarta"),
 )
-TEAM_REGIONS = {
+TEAM_REGIONS: dict[str, tuple[str, ...]] = {
     "Java West": ("Jakarta", "Bandung"),
     "Java East": ("Surabaya", "Semarang"),
     "Outer Islands": ("Medan", "Makassar"),
 }
 # Which reps cover which regions (technicians cover their team's regions).
-REP_REGIONS = {
+REP_REGIONS: dict[str, tuple[str, ...]] = {
     "budi": ("Jakarta",),
     "sari": ("Jakarta", "Bandung"),
     "andi": ("Bandung",),
@@ -117,16 +117,16 @@ def _phone(world: DemoWorld, city: str, mobile: bool) -> str:
 def seed_base(session: Session, world: DemoWorld) -> None:
     """Create the organisation and the customer base."""
     rng, now = world.rng, world.now
-    for team_name in TEAM_REGIONS:
-        team = Team(name=team_name, approval_threshold=Decimal("250000000"), currency="IDR")
+    for name_of_team in TEAM_REGIONS:
+        team = Team(name=name_of_team, approval_threshold=Decimal("250000000"), currency="IDR")
         session.add(team)
-        world.teams[team_name] = team
+        world.teams[name_of_team] = team
     session.flush()
     by_region: dict[str, list[Territory]] = {}
-    for team_name, regions in TEAM_REGIONS.items():
-        for region in regions:
+    for name_of_team, team_regions in TEAM_REGIONS.items():
+        for region in team_regions:
             territory = Territory(name=f"{region}", region=region, industry=None,
-                                  team_id=world.teams[team_name].id)
+                                  team_id=world.teams[name_of_team].id)
             session.add(territory)
             world.territories.append(territory)
             by_region.setdefault(region, []).append(territory)
@@ -145,10 +145,10 @@ def seed_base(session: Session, world: DemoWorld) -> None:
         session.add(user)
         world.users[login] = user
     session.flush()
-    for team_name, team in world.teams.items():
+    for name_of_team, team in world.teams.items():
         manager = next(
             u for (login, _n, role, t, _l, _z) in PEOPLE
-            if role == Role.MANAGER and t == team_name for u in [world.users[login]]
+            if role == Role.MANAGER and t == name_of_team for u in [world.users[login]]
         )
         team.manager_id = manager.id
     for login, regions in REP_REGIONS.items():
