@@ -50,6 +50,7 @@ class SearchResult:
     total: int
     page: int
     suggestions: list[str] = field(default_factory=list)
+    partial: bool = False  # no document has every word: these have some of them
 
 
 class KnowledgeIndex(Protocol):
