@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from core.approvals import approver_for
 from core.errors import Conflict, DomainError, Forbidden, NotFound
 from core.models import Role, User
 from core.models.knowledge import (
@@ -105,9 +106,17 @@ def get_document(session: Session, user: User, doc_id: int, *, for_update: bool 
     if for_update:
         stmt = stmt.with_for_update()
     doc = session.scalar(stmt.execution_options(populate_existing=True))
-    if doc is None or not can_see(user, doc):
+    if doc is None or not (can_see(user, doc) or _team_draft(session, user, doc)):
         raise NotFound("kb.not_found", document_id=doc_id)
     return doc
+
+
+def _team_draft(session: Session, user: User, doc: Document) -> bool:
+    """A manager may open (and publish) the drafts of their team's members."""
+    if user.role != Role.MANAGER or doc.status != "draft" or doc.owner_id is None:
+        return False
+    owner = session.get(User, doc.owner_id)
+    return owner is not None and owner.team_id is not None and owner.team_id == user.team_id
 
 
 def normalise_type(value: str) -> str:
@@ -345,6 +354,12 @@ def add_from_upload(session: Session, user: User, upload_id: int, *, doc_type: s
         filename=upload.filename, mime=upload.mime, content=upload.content,
         language=upload.language, note="uploaded")
     session.delete(upload)
+    if doc.status == "draft" and not can_publish(user):
+        reviewer = approver_for(session, user)
+        if reviewer is not None:
+            enqueue_notice(session, kind="kb.review", reason=f"kb:review:{doc.id}",
+                           recipient_user_id=reviewer.id, due_at=now, now=now,
+                           params={"document_id": doc.id, "by": user.name})
     return doc
 
 
@@ -558,7 +573,7 @@ def history(session: Session, user: User, doc_id: int, *, with_events: bool = Tr
             ) -> list[HistoryEntry]:
     """Every version (who, when, note) and, optionally, the lock events; oldest first."""
     get_document(session, user, doc_id)
-    names = dict(session.execute(select(User.id, User.name)).tuples().all())
+    names = dict(session.execute(select(User.id, User.name)).all())
     entries = [
         HistoryEntry(at=v.created_at, kind="version", user_name=names.get(v.author_id, "—"),
                      version=v.version, note=v.note)
@@ -673,7 +688,7 @@ def sync_index(session: Session, index: KnowledgeIndex, *, batch: int = 500) -> 
     differs, drop what is gone (archived or deleted)."""
     fingerprint = _fingerprint(session)
     wanted = dict(session.execute(select(Document.id, Document.revision).where(
-        Document.status.in_(SEARCHABLE))).tuples().all())
+        Document.status.in_(SEARCHABLE))).all())
     have = index.indexed_versions()
     stale = [doc_id for doc_id, rev in wanted.items() if have.get(doc_id) != rev]
     gone = [doc_id for doc_id in have if doc_id not in wanted]

@@ -236,10 +236,12 @@ class WhooshKnowledgeIndex:
         suggestions: list[str] = []
         if total < 2:
             suggestions = self._suggest(searcher, words)
+        partial = False
         if total == 0 and len(words) > 1:  # nothing has every word: any word, best first
             parsed = self._parse(words, and_group=False)
             results = searcher.search(parsed, limit=page * page_size, filter=allow)
             total = len(results)
+            partial = total > 0
         start = (page - 1) * page_size
         hits: list[SearchHit] = []
         fragmenter = ContextFragmenter(maxchars=SNIPPET_CHARS, surround=60)
@@ -255,7 +257,8 @@ class WhooshKnowledgeIndex:
                                   doc_type=hit.get("doc_type") or "",
                                   score=float(hit.score or 0.0),
                                   snippet=" ".join(snippet.split())))
-        return SearchResult(hits=hits, total=total, page=page, suggestions=suggestions)
+        return SearchResult(hits=hits, total=total, page=page, suggestions=suggestions,
+                            partial=partial)
 
     def _parse(self, words: list[str], *, and_group: bool) -> Query:
         """Each word may match any field (title boosted); all words (or any word) must."""

@@ -140,6 +140,8 @@ async def _search(ctx: Ctx, query: str, page: int) -> Step:
     header = t.n("{count} document found for \"{query}\":",
                  "{count} documents found for \"{query}\":", result.total, query=query)
     lines = [header]
+    if result.partial:
+        lines.append(t("No document has all of those words; these have some of them."))
     open_buttons: list[Button] = []
     for number, hit in enumerate(result.hits, first + 1):
         lines.append(f"{number}. {hit.title} — {type_label(t, hit.doc_type)} (#{hit.id})")
@@ -478,6 +480,16 @@ def render_free(session: Session, row: NoticeRow, user: User | None, t: Translat
                  buttons=((Button(t("Check out"), action="kb.checkout", arg=str(doc.id)),),))
 
 
+def render_review(session: Session, row: NoticeRow, user: User | None, t: Translator
+                  ) -> Reply | None:
+    doc = _notice_doc(session, row)
+    if doc is None or user is None or doc.status != "draft":
+        return None
+    return Reply(text=t("{by} added the draft {title} to the library. Open it to check and "
+                        "publish it.", by=(row.params or {}).get("by", "—"), title=doc.title),
+                 buttons=((Button(t("Open"), action="kb.open", arg=str(doc.id)),),))
+
+
 def render_expired(session: Session, row: NoticeRow, user: User | None, t: Translator
                    ) -> Reply | None:
     doc = _notice_doc(session, row)
@@ -525,4 +537,5 @@ def register(registry: Registry) -> None:
     registry.add_notice("kb.free", render_free)
     registry.add_notice("kb.lock_expired", render_expired)
     registry.add_notice("kb.lock_broken", render_broken)
+    registry.add_notice("kb.review", render_review)
 
