@@ -198,7 +198,11 @@ async def _pick_customer(ctx: Ctx, text: str) -> Step:
         return goto("customer", t("No customer matching \"{text}\" that you can see. Try "
                                   "another part of the name.", text=text[:60]))
     if len(matches) > 1:
-        exact = [m for m in matches if m.company.name.lower() == text.lower()]
+        words = [w for w in text.lower().replace(".", " ").split()
+                 if w not in {"pt", "cv", "tbk", "ud"}]
+        exact = [m for m in matches if m.company.name.lower() == " ".join(words)]
+        if not exact:
+            exact = [m for m in matches if all(w in m.company.name.lower() for w in words)]
         if len(exact) != 1:
             buttons = [Button(m.company.name[:40], value=f"c:{m.company.id}") for m in matches]
             return goto("customer", ctx.reply(t("Which customer?"),
