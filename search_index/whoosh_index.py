@@ -265,6 +265,8 @@ class WhooshKnowledgeIndex:
         schema = self._ix.schema
         per_word: list[Query] = []
         for word in words:
+            if word in STOP_WORDS:
+                continue
             alternatives: list[Query] = []
             for field in SEARCH_FIELDS:
                 boost = FIELD_BOOSTS.get(field, 1.0)
