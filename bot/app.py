@@ -81,8 +81,18 @@ def build_doors(app: App) -> list[Door]:
 
 
 def telegram_doors(app: App) -> list[Door]:
-    """The Telegram door when TELEGRAM_BOT_TOKEN is set (the Telegram area wires it)."""
-    return []
+    """The Telegram door when TELEGRAM_BOT_TOKEN is set: long polling, or webhook mode when
+    `sfa run --telegram-webhook URL --port N` put ("URL", N) in services.extras."""
+    token = app.settings.telegram_bot_token
+    if token is None or not token.get_secret_value():
+        return []
+    from bot.handlers.telegram import TelegramDoor
+
+    url, port = app.services.extras.get("telegram_webhook") or (None, None)
+    secret = app.settings.telegram_webhook_secret
+    return [TelegramDoor(app.engine, token.get_secret_value(),
+                         api_url=app.settings.telegram_api_url, webhook_url=url, port=port,
+                         webhook_secret=secret.get_secret_value() if secret else None)]
 
 
 def slack_doors(app: App) -> list[Door]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from bot.conversations.flow import ALL_ROLES, Ctx, Flow, Step, done
 from bot.conversations.messages import Incoming
 from bot.conversations.registry import Registry
-from bot.i18n import N_
+from bot.i18n import N_, register_errors
+from core import teams as team_service
 from core import users as user_service
 from core.models import Role
 
 ADMINS = frozenset({Role.ADMIN})
+CHANNEL_ADMINS = frozenset({Role.ADMIN, Role.MANAGER})
 
 
 async def whoami(ctx: Ctx, inc: Incoming) -> Step:
@@ -41,6 +43,25 @@ async def list_users(ctx: Ctx, inc: Incoming) -> Step:
     return done("\n".join(lines))
 
 
+async def link_channel(ctx: Ctx, inc: Incoming) -> Step:
+    """Make the current group chat the team channel (admins name the team; managers: theirs)."""
+    if not inc.chat_is_group:
+        return done(ctx.t("Send /linkchannel in the team's group chat, after adding me to it."))
+    team = team_service.link_team_channel(
+        ctx.session, ctx.user, platform=inc.platform, channel_id=inc.chat_id,
+        team_name=ctx.args.get("text") or None)
+    return done(ctx.t("This chat is now the team channel of {team}: new leads will be "
+                      "announced here.", team=team.name))
+
+
+register_errors({
+    "team.name_needed": N_("Name the team: /linkchannel TEAM NAME."),
+    "team.not_found": N_("No team called {name}."),
+    "team.not_yours": N_("You can only link the channel of your own team, not {name}."),
+    "team.channel_taken": N_("This chat is already the team channel of {name}."),
+})
+
+
 def register(registry: Registry) -> None:
     """Register the admin flows."""
     registry.add_flow(Flow("whoami", start=whoami, roles=ALL_ROLES, commands=("whoami",),
@@ -49,3 +70,6 @@ def register(registry: Registry) -> None:
                            help=N_("Create an invite code for a user")))
     registry.add_flow(Flow("users", start=list_users, roles=ADMINS, commands=("users",),
                            help=N_("List users")))
+    registry.add_flow(Flow("linkchannel", start=link_channel, roles=CHANNEL_ADMINS,
+                           commands=("linkchannel",), group_ok=True,
+                           help=N_("Make this group the team channel")))

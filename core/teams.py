@@ -1,0 +1,62 @@
+"""Teams: the team channel (a Telegram group or Slack channel) that gets announcements."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.errors import Conflict, DomainError, Forbidden, NotFound
+from core.models import Role, Team, User
+
+
+def team_of(session: Session, user: User) -> Team | None:
+    """Return the team `user` manages, else the team they belong to."""
+    managed = session.scalar(select(Team).where(Team.manager_id == user.id).order_by(Team.id))
+    if managed is not None:
+        return managed
+    return session.get(Team, user.team_id) if user.team_id is not None else None
+
+
+def link_team_channel(
+    session: Session,
+    user: User,
+    *,
+    platform: str,
+    channel_id: str,
+    team_name: str | None = None,
+) -> Team:
+    """Make a group chat the team channel of the user's team (or, for an admin, of
+    `team_name`).
+
+    Args:
+        platform: the chat platform of the group ("telegram", "slack").
+        channel_id: the group's chat id on that platform.
+        team_name: admins may name any team; managers may only link their own team.
+
+    Raises DomainError "team.name_needed" (an admin without a team named none),
+    NotFound "team.not_found", Forbidden "team.not_yours" (a manager naming another team),
+    Conflict "team.channel_taken" (the group is already another team's channel).
+    """
+    role = Role(user.role)
+    if role not in (Role.ADMIN, Role.MANAGER):
+        raise Forbidden("engine.role_refused")
+    own = team_of(session, user)
+    team: Team | None
+    if team_name:
+        team = session.scalar(select(Team).where(Team.name.ilike(team_name.strip())))
+        if team is None:
+            raise NotFound("team.not_found", name=team_name.strip())
+        if role != Role.ADMIN and (own is None or team.id != own.id):
+            raise Forbidden("team.not_yours", name=team.name)
+    else:
+        team = own
+        if team is None:
+            raise DomainError("team.name_needed")
+    other = session.scalar(select(Team).where(
+        Team.channel_platform == platform, Team.channel_id == channel_id, Team.id != team.id))
+    if other is not None:
+        raise Conflict("team.channel_taken", name=other.name)
+    team.channel_platform = platform
+    team.channel_id = channel_id
+    session.flush()
+    return team
