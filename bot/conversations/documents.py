@@ -1,14 +1,20 @@
-"""Time on demand: "my week" (the agenda, overdue first) and calendar files (.ics) for
-meetings and follow-ups."""
+"""Documents and time on demand: proposals and contract summaries from templates (PDF),
+mailing suggestions ("what should I send?"), "my week" (the agenda, overdue first) and
+calendar files (.ics) for meetings and follow-ups."""
 
 from __future__ import annotations
 
-from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, intent
+from datetime import date, datetime
+
+from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, goto, intent
 from bot.conversations.messages import Attachment, Button, Incoming, Reply, button_rows
 from bot.conversations.registry import Registry
+from bot.documents.proposal_pdf import proposal_pdf
 from bot.i18n import N_, Translator, register_errors
 from core import agenda as agenda_service
+from core import mailing, proposals
 from core.agenda import AgendaItem
+from core.mailing import Suggestion
 from core.models import Role
 
 AGENDA_ROLES = frozenset({*FIELD_ROLES, Role.TECHNICIAN})
@@ -28,8 +34,44 @@ KIND_LABELS = {
     "contact_by": N_("Contact the new lead by"),
 }
 
-register_errors({"agenda.not_found": N_("That meeting or follow-up is not in your agenda "
-                                        "any more.")})
+register_errors({
+    "agenda.not_found": N_("That meeting or follow-up is not in your agenda any more."),
+    "proposal.template_syntax": N_("The template has an error on line {line}: {message}. "
+                                   "Fix it and check it in again."),
+    "proposal.template_too_long": N_("The template is too long (over {limit} characters)."),
+    "proposal.template_forbidden": N_("The template tried to reach something it may not; "
+                                      "only the listed placeholders can be used."),
+    "proposal.template_error": N_("The template could not be filled: {message}."),
+    "proposal.missing": N_("The document needs data the deal does not have yet: {names}. "
+                           "Add it (e.g. create a quote) and try again."),
+    "proposal.deal_not_found": N_("I could not find that deal among yours."),
+    "proposal.template_not_found": N_("That template is not available any more."),
+    "mailing.not_found": N_("That customer is not among yours."),
+    "mailing.bad_material": N_("That suggestion is no longer valid."),
+})
+
+# Drafted messages to the customer (copy-ready), by suggestion kind.
+DRAFTS = {
+    "brochure": N_("Dear {contact},\n\nCompanies in {industry} like yours are getting good "
+                   "results with our {product}. I attach the brochure; I would be glad to show "
+                   "you how it could work for {company}.\n\nBest regards,\n{rep}"),
+    "thank_you": N_("Dear {contact},\n\nThank you for your order {order}. We are preparing "
+                    "the delivery and I will keep you informed of every step.\n\n"
+                    "Best regards,\n{rep}"),
+    "quote_reminder": N_("Dear {contact},\n\nA reminder that our quote {quote} "
+                         "({currency} {total}) is valid until {valid_until}. Shall I reserve "
+                         "the stock for you?\n\nBest regards,\n{rep}"),
+    "delay_notice": N_("Dear {contact},\n\nI am sorry to tell you that the delivery of "
+                       "{description} planned for {when} is delayed. {reason} I will confirm the "
+                       "new date as soon as I have it.\n\nBest regards,\n{rep}"),
+}
+SUGGESTION_TITLES = {
+    "brochure": N_("Brochure for {product}"),
+    "thank_you": N_("Thank-you note for order {order}"),
+    "quote_reminder": N_("Reminder: quote {quote} expires {valid_until}"),
+    "delay_notice": N_("Delay notice: {description}"),
+}
+PROPOSAL_ROLES = frozenset({Role.REP, Role.MANAGER, Role.ADMIN})
 
 
 def kind_label(t: Translator, kind: str) -> str:
@@ -88,8 +130,122 @@ async def send_ics(ctx: Ctx, arg: str) -> Step:
                                             mime="text/calendar")))
 
 
+# -- proposals from templates ------------------------------------------------------------------
+async def start_proposal(ctx: Ctx, inc: Incoming) -> Step:
+    """Find the deal named in the request, then pick a template."""
+    query = (ctx.args.get("text") or "").strip()
+    if not query:
+        return goto("deal", Reply(ctx.t("Which deal or customer is the document for?")))
+    return _pick_deal(ctx, query)
+
+
+def _pick_deal(ctx: Ctx, query: str) -> Step:
+    deals = proposals.find_deals(ctx.session, ctx.user, query)
+    if not deals:
+        return goto("deal", Reply(ctx.t("I found no deal of yours matching \"{query}\". Try "
+                                         "the customer's name.", query=query[:60])))
+    if len(deals) == 1:
+        return _pick_template(ctx, deals[0].id)
+    buttons = [Button(f"{d.company.name[:24]}: {d.title[:20]}", value=str(d.id)) for d in deals]
+    return goto("deal", Reply(ctx.t("Which deal?"), buttons=button_rows(buttons, 1)))
+
+
+async def choose_deal(ctx: Ctx, inc: Incoming) -> Step:
+    """Take the deal (button or typed name)."""
+    if inc.button and inc.button.isdigit():
+        return _pick_template(ctx, int(inc.button))
+    return _pick_deal(ctx, inc.text or "")
+
+
+def _pick_template(ctx: Ctx, deal_id: int) -> Step:
+    ctx.data["deal_id"] = deal_id
+    templates = proposals.list_templates(ctx.session)
+    if not templates:
+        return done(ctx.t("There is no proposal template in the knowledge base yet. Ask an "
+                          "admin to add one (type: proposal template)."))
+    if len(templates) == 1:
+        return _generate(ctx, templates[0].id)
+    buttons = [Button(t.title[:40], value=str(t.id)) for t in templates[:8]]
+    return goto("template", Reply(ctx.t("Which document?"), buttons=button_rows(buttons, 1)))
+
+
+async def choose_template(ctx: Ctx, inc: Incoming) -> Step:
+    """Take the template and send the filled PDF."""
+    if not (inc.button and inc.button.isdigit()):
+        return goto("template", Reply(ctx.t("Please pick a document with the buttons.")))
+    return _generate(ctx, int(inc.button))
+
+
+def _generate(ctx: Ctx, template_id: int) -> Step:
+    document = proposals.render_proposal(ctx.session, ctx.user, int(ctx.data["deal_id"]),
+                                         template_id, ctx.now)
+    pdf = proposal_pdf(document.title, document.text,
+                       footer=ctx.t("Prepared by {name} on {date}", name=ctx.user.name,
+                                    date=ctx.t.date(ctx.now)))
+    filename = "".join(ch if ch.isalnum() else "-" for ch in document.title)[:60] + ".pdf"
+    return done(Reply(ctx.t("Here is the document; it is noted in the deal's history."),
+                      attachment=Attachment(filename=filename, data=pdf,
+                                            mime="application/pdf", caption=document.title)))
+
+
+# -- mailing suggestions -----------------------------------------------------------------------
+def _draft(t: Translator, item: Suggestion, rep: str) -> str:
+    params = {"contact": item.contact_name or t("Sir or Madam"), "company": item.company_name,
+              "rep": rep, **item.params}
+    for key in ("when", "valid_until"):
+        if params.get(key):
+            value = str(params[key])
+            params[key] = (t.date(datetime.fromisoformat(value)) if "T" in value
+                           else t.date(date.fromisoformat(value)))
+    if item.kind == "brochure":
+        params.setdefault("industry", "")
+    return t(DRAFTS[item.kind], **params)
+
+
+async def what_to_send(ctx: Ctx, inc: Incoming) -> Step:
+    """List the next materials worth sending, each with a drafted message."""
+    items = mailing.suggestions(ctx.session, ctx.user, ctx.now, limit=6)
+    if not items:
+        return done(ctx.t("Nothing to send right now: every customer has what they need."))
+    replies = [Reply(ctx.t("Worth sending next ({count}):", count=len(items)))]
+    for item in items:
+        title = ctx.t(SUGGESTION_TITLES[item.kind], **item.params)
+        who = f"{item.company_name}" + (f" — {item.contact_name}" if item.contact_name else "")
+        text = f"{title}\n{who}\n\n{_draft(ctx.t, item, ctx.user.name)}"
+        arg = f"{item.company_id}~{item.material}"
+        buttons = (((Button(ctx.t("Mark as sent"), action="mail.sent", arg=arg),),)
+                   if len(arg.encode()) <= 50 else ())
+        replies.append(Reply(text, buttons=buttons))
+    return Step("__end__", replies)
+
+
+async def mark_sent(ctx: Ctx, arg: str) -> Step:
+    """Record a suggested material as sent (button)."""
+    company_text, _, material = arg.partition("~")
+    if not company_text.isdigit():
+        return done(ctx.t("That suggestion is no longer valid."))
+    row = mailing.mark_sent(ctx.session, ctx.user, int(company_text), material, ctx.now)
+    return done(ctx.t("Noted: {material} sent on {date}.", material=row.material,
+                      date=ctx.t.date(row.sent_at)))
+
+
 def register(registry: Registry) -> None:
-    """Register "my week" and the calendar-file action."""
+    """Register proposals, mailing suggestions, "my week" and the calendar-file action."""
+    registry.add_flow(Flow(
+        "proposal", start=start_proposal, roles=PROPOSAL_ROLES,
+        commands=("proposal",), states={"deal": choose_deal, "template": choose_template},
+        help=N_("A proposal or contract summary for a deal, as a PDF")))
+    registry.add_intent(intent(
+        "proposal", r"^(?:a )?(?:proposal|contract summary|document) for (?P<text>.+)$",
+        r"^(?:proposal|proposal penawaran|ringkasan kontrak|dokumen) untuk (?P<text>.+)$",
+        priority=40))
+    registry.add_flow(Flow("what_to_send", start=what_to_send, roles=PROPOSAL_ROLES,
+                           commands=("mailing",),
+                           help=N_("What should I send? Brochures, thank-yous, reminders")))
+    registry.add_action(Action("mail.sent", mark_sent, roles=PROPOSAL_ROLES, group_ok=False))
+    registry.add_intent(intent(
+        "what_to_send", r"^what (?:should|do) i send\??$", r"^mailing suggestions?$",
+        r"^apa yang (?:harus|perlu) saya kirim\??$", priority=40))
     registry.add_flow(Flow("my_week", start=my_week, roles=AGENDA_ROLES, commands=("week",),
                            help=N_("Your week: meetings, follow-ups and contact-by dates")))
     registry.add_action(Action("agenda.ics", send_ics, roles=AGENDA_ROLES, group_ok=False))

@@ -19,6 +19,7 @@ AREA_SEEDERS: tuple[str, ...] = (
     "core.demo.knowledge",
     "core.demo.scheduling",
     "core.demo.fieldservice",
+    "core.demo.documents",
 )
 
 
