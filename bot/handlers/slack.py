@@ -1,0 +1,821 @@
+"""The Slack door: a thin slack-bolt AsyncApp over the neutral conversation engine.
+
+Input: the `/sfa` slash command, direct messages, app mentions in channels, Block Kit button
+presses, modal submissions (forms) and the App Home tab. Every listener acks first and puts
+the work on a queue (sharded by Slack user, so one user's updates stay in order); workers
+run the engine and render its replies with the Web API. Identity is (team id, user id) ->
+`Incoming.user_id = "T:U"`. HTTP mode verifies the signing secret (bolt: a bad signature or a
+timestamp older than 5 minutes is answered 401); Socket Mode is used when SLACK_APP_TOKEN is
+set. `SFA_SLACK_API_URL` points the Web API client at another base URL (tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.conversations.engine import Engine
+from bot.conversations.messages import (
+    Button,
+    Form,
+    FormField,
+    FormReply,
+    Incoming,
+    IncomingFile,
+    Reply,
+    form_file,
+    from_outbound,
+)
+from bot.i18n import N_, Translator
+from core import home as home_service
+from core import slack_link
+from core import users as user_service
+from core.models import Platform
+from core.ports import DeliveryError, OutboundMessage, PermanentFailure, RateLimited
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PLATFORM = Platform.SLACK.value
+DEFAULT_API_URL = "https://slack.com/api/"
+EVENTS_PATH = "/slack/events"
+SHARDS = 8  # worker queues; one user's updates always go to the same one
+_MAX_SECTION = 2900  # Slack allows 3000 characters in a section's text
+_MAX_BUTTON_VALUE = 2000
+_PERMANENT_ERRORS = frozenset({
+    "channel_not_found", "not_in_channel", "is_archived", "account_inactive",
+    "user_not_found", "user_disabled", "cannot_dm_bot", "invalid_auth", "not_authed",
+    "token_revoked", "missing_scope",
+})
+_BUILTIN_COMMANDS = frozenset({"start", "help", "cancel", "language"})
+_MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
+_LINK_WITH_LABEL = re.compile(r"<([^<>|]+)\|([^<>]*)>")
+_LINK = re.compile(r"<((?:mailto:|tel:|https?://)?[^<>|@#!][^<>|]*)>")
+_DM_COMMAND = re.compile(r"(?i)^(help|cancel|start\s+[A-Za-z0-9]{4,16}|language\s+[a-z]{2})$")
+
+STAGE_LABELS = {
+    "opportunity": N_("Opportunity"),
+    "lead_allocated": N_("Lead allocated"),
+    "contacted": N_("Contacted"),
+    "qualified": N_("Prospect qualified"),
+    "solution": N_("Solution identified"),
+}
+FIELD_ERRORS = {
+    "required": N_("This field is required."),
+    "number": N_("Enter a number, e.g. 1500000."),
+    "date": N_("Enter a date as YYYY-MM-DD."),
+    "choice": N_("Choose one of the options."),
+    "long": N_("Keep it under {limit} characters."),
+}
+
+
+# -- text in and out ---------------------------------------------------------------------------
+def from_slack_text(text: str) -> str:
+    """Slack message text to plain text: mentions removed, links unwrapped, entities decoded."""
+    text = _MENTION.sub("", text or "")
+    text = _LINK_WITH_LABEL.sub(lambda m: m.group(2), text)
+    text = _LINK.sub(lambda m: m.group(1).removeprefix("mailto:").removeprefix("tel:"), text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").strip()
+
+
+def escape(text: str) -> str:
+    """Escape text for Slack mrkdwn."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def command_text(text: str, commands: set[str] | dict[str, str]) -> str:
+    """`/sfa TEXT` as engine input: a known command word becomes `/word`, else plain text."""
+    text = (text or "").strip()
+    if not text:
+        return "/help"
+    if text.startswith("/"):
+        return text
+    word = text.split(None, 1)[0].lower()
+    if word in _BUILTIN_COMMANDS or word in commands:
+        return "/" + text
+    return text
+
+
+def dm_text(text: str, commands: set[str] | dict[str, str] = frozenset()) -> str:
+    """A DM cannot start with "/" in Slack: `help`, `cancel`, `start CODE`, `language id`
+    and a command's name typed alone (`report`, `whoami`) are the commands."""
+    if _DM_COMMAND.match(text) or text.lower() in commands:
+        return "/" + text.lower() if " " not in text else "/" + text
+    return text
+
+
+def _chunks(text: str, size: int) -> list[str]:
+    out: list[str] = []
+    while len(text) > size:
+        cut = text.rfind("\n", 0, size)
+        cut = cut if cut > size // 2 else size
+        out.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    out.append(text)
+    return out
+
+
+def render(reply: Reply, forms: dict[str, Form] | None = None) -> tuple[str, list[dict[str, Any]]]:
+    """A Reply as (fallback text, Block Kit blocks). A form's button opens a modal."""
+    text = reply.text or (reply.attachment.caption if reply.attachment else "") or ""
+    blocks: list[dict[str, Any]] = []
+    if text:
+        body = escape(text)
+        for part in _chunks(body, _MAX_SECTION - 8):
+            shown = f"```{part}```" if reply.preformatted else part
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": shown}})
+    form = reply.form if isinstance(reply, FormReply) else None
+    for r, row in enumerate(reply.buttons):
+        elements = []
+        for c, b in enumerate(row):
+            element: dict[str, Any] = {
+                "type": "button", "text": {"type": "plain_text", "text": b.label[:75] or "?"},
+                "action_id": f"sfa_btn_{r}_{c}", "value": b.payload,
+            }
+            if form is not None and b.value == form.value and not b.action:
+                element["action_id"] = f"sfa_form_{r}_{c}"
+                packed = json.dumps({"p": b.payload, "f": form_to_json(form)},
+                                    ensure_ascii=False, separators=(",", ":"))
+                if len(packed) <= _MAX_BUTTON_VALUE:
+                    element["value"] = packed
+                elif forms is not None:
+                    forms[b.payload] = form
+                    element["value"] = json.dumps({"p": b.payload})
+            elements.append(element)
+        for k in range(0, len(elements), 5):  # at most 5 elements per actions block
+            blocks.append({"type": "actions", "block_id": f"sfa_row_{r}_{k}",
+                           "elements": elements[k:k + 5]})
+    return (text or " ")[:3000], blocks[:50]
+
+
+def form_to_json(form: Form) -> dict[str, Any]:
+    return {"t": form.title, "s": form.submit_label, "v": form.value,
+            "f": [[f.name, f.label, f.kind, int(f.required), [list(o) for o in f.options],
+                   f.hint, f.initial, f.max_length] for f in form.fields]}
+
+
+def form_from_json(data: dict[str, Any]) -> Form:
+    fields = tuple(FormField(name=f[0], label=f[1], kind=f[2], required=bool(f[3]),
+                             options=tuple((o[0], o[1]) for o in f[4]), hint=f[5],
+                             initial=f[6], max_length=int(f[7])) for f in data["f"])
+    return Form(title=data["t"], fields=fields, submit_label=data["s"], value=data["v"])
+
+
+def modal_view(form: Form, metadata: dict[str, Any], t: Translator) -> dict[str, Any]:
+    """A Slack modal for a form; each field is an input block named after the field."""
+    blocks = []
+    for f in form.fields:
+        element: dict[str, Any]
+        if f.kind == "choice":
+            element = {"type": "static_select", "action_id": "v", "options": [
+                {"text": {"type": "plain_text", "text": label[:75]}, "value": value}
+                for value, label in f.options[:100]]}
+            initial = [o for o in element["options"] if o["value"] == f.initial]
+            if initial:
+                element["initial_option"] = initial[0]
+        elif f.kind == "date":
+            element = {"type": "datepicker", "action_id": "v"}
+            if f.initial:
+                element["initial_date"] = f.initial
+        else:
+            element = {"type": "plain_text_input", "action_id": "v",
+                       "multiline": f.kind == "long_text", "max_length": max(1, f.max_length)}
+            if f.initial:
+                element["initial_value"] = f.initial
+        block: dict[str, Any] = {"type": "input", "block_id": f.name, "optional": not f.required,
+                                 "label": {"type": "plain_text", "text": f.label[:2000]},
+                                 "element": element}
+        if f.hint:
+            block["hint"] = {"type": "plain_text", "text": f.hint[:2000]}
+        blocks.append(block)
+    return {
+        "type": "modal", "callback_id": "sfa_form",
+        "title": {"type": "plain_text", "text": form.title[:24] or "SFA"},
+        "submit": {"type": "plain_text", "text": form.submit_label[:24]},
+        "close": {"type": "plain_text", "text": t("Cancel")[:24]},
+        "private_metadata": json.dumps(metadata, separators=(",", ":"))[:3000],
+        "blocks": blocks,
+    }
+
+
+def check_form(form: Form, state: dict[str, Any], t: Translator
+               ) -> tuple[dict[str, str], dict[str, str]]:
+    """Read a modal's state: (values, field errors by field name)."""
+    values: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for f in form.fields:
+        raw = (state.get(f.name) or {}).get("v") or {}
+        if f.kind == "choice":
+            value = ((raw.get("selected_option") or {}).get("value")) or ""
+        elif f.kind == "date":
+            value = raw.get("selected_date") or ""
+        else:
+            value = (raw.get("value") or "").strip()
+        if not value:
+            if f.required:
+                errors[f.name] = t(FIELD_ERRORS["required"])
+            continue
+        if f.kind == "number":
+            try:
+                number = Decimal(value.replace(",", "").replace(" ", ""))
+                if not number.is_finite():
+                    raise InvalidOperation
+            except InvalidOperation:
+                errors[f.name] = t(FIELD_ERRORS["number"])
+                continue
+            value = str(number)  # "1,500,000" -> "1500000"
+        elif f.kind == "date":
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                errors[f.name] = t(FIELD_ERRORS["date"])
+                continue
+        elif f.kind == "choice" and value not in {v for v, _label in f.options}:
+            errors[f.name] = t(FIELD_ERRORS["choice"])
+            continue
+        elif len(value) > f.max_length:
+            errors[f.name] = t(FIELD_ERRORS["long"], limit=f.max_length)
+            continue
+        values[f.name] = value
+    return values, errors
+
+
+# -- clients and the outbox sender ------------------------------------------------------------
+def api_base_url(settings: Settings) -> str:
+    url = settings.slack_api_url or DEFAULT_API_URL
+    return url if url.endswith("/") else url + "/"
+
+
+def make_client(settings: Settings, *, retry_rate_limits: bool) -> AsyncWebClient:
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    client = AsyncWebClient(token=token, base_url=api_base_url(settings), timeout=15)
+    if retry_rate_limits:  # interactive replies wait out a 429; the outbox backs off instead
+        client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
+    return client
+
+
+async def post_reply(client: AsyncWebClient, channel: str, reply: Reply, *,
+                     user: str | None = None, forms: dict[str, Form] | None = None
+                     ) -> str | None:
+    """Post one reply to a channel (ephemeral to `user` when given); files via the
+    getUploadURLExternal / completeUploadExternal upload. Returns the message ts or file id."""
+    text, blocks = render(reply, forms)
+    if reply.attachment is not None and user is None:
+        a = reply.attachment
+        resp = await client.files_upload_v2(
+            channel=channel, file=a.data, filename=a.filename, title=a.caption or a.filename,
+            initial_comment=reply.text or None)
+        file_id = (resp.get("file") or {}).get("id")
+        if reply.buttons:  # buttons ride on a message of their own
+            buttons_only = Reply(text=reply.text or a.filename, buttons=reply.buttons)
+            text, blocks = render(buttons_only, forms)
+            await client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+        return file_id
+    if user is not None:
+        resp = await client.chat_postEphemeral(channel=channel, user=user, text=text,
+                                               blocks=blocks)
+        return resp.get("message_ts")
+    resp = await client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+    return resp.get("ts")
+
+
+class SlackSender:
+    """core.ports.MessageSender for Slack: the scheduler's outbox delivers through it."""
+
+    platform = PLATFORM
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+
+    async def deliver(self, chat_id: str, message: OutboundMessage) -> str | None:
+        try:
+            return await post_reply(self.client, chat_id, from_outbound(message))
+        except SlackApiError as exc:
+            response = exc.response
+            if response.status_code == 429:
+                headers = {k.lower(): v for k, v in (response.headers or {}).items()}
+                retry = headers.get("retry-after", "1")
+                retry = retry[0] if isinstance(retry, list) else retry
+                try:
+                    seconds = float(retry)
+                except ValueError:
+                    seconds = 1.0
+                raise RateLimited(seconds) from None
+            error = str(response.data.get("error") or "") if isinstance(
+                response.data, dict) else ""
+            if error in _PERMANENT_ERRORS:
+                raise PermanentFailure(error) from None
+            raise DeliveryError(error or f"HTTP {response.status_code}") from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise DeliveryError(exc.__class__.__name__) from None
+
+
+# -- the door ---------------------------------------------------------------------------------
+@dataclass
+class Job:
+    """One unit of work, queued by a listener after its ack."""
+
+    kind: str  # "command" | "message" | "mention" | "button" | "form" | "home"
+    team: str
+    user: str
+    channel: str = ""
+    text: str = ""
+    payload: str = ""
+    label: str = ""
+    update_id: str | None = None
+    is_group: bool = False
+    message_ts: str | None = None
+    message_blocks: list[dict[str, Any]] = field(default_factory=list)
+    files: list[dict[str, Any]] = field(default_factory=list)
+    values: dict[str, str] | None = None
+    enqueued: float = 0.0
+
+    @property
+    def external_id(self) -> str:
+        return f"{self.team}:{self.user}"
+
+
+@dataclass
+class DoorStats:
+    """What the benchmark and tests read: queue waits (seconds), jobs done, jobs failed."""
+
+    queue_waits: collections.deque[float] = field(
+        default_factory=lambda: collections.deque(maxlen=200_000))
+    received: int = 0
+    done: int = 0
+    failed: int = 0
+    duplicates: int = 0
+
+
+class SlackDoor:
+    """The Slack door (see the module docstring); `start()` / `stop()` run it."""
+
+    name = "slack"
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        *,
+        http_port: int | None = None,
+        host: str = "0.0.0.0",
+        client: AsyncWebClient | None = None,
+        shards: int = SHARDS,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.host = host
+        self.http_port = http_port
+        self.client = client or make_client(settings, retry_rate_limits=True)
+        self.sender = SlackSender(make_client(settings, retry_rate_limits=False))
+        secret = settings.slack_signing_secret
+        self.app = AsyncApp(
+            client=self.client,
+            signing_secret=secret.get_secret_value() if secret else None,
+            request_verification_enabled=secret is not None,
+            process_before_response=False,
+            raise_error_for_unhandled_request=False,
+        )
+        self.stats = DoorStats()
+        self._queues: list[asyncio.Queue[Job]] = [asyncio.Queue() for _ in range(shards)]
+        self._workers: list[asyncio.Task[None]] = []
+        self._dm: dict[str, str] = {}
+        self._linked: set[str] = set()
+        self._seen_events: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._forms: collections.OrderedDict[str, Form] = collections.OrderedDict()
+        self._runner: web.AppRunner | None = None
+        self._socket: Any = None
+        self._http: aiohttp.ClientSession | None = None
+        self.port: int | None = None
+        self._register()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._http = aiohttp.ClientSession()
+        for client in (self.client, self.sender.client):
+            if client.session is None:
+                client.session = self._http
+        self._workers = [asyncio.create_task(self._work(q), name=f"slack-worker-{i}")
+                         for i, q in enumerate(self._queues)]
+        app_token = self.settings.slack_app_token
+        if app_token is not None and self.http_port is None:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            self._socket = AsyncSocketModeHandler(self.app, app_token.get_secret_value())
+            await self._socket.connect_async()
+            log.info("slack door: socket mode connected")
+            return
+        web_app = web.Application(client_max_size=2 * 1024 * 1024)
+        web_app.router.add_post(EVENTS_PATH, self._on_http)
+        web_app.router.add_get("/slack/healthz", self._on_health)
+        self._runner = web.AppRunner(web_app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host,
+                           3000 if self.http_port is None else self.http_port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        log.info("slack door: HTTP mode on port %s", self.port)
+
+    async def stop(self) -> None:
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        for task in self._workers:
+            task.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers = []
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+
+    async def drain(self) -> None:
+        """Wait until every queued job is done (tests, benchmarks, shutdown)."""
+        for _ in range(3):  # a job may queue another (a form submission after its press)
+            await asyncio.gather(*(q.join() for q in self._queues))
+            await asyncio.sleep(0)
+
+    async def _on_http(self, request: web.Request) -> web.Response:
+        bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
+
+    async def _on_health(self, _request: web.Request) -> web.Response:
+        return web.json_response({"slack": "ok", "queued": sum(q.qsize() for q in self._queues)})
+
+    # -- listeners: ack first, then queue ----------------------------------------------------
+    def _register(self) -> None:
+        app = self.app
+        app.command(re.compile(r"^/sfa"))(self._on_command)
+        app.event("message")(self._on_message)
+        app.event("app_mention")(self._on_mention)
+        app.event("app_home_opened")(self._on_home)
+        app.action(re.compile(r"^sfa_btn"))(self._on_button)
+        app.action(re.compile(r"^sfa_form"))(self._on_form_button)
+        app.view("sfa_form")(self._on_form_submit)
+        app.view_closed("sfa_form")(self._on_form_closed)
+
+    def _submit(self, job: Job) -> None:
+        self.stats.received += 1
+        job.enqueued = time.perf_counter()
+        self._queues[hash(job.external_id) % len(self._queues)].put_nowait(job)
+
+    def _first_time(self, event_id: str | None, headers: dict[str, Any]) -> bool:
+        """False for a redelivery (x-slack-retry-num) of an event this process has seen."""
+        if not event_id:
+            return True
+        if event_id in self._seen_events:
+            self.stats.duplicates += 1
+            log.info("slack: ignored a redelivered event (retry %s)",
+                     (headers.get("x-slack-retry-num") or ["?"])[0])
+            return False
+        self._seen_events[event_id] = None
+        if len(self._seen_events) > 50_000:
+            self._seen_events.popitem(last=False)
+        return True
+
+    async def _on_command(self, ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        self._submit(Job(kind="command", team=body.get("team_id") or "",
+                         user=body.get("user_id") or "", channel=body.get("channel_id") or "",
+                         text=body.get("text") or "",
+                         update_id=f"c:{body.get('trigger_id')}" if body.get("trigger_id")
+                         else None))
+
+    async def _on_message(self, body: dict[str, Any], event: dict[str, Any],
+                          request: Any) -> None:
+        if event.get("channel_type") != "im" or event.get("bot_id"):
+            return
+        if event.get("subtype") not in (None, "file_share"):
+            return  # edits, deletions, joins
+        if not self._first_time(body.get("event_id"), request.headers):
+            return
+        self._submit(Job(kind="message", team=body.get("team_id") or event.get("team") or "",
+                         user=event.get("user") or "", channel=event.get("channel") or "",
+                         text=event.get("text") or "", files=list(event.get("files") or []),
+                         update_id=body.get("event_id")))
+
+    async def _on_mention(self, body: dict[str, Any], event: dict[str, Any],
+                          request: Any) -> None:
+        channel = event.get("channel") or ""
+        if channel.startswith("D") or event.get("bot_id"):
+            return
+        if not self._first_time(body.get("event_id"), request.headers):
+            return
+        self._submit(Job(kind="mention", team=body.get("team_id") or event.get("team") or "",
+                         user=event.get("user") or "", channel=channel,
+                         text=event.get("text") or "", is_group=True,
+                         update_id=body.get("event_id")))
+
+    async def _on_home(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        if event.get("tab") != "home":
+            return
+        self._submit(Job(kind="home", team=body.get("team_id") or "",
+                         user=event.get("user") or ""))
+
+    async def _on_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        user = body.get("user") or {}
+        channel = (body.get("channel") or {}).get("id") or ""
+        container = body.get("container") or {}
+        message = body.get("message") or {}
+        self._submit(Job(
+            kind="button", team=user.get("team_id") or (body.get("team") or {}).get("id") or "",
+            user=user.get("id") or "", channel=channel, payload=action.get("value") or "",
+            label=((action.get("text") or {}).get("text") or ""),
+            update_id=f"b:{user.get('id')}:{action.get('action_ts')}",
+            is_group=not channel.startswith("D"),
+            message_ts=None if container.get("is_ephemeral") else container.get("message_ts"),
+            message_blocks=list(message.get("blocks") or [])))
+
+    async def _on_form_button(self, ack: Any, body: dict[str, Any],
+                              action: dict[str, Any]) -> None:
+        await ack()
+        user = body.get("user") or {}
+        team = user.get("team_id") or (body.get("team") or {}).get("id") or ""
+        t = self._translator(f"{team}:{user.get('id')}")
+        channel = (body.get("channel") or {}).get("id") or ""
+        try:
+            packed = json.loads(action.get("value") or "{}")
+            payload = packed["p"]
+            form = form_from_json(packed["f"]) if "f" in packed else self._forms[payload]
+        except (ValueError, KeyError, TypeError, IndexError):
+            await self._safe(self.client.chat_postEphemeral(
+                channel=channel, user=user.get("id"),
+                text=t("That form is no longer available. Please start again.")))
+            return
+        container = body.get("container") or {}
+        metadata = {"p": payload, "c": channel, "ts": container.get("message_ts"),
+                    "l": (action.get("text") or {}).get("text") or ""}
+        if "f" not in packed:
+            metadata["k"] = payload  # the form is kept in memory under its payload
+        else:
+            metadata["f"] = packed["f"]
+        view = modal_view(form, metadata, t)
+        if len(view["private_metadata"]) >= 3000:  # too big to carry: keep it here
+            self._remember_form(payload, form)
+            metadata.pop("f", None)
+            metadata["k"] = payload
+            view = modal_view(form, metadata, t)
+        await self._safe(self.client.views_open(trigger_id=body.get("trigger_id"), view=view))
+
+    async def _on_form_submit(self, ack: Any, body: dict[str, Any], view: dict[str, Any]
+                              ) -> None:
+        user = body.get("user") or {}
+        team = user.get("team_id") or (body.get("team") or {}).get("id") or ""
+        t = self._translator(f"{team}:{user.get('id')}")
+        try:
+            metadata = json.loads(view.get("private_metadata") or "{}")
+            form = (form_from_json(metadata["f"]) if "f" in metadata
+                    else self._forms[metadata["k"]])
+        except (ValueError, KeyError, TypeError, IndexError):
+            await ack()
+            return
+        values, errors = check_form(form, (view.get("state") or {}).get("values") or {}, t)
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        channel = metadata.get("c") or ""
+        self._submit(Job(kind="form", team=team, user=user.get("id") or "", channel=channel,
+                         payload=metadata.get("p") or "", label=metadata.get("l") or "",
+                         values=values, update_id=f"v:{view.get('id')}:{view.get('hash')}",
+                         is_group=not channel.startswith("D"),
+                         message_ts=metadata.get("ts")))
+
+    async def _on_form_closed(self, ack: Any) -> None:
+        await ack()
+
+    def _remember_form(self, payload: str, form: Form) -> None:
+        self._forms[payload] = form
+        while len(self._forms) > 5_000:
+            self._forms.popitem(last=False)
+
+    # -- workers -----------------------------------------------------------------------------
+    async def _work(self, queue: asyncio.Queue[Job]) -> None:
+        while True:
+            job = await queue.get()
+            self.stats.queue_waits.append(time.perf_counter() - job.enqueued)
+            try:
+                await self._handle(job)
+                self.stats.done += 1
+            except Exception:
+                self.stats.failed += 1
+                log.exception("slack job failed (kind=%s)", job.kind)
+            finally:
+                queue.task_done()
+
+    async def _handle(self, job: Job) -> None:
+        if job.kind == "home":
+            await self.publish_home(job.team, job.user)
+            return
+        chat_id = job.channel
+        text: str | None = None
+        button: str | None = None
+        upload: IncomingFile | None = None
+        if job.kind == "command":
+            chat_id = await self._dm_channel(job.user) or job.channel
+            text = command_text(from_slack_text(job.text), self.engine.registry.commands)
+        elif job.kind == "message":
+            text = dm_text(from_slack_text(job.text), self.engine.registry.commands) or None
+            if job.files:
+                upload = await self._download(job.files[0])
+        elif job.kind == "mention":
+            text = command_text(from_slack_text(job.text), self.engine.registry.commands)
+        elif job.kind in ("button", "form"):
+            button = job.payload
+            if job.kind == "form":
+                upload = form_file(job.values or {})
+            if not job.is_group and job.message_ts:
+                # The pressed message loses its buttons first: an old button cannot act twice.
+                await self._close_message(job, self._translator(job.external_id))
+        if not job.is_group:
+            await self._link_by_email(job, chat_id)
+        incoming = Incoming(
+            platform=PLATFORM, chat_id=chat_id, user_id=job.external_id,
+            update_id=job.update_id, text=text if button is None else None, button=button,
+            file=upload, chat_is_group=job.is_group)
+        replies = await self.engine.handle(incoming)
+        if job.kind == "button" and job.is_group and job.message_ts and any(
+                not r.ephemeral for r in replies):
+            await self._close_message(job, self._translator(job.external_id))
+        await self.send_replies(chat_id, replies, user=job.user, is_group=job.is_group)
+        if job.kind == "command" and job.channel and job.channel != chat_id \
+                and not job.channel.startswith("D"):
+            t = self._translator(job.external_id)
+            await self._safe(self.client.chat_postEphemeral(
+                channel=job.channel, user=job.user,
+                text=t("I answered in our direct messages.")))
+
+    async def send_replies(self, channel: str, replies: list[Reply], *, user: str,
+                           is_group: bool) -> None:
+        """Render the engine's replies: in a channel, ephemeral ones only to the asker (and
+        their files to the asker's DM); in a DM, everything as messages."""
+        for reply in replies:
+            target, ephemeral_to = channel, None
+            if is_group and reply.ephemeral:
+                if reply.attachment is not None:
+                    target = await self._dm_channel(user) or channel
+                else:
+                    ephemeral_to = user
+            await self._safe(post_reply(self.client, target, reply, user=ephemeral_to,
+                                        forms=self._forms))
+
+    async def _close_message(self, job: Job, t: Translator) -> None:
+        """Replace the pressed message's buttons by a line saying what was chosen."""
+        kept = [b for b in job.message_blocks if b.get("type") != "actions"]
+        choice = escape(job.label)
+        who = f"<@{job.user}>"
+        line = (t("{who} chose: {label}", who=who, label=choice) if job.is_group
+                else t("You chose: {label}", label=choice))
+        kept.append({"type": "context", "elements": [{"type": "mrkdwn", "text": line}]})
+        fallback = next((b["text"]["text"] for b in kept if b.get("type") == "section"
+                         and isinstance(b.get("text"), dict)), line)
+        await self._safe(self.client.chat_update(channel=job.channel, ts=job.message_ts,
+                                                 text=fallback[:3000], blocks=kept))
+
+    async def _safe(self, call: Any) -> Any:
+        try:
+            return await call
+        except SlackApiError as exc:
+            data = exc.response.data
+            log.warning("slack API error: %s", data.get("error") if isinstance(data, dict)
+                        else f"HTTP {exc.response.status_code}")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("slack API unreachable: %s", exc.__class__.__name__)
+        return None
+
+    async def _dm_channel(self, user: str) -> str | None:
+        if user in self._dm:
+            return self._dm[user]
+        resp = await self._safe(self.client.conversations_open(users=user))
+        channel = ((resp or {}).get("channel") or {}).get("id") if resp is not None else None
+        if channel:
+            self._dm[user] = channel
+        return channel
+
+    async def _download(self, info: dict[str, Any]) -> IncomingFile | None:
+        """Fetch an uploaded file (bot token); too-big files are passed on without bytes so
+        the engine answers with the size limit."""
+        size = int(info.get("size") or 0)
+        name = info.get("name") or "file"
+        mime = info.get("mimetype") or "application/octet-stream"
+        url = info.get("url_private_download") or info.get("url_private")
+        if size > self.settings.max_upload_bytes or not url:
+            return IncomingFile(name=name, mime=mime, size=size)
+        assert self._http is not None
+        headers = {"Authorization": f"Bearer {self.client.token}"} if self.client.token else {}
+        try:
+            async with self._http.get(url, headers=headers) as resp:
+                if resp.status != 200:
+                    return None
+                data = await resp.content.read(self.settings.max_upload_bytes + 1)
+        except (aiohttp.ClientError, TimeoutError):
+            return None
+        return IncomingFile(name=name, mime=mime, size=max(size, len(data)), data=data)
+
+    # -- identity ----------------------------------------------------------------------------
+    def _translator(self, external_id: str) -> Translator:
+        with self.engine.db.session() as session:
+            user = user_service.identity_user(session, PLATFORM, external_id)
+            if user is None:
+                return Translator(self.settings.default_locale, self.settings.default_timezone)
+            return Translator(user.locale, user.timezone)
+
+    async def _link_by_email(self, job: Job, chat_id: str) -> None:
+        """When enabled, link an unknown Slack user whose profile e-mail matches one user."""
+        if not self.settings.slack_link_by_email or job.external_id in self._linked:
+            return
+        with self.engine.db.session() as session:
+            if user_service.identity_user(session, PLATFORM, job.external_id) is not None:
+                self._linked.add(job.external_id)
+                return
+        info = await self._safe(self.client.users_info(user=job.user))
+        email = (((info or {}).get("user") or {}).get("profile") or {}).get("email") \
+            if info is not None else None
+        if not email:
+            return
+        async with self.engine._transaction_lock:  # one writer per process (see Engine)
+            with self.engine.db.session() as session:
+                user = slack_link.link_by_email(
+                    session, email=email, platform=PLATFORM, external_id=job.external_id,
+                    chat_id=chat_id, now=self.engine.clock.now())
+                if user is None:
+                    return
+                t = Translator(user.locale, user.timezone)
+                welcome = t("Linked to {name} by your Slack e-mail. Welcome!", name=user.name)
+        self._linked.add(job.external_id)
+        await self._safe(post_reply(self.client, chat_id, Reply(welcome)))
+
+    # -- App Home ----------------------------------------------------------------------------
+    async def publish_home(self, team: str, user_id: str) -> None:
+        """Publish the App Home tab: overdue items, today's agenda, the open pipeline."""
+        view = self.home_view(f"{team}:{user_id}")
+        await self._safe(self.client.views_publish(user_id=user_id, view=view))
+
+    def home_view(self, external_id: str) -> dict[str, Any]:
+        now = self.engine.clock.now()
+        with self.engine.db.session() as session:
+            user = user_service.identity_user(session, PLATFORM, external_id)
+            if user is None or not user.active:
+                t = Translator(self.settings.default_locale, self.settings.default_timezone)
+                return _home([_section(t(
+                    "Link your Slack account first: send /sfa start CODE with the invite "
+                    "code from your admin."))])
+            t = Translator(user.locale, user.timezone)
+            day = home_service.my_day(session, user, now)
+            blocks: list[dict[str, Any]] = [
+                {"type": "header", "text": {"type": "plain_text",
+                                            "text": t("Your day, {name}", name=user.name)[:150]}},
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": escape(
+                    t("Updated {time}", time=t.datetime(now)))}]},
+            ]
+            if day.overdue:
+                lines = [f"• {t.datetime(i.at)} — {escape(i.title)}" for i in day.overdue[:15]]
+                blocks.append(_section("*" + escape(t("Overdue")) + "*\n" + "\n".join(lines)))
+            if day.today:
+                lines = [f"• {t.time(i.at)} — {escape(i.title)}" for i in day.today[:20]]
+                blocks.append(_section("*" + escape(t("Today")) + "*\n" + "\n".join(lines)))
+            else:
+                blocks.append(_section("*" + escape(t("Today")) + "*\n"
+                                       + escape(t("Nothing due today."))))
+            lines = [f"• {escape(t(STAGE_LABELS.get(s.stage, s.stage)))}: {s.count} · "
+                     f"{escape(t.money(s.amount))}" for s in day.pipeline]
+            summary = t.n("{count} open deal", "{count} open deals", day.open_deals)
+            blocks.append(_section("*" + escape(t("Pipeline")) + "* — " + escape(summary)
+                                   + ("\n" + "\n".join(lines) if lines else "")))
+            return _home(blocks)
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:_MAX_SECTION]}}
+
+
+def _home(blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"type": "home", "blocks": blocks[:100]}
+
+
+def build_slack_door(engine: Engine, settings: Settings, *, http_port: int | None = None,
+                     host: str = "0.0.0.0") -> SlackDoor:
+    """The door the composition root runs (Socket Mode with SLACK_APP_TOKEN, else HTTP)."""
+    return SlackDoor(engine, settings, http_port=http_port, host=host)
+
+
+__all__ = ["Button", "SlackDoor", "SlackSender", "build_slack_door", "render"]
