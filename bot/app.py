@@ -96,8 +96,21 @@ def telegram_doors(app: App) -> list[Door]:
 
 
 def slack_doors(app: App) -> list[Door]:
-    """The Slack door when SLACK_BOT_TOKEN is set (the Slack area wires it)."""
-    return []
+    """The Slack door when SLACK_BOT_TOKEN is set: Socket Mode with SLACK_APP_TOKEN, else
+    HTTP mode (signing secret required) on the port `sfa run --slack-http --port N` put in
+    services.extras["slack_http"] (default 3000)."""
+    token = app.settings.slack_bot_token
+    if token is None or not token.get_secret_value():
+        return []
+    from bot.handlers.slack import SlackDoor
+
+    port = app.services.extras.get("slack_http")
+    if port is None and app.settings.slack_app_token is None:
+        port = 3000
+    if port is not None and app.settings.slack_signing_secret is None:
+        log.error("Slack HTTP mode needs SLACK_SIGNING_SECRET; the Slack door is not started")
+        return []
+    return [SlackDoor(app.engine, app.settings, http_port=port)]
 
 
 async def start_scheduler(app: App, senders: dict[str, MessageSender]) -> Any | None:
