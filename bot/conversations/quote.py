@@ -69,6 +69,11 @@ register_errors({
     "quote.expired": N_("Quote {number} expired on {date}. Revise it to make a current "
                         "version."),
     "quote.not_found": N_("No quote {ref} that you can see."),
+    # The approvals area words these too; registered here so the quote buttons read well.
+    "approval.not_found": N_("That approval request no longer exists."),
+    "approval.not_approver": N_("Only the approver (or an admin) can decide this request."),
+    "approval.already_decided": N_("This request was already decided ({status}, by {by}); "
+                                   "nothing changed."),
     "catalog.bad_rule": N_("That rule ({kind}) is not valid."),
     "catalog.bundle_loop": N_("A bundle contains itself. Ask an admin to fix the catalogue."),
 })
