@@ -7,6 +7,7 @@ DomainError("kb.unreadable", name=..., reason=...) so it is reported, never inde
 from __future__ import annotations
 
 import io
+import logging
 import re
 import zipfile
 from dataclasses import dataclass
@@ -114,6 +115,7 @@ def _plain(data: bytes) -> str:
 def _pdf(data: bytes) -> str:
     from pypdf import PdfReader
 
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # a damaged file is our error, not a log
     reader = PdfReader(io.BytesIO(data))
     if reader.is_encrypted:
         try:

@@ -37,9 +37,10 @@ TITLE_BOOST = 3.0
 TAG_BOOST = 2.0
 SEARCH_FIELDS = ("title_en", "title_id", "body_en", "body_id", "tags")
 FIELD_BOOSTS = {"title_en": TITLE_BOOST, "title_id": TITLE_BOOST, "tags": TAG_BOOST}
-SNIPPET_CHARS = 220
+SNIPPET_CHARS = 180
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _REFRESH_SECONDS = 1.0
+_MARKUP = re.compile(r"(?:^|\s)(?:#{1,6}|[-|]{2,}|\|)(?=\s|$)")
 
 
 def build_schema() -> Schema:
@@ -244,19 +245,19 @@ class WhooshKnowledgeIndex:
             partial = total > 0
         start = (page - 1) * page_size
         hits: list[SearchHit] = []
-        fragmenter = ContextFragmenter(maxchars=SNIPPET_CHARS, surround=60)
+        fragmenter = ContextFragmenter(maxchars=SNIPPET_CHARS, surround=50)
         for hit in results[start:start + page_size]:
             text = hit.get("text") or ""
             field = "body_id" if hit.get("lang") == "id" else "body_en"
             results.fragmenter = fragmenter
             results.formatter = _Marker()
-            snippet = hit.highlights(field, text=text, top=2) if text else ""
+            snippet = hit.highlights(field, text=text, top=1) if text else ""
             if not snippet:
                 snippet = _lead(text)
             hits.append(SearchHit(id=int(hit["id"]), title=hit.get("title") or "",
                                   doc_type=hit.get("doc_type") or "",
                                   score=float(hit.score or 0.0),
-                                  snippet=" ".join(snippet.split())))
+                                  snippet=" ".join(_MARKUP.sub(" ", snippet).split())))
         return SearchResult(hits=hits, total=total, page=page, suggestions=suggestions,
                             partial=partial)
 
