@@ -27,9 +27,11 @@ def sign(body: str, timestamp: int, secret: str = SIGNING_SECRET) -> str:
 class SignedSlack:
     """Posts what Slack would post to the door's /slack/events, signed."""
 
-    def __init__(self, http: aiohttp.ClientSession, url: str) -> None:
+    def __init__(self, http: aiohttp.ClientSession, url: str,
+                 secret: str = SIGNING_SECRET) -> None:
         self.http = http
         self.url = url
+        self.secret = secret
 
     async def post(self, body: str, content_type: str, *, timestamp: int | None = None,
                    signature: str | None = None, headers: dict[str, str] | None = None
@@ -38,7 +40,7 @@ class SignedSlack:
         all_headers = {
             "Content-Type": content_type,
             "X-Slack-Request-Timestamp": str(ts),
-            "X-Slack-Signature": signature or sign(body, ts),
+            "X-Slack-Signature": signature or sign(body, ts, self.secret),
             **(headers or {}),
         }
         async with self.http.post(self.url, data=body.encode(), headers=all_headers) as resp:
