@@ -306,9 +306,26 @@ def restore(source: Path, yes: bool) -> None:
 
 
 @main.command()
-def run() -> None:
+@click.option("--telegram-webhook", "telegram_webhook", metavar="URL", default=None,
+              help="Telegram webhook mode: the public HTTPS URL Telegram posts updates to.")
+@click.option("--port", default=8443, show_default=True, type=click.IntRange(1, 65535),
+              help="Port the Telegram webhook server listens on.")
+@click.option("--slack-http", "slack_http", is_flag=True,
+              help="Slack HTTP mode (signed requests to /slack/events on --port).")
+def run(telegram_webhook: str | None, port: int, slack_http: bool = False) -> None:
     """Run the bot: Telegram and/or Slack when configured, else the terminal chat."""
+    if slack_http and not (Settings().slack_bot_token and Settings().slack_signing_secret):
+        fail("--slack-http needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
+    if telegram_webhook:
+        if not Settings().telegram_bot_token:
+            fail("--telegram-webhook needs TELEGRAM_BOT_TOKEN")
+        if not telegram_webhook.startswith(("https://", "http://")):
+            fail(f"--telegram-webhook needs a URL, got {telegram_webhook!r}")
     app = load_app(seed_if_empty=True)
+    if telegram_webhook:
+        app.services.extras["telegram_webhook"] = (telegram_webhook, port)
+    if slack_http:
+        app.services.extras["slack_http"] = port
     runner = getattr(app, "run_doors", None)
     if runner is not None and runner():
         return

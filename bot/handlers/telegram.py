@@ -18,6 +18,7 @@ import hmac
 import html
 import logging
 import re
+import warnings
 import weakref
 from collections.abc import Iterable
 from datetime import timedelta
@@ -38,7 +39,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
 
 from bot.conversations.engine import Engine
@@ -198,7 +199,10 @@ async def send_reply(
                                    parse_mode=ParseMode.HTML, reply_markup=markup, **common)
 
 
-def _seconds(value: int | timedelta) -> float:
+def _retry_seconds(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():  # PTB 22 warns that the type becomes a timedelta
+        warnings.simplefilter("ignore")
+        value = exc.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
@@ -215,7 +219,7 @@ class TelegramSender:
         try:
             sent = await send_reply(self.bot, chat_id, from_outbound(message))
         except RetryAfter as exc:
-            raise RateLimited(_seconds(exc.retry_after)) from None
+            raise RateLimited(_retry_seconds(exc)) from None
         except Forbidden as exc:  # blocked by the user, kicked from the group
             raise PermanentFailure(f"telegram refused: {exc.message}") from None
         except BadRequest as exc:  # chat not found, bad markup: retrying will not help
@@ -226,6 +230,10 @@ class TelegramSender:
 
 
 # -- the door -------------------------------------------------------------------------------
+class TelegramStartError(RuntimeError):
+    """The door could not start (bad token, server unreachable); the message is log-safe."""
+
+
 class TelegramDoor:
     """A running Telegram bot in front of the engine (polling, or webhook with a port)."""
 
@@ -288,7 +296,14 @@ class TelegramDoor:
     async def start(self) -> None:
         """Connect, publish the command menus and start receiving updates."""
         protect_logs([self._token, self.webhook_secret])
-        await self.application.initialize()
+        try:
+            await self.application.initialize()
+        except InvalidToken:  # its message quotes the token: never let it reach a traceback
+            raise TelegramStartError("Telegram refused the bot token (TELEGRAM_BOT_TOKEN); "
+                                     "check it with @BotFather") from None
+        except TelegramError as exc:
+            raise TelegramStartError(f"cannot reach the Telegram Bot API: "
+                                     f"{exc.__class__.__name__}") from None
         if self.set_commands:
             try:
                 await self.publish_default_menus()
@@ -324,7 +339,7 @@ class TelegramDoor:
         server.router.add_post(path, self._webhook)
         self._web = web.AppRunner(server, access_log=None)
         await self._web.setup()
-        site = web.TCPSite(self._web, self.listen, self.port or 8443)
+        site = web.TCPSite(self._web, self.listen, 8443 if self.port is None else self.port)
         await site.start()
         addresses = self._web.addresses  # the port the OS picked when asked for port 0
         self.bound_port = addresses[0][1] if addresses else self.port
