@@ -114,9 +114,43 @@ def slack_doors(app: App) -> list[Door]:
 
 
 async def start_scheduler(app: App, senders: dict[str, MessageSender]) -> Any | None:
-    """Start the in-process scheduler with the doors' senders (the scheduler area wires it);
-    returns an object with `async stop()`, or None."""
-    return None
+    """Start the in-process scheduler (sweeps, due notices, the outbox drain) with the doors'
+    senders; returns it (it has `async stop()`), or None when SFA_IN_PROCESS_SCHEDULER=0
+    (a separate `sfa scheduler` process does the work)."""
+    import os
+
+    from bot.conversations.notices import notice_renderer
+    from scheduler import Scheduler
+
+    if os.environ.get("SFA_IN_PROCESS_SCHEDULER", "1").lower() in ("0", "false", "no", "off"):
+        return None
+    render = notice_renderer(app.registry, default_locale=app.settings.default_locale,
+                             default_timezone=app.settings.default_timezone)
+    scheduler = Scheduler(app.db, app.clock, render, senders)
+    await scheduler.start()
+    return scheduler
+
+
+def console_scheduler(app: App) -> Any:
+    """Tick-hook factory for the terminal door: `@advance` (and each interactive line) runs
+    the due sweeps and delivers pushes addressed to console identities, printed in place."""
+
+    def factory(door: Any) -> Any:
+        from bot.conversations.notices import notice_renderer
+        from bot.handlers.console import ConsoleSender
+        from scheduler import Scheduler
+
+        render = notice_renderer(app.registry, default_locale=app.settings.default_locale,
+                                 default_timezone=app.settings.default_timezone)
+        scheduler = Scheduler(app.db, app.clock, render, {"console": ConsoleSender(door)},
+                              in_thread=False)
+
+        async def hook() -> None:
+            await scheduler.tick()
+
+        return hook
+
+    return factory
 
 
 async def serve(app: App, doors: list[Door]) -> None:
@@ -159,5 +193,7 @@ def build_app(
     services.contacts = contact_index(settings, db)
     registry = build_registry()
     engine = Engine(db, registry, settings=settings, clock=clock, services=services)
-    return App(settings=settings, db=db, clock=clock, registry=registry, engine=engine,
-               services=services)
+    app = App(settings=settings, db=db, clock=clock, registry=registry, engine=engine,
+              services=services)
+    app.tick_hooks.append(console_scheduler(app))
+    return app

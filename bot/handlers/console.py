@@ -25,6 +25,7 @@ from bot.conversations.messages import Button, Incoming, IncomingFile, Reply
 from core import users as user_service
 from core.clock import ManualClock
 from core.models import ChatIdentity, Platform
+from core.ports import OutboundMessage
 
 PLATFORM = Platform.CONSOLE.value
 _DURATION = re.compile(r"^(\d+)\s*([smhd])$")
@@ -205,3 +206,19 @@ class ConsoleDoor:
                 return
             await self.send(line, interactive=True)
             await self.tick()
+
+
+class ConsoleSender:
+    """The scheduler's sender for console identities: prints a push in the terminal (as
+    `bot → LOGIN: ...`) and remembers its buttons, so `[Snooze 1h]` presses them."""
+
+    platform = PLATFORM
+
+    def __init__(self, door: ConsoleDoor) -> None:
+        self.door = door
+
+    async def deliver(self, chat_id: str, message: OutboundMessage) -> str | None:
+        from bot.conversations.messages import from_outbound
+
+        self.door.render([from_outbound(message)], to=chat_id)
+        return None

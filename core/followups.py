@@ -1,0 +1,539 @@
+"""Follow-up management: reminders, snooze/done, pre-visit briefs, the morning plan, quiet
+hours, complaints with SLA escalation, delivery schedules and thank-you notes.
+
+Everything here is rules and records; the words are written by the bot's renderers
+(bot/conversations/followups.py). Times are aware UTC; local times are computed with
+zoneinfo so 07:30 stays 07:30 across DST changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.errors import Conflict, DomainError, Forbidden, NotFound
+from core.models import (
+    OPEN_STAGES,
+    Activity,
+    Company,
+    Contact,
+    Deal,
+    DealStageChange,
+    FollowUp,
+    FollowUpStatus,
+    MaterialSent,
+    NoticeRow,
+    Role,
+    Stage,
+    Team,
+    User,
+)
+from core.models.quotes import Quote
+from core.models.scheduling import Complaint, CustomerMessage, DeliverySchedule
+from core.notices import cancel_notices, enqueue_notice, notice_key
+from core.scope import company_visible
+from core.sweeps import sweep
+
+QUIET_START = time(21, 0)
+QUIET_END = time(7, 0)
+MORNING_PLAN_AT = time(7, 30)
+MORNING_PLAN_UNTIL = time(11, 0)  # a plan not sent by then (scheduler down) is skipped
+SNOOZE_TOMORROW_AT = time(9, 0)
+BRIEF_BEFORE = timedelta(minutes=30)
+DUE_LOOKBACK = timedelta(days=1)  # older overdue follow-ups appear in the morning plan
+MEETING_KINDS = frozenset({"meeting", "demo", "visit", "presentation"})
+# Complaint severity -> time to resolve before the manager is pinged.
+COMPLAINT_SLA: dict[str, timedelta] = {
+    "critical": timedelta(hours=4),
+    "high": timedelta(hours=24),
+    "medium": timedelta(hours=72),
+    "low": timedelta(days=7),
+}
+DELIVERY_NOTICE_BEFORE = timedelta(hours=24)
+THANKS_WITHIN = timedelta(days=3)
+
+
+# -- local time ------------------------------------------------------------------------------
+def local_at(tz_name: str, day: date, at: time) -> datetime:
+    """Return the UTC instant of wall-clock `at` on `day` in zone `tz_name` (DST-correct)."""
+    return datetime.combine(day, at, tzinfo=ZoneInfo(tz_name)).astimezone(UTC)
+
+
+def local_date(tz_name: str, when: datetime) -> date:
+    return when.astimezone(ZoneInfo(tz_name)).date()
+
+
+def quiet_release(tz_name: str, when: datetime, *, start: time = QUIET_START,
+                  end: time = QUIET_END) -> datetime | None:
+    """When `when` falls in the quiet hours of zone `tz_name`, the UTC time they end
+    (the next local `end`); None when it may be sent now."""
+    local = when.astimezone(ZoneInfo(tz_name))
+    now_t = local.time()
+    quiet = (now_t >= start or now_t < end) if start > end else start <= now_t < end
+    if not quiet:
+        return None
+    day = local.date() if now_t < end else local.date() + timedelta(days=1)
+    return local_at(tz_name, day, end)
+
+
+# -- follow-ups ------------------------------------------------------------------------------
+def effective_due(fu: FollowUp) -> datetime:
+    return fu.snoozed_until or fu.due_at
+
+
+def _own_followup(session: Session, user: User, followup_id: int) -> FollowUp:
+    fu = session.scalar(select(FollowUp).where(FollowUp.id == followup_id).with_for_update())
+    if fu is None or (fu.user_id != user.id and user.role != Role.ADMIN.value):
+        raise NotFound("followup.not_found")
+    if fu.status != FollowUpStatus.OPEN.value:
+        raise Conflict("followup.closed", status=fu.status)
+    return fu
+
+
+def snooze_followup(session: Session, user: User, followup_id: int, how: str,
+                    now: datetime) -> FollowUp:
+    """Snooze a follow-up by one hour (`how="1h"`) or to tomorrow 09:00 local ("tomorrow")."""
+    fu = _own_followup(session, user, followup_id)
+    if how == "1h":
+        until = now + timedelta(hours=1)
+    elif how == "tomorrow":
+        until = local_at(user.timezone, local_date(user.timezone, now) + timedelta(days=1),
+                         SNOOZE_TOMORROW_AT)
+    else:
+        raise DomainError("followup.bad_snooze")
+    fu.snoozed_until = until
+    return fu
+
+
+def complete_followup(session: Session, user: User, followup_id: int, now: datetime
+                      ) -> FollowUp:
+    """Mark a follow-up done; reminders not yet sent for it are cancelled."""
+    fu = _own_followup(session, user, followup_id)
+    fu.status = FollowUpStatus.DONE.value
+    fu.done_at = now
+    cancel_notices(session, reason_prefix=f"followup:{fu.id}:")
+    return fu
+
+
+def open_followups(session: Session, user: User, *, limit: int = 20) -> list[FollowUp]:
+    """The user's open follow-ups, soonest first."""
+    return list(session.scalars(
+        select(FollowUp).where(FollowUp.user_id == user.id,
+                               FollowUp.status == FollowUpStatus.OPEN.value)
+        .order_by(func.coalesce(FollowUp.snoozed_until, FollowUp.due_at)).limit(limit)))
+
+
+def _existing_keys(session: Session, keys: list[str]) -> set[str]:
+    found: set[str] = set()
+    for i in range(0, len(keys), 500):
+        found.update(session.scalars(select(NoticeRow.key).where(
+            NoticeRow.key.in_(keys[i:i + 500]))))
+    return found
+
+
+def _enqueue_many(session: Session, items: list[dict], now: datetime) -> int:
+    """enqueue_notice for each item whose key is not there yet (one lookup for all)."""
+    keys = [notice_key(i["reason"], user_id=i["recipient_user_id"]) for i in items]
+    existing = _existing_keys(session, keys)
+    count = 0
+    for key, item in zip(keys, items, strict=True):
+        if key in existing:
+            continue
+        if enqueue_notice(session, now=now, **item) is not None:
+            count += 1
+    return count
+
+
+@sweep("followups.due", every=timedelta(minutes=1))
+def followups_due(session: Session, now: datetime) -> int:
+    """Follow-ups (not meetings) whose time came: a reminder with snooze / done buttons."""
+    due = func.coalesce(FollowUp.snoozed_until, FollowUp.due_at)
+    rows = session.execute(
+        select(FollowUp.id, FollowUp.user_id, FollowUp.due_at, FollowUp.snoozed_until)
+        .where(FollowUp.status == FollowUpStatus.OPEN.value,
+               FollowUp.kind.not_in(MEETING_KINDS),
+               due <= now, due > now - DUE_LOOKBACK)).all()
+    items = []
+    for fid, user_id, due_at, snoozed in rows:
+        when = snoozed or due_at
+        items.append(dict(kind="followup.due",
+                          reason=f"followup:{fid}:due:{int(when.timestamp())}",
+                          recipient_user_id=user_id, due_at=when,
+                          params={"followup_id": fid}))
+    return _enqueue_many(session, items, now)
+
+
+@sweep("followups.meeting_brief", every=timedelta(minutes=1))
+def meeting_briefs(session: Session, now: datetime) -> int:
+    """Meetings starting within 30 minutes: a reminder with the pre-visit brief (urgent:
+    quiet hours do not hold it)."""
+    rows = session.execute(
+        select(FollowUp.id, FollowUp.user_id, FollowUp.due_at)
+        .where(FollowUp.status == FollowUpStatus.OPEN.value,
+               FollowUp.kind.in_(MEETING_KINDS),
+               FollowUp.due_at > now, FollowUp.due_at <= now + BRIEF_BEFORE)).all()
+    items = [dict(kind="followup.meeting",
+                  reason=f"followup:{fid}:brief:{int(due_at.timestamp())}",
+                  recipient_user_id=user_id, due_at=due_at - BRIEF_BEFORE, urgent=True,
+                  params={"followup_id": fid}) for fid, user_id, due_at in rows]
+    return _enqueue_many(session, items, now)
+
+
+@dataclass
+class Brief:
+    """What a rep should know before meeting a customer."""
+
+    company: Company | None
+    contact: Contact | None
+    last_activity: Activity | None = None
+    open_deals: list[Deal] = field(default_factory=list)
+    quotes: list[Quote] = field(default_factory=list)
+    materials: list[MaterialSent] = field(default_factory=list)
+    complaints: list[Complaint] = field(default_factory=list)
+
+
+def pre_visit_brief(session: Session, fu: FollowUp) -> Brief:
+    """Last contact, open deals and quotes, materials sent and open complaints."""
+    brief = Brief(company=fu.company, contact=fu.contact)
+    if fu.company_id is None:
+        return brief
+    cid = fu.company_id
+    brief.last_activity = session.scalar(
+        select(Activity).where(Activity.company_id == cid)
+        .order_by(Activity.occurred_at.desc()).limit(1))
+    brief.open_deals = list(session.scalars(
+        select(Deal).where(Deal.company_id == cid,
+                           Deal.stage.in_([s.value for s in OPEN_STAGES]))
+        .order_by(Deal.amount.desc()).limit(5)))
+    brief.quotes = list(session.scalars(
+        select(Quote).where(Quote.company_id == cid,
+                            Quote.status.in_(("draft", "pending", "sent")))
+        .order_by(Quote.updated_at.desc()).limit(3)))
+    brief.materials = list(session.scalars(
+        select(MaterialSent).where(MaterialSent.company_id == cid)
+        .order_by(MaterialSent.sent_at.desc()).limit(3)))
+    brief.complaints = list(session.scalars(
+        select(Complaint).where(Complaint.company_id == cid, Complaint.status == "open")
+        .order_by(Complaint.created_at.desc()).limit(3)))
+    return brief
+
+
+# -- the morning plan ------------------------------------------------------------------------
+@dataclass
+class Plan:
+    day: date
+    meetings: list[FollowUp]
+    due_today: list[FollowUp]
+    overdue: list[FollowUp]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.meetings or self.due_today or self.overdue)
+
+
+def morning_plan(session: Session, user: User, now: datetime) -> Plan:
+    """Today's meetings, follow-ups due today and overdue ones, in the user's own day."""
+    day = local_date(user.timezone, now)
+    start = local_at(user.timezone, day, time(0, 0))
+    end = local_at(user.timezone, day + timedelta(days=1), time(0, 0))
+    due = func.coalesce(FollowUp.snoozed_until, FollowUp.due_at)
+    rows = list(session.scalars(
+        select(FollowUp).where(FollowUp.user_id == user.id,
+                               FollowUp.status == FollowUpStatus.OPEN.value, due < end)
+        .order_by(due).limit(60)))
+    meetings = [f for f in rows if f.kind in MEETING_KINDS and effective_due(f) >= start]
+    today = [f for f in rows if f.kind not in MEETING_KINDS and effective_due(f) >= start]
+    overdue = [f for f in rows if effective_due(f) < start]
+    return Plan(day, meetings, today, overdue)
+
+
+@sweep("followups.morning_plan", every=timedelta(minutes=5))
+def morning_plans(session: Session, now: datetime) -> int:
+    """At 07:30 local time, each active rep and manager with something planned gets it."""
+    users = session.scalars(select(User).where(
+        User.active, User.role.in_((Role.REP.value, Role.MANAGER.value)))).all()
+    candidates = []
+    for user in users:
+        day = local_date(user.timezone, now)
+        at = local_at(user.timezone, day, MORNING_PLAN_AT)
+        if at <= now < local_at(user.timezone, day, MORNING_PLAN_UNTIL):
+            candidates.append((user, day, at))
+    if not candidates:
+        return 0
+    existing = _existing_keys(session, [notice_key(f"morning:{day.isoformat()}", user_id=u.id)
+                                        for u, day, _ in candidates])
+    count = 0
+    for user, day, at in candidates:
+        reason = f"morning:{day.isoformat()}"
+        if notice_key(reason, user_id=user.id) in existing:
+            continue
+        if morning_plan(session, user, now).empty:
+            continue
+        if enqueue_notice(session, kind="followup.morning", reason=reason,
+                          recipient_user_id=user.id, due_at=at, now=now,
+                          params={"day": day.isoformat()}):
+            count += 1
+    return count
+
+
+# -- complaints ------------------------------------------------------------------------------
+def _visible_company(session: Session, user: User, company_id: int) -> Company:
+    company = session.scalar(select(Company).where(Company.id == company_id,
+                                                   company_visible(session, user)))
+    if company is None:
+        raise NotFound("complaint.company_not_found")
+    return company
+
+
+def manager_of(session: Session, user: User | None) -> User | None:
+    """The user's team manager, else the first active admin."""
+    if user is not None and user.team_id is not None:
+        team = session.get(Team, user.team_id)
+        if team is not None and team.manager_id and team.manager_id != user.id:
+            manager = session.get(User, team.manager_id)
+            if manager is not None and manager.active:
+                return manager
+    return session.scalar(select(User).where(User.role == Role.ADMIN.value, User.active)
+                          .order_by(User.id).limit(1))
+
+
+def register_complaint(session: Session, user: User, *, company_id: int, issue: str,
+                       severity: str, now: datetime, contact_id: int | None = None,
+                       owner_id: int | None = None) -> Complaint:
+    """Record a complaint, give it a follow-up owner and a follow-up reminder half-way to its
+    SLA; the owner is told when it is someone else."""
+    issue = (issue or "").strip()
+    if len(issue) < 3:
+        raise DomainError("complaint.bad_issue")
+    if len(issue) > 2000:
+        raise DomainError("complaint.issue_too_long", limit=2000)
+    if severity not in COMPLAINT_SLA:
+        raise DomainError("complaint.bad_severity", severity=severity[:20])
+    company = _visible_company(session, user, company_id)
+    owner = user
+    if owner_id is not None and owner_id != user.id:
+        owner = session.get(User, owner_id)
+        if owner is None or not owner.active or owner.role == Role.TECHNICIAN.value:
+            raise DomainError("complaint.bad_owner")
+    if contact_id is not None:
+        contact = session.get(Contact, contact_id)
+        if contact is None or contact.company_id != company.id:
+            raise NotFound("complaint.contact_not_found")
+    sla = COMPLAINT_SLA[severity]
+    complaint = Complaint(company_id=company.id, contact_id=contact_id, reported_by_id=user.id,
+                          owner_id=owner.id, issue=issue, severity=severity, status="open",
+                          sla_due_at=now + sla, created_at=now, updated_at=now)
+    session.add(complaint)
+    session.flush()
+    fu = FollowUp(user_id=owner.id, company_id=company.id, contact_id=contact_id,
+                  kind="complaint", note=issue[:500], due_at=now + sla / 2,
+                  status=FollowUpStatus.OPEN.value, created_at=now)
+    session.add(fu)
+    session.flush()
+    complaint.follow_up_id = fu.id
+    if owner.id != user.id:
+        enqueue_notice(session, kind="complaint.assigned",
+                       reason=f"complaint:{complaint.id}:owner",
+                       recipient_user_id=owner.id, due_at=now, now=now,
+                       urgent=severity == "critical", params={"complaint_id": complaint.id})
+    return complaint
+
+
+def resolve_complaint(session: Session, user: User, complaint_id: int, resolution: str,
+                      now: datetime) -> Complaint:
+    """Close a complaint with what was done; its follow-up is closed too."""
+    complaint = session.scalar(select(Complaint).where(Complaint.id == complaint_id)
+                               .with_for_update())
+    if complaint is None:
+        raise NotFound("complaint.not_found")
+    allowed = user.role == Role.ADMIN.value or user.id in (complaint.owner_id,
+                                                          complaint.reported_by_id)
+    if not allowed and user.role == Role.MANAGER.value:
+        owner = session.get(User, complaint.owner_id) if complaint.owner_id else None
+        allowed = owner is not None and owner.team_id == user.team_id
+    if not allowed:
+        raise Forbidden("complaint.not_owner")
+    if complaint.status != "open":
+        raise Conflict("complaint.closed")
+    resolution = (resolution or "").strip()
+    if len(resolution) < 3:
+        raise DomainError("complaint.bad_resolution")
+    complaint.status = "resolved"
+    complaint.resolution = resolution[:2000]
+    complaint.resolved_at = now
+    complaint.updated_at = now
+    if complaint.follow_up_id:
+        fu = session.get(FollowUp, complaint.follow_up_id)
+        if fu is not None and fu.status == FollowUpStatus.OPEN.value:
+            fu.status = FollowUpStatus.DONE.value
+            fu.done_at = now
+            cancel_notices(session, reason_prefix=f"followup:{fu.id}:")
+    return complaint
+
+
+def open_complaints(session: Session, user: User, *, limit: int = 10) -> list[Complaint]:
+    """Open complaints the user owns or reported (managers: their team's too)."""
+    query = select(Complaint).where(Complaint.status == "open")
+    if user.role == Role.MANAGER.value and user.team_id is not None:
+        team_ids = select(User.id).where(User.team_id == user.team_id)
+        query = query.where(Complaint.owner_id.in_(team_ids) |
+                            (Complaint.reported_by_id == user.id))
+    elif user.role != Role.ADMIN.value:
+        query = query.where((Complaint.owner_id == user.id) |
+                            (Complaint.reported_by_id == user.id))
+    return list(session.scalars(query.order_by(Complaint.sla_due_at).limit(limit)))
+
+
+@sweep("followups.complaint_escalation", every=timedelta(minutes=5))
+def escalate_complaints(session: Session, now: datetime) -> int:
+    """Complaints still open past their SLA: the owner's manager is pinged, once."""
+    rows = session.scalars(select(Complaint).where(
+        Complaint.status == "open", Complaint.sla_due_at <= now,
+        Complaint.escalated_at.is_(None)).limit(500)).all()
+    count = 0
+    for complaint in rows:
+        owner = session.get(User, complaint.owner_id) if complaint.owner_id else None
+        target = manager_of(session, owner)
+        complaint.escalated_at = now
+        if target is None:
+            continue
+        complaint.escalated_to_id = target.id
+        if enqueue_notice(session, kind="complaint.escalation",
+                          reason=f"complaint:{complaint.id}:escalated",
+                          recipient_user_id=target.id, due_at=now, now=now, urgent=True,
+                          params={"complaint_id": complaint.id}):
+            count += 1
+    return count
+
+
+# -- deliveries ------------------------------------------------------------------------------
+def schedule_delivery(session: Session, user: User, *, company_id: int, description: str,
+                      when: datetime, now: datetime, contact_id: int | None = None,
+                      deal_id: int | None = None) -> DeliverySchedule:
+    """Record a promised delivery; the rep is reminded the day before, with a draft to the
+    customer's contact person."""
+    description = (description or "").strip()
+    if len(description) < 2:
+        raise DomainError("delivery.bad_description")
+    if when <= now:
+        raise DomainError("delivery.in_past")
+    company = _visible_company(session, user, company_id)
+    delivery = DeliverySchedule(company_id=company.id, contact_id=contact_id, deal_id=deal_id,
+                                owner_id=user.id, description=description[:300],
+                                scheduled_for=when, status="scheduled", created_at=now,
+                                updated_at=now)
+    session.add(delivery)
+    session.flush()
+    return delivery
+
+
+def _own_delivery(session: Session, user: User, delivery_id: int) -> DeliverySchedule:
+    delivery = session.scalar(select(DeliverySchedule).where(DeliverySchedule.id == delivery_id)
+                              .with_for_update())
+    if delivery is None or (delivery.owner_id != user.id and user.role not in (
+            Role.MANAGER.value, Role.ADMIN.value)):
+        raise NotFound("delivery.not_found")
+    if delivery.status in ("delivered", "cancelled"):
+        raise Conflict("delivery.closed", status=delivery.status)
+    return delivery
+
+
+def delay_delivery(session: Session, user: User, delivery_id: int, *, new_when: datetime,
+                   reason: str, now: datetime) -> DeliverySchedule:
+    """Move a delivery later; the bot drafts the delay confirmation for the customer."""
+    delivery = _own_delivery(session, user, delivery_id)
+    if new_when <= now:
+        raise DomainError("delivery.in_past")
+    if new_when <= delivery.scheduled_for:
+        raise DomainError("delivery.not_later")
+    if delivery.original_for is None:
+        delivery.original_for = delivery.scheduled_for
+    delivery.scheduled_for = new_when
+    delivery.status = "delayed"
+    delivery.delay_reason = (reason or "").strip()[:500] or None
+    delivery.updated_at = now
+    return delivery
+
+
+def mark_delivered(session: Session, user: User, delivery_id: int, now: datetime
+                   ) -> DeliverySchedule:
+    delivery = _own_delivery(session, user, delivery_id)
+    delivery.status = "delivered"
+    delivery.updated_at = now
+    cancel_notices(session, reason_prefix=f"delivery:{delivery.id}:")
+    return delivery
+
+
+def upcoming_deliveries(session: Session, user: User, now: datetime, *, limit: int = 10
+                        ) -> list[DeliverySchedule]:
+    return list(session.scalars(select(DeliverySchedule).where(
+        DeliverySchedule.owner_id == user.id,
+        DeliverySchedule.status.in_(("scheduled", "delayed")))
+        .order_by(DeliverySchedule.scheduled_for).limit(limit)))
+
+
+@sweep("followups.deliveries", every=timedelta(minutes=10))
+def delivery_reminders(session: Session, now: datetime) -> int:
+    """A day before a delivery: remind the rep to confirm it to the customer's contact."""
+    rows = session.execute(select(DeliverySchedule.id, DeliverySchedule.owner_id,
+                                  DeliverySchedule.scheduled_for).where(
+        DeliverySchedule.status.in_(("scheduled", "delayed")),
+        DeliverySchedule.owner_id.is_not(None),
+        DeliverySchedule.scheduled_for > now,
+        DeliverySchedule.scheduled_for <= now + DELIVERY_NOTICE_BEFORE)).all()
+    items = [dict(kind="delivery.upcoming",
+                  reason=f"delivery:{did}:upcoming:{int(when.timestamp())}",
+                  recipient_user_id=owner_id, due_at=now, params={"delivery_id": did})
+             for did, owner_id, when in rows]
+    return _enqueue_many(session, items, now)
+
+
+# -- thank-you notes -------------------------------------------------------------------------
+@sweep("followups.thanks", every=timedelta(minutes=10))
+def thank_you_notes(session: Session, now: datetime) -> int:
+    """A deal reached Order placed: the owner gets a thank-you note to send the customer."""
+    rows = session.execute(
+        select(Deal.id, Deal.owner_id).join(DealStageChange, DealStageChange.deal_id == Deal.id)
+        .where(DealStageChange.to_stage == Stage.ORDER_PLACED.value,
+               DealStageChange.at > now - THANKS_WITHIN, DealStageChange.at <= now,
+               Deal.stage == Stage.ORDER_PLACED.value, Deal.owner_id.is_not(None))).all()
+    items = [dict(kind="followup.thanks", reason=f"deal:{deal_id}:thanks",
+                  recipient_user_id=owner_id, due_at=now, params={"deal_id": deal_id})
+             for deal_id, owner_id in set(rows)]
+    return _enqueue_many(session, items, now)
+
+
+# -- customer message drafts -----------------------------------------------------------------
+def record_customer_message(session: Session, user: User, *, kind: str, company_id: int,
+                            text: str, now: datetime, contact_id: int | None = None,
+                            ref_id: int | None = None) -> tuple[CustomerMessage, bool]:
+    """Record that the rep sent a drafted message to the customer; (row, False) when that
+    message was recorded before (a second press)."""
+    existing = session.scalar(select(CustomerMessage).where(
+        CustomerMessage.kind == kind, CustomerMessage.ref_id == ref_id,
+        CustomerMessage.company_id == company_id, CustomerMessage.text == text))
+    if existing is not None and existing.sent_at is not None:
+        return existing, False
+    message = existing or CustomerMessage(kind=kind, ref_id=ref_id, company_id=company_id,
+                                          contact_id=contact_id, user_id=user.id, text=text,
+                                          created_at=now)
+    message.sent_at = now
+    session.add(message)
+    session.add(Activity(user_id=user.id, company_id=company_id, contact_id=contact_id,
+                         kind="email", outcome=f"{kind}_sent", notes=text[:2000],
+                         occurred_at=now, created_at=now))
+    return message, True
+
+
+def find_company(session: Session, user: User, name: str, *, limit: int = 5) -> list[Company]:
+    """Companies in the user's scope whose name contains `name` (case-insensitive)."""
+    name = (name or "").strip()
+    if len(name) < 2:
+        return []
+    return list(session.scalars(select(Company).where(
+        company_visible(session, user), Company.name.ilike(f"%{name}%"))
+        .order_by(Company.name).limit(limit)))

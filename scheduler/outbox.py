@@ -1,0 +1,335 @@
+"""The durable path of a pushed message: claim due notices, render them into the outbox,
+claim outbox rows for sending and record what happened.
+
+Every step is a short transaction. On PostgreSQL claims use ``FOR UPDATE SKIP LOCKED``, so
+several scheduler processes share the work without waiting on each other; a claim carries
+a lease (``claimed_by`` / ``claimed_until``) and a process that dies mid-batch loses
+nothing: once the lease runs out any process takes the rows again.
+
+Who receives a user's notice: the identity (platform, chat) linked most recently among the
+platforms this process can send on. A user with identities only on other platforms is
+retried an hour later (another process, with that door, sends it when due; a user who has
+not linked a chat yet may do so); after a day of that the notice is marked failed.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from core.db import Database
+from core.followups import quiet_release
+from core.models import ChatIdentity, NoticeRow, NoticeStatus, Role, User
+from core.models.scheduling import OutboxRow
+from core.notices import enqueue_notice
+from core.ports import OutboundMessage
+
+log = logging.getLogger(__name__)
+
+# Renders one notice for its recipient (None for a channel); None = no longer applies.
+# Raises LookupError when no renderer exists for the kind.
+NoticeRenderFn = Callable[[Session, NoticeRow, User | None], OutboundMessage | None]
+
+UNREACHABLE_RETRY = timedelta(hours=1)
+UNREACHABLE_MAX = 24
+MAX_ATTEMPTS = 8
+BACKOFF_BASE = timedelta(seconds=5)
+BACKOFF_MAX = timedelta(hours=1)
+FAILURE_KIND = "delivery.failed"
+
+
+def encode_message(message: OutboundMessage) -> dict[str, Any]:
+    attachment = None
+    if message.attachment is not None:
+        name, mime, data = message.attachment
+        attachment = [name, mime, base64.b64encode(data).decode("ascii")]
+    return {"text": message.text,
+            "buttons": [[[label, payload] for label, payload in row]
+                        for row in message.buttons],
+            "attachment": attachment}
+
+
+def decode_message(data: dict[str, Any]) -> OutboundMessage:
+    attachment = None
+    if data.get("attachment"):
+        name, mime, b64 = data["attachment"]
+        attachment = (name, mime, base64.b64decode(b64))
+    return OutboundMessage(
+        text=data.get("text", ""),
+        buttons=tuple(tuple((label, payload) for label, payload in row)
+                      for row in data.get("buttons") or ()),
+        attachment=attachment)
+
+
+def _insert(db: Database) -> Any:
+    return pg_insert if db.is_postgres else sqlite_insert
+
+
+# -- notices -> outbox -----------------------------------------------------------------------
+def claim_notices(db: Database, *, worker: str, now: datetime, lease: timedelta,
+                  limit: int = 1000) -> list[int]:
+    """Claim up to `limit` due notices (pending and due, or claimed with an expired lease)."""
+    due = or_(
+        and_(NoticeRow.status == NoticeStatus.PENDING.value, NoticeRow.due_at <= now),
+        and_(NoticeRow.status == NoticeStatus.CLAIMED.value, NoticeRow.claimed_until < now),
+    )
+    with db.session() as session:
+        query = select(NoticeRow.id).where(due).order_by(NoticeRow.due_at).limit(limit)
+        if db.is_postgres:
+            query = query.with_for_update(skip_locked=True)
+        ids = list(session.scalars(query))
+        if ids:
+            session.execute(update(NoticeRow).where(NoticeRow.id.in_(ids)).values(
+                status=NoticeStatus.CLAIMED.value, claimed_by=worker,
+                claimed_until=now + lease), execution_options={"synchronize_session": False})
+    return ids
+
+
+def _pick_identity(identities: list[ChatIdentity], platforms: Collection[str]
+                   ) -> ChatIdentity | None:
+    usable = [i for i in identities if i.platform in platforms and i.chat_id]
+    if not usable:
+        return None
+    return max(usable, key=lambda i: (i.linked_at, i.id))
+
+
+@dataclass
+class RenderStats:
+    queued: int = 0
+    deferred: int = 0
+    cancelled: int = 0
+    failed: int = 0
+
+
+def render_claimed(db: Database, *, worker: str, ids: list[int], now: datetime,
+                   render: NoticeRenderFn, platforms: Collection[str],
+                   batch: int = 500) -> RenderStats:
+    """Render this worker's claimed notices into outbox rows (one transaction per batch)."""
+    stats = RenderStats()
+    for start in range(0, len(ids), batch):
+        with db.session() as session:
+            _render_batch(session, db, worker, ids[start:start + batch], now, render,
+                          platforms, stats)
+    return stats
+
+
+def _render_batch(session: Session, db: Database, worker: str, ids: list[int], now: datetime,
+                  render: NoticeRenderFn, platforms: Collection[str],
+                  stats: RenderStats) -> None:
+    notices = session.scalars(select(NoticeRow).where(
+        NoticeRow.id.in_(ids), NoticeRow.status == NoticeStatus.CLAIMED.value,
+        NoticeRow.claimed_by == worker).with_for_update()).all()
+    user_ids = {n.recipient_user_id for n in notices if n.recipient_user_id is not None}
+    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))}
+    identities: dict[int, list[ChatIdentity]] = {}
+    for ident in session.scalars(select(ChatIdentity).where(ChatIdentity.user_id.in_(user_ids))):
+        identities.setdefault(ident.user_id, []).append(ident)
+    rows: list[dict[str, Any]] = []
+    for notice in notices:
+        notice.claimed_by = None
+        notice.claimed_until = None
+        user = users.get(notice.recipient_user_id) if notice.recipient_user_id else None
+        if notice.recipient_user_id is not None:
+            if user is None or not user.active:
+                notice.status = NoticeStatus.CANCELLED.value
+                notice.last_error = "recipient inactive"
+                stats.cancelled += 1
+                continue
+            if not notice.urgent:
+                release = quiet_release(user.timezone, now)
+                if release is not None:
+                    notice.status = NoticeStatus.PENDING.value
+                    notice.due_at = release
+                    stats.deferred += 1
+                    continue
+            ident = _pick_identity(identities.get(user.id, []), platforms)
+            if ident is None:
+                notice.attempts += 1
+                if notice.attempts >= UNREACHABLE_MAX:
+                    notice.status = NoticeStatus.FAILED.value
+                    notice.last_error = "no linked chat"
+                    stats.failed += 1
+                else:
+                    notice.status = NoticeStatus.PENDING.value
+                    notice.due_at = now + UNREACHABLE_RETRY
+                    notice.last_error = ("no chat on this process's platforms"
+                                         if identities.get(user.id) else "no linked chat")
+                    stats.deferred += 1
+                continue
+            platform, chat_id = ident.platform, str(ident.chat_id)
+        else:
+            platform, chat_id = str(notice.channel_platform), str(notice.channel_id)
+            if platform not in platforms:
+                notice.status = NoticeStatus.PENDING.value
+                notice.due_at = now + UNREACHABLE_RETRY
+                stats.deferred += 1
+                continue
+        try:
+            with session.begin_nested():
+                message = render(session, notice, user)
+        except LookupError:
+            log.error("no renderer for notice kind %s (notice %s)", notice.kind, notice.id)
+            notice.status = NoticeStatus.FAILED.value
+            notice.last_error = f"no renderer for {notice.kind}"
+            stats.failed += 1
+            continue
+        except Exception as exc:
+            log.exception("rendering notice %s (%s) failed", notice.id, notice.kind)
+            notice.status = NoticeStatus.FAILED.value
+            notice.last_error = f"render failed: {exc.__class__.__name__}"
+            stats.failed += 1
+            continue
+        if message is None:
+            notice.status = NoticeStatus.CANCELLED.value
+            notice.last_error = "no longer applies"
+            stats.cancelled += 1
+            continue
+        notice.status = NoticeStatus.QUEUED.value
+        rows.append(dict(key=f"{notice.key}|{platform}", notice_id=notice.id, kind=notice.kind,
+                         platform=platform, chat_id=chat_id, user_id=notice.recipient_user_id,
+                         message=encode_message(message), status="pending", attempts=0,
+                         next_attempt_at=now, created_at=now))
+        stats.queued += 1
+    if rows:
+        session.execute(_insert(db)(OutboxRow).values(rows).on_conflict_do_nothing(
+            index_elements=["key"]))
+
+
+# -- outbox -> doors -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    notice_id: int | None
+    kind: str
+    platform: str
+    chat_id: str
+    user_id: int | None
+    message: OutboundMessage
+    attempts: int
+
+
+def claim_outbox(db: Database, *, worker: str, now: datetime, lease: timedelta,
+                 platforms: Collection[str], limit: int = 60) -> list[OutboxItem]:
+    """Claim up to `limit` outbox rows ready to send on `platforms`."""
+    ready = or_(
+        and_(OutboxRow.status == "pending", OutboxRow.next_attempt_at <= now),
+        and_(OutboxRow.status == "sending", OutboxRow.claimed_until < now),
+    )
+    with db.session() as session:
+        query = (select(OutboxRow).where(ready, OutboxRow.platform.in_(list(platforms)))
+                 .order_by(OutboxRow.next_attempt_at, OutboxRow.id).limit(limit))
+        if db.is_postgres:
+            query = query.with_for_update(skip_locked=True)
+        rows = session.scalars(query).all()
+        items = []
+        for row in rows:
+            row.status = "sending"
+            row.claimed_by = worker
+            row.claimed_until = now + lease
+            items.append(OutboxItem(row.id, row.notice_id, row.kind, row.platform, row.chat_id,
+                                    row.user_id, decode_message(row.message), row.attempts))
+    return items
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one send: sent, retry (429 or transient) or failed (permanent)."""
+
+    item: OutboxItem
+    status: str  # sent, retry, failed
+    external_id: str | None = None
+    retry_after: float | None = None  # seconds named by a 429
+    error: str | None = None
+    permanent: bool = False
+
+
+def backoff(attempts: int) -> timedelta:
+    """Exponential back-off after `attempts` failed tries: 5 s, 10 s, 20 s, ... up to 1 h."""
+    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
+
+
+def record_outcomes(db: Database, outcomes: list[Outcome], *, worker: str, now: datetime
+                    ) -> None:
+    """Write the results of sends; a permanent failure is reported to the admins."""
+    if not outcomes:
+        return
+    with db.session() as session:
+        for outcome in outcomes:
+            row = session.get(OutboxRow, outcome.item.id, with_for_update=True)
+            if row is None or row.status != "sending" or row.claimed_by != worker:
+                # Our lease ran out and another process took the row; it decides now.
+                log.warning("outbox %s was taken over before its result was recorded",
+                            outcome.item.id)
+                if row is not None and outcome.status == "sent" and row.status != "sent":
+                    _mark_sent(session, row, outcome, now)
+                continue
+            if outcome.status == "sent":
+                _mark_sent(session, row, outcome, now)
+                continue
+            row.claimed_by = None
+            row.claimed_until = None
+            row.last_error = (outcome.error or "")[:500]
+            if outcome.status == "retry" and outcome.retry_after is not None:
+                # A 429 is the platform pacing us, not a failure of this message.
+                row.status = "pending"
+                row.next_attempt_at = now + timedelta(seconds=outcome.retry_after)
+                continue
+            row.attempts += 1
+            if outcome.permanent or row.attempts >= MAX_ATTEMPTS:
+                row.status = "failed"
+                if row.notice_id is not None:
+                    session.execute(update(NoticeRow).where(NoticeRow.id == row.notice_id)
+                                    .values(status=NoticeStatus.FAILED.value,
+                                            last_error=row.last_error))
+                _report_failure(session, row, now)
+            else:
+                row.status = "pending"
+                row.next_attempt_at = now + backoff(row.attempts)
+
+
+def _mark_sent(session: Session, row: OutboxRow, outcome: Outcome, now: datetime) -> None:
+    row.status = "sent"
+    row.sent_at = now
+    row.external_id = (outcome.external_id or None) and str(outcome.external_id)[:64]
+    row.claimed_by = None
+    row.claimed_until = None
+    row.attempts += 1
+    if row.notice_id is not None:
+        session.execute(update(NoticeRow).where(NoticeRow.id == row.notice_id).values(
+            status=NoticeStatus.SENT.value, sent_at=now, attempts=NoticeRow.attempts + 1))
+
+
+def _report_failure(session: Session, row: OutboxRow, now: datetime) -> None:
+    log.error("delivery failed for good (outbox %s, %s to %s): %s", row.id, row.kind,
+              row.platform, row.last_error)
+    if row.kind == FAILURE_KIND:
+        return  # never report a failed failure report (no loops)
+    admins = session.scalars(select(User.id).where(User.role == Role.ADMIN.value, User.active)
+                             ).all()
+    for admin_id in admins:
+        if admin_id == row.user_id:
+            continue
+        enqueue_notice(session, kind=FAILURE_KIND, reason=f"delivery-failed:{row.id}",
+                       recipient_user_id=admin_id, due_at=now, now=now, urgent=True,
+                       params={"outbox_id": row.id, "kind": row.kind, "platform": row.platform,
+                               "user_id": row.user_id, "error": row.last_error})
+
+
+def release_claims(db: Database, *, worker: str) -> None:
+    """Hand this worker's claimed rows back at once (a clean shutdown)."""
+    with db.session() as session:
+        session.execute(update(OutboxRow).where(
+            OutboxRow.claimed_by == worker, OutboxRow.status == "sending").values(
+            status="pending", claimed_by=None, claimed_until=None))
+        session.execute(update(NoticeRow).where(
+            NoticeRow.claimed_by == worker, NoticeRow.status == NoticeStatus.CLAIMED.value
+        ).values(status=NoticeStatus.PENDING.value, claimed_by=None, claimed_until=None))

@@ -1,0 +1,311 @@
+"""The scheduler process part: APScheduler triggers the sweeps and the notice claims; a
+drain loop sends the outbox through the doors' senders at the platforms' pace.
+
+No business rules here: sweeps (core.sweeps) decide what is due, the injected renderer
+writes the words, the senders talk to the platforms. Database work runs in a worker
+thread so the event loop (shared with the doors in `sfa run`) never blocks on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+import zlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+
+from core.db import Database
+from core.ports import (
+    Clock,
+    DeliveryError,
+    MessageSender,
+    PermanentFailure,
+    RateLimited,
+)
+from core.sweeps import Sweep, all_sweeps
+from scheduler.outbox import (
+    NoticeRenderFn,
+    OutboxItem,
+    Outcome,
+    RenderStats,
+    claim_notices,
+    claim_outbox,
+    record_outcomes,
+    release_claims,
+    render_claimed,
+)
+from scheduler.pacing import Pacer, PlatformLimits
+
+log = logging.getLogger(__name__)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class SchedulerConfig:
+    notice_lease: timedelta = timedelta(minutes=2)
+    outbox_lease: timedelta = timedelta(minutes=2)
+    notice_batch: int = 1000
+    outbox_batch: int = 60
+    max_in_flight: int = 8
+    claim_every: float = 2.0  # seconds between notice claims (APScheduler job)
+    idle_poll: float = 0.5  # seconds the drain loop waits when the outbox is empty
+    limits: dict[str, PlatformLimits] | None = None
+
+
+@dataclass
+class TickReport:
+    swept: int = 0
+    rendered: RenderStats = field(default_factory=RenderStats)
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+class Scheduler:
+    """Sweeps, notice claims and the outbox drain of one process."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        render: NoticeRenderFn,
+        senders: dict[str, MessageSender],
+        *,
+        config: SchedulerConfig | None = None,
+        sweeps: list[Sweep] | None = None,
+        worker: str | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        in_thread: bool = True,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.render = render
+        self.senders = dict(senders)
+        self.config = config or SchedulerConfig()
+        self.sweeps = all_sweeps() if sweeps is None else sweeps
+        self.worker = worker or worker_name()
+        self.pacer = Pacer(self.config.limits, monotonic=monotonic)
+        self.monotonic = monotonic
+        self.sleep = sleep
+        self.in_thread = in_thread
+        self._last_run: dict[str, datetime] = {}
+        self._aps: Any = None
+        self._drain_task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self.delivered = 0
+
+    async def _db(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+        if self.in_thread:
+            return await asyncio.to_thread(fn, *args, **kw)
+        return fn(*args, **kw)
+
+    # -- sweeps ------------------------------------------------------------------------------
+    def _run_sweep_sync(self, item: Sweep, now: datetime) -> int:
+        with self.db.session() as session:
+            if self.db.is_postgres:
+                # One process runs a given sweep at a time; the others skip this round.
+                lock_id = zlib.crc32(item.name.encode()) & 0x7FFFFFFF
+                got = session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"),
+                                     {"k": lock_id})
+                if not got:
+                    return 0
+            return int(item.fn(session, now) or 0)
+
+    async def run_sweep(self, item: Sweep) -> int:
+        now = self.clock.now()
+        try:
+            count = await self._db(self._run_sweep_sync, item, now)
+        except Exception:
+            log.exception("sweep %s failed", item.name)
+            return 0
+        self._last_run[item.name] = now
+        if count:
+            log.info("sweep %s: %d due", item.name, count)
+        return count
+
+    async def run_due_sweeps(self, *, force: bool = False) -> int:
+        """Run every sweep whose interval has passed on the injected clock."""
+        now = self.clock.now()
+        total = 0
+        for item in self.sweeps:
+            last = self._last_run.get(item.name)
+            if force or last is None or now - last >= item.every or now < last:
+                total += await self.run_sweep(item)
+        return total
+
+    # -- notices -> outbox -------------------------------------------------------------------
+    def _fill_sync(self, now: datetime) -> RenderStats:
+        total = RenderStats()
+        while True:
+            ids = claim_notices(self.db, worker=self.worker, now=now,
+                                lease=self.config.notice_lease,
+                                limit=self.config.notice_batch)
+            if not ids:
+                return total
+            stats = render_claimed(self.db, worker=self.worker, ids=ids, now=now,
+                                   render=self.render, platforms=set(self.senders))
+            for name in ("queued", "deferred", "cancelled", "failed"):
+                setattr(total, name, getattr(total, name) + getattr(stats, name))
+            if len(ids) < self.config.notice_batch:
+                return total
+
+    async def fill_outbox(self) -> RenderStats:
+        """Claim due notices and render them into the outbox."""
+        try:
+            return await self._db(self._fill_sync, self.clock.now())
+        except Exception:
+            log.exception("claiming notices failed")
+            return RenderStats()
+
+    # -- outbox -> doors ---------------------------------------------------------------------
+    async def drain_once(self) -> tuple[int, int, int]:
+        """Claim one batch of ready outbox rows and send it at the platforms' pace.
+
+        Returns (sent, retried, failed)."""
+        if not self.senders:
+            return (0, 0, 0)
+        items: list[OutboxItem] = await self._db(
+            claim_outbox, self.db, worker=self.worker, now=self.clock.now(),
+            lease=self.config.outbox_lease, platforms=set(self.senders),
+            limit=self.config.outbox_batch)
+        if not items:
+            return (0, 0, 0)
+        outcomes = await self._dispatch(items)
+        sent = sum(1 for o in outcomes if o.status == "sent")
+        retried = sum(1 for o in outcomes if o.status == "retry")
+        return (sent, retried, len(outcomes) - sent - retried)
+
+    async def _dispatch(self, items: list[OutboxItem]) -> list[Outcome]:
+        pending = list(items)
+        outcomes: list[Outcome] = []
+        in_flight: set[asyncio.Task[None]] = set()
+        gate = asyncio.Semaphore(self.config.max_in_flight)
+
+        async def send(item: OutboxItem) -> None:
+            try:
+                outcome = await self._send(item)
+                outcomes.append(outcome)
+                # Record each result at once: the window for a duplicate after a crash is
+                # one message wide.
+                await self._db(record_outcomes, self.db, [outcome], worker=self.worker,
+                               now=self.clock.now())
+            except Exception:
+                log.exception("recording a send failed (outbox %s)", item.id)
+            finally:
+                gate.release()
+
+        while pending:
+            now = self.monotonic()
+            best = min(pending, key=lambda it: self.pacer.ready_at(it.platform, it.chat_id))
+            ready = self.pacer.ready_at(best.platform, best.chat_id)
+            if ready > now:
+                await self.sleep(min(ready - now, 1.0))
+                continue
+            await gate.acquire()
+            now = self.monotonic()
+            if self.pacer.ready_at(best.platform, best.chat_id) > now:
+                gate.release()
+                continue
+            pending.remove(best)
+            self.pacer.take(best.platform, best.chat_id, now)
+            task = asyncio.create_task(send(best))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+        if in_flight:
+            await asyncio.gather(*in_flight)
+        return outcomes
+
+    async def _send(self, item: OutboxItem) -> Outcome:
+        sender = self.senders[item.platform]
+        try:
+            external = await sender.deliver(item.chat_id, item.message)
+        except RateLimited as exc:
+            self.pacer.hold(item.platform, item.chat_id, exc.retry_after)
+            log.info("429 from %s for chat %s: retry after %.1fs", item.platform,
+                     item.chat_id, exc.retry_after)
+            return Outcome(item, "retry", retry_after=exc.retry_after, error=str(exc))
+        except PermanentFailure as exc:
+            return Outcome(item, "failed", error=f"permanent: {exc}"[:500], permanent=True)
+        except DeliveryError as exc:
+            return Outcome(item, "retry", error=str(exc)[:500] or exc.__class__.__name__)
+        except Exception as exc:  # a door bug must not stop the loop
+            log.exception("sender %s crashed", item.platform)
+            return Outcome(item, "retry", error=exc.__class__.__name__)
+        self.delivered += 1
+        return Outcome(item, "sent", external_id=external)
+
+    # -- one pass (tests, the console's @advance) --------------------------------------------
+    async def tick(self, *, max_batches: int = 100) -> TickReport:
+        """Run due sweeps, render due notices, send what is ready now."""
+        report = TickReport()
+        report.swept = await self.run_due_sweeps()
+        report.rendered = await self.fill_outbox()
+        for _ in range(max_batches):
+            sent, retried, failed = await self.drain_once()
+            report.sent += sent
+            report.retried += retried
+            report.failed += failed
+            if sent + retried + failed == 0 or retried:
+                break
+        return report
+
+    # -- running in a process ----------------------------------------------------------------
+    async def start(self) -> None:
+        """Start APScheduler (sweeps and notice claims) and the drain loop."""
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+        self._stopping.clear()
+        aps = AsyncIOScheduler(timezone="UTC")
+        for item in self.sweeps:
+            aps.add_job(self.run_sweep, "interval", args=[item], id=f"sweep:{item.name}",
+                        seconds=item.every.total_seconds(), max_instances=1, coalesce=True,
+                        next_run_time=self.clock.now())
+        aps.add_job(self.fill_outbox, "interval", id="notices", seconds=self.config.claim_every,
+                    max_instances=1, coalesce=True, next_run_time=self.clock.now())
+        aps.start()
+        self._aps = aps
+        self._drain_task = asyncio.create_task(self._drain_loop())
+        log.info("scheduler %s started: %d sweeps, platforms %s", self.worker,
+                 len(self.sweeps), ", ".join(sorted(self.senders)) or "none")
+
+    async def _drain_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                sent, retried, failed = await self.drain_once()
+            except Exception:
+                log.exception("outbox drain failed")
+                sent = retried = failed = 0
+            if sent + retried + failed == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), self.config.idle_poll)
+
+    async def stop(self) -> None:
+        """Stop triggering, finish the current batch, hand unsent claims back."""
+        self._stopping.set()
+        if self._aps is not None:
+            self._aps.shutdown(wait=False)
+            self._aps = None
+        if self._drain_task is not None:
+            try:
+                await asyncio.wait_for(self._drain_task, 30)
+            except (TimeoutError, asyncio.CancelledError):
+                self._drain_task.cancel()
+            self._drain_task = None
+        try:
+            await self._db(release_claims, self.db, worker=self.worker)
+        except Exception:
+            log.exception("releasing claims failed")
+        log.info("scheduler %s stopped", self.worker)
