@@ -548,6 +548,42 @@ async def reject_action(ctx: Ctx, arg: str) -> Step:
     return await _decide(ctx, arg, False)
 
 
+# -- /quotes: what waits for me, my recent quotes -------------------------------------------------
+async def list_quotes(ctx: Ctx, inc: Incoming) -> Step:
+    t = ctx.t
+    session = ctx.session
+    waiting = select(ApprovalRequest).where(ApprovalRequest.kind == "discount",
+                                            ApprovalRequest.status == "pending")
+    if ctx.role != Role.ADMIN:
+        waiting = waiting.where(ApprovalRequest.approver_id == ctx.user.id)
+    rows: list[list[Button]] = []
+    for request in session.scalars(waiting.order_by(ApprovalRequest.id).limit(5)):
+        d = request.details
+        rows.append([Button(t("To decide: {number} {customer} {pct}%",
+                              number=d.get("quote_number", "?"),
+                              customer=str(d.get("customer", ""))[:18],
+                              pct=d.get("discount_pct", "?")),
+                            value=f"q:{request.ref_id}")])
+    for quote in quote_service.recent_quotes(session, ctx.user):
+        company = session.get(Company, quote.company_id)
+        rows.append([Button(f"{quote.number} {company.name[:24] if company else ''} "
+                            f"v{quote.current_version}", value=f"q:{quote.id}")])
+    if not rows:
+        return done(t("No quotes yet. Start one with /quote CUSTOMER."))
+    return goto("pick", ctx.reply(t("Quotes (the ones waiting for your decision first):"),
+                                  *rows))
+
+
+async def pick_quote(ctx: Ctx, inc: Incoming) -> Step:
+    value = inc.button or ""
+    if not value.startswith("q:"):
+        text = (inc.text or "").strip()
+        if _QUOTE_NO.match(text):
+            return await ctx.begin("quote", ref=text)
+        return goto("pick", ctx.t("Press one of the quotes, or /cancel."))
+    return await ctx.begin("quote", ref=value[2:])
+
+
 # -- notices -------------------------------------------------------------------------------------
 def render_ready(session: Session, row: NoticeRow, user: User | None, t: Translator
                  ) -> Reply | None:
@@ -584,6 +620,9 @@ def register(registry: Registry) -> None:
                 "discount": ask_discount, "reason": ask_reason},
         roles=QUOTE_ROLES, commands=("quote", "penawaran"),
         help=N_("Make a price quote (PDF) for a customer")))
+    registry.add_flow(Flow(
+        "quotes", start=list_quotes, states={"pick": pick_quote}, roles=QUOTE_ROLES,
+        commands=("quotes",), help=N_("Recent quotes and discounts waiting for you")))
     registry.add_intent(intent(
         "quote", r"^(?:new |make a |create a )?(?:quote|quotation)(?: for| to)? (?P<customer>.+)$",
         r"^(?:buat )?penawaran(?: harga)?(?: untuk| ke)? (?P<customer>.+)$", priority=60))
