@@ -68,8 +68,13 @@ def knowledge_index(settings: Settings, db: Database) -> Any | None:
 
 
 def contact_index(settings: Settings, db: Database) -> Any | None:
-    """Build the in-memory contact lookup index (the contacts area wires it)."""
-    return None
+    """Build the in-memory contact lookup index (loaded on first use, kept in step with the
+    database by polling; see core.contact_index)."""
+    from core.contact_index import ContactIndex, register_index
+
+    index = ContactIndex(min_sync_interval=1.0)
+    register_index(db.engine, index)
+    return index
 
 
 def build_doors(app: App) -> list[Door]:

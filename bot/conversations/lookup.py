@@ -1,9 +1,501 @@
-"""Contact and company lookup: questions in plain words, /find, /contact, /company."""
+"""Contact and company lookup: questions in plain words, /find, /contact, /company.
+
+Every question resolves its customer with the fuzzy index (core.contacts); when the best
+match is not clearly ahead the bot asks "did you mean" with buttons instead of guessing.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
+from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, goto, intent
+from bot.conversations.messages import Attachment, Button, Incoming, Reply, button_rows
 from bot.conversations.registry import Registry
+from bot.i18n import N_, register_errors
+from core import activities
+from core import contacts as svc
+from core.errors import DomainError
+from core.models import Company, Contact
+
+KIND_LABELS = {"visit": N_("visit"), "call": N_("call"), "meeting": N_("meeting"),
+               "email": N_("e-mail"), "follow_up": N_("follow-up")}
+OUTCOME_LABELS = {"positive": N_("positive"), "neutral": N_("neutral"),
+                  "negative": N_("not interested"), "no_answer": N_("not reached")}
+DEPARTMENT_LABELS = {"Purchasing": N_("Purchasing"), "Finance": N_("Finance"), "IT": N_("IT"),
+                     "Operations": N_("Operations"), "Management": N_("Management"),
+                     "HR": N_("HR"), "Marketing": N_("Marketing")}
+REASON_LABELS = {"bought": N_("bought this category before"),
+                 "industry": N_("industry fits"), "segment": N_("segment fits")}
+
+register_errors({
+    "contacts.not_found": N_("I found nothing you can see by that name."),
+    "contacts.product_not_found": N_(
+        "I know no product like \"{product}\". Type its SKU or part of its name."),
+})
+
+# question -> what it needs resolved ("any", "company", "contact", "product")
+WANTS = {"find": "any", "company": "company", "contact": "any", "handles": "company",
+         "billing": "company", "last": "any", "next": "any", "targets": "product",
+         "brochure": "product"}
+PROMPTS = {"any": N_("Which customer? Type a name, part of it, or a phone number."),
+           "company": N_("Which company? Type its name or part of it."),
+           "product": N_("Which product? Type its SKU or name.")}
+
+
+# -- resolving ------------------------------------------------------------------------------
+def _index(ctx: Ctx):
+    return ctx.services.contacts
+
+
+def _matches(ctx: Ctx, text: str, want: str) -> list[svc.Match]:
+    if want == "company":
+        return [svc.Match("company", m.company, m.score)
+                for m in svc.find_companies(ctx.session, ctx.user, text, 5, index=_index(ctx))]
+    return svc.find_any(ctx.session, ctx.user, text, 5, index=_index(ctx))
+
+
+def _label(ctx: Ctx, m: svc.Match) -> str:
+    if m.kind == "company":
+        c: Company = m.record
+        return f"{company_name(c)} · {c.city or ''}".strip(" ·")[:60]
+    p: Contact = m.record
+    return f"{p.name} · {company_name(p.company)}"[:60]
+
+
+def company_name(company: Company) -> str:
+    if company.legal_form and company.legal_form in ("PT", "CV"):
+        return f"{company.legal_form} {company.name}"
+    if company.legal_form:
+        return f"{company.name} {company.legal_form}"
+    return company.name
+
+
+async def _start_question(ctx: Ctx, q: str) -> Step:
+    ctx.data["q"] = q
+    for key in ("dept", "product"):
+        if ctx.args.get(key):
+            ctx.data[key] = ctx.args[key]
+    text = (ctx.args.get("text") or "").strip()
+    want = WANTS[q]
+    if want == "product":
+        text = _clean_product(ctx.args.get("product") or text)
+        if not text:
+            return goto("query", ctx.t(PROMPTS[want]))
+        return _answer_product(ctx, q, text)
+    if not text:
+        return goto("query", ctx.t(PROMPTS[want]))
+    return _resolve_and_answer(ctx, q, text)
+
+
+def _resolve_and_answer(ctx: Ctx, q: str, text: str) -> Step:
+    text = text.strip().strip("?!.\"'“”").strip()
+    matches = _matches(ctx, text, WANTS[q])
+    if not matches:
+        return done(ctx.t(
+            "I found no customer matching \"{query}\" that you can see. Check the spelling, "
+            "or try part of the name or a phone number.", query=text[:60]))
+    if svc.is_clear(matches):
+        return _answer(ctx, q, matches[0])
+    buttons = [Button(_label(ctx, m), value=f"{m.kind[0]}{m.record.id}") for m in matches]
+    buttons.append(Button(ctx.t("None of these"), value="none"))
+    return goto("pick", ctx.reply(ctx.t("Did you mean…?"), *button_rows(buttons, 1)))
+
+
+async def on_query(ctx: Ctx, inc: Incoming) -> Step:
+    text = (inc.text or "").strip()
+    if not text:
+        return goto("query", ctx.t(PROMPTS[WANTS[ctx.data["q"]]]))
+    if WANTS[ctx.data["q"]] == "product":
+        return _answer_product(ctx, ctx.data["q"], _clean_product(text))
+    return _resolve_and_answer(ctx, ctx.data["q"], text)
+
+
+async def on_pick(ctx: Ctx, inc: Incoming) -> Step:
+    value = inc.button or ""
+    if not value:
+        # A typed answer: treat it as a new search for the same question.
+        return await on_query(ctx, inc)
+    if value == "none":
+        return done(ctx.t("OK. Try again with more of the name, or a phone number."))
+    kind = "company" if value[0] == "c" else "contact"
+    record_id = int(value[1:])
+    record = (svc.visible_company(ctx.session, ctx.user, record_id) if kind == "company"
+              else svc.visible_contact(ctx.session, ctx.user, record_id))
+    return _answer(ctx, ctx.data["q"], svc.Match(kind, record, 100.0))
+
+
+# -- answers ----------------------------------------------------------------------------------
+def _answer(ctx: Ctx, q: str, m: svc.Match) -> Step:
+    answer: Callable[[Ctx, svc.Match], Step] = {
+        "find": _answer_card, "company": _answer_company, "contact": _answer_contact,
+        "handles": _answer_handles, "billing": _answer_billing, "last": _answer_last,
+        "next": _answer_next,
+    }[q]
+    return answer(ctx, m)
+
+
+def _answer_card(ctx: Ctx, m: svc.Match) -> Step:
+    if m.kind == "company":
+        return _answer_company(ctx, m)
+    return done(contact_card(ctx, m.record))
+
+
+def contact_card(ctx: Ctx, p: Contact) -> Reply:
+    t = ctx.t
+    lines = [f"👤 {p.name}"]
+    role = ", ".join(x for x in (p.job_title, t(DEPARTMENT_LABELS.get(p.department or "", ""))
+                                 if p.department else None) if x)
+    lines.append(t("{role} at {company}", role=role, company=company_name(p.company))
+                 if role else company_name(p.company))
+    if p.is_decision_maker:
+        lines.append(t("Decision maker"))
+    if p.mobile:
+        lines.append(t("Mobile: {phone}", phone=p.mobile))
+    if p.phone:
+        lines.append(t("Phone: {phone}", phone=p.phone))
+    if p.email:
+        lines.append(t("E-mail: {email}", email=p.email))
+    if p.last_contacted_at:
+        lines.append(t("Last contacted: {date}", date=t.date(p.last_contacted_at)))
+    return ctx.reply("\n".join(lines), [
+        Button(t("vCard"), action="contact.vcard", arg=str(p.id)),
+        Button(t("Log visit"), action="visit.contact", arg=str(p.id)),
+    ])
+
+
+def _answer_company(ctx: Ctx, m: svc.Match) -> Step:
+    t = ctx.t
+    c: Company = m.company
+    if m.kind == "contact":
+        return done(contact_card(ctx, m.record))
+    profile = svc.company_profile(ctx.session, ctx.user, c)
+    lines = [f"🏢 {company_name(c)}"]
+    facts = [x for x in (c.industry, c.segment) if x]
+    if c.employees:
+        facts.append(t.n("{count} employee", "{count} employees", c.employees))
+    if facts:
+        lines.append(" · ".join(facts))
+    lines.append(t("Territory: {territory} · Owner: {owner}",
+                   territory=c.territory.name if c.territory else "-",
+                   owner=c.owner.name if c.owner else "-"))
+    if profile.open_deals:
+        lines.append(t.n("{count} open deal worth {amount}", "{count} open deals worth {amount}",
+                         profile.open_deals, amount=t.money(profile.open_amount, "IDR")))
+    else:
+        lines.append(t("No open deals."))
+    if c.phone:
+        lines.append(t("Phone: {phone}", phone=c.phone))
+    if c.head_office_address:
+        lines.append(t("Head office: {address}", address=c.head_office_address))
+    people = svc.contacts_of(ctx.session, c)[:4]
+    buttons = [Button(p.name[:40], action="contact.card", arg=str(p.id)) for p in people]
+    if people:
+        lines.append(t("Contacts:"))
+        lines.extend(f"• {_person_line(ctx, p)}" for p in people)
+    return done(ctx.reply("\n".join(lines), *button_rows(buttons, 2)))
+
+
+def _person_line(ctx: Ctx, p: Contact) -> str:
+    t = ctx.t
+    bits = [p.name]
+    if p.job_title:
+        bits.append(p.job_title)
+    phone = p.mobile or p.phone
+    if phone:
+        bits.append(phone)
+    line = " — ".join(bits)
+    return line + (f" ({t('decision maker')})" if p.is_decision_maker else "")
+
+
+def _answer_handles(ctx: Ctx, m: svc.Match) -> Step:
+    t = ctx.t
+    c = m.company
+    owner = c.owner.name if c.owner else t("nobody yet")
+    lines = [t("{company} is handled by {owner}.", company=company_name(c), owner=owner)]
+    dept_text = ctx.data.get("dept")
+    dept = svc.department_for(dept_text) if dept_text else None
+    if dept_text and dept is None and dept_text.lower() not in ("sales", "penjualan", "account"):
+        lines.append(t("I do not know the department \"{department}\".",
+                       department=dept_text[:30]))
+    people = svc.contacts_of(ctx.session, c, dept)
+    if dept:
+        label = t(DEPARTMENT_LABELS[dept])
+        if people:
+            lines.append(t("{department} at {company}:", department=label,
+                           company=company_name(c)))
+        else:
+            lines.append(t("No contact in {department} at {company} yet.", department=label,
+                           company=company_name(c)))
+    else:
+        people = [p for p in people if p.is_decision_maker] or people[:2]
+        if people:
+            lines.append(t("Main contacts:"))
+    lines.extend(f"• {_person_line(ctx, p)}" for p in people[:5])
+    buttons = [Button(t("vCard {name}", name=p.name)[:40], action="contact.vcard",
+                      arg=str(p.id)) for p in people[:4]]
+    return done(ctx.reply("\n".join(lines), *button_rows(buttons, 1)))
+
+
+def _answer_contact(ctx: Ctx, m: svc.Match) -> Step:
+    t = ctx.t
+    if m.kind == "contact":
+        return done(contact_card(ctx, m.record))
+    c = m.company
+    people = svc.contacts_of(ctx.session, c)[:5]
+    lines = [t("Sales agent for {company}: {owner}", company=company_name(c),
+               owner=c.owner.name if c.owner else t("nobody yet"))]
+    if c.owner and c.owner.phone:
+        lines[-1] += f" ({c.owner.phone})"
+    if people:
+        lines.append(t("Contacts at {company}:", company=company_name(c)))
+        lines.extend(f"• {_person_line(ctx, p)}" for p in people)
+    else:
+        lines.append(t("No contacts recorded at {company}.", company=company_name(c)))
+    buttons = [Button(t("vCard {name}", name=p.name)[:40], action="contact.vcard",
+                      arg=str(p.id)) for p in people[:4]]
+    return done(ctx.reply("\n".join(lines), *button_rows(buttons, 1)))
+
+
+def _answer_billing(ctx: Ctx, m: svc.Match) -> Step:
+    t = ctx.t
+    c = m.company
+    dash = "-"
+    lines = [t("Addresses of {company}:", company=company_name(c)),
+             t("Bills go to: {address}", address=c.billing_address or dash),
+             t("Paying office: {office}", office=c.billing_office or dash),
+             t("Head office: {address}", address=c.head_office_address or dash),
+             t("Deliveries: {address}", address=c.delivery_address or dash)]
+    return done("\n".join(lines))
+
+
+def _answer_last(ctx: Ctx, m: svc.Match) -> Step:
+    t = ctx.t
+    contact = m.record if m.kind == "contact" else None
+    who = contact.name if contact else company_name(m.company)
+    mine, anyone = activities.last_contact(ctx.session, ctx.user, m.company, contact)
+    if mine is not None:
+        text = t("You last contacted {who} on {date} ({kind}).", who=who,
+                 date=t.date(mine.occurred_at), kind=t(KIND_LABELS.get(mine.kind, mine.kind)))
+        if mine.outcome:
+            text += " " + t("Outcome: {outcome}.",
+                            outcome=t(OUTCOME_LABELS.get(mine.outcome, mine.outcome)))
+        return done(text)
+    if anyone is not None:
+        return done(t("You have not logged any contact with {who}. The last contact was on "
+                      "{date} by {name}.", who=who, date=t.date(anyone.occurred_at),
+                      name=anyone.user.name))
+    return done(t("Nobody has logged any contact with {who} yet.", who=who))
+
+
+def _answer_next(ctx: Ctx, m: svc.Match) -> Step:
+    t = ctx.t
+    contact = m.record if m.kind == "contact" else None
+    who = contact.name if contact else company_name(m.company)
+    nxt = activities.next_contact(ctx.session, ctx.user, m.company, contact)
+    if nxt is None:
+        return done(t("You have no next contact planned with {who}. Log a visit or call to "
+                      "plan one.", who=who))
+    kind = t(KIND_LABELS.get(nxt.kind, nxt.kind))
+    if nxt.due_at <= ctx.now:
+        text = t("Your next {kind} with {who} was due {when} and is overdue.", kind=kind,
+                 who=who, when=t.datetime(nxt.due_at))
+    else:
+        text = t("Your next {kind} with {who}: {when}.", kind=kind, who=who,
+                 when=t.datetime(nxt.due_at))
+    if nxt.note:
+        text += "\n" + nxt.note
+    return done(text)
+
+
+_PRODUCT_NOISE = re.compile(
+    r"^(?:(?:the\s+)?promotion\s+(?:of\s+)?|promoting\s+|promosi\s+)?"
+    r"(?:(?:the\s+)?product\s+|produk\s+)?", re.IGNORECASE)
+
+
+def _clean_product(text: str) -> str:
+    return _PRODUCT_NOISE.sub("", (text or "").strip()).strip(" ?!.\"'")
+
+
+def _answer_product(ctx: Ctx, q: str, text: str) -> Step:
+    t = ctx.t
+    product = svc.resolve_product(ctx.session, text)
+    if q == "brochure":
+        rows = svc.materials_for(ctx.session, ctx.user, product)
+        if not rows:
+            return done(t("Nobody you can see has received material for {product} yet.",
+                          product=product.name))
+        lines = [t("Material sent for {product}:", product=product.name)]
+        for r in rows[:15]:
+            to = r.contact.name if r.contact else "-"
+            lines.append(t("• {date}: {material} to {contact} ({company}) by {user}",
+                           date=t.date(r.material.sent_at), material=r.material.material,
+                           contact=to, company=company_name(r.company),
+                           user=r.sent_by.name if r.sent_by else "-"))
+        return done("\n".join(lines))
+    targets = svc.promotion_targets(ctx.session, ctx.user, product)
+    if not targets:
+        return done(t("I found no customer in your territories to target for {product}.",
+                      product=product.name))
+    lines = [t("Customers to target for {product} (none has received its brochure yet):",
+               product=product.name)]
+    for target in targets:
+        c = target.company
+        why = ", ".join(t(REASON_LABELS[r]) for r in target.reasons)
+        lines.append(f"• {company_name(c)} ({c.industry or '-'}, {c.city or '-'}) — {why}")
+    return done("\n".join(lines))
+
+
+# -- actions ----------------------------------------------------------------------------------
+async def vcard_action(ctx: Ctx, arg: str) -> Step:
+    contact = svc.visible_contact(ctx.session, ctx.user, _int(arg))
+    return done(Reply(ctx.t("Contact card of {name}.", name=contact.name),
+                      attachment=Attachment(svc.vcard_filename(contact), svc.vcard(contact),
+                                            "text/vcard")))
+
+
+async def card_action(ctx: Ctx, arg: str) -> Step:
+    contact = svc.visible_contact(ctx.session, ctx.user, _int(arg))
+    return done(contact_card(ctx, contact))
+
+
+def _int(arg: str) -> int:
+    try:
+        return int(arg)
+    except ValueError:
+        raise DomainError("contacts.not_found") from None
+
+
+# -- registration -----------------------------------------------------------------------------
+def _flow(name: str, q: str, commands: tuple[str, ...] = (), help_text: str = "") -> Flow:
+    async def start(ctx: Ctx, inc: Incoming) -> Step:
+        return await _start_question(ctx, q)
+
+    return Flow(name, start=start, states={"query": on_query, "pick": on_pick},
+                roles=FIELD_ROLES, commands=commands, help=help_text)
+
+
+_END = r"\s*[?.!]*\s*$"
+_S = r"(?:'s|’s|'|’)"
 
 
 def register(registry: Registry) -> None:
-    """Register this module's flows, intents and actions (filled in by its area)."""
+    """Register the lookup flows, their intents (EN + ID) and the contact actions."""
+    registry.add_flow(_flow("lookup", "find", ("find",),
+                            N_("Find a customer or contact (typos and phone numbers are fine)")))
+    registry.add_flow(_flow("ask_company", "company", ("company",),
+                            N_("What a company is: industry, territory, owner, open deals")))
+    registry.add_flow(_flow("ask_contact", "contact", ("contact",),
+                            N_("A customer's contacts and sales agent, with phone numbers")))
+    registry.add_flow(_flow("ask_handles", "handles"))
+    registry.add_flow(_flow("ask_billing", "billing"))
+    registry.add_flow(_flow("ask_last", "last"))
+    registry.add_flow(_flow("ask_next", "next"))
+    registry.add_flow(_flow("ask_targets", "targets"))
+    registry.add_flow(_flow("ask_brochure", "brochure"))
+    registry.fallback = "lookup"
+    registry.add_action(Action("contact.vcard", vcard_action, roles=FIELD_ROLES))
+    registry.add_action(Action("contact.card", card_action, roles=FIELD_ROLES))
+
+    add = registry.add_intent
+    add(intent(
+        "ask_handles",
+        rf"^who\s+(?:handles|is\s+in\s+charge\s+of|takes\s+care\s+of|manages)\s+"
+        rf"(?P<text>.+?){_S}\s+(?P<dept>[\w-]+)(?:\s+(?:department|dept|team|division))?{_END}",
+        rf"^who\s+(?:handles|is\s+in\s+charge\s+of|manages)\s+(?:the\s+)?(?P<dept>[\w-]+)"
+        rf"(?:\s+(?:department|dept|team|division))?\s+(?:at|in|for|of)\s+(?P<text>.+?){_END}",
+        rf"^siapa\s+(?:yang\s+)?(?:menangani|mengurus|memegang|pic)\s+"
+        rf"(?:bagian|divisi|departemen)\s+(?P<dept>[\w-]+)\s+(?:di\s+|dari\s+|untuk\s+)?"
+        rf"(?P<text>.+?){_END}",
+        rf"^siapa\s+(?:yang\s+)?(?:menangani|mengurus|pic)\s+(?P<dept>[\w-]+)\s+"
+        rf"(?:di|dari|untuk)\s+(?P<text>.+?){_END}",
+        priority=20))
+    add(intent(
+        "ask_handles",
+        rf"^who\s+(?:handles|is\s+in\s+charge\s+of|manages|owns|covers|looks\s+after)\s+"
+        rf"(?:the\s+)?(?:account\s+)?(?:of\s+)?(?P<text>.+?){_END}",
+        rf"^siapa\s+(?:yang\s+)?(?:menangani|mengurus|memegang|pegang)\s+(?P<text>.+?){_END}",
+        priority=30))
+    add(intent(
+        "ask_billing",
+        rf"^where\s+(?:does|do|will)\s+(?P<text>.+?){_S}\s+(?:bills?|invoices?)\s+go{_END}",
+        rf"^where\s+(?:do|does|should)\s+(?:the\s+)?(?:bills?|invoices?)\s+(?:for|of)\s+"
+        rf"(?P<text>.+?)\s+go{_END}",
+        rf"^(?:which|what)\s+office\s+pays\s+(?:for\s+)?(?P<text>.+?){_END}",
+        rf"^(?:which|what)\s+office\s+(?:of|at)\s+(?P<text>.+?)\s+pays{_END}",
+        rf"^(?:billing|invoice|invoicing|delivery|head\s+office)\s+address(?:es)?\s+"
+        rf"(?:of|for)\s+(?P<text>.+?){_END}",
+        rf"^(?:where\s+is|where's|what\s+is|what's)\s+(?P<text>.+?){_S}\s+(?:billing|invoice|"
+        rf"delivery|head\s+office)\s+address{_END}",
+        rf"^(?:ke\s*mana)\s+tagihan\s+(?:untuk\s+)?(?P<text>.+?)(?:\s+dikirim)?{_END}",
+        rf"^tagihan\s+(?P<text>.+?)\s+(?:dikirim\s+)?ke\s*mana{_END}",
+        rf"^alamat\s+(?:tagihan|penagihan|pengiriman|kantor\s+pusat)\s+(?P<text>.+?){_END}",
+        rf"^kantor\s+mana\s+(?:yang\s+)?(?:membayar|bayar)\s+(?:tagihan\s+)?(?P<text>.+?){_END}",
+        priority=25))
+    add(intent(
+        "ask_last",
+        rf"^when\s+did\s+(?:i|we)\s+last\s+(?:contact|visit|call|meet|see|talk\s+to|"
+        rf"speak\s+(?:to|with)|e-?mail)\s+(?:with\s+)?(?P<text>.+?){_END}",
+        rf"^when\s+was\s+(?:my|our|the)\s+last\s+(?:contact|visit|call|meeting)\s+"
+        rf"(?:with|to|at)\s+(?P<text>.+?){_END}",
+        rf"^last\s+contact(?:ed)?\s+(?:with\s+)?(?P<text>.+?){_END}",
+        rf"^kapan\s+(?:terakhir\s+(?:kali\s+)?(?:saya|kita|aku)|(?:saya|kita|aku)\s+"
+        rf"terakhir(?:\s+kali)?)\s+(?:menghubungi|hubungi|mengunjungi|kunjungi|menelepon|"
+        rf"telepon|bertemu(?:\s+dengan)?|ketemu|kontak)\s+(?P<text>.+?){_END}",
+        rf"^kontak\s+terakhir\s+(?:dengan\s+)?(?P<text>.+?){_END}",
+        priority=25))
+    add(intent(
+        "ask_next",
+        rf"^when\s+is\s+my\s+next\s+(?:contact|meeting|visit|call|follow[- ]?up)\s+"
+        rf"(?:with|at|to)\s+(?P<text>.+?){_END}",
+        rf"^when\s+(?:do|will|should)\s+i\s+(?:next\s+)?(?:contact|visit|call|meet|see)\s+"
+        rf"(?P<text>.+?)\s+(?:next|again){_END}",
+        rf"^next\s+(?:contact|meeting|visit|call|follow[- ]?up)\s+(?:with|at)\s+"
+        rf"(?P<text>.+?){_END}",
+        rf"^kapan\s+(?:kontak|jadwal|pertemuan|kunjungan|follow[- ]?up)\s+(?:saya\s+)?"
+        rf"berikutnya\s+(?:dengan|ke|di)\s+(?P<text>.+?){_END}",
+        rf"^kapan\s+(?:saya|kita|aku)\s+(?:menghubungi|hubungi|mengunjungi|kunjungi|bertemu|"
+        rf"ketemu)\s+(?P<text>.+?)\s+lagi{_END}",
+        priority=25))
+    add(intent(
+        "ask_brochure",
+        rf"^who\s+(?:has\s+)?(?:already\s+)?(?:got|has|have|received|was\s+sent|"
+        rf"were\s+sent)\s+(?:the\s+|a\s+)?(?:brochures?|materials?|leaflets?|catalog(?:ue)?s?)"
+        rf"\s+(?:for|of|about|on)\s+(?P<product>.+?){_END}",
+        rf"^who\s+(?:has\s+)?(?:already\s+)?(?:got|received)\s+(?:the\s+)?(?P<product>.+?)\s+"
+        rf"brochures?{_END}",
+        rf"^siapa\s+(?:saja\s+)?(?:yang\s+)?(?:sudah\s+)?(?:menerima|dapat|mendapat|dikirimi|"
+        rf"terima)\s+brosur\s+(?P<product>.+?){_END}",
+        priority=25))
+    add(intent(
+        "ask_targets",
+        rf"^(?:which|what|who)\b.*?\btarget\w*\b.*?\b(?:for|of|with)\s+(?P<product>.+?){_END}",
+        rf"^(?:which|what)\s+customers\b.*?\bpromot\w*\s+(?P<product>.+?){_END}",
+        rf"^(?:pelanggan|customer|siapa)\b.*?\b(?:target\w*|sasar\w*|ditargetkan|disasar)\b"
+        rf".*?\b(?:untuk|promosi)\s+(?P<product>.+?){_END}",
+        rf"^target\s+promosi\s+(?P<product>.+?){_END}",
+        priority=25))
+    add(intent(
+        "ask_contact",
+        rf"^(?:who\s+is|who's|who\s+are)\s+(?P<text>.+?){_S}\s+(?:contacts?|contact\s+persons?|"
+        rf"pic|sales\s*agent|sales\s*person|salesperson|sales|rep|account\s+manager){_END}",
+        rf"^(?:what\s+is|what's)\s+(?P<text>.+?){_S}\s+(?:phone|phone\s+number|number|mobile|"
+        rf"mobile\s+number|e-?mail){_END}",
+        rf"^(?:phone|phone\s+number|number|mobile|contacts?|vcard)\s+(?:of|for)\s+"
+        rf"(?P<text>.+?){_END}",
+        rf"^(?:who\s+is\s+)?(?:the\s+)?(?:contact|contact\s+person|sales\s*agent)\s+"
+        rf"(?:at|of|for)\s+(?P<text>.+?){_END}",
+        rf"^siapa\s+(?:kontak|pic|sales|agen\s+sales|sales\s+agent|orang)\s+(?:di\s+|dari\s+|"
+        rf"untuk\s+)?(?P<text>.+?){_END}",
+        rf"^(?:kontak|pic|sales)\s+(?:di\s+|dari\s+)?(?P<text>.+?)\s+siapa{_END}",
+        rf"^(?:berapa\s+)?(?:nomor|no\.?)\s+(?:telepon|telp|hp|wa|handphone|kontak)\s+"
+        rf"(?P<text>.+?)(?:\s+berapa)?{_END}",
+        priority=30))
+    add(intent(
+        "ask_company",
+        rf"^(?:what\s+is|what's|tell\s+me\s+about|info\s+(?:on|about)|about|profile\s+of)\s+"
+        rf"(?:company\s+)?(?P<text>.+?){_END}",
+        rf"^(?:apa\s+itu|info|informasi|profil|ceritakan\s+tentang)\s+(?:perusahaan\s+)?"
+        rf"(?P<text>.+?){_END}",
+        rf"^(?P<text>.+?)\s+(?:itu\s+)?perusahaan\s+apa{_END}",
+        priority=60))

@@ -1,9 +1,342 @@
-"""Log a visit or call in a few taps."""
+"""Log a visit or call in a few taps; record material sent; check in with a location.
+
+"log visit hendro" -> outcome (tap) -> notes (typed, or Skip) -> next step (tap) -> saved.
+Nothing is written until the last step; a location shared afterwards checks the visit in.
+"""
 
 from __future__ import annotations
 
+from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, goto, intent
+from bot.conversations.lookup import KIND_LABELS, _clean_product, company_name
+from bot.conversations.messages import Button, Incoming, button_rows
 from bot.conversations.registry import Registry
+from bot.i18n import N_, register_errors
+from core import activities
+from core import contacts as svc
+from core.errors import DomainError
+from core.models import Company, Contact
+
+register_errors({
+    "visit.bad_kind": N_("Unknown kind {kind}: use visit, call, meeting or e-mail."),
+    "visit.bad_outcome": N_("Please choose one of the outcome buttons."),
+    "visit.contact_company_mismatch": N_("That contact does not work at that company."),
+    "visit.notes_too_long": N_("Notes can be at most {limit} characters. Please shorten them."),
+    "visit.date_in_past": N_("That date is in the past. Pick a later date."),
+    "visit.bad_date": N_(
+        "I could not read \"{text}\" as a date. Type it like 2026-03-10, 10/3 or friday, "
+        "optionally with a time like 14:30."),
+    "visit.material_missing": N_("Say which material was sent."),
+    "visit.bad_location": N_("That location is not valid."),
+    "visit.nothing_to_check_in": N_(
+        "You have no visit logged in the last hours to check in to. Log the visit first "
+        "(e.g. \"log visit Hendro\"), then share your location."),
+})
+
+KIND_WORDS = {"visit": "visit", "call": "call", "meeting": "meeting", "email": "email",
+              "e-mail": "email", "kunjungan": "visit", "telepon": "call", "panggilan": "call",
+              "rapat": "meeting", "pertemuan": "meeting", "surel": "email"}
+KIND_BUTTONS = (("visit", N_("Visit")), ("call", N_("Call")), ("meeting", N_("Meeting")),
+                ("email", N_("E-mail")))
+OUTCOME_BUTTONS = (("positive", N_("👍 Positive")), ("neutral", N_("😐 Neutral")),
+                   ("negative", N_("👎 Not interested")), ("no_answer", N_("📵 Not reached")))
+NEXT_BUTTONS = (("tomorrow", N_("Tomorrow")), ("3days", N_("In 3 days")),
+                ("nextweek", N_("Next week")), ("pick", N_("Pick a date")),
+                ("none", N_("No next step")))
+
+
+# -- choosing the contact ---------------------------------------------------------------------
+async def begin(ctx: Ctx, inc: Incoming) -> Step:
+    kind = KIND_WORDS.get((ctx.args.get("kind") or "").lower())
+    if kind:
+        ctx.data["kind"] = kind
+    if ctx.args.get("contact_id"):
+        contact = svc.visible_contact(ctx.session, ctx.user, int(ctx.args["contact_id"]))
+        return _with_contact(ctx, contact.company, contact)
+    text = (ctx.args.get("text") or ctx.args.get("text2") or "").strip()
+    if not text:
+        return goto("who", ctx.t("Who did you meet or call? Type a name, a company or a "
+                                 "phone number."))
+    return _resolve(ctx, text)
+
+
+def _resolve(ctx: Ctx, text: str) -> Step:
+    matches = svc.find_any(ctx.session, ctx.user, text, 5, index=ctx.services.contacts)
+    if not matches:
+        return goto("who", ctx.t("I found nobody matching \"{query}\" that you can see. Type "
+                                 "another name, or /cancel.", query=text[:60]))
+    if svc.is_clear(matches):
+        m = matches[0]
+        if m.kind == "contact":
+            return _with_contact(ctx, m.record.company, m.record)
+        return _ask_contact_of(ctx, m.record)
+    buttons = []
+    for m in matches:
+        label = (f"{m.record.name} · {company_name(m.record.company)}" if m.kind == "contact"
+                 else company_name(m.record))
+        buttons.append(Button(label[:60], value=f"{m.kind[0]}{m.record.id}"))
+    return goto("who", ctx.reply(ctx.t("Did you mean…?"), *button_rows(buttons, 1)))
+
+
+async def on_who(ctx: Ctx, inc: Incoming) -> Step:
+    value = inc.button or ""
+    if not value:
+        text = (inc.text or "").strip()
+        if not text:
+            return goto("who", ctx.t("Type a name, a company or a phone number."))
+        return _resolve(ctx, text)
+    if value.startswith("c"):
+        return _ask_contact_of(ctx, svc.visible_company(ctx.session, ctx.user, int(value[1:])))
+    if value.startswith("p"):
+        contact = svc.visible_contact(ctx.session, ctx.user, int(value[1:]))
+        return _with_contact(ctx, contact.company, contact)
+    if value.startswith("n"):  # a company, nobody in particular
+        company = svc.visible_company(ctx.session, ctx.user, int(value[1:]))
+        return _with_contact(ctx, company, None)
+    raise DomainError("contacts.not_found")
+
+
+def _ask_contact_of(ctx: Ctx, company: Company) -> Step:
+    people = svc.contacts_of(ctx.session, company)[:6]
+    buttons = [Button(p.name[:40], value=f"p{p.id}") for p in people]
+    buttons.append(Button(ctx.t("Nobody in particular"), value=f"n{company.id}"))
+    return goto("who", ctx.reply(ctx.t("Whom at {company}?", company=company_name(company)),
+                                 *button_rows(buttons, 2)))
+
+
+def _with_contact(ctx: Ctx, company: Company, contact: Contact | None) -> Step:
+    ctx.data["company_id"] = company.id
+    ctx.data["contact_id"] = contact.id if contact else None
+    ctx.data["who"] = (f"{contact.name} ({company_name(company)})" if contact
+                       else company_name(company))
+    if ctx.data.get("kind"):
+        return _ask_outcome(ctx)
+    buttons = [Button(ctx.t(label), value=value) for value, label in KIND_BUTTONS]
+    return goto("kind", ctx.reply(ctx.t("{who}: what kind of contact?", who=ctx.data["who"]),
+                                  button_rows(buttons, 4)[0]))
+
+
+async def on_kind(ctx: Ctx, inc: Incoming) -> Step:
+    value = inc.button or KIND_WORDS.get((inc.text or "").strip().lower())
+    if value not in {k for k, _ in KIND_BUTTONS}:
+        buttons = [Button(ctx.t(label), value=v) for v, label in KIND_BUTTONS]
+        return goto("kind", ctx.reply(ctx.t("Please tap one: visit, call, meeting or e-mail."),
+                                      buttons))
+    ctx.data["kind"] = value
+    return _ask_outcome(ctx)
+
+
+def _ask_outcome(ctx: Ctx) -> Step:
+    buttons = [Button(ctx.t(label), value=value) for value, label in OUTCOME_BUTTONS]
+    kind = ctx.t(KIND_LABELS[ctx.data["kind"]])
+    return goto("outcome", ctx.reply(ctx.t("How did the {kind} with {who} go?", kind=kind,
+                                           who=ctx.data["who"]), *button_rows(buttons, 2)))
+
+
+async def on_outcome(ctx: Ctx, inc: Incoming) -> Step:
+    if inc.button not in {v for v, _ in OUTCOME_BUTTONS}:
+        buttons = [Button(ctx.t(label), value=value) for value, label in OUTCOME_BUTTONS]
+        return goto("outcome", ctx.reply(ctx.t("Please tap one of the outcomes."),
+                                         *button_rows(buttons, 2)))
+    ctx.data["outcome"] = inc.button
+    return goto("notes", ctx.reply(ctx.t("Any notes? Type them, or tap Skip."),
+                                   [Button(ctx.t("Skip"), value="skip")]))
+
+
+async def on_notes(ctx: Ctx, inc: Incoming) -> Step:
+    if inc.button == "skip":
+        ctx.data["notes"] = None
+    elif inc.text:
+        if len(inc.text) > activities.MAX_NOTES:
+            raise DomainError("visit.notes_too_long", limit=activities.MAX_NOTES)
+        ctx.data["notes"] = inc.text
+    else:
+        return goto("notes", ctx.reply(ctx.t("Type your notes, or tap Skip."),
+                                       [Button(ctx.t("Skip"), value="skip")]))
+    return _ask_next(ctx)
+
+
+def _ask_next(ctx: Ctx, prefix: str | None = None) -> Step:
+    buttons = [Button(ctx.t(label), value=value) for value, label in NEXT_BUTTONS]
+    text = ctx.t("Next step: when should you follow up?")
+    return goto("next", ctx.reply(f"{prefix}\n{text}" if prefix else text,
+                                  *button_rows(buttons, 3)))
+
+
+async def on_next(ctx: Ctx, inc: Incoming) -> Step:
+    value = inc.button
+    if value is None and inc.text:
+        return _save(ctx, activities.parse_due(inc.text, ctx.user.timezone, ctx.now))
+    if value == "pick":
+        return goto("date", ctx.t("Type the date, e.g. 2026-03-10, 10/3 or friday (optionally "
+                                  "with a time, e.g. friday 14:30)."))
+    if value == "none":
+        return _save(ctx, None)
+    if value in activities.NEXT_CHOICES:
+        return _save(ctx, activities.due_for(value, ctx.user.timezone, ctx.now))
+    return _ask_next(ctx, ctx.t("Please tap one of the choices."))
+
+
+async def on_date(ctx: Ctx, inc: Incoming) -> Step:
+    text = (inc.text or "").strip()
+    if not text:
+        return goto("date", ctx.t("Type the date, e.g. 2026-03-10, 10/3 or friday."))
+    try:
+        due = activities.parse_due(text, ctx.user.timezone, ctx.now)
+    except DomainError as exc:
+        return goto("date", ctx.t.error(exc.code, exc.params))
+    return _save(ctx, due)
+
+
+def _save(ctx: Ctx, due) -> Step:
+    t = ctx.t
+    company = svc.visible_company(ctx.session, ctx.user, int(ctx.data["company_id"]))
+    contact = (svc.visible_contact(ctx.session, ctx.user, int(ctx.data["contact_id"]))
+               if ctx.data.get("contact_id") else None)
+    logged = activities.log_activity(
+        ctx.session, ctx.user, company=company, contact=contact, kind=ctx.data["kind"],
+        outcome=ctx.data.get("outcome"), notes=ctx.data.get("notes"), now=ctx.now,
+        next_due=due)
+    kind = t(KIND_LABELS[ctx.data["kind"]])
+    lines = [t("Saved: {kind} with {who}.", kind=kind, who=ctx.data["who"])]
+    if logged.follow_up is not None:
+        lines.append(t("Next step on {when}; I will remind you.",
+                       when=t.datetime(logged.follow_up.due_at)))
+    if ctx.data["kind"] == "visit":
+        lines.append(t("Share your location now to check in (optional)."))
+    buttons = []
+    if contact is not None:
+        buttons.append(Button(t("Brochure sent"), action="visit.material",
+                              arg=str(contact.id)))
+    return done(ctx.reply("\n".join(lines), buttons))
+
+
+# -- material sent ----------------------------------------------------------------------------
+async def material_begin(ctx: Ctx, inc: Incoming) -> Step:
+    if ctx.args.get("contact_id"):
+        contact = svc.visible_contact(ctx.session, ctx.user, int(ctx.args["contact_id"]))
+        ctx.data["company_id"], ctx.data["contact_id"] = contact.company_id, contact.id
+    else:
+        text = (ctx.args.get("text") or "").strip()
+        if not text:
+            return goto("mwho", ctx.t("Sent to whom? Type a name or a company."))
+        step = _material_who(ctx, text)
+        if step is not None:
+            return step
+    product = _clean_product(ctx.args.get("product") or "")
+    if product:
+        return _material_save(ctx, product)
+    return goto("product", ctx.t("Which product's brochure (or which material)? Type its SKU "
+                                 "or name."))
+
+
+def _material_who(ctx: Ctx, text: str) -> Step | None:
+    matches = svc.find_any(ctx.session, ctx.user, text, 5, index=ctx.services.contacts)
+    if not matches:
+        return goto("mwho", ctx.t("I found nobody matching \"{query}\" that you can see. Type "
+                                  "another name, or /cancel.", query=text[:60]))
+    if svc.is_clear(matches):
+        m = matches[0]
+        ctx.data["company_id"] = m.company.id
+        ctx.data["contact_id"] = m.record.id if m.kind == "contact" else None
+        return None
+    buttons = [Button(((f"{m.record.name} · {company_name(m.record.company)}")
+                       if m.kind == "contact" else company_name(m.record))[:60],
+                      value=f"{m.kind[0]}{m.record.id}") for m in matches]
+    return goto("mwho", ctx.reply(ctx.t("Did you mean…?"), *button_rows(buttons, 1)))
+
+
+async def on_material_who(ctx: Ctx, inc: Incoming) -> Step:
+    value = inc.button or ""
+    if value.startswith("p"):
+        contact = svc.visible_contact(ctx.session, ctx.user, int(value[1:]))
+        ctx.data["company_id"], ctx.data["contact_id"] = contact.company_id, contact.id
+    elif value.startswith("c"):
+        company = svc.visible_company(ctx.session, ctx.user, int(value[1:]))
+        ctx.data["company_id"], ctx.data["contact_id"] = company.id, None
+    else:
+        step = _material_who(ctx, (inc.text or "").strip() or "?")
+        if step is not None:
+            return step
+    if ctx.data.get("product"):
+        return _material_save(ctx, ctx.data["product"])
+    return goto("product", ctx.t("Which product's brochure (or which material)? Type its SKU "
+                                 "or name."))
+
+
+async def on_material_product(ctx: Ctx, inc: Incoming) -> Step:
+    text = _clean_product(inc.text or "")
+    if not text:
+        return goto("product", ctx.t("Type the product's SKU or name."))
+    return _material_save(ctx, text)
+
+
+def _material_save(ctx: Ctx, text: str) -> Step:
+    product = svc.resolve_product(ctx.session, text)
+    company = svc.visible_company(ctx.session, ctx.user, int(ctx.data["company_id"]))
+    contact = (svc.visible_contact(ctx.session, ctx.user, int(ctx.data["contact_id"]))
+               if ctx.data.get("contact_id") else None)
+    activities.record_material(ctx.session, ctx.user, company=company, contact=contact,
+                               material=f"brochure:{product.sku}", product_sku=product.sku,
+                               now=ctx.now)
+    who = f"{contact.name} ({company_name(company)})" if contact else company_name(company)
+    return done(ctx.t("Recorded: brochure for {product} sent to {who}.", product=product.name,
+                      who=who))
+
+
+# -- check-in and actions ---------------------------------------------------------------------
+async def checkin(ctx: Ctx, inc: Incoming) -> Step:
+    if inc.location is None:
+        return done(ctx.t("Share your location to check in to your latest visit."))
+    lat, lon = inc.location
+    activity = activities.check_in(ctx.session, ctx.user, lat, lon, ctx.now)
+    return done(ctx.t("Checked in at your visit to {company}.",
+                      company=company_name(activity.company)))
+
+
+async def visit_action(ctx: Ctx, arg: str) -> Step:
+    try:
+        contact_id = str(int(arg))
+    except ValueError:
+        raise DomainError("contacts.not_found") from None
+    return await ctx.begin("log_visit", contact_id=contact_id)
+
+
+async def material_action(ctx: Ctx, arg: str) -> Step:
+    try:
+        contact_id = str(int(arg))
+    except ValueError:
+        raise DomainError("contacts.not_found") from None
+    return await ctx.begin("send_material", contact_id=contact_id)
 
 
 def register(registry: Registry) -> None:
-    """Register this module's flows, intents and actions (filled in by its area)."""
+    """Register the visit, material and check-in flows with their intents (EN + ID)."""
+    registry.add_flow(Flow(
+        "log_visit", start=begin, roles=FIELD_ROLES, commands=("visit", "log"),
+        help=N_("Log a visit, call, meeting or e-mail with its next step"),
+        states={"who": on_who, "kind": on_kind, "outcome": on_outcome, "notes": on_notes,
+                "next": on_next, "date": on_date}))
+    registry.add_flow(Flow(
+        "send_material", start=material_begin, roles=FIELD_ROLES, commands=("brochure",),
+        help=N_("Record a brochure or other material sent to a contact"),
+        states={"mwho": on_material_who, "product": on_material_product}))
+    registry.add_flow(Flow("visit_checkin", start=checkin, roles=FIELD_ROLES))
+    registry.location_flow = "visit_checkin"
+    registry.add_action(Action("visit.contact", visit_action, roles=FIELD_ROLES,
+                               group_ok=False))
+    registry.add_action(Action("visit.material", material_action, roles=FIELD_ROLES,
+                               group_ok=False))
+    registry.add_intent(intent(
+        "log_visit",
+        r"^(?:log|record|add)\s+(?:a\s+|an\s+|my\s+)?(?P<kind>visit|call|meeting|e-?mail)"
+        r"(?:\s+(?:to|at|with|for)\s+(?P<text>.+?)|\s+(?P<text2>.+?))?\s*$",
+        r"^catat\s+(?P<kind>kunjungan|telepon|panggilan|rapat|pertemuan|email)"
+        r"(?:\s+(?:ke|di|dengan|untuk)\s+(?P<text>.+?)|\s+(?P<text2>.+?))?\s*$",
+        priority=15))
+    registry.add_intent(intent(
+        "send_material",
+        r"^(?:i\s+)?(?:sent|gave|send|give)\s+(?:the\s+|a\s+)?(?:brochure|leaflet|catalog(?:ue)?|"
+        r"material)\s+(?:for\s+|of\s+|about\s+)?(?P<product>.+?)\s+to\s+(?P<text>.+?)\s*$",
+        r"^(?:sudah\s+)?(?:kirim|mengirim|memberi|kasih)\s+brosur\s+(?P<product>.+?)\s+"
+        r"(?:ke|kepada)\s+(?P<text>.+?)\s*$",
+        priority=15))
