@@ -1,9 +1,787 @@
-"""Field-service jobs: dispatch offers, accept/decline, status from the site."""
+"""Field-service jobs in chat: /newjob for managers, offers with accept (ETA) / decline
+buttons for technicians, the status flow from the site, /jobs (today's route), manual
+assignment from an escalation, and the notices of this area.
+
+```mermaid
+stateDiagram-v2
+    [*] --> offered: /newjob, import, Order placed
+    offered --> offered: decline / time-out (next technician)
+    offered --> escalated: nobody left
+    escalated --> assigned: manager assigns
+    offered --> assigned: accept + ETA
+    assigned --> en_route: On my way
+    en_route --> on_site: Arrived (location at the site)
+    assigned --> on_site: Arrived
+    on_site --> done: notes, parts, photo
+    assigned --> cannot_complete: reason
+    en_route --> cannot_complete: reason
+    on_site --> cannot_complete: reason
+```
+"""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.conversations.flow import Action, Ctx, Flow, Step, done, goto, intent
+from bot.conversations.messages import Button, Incoming, Reply, button_rows
 from bot.conversations.registry import Registry
+from bot.i18n import N_, Translator, register_errors
+from core import fieldservice as fs
+from core.contacts import find_companies
+from core.errors import DomainError
+from core.models import Company, Contact, NoticeRow, Role, User
+from core.models.fieldservice import JobOffer, ServiceJob
+
+DISPATCHERS = frozenset({Role.MANAGER, Role.ADMIN})
+TECHNICIANS = frozenset({Role.TECHNICIAN})
+JOB_VIEWERS = frozenset({Role.TECHNICIAN, Role.MANAGER, Role.ADMIN})
+
+SKILL_LABELS = {
+    "installation": N_("Installation"),
+    "repair": N_("Repair"),
+    "maintenance": N_("Maintenance"),
+    "network": N_("Network"),
+    "electrical": N_("Electrical"),
+    "hvac": N_("Air conditioning"),
+}
+PRIORITY_LABELS = {
+    1: N_("P1 urgent"),
+    2: N_("P2 high"),
+    3: N_("P3 normal"),
+    4: N_("P4 low"),
+}
+STATUS_LABELS = {
+    "new": N_("new"),
+    "offered": N_("offered"),
+    "escalated": N_("waiting for a manager"),
+    "assigned": N_("assigned"),
+    "en_route": N_("on the way"),
+    "on_site": N_("on site"),
+    "done": N_("done"),
+    "cannot_complete": N_("could not be completed"),
+    "cancelled": N_("cancelled"),
+}
+SKIP_WORDS = {"skip", "lewati", "none", "no", "tidak", "tidak ada", "-"}
+
+register_errors({
+    "job.not_found": N_("No such job, or it is not yours to see."),
+    "job.offer_not_found": N_("That offer is not for you."),
+    "job.offer_gone": N_("Too late: the offer for job #{job} timed out or moved on to "
+                         "someone else. Nothing changed; /jobs shows what is yours."),
+    "job.offer_already_accepted": N_("You already accepted job #{job}. /jobs shows it."),
+    "job.already_assigned": N_("Job #{job} is already assigned to {tech} (by {by}). "
+                               "Nothing changed."),
+    "job.technician_not_found": N_("That technician is not available."),
+    "job.bad_status": N_("Job #{job} is {status} now, so that step does not apply. /jobs "
+                         "shows the current state."),
+    "job.not_dispatcher": N_("Only managers and admins create and assign jobs."),
+    "job.not_technician": N_("{name} is not a technician."),
+    "job.bad_skill": N_("Unknown skill {skill}. Use one of: {skills}."),
+    "job.bad_priority": N_("The priority is P1, P2, P3 or P4."),
+    "job.bad_description": N_("Describe the job in 3 to 2000 characters."),
+    "job.bad_window": N_("The time window must end after it starts."),
+    "job.bad_profile": N_("Working hours or load cap are not valid."),
+    "job.bad_location": N_("That location is not valid. Share your location again."),
+    "job.too_far": N_("You are {km} km from the site; on site means within {radius} m. "
+                      "Share your location again when you are there."),
+    "job.bad_eta": N_("Pick one of the ETA buttons."),
+    "job.bad_parts": N_("List the parts like \"2x filter, 1x belt\" (at most 50 items), or "
+                        "press No parts."),
+    "job.notes_missing": N_("Write a short note of what you did."),
+    "job.reason_missing": N_("Say in a few words why the job cannot be completed."),
+    "job.import_columns": N_("The CSV file lacks the columns: {columns}."),
+    "job.import_company": N_("No customer {company}."),
+    "job.import_value": N_("A priority, coordinate or date in this row is not valid."),
+})
+
+
+# -- words ----------------
+def company_name(company: Company | None) -> str:
+    if company is None:
+        return "—"
+    return f"{company.legal_form} {company.name}" if company.legal_form else company.name
+
+
+def _eta_label(t: Translator, minutes: int) -> str:
+    if minutes < 60:
+        return t("{minutes} min", minutes=minutes)
+    return t("{hours} h", hours=minutes // 60)
+
+
+def _window(t: Translator, job: ServiceJob) -> str:
+    if job.window_start is None or job.window_end is None:
+        return t("any time")
+    if t.local(job.window_start).date() == t.local(job.window_end).date():
+        return f"{t.date(job.window_start)} {t.time(job.window_start)}–{t.time(job.window_end)}"
+    return f"{t.datetime(job.window_start)} – {t.datetime(job.window_end)}"
+
+
+def job_summary(t: Translator, session: Session, job: ServiceJob) -> str:
+    """One job in a few lines: what, where, when, how urgent, who."""
+    company = session.get(Company, job.company_id)
+    lines = [
+        t("Job #{id} · {priority} · {skill}", id=job.id, priority=t(PRIORITY_LABELS[job.priority]),
+          skill=t(SKILL_LABELS.get(job.skill, job.skill))),
+        t("Customer: {company}", company=company_name(company)),
+        t("Site: {address}", address=job.site_address or "—"),
+        t("Window: {window}", window=_window(t, job)),
+        t("Work: {description}", description=job.description),
+    ]
+    if job.equipment:
+        lines.append(t("Equipment: {equipment}", equipment=job.equipment))
+    status = t(STATUS_LABELS.get(job.status, job.status))
+    if job.technician_id:
+        tech = session.get(User, job.technician_id)
+        lines.append(t("Status: {status} · {tech}", status=status,
+                       tech=tech.name if tech else "—"))
+    else:
+        lines.append(t("Status: {status}", status=status))
+    if job.eta_at and job.status in ("assigned", "en_route"):
+        lines.append(t("ETA: {eta}", eta=t.time(job.eta_at)))
+    return "\n".join(lines)
+
+
+def technician_buttons(t: Translator, job: ServiceJob) -> list[list[Button]]:
+    """The status buttons of a job for its technician."""
+    arg = str(job.id)
+    go = Button(t("On my way"), action="job.go", arg=arg)
+    arrived = Button(t("Arrived"), action="job.arrive", arg=arg)
+    late = Button(t("Running late"), action="job.late", arg=arg)
+    fail = Button(t("Cannot complete"), action="job.fail", arg=arg)
+    finish = Button(t("Done"), action="job.done", arg=arg)
+    if job.status == "assigned":
+        return [[go, arrived], [late, fail]]
+    if job.status == "en_route":
+        return [[arrived, late], [fail]]
+    if job.status == "on_site":
+        return [[finish, fail]]
+    return []
+
+
+def job_card(t: Translator, session: Session, job: ServiceJob, viewer: User) -> Reply:
+    """The job with the buttons this viewer may press."""
+    rows: list[list[Button]] = []
+    if viewer.id == job.technician_id:
+        rows = technician_buttons(t, job)
+    elif viewer.role in (Role.MANAGER.value, Role.ADMIN.value) and job.status in fs.OPEN:
+        rows = assign_rows(t, session, job)
+    return Reply.with_buttons(job_summary(t, session, job), *rows)
+
+
+def offer_reply(t: Translator, session: Session, offer: JobOffer, job: ServiceJob) -> Reply:
+    """An offer: the job, how far, answer by when; accept with an ETA, or decline."""
+    lines = [t("🔧 New job offer"), job_summary(t, session, job)]
+    if offer.distance_km is not None:
+        lines.append(t("About {km} km from your last location.", km=f"{offer.distance_km:.1f}"))
+    lines.append(t("Answer by {time}, or it goes to the next technician.",
+                   time=t.time(offer.expires_at)))
+    accept = [Button(t("Accept · {eta}", eta=_eta_label(t, m)), action="job.accept",
+                     arg=f"{offer.id}:{m}") for m in fs.ETA_CHOICES_MIN[:3]]
+    return Reply.with_buttons("\n".join(lines), accept,
+                              [Button(t("Decline"), action="job.decline", arg=str(offer.id))])
+
+
+def assign_rows(t: Translator, session: Session, job: ServiceJob) -> list[list[Button]]:
+    """Buttons to give the job to a technician by hand (eligible ones first)."""
+    candidates = fs.rank_technicians(session, job, _now(session, job), eligible_only=False)
+    buttons = []
+    for c in candidates[:6]:
+        first = c.name.split()[0] if c.name.split()[0] not in ("I",) else c.name
+        where = f"{c.distance_km:.0f} km" if c.distance_km is not None else "?"
+        mark = "" if c.eligible else " ⚠"
+        buttons.append(Button(t("Assign {name} ({where}, {load} jobs){mark}", name=first,
+                                where=where, load=c.load, mark=mark),
+                              action="job.assign", arg=f"{job.id}:{c.user_id}"))
+    return [list(row) for row in button_rows(buttons, 2)]
+
+
+def _now(session: Session, job: ServiceJob) -> datetime:
+    # Renderers get no clock: the job's last change is the reference for on-shift marks.
+    return session.info.get("now") or job.updated_at
+
+
+def escalation_text(t: Translator, session: Session, job: ServiceJob) -> str:
+    asked = session.scalars(select(JobOffer).where(JobOffer.job_id == job.id)).all()
+    head = t("⚠ No technician took job #{id}: please assign it by hand.", id=job.id)
+    if asked:
+        names = []
+        for offer in asked:
+            tech = session.get(User, offer.technician_id)
+            names.append(f"{tech.name if tech else '?'} ({t(OFFER_LABELS[offer.status])})")
+        head += "\n" + t("Asked: {names}", names=", ".join(names))
+    else:
+        head += "\n" + t("Nobody with that skill is on shift and free in that territory.")
+    return head + "\n" + job_summary(t, session, job) + "\n" + t("⚠ = off shift or at the "
+                                                                 "load cap.")
+
+
+OFFER_LABELS = {
+    "pending": N_("waiting"),
+    "accepted": N_("accepted"),
+    "declined": N_("declined"),
+    "expired": N_("no answer"),
+    "withdrawn": N_("withdrawn"),
+}
+
+
+def customer_contact(session: Session, job: ServiceJob) -> Contact | None:
+    """Whom the customer-facing notices address: the job's contact, else a decision maker."""
+    if job.contact_id is not None:
+        return session.get(Contact, job.contact_id)
+    return session.scalar(select(Contact).where(Contact.company_id == job.company_id)
+                          .order_by(Contact.is_decision_maker.desc(), Contact.id).limit(1))
+
+
+def delay_draft(t: Translator, session: Session, job: ServiceJob, eta: datetime) -> str:
+    """The copy-ready delay notice for the customer contact, in the reader's language."""
+    contact = customer_contact(session, job)
+    tech = session.get(User, job.technician_id) if job.technician_id else None
+    name = contact.name if contact else t("Sir/Madam")
+    phone = (contact.mobile or contact.phone or "—") if contact else "—"
+    draft = t("Dear {contact}, our technician {tech} is on the way for your service request "
+              "#{job} but will arrive around {eta}, later than the agreed {end}. We apologise "
+              "for the delay.", contact=name, tech=tech.name if tech else "—", job=job.id,
+              eta=t.time(eta), end=t.time(job.window_end) if job.window_end else "—")
+    return t("Delay notice for {contact} ({phone}), ready to send:", contact=name,
+             phone=phone) + "\n“" + draft + "”"
+
+
+# -- /newjob ----------------
+async def newjob_start(ctx: Ctx, inc: Incoming) -> Step:
+    """Create a service job: customer, skill, priority, window, work, equipment."""
+    text = ctx.args.get("text", "").strip()
+    if text:
+        return await _pick_company(ctx, text)
+    return goto("company", ctx.t("New service job. Which customer? Type part of the name."))
+
+
+async def _pick_company(ctx: Ctx, text: str) -> Step:
+    matches = find_companies(ctx.session, ctx.user, text, limit=6)
+    if not matches:
+        return goto("company", ctx.t("No customer of yours matches “{text}”. Type another part "
+                                     "of the name, or /cancel.", text=text[:60]))
+    wanted = text.strip().lower()
+    exact = [m.company for m in matches
+             if wanted in (m.company.name.lower(), company_name(m.company).lower())]
+    if len(matches) == 1 or len(exact) == 1:
+        return _ask_skill(ctx, exact[0] if exact else matches[0].company)
+    buttons = [Button(company_name(m.company), value=f"c{m.company.id}") for m in matches]
+    return goto("company", Reply.with_buttons(ctx.t("Which one?"), *button_rows(buttons, 1)))
+
+
+async def newjob_company(ctx: Ctx, inc: Incoming) -> Step:
+    """Take the customer (a button from the list, or more of the name)."""
+    if inc.button and inc.button.startswith("c") and inc.button[1:].isdigit():
+        company = ctx.session.get(Company, int(inc.button[1:]))
+        if company is not None:
+            return _ask_skill(ctx, company)
+    if inc.text:
+        return await _pick_company(ctx, inc.text)
+    return goto("company", ctx.t("Type part of the customer's name, or /cancel."))
+
+
+def _ask_skill(ctx: Ctx, company: Company) -> Step:
+    ctx.data["company_id"] = company.id
+    buttons = [Button(ctx.t(label), value=key) for key, label in SKILL_LABELS.items()]
+    return goto("skill", Reply.with_buttons(
+        ctx.t("{company}. Which skill does the job need?", company=company_name(company)),
+        *button_rows(buttons, 3)))
+
+
+def _match_choice(ctx: Ctx, inc: Incoming, labels: dict[Any, str]) -> str | None:
+    if inc.button:
+        return inc.button
+    text = (inc.text or "").strip().lower()
+    for key, label in labels.items():
+        if text in (str(key).lower(), ctx.t(label).lower(), label.lower()):
+            return str(key)
+    return None
+
+
+async def newjob_skill(ctx: Ctx, inc: Incoming) -> Step:
+    """Take the skill."""
+    skill = _match_choice(ctx, inc, SKILL_LABELS)
+    if skill not in SKILL_LABELS:
+        return goto("skill", ctx.t("Pick one of the skill buttons."))
+    ctx.data["skill"] = skill
+    buttons = [Button(ctx.t(label), value=str(p)) for p, label in PRIORITY_LABELS.items()]
+    return goto("priority", Reply.with_buttons(ctx.t("How urgent is it?"),
+                                               *button_rows(buttons, 2)))
+
+
+async def newjob_priority(ctx: Ctx, inc: Incoming) -> Step:
+    """Take the priority."""
+    choice = _match_choice(ctx, inc, PRIORITY_LABELS)
+    if choice is None and inc.text:
+        choice = inc.text.strip().upper().lstrip("P")
+    if choice not in ("1", "2", "3", "4"):
+        return goto("priority", ctx.t("Pick P1, P2, P3 or P4."))
+    priority = int(choice)
+    ctx.data["priority"] = priority
+    t, now = ctx.t, ctx.now
+    asap_end = now + fs.RESPONSE_WINDOW[priority]
+    buttons = [Button(t("As soon as possible (by {time})", time=t.datetime(asap_end)),
+                      value="asap")]
+    local = t.local(now)
+    if local.hour < 16:
+        buttons.append(Button(t("Today until 17:00"), value="today"))
+    buttons.append(Button(t("Tomorrow 08:00–17:00"), value="tomorrow"))
+    return goto("window", Reply.with_buttons(t("When should the technician be there?"),
+                                             *button_rows(buttons, 1)))
+
+
+def _window_for(ctx: Ctx, choice: str) -> tuple[datetime, datetime] | None:
+    now = ctx.now
+    local = ctx.t.local(now)
+    if choice == "asap":
+        return now, now + fs.RESPONSE_WINDOW[int(ctx.data["priority"])]
+    if choice == "today" and local.hour < 16:
+        return now, local.replace(hour=17, minute=0, second=0, microsecond=0).astimezone(
+            now.tzinfo)
+    if choice == "tomorrow":
+        day = local.replace(hour=8, minute=0, second=0, microsecond=0) + timedelta(days=1)
+        return day.astimezone(now.tzinfo), (day + timedelta(hours=9)).astimezone(now.tzinfo)
+    return None
+
+
+async def newjob_window(ctx: Ctx, inc: Incoming) -> Step:
+    """Take the time window."""
+    choice = inc.button or {"asap": "asap", "now": "asap", "today": "today", "hari ini": "today",
+                            "tomorrow": "tomorrow", "besok": "tomorrow"}.get(
+                                (inc.text or "").strip().lower(), "")
+    window = _window_for(ctx, choice)
+    if window is None:
+        return goto("window", ctx.t("Pick one of the time buttons."))
+    ctx.data["window"] = [window[0].isoformat(), window[1].isoformat()]
+    return goto("description", ctx.t("What is the work? Describe it in a sentence or two."))
+
+
+async def newjob_description(ctx: Ctx, inc: Incoming) -> Step:
+    """Take the description."""
+    text = (inc.text or "").strip()
+    if not 3 <= len(text) <= 2000:
+        return goto("description", ctx.t("Describe the job in 3 to 2000 characters."))
+    ctx.data["description"] = text
+    return goto("equipment", Reply.with_buttons(
+        ctx.t("Which equipment is involved (model, serial)? Or press Skip."),
+        [Button(ctx.t("Skip"), value="skip")]))
+
+
+async def newjob_equipment(ctx: Ctx, inc: Incoming) -> Step:
+    """Take the equipment (optional) and show the summary."""
+    text = (inc.text or "").strip()
+    if inc.button == "skip" or text.lower() in SKIP_WORDS:
+        ctx.data["equipment"] = None
+    elif text:
+        if len(text) > 300:
+            return goto("equipment", ctx.t("Keep the equipment under 300 characters."))
+        ctx.data["equipment"] = text
+    else:
+        return goto("equipment", ctx.t("Type the equipment, or press Skip."))
+    t = ctx.t
+    company = ctx.session.get(Company, ctx.data["company_id"])
+    start, end = (datetime.fromisoformat(x) for x in ctx.data["window"])
+    summary = [
+        t("Create this job?"),
+        t("Customer: {company}", company=company_name(company)),
+        t("Skill: {skill} · {priority}", skill=t(SKILL_LABELS[ctx.data["skill"]]),
+          priority=t(PRIORITY_LABELS[ctx.data["priority"]])),
+        t("Window: {start} – {end}", start=t.datetime(start), end=t.datetime(end)),
+        t("Work: {description}", description=ctx.data["description"]),
+    ]
+    if ctx.data["equipment"]:
+        summary.append(t("Equipment: {equipment}", equipment=ctx.data["equipment"]))
+    return goto("confirm", Reply.with_buttons("\n".join(summary), [
+        Button(t("Create and dispatch"), value="yes"), Button(t("Cancel"), value="no")]))
+
+
+async def newjob_confirm(ctx: Ctx, inc: Incoming) -> Step:
+    """Create the job and dispatch it."""
+    answer = inc.button or (inc.text or "").strip().lower()
+    if answer in ("no", "cancel", "batal"):
+        return done(ctx.t("Cancelled; no job was created."))
+    if answer not in ("yes", "ok", "create", "ya", "buat"):
+        return goto("confirm", ctx.t("Press Create and dispatch, or Cancel."))
+    company = ctx.session.get(Company, ctx.data["company_id"])
+    if company is None:
+        raise DomainError("job.not_found")
+    start, end = (datetime.fromisoformat(x) for x in ctx.data["window"])
+    job = fs.create_job(
+        ctx.session, company=company, skill=ctx.data["skill"],
+        priority=int(ctx.data["priority"]), description=ctx.data["description"], now=ctx.now,
+        created_by=ctx.user, equipment=ctx.data.get("equipment"), window=(start, end))
+    offer = fs.dispatch(ctx.session, job, ctx.now)
+    t = ctx.t
+    if offer is not None:
+        tech = ctx.session.get(User, offer.technician_id)
+        where = (t(" ({km} km away)", km=f"{offer.distance_km:.1f}")
+                 if offer.distance_km is not None else "")
+        return done(t("Job #{id} created and offered to {tech}{where}; they have until {time} "
+                      "to answer. You will hear when it is taken or if nobody takes it.",
+                      id=job.id, tech=tech.name if tech else "?", where=where,
+                      time=t.time(offer.expires_at)))
+    ctx.session.info["now"] = ctx.now
+    return done(Reply.with_buttons(escalation_text(t, ctx.session, job),
+                                   *assign_rows(t, ctx.session, job)))
+
+
+# -- /jobs ----------------
+async def jobs_start(ctx: Ctx, inc: Incoming) -> Step:
+    """Show my offers and my route today (technicians) or the open jobs (managers)."""
+    t, session = ctx.t, ctx.session
+    if ctx.role == Role.TECHNICIAN:
+        replies: list[Reply] = [offer_reply(t, session, offer, session.get(ServiceJob,
+                                                                             offer.job_id))
+                                for offer in fs.pending_offers_for(session, ctx.user, ctx.now)]
+        route = fs.route_for_today(session, ctx.user, ctx.now)
+        if not route:
+            replies.append(Reply(t("No jobs on your route today.")))
+            return done(*replies)
+        lines = [t("Your route today:")]
+        buttons = []
+        for n, job in enumerate(route, 1):
+            company = session.get(Company, job.company_id)
+            lines.append(t("{n}. {window} · #{id} {company} · {status}", n=n,
+                           window=_window(t, job), id=job.id, company=company_name(company),
+                           status=t(STATUS_LABELS.get(job.status, job.status))))
+            buttons.append(Button(t("Open #{id}", id=job.id), action="job.show", arg=str(job.id)))
+        replies.append(Reply.with_buttons("\n".join(lines), *button_rows(buttons, 3)))
+        first = route[0]
+        replies.append(job_card(t, session, first, ctx.user))
+        return done(*replies)
+    jobs = fs.open_jobs_for_manager(session, ctx.user)
+    if not jobs:
+        return done(t("No open service jobs. /newjob creates one."))
+    lines = [t("Open service jobs:")]
+    buttons = []
+    for job in jobs:
+        tech = session.get(User, job.technician_id) if job.technician_id else None
+        company = session.get(Company, job.company_id)
+        lines.append(t("#{id} {priority} · {company} · {status}{tech}", id=job.id,
+                       priority=t(PRIORITY_LABELS[job.priority]), company=company_name(company),
+                       status=t(STATUS_LABELS.get(job.status, job.status)),
+                       tech=f" · {tech.name}" if tech else ""))
+        buttons.append(Button(t("Open #{id}", id=job.id), action="job.show", arg=str(job.id)))
+    return done(Reply.with_buttons("\n".join(lines), *button_rows(buttons[:12], 4)))
+
+
+# -- actions ----------------
+def _int(arg: str) -> int:
+    if not arg.isdigit():
+        raise DomainError("job.not_found")
+    return int(arg)
+
+
+async def act_show(ctx: Ctx, arg: str) -> Step:
+    """Show a job with the buttons that apply now."""
+    job = fs.get_job(ctx.session, _int(arg), ctx.user)
+    ctx.session.info["now"] = ctx.now
+    return done(job_card(ctx.t, ctx.session, job, ctx.user))
+
+
+async def act_accept(ctx: Ctx, arg: str) -> Step:
+    """Accept an offer with an ETA."""
+    offer_text, _, eta_text = arg.partition(":")
+    job = fs.accept_offer(ctx.session, offer_id=_int(offer_text), user=ctx.user,
+                          eta_minutes=_int(eta_text), now=ctx.now)
+    t = ctx.t
+    replies = [Reply(t("Job #{id} is yours. Expected on site at {eta}.", id=job.id,
+                       eta=t.time(job.eta_at) if job.eta_at else "—")),
+               job_card(t, ctx.session, job, ctx.user)]
+    if job.eta_at and fs.note_delay(ctx.session, job, ctx.now):
+        replies.append(Reply(t("That is after the customer's window, so the account's rep "
+                               "was asked to send this:") + "\n"
+                             + delay_draft(t, ctx.session, job, job.eta_at)))
+    return done(*replies)
+
+
+async def act_decline(ctx: Ctx, arg: str) -> Step:
+    """Decline an offer; it moves to the next technician."""
+    offer = ctx.session.get(JobOffer, _int(arg))
+    job_id = offer.job_id if offer else 0
+    fs.decline_offer(ctx.session, offer_id=_int(arg), user=ctx.user, now=ctx.now)
+    return done(ctx.t("Declined job #{id}; it goes to the next technician.", id=job_id))
+
+
+async def act_go(ctx: Ctx, arg: str) -> Step:
+    """Mark a job en route."""
+    job = fs.start_travel(ctx.session, job_id=_int(arg), user=ctx.user, now=ctx.now)
+    t = ctx.t
+    return done(Reply.with_buttons(
+        t("On your way to job #{id}. Press Arrived at the site and share your location.",
+          id=job.id), *technician_buttons(t, job)))
+
+
+async def act_arrive(ctx: Ctx, arg: str) -> Step:
+    """Ask for the location that proves the technician is on site."""
+    return await ctx.begin("job_arrive", job=arg)
+
+
+async def act_done(ctx: Ctx, arg: str) -> Step:
+    return await ctx.begin("job_done", job=arg)
+
+
+async def act_fail(ctx: Ctx, arg: str) -> Step:
+    return await ctx.begin("job_fail", job=arg)
+
+
+async def act_late(ctx: Ctx, arg: str) -> Step:
+    return await ctx.begin("job_eta", job=arg)
+
+
+async def act_assign(ctx: Ctx, arg: str) -> Step:
+    """Assign a job by hand (the first manager to press wins)."""
+    job_text, _, tech_text = arg.partition(":")
+    job = fs.assign_job(ctx.session, job_id=_int(job_text), technician_id=_int(tech_text),
+                        by=ctx.user, now=ctx.now)
+    tech = ctx.session.get(User, job.technician_id)
+    return done(ctx.t("Job #{id} assigned to {tech}; they have been told.", id=job.id,
+                      tech=tech.name if tech else "?"))
+
+
+# -- the technician's small flows ----------------
+def _own(ctx: Ctx, *statuses: str) -> ServiceJob:
+    job = fs.get_job(ctx.session, int(ctx.data["job"]), ctx.user)
+    if job.technician_id != ctx.user.id:
+        raise DomainError("job.not_found")
+    if statuses and job.status not in statuses:
+        raise DomainError("job.bad_status", job=job.id, status=ctx.t(STATUS_LABELS[job.status]))
+    return job
+
+
+def _begin_job(ctx: Ctx, *statuses: str) -> ServiceJob:
+    ctx.data["job"] = _int(ctx.args.get("job", ""))
+    return _own(ctx, *statuses)
+
+
+async def arrive_start(ctx: Ctx, inc: Incoming) -> Step:
+    """Ask for a location share at the site."""
+    job = _begin_job(ctx, "assigned", "en_route")
+    return goto("where", ctx.t("Share your location (📎 → Location) so I can check you are at "
+                               "the site of job #{id}: {address}", id=job.id,
+                               address=job.site_address or "—"))
+
+
+async def arrive_where(ctx: Ctx, inc: Incoming) -> Step:
+    """Check the shared location against the site."""
+    if inc.location is None:
+        return goto("where", ctx.t("Please share your location (not text), or /cancel."))
+    lat, lon = inc.location
+    job = _own(ctx, "assigned", "en_route")
+    dist = fs.distance_to_site(job, lat, lon)
+    if dist is not None and dist > fs.ARRIVAL_RADIUS_KM:
+        fs.record_location(ctx.user, lat, lon, ctx.now)  # still the latest known position
+        return goto("where", ctx.t(
+            "You are {km} km from the site; on site means within {radius} m. Share your "
+            "location again when you are there, or /cancel.", km=f"{dist:.1f}",
+            radius=int(fs.ARRIVAL_RADIUS_KM * 1000)))
+    job = fs.arrive(ctx.session, job_id=job.id, user=ctx.user, lat=lat, lon=lon, now=ctx.now)
+    return done(Reply.with_buttons(
+        ctx.t("On site at job #{id} since {time}. Press Done when finished.", id=job.id,
+              time=ctx.t.time(ctx.now)), *technician_buttons(ctx.t, job)))
+
+
+async def done_start(ctx: Ctx, inc: Incoming) -> Step:
+    """Finish a job: notes, parts used, an optional photo."""
+    job = _begin_job(ctx, "on_site")
+    return goto("notes", ctx.t("Job #{id}: what did you do? A short note for the customer file.",
+                               id=job.id))
+
+
+async def done_notes(ctx: Ctx, inc: Incoming) -> Step:
+    """Take the notes."""
+    text = (inc.text or "").strip()
+    if len(text) < 3:
+        return goto("notes", ctx.t("Write a short note of what you did."))
+    ctx.data["notes"] = text[:4000]
+    return goto("parts", Reply.with_buttons(
+        ctx.t("Which parts did you use? e.g. \"2x filter, 1x belt\"."),
+        [Button(ctx.t("No parts"), value="none")]))
+
+
+async def done_parts(ctx: Ctx, inc: Incoming) -> Step:
+    """Take the parts used."""
+    text = (inc.text or "").strip()
+    if inc.button == "none" or text.lower() in SKIP_WORDS:
+        ctx.data["parts"] = []
+    elif text:
+        ctx.data["parts"] = fs.parse_parts(text)
+    else:
+        return goto("parts", ctx.t("List the parts, or press No parts."))
+    return goto("photo", Reply.with_buttons(ctx.t("Send a photo of the finished work, or press "
+                                                  "Skip."), [Button(ctx.t("Skip"), value="skip")]))
+
+
+async def done_photo(ctx: Ctx, inc: Incoming) -> Step:
+    """Take the optional photo and close the job."""
+    photo = None
+    if inc.file is not None:
+        if not inc.file.mime.startswith("image/"):
+            return goto("photo", ctx.t("That is not a photo. Send a picture, or press Skip."))
+        photo = (inc.file.name[:200], inc.file.mime[:80], inc.file.data)
+    elif not (inc.button == "skip" or (inc.text or "").strip().lower() in SKIP_WORDS):
+        return goto("photo", ctx.t("Send a photo, or press Skip."))
+    job = fs.complete_job(ctx.session, job_id=int(ctx.data["job"]), user=ctx.user,
+                          notes=ctx.data["notes"], parts=ctx.data["parts"], now=ctx.now,
+                          photo=photo)
+    parts = ", ".join(f"{p['qty']}× {p['item']}" for p in job.parts) or ctx.t("none")
+    return done(ctx.t("Job #{id} is done. Parts: {parts}. The rep and the manager are told. "
+                      "Thank you!", id=job.id, parts=parts))
+
+
+async def fail_start(ctx: Ctx, inc: Incoming) -> Step:
+    """Report that a job cannot be completed."""
+    job = _begin_job(ctx, *fs.ACTIVE)
+    return goto("reason", ctx.t("Why can job #{id} not be completed? (e.g. part missing, "
+                                "customer absent)", id=job.id))
+
+
+async def fail_reason(ctx: Ctx, inc: Incoming) -> Step:
+    """Take the reason."""
+    text = (inc.text or "").strip()
+    if len(text) < 3:
+        return goto("reason", ctx.t("Say in a few words why the job cannot be completed."))
+    job = fs.cannot_complete(ctx.session, job_id=int(ctx.data["job"]), user=ctx.user,
+                             reason=text, now=ctx.now)
+    return done(ctx.t("Job #{id} is marked as not completed. The manager is told and will "
+                      "follow up.", id=job.id))
+
+
+async def eta_start(ctx: Ctx, inc: Incoming) -> Step:
+    """Ask for a new ETA."""
+    job = _begin_job(ctx, "assigned", "en_route")
+    buttons = [Button(ctx.t("In {eta}", eta=_eta_label(ctx.t, m)), value=str(m))
+               for m in fs.ETA_CHOICES_MIN]
+    return goto("minutes", Reply.with_buttons(
+        ctx.t("When will you be at job #{id}?", id=job.id), *button_rows(buttons, 2)))
+
+
+async def eta_minutes(ctx: Ctx, inc: Incoming) -> Step:
+    """Take the new ETA; draft the delay notice when it slips past the window."""
+    value = inc.button or (inc.text or "").strip()
+    if not value.isdigit():
+        return goto("minutes", ctx.t("Pick one of the buttons."))
+    job = fs.set_eta(ctx.session, job_id=int(ctx.data["job"]), user=ctx.user,
+                     minutes=int(value), now=ctx.now)
+    t = ctx.t
+    text = t("New ETA for job #{id}: {eta}.", id=job.id, eta=t.time(job.eta_at))
+    if job.eta_at and fs.is_late(job, ctx.now):
+        text += "\n" + t("That is after the customer's window, so the account's rep was "
+                         "asked to send this:") + "\n" + delay_draft(t, ctx.session, job,
+                                                                      job.eta_at)
+    return done(text)
+
+
+# -- notices ----------------
+def render_offer(session: Session, row: NoticeRow, user: User | None, t: Translator
+                 ) -> Reply | None:
+    offer = session.get(JobOffer, int(row.params.get("offer_id", 0)))
+    if offer is None or offer.status != "pending":
+        return None  # answered, timed out or withdrawn meanwhile
+    job = session.get(ServiceJob, offer.job_id)
+    return offer_reply(t, session, offer, job) if job else None
+
+
+def render_escalation(session: Session, row: NoticeRow, user: User | None, t: Translator
+                      ) -> Reply | None:
+    job = session.get(ServiceJob, int(row.params.get("job_id", 0)))
+    if job is None or job.status != "escalated":
+        return None
+    return Reply.with_buttons(escalation_text(t, session, job), *assign_rows(t, session, job))
+
+
+def render_assigned(session: Session, row: NoticeRow, user: User | None, t: Translator
+                    ) -> Reply | None:
+    job = session.get(ServiceJob, int(row.params.get("job_id", 0)))
+    if job is None or user is None or job.technician_id != user.id or job.status != "assigned":
+        return None
+    return Reply.with_buttons(t("📋 You have been assigned a job.") + "\n"
+                              + job_summary(t, session, job), *technician_buttons(t, job))
+
+
+def render_completed(session: Session, row: NoticeRow, user: User | None, t: Translator
+                     ) -> Reply | None:
+    job = session.get(ServiceJob, int(row.params.get("job_id", 0)))
+    if job is None or job.status != "done":
+        return None
+    tech = session.get(User, job.technician_id) if job.technician_id else None
+    parts = ", ".join(f"{p['qty']}× {p['item']}" for p in job.parts) or t("none")
+    text = t("✅ Job #{id} at {company} was completed by {tech} at {time}.\nNotes: {notes}\n"
+             "Parts: {parts}", id=job.id, company=company_name(session.get(Company,
+                                                                             job.company_id)),
+             tech=tech.name if tech else "—",
+             time=t.datetime(job.finished_at) if job.finished_at else "—",
+             notes=job.notes or "—", parts=parts)
+    if job.photo_name:
+        text += "\n" + t("Photo: {name}", name=job.photo_name)
+    return Reply(text)
+
+
+def render_failed(session: Session, row: NoticeRow, user: User | None, t: Translator
+                  ) -> Reply | None:
+    job = session.get(ServiceJob, int(row.params.get("job_id", 0)))
+    if job is None or job.status != "cannot_complete":
+        return None
+    tech = session.get(User, job.technician_id) if job.technician_id else None
+    return Reply(t("❌ Job #{id} at {company} could not be completed by {tech}: {reason}",
+                   id=job.id, company=company_name(session.get(Company, job.company_id)),
+                   tech=tech.name if tech else "—", reason=job.failure_reason or "—"))
+
+
+def render_delay(session: Session, row: NoticeRow, user: User | None, t: Translator
+                 ) -> Reply | None:
+    job = session.get(ServiceJob, int(row.params.get("job_id", 0)))
+    if job is None or job.status not in ("assigned", "en_route"):
+        return None
+    eta = datetime.fromisoformat(str(row.params.get("eta")))
+    return Reply(t("⏰ Job #{id} at {company} is running late.", id=job.id,
+                   company=company_name(session.get(Company, job.company_id)))
+                 + "\n" + delay_draft(t, session, job, eta))
 
 
 def register(registry: Registry) -> None:
-    """Register this module's flows, intents and actions (filled in by its area)."""
+    """Register the field-service flows, actions, intents and notice renderers."""
+    registry.add_flow(Flow(
+        "newjob", start=newjob_start, roles=DISPATCHERS, commands=("newjob",),
+        help=N_("Create a service job and dispatch it"),
+        states={"company": newjob_company, "skill": newjob_skill,
+                "priority": newjob_priority, "window": newjob_window,
+                "description": newjob_description, "equipment": newjob_equipment,
+                "confirm": newjob_confirm}))
+    registry.add_flow(Flow("jobs", start=jobs_start, roles=JOB_VIEWERS, commands=("jobs",),
+                           help=N_("My jobs today and job offers")))
+    registry.add_flow(Flow("job_arrive", start=arrive_start, roles=TECHNICIANS,
+                           states={"where": arrive_where}))
+    registry.add_flow(Flow("job_done", start=done_start, roles=TECHNICIANS,
+                           states={"notes": done_notes, "parts": done_parts,
+                                   "photo": done_photo}))
+    registry.add_flow(Flow("job_fail", start=fail_start, roles=TECHNICIANS,
+                           states={"reason": fail_reason}))
+    registry.add_flow(Flow("job_eta", start=eta_start, roles=TECHNICIANS,
+                           states={"minutes": eta_minutes}))
+    registry.add_intent(intent(
+        "jobs", r"^(?:my )?jobs?(?: today)?\??$", r"^(?:pekerjaan|tugas)(?: saya)?"
+        r"(?: hari ini)?\??$", r"^(?:my )?route(?: today)?\??$"))
+    for name, handler, roles in (
+        ("job.show", act_show, JOB_VIEWERS),
+        ("job.accept", act_accept, TECHNICIANS),
+        ("job.decline", act_decline, TECHNICIANS),
+        ("job.go", act_go, TECHNICIANS),
+        ("job.arrive", act_arrive, TECHNICIANS),
+        ("job.done", act_done, TECHNICIANS),
+        ("job.fail", act_fail, TECHNICIANS),
+        ("job.late", act_late, TECHNICIANS),
+        ("job.assign", act_assign, DISPATCHERS),
+    ):
+        registry.add_action(Action(name, handler, roles=roles, group_ok=False))
+    registry.add_notice("job.offer", render_offer)
+    registry.add_notice("job.escalation", render_escalation)
+    registry.add_notice("job.assigned", render_assigned)
+    registry.add_notice("job.completed", render_completed)
+    registry.add_notice("job.cannot_complete", render_failed)
+    registry.add_notice("job.delay", render_delay)
