@@ -1,0 +1,120 @@
+"""Logging a visit in a few taps: activity, last contacted, follow-up, material, check-in."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from core.db import Database
+from core.models import OPEN_STAGES, Activity, Company, Contact, Deal, FollowUp, MaterialSent
+from tests.support.chat import CollectingChat, texts
+
+
+async def test_common_visit_in_four_taps_and_one_line(chat: CollectingChat, database: Database,
+                                                      clock) -> None:
+    u = chat.as_user("budi")
+    with database.session() as s:
+        company = s.scalar(select(Company).where(Company.name == "Sinar Jaya Abadi"))
+        open_deals = s.scalars(select(Deal.id).where(
+            Deal.company_id == company.id,
+            Deal.stage.in_([st.value for st in OPEN_STAGES]))).all()
+    out = texts(await u.say("log visit hendro wibisno"))  # the one typed line (with a typo)
+    assert "How did the visit with Hendro Wibisono (PT Sinar Jaya Abadi) go?" in out
+    await u.press("👍 Positive")  # tap 1
+    await u.press("Skip")  # tap 2
+    out = texts(await u.press("Tomorrow"))  # tap 3
+    assert "Saved: visit with Hendro Wibisono" in out
+    assert "Next step on Tue 3 Mar 2026 09:00" in out
+    with database.session() as s:
+        act = s.scalar(select(Activity))
+        assert act.kind == "visit" and act.outcome == "positive" and act.notes is None
+        assert act.occurred_at == clock.now()
+        follow = s.scalar(select(FollowUp))
+        assert follow.kind == "follow_up" and follow.status == "open"
+        # 09:00 in Jakarta (UTC+7) is 02:00 UTC.
+        assert follow.due_at == datetime(2026, 3, 3, 2, 0, tzinfo=UTC)
+        assert follow.activity_id == act.id and follow.company_id == company.id
+        hendro = s.scalar(select(Contact).where(Contact.name == "Hendro Wibisono"))
+        assert hendro.last_contacted_at == clock.now()
+        assert s.get(Company, company.id).last_contacted_at == clock.now()
+        for deal_id in open_deals:
+            assert s.get(Deal, deal_id).last_activity_at == clock.now()
+    # check in by sharing a location (tap 4) after the flow ended
+    out = texts(await u.share_location(-6.21, 106.82))
+    assert "Checked in at your visit to PT Sinar Jaya Abadi" in out
+    with database.session() as s:
+        act = s.scalar(select(Activity))
+        assert (act.lat, act.lon) == (-6.21, 106.82)
+
+
+async def test_visit_with_kind_notes_and_picked_date_in_indonesian(
+        chat: CollectingChat, database: Database) -> None:
+    u = chat.as_user("sari")  # Indonesian
+    out = texts(await u.say("/visit Sinar Jaya"))
+    assert "Siapa di PT Sinar Jaya Abadi?" in out
+    await u.press("Ratna Kusumawati")
+    out = texts(await u.press("Rapat"))
+    assert "Bagaimana hasil rapat dengan Ratna Kusumawati" in out
+    await u.press("😐 Netral")
+    out = texts(await u.say("Minta penawaran ulang untuk 20 laptop"))
+    assert "Langkah berikutnya" in out
+    out = texts(await u.press("Pilih tanggal"))
+    out = texts(await u.say("kemarin"))
+    assert "tidak bisa membaca" in out
+    out = texts(await u.say("1/3/2026"))
+    assert "sudah lewat" in out
+    out = texts(await u.say("10/3 14:30"))
+    assert "Tersimpan: rapat dengan Ratna Kusumawati" in out
+    with database.session() as s:
+        act = s.scalar(select(Activity))
+        assert act.kind == "meeting" and act.notes == "Minta penawaran ulang untuk 20 laptop"
+        follow = s.scalar(select(FollowUp))
+        assert follow.kind == "meeting"
+        assert follow.due_at == datetime(2026, 3, 10, 7, 30, tzinfo=UTC)
+
+
+async def test_bad_input_and_cancel_leave_nothing(chat: CollectingChat,
+                                                  database: Database) -> None:
+    u = chat.as_user("budi")
+    out = texts(await u.say("/visit"))
+    assert "Who did you meet" in out
+    out = texts(await u.say("zzqx qqzz"))
+    assert "found nobody" in out
+    await u.say("Hendro Wibisono")
+    out = texts(await u.say("teleport"))
+    assert "Please tap one" in out
+    await u.press("Call")
+    out = texts(await u.say("great"))
+    assert "Please tap one of the outcomes" in out
+    await u.press("📵 Not reached")
+    await u.say("x" * 2100)
+    await u.say("/cancel")
+    with database.session() as s:
+        assert s.scalar(select(Activity)) is None
+        assert s.scalar(select(FollowUp)) is None
+
+
+async def test_material_from_visit_and_rep_scope(chat: CollectingChat,
+                                                 database: Database) -> None:
+    u = chat.as_user("budi")
+    await u.say("log call with Hendro Wibisono")
+    await u.press("👍 Positive")
+    await u.press("Skip")
+    out = texts(await u.press("No next step"))
+    assert "Saved: call with Hendro Wibisono" in out and "check in" not in out
+    out = texts(await u.press("Brochure sent"))
+    assert "Which product's brochure" in out
+    out = texts(await u.say("laptop pro"))
+    assert "Recorded: brochure for Laptop Pro 14 sent to Hendro Wibisono" in out
+    with database.session() as s:
+        row = s.scalar(select(MaterialSent))
+        assert row.product_sku == "LAP-PRO" and row.material == "brochure:LAP-PRO"
+        assert s.scalar(select(FollowUp)) is None
+    # a location with no recent visit is answered, not stored
+    out = texts(await u.share_location(-6.2, 106.8))
+    assert "no visit logged" in out
+    # budi cannot log a visit at a Surabaya customer
+    out = texts(await u.say("log visit Bambang Hartono"))
+    assert "Bambang Hartono ·" not in "".join(b.label for b in u.buttons)
+    assert "How did the visit" not in out
