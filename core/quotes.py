@@ -195,6 +195,10 @@ def save_quote(session: Session, user: User, *, company: Company, items: dict[in
                               quote_currency=quote.currency)
         currency = quote.currency
         company = session.get(Company, quote.company_id) or company
+        if session.scalar(select(ApprovalRequest.id).where(
+                ApprovalRequest.kind == "discount", ApprovalRequest.ref_id == quote.id,
+                ApprovalRequest.status == "pending")) is not None:
+            raise DomainError("quote.revise_pending", number=quote.number)
     _check_config(session, items)
     price_list = price_list_for(session, company, on, currency)
     if quote is not None and price_list.currency != quote.currency:

@@ -66,6 +66,8 @@ register_errors({
     "quote.already_accepted": N_("Quote {number} was already accepted; it cannot change."),
     "quote.discount_pending": N_("The discount on {number} is still waiting for approval; it "
                                  "can be accepted once the manager decides."),
+    "quote.revise_pending": N_("Quote {number} has a discount waiting for approval; revise "
+                               "it once the manager has decided."),
     "quote.expired": N_("Quote {number} expired on {date}. Revise it to make a current "
                         "version."),
     "quote.not_found": N_("No quote {ref} that you can see."),
@@ -278,6 +280,8 @@ async def _open_quote(ctx: Ctx, ref: str) -> Step:
                 Button(t("Reject"), action="quote.reject", arg=str(request.id))]))
     if quote.status == "accepted":
         return done(ctx.reply(text, [Button(t("PDF"), action="quote.pdf", arg=str(quote.id))]))
+    if version.discount_status == "pending":
+        return done(text + "\n" + t("It can be revised once the manager has decided."))
     ctx.data.update(company_id=quote.company_id, deal_id=quote.deal_id, quote_id=quote.id,
                     currency=quote.currency, discount=str(version.discount_pct or 0))
     _set_items(ctx, quote_service.version_items(version))
@@ -624,8 +628,8 @@ def register(registry: Registry) -> None:
         "quotes", start=list_quotes, states={"pick": pick_quote}, roles=QUOTE_ROLES,
         commands=("quotes",), help=N_("Recent quotes and discounts waiting for you")))
     registry.add_intent(intent(
-        "quote", r"^(?:new |make a |create a )?(?:quote|quotation)(?: for| to)? (?P<customer>.+)$",
-        r"^(?:buat )?penawaran(?: harga)?(?: untuk| ke)? (?P<customer>.+)$", priority=60))
+        "quote", r"^(?:new |make a |create a )?(?:quote|quotation) (?:for|to) (?P<customer>.+)$",
+        r"^(?:buat )?penawaran(?: harga)? (?:untuk|ke) (?P<customer>.+)$", priority=60))
     registry.add_action(Action("quote.accept", accept_action, roles=QUOTE_ROLES, group_ok=False))
     registry.add_action(Action("quote.revise", revise_action, roles=QUOTE_ROLES,
                                group_ok=False))

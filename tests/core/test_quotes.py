@@ -233,3 +233,16 @@ def test_accepting_moves_the_deal_to_order_placed(database: Database, world: Dem
         assert deal.stage == Stage.ORDER_PLACED.value
         assert deal.facts["accepted_quote_id"] == v.quote_id
         assert deal.facts["order_ref"] == order.number
+
+
+def test_a_quote_with_a_pending_discount_is_not_revised(database: Database, world: DemoWorld,
+                                                       clock: ManualClock) -> None:
+    with database.session() as s:
+        p, budi, company = sku_ids(s), user(s, "budi"), sinar(s)
+        v = svc.save_quote(s, budi, company=company, items=servers(p), now=clock.now(),
+                           discount_pct=Decimal(12), reason="loyal customer")
+        with pytest.raises(DomainError) as err:
+            svc.save_quote(s, budi, company=company, items=servers(p), now=clock.now(),
+                           quote=v.quote)
+        assert err.value.code == "quote.revise_pending"
+        assert s.get(Quote, v.quote_id).current_version == 1
