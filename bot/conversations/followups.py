@@ -521,12 +521,16 @@ async def complaint_severity(ctx: Ctx, inc: Incoming) -> Step:
         return goto("severity", ctx.reply(ctx.t("Choose low, medium, high or critical."),
                                           *button_rows(buttons, 4)))
     ctx.data["severity"] = value
+    return goto("owner", ctx.reply(ctx.t("Who follows it up? Press a button or type a login."),
+                                   _owner_buttons(ctx)))
+
+
+def _owner_buttons(ctx: Ctx) -> tuple[Button, ...]:
     buttons = [Button(ctx.t("Me"), value="me")]
     manager = fu_service.manager_of(ctx.session, ctx.user)
     if manager is not None and manager.id != ctx.user.id:
         buttons.append(Button(manager.name[:40], value=f"u:{manager.id}"))
-    return goto("owner", ctx.reply(ctx.t("Who follows it up? Press a button or type a login."),
-                                   tuple(buttons)))
+    return tuple(buttons)
 
 
 async def complaint_owner(ctx: Ctx, inc: Incoming) -> Step:
@@ -543,8 +547,9 @@ async def complaint_owner(ctx: Ctx, inc: Incoming) -> Step:
         else:
             row = ctx.session.scalar(select(User).where(User.login == login))
             if row is None:
-                return goto("owner", ctx.t("No user {login}. Type a login, or press Me.",
-                                           login=login[:30]))
+                return goto("owner", ctx.reply(ctx.t(
+                    "No user {login}. Type a login, or press Me.", login=login[:30]),
+                    _owner_buttons(ctx)))
             owner_id = row.id
     company = ctx.session.get(Company, ctx.data["company_id"])
     contact = _main_contact(ctx.session, company) if company else None
@@ -702,6 +707,9 @@ async def delay_when(ctx: Ctx, inc: Incoming) -> Step:
     if when is None:
         return goto("when", ctx.t("I did not understand that date. Use e.g. 2026-03-10 14:00, "
                                   "10/3 14:00, tomorrow 10:00 or in 3 days."))
+    d = ctx.session.get(DeliverySchedule, ctx.data["delivery_id"])
+    if d is not None and when <= d.scheduled_for:
+        return goto("when", ctx.t("A delay must move the delivery later than it is now."))
     ctx.data["when"] = when.isoformat()
     return goto("reason", ctx.reply(ctx.t("Why is it delayed? (one line, or Skip)"),
                                     (Button(ctx.t("Skip"), value="skip"),)))

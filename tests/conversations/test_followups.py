@@ -1,0 +1,141 @@
+"""Complaints, deliveries and reminders in chat, and the pushed notices' words (EN/ID)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from bot.app import App
+from bot.conversations.notices import render_notice
+from core.models import Company, FollowUp, NoticeRow, User
+from core.models.scheduling import Complaint, CustomerMessage, DeliverySchedule
+from core.notices import enqueue_notice
+from core.scope import company_visible
+from tests.support.chat import CollectingChat, texts
+
+
+def _company_name(app: App, login: str) -> str:
+    with app.db.session() as s:
+        user = s.scalar(select(User).where(User.login == login))
+        company = s.scalar(select(Company).where(company_visible(s, user))
+                           .order_by(Company.id).limit(1))
+        return company.name
+
+
+async def test_register_a_complaint_step_by_step(chat: CollectingChat, app: App) -> None:
+    name = _company_name(app, "budi")
+    budi = chat.as_user("budi")
+    r = await budi.say("/complaint")
+    assert "Which customer" in texts(r)
+    r = await budi.say("zzzz no such company qqq")
+    assert "found no company" in texts(r)
+    r = await budi.say(name)
+    assert f"Complaint from {name}" in texts(r)
+    r = await budi.say("x")
+    assert "a few words" in texts(r)
+    r = await budi.say("The printer arrived with a cracked tray")
+    assert "How severe" in texts(r)
+    r = await budi.say("apocalyptic")
+    assert "Choose low, medium, high or critical" in texts(r)
+    r = await budi.press("High")
+    assert "Who follows it up" in texts(r)
+    r = await budi.say("nobody_here")
+    assert "No user nobody_here" in texts(r)
+    r = await budi.press("Me")
+    out = texts(r)
+    assert "registered" in out and "cracked tray" in out and "Dear" in out
+    r = await budi.press("Sent it")
+    assert "Recorded" in texts(r)
+    r = await budi.press("Sent it")
+    assert "Already recorded" in texts(r)
+    with app.db.session() as s:
+        complaint = s.scalar(select(Complaint))
+        assert complaint is not None and complaint.severity == "high"
+        assert s.scalar(select(CustomerMessage.kind)) == "complaint"
+    r = await budi.say("/complaints")
+    assert "cracked tray" in texts(r)
+    r = await budi.press(f"Resolve #{complaint.id}")
+    assert "what was done" in texts(r)
+    r = await budi.say("Sent a new tray by courier")
+    assert "resolved" in texts(r)
+    r = await budi.say("/complaints")
+    assert "No open complaints" in texts(r)
+
+
+async def test_complaint_intent_names_the_company(chat: CollectingChat, app: App) -> None:
+    name = _company_name(app, "budi")
+    r = await chat.as_user("budi").say(f"complaint from {name}")
+    assert f"Complaint from {name}" in texts(r)
+
+
+async def test_schedule_and_delay_a_delivery(chat: CollectingChat, app: App) -> None:
+    name = _company_name(app, "budi")
+    budi = chat.as_user("budi")
+    await budi.say("/delivery")
+    await budi.say(name)
+    r = await budi.say("3 servers and a rack")
+    assert "When?" in texts(r)
+    r = await budi.say("next blue moon")
+    assert "did not understand that date" in texts(r)
+    r = await budi.say("2020-01-01 10:00")
+    assert "in the past" in texts(r)
+    r = await budi.say("2026-03-05 14:00")
+    out = texts(r)
+    assert "Delivery scheduled for Thu 5 Mar 2026 14:00" in out
+    assert "3 servers and a rack will be delivered on Thu 5 Mar 2026 14:00" in out
+    r = await budi.press("Delay")
+    assert "to when?" in texts(r)
+    r = await budi.say("2026-03-04 10:00")
+    assert "later than it is now" in texts(r)
+    r = await budi.say("in 5 days")
+    assert "Why is it delayed" in texts(r)
+    r = await budi.say("Stuck in customs")
+    out = texts(r)
+    assert "delayed to Sat 7 Mar 2026 10:00" in out and "Stuck in customs" in out
+    with app.db.session() as s:
+        d = s.scalar(select(DeliverySchedule))
+        assert d is not None and d.status == "delayed"
+
+
+async def test_reminders_list_and_done(chat: CollectingChat, app: App) -> None:
+    with app.db.session() as s:
+        s.execute(update(FollowUp).values(status="cancelled"))
+        budi = s.scalar(select(User).where(User.login == "budi"))
+        s.add(FollowUp(user_id=budi.id, kind="follow_up", note="Send price list",
+                       due_at=app.clock.now() - timedelta(hours=1), status="open",
+                       created_at=app.clock.now()))
+    budi_chat = chat.as_user("budi")
+    r = await budi_chat.say("/reminders")
+    assert "Send price list" in texts(r) and "(overdue)" in texts(r)
+    r = await budi_chat.press("Done")
+    assert "Done" in texts(r)
+    r = await budi_chat.say("my reminders")
+    assert "Nothing planned" in texts(r)
+
+
+async def test_notice_words_in_indonesian_with_action_buttons(app: App) -> None:
+    with app.db.session() as s:
+        sari = s.scalar(select(User).where(User.login == "sari"))
+        fu = FollowUp(user_id=sari.id, kind="follow_up", note="Telepon Pak Hendro",
+                      due_at=app.clock.now(), status="open", created_at=app.clock.now())
+        s.add(fu)
+        s.flush()
+        notice = enqueue_notice(s, kind="followup.due", reason=f"followup:{fu.id}:due:1",
+                                due_at=app.clock.now(), now=app.clock.now(),
+                                recipient_user_id=sari.id, params={"followup_id": fu.id})
+        message = render_notice(app.registry, s, notice, sari)
+        assert message is not None
+        assert "jatuh tempo" in message.text and "Telepon Pak Hendro" in message.text
+        labels = [label for row in message.buttons for label, _ in row]
+        assert labels == ["Tunda 1 jam", "Besok", "Selesai"] or "Tunda 1 jam" in labels
+        fu.status = "done"
+        assert render_notice(app.registry, s, notice, sari) is None  # no longer applies
+        bad = NoticeRow(kind="no.such.kind", key="k", params={}, due_at=app.clock.now(),
+                        created_at=app.clock.now())
+        try:
+            render_notice(app.registry, s, bad, sari)
+        except LookupError:
+            pass
+        else:
+            raise AssertionError("an unknown kind must raise LookupError")
