@@ -22,6 +22,7 @@ from core.models.quotes import (
     QuoteLine,
     SalesOrder,
 )
+from core.pricing import MAX_QUANTITY
 
 RULE_KINDS = ("requires", "excludes", "bundle", "option", "suggests")
 MATCH_CUTOFF = 50.0  # below this a product is not even suggested
@@ -96,6 +97,9 @@ def resolve_items(session: Session, text: str) -> ResolvedItems:
     for item in requests:
         if item.quantity <= 0:
             raise DomainError("quote.bad_quantity", quantity=item.quantity, name=item.text)
+        if item.quantity > MAX_QUANTITY:
+            raise DomainError("quote.too_many", quantity=item.quantity, name=item.text,
+                              max=MAX_QUANTITY)
         matches = find_products(session, item.text, limit=3, products=products)
         best = matches[0] if matches else None
         clear = best is not None and best.score >= 90 and (

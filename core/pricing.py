@@ -20,6 +20,7 @@ CURRENCY_EXPONENT: dict[str, int] = {"IDR": 0, "JPY": 0, "KRW": 0, "VND": 0}
 HUNDRED = Decimal(100)
 ZERO = Decimal(0)
 PCT_QUANTUM = Decimal("0.0001")
+MAX_QUANTITY = 1_000_000  # per line; keeps amounts inside Numeric(18, 2)
 
 
 def quantum(currency: str) -> Decimal:
@@ -121,6 +122,9 @@ def price_line(line: LineInput, currency: str, tier_pct: Decimal, discount_pct: 
                ) -> PricedLine:
     if line.quantity <= 0:
         raise DomainError("quote.bad_quantity", quantity=line.quantity, name=line.name)
+    if line.quantity > MAX_QUANTITY:
+        raise DomainError("quote.too_many", quantity=line.quantity, name=line.name,
+                          max=MAX_QUANTITY)
     if line.unit_price < 0:
         raise DomainError("quote.bad_price", name=line.name)
     keep = (1 - tier_pct / HUNDRED) * (1 - discount_pct / HUNDRED)

@@ -43,6 +43,8 @@ register_errors({
     "quote.no_items": N_("Type the products to quote, e.g. \"2 server x1, 10 laptop pro\"."),
     "quote.bad_quantity": N_("The quantity of {name} must be a whole number above zero, not "
                              "{quantity}."),
+    "quote.too_many": N_("{quantity} x {name} is more than one quote line can hold (at most "
+                         "{max}). Split the order or check the number."),
     "quote.bad_price": N_("{name} has a negative price on the price list. Ask an admin to "
                           "fix the price list."),
     "quote.bad_discount": N_("A discount is a percentage from 0 to 100, not {pct}."),

@@ -95,6 +95,8 @@ async def test_bad_input_gets_clear_replies_and_changes_nothing(chat: Collecting
     assert "must be a whole number above zero, not 0" in texts(replies)
     replies = await budi.say("-3 laptop pro")
     assert "not -3" in texts(replies)
+    replies = await budi.say("99999999999 laptop pro")
+    assert "more than one quote line can hold" in texts(replies)
     replies = await budi.say("1 plan a, 1 plan b")
     assert "cannot be in the same quote" in texts(replies)
     replies = await budi.press("Remove Business plan B")

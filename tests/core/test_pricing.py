@@ -144,3 +144,9 @@ def test_zero_or_negative_quantity_is_refused(quantity: int) -> None:
 def test_full_discount_without_floor_is_free_but_never_negative() -> None:
     q = price_quote([_one(2)], currency="IDR", on=ON, discount_pct=Decimal(100))
     assert q.lines[0].net == 0 and q.total == 0
+
+
+def test_absurd_quantity_is_refused() -> None:
+    with pytest.raises(DomainError) as err:
+        price_quote([_one(10**9)], currency="IDR", on=ON)
+    assert err.value.code == "quote.too_many"
