@@ -193,3 +193,32 @@ async def test_expired_price_list(chat: CollectingChat, clock: ManualClock) -> N
     clock.advance(timedelta(days=400))
     replies = await budi.say("/quote Sinar Jaya")
     assert "expired on" in texts(replies)
+
+
+async def test_quote_for_a_deal_sets_the_deal_fact(chat: CollectingChat, app: App,
+                                                   clock: ManualClock) -> None:
+    from core.models import Company, Deal
+
+    with app.db.session() as s:
+        company = s.scalar(select(Company).where(Company.name == "Sinar Jaya Abadi"))
+        budi_user = s.scalar(select(User).where(User.login == "budi"))
+        deal = Deal(title="Office refresh", company_id=company.id, owner_id=budi_user.id,
+                    team_id=budi_user.team_id, territory_id=company.territory_id,
+                    stage="solution", amount=0, currency="IDR", facts={"need": "laptops"},
+                    created_at=clock.now(), updated_at=clock.now())
+        s.add(deal)
+        s.flush()
+        deal_id = deal.id
+    budi = chat.as_user("budi")
+    replies = await budi.say("quote for Sinar Jaya")
+    assert "For which deal of Sinar Jaya Abadi?" in texts(replies)
+    await budi.press("Office refresh")
+    await budi.say("3 laptop air")
+    replies = await budi.say("done")
+    assert replies[-1].attachment is not None
+    with app.db.session() as s:
+        deal = s.get(Deal, deal_id)
+        quote = s.scalar(select(Quote).where(Quote.deal_id == deal_id))
+        assert deal.facts == {"need": "laptops", "quote_id": quote.id}
+        assert deal.amount == s.scalar(select(QuoteVersion.subtotal).where(
+            QuoteVersion.quote_id == quote.id))
