@@ -1,9 +1,125 @@
-"""`sfa` commands of the contacts area."""
+"""`sfa` commands of the contacts area: import contacts|companies, export contacts."""
 
 from __future__ import annotations
 
+import csv
+import sys
+from pathlib import Path
+
 import click
+
+from bot.i18n import N_, Translator, register_errors
+
+register_errors({
+    "import.missing": N_("the column {column} is empty"),
+    "import.too_long": N_("{column} is longer than {limit} characters"),
+    "import.bad_email": N_("\"{value}\" is not an e-mail address"),
+    "import.bad_phone": N_("{column} \"{value}\" is not a phone number"),
+    "import.bad_yes_no": N_("{column} must be yes or no, not \"{value}\""),
+    "import.bad_number": N_("{column} must be a whole number, not \"{value}\""),
+    "import.unknown_territory": N_("no territory named \"{value}\""),
+    "import.unknown_user": N_("no user with the login \"{value}\""),
+    "import.unknown_company": N_(
+        "no company \"{value}\" (import the companies first, or fix the name)"),
+    "import.ambiguous_company": N_(
+        "several companies are named \"{value}\": give company_external_id instead"),
+    "import.extra_columns": N_("the row has more values than the header has columns"),
+    "import.conflict": N_("the row clashes with an existing record (duplicate external id?)"),
+})
+
+PROGRESS_FROM = 500  # rows; a progress bar on stderr for longer files
+
+
+def _read(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    from bot.cli import fail
+    from core.imports import read_csv
+
+    if not path.is_file():
+        fail(f"no file {path}")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        fail(f"{path} is not UTF-8 text (save the CSV as UTF-8)")
+    header, rows = read_csv(text)
+    if not header:
+        fail(f"{path} is empty")
+    return header, rows
+
+
+def _import(kind: str, path: Path, dry_run: bool) -> None:
+    from bot.cli import fail, load_app
+    from core import imports
+
+    header, rows = _read(path)
+    if "name" not in header:
+        fail(f"{path.name}: missing column name")
+    if kind == "contacts" and "company" not in header and "company_external_id" not in header:
+        fail(f"{path.name}: missing column company (or company_external_id)")
+    importer = imports.import_contacts if kind == "contacts" else imports.import_companies
+    app = load_app()
+    with app.db.session() as session:
+        if len(rows) >= PROGRESS_FROM:
+            with click.progressbar(length=len(rows), label=f"importing {kind}",
+                                   file=sys.stderr) as bar:
+                report = importer(session, rows, app.clock.now(), progress=bar.update)
+        else:
+            report = importer(session, rows, app.clock.now())
+        if dry_run:
+            session.rollback()
+    t = Translator("en")
+    verb = "would import" if dry_run else "imported"
+    click.echo(f"{path.name}: {report.total} rows, {verb} {report.ok}: {report.created} "
+               f"created, {report.updated} updated, {report.unchanged} unchanged; "
+               f"{len(report.errors)} with errors")
+    for error in report.errors:
+        click.echo(f"  line {error.line}: {t.error(error.code, error.params)}")
+    if report.errors and not report.ok:
+        raise SystemExit(1)
 
 
 def register(main: click.Group) -> None:
-    """Add this area's commands to `sfa` (filled in by the area)."""
+    """Add `sfa import contacts|companies` and `sfa export contacts`."""
+    from bot.cli import export_group, import_group
+
+    @import_group.command("contacts")
+    @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+    @click.option("--dry-run", is_flag=True, help="Check and report; write nothing.")
+    def import_contacts(file: Path, dry_run: bool) -> None:
+        """Import contacts from a CSV (name, company or company_external_id, department,
+        job_title, phone, mobile, email, decision_maker, owner, external_id). Rows match
+        existing contacts by external id, then e-mail, then phone: a second run of the same
+        file creates no duplicates."""
+        _import("contacts", file, dry_run)
+
+    @import_group.command("companies")
+    @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+    @click.option("--dry-run", is_flag=True, help="Check and report; write nothing.")
+    def import_companies(file: Path, dry_run: bool) -> None:
+        """Import companies from a CSV (name, legal_form, industry, segment, employees,
+        territory, owner, phone, email, website, city, addresses, external_id)."""
+        _import("companies", file, dry_run)
+
+    @export_group.command("contacts")
+    @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+                  default=None, help="Write to this file (default: standard output).")
+    def export_contacts(output: Path | None) -> None:
+        """Export every contact as CSV (the same columns `sfa import contacts` reads)."""
+        from bot.cli import load_app
+        from core.imports import CONTACT_COLUMNS
+        from core.imports import export_contacts as rows
+
+        app = load_app()
+        handle = output.open("w", newline="", encoding="utf-8") if output else sys.stdout
+        try:
+            writer = csv.DictWriter(handle, fieldnames=CONTACT_COLUMNS)
+            writer.writeheader()
+            count = 0
+            with app.db.session() as session:
+                for row in rows(session):
+                    writer.writerow(row)
+                    count += 1
+        finally:
+            if output:
+                handle.close()
+        if output:
+            click.echo(f"exported {count} contacts to {output}", err=True)
