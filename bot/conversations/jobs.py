@@ -104,7 +104,10 @@ register_errors({
 def company_name(company: Company | None) -> str:
     if company is None:
         return "—"
-    return f"{company.legal_form} {company.name}" if company.legal_form else company.name
+    form = company.legal_form
+    if not form:
+        return company.name
+    return f"{company.name} {form}" if form in ("Tbk", "Ltd", "Inc") else f"{form} {company.name}"
 
 
 def _eta_label(t: Translator, minutes: int) -> str:
@@ -194,7 +197,7 @@ def assign_rows(t: Translator, session: Session, job: ServiceJob) -> list[list[B
         first = c.name.split()[0] if c.name.split()[0] not in ("I",) else c.name
         where = f"{c.distance_km:.0f} km" if c.distance_km is not None else "?"
         mark = "" if c.eligible else " ⚠"
-        buttons.append(Button(t("Assign {name} ({where}, {load} jobs){mark}", name=first,
+        buttons.append(Button(t("Assign {name} ({where}, load {load}){mark}", name=first,
                                 where=where, load=c.load, mark=mark),
                               action="job.assign", arg=f"{job.id}:{c.user_id}"))
     return [list(row) for row in button_rows(buttons, 2)]
@@ -216,8 +219,11 @@ def escalation_text(t: Translator, session: Session, job: ServiceJob) -> str:
         head += "\n" + t("Asked: {names}", names=", ".join(names))
     else:
         head += "\n" + t("Nobody with that skill is on shift and free in that territory.")
-    return head + "\n" + job_summary(t, session, job) + "\n" + t("⚠ = off shift or at the "
-                                                                 "load cap.")
+    text = head + "\n" + job_summary(t, session, job)
+    candidates = fs.rank_technicians(session, job, _now(session, job), eligible_only=False)
+    if any(not c.eligible for c in candidates[:6]):
+        text += "\n" + t("⚠ = off shift or at the load cap.")
+    return text
 
 
 OFFER_LABELS = {
