@@ -290,10 +290,13 @@ def get_quote(session: Session, user: User, ref: int | str) -> Quote:
     """A quote the user may see, by id or number (Q-2026-0001); else not found."""
     query = select(Quote).join(Company, Company.id == Quote.company_id).where(
         company_visible(session, user))
-    if isinstance(ref, int) or str(ref).isdigit():
-        query = query.where(Quote.id == int(ref))
+    text = str(ref).strip()
+    if isinstance(ref, int) or (text.isascii() and text.isdigit()):
+        if len(text) > 9:
+            raise NotFound("quote.not_found", ref=text[:20])
+        query = query.where(Quote.id == int(text))
     else:
-        query = query.where(func.upper(Quote.number) == str(ref).strip().upper())
+        query = query.where(func.upper(Quote.number) == text[:40].upper())
     quote = session.scalar(query)
     if quote is None:
         raise NotFound("quote.not_found", ref=str(ref))

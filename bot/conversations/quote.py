@@ -509,10 +509,18 @@ def quote_reply(session: Session, quote: Quote, version: QuoteVersion, t: Transl
                                        "application/pdf"))
 
 
+def _arg_id(arg: str) -> int:
+    """A record id from a button argument; anything else (forged, stale) is not found."""
+    arg = (arg or "").strip()
+    if not arg.isascii() or not arg.isdigit() or len(arg) > 9:
+        raise NotFound("quote.not_found", ref=arg[:20])
+    return int(arg)
+
+
 # -- actions -------------------------------------------------------------------------------------
 async def accept_action(ctx: Ctx, arg: str) -> Step:
     t = ctx.t
-    order = quote_service.accept_quote(ctx.session, ctx.user, int(arg), ctx.now)
+    order = quote_service.accept_quote(ctx.session, ctx.user, _arg_id(arg), ctx.now)
     quote = ctx.session.get(Quote, order.quote_id)
     assert quote is not None
     text = t("Order {order} created from {number}: {total}.", order=order.number,
@@ -523,11 +531,11 @@ async def accept_action(ctx: Ctx, arg: str) -> Step:
 
 
 async def revise_action(ctx: Ctx, arg: str) -> Step:
-    return await ctx.begin("quote", ref=arg)
+    return await ctx.begin("quote", ref=str(_arg_id(arg)))
 
 
 async def pdf_action(ctx: Ctx, arg: str) -> Step:
-    quote = quote_service.get_quote(ctx.session, ctx.user, int(arg))
+    quote = quote_service.get_quote(ctx.session, ctx.user, _arg_id(arg))
     version = quote_service.current_version(ctx.session, quote)
     return done(quote_reply(ctx.session, quote, version, ctx.t,
                             ctx.t("Quote {number} v{version}.", number=quote.number,
@@ -536,7 +544,7 @@ async def pdf_action(ctx: Ctx, arg: str) -> Step:
 
 async def _decide(ctx: Ctx, arg: str, approve: bool) -> Step:
     t = ctx.t
-    request = approvals.decide(ctx.session, request_id=int(arg), user=ctx.user,
+    request = approvals.decide(ctx.session, request_id=_arg_id(arg), user=ctx.user,
                                approve=approve, now=ctx.now)
     number = request.details.get("quote_number", "?")
     if approve:
