@@ -16,6 +16,7 @@ import collections
 import json
 import logging
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import date
@@ -55,7 +56,7 @@ log = logging.getLogger(__name__)
 PLATFORM = Platform.SLACK.value
 DEFAULT_API_URL = "https://slack.com/api/"
 EVENTS_PATH = "/slack/events"
-SHARDS = 8  # worker queues; one user's updates always go to the same one
+SHARDS = 64  # worker queues; one user's updates always go to the same one
 _MAX_SECTION = 2900  # Slack allows 3000 characters in a section's text
 _MAX_BUTTON_VALUE = 2000
 _PERMANENT_ERRORS = frozenset({
@@ -357,6 +358,8 @@ class DoorStats:
 
     queue_waits: collections.deque[float] = field(
         default_factory=lambda: collections.deque(maxlen=200_000))
+    work_seconds: collections.deque[float] = field(
+        default_factory=lambda: collections.deque(maxlen=200_000))
     received: int = 0
     done: int = 0
     failed: int = 0
@@ -377,16 +380,21 @@ class SlackDoor:
         host: str = "0.0.0.0",
         client: AsyncWebClient | None = None,
         shards: int = SHARDS,
+        intake_thread: bool = True,
     ) -> None:
         self.engine = engine
         self.settings = settings
         self.host = host
         self.http_port = http_port
+        # Workers reply through `client`; the listeners (which may run on the intake thread's
+        # own event loop) use `intake_client`, which opens its own connections.
         self.client = client or make_client(settings, retry_rate_limits=True)
+        self.intake_client = make_client(settings, retry_rate_limits=True)
         self.sender = SlackSender(make_client(settings, retry_rate_limits=False))
+        self.intake_thread = intake_thread
         secret = settings.slack_signing_secret
         self.app = AsyncApp(
-            client=self.client,
+            client=self.intake_client,
             signing_secret=secret.get_secret_value() if secret else None,
             request_verification_enabled=secret is not None,
             process_before_response=False,
@@ -402,11 +410,15 @@ class SlackDoor:
         self._runner: web.AppRunner | None = None
         self._socket: Any = None
         self._http: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._intake_loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
         self.port: int | None = None
         self._register()
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self._http = aiohttp.ClientSession()
         for client in (self.client, self.sender.client):
             if client.session is None:
@@ -421,6 +433,20 @@ class SlackDoor:
             await self._socket.connect_async()
             log.info("slack door: socket mode connected")
             return
+        if self.intake_thread:
+            # The HTTP intake (signature check, parse, ack, queue) runs on its own thread and
+            # event loop, so an ack never waits behind a step's synchronous database work.
+            self._intake_loop = asyncio.new_event_loop()
+            self._thread = threading.Thread(target=self._intake_loop.run_forever,
+                                            name="slack-intake", daemon=True)
+            self._thread.start()
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(
+                self._start_http(), self._intake_loop))
+        else:
+            await self._start_http()
+        log.info("slack door: HTTP mode on port %s", self.port)
+
+    async def _start_http(self) -> None:
         web_app = web.Application(client_max_size=2 * 1024 * 1024)
         web_app.router.add_post(EVENTS_PATH, self._on_http)
         web_app.router.add_get("/slack/healthz", self._on_health)
@@ -430,14 +456,22 @@ class SlackDoor:
                            3000 if self.http_port is None else self.http_port)
         await site.start()
         self.port = self._runner.addresses[0][1]
-        log.info("slack door: HTTP mode on port %s", self.port)
 
     async def stop(self) -> None:
         if self._socket is not None:
             await self._socket.close_async()
             self._socket = None
         if self._runner is not None:
-            await self._runner.cleanup()
+            if self._intake_loop is not None:
+                await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(
+                    self._runner.cleanup(), self._intake_loop))
+                self._intake_loop.call_soon_threadsafe(self._intake_loop.stop)
+                if self._thread is not None:
+                    await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
+                self._intake_loop.close()
+                self._intake_loop = None
+            else:
+                await self._runner.cleanup()
             self._runner = None
         for task in self._workers:
             task.cancel()
@@ -447,11 +481,12 @@ class SlackDoor:
             await self._http.close()
             self._http = None
 
-    async def drain(self) -> None:
-        """Wait until every queued job is done (tests, benchmarks, shutdown)."""
-        for _ in range(3):  # a job may queue another (a form submission after its press)
-            await asyncio.gather(*(q.join() for q in self._queues))
-            await asyncio.sleep(0)
+    async def drain(self, settle: float = 0.05) -> None:
+        """Wait until every received job is done (tests, benchmarks, shutdown)."""
+        await asyncio.sleep(settle)  # a listener may still be running on the intake loop
+        while self.stats.received > self.stats.done + self.stats.failed:
+            await asyncio.sleep(0.005)
+        await asyncio.gather(*(q.join() for q in self._queues))
 
     async def _on_http(self, request: web.Request) -> web.Response:
         bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
@@ -473,9 +508,14 @@ class SlackDoor:
         app.view_closed("sfa_form")(self._on_form_closed)
 
     def _submit(self, job: Job) -> None:
+        """Queue a job for the workers (from the intake thread or the main loop)."""
         self.stats.received += 1
         job.enqueued = time.perf_counter()
-        self._queues[hash(job.external_id) % len(self._queues)].put_nowait(job)
+        queue = self._queues[hash(job.external_id) % len(self._queues)]
+        if self._loop is not None and self._intake_loop is not None:
+            self._loop.call_soon_threadsafe(queue.put_nowait, job)
+        else:
+            queue.put_nowait(job)
 
     def _first_time(self, event_id: str | None, headers: dict[str, Any]) -> bool:
         """False for a redelivery (x-slack-retry-num) of an event this process has seen."""
@@ -557,7 +597,7 @@ class SlackDoor:
             payload = packed["p"]
             form = form_from_json(packed["f"]) if "f" in packed else self._forms[payload]
         except (ValueError, KeyError, TypeError, IndexError):
-            await self._safe(self.client.chat_postEphemeral(
+            await self._safe(self.intake_client.chat_postEphemeral(
                 channel=channel, user=user.get("id"),
                 text=t("That form is no longer available. Please start again.")))
             return
@@ -574,7 +614,8 @@ class SlackDoor:
             metadata.pop("f", None)
             metadata["k"] = payload
             view = modal_view(form, metadata, t)
-        await self._safe(self.client.views_open(trigger_id=body.get("trigger_id"), view=view))
+        await self._safe(self.intake_client.views_open(trigger_id=body.get("trigger_id"),
+                                                       view=view))
 
     async def _on_form_submit(self, ack: Any, body: dict[str, Any], view: dict[str, Any]
                               ) -> None:
@@ -612,10 +653,12 @@ class SlackDoor:
     async def _work(self, queue: asyncio.Queue[Job]) -> None:
         while True:
             job = await queue.get()
-            self.stats.queue_waits.append(time.perf_counter() - job.enqueued)
+            taken = time.perf_counter()
+            self.stats.queue_waits.append(taken - job.enqueued)
             try:
                 await self._handle(job)
                 self.stats.done += 1
+                self.stats.work_seconds.append(time.perf_counter() - taken)
             except Exception:
                 self.stats.failed += 1
                 log.exception("slack job failed (kind=%s)", job.kind)
