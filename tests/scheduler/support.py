@@ -25,6 +25,9 @@ class FakeTime:
         return self.t
 
     async def sleep(self, seconds: float) -> None:
+        import asyncio
+
+        await asyncio.sleep(0)  # let the sends started so far run at the current time
         self.t += max(seconds, 0.0)
 
 
