@@ -1,9 +1,137 @@
-"""`sfa` commands of the fieldservice area."""
+"""`sfa` commands of the fieldservice area: `sfa import jobs`, `sfa technicians`."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
 
+def _words(code: str, params: dict[str, object]) -> str:
+    import bot.conversations.jobs  # noqa: F401  (registers the words of the job.* codes)
+    from bot.i18n import Translator
+
+    return Translator("en").error(code, params)
+
+
+def _minutes(text: str) -> int:
+    hours, _, minutes = text.strip().partition(":")
+    if not (hours.isdigit() and (minutes or "0").isdigit()):
+        raise ValueError(text)
+    value = int(hours) * 60 + int(minutes or 0)
+    if not 0 <= value <= 24 * 60:
+        raise ValueError(text)
+    return value
+
+
 def register(main: click.Group) -> None:
-    """Add this area's commands to `sfa` (filled in by the area)."""
+    """Add this area's commands to `sfa`."""
+    from bot.cli import fail, import_group, load_app
+
+    @import_group.command("jobs")
+    @click.argument("path", type=click.Path(path_type=Path))
+    @click.option("--as", "login", default=None, help="Record the jobs as created by LOGIN "
+                  "(a manager or admin).")
+    @click.option("--no-dispatch", is_flag=True, help="Create the jobs without offering them.")
+    @click.option("--dry-run", is_flag=True, help="Check the file; write nothing.")
+    def import_jobs(path: Path, login: str | None, no_dispatch: bool, dry_run: bool) -> None:
+        """Import service jobs from a CSV file and dispatch them.
+
+        Columns: company (name or external id), skill, priority (P1-P4), description;
+        optional: equipment, address, lat, lon, window_start, window_end (ISO date-times
+        with an offset), external_id (rows whose external_id exists are skipped).
+        """
+        from core import fieldservice
+        from core.errors import DomainError
+        from core.users import get_user_by_login
+
+        if not path.is_file():
+            fail(f"no file {path}")
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError:
+            fail(f"{path} is not UTF-8 text (save the CSV as UTF-8)")
+        app = load_app()
+        with app.db.sessionmaker() as session:
+            by = None
+            if login:
+                try:
+                    by = get_user_by_login(session, login)
+                except DomainError:
+                    fail(f"no user with login {login!r}")
+            try:
+                result = fieldservice.import_jobs(session, text, now=app.clock.now(), by=by,
+                                                  dispatch_now=not no_dispatch)
+            except DomainError as exc:
+                fail(f"{path.name}: {_words(exc.code, exc.params)}")
+            if dry_run:
+                session.rollback()
+            else:
+                session.commit()
+        for line, code, params in result.errors:
+            click.echo(f"line {line}: {_words(code, params)}", err=True)
+        verb = "would import" if dry_run else "imported"
+        click.echo(f"{verb} {len(result.created)} jobs, skipped {result.skipped} already "
+                   f"imported, {len(result.errors)} rows with errors")
+        if result.errors and not result.created:
+            raise SystemExit(1)
+
+    @main.group("technicians")
+    def technicians() -> None:
+        """Technician profiles for dispatch: skills, working hours, load cap."""
+
+    @technicians.command("list")
+    def list_technicians() -> None:
+        """Show every technician's dispatch profile."""
+        from sqlalchemy import select
+
+        from core.models import Role, User
+        from core.models.fieldservice import TechnicianProfile, TechnicianSkill
+
+        app = load_app()
+        with app.db.session() as session:
+            users = session.scalars(select(User).where(User.role == Role.TECHNICIAN.value)
+                                    .order_by(User.login)).all()
+            for user in users:
+                profile = session.get(TechnicianProfile, user.id)
+                skills = ",".join(session.scalars(select(TechnicianSkill.skill).where(
+                    TechnicianSkill.user_id == user.id).order_by(TechnicianSkill.skill)))
+                if profile is None:
+                    click.echo(f"{user.login}: no profile (not dispatched)")
+                    continue
+                s, e = profile.shift_start_min, profile.shift_end_min
+                click.echo(f"{user.login}: skills {skills or '-'}; {s // 60:02d}:{s % 60:02d}-"
+                           f"{e // 60:02d}:{e % 60:02d} on days {profile.work_days} "
+                           f"(0=Mon); load cap {profile.load_cap}")
+
+    @technicians.command("set")
+    @click.argument("login")
+    @click.option("--skills", required=True, help="Comma-separated, e.g. repair,network.")
+    @click.option("--shift", default="08:00-17:00", show_default=True)
+    @click.option("--days", default="01234", show_default=True, help="Weekdays, 0 = Monday.")
+    @click.option("--cap", default=4, show_default=True, type=click.IntRange(1, 50))
+    def set_technician(login: str, skills: str, shift: str, days: str, cap: int) -> None:
+        """Create or replace a technician's dispatch profile."""
+        from core import fieldservice
+        from core.errors import DomainError
+        from core.users import get_user_by_login
+
+        try:
+            start_text, end_text = shift.split("-")
+            window = (_minutes(start_text), _minutes(end_text))
+        except ValueError:
+            fail(f"--shift needs HH:MM-HH:MM, got {shift!r}")
+        if not days or any(d not in "0123456" for d in days):
+            fail(f"--days needs weekday digits 0-6 (0 = Monday), got {days!r}")
+        app = load_app()
+        with app.db.session() as session:
+            try:
+                user = get_user_by_login(session, login)
+                fieldservice.set_profile(session, user, skills=skills.split(","),
+                                         now=app.clock.now(), shift=window, work_days=days,
+                                         load_cap=cap)
+            except DomainError as exc:
+                if exc.code == "user.not_found":
+                    fail(f"no user with login {login!r}")
+                fail(_words(exc.code, exc.params))
+        click.echo(f"{login}: profile saved")
