@@ -23,6 +23,7 @@ TEAM = "T1"
 class Call:
     method: str
     args: dict[str, Any]
+    result: dict[str, Any] = field(default_factory=dict)
 
     def blocks(self) -> list[dict[str, Any]]:
         value = self.args.get("blocks") or []
@@ -115,11 +116,13 @@ class FakeSlack:
             self.calls.append(Call(method + ":429", args))
             return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
                                      headers={"Retry-After": str(self.retry_after)})
-        self.calls.append(Call(method, args))
+        call = Call(method, args)
+        self.calls.append(call)
         error = self.fail_channels.get(str(args.get("channel") or args.get("channel_id")))
         if error:
             return web.json_response({"ok": False, "error": error})
-        return web.json_response(self._answer(method, args))
+        call.result = self._answer(method, args)
+        return web.json_response(call.result)
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         ts = f"1700000000.{next(self._ts):06d}"

@@ -99,3 +99,47 @@ class SignedSlack:
             "view": {**view, "id": view.get("id") or f"V{next(_ids)}",
                      "hash": f"h{next(_ids)}", "state": {"values": values}},
         }, **kw)
+
+
+class SlackUser:
+    """One Slack user talking to the door: DMs, /sfa, button presses by label (tests)."""
+
+    def __init__(self, slack: SignedSlack, fake: Any, door: Any, user: str) -> None:
+        self.slack, self.fake, self.door, self.user = slack, fake, door, user
+
+    @property
+    def dm(self) -> str:
+        return f"D{self.user}"
+
+    async def _run(self, send: Any) -> str:
+        mark = len(self.fake.calls)
+        status, _ = await send
+        assert status == 200
+        await self.door.drain()
+        new = self.fake.calls[mark:]
+        return "\n".join(c.text for c in new if c.method in (
+            "chat.postMessage", "chat.postEphemeral", "files.completeUploadExternal"))
+
+    async def say(self, text: str) -> str:
+        return await self._run(self.slack.dm(self.user, text))
+
+    async def cmd(self, text: str) -> str:
+        return await self._run(self.slack.command(self.user, text))
+
+    def find(self, label: str, channel: str | None = None) -> tuple[Any, dict[str, Any]]:
+        """The latest message in `channel` (default: the DM) with a button labelled `label`."""
+        channel = channel or self.dm
+        for call in reversed(self.fake.of("chat.postMessage")):
+            if call.args.get("channel") != channel:
+                continue
+            for button in call.buttons():
+                text = button["text"]["text"]
+                if text == label or text.lower().startswith(label.lower()):
+                    return call, button
+        raise AssertionError(f"no button {label!r} in {channel}")
+
+    async def press(self, label: str, channel: str | None = None) -> str:
+        call, button = self.find(label, channel)
+        return await self._run(self.slack.press(
+            self.user, button, channel=call.args["channel"], message_ts=call.result["ts"],
+            blocks=call.blocks()))
