@@ -51,6 +51,7 @@ class SearchResult:
     page: int
     suggestions: list[str] = field(default_factory=list)
     partial: bool = False  # no document has every word: these have some of them
+    total_exact: bool = True  # False: `total` is a lower bound ("500+ documents")
 
 
 class KnowledgeIndex(Protocol):

@@ -11,17 +11,20 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from rapidfuzz import process as rf_process
+from rapidfuzz.distance import Levenshtein
 from whoosh import index as whoosh_index
 from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
-from whoosh.highlight import ContextFragmenter, Formatter, get_text
 from whoosh.query import And, NullQuery, Or, Query, Term
 from whoosh.searching import Searcher
 
@@ -32,15 +35,40 @@ from search_index.analysis import (
     indonesian_analyzer,
 )
 
-SCHEMA_VERSION = "kb-3"
+SCHEMA_VERSION = "kb-4"
 TITLE_BOOST = 3.0
 TAG_BOOST = 2.0
 SEARCH_FIELDS = ("title_en", "title_id", "body_en", "body_id", "tags")
 FIELD_BOOSTS = {"title_en": TITLE_BOOST, "title_id": TITLE_BOOST, "tags": TAG_BOOST}
 SNIPPET_CHARS = 180
+COUNT_CAP = 500
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _REFRESH_SECONDS = 1.0
 _MARKUP = re.compile(r"(?:^|\s)(?:#{1,6}|[-|]{2,}|\|)(?=\s|$)")
+
+
+def _patch_whoosh() -> None:
+    """Whoosh 2.7 checks the disk for a missing length column on every posting it scores
+    or writes (`has_column` is not cached when the answer is no): cache it per reader.
+    Segment files are immutable once written, so the answer cannot change."""
+    from whoosh.codec import whoosh3
+
+    reader_class: Any = whoosh3.W3PerDocReader
+    if getattr(reader_class, "_sfa_cached_has_column", False):
+        return
+    original = reader_class.has_column
+
+    def has_column(self: Any, fieldname: str) -> bool:
+        cache = self.__dict__.setdefault("_sfa_columns", {})
+        if fieldname not in cache:
+            cache[fieldname] = original(self, fieldname)
+        return bool(cache[fieldname])
+
+    reader_class.has_column = has_column
+    reader_class._sfa_cached_has_column = True
+
+
+_patch_whoosh()
 
 
 def build_schema() -> Schema:
@@ -50,25 +78,16 @@ def build_schema() -> Schema:
         rev=STORED(),
         title=STORED(),
         text=STORED(),
-        title_en=TEXT(analyzer=en, spelling=True),
-        title_id=TEXT(analyzer=ind, spelling=True),
-        body_en=TEXT(analyzer=en, spelling=True),
-        body_id=TEXT(analyzer=ind, spelling=True),
+        title_en=TEXT(analyzer=en, phrase=False),
+        title_id=TEXT(analyzer=ind, phrase=False),
+        body_en=TEXT(analyzer=en, phrase=False),
+        body_id=TEXT(analyzer=ind, phrase=False),
         tags=KEYWORD(stored=True, commas=True, lowercase=True),
         doc_type=ID(stored=True),
         status=ID(stored=True),
         owner=ID(stored=True),
         lang=ID(stored=True),
     )
-
-
-class _Marker(Formatter):
-    """Marks matched words as *word* (platform neutral; doors may render it bold)."""
-
-    between = " … "
-
-    def format_token(self, text: str, token: Any, replace: bool = False) -> str:
-        return "*" + get_text(text, token, replace) + "*"
 
 
 class WhooshKnowledgeIndex:
@@ -87,6 +106,9 @@ class WhooshKnowledgeIndex:
         self._filters: dict[tuple[Any, ...], set[int]] = {}
         self._versions: dict[int, int] | None = None
         self._versions_generation = -1
+        self._vocab = _load_vocab(self.path)
+        self._vocab_words: list[str] | None = None
+        self.optimize_blocks = True  # Whoosh block-quality skipping for top-N collection
 
     # -- lifecycle ---------------------------------------------------------------------------
     def _open_or_create(self) -> Any:
@@ -117,6 +139,7 @@ class WhooshKnowledgeIndex:
             try:
                 for doc in docs:
                     fields = _fields(doc)
+                    self._vocab.update(_vocab_words(doc.title + " " + doc.body))
                     if doc.id in known:
                         writer.update_document(**fields)
                     else:
@@ -132,6 +155,7 @@ class WhooshKnowledgeIndex:
                 return 0
             writer.commit(merge=count >= 1000)
             self._after_commit()
+            self._save_vocab()
             return count
 
     def delete(self, doc_ids: Iterable[int]) -> None:
@@ -164,12 +188,21 @@ class WhooshKnowledgeIndex:
             self._versions = {}
             self._versions_generation = self._ix.latest_generation()
             self._filters.clear()
+            self._vocab = Counter()
+            self._save_vocab()
 
     def optimize(self) -> None:
         """Merge every segment into one (after a bulk build)."""
         with self._write_lock:
             self._ix.optimize()
             self._after_commit()
+
+    def _save_vocab(self) -> None:
+        """The spelling vocabulary (unstemmed words and counts), kept beside the index."""
+        self._vocab_words = None
+        tmp = self.path / "vocab.json.tmp"
+        tmp.write_text(json.dumps(self._vocab, separators=(",", ":")))
+        tmp.replace(self.path / "vocab.json")
 
     def _after_commit(self) -> None:
         self._dirty = True
@@ -231,38 +264,37 @@ class WhooshKnowledgeIndex:
             return SearchResult(hits=[], total=0, page=page)
         allow = self._allowed(searcher, tuple(doc_types), tuple(tags), visible_owner_id,
                               include_drafts)
-        parsed = self._parse(words, and_group=True)
-        results = searcher.search(parsed, limit=page * page_size, filter=allow)
-        total = len(results)
+        reader = searcher.reader()
+        parsed = self._parse(words, and_group=True, reader=reader)
+        results = searcher.search(parsed, limit=page * page_size, filter=allow,
+                                  optimize=self.optimize_blocks)
+        total, exact = _count(searcher, results, parsed, allow, page * page_size)
         suggestions: list[str] = []
         if total < 2:
             suggestions = self._suggest(searcher, words)
         partial = False
         if total == 0 and len(words) > 1:  # nothing has every word: any word, best first
-            parsed = self._parse(words, and_group=False)
-            results = searcher.search(parsed, limit=page * page_size, filter=allow)
-            total = len(results)
+            parsed = self._parse(words, and_group=False, reader=reader)
+            results = searcher.search(parsed, limit=page * page_size, filter=allow,
+                                      optimize=self.optimize_blocks)
+            total, exact = _count(searcher, results, parsed, allow, page * page_size)
             partial = total > 0
         start = (page - 1) * page_size
+        marker = _marker(words, self._ix.schema)
         hits: list[SearchHit] = []
-        fragmenter = ContextFragmenter(maxchars=SNIPPET_CHARS, surround=50)
         for hit in results[start:start + page_size]:
-            text = hit.get("text") or ""
-            field = "body_id" if hit.get("lang") == "id" else "body_en"
-            results.fragmenter = fragmenter
-            results.formatter = _Marker()
-            snippet = hit.highlights(field, text=text, top=1) if text else ""
-            if not snippet:
-                snippet = _lead(text)
-            hits.append(SearchHit(id=int(hit["id"]), title=hit.get("title") or "",
-                                  doc_type=hit.get("doc_type") or "",
+            stored = hit.fields()
+            hits.append(SearchHit(id=int(stored["id"]), title=stored.get("title") or "",
+                                  doc_type=stored.get("doc_type") or "",
                                   score=float(hit.score or 0.0),
-                                  snippet=" ".join(_MARKUP.sub(" ", snippet).split())))
+                                  snippet=_snippet(stored.get("text") or "", marker)))
         return SearchResult(hits=hits, total=total, page=page, suggestions=suggestions,
-                            partial=partial)
+                            partial=partial, total_exact=exact)
 
-    def _parse(self, words: list[str], *, and_group: bool) -> Query:
-        """Each word may match any field (title boosted); all words (or any word) must."""
+    def _parse(self, words: list[str], *, and_group: bool, reader: Any) -> Query:
+        """Each word may match any field (title boosted); all words (or any word) must.
+        Terms absent from the index are left out (fewer matchers to merge); a word with no
+        term at all makes an AND query match nothing."""
         schema = self._ix.schema
         per_word: list[Query] = []
         for word in words:
@@ -272,9 +304,13 @@ class WhooshKnowledgeIndex:
             for field in SEARCH_FIELDS:
                 boost = FIELD_BOOSTS.get(field, 1.0)
                 for term in _analysed(field, word, schema):
-                    alternatives.append(Term(field, term, boost=boost))
+                    if (field, term) in reader:
+                        alternatives.append(Term(field, term, boost=boost))
             if alternatives:
-                per_word.append(Or(alternatives))
+                per_word.append(alternatives[0] if len(alternatives) == 1
+                                else Or(alternatives))
+            elif and_group:
+                return NullQuery
         if not per_word:
             return NullQuery
         if len(per_word) == 1:
@@ -309,6 +345,11 @@ class WhooshKnowledgeIndex:
         self._filters[key] = allowed
         return allowed
 
+    def _vocabulary(self) -> list[str]:
+        if self._vocab_words is None:
+            self._vocab_words = list(self._vocab)
+        return self._vocab_words
+
     def _suggest(self, searcher: Searcher, words: list[str]) -> list[str]:
         """A corrected query when some words are unknown ("did you mean")."""
         reader = searcher.reader()
@@ -319,11 +360,11 @@ class WhooshKnowledgeIndex:
                 corrected.append(word)
                 continue
             best: tuple[int, int, str] | None = None
-            for field in SEARCH_FIELDS[:4]:
-                for candidate in searcher.suggest(field, word, limit=3, maxdist=2):
-                    freq = sum(reader.doc_frequency(f, c) for f in SEARCH_FIELDS[:4]
-                               for c in _analysed(f, candidate, self._ix.schema))
-                    rank = (_distance(word, candidate), -freq, candidate)
+            for candidate, dist, _ in rf_process.extract(
+                    word, self._vocabulary(), scorer=Levenshtein.distance, score_cutoff=2,
+                    limit=8):
+                if candidate != word and _known(reader, candidate):
+                    rank = (int(dist), -self._vocab[candidate], candidate)
                     if best is None or rank < best:
                         best = rank
             if best is not None and best[2] != word:
@@ -338,16 +379,31 @@ def _analysed(field: str, word: str, schema: Schema) -> list[str]:
     return [t.text for t in schema[field].analyzer(word)]
 
 
-def _distance(a: str, b: str) -> int:
-    """Levenshtein distance (short words only)."""
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1,
-                               previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
+def _count(searcher: Searcher, results: Any, query: Query, allow: set[int], limit: int
+           ) -> tuple[int, bool]:
+    """How many documents match: exact when fewer than COUNT_CAP, else (COUNT_CAP, False).
+    Counting stops at the cap, so a very common word costs no more than a rare one."""
+    if results.scored_length() < limit:
+        return results.scored_length(), True  # the top-N collection saw every match
+    n = 0
+    for docnum in searcher.docs_for_query(query):
+        if docnum in allow:
+            n += 1
+            if n >= COUNT_CAP:
+                return n, False
+    return n, True
+
+
+def _vocab_words(text: str) -> list[str]:
+    return [w for w in _WORD.findall(text.lower())
+            if len(w) >= 3 and not w.isdigit() and w not in STOP_WORDS]
+
+
+def _load_vocab(path: Path) -> Counter[str]:
+    try:
+        return Counter(json.loads((path / "vocab.json").read_text()))
+    except (OSError, ValueError):
+        return Counter()
 
 
 def _known(reader: Any, word: str) -> bool:
@@ -357,6 +413,47 @@ def _known(reader: Any, word: str) -> bool:
             if reader.doc_frequency(field, term):
                 return True
     return False
+
+
+def _marker(words: list[str], schema: Schema) -> re.Pattern[str] | None:
+    """A regex for the query words in raw text: the word, or its English / Indonesian stem
+    as a word prefix (so "pricing" marks "prices", "penjualan" marks "menjual")."""
+    parts: set[str] = set()
+    for word in words:
+        if word in STOP_WORDS:
+            continue
+        parts.add(re.escape(word))
+        for field in ("body_en", "body_id"):
+            for stem in _analysed(field, word, schema):
+                common = 0
+                while common < min(len(stem), len(word)) and stem[common] == word[common]:
+                    common += 1
+                if common >= 3:
+                    parts.add(re.escape(word[:common]) + r"\w*")
+                elif len(stem) >= 3:
+                    parts.add(r"\w*" + re.escape(stem) + r"\w*")
+    if not parts:
+        return None
+    alternatives = "|".join(sorted(parts, key=len, reverse=True))
+    return re.compile(r"(?<!\w)(?:" + alternatives + r")(?!\w)", re.IGNORECASE)
+
+
+def _snippet(text: str, marker: re.Pattern[str] | None) -> str:
+    """About SNIPPET_CHARS of text around the first match, matches marked *like this*."""
+    flat = " ".join(_MARKUP.sub(" ", text).split())
+    match = marker.search(flat) if marker is not None else None
+    if match is None:
+        return _lead(flat)
+    start = max(0, match.start() - 50)
+    if start:
+        start = flat.find(" ", start) + 1 or start
+    end = min(len(flat), start + SNIPPET_CHARS)
+    if end < len(flat):
+        end = flat.rfind(" ", start, end) if flat.rfind(" ", start, end) > match.end() else end
+    window = flat[start:end]
+    assert marker is not None
+    marked = marker.sub(lambda m: "*" + m.group(0) + "*", window)
+    return ("… " if start else "") + marked + (" …" if end < len(flat) else "")
 
 
 def _lead(text: str) -> str:
