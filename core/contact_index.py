@@ -149,6 +149,11 @@ class ContactIndex:
         self._vocab: list[str] = []
         self._vocab_pos: dict[str, int] = {}
         self._sorted_vocab: list[str] = []
+        # Vocabulary buckets: (first letter, length) and (last two letters, length). A single
+        # typo in a token of 4+ letters leaves one of the two intact, so the fuzzy match only
+        # scans a few buckets instead of the whole vocabulary.
+        self._by_head: dict[tuple[str, int], list[str]] = {}
+        self._by_tail: dict[tuple[str, int], list[str]] = {}
         self._phones: dict[str, set[int]] = {}
         self._phone_tails: dict[str, set[int]] = {}
         self._company_contacts: dict[int, set[int]] = {}
@@ -239,6 +244,8 @@ class ContactIndex:
                 self._vocab_pos[tok] = len(self._vocab)
                 self._vocab.append(tok)
                 bisect.insort(self._sorted_vocab, tok)
+                self._by_head.setdefault((tok[0], len(tok)), []).append(tok)
+                self._by_tail.setdefault((tok[-2:], len(tok)), []).append(tok)
             else:
                 posting.append(slot)
                 self._np_postings.pop(tok, None)
@@ -273,6 +280,13 @@ class ContactIndex:
                 i = bisect.bisect_left(self._sorted_vocab, tok)
                 if i < len(self._sorted_vocab) and self._sorted_vocab[i] == tok:
                     del self._sorted_vocab[i]
+                for buckets, key in ((self._by_head, (tok[0], len(tok))),
+                                     (self._by_tail, (tok[-2:], len(tok)))):
+                    bucket = buckets.get(key)
+                    if bucket is not None:
+                        bucket.remove(tok)
+                        if not bucket:
+                            del buckets[key]
         for key in entry.phones:
             self._phones.get(key, set()).discard(slot)
             self._phone_tails.get(key[-7:], set()).discard(slot)
@@ -306,6 +320,8 @@ class ContactIndex:
         self._vocab = []
         self._vocab_pos = {}
         self._sorted_vocab = []
+        self._by_head = {}
+        self._by_tail = {}
         self._phones = {}
         self._phone_tails = {}
         self._company_contacts = {}
@@ -399,8 +415,12 @@ class ContactIndex:
     def _token_matches(self, qt: str) -> list[tuple[str, float]]:
         found: dict[str, float] = {}
         cutoff = 75 if len(qt) >= 5 else 70
-        for tok, score, _i in process.extract(qt, self._vocab, scorer=fuzz.ratio,
-                                              score_cutoff=cutoff, limit=30):
+        pool: list[str] = []
+        for length in range(max(1, len(qt) - 2), len(qt) + 3):
+            pool.extend(self._by_head.get((qt[0], length), ()))
+            pool.extend(self._by_tail.get((qt[-2:], length), ()))
+        for tok, score, _i in process.extract(qt, pool, scorer=fuzz.ratio,
+                                              score_cutoff=cutoff, limit=40):
             found[tok] = float(score)
         if len(qt) >= 3:
             i = bisect.bisect_left(self._sorted_vocab, qt)
