@@ -115,7 +115,7 @@ def make_query(name: str, rng: random.Random) -> tuple[str, str]:
 
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def run_size(n: int, queries: int, scan_queries: int, seed: int) -> dict:
