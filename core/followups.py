@@ -13,6 +13,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, DomainError, Forbidden, NotFound
@@ -27,6 +29,7 @@ from core.models import (
     FollowUpStatus,
     MaterialSent,
     NoticeRow,
+    NoticeStatus,
     Role,
     Stage,
     Team,
@@ -136,15 +139,24 @@ def _existing_keys(session: Session, keys: list[str]) -> set[str]:
 
 
 def _enqueue_many(session: Session, items: list[dict], now: datetime) -> int:
-    """enqueue_notice for each item whose key is not there yet (one lookup for all)."""
+    """Enqueue user notices whose key is not there yet: what enqueue_notice does, as one
+    lookup and one INSERT ... ON CONFLICT DO NOTHING per 500 (a sweep may find 10k)."""
     keys = [notice_key(i["reason"], user_id=i["recipient_user_id"]) for i in items]
     existing = _existing_keys(session, keys)
+    rows = [dict(recipient_user_id=item["recipient_user_id"], channel_platform=None,
+                 channel_id=None, kind=item["kind"], key=key,
+                 params=dict(item.get("params") or {}), urgent=bool(item.get("urgent")),
+                 due_at=item["due_at"], status=NoticeStatus.PENDING.value, attempts=0,
+                 created_at=now)
+            for key, item in zip(keys, items, strict=True) if key not in existing]
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     count = 0
-    for key, item in zip(keys, items, strict=True):
-        if key in existing:
-            continue
-        if enqueue_notice(session, now=now, **item) is not None:
-            count += 1
+    for i in range(0, len(rows), 500):
+        done = session.execute(insert(NoticeRow).values(rows[i:i + 500])
+                               .on_conflict_do_nothing(index_elements=["key"])
+                               .returning(NoticeRow.id))
+        count += len(done.all())
     return count
 
 

@@ -57,7 +57,7 @@ class SchedulerConfig:
     notice_lease: timedelta = timedelta(minutes=2)
     outbox_lease: timedelta = timedelta(minutes=2)
     notice_batch: int = 1000
-    outbox_batch: int = 60
+    outbox_batch: int = 120
     max_in_flight: int = 8
     claim_every: float = 2.0  # seconds between notice claims (APScheduler job)
     idle_poll: float = 0.5  # seconds the drain loop waits when the outbox is empty
