@@ -15,6 +15,7 @@ total count.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import shutil
@@ -67,17 +68,17 @@ def make_corpus(n: int, seed: int = 6) -> list[IndexedDocument]:
     rng.shuffle(synthetic)
     en_vocab = EN_WORDS + synthetic
     id_vocab = ID_WORDS + synthetic
-    en_weights = [1.0 / (rank + 10) for rank in range(len(en_vocab))]
-    id_weights = [1.0 / (rank + 10) for rank in range(len(id_vocab))]
+    en_weights = list(itertools.accumulate(1.0 / (rank + 10) for rank in range(len(en_vocab))))
+    id_weights = list(itertools.accumulate(1.0 / (rank + 10) for rank in range(len(id_vocab))))
     docs = []
     for i in range(1, n + 1):
         indonesian = rng.random() < 0.2
         vocab, weights = (id_vocab, id_weights) if indonesian else (en_vocab, en_weights)
-        words = rng.choices(vocab, weights=weights, k=150)
+        words = rng.choices(vocab, cum_weights=weights, k=150)
         if not indonesian:  # some English glue words, as real text has
             for j in range(0, 150, 7):
                 words[j] = rng.choice(EN_GLUE)
-        title = " ".join(rng.choices(vocab[:400], weights=weights[:400],
+        title = " ".join(rng.choices(vocab[:400], cum_weights=weights[:400],
                                      k=rng.randint(3, 6))).capitalize()
         docs.append(IndexedDocument(
             id=i, version=1, title=title, body=" ".join(words) + ".",

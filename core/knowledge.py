@@ -634,30 +634,9 @@ def search(session: Session, index: KnowledgeIndex, user: User, raw_query: str, 
     """Search what `user` may see (published; their own drafts; every draft for admins)."""
     parsed = parse_query(raw_query)
     ensure_synced(session, index)
-    if not parsed.text and (parsed.doc_types or parsed.tags):
-        return _browse(session, user, parsed, page, page_size)
     return index.search(parsed.text, doc_types=parsed.doc_types, tags=parsed.tags,
                         visible_owner_id=user.id, include_drafts=user.role == Role.ADMIN,
                         page=page, page_size=page_size)
-
-
-def _browse(session: Session, user: User, parsed: ParsedQuery, page: int, page_size: int
-            ) -> SearchResult:
-    """Filters without words: the matching documents by title."""
-    from core.ports import SearchHit
-
-    stmt = select(Document).where(Document.status.in_(SEARCHABLE))
-    if user.role != Role.ADMIN:
-        stmt = stmt.where(or_(Document.status == "published", Document.owner_id == user.id))
-    if parsed.doc_types:
-        stmt = stmt.where(Document.doc_type.in_(parsed.doc_types))
-    docs = [d for d in session.scalars(stmt.order_by(Document.title))
-            if not parsed.tags or set(parsed.tags) & set(d.tags or [])]
-    start = (page - 1) * page_size
-    hits = [SearchHit(id=d.id, title=d.title, doc_type=d.doc_type, score=0.0,
-                      snippet=" ".join(d.text.split())[:200])
-            for d in docs[start:start + page_size]]
-    return SearchResult(hits=hits, total=len(docs), page=page)
 
 
 def to_indexed(doc: Document) -> IndexedDocument:

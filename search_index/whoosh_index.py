@@ -25,7 +25,7 @@ from rapidfuzz import process as rf_process
 from rapidfuzz.distance import Levenshtein
 from whoosh import index as whoosh_index
 from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
-from whoosh.query import And, NullQuery, Or, Query, Term
+from whoosh.query import And, Every, NullQuery, Or, Query, Term
 from whoosh.searching import Searcher
 
 from core.ports import IndexedDocument, SearchHit, SearchResult
@@ -260,17 +260,18 @@ class WhooshKnowledgeIndex:
         page_size = max(1, min(page_size, 50))
         searcher = self.searcher()
         words = [w.lower() for w in _WORD.findall(query)]
-        if not words:
+        if not words and not (doc_types or tags):
             return SearchResult(hits=[], total=0, page=page)
         allow = self._allowed(searcher, tuple(doc_types), tuple(tags), visible_owner_id,
                               include_drafts)
         reader = searcher.reader()
-        parsed = self._parse(words, and_group=True, reader=reader)
+        parsed = (self._parse(words, and_group=True, reader=reader) if words
+                  else Every())  # filters only: every document of that type / tag
         results = searcher.search(parsed, limit=page * page_size, filter=allow,
                                   optimize=self.optimize_blocks)
         total, exact = _count(searcher, results, parsed, allow, page * page_size)
         suggestions: list[str] = []
-        if total < 2:
+        if total < 2 and words:
             suggestions = self._suggest(searcher, words)
         partial = False
         if total == 0 and len(words) > 1:  # nothing has every word: any word, best first

@@ -137,8 +137,12 @@ async def _search(ctx: Ctx, query: str, page: int) -> Step:
                        "type:policy travel."))
         return goto("query", ctx.reply("\n".join(lines), buttons))
     first = (page - 1) * PAGE_SIZE
-    header = t.n("{count} document found for \"{query}\":",
-                 "{count} documents found for \"{query}\":", result.total, query=query)
+    if result.total_exact:
+        header = t.n("{count} document found for \"{query}\":",
+                     "{count} documents found for \"{query}\":", result.total, query=query)
+    else:
+        header = t("More than {count} documents found for \"{query}\"; the best first:",
+                   count=result.total, query=query)
     lines = [header]
     if result.partial:
         lines.append(t("No document has all of those words; these have some of them."))

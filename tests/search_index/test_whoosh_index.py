@@ -72,6 +72,10 @@ def test_filters_by_type_and_tag(index: WhooshKnowledgeIndex) -> None:
     assert {h.id for h in index.search("hotel", doc_types=["expense_form"]).hits} == {2}
     assert {h.id for h in index.search("hotel", tags=["Travel"]).hits} == {1, 2}
     assert index.search("hotel", tags=["pricing"]).total == 0
+    # filters alone list every visible document of that type / tag
+    assert {h.id for h in index.search("", doc_types=["rule"]).hits} == {5}
+    assert {h.id for h in index.search("", tags=["travel"]).hits} == {1, 2}
+    assert index.search("").total == 0
 
 
 def test_drafts_only_for_owner_and_admins(index: WhooshKnowledgeIndex) -> None:
