@@ -253,7 +253,7 @@ class TelegramDoor:
         overall_max_rate: float = 30,
         group_max_rate: float = 20,
         max_retries: int = 1,
-        concurrent_updates: int = 256,
+        concurrent_updates: int = 16,
         set_commands: bool = True,
     ) -> None:
         self.engine = engine
@@ -275,7 +275,8 @@ class TelegramDoor:
                                          group_max_rate=group_max_rate,
                                          max_retries=max_retries))
             .concurrent_updates(concurrent_updates)
-            .connection_pool_size(64)
+            .connection_pool_size(concurrent_updates + 4)
+            .pool_timeout(10.0)
         )
         if webhook_url:
             builder = builder.updater(None)
@@ -388,7 +389,10 @@ class TelegramDoor:
         with self.engine.db.session() as session:
             user = user_service.identity_user(session, PLATFORM, inc.user_id)
             wanted = (user.role, user.locale) if user is not None and user.active else None
-        if wanted is None or self._menus.get(inc.chat_id) == wanted:
+        if wanted is None:
+            self._menus.pop(inc.chat_id, None)  # not linked yet: look again next time
+            return
+        if self._menus.get(inc.chat_id) == wanted:
             return
         try:
             await self.bot.set_my_commands(self.menu_for(Role(wanted[0]), wanted[1]),
@@ -401,6 +405,7 @@ class TelegramDoor:
         if inc.chat_is_group or not self.set_commands:
             return False
         if inc.chat_id not in self._menus:
+            self._menus[inc.chat_id] = ("", "")  # one refresh at a time per chat
             return True
         return bool(inc.text and inc.text.startswith(("/start", "/language")))
 

@@ -61,6 +61,9 @@ class FakeTelegram:
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.pushed_at: dict[int, float] = {}  # update id -> when it became available
+        self._pushed: dict[int, dict[str, Any]] = {}
+        self._pacer: asyncio.Task[None] | None = None
 
     # -- server -------------------------------------------------------------------------------
     @property
@@ -71,6 +74,8 @@ class FakeTelegram:
         app = web.Application(client_max_size=60 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._api)
         app.router.add_get("/file/bot{token}/{path:.*}", self._download)
+        app.router.add_post("/_test/schedule", self._schedule)
+        app.router.add_get("/_test/stats", self._stats)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -142,8 +147,41 @@ class FakeTelegram:
         update_id = next(self._update_ids)
         update = {"update_id": update_id, **update}
         self._updates.append(update)
+        self._pushed[update_id] = update
+        self.pushed_at[update_id] = time.monotonic()
         self._new_update.set()
         return update_id
+
+    # -- benchmark controls (when the server runs in its own process) --------------------------
+    async def _schedule(self, request: web.Request) -> web.Response:
+        """Push text updates: all at once (rate 0) or paced at `rate` per second."""
+        body = await request.json()
+        items = [(self.user(int(uid), f"U{uid}"), text) for uid, text in body["messages"]]
+        rate = float(body.get("rate") or 0)
+        self.record_updates = False
+        if rate <= 0:
+            ids = [self.send_text(user, text) for user, text in items]
+            return web.json_response({"ids": ids})
+
+        async def pace() -> None:
+            start = time.monotonic()
+            for i, (user, text) in enumerate(items):
+                delay = start + i / rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                self.send_text(user, text)
+
+        self._pacer = asyncio.get_running_loop().create_task(pace())
+        return web.json_response({"scheduled": len(items)})
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        """What was pushed when, and every successful send: (chat, at)."""
+        sends = [(str(c.params.get("chat_id")), c.at) for c in self.calls
+                 if c.method == "sendMessage" and c.status == 200]
+        pushes = [(str(u["message"]["chat"]["id"]), at) for u_id, at in self.pushed_at.items()
+                  for u in [self._pushed.get(u_id)] if u]
+        return web.json_response({"sends": sends, "pushes": pushes, "now": time.monotonic(),
+                                  "cpu": time.process_time()})
 
     def _message(self, user: dict[str, Any], chat: dict[str, Any] | None, **body: Any
                  ) -> dict[str, Any]:
@@ -387,3 +425,14 @@ class FakeTelegram:
         if file_id not in self.files:
             return web.Response(status=404)
         return web.Response(body=self.files[file_id])
+
+
+async def _serve_forever() -> None:
+    server = FakeTelegram()
+    await server.start()
+    print(server.port, flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":  # a standalone fake (benchmarks): prints its port, runs until killed
+    asyncio.run(_serve_forever())
