@@ -13,6 +13,7 @@ locked for every change, so a job is never held by two technicians.
 from __future__ import annotations
 
 import csv
+import heapq
 import io
 import math
 from collections.abc import Iterable, Sequence
@@ -21,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, DomainError, Forbidden, NotFound
@@ -66,15 +67,17 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 def on_shift(profile: TechnicianProfile | _ProfileRow, timezone: str, now: datetime) -> bool:
     """True when `now` falls in the technician's working days and hours (their zone)."""
     local = now.astimezone(ZoneInfo(timezone))
-    minute = local.hour * 60 + local.minute
-    start, end = profile.shift_start_min, profile.shift_end_min
-    day = local.weekday()
+    return _in_shift(profile.shift_start_min, profile.shift_end_min, profile.work_days,
+                     local.weekday(), local.hour * 60 + local.minute)
+
+
+def _in_shift(start: int, end: int, days: str, day: int, minute: int) -> bool:
     if start <= end:
-        return str(day) in profile.work_days and start <= minute < end
+        return str(day) in days and start <= minute < end
     # A night shift: the part after midnight belongs to the previous day's shift.
     if minute >= start:
-        return str(day) in profile.work_days
-    return minute < end and str((day - 1) % 7) in profile.work_days
+        return str(day) in days
+    return minute < end and str((day - 1) % 7) in days
 
 
 # -- technician profiles ----------------
@@ -150,10 +153,32 @@ class Candidate:
         return self.on_shift and self.load < self.load_cap
 
 
-def _load_subquery() -> Any:
-    return (select(ServiceJob.technician_id.label("tid"), func.count().label("load"))
-            .where(ServiceJob.status.in_(ACTIVE), ServiceJob.technician_id.is_not(None))
-            .group_by(ServiceJob.technician_id).subquery())
+def _rank_statement(by_territory: bool) -> Any:
+    """The eligibility query, built once: technicians with the skill (covering the
+    territory), active and dispatchable, with their current load (a correlated count of
+    active jobs on an index)."""
+    load = (select(func.count(ServiceJob.id))
+            .where(ServiceJob.technician_id == User.id, ServiceJob.status.in_(ACTIVE))
+            .correlate(User).scalar_subquery())
+    columns = (User.id, User.name, User.timezone, User.last_lat, User.last_lon,
+               TechnicianProfile.shift_start_min, TechnicianProfile.shift_end_min,
+               TechnicianProfile.work_days, TechnicianProfile.load_cap, load)
+    if by_territory:  # start from the territory's people
+        stmt = (select(*columns).select_from(TerritoryRep)
+                .join(TechnicianSkill, and_(TechnicianSkill.user_id == TerritoryRep.user_id,
+                                            TechnicianSkill.skill == bindparam("skill")))
+                .where(TerritoryRep.territory_id == bindparam("territory_id")))
+    else:
+        stmt = select(*columns).select_from(TechnicianSkill).where(
+            TechnicianSkill.skill == bindparam("skill"))
+    return (stmt.join(User, User.id == TechnicianSkill.user_id)
+            .join(TechnicianProfile, TechnicianProfile.user_id == User.id)
+            .where(User.active.is_(True), User.role == Role.TECHNICIAN.value,
+                   TechnicianProfile.dispatchable.is_(True)))
+
+
+_RANK_IN_TERRITORY = _rank_statement(True)
+_RANK_ANYWHERE = _rank_statement(False)
 
 
 def rank_technicians(
@@ -163,45 +188,55 @@ def rank_technicians(
     *,
     exclude: Sequence[int] = (),
     eligible_only: bool = True,
+    limit: int | None = None,
 ) -> list[Candidate]:
     """Technicians with the job's skill covering its territory, best first.
 
     Args:
         exclude: technicians not to consider (already offered this job).
+        limit: return only the best `limit` (dispatch needs one).
         eligible_only: drop those off shift or at their load cap (the manager's manual
             assignment list keeps them, marked, at the end).
     """
-    loads = _load_subquery()
-    stmt = (
-        select(User.id, User.name, User.timezone, User.last_lat, User.last_lon,
-               TechnicianProfile.shift_start_min, TechnicianProfile.shift_end_min,
-               TechnicianProfile.work_days, TechnicianProfile.load_cap,
-               func.coalesce(loads.c.load, 0))
-        .join(TechnicianProfile, TechnicianProfile.user_id == User.id)
-        .join(TechnicianSkill, and_(TechnicianSkill.user_id == User.id,
-                                    TechnicianSkill.skill == job.skill))
-        .outerjoin(loads, loads.c.tid == User.id)
-        .where(User.active.is_(True), User.role == Role.TECHNICIAN.value,
-               TechnicianProfile.dispatchable.is_(True))
-    )
     if job.territory_id is not None:
-        stmt = stmt.join(TerritoryRep, and_(TerritoryRep.user_id == User.id,
-                                            TerritoryRep.territory_id == job.territory_id))
-    if exclude:
-        stmt = stmt.where(User.id.not_in(list(exclude)))
-    out: list[Candidate] = []
+        rows = session.connection().execute(
+            _RANK_IN_TERRITORY, {"skill": job.skill, "territory_id": job.territory_id})
+    else:
+        rows = session.connection().execute(_RANK_ANYWHERE, {"skill": job.skill})
+    skip = set(exclude)
     has_site = job.site_lat is not None and job.site_lon is not None
-    for uid, name, tz, lat, lon, s_start, s_end, days, cap, load in session.execute(stmt):
-        shift_ok = on_shift(_ProfileRow(s_start, s_end, days), tz, now)
-        if eligible_only and not (shift_ok and load < cap):
+    site_lat = math.radians(job.site_lat) if has_site else 0.0  # type: ignore[arg-type]
+    site_lon = math.radians(job.site_lon) if has_site else 0.0  # type: ignore[arg-type]
+    cos_site = math.cos(site_lat)
+    radians, sin, cos, asin, sqrt = math.radians, math.sin, math.cos, math.asin, math.sqrt
+    local_by_zone: dict[str, tuple[int, int]] = {}
+    keyed: list[tuple[bool, float, int, int, Any]] = []
+    for row in rows.fetchall():
+        uid, _name, tz, lat, lon, s_start, s_end, days, cap, load = row
+        if uid in skip:
             continue
-        dist = (haversine_km(lat, lon, job.site_lat, job.site_lon)  # type: ignore[arg-type]
-                if has_site and lat is not None and lon is not None else None)
+        local = local_by_zone.get(tz)
+        if local is None:
+            when = now.astimezone(ZoneInfo(tz))
+            local = local_by_zone[tz] = (when.weekday(), when.hour * 60 + when.minute)
+        shift_ok = _in_shift(s_start, s_end, days, local[0], local[1])
+        eligible = shift_ok and load < cap
+        if eligible_only and not eligible:
+            continue
+        if has_site and lat is not None and lon is not None:
+            # haversine_km, inlined: this loop runs for every candidate of every dispatch.
+            p1 = radians(lat)
+            a = (sin((site_lat - p1) / 2) ** 2
+                 + cos(p1) * cos_site * sin((site_lon - radians(lon)) / 2) ** 2)
+            dist: float | None = 2 * EARTH_RADIUS_KM * asin(min(1.0, sqrt(a)))
+        else:
+            dist = None
         # Unknown distance ranks behind every known one.
         score = (dist if dist is not None else 10_000.0) + LOAD_PENALTY_KM * load
-        out.append(Candidate(uid, name, dist, int(load), cap, shift_ok, score))
-    out.sort(key=lambda c: (not c.eligible, c.score, c.load, c.user_id))
-    return out
+        keyed.append((not eligible, score, load, uid, (row, dist, shift_ok)))
+    best = heapq.nsmallest(limit, keyed) if limit else sorted(keyed)
+    return [Candidate(row[0], row[1], dist, int(row[9]), row[8], shift_ok, score)
+            for _ineligible, score, _load, _uid, (row, dist, shift_ok) in best]
 
 
 # -- creating jobs ----------------
@@ -327,7 +362,7 @@ def dispatch(session: Session, job: ServiceJob, now: datetime) -> JobOffer | Non
         return None
     asked = list(session.scalars(select(JobOffer.technician_id).where(
         JobOffer.job_id == job.id)))
-    ranked = rank_technicians(session, job, now, exclude=asked)
+    ranked = rank_technicians(session, job, now, exclude=asked, limit=1)
     job.updated_at = now
     if not ranked:
         job.status = "escalated"

@@ -191,7 +191,8 @@ def offer_reply(t: Translator, session: Session, offer: JobOffer, job: ServiceJo
 
 def assign_rows(t: Translator, session: Session, job: ServiceJob) -> list[list[Button]]:
     """Buttons to give the job to a technician by hand (eligible ones first)."""
-    candidates = fs.rank_technicians(session, job, _now(session, job), eligible_only=False)
+    candidates = fs.rank_technicians(session, job, _now(session, job), eligible_only=False,
+                                    limit=6)
     buttons = []
     for c in candidates[:6]:
         first = c.name.split()[0] if c.name.split()[0] not in ("I",) else c.name
@@ -220,7 +221,8 @@ def escalation_text(t: Translator, session: Session, job: ServiceJob) -> str:
     else:
         head += "\n" + t("Nobody with that skill is on shift and free in that territory.")
     text = head + "\n" + job_summary(t, session, job)
-    candidates = fs.rank_technicians(session, job, _now(session, job), eligible_only=False)
+    candidates = fs.rank_technicians(session, job, _now(session, job), eligible_only=False,
+                                    limit=6)
     if any(not c.eligible for c in candidates[:6]):
         text += "\n" + t("⚠ = off shift or at the load cap.")
     return text
