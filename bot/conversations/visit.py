@@ -132,7 +132,18 @@ def _ask_outcome(ctx: Ctx) -> Step:
                                            who=ctx.data["who"]), *button_rows(buttons, 2)))
 
 
+OUTCOME_WORDS = {"positive": "positive", "good": "positive", "positif": "positive",
+                 "baik": "positive", "neutral": "neutral", "netral": "neutral",
+                 "ok": "neutral", "negative": "negative", "not interested": "negative",
+                 "tidak tertarik": "negative", "negatif": "negative",
+                 "not reached": "no_answer", "no answer": "no_answer",
+                 "tidak terhubung": "no_answer", "tidak diangkat": "no_answer"}
+
+
 async def on_outcome(ctx: Ctx, inc: Incoming) -> Step:
+    typed = OUTCOME_WORDS.get((inc.text or "").strip().lower().strip(".!"))
+    if typed:
+        inc = Incoming(inc.platform, inc.chat_id, inc.user_id, button=typed)
     if inc.button not in {v for v, _ in OUTCOME_BUTTONS}:
         buttons = [Button(ctx.t(label), value=value) for value, label in OUTCOME_BUTTONS]
         return goto("outcome", ctx.reply(ctx.t("Please tap one of the outcomes."),
