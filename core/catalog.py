@@ -4,16 +4,18 @@ option / suggests), cross-sell suggestions and the products / price lists CSV im
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from rapidfuzz import fuzz, process, utils
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from core.errors import DomainError
+from core.imports import ImportReport, Row, import_rows
 from core.models.quotes import (
     PriceList,
     PriceListItem,
@@ -214,48 +216,37 @@ def cross_sell(session: Session, product_ids: Iterable[int], limit: int = 3) -> 
 
 
 # -- CSV import (products, price lists) ----------------------------------------------------
-@dataclass
-class ImportReport:
-    """What an import did, row by row: created / updated / unchanged, errors with row numbers.
-    Running the same file twice changes nothing the second time."""
-
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    errors: list[tuple[int, str]] = field(default_factory=list)  # (row number, message)
-
-    @property
-    def total(self) -> int:
-        return self.created + self.updated + self.unchanged + len(self.errors)
-
-
-def _decimal(value: str | None, column: str, default: Decimal | None = None) -> Decimal:
-    text = (value or "").strip().replace(" ", "")
+# Reuses the generic row-report import of core.imports: each row is parsed (a DomainError
+# refuses it, with a code the CLI words) and upserted in its own savepoint; the same file
+# twice creates nothing new.
+def _decimal(row: Row, column: str, default: Decimal | None = None) -> Decimal:
+    text = (row.get(column) or "").strip().replace(" ", "")
     if not text:
         if default is not None:
             return default
-        raise ValueError(f"{column} is missing")
+        raise DomainError("catalog.missing", column=column)
     try:
         number = Decimal(text)
     except InvalidOperation:
-        raise ValueError(f"{column} is not a number: {value!r}") from None
-    if not number.is_finite() or number < 0:
-        raise ValueError(f"{column} must be zero or more: {value!r}")
+        raise DomainError("catalog.bad_number", column=column, value=text[:40]) from None
+    if not number.is_finite() or number < 0 or number >= Decimal("1e15"):
+        raise DomainError("catalog.bad_number", column=column, value=text[:40])
     return number
 
 
-def _date(value: str | None, column: str) -> date | None:
-    text = (value or "").strip()
+def _date(row: Row, column: str) -> date | None:
+    text = (row.get(column) or "").strip()
     if not text:
         return None
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"{column} is not a date (YYYY-MM-DD): {value!r}") from None
+        raise DomainError("catalog.bad_date", column=column, value=text[:40]) from None
 
 
-def _bool(value: str | None) -> bool:
-    return (value or "yes").strip().lower() not in {"0", "no", "false", "n", "tidak", "inactive"}
+def _active(row: Row) -> bool:
+    return (row.get("active") or "yes").strip().lower() not in {
+        "0", "no", "false", "n", "tidak", "inactive"}
 
 
 def _apply(obj: object, values: Mapping[str, object]) -> bool:
@@ -267,96 +258,88 @@ def _apply(obj: object, values: Mapping[str, object]) -> bool:
     return changed
 
 
-def import_products(session: Session, rows: Iterable[Mapping[str, str]], now: datetime
-                    ) -> ImportReport:
-    """Columns: sku, name, category, unit, tax_rate, active, description (by SKU)."""
-    report = ImportReport()
-    for number, row in enumerate(rows, start=2):
-        try:
-            sku = (row.get("sku") or "").strip()
-            name = (row.get("name") or "").strip()
-            if not sku or not name:
-                raise ValueError("sku and name are required")
-            values = {
-                "name": name[:160],
-                "category": (row.get("category") or "general").strip()[:60] or "general",
-                "unit": (row.get("unit") or "unit").strip()[:20] or "unit",
-                "tax_rate": _decimal(row.get("tax_rate"), "tax_rate", Decimal("11")),
-                "active": _bool(row.get("active")),
-                "description": (row.get("description") or "").strip() or None,
-            }
-            if values["tax_rate"] > 100:  # type: ignore[operator]
-                raise ValueError("tax_rate is a percentage (0 to 100)")
-        except ValueError as exc:
-            report.errors.append((number, str(exc)))
-            continue
-        product = session.scalar(select(Product).where(Product.sku == sku))
+def import_products(session: Session, rows: Iterable[tuple[int, Row]], now: datetime,
+                    progress: Callable[[int], None] | None = None) -> ImportReport:
+    """Columns: sku, name, category, unit, tax_rate, active, description (matched by SKU)."""
+
+    def parse(row: Row) -> dict[str, Any]:
+        sku, name = (row.get("sku") or "").strip(), (row.get("name") or "").strip()
+        if not sku or not name:
+            raise DomainError("catalog.sku_name_required")
+        tax = _decimal(row, "tax_rate", Decimal("11"))
+        if tax > 100:
+            raise DomainError("catalog.bad_tax", value=str(tax))
+        return {"sku": sku[:40], "name": name[:160],
+                "category": (row.get("category") or "").strip()[:60] or "general",
+                "unit": (row.get("unit") or "").strip()[:20] or "unit", "tax_rate": tax,
+                "active": _active(row),
+                "description": (row.get("description") or "").strip() or None}
+
+    def upsert(s: Session, values: dict[str, Any]) -> str:
+        product = s.scalar(select(Product).where(Product.sku == values["sku"]))
         if product is None:
-            session.add(Product(sku=sku[:40], created_at=now, updated_at=now, **values))
-            session.flush()
-            report.created += 1
-        elif _apply(product, values):
+            s.add(Product(created_at=now, updated_at=now, **values))
+            return "created"
+        if _apply(product, values):
             product.updated_at = now
-            report.updated += 1
-        else:
-            report.unchanged += 1
-    return report
+            return "updated"
+        return "unchanged"
+
+    return import_rows(session, rows, parse, upsert, progress)
 
 
-def import_price_lists(session: Session, rows: Iterable[Mapping[str, str]], now: datetime
-                       ) -> ImportReport:
+def import_price_lists(session: Session, rows: Iterable[tuple[int, Row]], now: datetime,
+                       progress: Callable[[int], None] | None = None) -> ImportReport:
     """Columns: price_list, currency, segment, valid_from, valid_to, sku, unit_price,
     floor_price (optional name). One row per product price; lists are made as needed."""
-    report = ImportReport()
-    for number, row in enumerate(rows, start=2):
-        try:
-            code = (row.get("price_list") or "").strip()
-            currency = (row.get("currency") or "").strip().upper()
-            sku = (row.get("sku") or "").strip()
-            if not code or not sku:
-                raise ValueError("price_list and sku are required")
-            if not re.fullmatch(r"[A-Z]{3}", currency):
-                raise ValueError(f"currency must be a 3-letter code: {row.get('currency')!r}")
-            valid_from = _date(row.get("valid_from"), "valid_from") or now.date()
-            valid_to = _date(row.get("valid_to"), "valid_to")
-            if valid_to is not None and valid_to < valid_from:
-                raise ValueError("valid_to is before valid_from")
-            unit_price = _decimal(row.get("unit_price"), "unit_price")
-            floor_price = _decimal(row.get("floor_price"), "floor_price", Decimal("0"))
-            if floor_price > unit_price:
-                raise ValueError("floor_price is above unit_price")
-            product = session.scalar(select(Product).where(Product.sku == sku))
-            if product is None:
-                raise ValueError(f"unknown sku {sku!r} (import the products first)")
-            plist = session.scalar(select(PriceList).where(PriceList.code == code))
-            if plist is not None and plist.currency != currency:
-                raise ValueError(f"price list {code} is in {plist.currency}, not {currency}")
-        except ValueError as exc:
-            report.errors.append((number, str(exc)))
-            continue
-        list_values = {"name": (row.get("name") or code).strip()[:120],
-                       "segment": (row.get("segment") or "").strip().lower() or None,
-                       "valid_from": valid_from, "valid_to": valid_to}
+
+    def parse(row: Row) -> dict[str, Any]:
+        code, sku = (row.get("price_list") or "").strip(), (row.get("sku") or "").strip()
+        if not code or not sku:
+            raise DomainError("catalog.list_sku_required")
+        currency = (row.get("currency") or "").strip().upper()
+        if not re.fullmatch(r"[A-Z]{3}", currency):
+            raise DomainError("catalog.bad_currency", value=(row.get("currency") or "")[:20])
+        valid_from = _date(row, "valid_from") or now.date()
+        valid_to = _date(row, "valid_to")
+        if valid_to is not None and valid_to < valid_from:
+            raise DomainError("catalog.dates_reversed")
+        unit_price = _decimal(row, "unit_price")
+        floor_price = _decimal(row, "floor_price", Decimal("0"))
+        if floor_price > unit_price:
+            raise DomainError("catalog.floor_above_price")
+        product = session.scalar(select(Product).where(Product.sku == sku))
+        if product is None:
+            raise DomainError("catalog.unknown_sku", sku=sku[:40])
+        plist = session.scalar(select(PriceList).where(PriceList.code == code))
+        if plist is not None and plist.currency != currency:
+            raise DomainError("catalog.currency_clash", price_list=code[:40],
+                              currency=plist.currency, value=currency)
+        return {"code": code[:40], "currency": currency, "product_id": product.id,
+                "list": {"name": (row.get("name") or code).strip()[:120],
+                         "segment": (row.get("segment") or "").strip().lower()[:40] or None,
+                         "valid_from": valid_from, "valid_to": valid_to},
+                "item": {"unit_price": unit_price, "floor_price": floor_price}}
+
+    def upsert(s: Session, v: dict[str, Any]) -> str:
+        plist = s.scalar(select(PriceList).where(PriceList.code == v["code"]))
         changed = False
         if plist is None:
-            plist = PriceList(code=code[:40], currency=currency, active=True, **list_values)
-            session.add(plist)
-            session.flush()
-            changed = True
+            plist = PriceList(code=v["code"], currency=v["currency"], active=True, **v["list"])
+            s.add(plist)
+            s.flush()
         else:
-            changed = _apply(plist, list_values)
-        item = session.scalar(select(PriceListItem).where(
-            PriceListItem.price_list_id == plist.id, PriceListItem.product_id == product.id))
+            changed = _apply(plist, v["list"])
+        item = s.scalar(select(PriceListItem).where(
+            PriceListItem.price_list_id == plist.id,
+            PriceListItem.product_id == v["product_id"]))
         if item is None:
-            session.add(PriceListItem(price_list_id=plist.id, product_id=product.id,
-                                      unit_price=unit_price, floor_price=floor_price))
-            session.flush()
-            report.created += 1
-        elif _apply(item, {"unit_price": unit_price, "floor_price": floor_price}) or changed:
-            report.updated += 1
-        else:
-            report.unchanged += 1
-    return report
+            s.add(PriceListItem(price_list_id=plist.id, product_id=v["product_id"],
+                                **v["item"]))
+            return "created"
+        return "updated" if _apply(item, v["item"]) or changed else "unchanged"
+
+    return import_rows(session, rows, parse, upsert, progress)
 
 
 def add_rule(session: Session, kind: str, product: Product, target: Product, quantity: int = 1,

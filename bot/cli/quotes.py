@@ -1,21 +1,40 @@
 """`sfa` commands of the quotes area: `sfa import products|pricelists FILE.csv`.
 
-The row report (created / updated / unchanged, errors with row numbers) and idempotency (the
-same file twice changes nothing) follow the contacts import; the rows are checked and written
-by core.catalog, in one transaction per file.
+Same row report and idempotency as the contacts import (core.imports: one savepoint per row,
+the same file twice changes nothing); the rows are checked and written by core.catalog.
 """
 
 from __future__ import annotations
 
-import csv
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import click
 
+from bot.i18n import N_, Translator, register_errors
 
-def _read_rows(path: Path) -> list[dict[str, str]]:
-    from bot.cli import fail
+register_errors({
+    "catalog.missing": N_("{column} is missing"),
+    "catalog.bad_number": N_("{column} is not a number of zero or more: {value}"),
+    "catalog.bad_date": N_("{column} is not a date (YYYY-MM-DD): {value}"),
+    "catalog.sku_name_required": N_("sku and name are required"),
+    "catalog.bad_tax": N_("tax_rate is a percentage from 0 to 100, not {value}"),
+    "catalog.list_sku_required": N_("price_list and sku are required"),
+    "catalog.bad_currency": N_("currency must be a 3-letter code, not {value}"),
+    "catalog.dates_reversed": N_("valid_to is before valid_from"),
+    "catalog.floor_above_price": N_("floor_price is above unit_price"),
+    "catalog.unknown_sku": N_("unknown sku {sku} (import the products first)"),
+    "catalog.currency_clash": N_("price list {price_list} is in {currency}, not {value}"),
+})
+
+PROGRESS_FROM = 500  # rows; a progress bar on stderr for longer files
+
+
+def _import(path: Path, required: tuple[str, ...], importer: Callable, label: str,
+            dry_run: bool) -> None:
+    from bot.cli import fail, load_app
+    from core.imports import read_csv
 
     if not path.is_file():
         fail(f"no file {path}")
@@ -23,36 +42,30 @@ def _read_rows(path: Path) -> list[dict[str, str]]:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         fail(f"{path} is not UTF-8 text (save the CSV as UTF-8)")
-    sample = text[:4096]
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, ",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.DictReader(text.splitlines(), dialect=dialect)
-    if not reader.fieldnames:
+    header, rows = read_csv(text)
+    if not header:
         fail(f"{path} is empty")
-    return [{(k or "").strip().lower(): (v or "") for k, v in row.items()} for row in reader]
-
-
-def _run(path: Path, required: tuple[str, ...], importer: Callable, dry_run: bool) -> None:
-    from bot.cli import fail, load_app
-
-    rows = _read_rows(path)
-    missing = [c for c in required if rows and c not in rows[0]]
+    missing = [c for c in required if c not in header]
     if missing:
         fail(f"{path.name}: missing column(s) {', '.join(missing)}")
     app = load_app()
     with app.db.session() as session:
-        report = importer(session, rows, app.clock.now())
+        if len(rows) >= PROGRESS_FROM:
+            with click.progressbar(length=len(rows), label=f"importing {label}",
+                                   file=sys.stderr) as bar:
+                report = importer(session, rows, app.clock.now(), progress=bar.update)
+        else:
+            report = importer(session, rows, app.clock.now())
         if dry_run:
             session.rollback()
+    t = Translator("en")
     verb = "would import" if dry_run else "imported"
-    click.echo(f"{path.name}: {verb} {len(rows)} rows: {report.created} created, "
-               f"{report.updated} updated, {report.unchanged} unchanged, "
+    click.echo(f"{path.name}: {report.total} rows, {verb} {report.ok}: {report.created} "
+               f"created, {report.updated} updated, {report.unchanged} unchanged; "
                f"{len(report.errors)} with errors")
-    for number, message in report.errors:
-        click.echo(f"  row {number}: {message}")
-    if report.errors and not (report.created or report.updated or report.unchanged):
+    for error in report.errors:
+        click.echo(f"  line {error.line}: {t.error(error.code, error.params)}")
+    if report.errors and not report.ok:
         raise SystemExit(1)
 
 
@@ -67,7 +80,7 @@ def register(main: click.Group) -> None:
         """Products CSV: sku, name, category, unit, tax_rate, active, description."""
         from core.catalog import import_products as run
 
-        _run(file, ("sku", "name"), run, dry_run)
+        _import(file, ("sku", "name"), run, "products", dry_run)
 
     @import_group.command("pricelists")
     @click.argument("file", type=click.Path(path_type=Path))
@@ -77,4 +90,5 @@ def register(main: click.Group) -> None:
         unit_price, floor_price (one row per product price)."""
         from core.catalog import import_price_lists as run
 
-        _run(file, ("price_list", "currency", "sku", "unit_price"), run, dry_run)
+        _import(file, ("price_list", "currency", "sku", "unit_price"), run, "price lists",
+                dry_run)

@@ -101,24 +101,31 @@ def test_cross_sell_from_rules_and_order_history(database: Database, world: Demo
         assert catalog.cross_sell(s, {}) == []
 
 
+def numbered(rows: list[dict[str, str]]) -> list[tuple[int, dict[str, str]]]:
+    return list(enumerate(rows, start=2))
+
+
 def test_product_import_reports_rows_and_is_idempotent(database: Database, world: DemoWorld,
                                                        clock: ManualClock) -> None:
-    rows = [
+    rows = numbered([
         {"sku": "PRN-1", "name": "Laser printer", "category": "printers", "tax_rate": "11"},
         {"sku": "SRV-X1", "name": "Server X1 (rev B)", "category": "servers", "unit": "unit",
          "tax_rate": "11"},
         {"sku": "", "name": "no sku"},
         {"sku": "BAD", "name": "Bad tax", "tax_rate": "eleven"},
-    ]
+        {"sku": "BAD2", "name": "Bad tax", "tax_rate": "111"},
+    ])
     with database.session() as s:
         report = catalog.import_products(s, rows, clock.now())
         assert (report.created, report.updated, report.unchanged) == (1, 1, 0)
-        assert [n for n, _ in report.errors] == [4, 5]
+        assert [(e.line, e.code) for e in report.errors] == [
+            (4, "catalog.sku_name_required"), (5, "catalog.bad_number"), (6, "catalog.bad_tax")]
     with database.session() as s:
         again = catalog.import_products(s, rows, clock.now())
         assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
         assert s.scalar(select(Product.name).where(Product.sku == "SRV-X1")) == \
             "Server X1 (rev B)"
+        assert s.scalar(select(Product.id).where(Product.sku.in_(["BAD", "BAD2"]))) is None
 
 
 def test_price_list_import(database: Database, world: DemoWorld, clock: ManualClock) -> None:
@@ -135,18 +142,25 @@ def test_price_list_import(database: Database, world: DemoWorld, clock: ManualCl
          "floor_price": "20"},
         {"price_list": "X", "currency": "SGD", "sku": "UPS-1K", "unit_price": "10",
          "valid_from": "2026-05-01", "valid_to": "2026-04-01"},
+        {"price_list": "X", "currency": "SGD", "sku": "UPS-1K", "unit_price": "NaN"},
+        {"price_list": "X", "currency": "SGD", "sku": "UPS-1K", "unit_price": "1",
+         "valid_from": "1 May"},
     ]
     with database.session() as s:
-        report = catalog.import_price_lists(s, rows, clock.now())
+        report = catalog.import_price_lists(s, numbered(rows), clock.now())
         assert report.created == 2
-        assert [n for n, _ in report.errors] == [4, 5, 6, 7]
+        assert [(e.line, e.code) for e in report.errors] == [
+            (4, "catalog.currency_clash"), (5, "catalog.unknown_sku"),
+            (6, "catalog.floor_above_price"), (7, "catalog.dates_reversed"),
+            (8, "catalog.bad_number"), (9, "catalog.bad_date")]
         plist = s.scalar(select(PriceList).where(PriceList.code == "SGD-2026"))
         assert plist is not None and plist.currency == "SGD"
+        assert s.scalar(select(PriceList).where(PriceList.code == "X")) is None
     with database.session() as s:
-        again = catalog.import_price_lists(s, rows[:2], clock.now())
+        again = catalog.import_price_lists(s, numbered(rows[:2]), clock.now())
         assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
         rows[0]["unit_price"] = "7100"
-        changed = catalog.import_price_lists(s, rows[:2], clock.now())
+        changed = catalog.import_price_lists(s, numbered(rows[:2]), clock.now())
         assert (changed.updated, changed.unchanged) == (1, 1)
         assert s.scalar(select(PriceListItem.unit_price).join(Product).where(
             Product.sku == "SRV-X1", PriceListItem.price_list_id == plist.id)) == Decimal(7100)

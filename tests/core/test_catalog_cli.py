@@ -27,11 +27,12 @@ def test_import_products_and_price_lists(tmp_path: Path) -> None:
         "NB-3;Bad tax;laptops;unit;lots\n", encoding="utf-8")
     code, out, _ = run(env, "import", "products", str(products))
     assert code == 0, out
-    assert "imported 4 rows: 2 created, 0 updated, 0 unchanged, 2 with errors" in out
-    assert "row 4: sku and name are required" in out
-    assert "row 5: tax_rate is not a number" in out
+    assert ("products.csv: 4 rows, imported 2: 2 created, 0 updated, 0 unchanged; "
+            "2 with errors") in out
+    assert "line 4: sku and name are required" in out
+    assert "line 5: tax_rate is not a number of zero or more: lots" in out
     code, out, _ = run(env, "import", "products", str(products))
-    assert "0 created, 0 updated, 2 unchanged" in out
+    assert "imported 2: 0 created, 0 updated, 2 unchanged" in out
 
     prices = tmp_path / "prices.csv"
     prices.write_text(
@@ -40,12 +41,12 @@ def test_import_products_and_price_lists(tmp_path: Path) -> None:
         "STD-2026,IDR,,2026-01-01,2026-12-31,NB-2,17000000,\n"
         "STD-2026,IDR,,2026-01-01,2026-12-31,NOPE,1,\n", encoding="utf-8")
     code, out, _ = run(env, "import", "pricelists", str(prices), "--dry-run")
-    assert "would import 3 rows: 2 created" in out
+    assert "3 rows, would import 2: 2 created" in out
     code, out, _ = run(env, "import", "pricelists", str(prices))
-    assert "2 created, 0 updated, 0 unchanged, 1 with errors" in out
-    assert "row 4: unknown sku 'NOPE'" in out
+    assert "imported 2: 2 created, 0 updated, 0 unchanged; 1 with errors" in out
+    assert "line 4: unknown sku NOPE (import the products first)" in out
     code, out, _ = run(env, "import", "pricelists", str(prices))
-    assert "0 created, 0 updated, 2 unchanged" in out
+    assert "imported 2: 0 created, 0 updated, 2 unchanged" in out
 
     bad = tmp_path / "bad.csv"
     bad.write_text("name,price\nx,1\n", encoding="utf-8")
