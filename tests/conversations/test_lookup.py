@@ -173,3 +173,29 @@ async def test_brochure_log_and_targets(chat: CollectingChat, database: Database
     assert "industri cocok" in out
     out = texts(await u.say("who got the brochure for Quantum Toaster 9000?"))
     assert "I know no product" in out
+
+
+@pytest.mark.parametrize("login, question, expect", [
+    ("budi", "who is Sinar Jaya's sales agent?", "Sales agent for PT Sinar Jaya Abadi: "),
+    ("budi", "phone number of Ratna Kusumawati", "Ratna Kusumawati"),
+    ("sari", "siapa sales Sinar Jaya?", "Sales untuk PT Sinar Jaya Abadi: "),
+    ("sari", "siapa kontak di Sinar Jaya Abadi?", "Kontak di PT Sinar Jaya Abadi:"),
+    ("sari", "no hp Joko Susilo berapa?", "Joko Susilo"),
+    ("sari", "info Sinar Jaya", "Wilayah: Jakarta"),
+    ("sari", "alamat tagihan Sinar Jaya", "Kantor yang membayar:"),
+    ("maya", "who handles Maju Bersama?", "CV Maju Bersama is handled by"),  # team scope
+])
+async def test_more_phrasings(chat: CollectingChat, login: str, question: str,
+                              expect: str) -> None:
+    out = texts(await chat.as_user(login).say(question))
+    assert expect in out
+
+
+async def test_company_command_asks_then_answers(chat: CollectingChat) -> None:
+    u = chat.as_user("budi")
+    out = texts(await u.say("/company"))
+    assert "Which company?" in out
+    out = texts(await u.say("sinar jaya"))
+    assert "🏢 PT Sinar Jaya Abadi" in out
+    out = texts(await u.press("Hendro Wibisono"))
+    assert "Purchasing Manager" in out and "Decision maker" in out
