@@ -159,12 +159,11 @@ async def test_unlinked_and_deactivated_identities_get_nothing(
     kevin = chat.as_user("kevin", platform="telegram")
     with database.session() as s:
         deactivate_user(s, get_user_by_login(s, "kevin"))
-    secrets = [c for c in _secrets_of_other_territories(database, "admin")]
     with database.session() as s:
         secrets = [c.name for c in s.scalars(select(Company)).all()] + [
             c.name for c in s.scalars(select(Contact)).all()] + [
             u.name for u in s.scalars(select(User)).all()]
-    for name, flow in app.registry.flows.items():
+    for flow in app.registry.flows.values():
         for command in flow.commands[:1]:
             for who in ("stranger", "kevin"):
                 if who == "stranger":
