@@ -122,6 +122,10 @@ def build(db: Database, technicians: int, rng: random.Random) -> dict[str, list[
                          "technician_id": uid, "parts": [], "kind": "service",
                          "created_at": NOW, "updated_at": NOW, "version": 1})
         s.execute(insert(ServiceJob), load)
+    # Fresh bulk-loaded tables have no planner statistics (a live database does).
+    with db.engine.connect() as conn:
+        conn.execute(text("ANALYZE"))
+        conn.commit()
     return companies
 
 

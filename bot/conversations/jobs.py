@@ -685,6 +685,25 @@ async def eta_minutes(ctx: Ctx, inc: Incoming) -> Step:
     return done(text)
 
 
+async def location_start(ctx: Ctx, inc: Incoming) -> Step:
+    """A technician's location share outside a job step: remember it for dispatch; at the
+    site of one of their jobs, offer to check in."""
+    if inc.location is None:
+        return done(ctx.t("Share your location to update where dispatch thinks you are."))
+    lat, lon = inc.location
+    fs.record_location(ctx.user, lat, lon, ctx.now)
+    for job in fs.route_for_today(ctx.session, ctx.user, ctx.now):
+        dist = fs.distance_to_site(job, lat, lon)
+        if job.status in ("assigned", "en_route") and dist is not None \
+                and dist <= fs.ARRIVAL_RADIUS_KM:
+            job = fs.arrive(ctx.session, job_id=job.id, user=ctx.user, lat=lat, lon=lon,
+                            now=ctx.now)
+            return done(Reply.with_buttons(
+                ctx.t("On site at job #{id} since {time}. Press Done when finished.",
+                      id=job.id, time=ctx.t.time(ctx.now)), *technician_buttons(ctx.t, job)))
+    return done(ctx.t("Location noted; new jobs are offered by distance from here."))
+
+
 # -- notices ----------------
 def render_offer(session: Session, row: NoticeRow, user: User | None, t: Translator
                  ) -> Reply | None:
@@ -772,6 +791,9 @@ def register(registry: Registry) -> None:
                            states={"reason": fail_reason}))
     registry.add_flow(Flow("job_eta", start=eta_start, roles=TECHNICIANS,
                            states={"minutes": eta_minutes}))
+    # For a technician's location share outside a flow: the registry has one location
+    # flow (the visit check-in), which should hand technicians over to this one.
+    registry.add_flow(Flow("job_location", start=location_start, roles=TECHNICIANS))
     registry.add_intent(intent(
         "jobs", r"^(?:my )?jobs?(?: today)?\??$", r"^(?:pekerjaan|tugas)(?: saya)?"
         r"(?: hari ini)?\??$", r"^(?:my )?route(?: today)?\??$"))

@@ -241,3 +241,22 @@ async def test_running_late_drafts_a_delay_notice(app: App, chat: CollectingChat
     with app.db.session() as session:
         kinds = session.scalars(select(NoticeRow.kind).where(NoticeRow.kind == "job.delay")).all()
     assert kinds
+
+
+async def test_location_share_updates_position_and_checks_in(app: App, chat: CollectingChat
+                                                             ) -> None:
+    # The registry has one location flow; a technician's share is handed to job_location.
+    app.registry.location_flow = "job_location"
+    agus = chat.as_user("agus")
+    with app.db.session() as session:
+        job_id = session.scalar(select(ServiceJob.id).join(
+            User, User.id == ServiceJob.technician_id).where(User.login == "agus"))
+    lat, lon = site_of(app, int(job_id))
+    out = texts(await agus.share_location(lat + 0.2, lon))
+    assert "Location noted" in out and job_row(app, int(job_id)).status == "assigned"
+    with app.db.session() as session:
+        me = session.scalar(select(User).where(User.login == "agus"))
+        assert me is not None and me.last_lat == pytest.approx(lat + 0.2)
+    out = texts(await agus.share_location(lat, lon + 0.001))
+    assert f"On site at job #{job_id}" in out
+    assert job_row(app, int(job_id)).status == "on_site"
