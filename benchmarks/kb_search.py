@@ -118,9 +118,7 @@ def build_whoosh(path: Path, docs: list[IndexedDocument]) -> tuple[WhooshKnowled
     index = WhooshKnowledgeIndex(path, limitmb=256)
     index.clear()
     started = time.perf_counter()
-    for start in range(0, len(docs), 10000):
-        index.upsert(docs[start:start + 10000])
-    index.optimize()
+    index.upsert(docs)  # one writer, one commit: a single segment, nothing to merge
     return index, time.perf_counter() - started
 
 

@@ -708,21 +708,23 @@ def _is_weakrefable(obj: Any) -> bool:
 
 def rebuild_index(session: Session, index: KnowledgeIndex, *, batch: int = 1000,
                   progress: Callable[[int], None] | None = None) -> int:
-    """Recreate the index from the table (drafts and published), `batch` per commit."""
+    """Recreate the index from the table (drafts and published): the documents are read
+    `batch` at a time and streamed into one writer (one commit, no merging)."""
     index.clear()
     ids = list(session.scalars(select(Document.id).where(
         Document.status.in_(SEARCHABLE)).order_by(Document.id)))
     fingerprint = _fingerprint(session)
-    done = 0
-    for start in range(0, len(ids), batch):
-        chunk = ids[start:start + batch]
-        docs = session.scalars(select(Document).where(Document.id.in_(chunk))).all()
-        done += index.upsert(to_indexed(d) for d in docs)
-        session.expunge_all()
-        if progress is not None:
-            progress(len(chunk))
-    optimize = getattr(index, "optimize", None)
-    if callable(optimize) and done:
-        optimize()
+
+    def stream() -> Iterator[IndexedDocument]:
+        for start in range(0, len(ids), batch):
+            chunk = ids[start:start + batch]
+            docs = session.scalars(select(Document).where(Document.id.in_(chunk))).all()
+            for doc in docs:
+                yield to_indexed(doc)
+            session.expunge_all()  # keep memory flat over a large library
+            if progress is not None:
+                progress(len(chunk))
+
+    done = index.upsert(stream())
     _remember(index, fingerprint)
     return done
