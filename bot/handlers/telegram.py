@@ -213,9 +213,33 @@ class TelegramSender:
 
     def __init__(self, bot: Any) -> None:
         self.bot = bot
+        self._opened = False
+        self._opening = asyncio.Lock()
+
+    async def _open(self) -> None:
+        # `sfa scheduler` uses the sender of a door that was never started: connect once.
+        if self._opened:
+            return
+        async with self._opening:
+            if self._opened:
+                return
+            try:
+                await self.bot.initialize()  # a no-op when the door already did it
+            except InvalidToken:
+                raise PermanentFailure("Telegram refused the bot token") from None
+            except TelegramError as exc:
+                raise DeliveryError(f"telegram error: {exc.__class__.__name__}") from None
+            self._opened = True
+
+    async def close(self) -> None:
+        """Disconnect (when the scheduler runs without the door)."""
+        if self._opened:
+            self._opened = False
+            await self.bot.shutdown()
 
     async def deliver(self, chat_id: str, message: OutboundMessage) -> str | None:
         """Send one outbox message; map Telegram's refusals to the outbox's error types."""
+        await self._open()
         try:
             sent = await send_reply(self.bot, chat_id, from_outbound(message))
         except RetryAfter as exc:

@@ -135,6 +135,16 @@ async def test_sender_delivers_and_maps_telegram_refusals(
     assert not isinstance(failed.value, PermanentFailure)
 
 
+async def test_sender_of_a_door_that_never_started(app: App, fake: FakeTelegram) -> None:
+    """`sfa scheduler` delivers through the door's sender without starting the door."""
+    idle = TelegramDoor(app.engine, fake.token, api_url=fake.url)
+    sent = await asyncio.gather(*(idle.sender.deliver("6001", OutboundMessage(f"push {i}"))
+                                  for i in range(3)))
+    assert len(set(sent)) == 3 and len(fake.calls_of("getMe")) == 1
+    assert sorted(fake.texts_to(6001)) == ["push 0", "push 1", "push 2"]
+    await idle.sender.close()
+
+
 async def test_long_text_is_split_under_the_limit(app: App, fake: FakeTelegram,
                                                   door: TelegramDoor) -> None:
     text = "\n".join(f"line {i} " + "x" * 80 for i in range(120))  # ~10,800 characters
