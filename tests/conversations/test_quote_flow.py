@@ -222,3 +222,24 @@ async def test_quote_for_a_deal_sets_the_deal_fact(chat: CollectingChat, app: Ap
         assert deal.facts == {"need": "laptops", "quote_id": quote.id}
         assert deal.amount == s.scalar(select(QuoteVersion.subtotal).where(
             QuoteVersion.quote_id == quote.id))
+
+
+async def test_a_configuration_that_cannot_be_satisfied(chat: CollectingChat, app: App) -> None:
+    from core.catalog import add_rule
+    from core.models.quotes import Product
+
+    with app.db.session() as s:
+        ups = s.scalar(select(Product).where(Product.sku == "UPS-1K"))
+        plan_b = s.scalar(select(Product).where(Product.sku == "PLAN-B"))
+        add_rule(s, "requires", ups, plan_b)  # the UPS needs plan B; plan A excludes plan B
+    budi = chat.as_user("budi")
+    await start_sinar(budi)
+    await budi.say("1 plan a, 1 business sim")
+    replies = await budi.say("1 ups")
+    assert "UPS 1 kVA needs Business plan B 100 Mbps, but another item excludes it, so this " \
+           "cannot be configured" in texts(replies)
+    assert labels(budi) == ["Remove UPS 1 kVA"]
+    replies = await budi.say("done")
+    assert "which another item excludes" in texts(replies)  # refused on save too
+    replies = await budi.press("Remove UPS 1 kVA")
+    assert "Total" in texts(replies)
