@@ -243,3 +243,38 @@ async def test_a_configuration_that_cannot_be_satisfied(chat: CollectingChat, ap
     assert "which another item excludes" in texts(replies)  # refused on save too
     replies = await budi.press("Remove UPS 1 kVA")
     assert "Total" in texts(replies)
+
+
+async def test_accepting_in_chat_places_the_order_on_the_deal(chat: CollectingChat, app: App,
+                                                              clock: ManualClock) -> None:
+    import importlib.util
+
+    import pytest
+
+    if importlib.util.find_spec("core.pipeline") is None:
+        pytest.skip("core.pipeline not there yet")
+    from core.models import Company, Deal
+
+    with app.db.session() as s:
+        company = s.scalar(select(Company).where(Company.name == "Sinar Jaya Abadi"))
+        budi_user = s.scalar(select(User).where(User.login == "budi"))
+        deal = Deal(title="Server room", company_id=company.id, owner_id=budi_user.id,
+                    team_id=budi_user.team_id, territory_id=company.territory_id,
+                    stage="solution", amount=0, currency="IDR",
+                    facts={"budget": "yes", "need": "servers", "timeline": "Q2",
+                           "decision_maker_contact_id": company.contacts[0].id},
+                    created_at=clock.now(), updated_at=clock.now())
+        s.add(deal)
+        s.flush()
+        deal_id = deal.id
+    budi = chat.as_user("budi")
+    await budi.say("/quote Sinar Jaya")
+    await budi.press("Server room")
+    await budi.say("1 server x1, 1 rack kit")
+    await budi.press("Create PDF quote")
+    replies = await budi.press("Accept (order)")
+    assert "The deal moved to Order placed." in texts(replies), texts(replies)
+    with app.db.session() as s:
+        deal = s.get(Deal, deal_id)
+        assert deal.stage == "order_placed"
+        assert deal.facts["accepted_quote_id"] == deal.facts["quote_id"]
