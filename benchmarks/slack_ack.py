@@ -75,6 +75,7 @@ async def _serve(db_url: str, data_dir: str, api_url: str, users: int, conn: Any
                                              role="rep", team=team, now=app.clock.now())
             user_service.link_identity(session, user, platform="slack", external_id=f"T1:U{i}",
                                        chat_id=f"DU{i}", now=app.clock.now())
+    cpu_before = time.process_time()
     door = SlackDoor(app.engine, settings, http_port=0, host="127.0.0.1",
                      intake_thread=os.environ.get("SLACK_BENCH_THREAD", "1") == "1")
     await door.start()
@@ -82,7 +83,8 @@ async def _serve(db_url: str, data_dir: str, api_url: str, users: int, conn: Any
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, conn.recv)  # "drain"
     await door.drain()
-    conn.send({"queue_waits": list(door.stats.queue_waits),
+    conn.send({"cpu_seconds": time.process_time() - cpu_before,
+               "queue_waits": list(door.stats.queue_waits),
                "work": list(door.stats.work_seconds), "received": door.stats.received,
                "done": door.stats.done, "failed": door.stats.failed})
     await door.stop()
@@ -160,6 +162,7 @@ async def load(rate: int, seconds: int, users: int) -> dict[str, Any]:
                    "p99": pct(stats["work"][-total:], 99) * 1000},
         "door_received": stats["received"] - users, "door_done": stats["done"] - users,
         "door_failed": stats["failed"], "answers_posted": answers,
+        "door_cpu_ms_per_request": stats["cpu_seconds"] * 1000 / (total + users),
     }
 
 
@@ -191,6 +194,8 @@ def main() -> None:
     print(f"jobs received {result['door_received']}, done {result['door_done']}, failed "
           f"{result['door_failed']}, dropped {dropped}; answers posted to the mock API "
           f"{result['answers_posted']}")
+    print(f"door process CPU per request (intake + engine + replies): "
+          f"{result['door_cpu_ms_per_request']:.1f} ms")
     print(f"ack p99 / 100 ms target = {ack99 / 100:.2f}; queue wait p99 / 1 s target = "
           f"{wait99 / 1000:.3f}; targets met: {result['targets']}")
     RESULTS.mkdir(exist_ok=True)

@@ -30,6 +30,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import select
 
 from bot.conversations.engine import Engine
 from bot.conversations.messages import (
@@ -47,7 +48,7 @@ from bot.i18n import N_, Translator
 from core import home as home_service
 from core import slack_link
 from core import users as user_service
-from core.models import Platform
+from core.models import ConversationState, Platform
 from core.ports import DeliveryError, OutboundMessage, PermanentFailure, RateLimited
 from core.settings import Settings
 
@@ -686,7 +687,7 @@ class SlackDoor:
             button = job.payload
             if job.kind == "form":
                 upload = form_file(job.values or {})
-            if not job.is_group and job.message_ts:
+            elif not job.is_group and job.message_ts:
                 # The pressed message loses its buttons first: an old button cannot act twice.
                 await self._close_message(job, self._translator(job.external_id))
         if not job.is_group:
@@ -696,8 +697,9 @@ class SlackDoor:
             update_id=job.update_id, text=text if button is None else None, button=button,
             file=upload, chat_is_group=job.is_group)
         replies = await self.engine.handle(incoming)
-        if job.kind == "button" and job.is_group and job.message_ts and any(
-                not r.ephemeral for r in replies):
+        if job.message_ts and (
+                (job.kind == "button" and job.is_group and any(not r.ephemeral for r in replies))
+                or (job.kind == "form" and self._moved_on(job))):
             await self._close_message(job, self._translator(job.external_id))
         await self.send_replies(chat_id, replies, user=job.user, is_group=job.is_group)
         if job.kind == "command" and job.channel and job.channel != chat_id \
@@ -706,6 +708,19 @@ class SlackDoor:
             await self._safe(self.client.chat_postEphemeral(
                 channel=job.channel, user=job.user,
                 text=t("I answered in our direct messages.")))
+
+    def _moved_on(self, job: Job) -> bool:
+        """True when the form's button no longer applies (the submission was taken); a refused
+        submission leaves the button, so the user can open the form again and correct it."""
+        parts = job.payload.split("|")
+        if len(parts) != 4:
+            return True
+        with self.engine.db.session() as session:
+            state = session.scalar(select(ConversationState).where(
+                ConversationState.platform == PLATFORM,
+                ConversationState.chat_id == job.channel,
+                ConversationState.external_user_id == job.external_id))
+            return state is None or state.flow != parts[1] or f"{state.token:x}" != parts[2]
 
     async def send_replies(self, channel: str, replies: list[Reply], *, user: str,
                            is_group: bool) -> None:

@@ -27,6 +27,7 @@ from bot.conversations.messages import (
 )
 from bot.handlers.slack import SlackDoor, SlackSender, make_client
 from core import users as user_service
+from core.errors import DomainError
 from core.models import ChatIdentity, ProcessedUpdate
 from core.ports import PermanentFailure, RateLimited
 from core.settings import Settings
@@ -271,6 +272,8 @@ async def _form_fill(ctx: Ctx, inc: Incoming) -> Step:
     values = form_values(inc)
     if values is None:
         return goto("fill", Reply("Type: company, outcome."))
+    if values["company"] == "nobody":
+        raise DomainError("test.no_company")  # refused: nothing saved, the form stays usable
     return done(f"Saved {values['company']} / {values.get('amount', '-')} / "
                 f"{values['outcome']}")
 
@@ -328,6 +331,11 @@ async def test_a_form_opens_a_modal_and_shows_field_errors(
     assert "required" in errors["errors"]["company"]
     await door.drain()
     assert not any("Saved" in c.text for c in fake.of("chat.postMessage"))
+    status, body = await slack.submit("U1", view, _values("nobody", "1", "good"))
+    assert status == 200 and body == ""
+    await door.drain()
+    assert "test.no_company" in fake.texts()  # the step refused it (no words registered)
+    assert not fake.of("chat.update")  # the message keeps its button: open the form again
     status, body = await slack.submit("U1", view, _values("PT Sinar Jaya", "1,500,000", "good"))
     assert status == 200 and body == ""
     await door.drain()
