@@ -1,9 +1,315 @@
-"""New leads, team-channel claims, reassignment and escalations."""
+"""Leads: /newlead (company, contact, need, source), the team-channel announcement with a
+Claim button (first claim wins), allocation and escalation notices with manager buttons
+(reassign, extend, remind the rep)."""
 
 from __future__ import annotations
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.conversations.deal import stage_label
+from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, goto, intent
+from bot.conversations.messages import Button, Incoming, Reply, button_rows
 from bot.conversations.registry import Registry
+from bot.i18n import N_, Translator, register_errors
+from core import territory as svc
+from core.contacts import find_companies
+from core.models import Company, Contact, Deal, NoticeRow, Role, Stage, User
+
+MANAGERS = frozenset({Role.MANAGER, Role.ADMIN})
+CLAIMERS = frozenset({Role.REP, Role.MANAGER})
+SOURCES = (("website", N_("Website")), ("referral", N_("Referral")), ("event", N_("Event")),
+           ("cold_call", N_("Cold call")), ("partner", N_("Partner")))
+
+register_errors({
+    "lead.not_your_territory": N_("This lead is for another territory's team."),
+    "lead.managers_only": N_("Only the team's manager (or an admin) can do that."),
+    "lead.not_a_rep": N_("{login} is not an active rep."),
+    "lead.not_a_lead": N_("That deal is past the lead stages."),
+    "lead.same_owner": N_("{name} already has this lead."),
+    "lead.no_team": N_("There is no team called {name}."),
+    "lead.no_territory": N_("There is no territory called {name}."),
+    "lead.bad_name": N_("Give a name (and a region for a territory), up to 120 characters."),
+    "lead.not_a_manager": N_("{login} is not a manager."),
+    "lead.bad_threshold": N_("The approval threshold cannot be negative."),
+    "lead.territory_exists": N_("The territory {name} already covers that region and "
+                                "industry."),
+    "lead.not_your_team": N_("That rep is not in your team."),
+    "lead.bad_setting": N_("Unknown setting {key}. Known: {known}."),
+    "lead.bad_setting_value": N_("{value} is not a sensible value for {key}."),
+    "lead.bad_amount": N_("An amount is a number of zero or more."),
+    "lead.import_no_company": N_("the company is missing"),
+    "lead.import_unknown_company": N_("no company named \"{name}\""),
+    "lead.import_unknown_contact": N_("no contact named \"{name}\" at that company"),
+})
+
+
+def _source_word(t: Translator, source: str | None) -> str:
+    labels = dict(SOURCES)
+    return t(labels[source]) if source in labels else (source or "-")
+
+
+def lead_summary(session: Session, t: Translator, deal: Deal) -> list[str]:
+    company = session.get(Company, deal.company_id)
+    contact = session.get(Contact, deal.contact_id) if deal.contact_id else None
+    lines = [t("🆕 New lead #{id}: {company}", id=deal.id,
+               company=company.name if company else "-")]
+    if company is not None and (company.city or company.industry):
+        lines.append(" · ".join(p for p in (company.city, company.industry) if p))
+    if contact is not None:
+        lines.append(t("Contact: {name}", name=contact.name))
+    lines.append(t("Need: {need}", need=deal.need or "-"))
+    lines.append(t("Source: {source}", source=_source_word(t, deal.source)))
+    return lines
+
+
+# -- /newlead -------------------------------------------------------------------------------
+async def newlead_start(ctx: Ctx, inc: Incoming) -> Step:
+    text = (ctx.args.get("text") or ctx.args.get("company") or "").strip()
+    if text:
+        return await _company(ctx, text)
+    return goto("company", ctx.reply(ctx.t("Which company is the lead? Type its name.")))
+
+
+async def _company(ctx: Ctx, text: str) -> Step:
+    t = ctx.t
+    matches = find_companies(ctx.session, ctx.user, text, limit=5,
+                             index=ctx.services.contacts)
+    if not matches:
+        return goto("company", ctx.reply(t(
+            "I found no company like \"{text}\" that you can see. Type another name, or add "
+            "the company first.", text=text[:60])))
+    if len(matches) == 1 or (matches[0].score >= 99 and matches[1].score < 90):
+        return _ask_contact(ctx, matches[0].company)
+    buttons = [Button(m.company.name[:40], value=str(m.company.id)) for m in matches]
+    return goto("company", ctx.reply(t("Which one?"), *button_rows(buttons, 1)))
+
+
+async def choose_company(ctx: Ctx, inc: Incoming) -> Step:
+    if inc.button:
+        company = ctx.session.get(Company, int(inc.button))
+        if company is None:
+            return goto("company", ctx.reply(ctx.t("Type the company's name.")))
+        return _ask_contact(ctx, company)
+    text = (inc.text or "").strip()
+    if not text:
+        return goto("company", ctx.reply(ctx.t("Type the company's name.")))
+    return await _company(ctx, text)
+
+
+def _ask_contact(ctx: Ctx, company: Company) -> Step:
+    t = ctx.t
+    ctx.data["company_id"] = company.id
+    contacts = list(ctx.session.scalars(select(Contact).where(
+        Contact.company_id == company.id).order_by(Contact.name).limit(6)))
+    buttons = [Button(c.name[:40], value=str(c.id)) for c in contacts]
+    buttons.append(Button(t("No contact yet"), value="none"))
+    return goto("contact", ctx.reply(t("{company}: who is the contact?", company=company.name),
+                                     *button_rows(buttons, 2)))
+
+
+async def choose_contact(ctx: Ctx, inc: Incoming) -> Step:
+    t = ctx.t
+    company_id = ctx.data["company_id"]
+    if inc.button and inc.button != "none":
+        ctx.data["contact_id"] = int(inc.button)
+    elif inc.button != "none":
+        text = (inc.text or "").strip().lower()
+        rows = [c for c in ctx.session.scalars(select(Contact).where(
+            Contact.company_id == company_id)) if text and text in c.name.lower()]
+        if len(rows) != 1:
+            return goto("contact", ctx.reply(t("Pick a contact with the buttons (or \"No "
+                                               "contact yet\").")))
+        ctx.data["contact_id"] = rows[0].id
+    return goto("need", ctx.reply(t("What does the customer need?")))
+
+
+async def ask_need(ctx: Ctx, inc: Incoming) -> Step:
+    t = ctx.t
+    text = (inc.text or "").strip()
+    if not text:
+        return goto("need", ctx.reply(t("Please type what the customer needs (or /cancel).")))
+    if len(text) > 500:
+        return goto("need", ctx.reply(t("That is too long: keep it under {limit} characters.",
+                                        limit=500)))
+    ctx.data["need"] = text
+    buttons = [Button(t(label), value=key) for key, label in SOURCES]
+    return goto("source", ctx.reply(t("Where did the lead come from? Pick or type it."),
+                                    *button_rows(buttons, 3)))
+
+
+async def ask_source(ctx: Ctx, inc: Incoming) -> Step:
+    t = ctx.t
+    source = inc.button or (inc.text or "").strip()
+    if not source or len(source) > 60:
+        return goto("source", ctx.reply(t("Pick a source or type it (up to 60 characters).")))
+    company = ctx.session.get(Company, ctx.data["company_id"])
+    contact = ctx.session.get(Contact, ctx.data["contact_id"]) if ctx.data.get(
+        "contact_id") else None
+    lead = svc.create_lead(ctx.session, ctx.user, company=company, contact=contact,
+                           need=ctx.data["need"], source=source, now=ctx.now)
+    text = t("Lead #{id} recorded: {title}.", id=lead.deal.id, title=lead.deal.title)
+    if lead.queued:
+        text += "\n" + t("No territory matches it: it waits in the manager's queue.")
+    elif lead.announced:
+        text += "\n" + t("Announced in the {territory} team channel; the first to claim it "
+                         "gets it.", territory=lead.territory.name)
+    else:
+        text += "\n" + t("Territory {territory}: it will be allocated to a rep by rule.",
+                         territory=lead.territory.name)
+    return done(text)
+
+
+# -- claims and manager actions -------------------------------------------------------------
+async def claim_action(ctx: Ctx, arg: str) -> Step:
+    t = ctx.t
+    result = svc.claim_lead(ctx.session, ctx.user, arg, ctx.now)
+    if result.won:
+        return done(t("✅ {name} took lead #{id} ({title}).", name=ctx.user.name,
+                      id=result.deal.id, title=result.deal.title))
+    who = result.owner.name if result.owner else t("someone")
+    if result.owner is not None and result.owner.id == ctx.user.id:
+        return done(Reply(t("You already have lead #{id}.", id=result.deal.id),
+                          ephemeral=True))
+    return done(Reply(t("Too late: {name} already took lead #{id}.", name=who,
+                        id=result.deal.id), ephemeral=True))
+
+
+def _rep_buttons(session: Session, deal: Deal, now) -> list[Button]:
+    reps = svc.eligible_reps(session, deal.territory_id, now) if deal.territory_id else []
+    if not reps and deal.team_id:
+        reps = list(session.scalars(select(User).where(
+            User.team_id == deal.team_id, User.role == Role.REP.value, User.active)
+            .order_by(User.name)))
+    return [Button(r.name[:30], action="lead.give", arg=f"{deal.id}:{r.id}")
+            for r in reps[:6] if r.id != deal.owner_id]
+
+
+async def reassign_action(ctx: Ctx, arg: str) -> Step:
+    t = ctx.t
+    from core.pipeline import get_deal
+
+    deal = get_deal(ctx.session, ctx.user, arg)
+    buttons = _rep_buttons(ctx.session, deal, ctx.now)
+    if not buttons:
+        return done(t("Nobody else can take lead #{id}.", id=deal.id))
+    return done(ctx.reply(t("Give lead #{id} ({title}) to whom?", id=deal.id,
+                            title=deal.title), *button_rows(buttons, 2)))
+
+
+async def give_action(ctx: Ctx, arg: str) -> Step:
+    t = ctx.t
+    deal_id, _, user_id = arg.partition(":")
+    rep = ctx.session.get(User, int(user_id)) if user_id.isdigit() else None
+    if rep is None:
+        return done(t("That button is no longer valid."))
+    deal = svc.reassign(ctx.session, ctx.user, deal_id, rep.login, ctx.now)
+    return done(t("Lead #{id} now belongs to {name}; contact by {when}.", id=deal.id,
+                  name=rep.name, when=t.datetime(deal.contact_by)))
+
+
+async def extend_action(ctx: Ctx, arg: str) -> Step:
+    deal = svc.extend_contact_by(ctx.session, ctx.user, arg, ctx.now)
+    return done(ctx.t("Lead #{id}: contact by moved to {when}.", id=deal.id,
+                      when=ctx.t.datetime(deal.contact_by)))
+
+
+async def remind_action(ctx: Ctx, arg: str) -> Step:
+    deal = svc.remind_rep(ctx.session, ctx.user, arg, ctx.now)
+    owner = ctx.session.get(User, deal.owner_id)
+    return done(ctx.t("I reminded {name} about lead #{id}.", name=owner.name, id=deal.id))
+
+
+# -- notices --------------------------------------------------------------------------------
+def _deal(session: Session, notice: NoticeRow) -> Deal | None:
+    return session.get(Deal, int(notice.params.get("deal_id", 0)))
+
+
+def render_announce(session: Session, notice: NoticeRow, user: User | None, t: Translator
+                    ) -> Reply | None:
+    deal = _deal(session, notice)
+    if deal is None:
+        return None
+    lines = lead_summary(session, t, deal)
+    if deal.owner_id is not None:
+        owner = session.get(User, deal.owner_id)
+        lines.append(t("Taken by {name}.", name=owner.name if owner else "-"))
+        return Reply("\n".join(lines))
+    return Reply.with_buttons("\n".join(lines),
+                              [Button(t("Claim"), action="lead.claim", arg=str(deal.id))])
+
+
+def render_assigned(session: Session, notice: NoticeRow, user: User | None, t: Translator
+                    ) -> Reply | None:
+    deal = _deal(session, notice)
+    if deal is None or user is None or deal.owner_id != user.id:
+        return None
+    lines = lead_summary(session, t, deal)
+    lines[0] = t("📥 Lead #{id} is yours: {title}", id=deal.id, title=deal.title)
+    if deal.contact_by:
+        lines.append(t("Contact by {when}.", when=t.datetime(deal.contact_by)))
+    return Reply("\n".join(lines))
+
+
+def render_unassigned(session: Session, notice: NoticeRow, user: User | None, t: Translator
+                      ) -> Reply | None:
+    deal = _deal(session, notice)
+    if deal is None or deal.owner_id is not None:
+        return None
+    lines = lead_summary(session, t, deal)
+    lines.append(t("Nobody could take it by rule: please assign it."))
+    buttons = _rep_buttons(session, deal, notice.due_at)
+    return Reply.with_buttons("\n".join(lines), *button_rows(buttons, 2))
+
+
+def render_escalation(session: Session, notice: NoticeRow, user: User | None, t: Translator
+                      ) -> Reply | None:
+    deal = _deal(session, notice)
+    if deal is None or deal.stage not in (Stage.OPPORTUNITY.value, Stage.LEAD_ALLOCATED.value):
+        return None
+    owner = session.get(User, deal.owner_id) if deal.owner_id else None
+    company = session.get(Company, deal.company_id)
+    text = "\n".join([
+        t("⚠️ Lead #{id} ({company}) was not contacted in time.", id=deal.id,
+          company=company.name if company else "-"),
+        t("Owner: {name} · contact by {when} · stage {stage}",
+          name=owner.name if owner else "-",
+          when=t.datetime(deal.contact_by) if deal.contact_by else "-",
+          stage=stage_label(t, deal.stage))])
+    return Reply.with_buttons(text, [
+        Button(t("Reassign"), action="lead.reassign", arg=str(deal.id)),
+        Button(t("Extend"), action="lead.extend", arg=str(deal.id)),
+        Button(t("Remind the rep"), action="lead.remind", arg=str(deal.id))])
+
+
+def render_reminder(session: Session, notice: NoticeRow, user: User | None, t: Translator
+                    ) -> Reply | None:
+    deal = _deal(session, notice)
+    if deal is None or user is None or deal.owner_id != user.id:
+        return None
+    company = session.get(Company, deal.company_id)
+    return Reply(t("🔔 {by} reminds you to contact lead #{id} ({company}) and log it with "
+                   "/visit.", by=notice.params.get("by", "-"), id=deal.id,
+                   company=company.name if company else "-"))
 
 
 def register(registry: Registry) -> None:
-    """Register this module's flows, intents and actions (filled in by its area)."""
+    """Register /newlead, the claim and manager actions, and the lead notices."""
+    registry.add_flow(Flow(
+        "newlead", start=newlead_start,
+        states={"company": choose_company, "contact": choose_contact, "need": ask_need,
+                "source": ask_source},
+        roles=FIELD_ROLES, commands=("newlead",), help=N_("Record a new lead")))
+    registry.add_intent(intent("newlead", r"^new lead(?: (?:for|at) (?P<company>.+))?$",
+                               r"^(?:lead|prospek) baru(?: (?:untuk|di) (?P<company>.+))?$",
+                               priority=50))
+    registry.add_action(Action("lead.claim", claim_action, roles=CLAIMERS, group_ok=True))
+    registry.add_action(Action("lead.reassign", reassign_action, roles=MANAGERS))
+    registry.add_action(Action("lead.give", give_action, roles=MANAGERS))
+    registry.add_action(Action("lead.extend", extend_action, roles=MANAGERS))
+    registry.add_action(Action("lead.remind", remind_action, roles=MANAGERS))
+    registry.add_notice("lead.announce", render_announce)
+    registry.add_notice("lead.assigned", render_assigned)
+    registry.add_notice("lead.unassigned", render_unassigned)
+    registry.add_notice("lead.escalation", render_escalation)
+    registry.add_notice("lead.reminder", render_reminder)
