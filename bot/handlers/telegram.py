@@ -518,6 +518,8 @@ class TelegramDoor:
             "received_at": msg.date,
         }
         if msg.text is not None:
+            if self._for_another_bot(msg.text):
+                return None
             return Incoming(**base, text=msg.text)
         if msg.location is not None:
             return Incoming(**base, location=(msg.location.latitude, msg.location.longitude))
@@ -535,6 +537,16 @@ class TelegramDoor:
         if is_group:
             return None  # joins, pins, stickers in a group: not for us
         return Incoming(**base)  # a sticker, a voice note: the engine says what it takes
+
+    def _for_another_bot(self, text: str) -> bool:
+        """`/help@OtherBot` in a group is for that bot, not for us."""
+        if not text.startswith("/"):
+            return False
+        command = text.split(maxsplit=1)[0]
+        if "@" not in command:
+            return False
+        mention = command.split("@", 1)[1].lower()
+        return bool(self.bot.username) and mention != self.bot.username.lower()
 
     async def _upload(self, msg: Message) -> IncomingFile | None:
         """The uploaded file; above the size limit only its size (refused, not downloaded)."""

@@ -216,6 +216,7 @@ async def test_linkchannel_and_group_buttons_authorize_the_presser(
     assert "group chat" in private["text"]
     fake.send_text(MAYA, "just chatting", chat=group)  # plain group chatter: no answer
     fake.send_text(STRANGER, "/help", chat=group)
+    fake.send_text(MAYA, "/help@SomeOtherBot", chat=group)  # for another bot: not ours
     fake.send_text(MAYA, "/whoami")
     await fake.wait_sent(MAYA["id"], 2)
     assert len(fake.sent_to(-100777)) == 2
