@@ -19,6 +19,7 @@ max updated_at) at most every `min_sync_interval` seconds.
 from __future__ import annotations
 
 import bisect
+import gc
 import re
 import threading
 import time
@@ -310,6 +311,10 @@ class ContactIndex:
             self._touched.clear()
             self._last_sync = time.monotonic()
             self.loaded = True
+        # The index lives as long as the process: keep its many small objects out of the
+        # cyclic collector's full passes (they caused 10-20 ms pauses at 100k contacts).
+        gc.collect()
+        gc.freeze()
 
     def __init_state(self) -> None:
         self._slots = []
@@ -425,7 +430,8 @@ class ContactIndex:
         if len(qt) >= 3:
             i = bisect.bisect_left(self._sorted_vocab, qt)
             n = 0
-            while i < len(self._sorted_vocab) and n < 60:
+            cap = 300 if len(qt) >= 4 else 60
+            while i < len(self._sorted_vocab) and n < cap:
                 tok = self._sorted_vocab[i]
                 if not tok.startswith(qt):
                     break
