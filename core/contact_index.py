@@ -40,6 +40,7 @@ from core.models import Company, Contact
 
 COMPANY = 0
 CONTACT = 1
+GC_FREEZE_FROM = 20_000  # records
 # Legal forms, honorifics and filler words that do not identify anyone.
 STOPWORDS = frozenset({
     "pt", "cv", "tbk", "ltd", "inc", "llc", "corp", "co", "ud", "persero", "plc", "gmbh",
@@ -311,10 +312,11 @@ class ContactIndex:
             self._touched.clear()
             self._last_sync = time.monotonic()
             self.loaded = True
-        # The index lives as long as the process: keep its many small objects out of the
+        # A big index lives as long as the process: keep its many small objects out of the
         # cyclic collector's full passes (they caused 10-20 ms pauses at 100k contacts).
-        gc.collect()
-        gc.freeze()
+        if len(self._slot_of) >= GC_FREEZE_FROM:
+            gc.collect()
+            gc.freeze()
 
     def __init_state(self) -> None:
         self._slots = []
