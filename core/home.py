@@ -11,7 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.agenda import AgendaItem, week_agenda
-from core.models import OPEN_STAGES, Deal, User
+from core.fieldservice import ACTIVE
+from core.models import OPEN_STAGES, Company, Deal, User
+from core.models.fieldservice import ServiceJob
 
 
 @dataclass(frozen=True)
@@ -22,10 +24,20 @@ class StageSummary:
 
 
 @dataclass(frozen=True)
+class JobLine:
+    id: int
+    company: str
+    status: str
+    at: datetime | None  # ETA, else the window start
+    priority: int
+
+
+@dataclass(frozen=True)
 class MyDay:
     overdue: list[AgendaItem]
     today: list[AgendaItem]
     pipeline: list[StageSummary] = field(default_factory=list)
+    jobs: list[JobLine] = field(default_factory=list)
 
     @property
     def open_deals(self) -> int:
@@ -33,8 +45,8 @@ class MyDay:
 
 
 def my_day(session: Session, user: User, now: datetime) -> MyDay:
-    """Overdue items, today's follow-ups and meetings (local day) and the open pipeline of
-    the deals the user owns, by stage in pipeline order."""
+    """Overdue items, today's follow-ups and meetings (local day), the open pipeline of the
+    deals the user owns (by stage in pipeline order) and the service jobs they are on."""
     agenda = week_agenda(session, user, now, days=1)
     today_local = now.astimezone(ZoneInfo(user.timezone)).date()
     today = [item for day, items in agenda.days if day == today_local for item in items]
@@ -46,4 +58,13 @@ def my_day(session: Session, user: User, now: datetime) -> MyDay:
     by_stage = {stage: (count, Decimal(amount)) for stage, count, amount in rows}
     pipeline = [StageSummary(s.value, *by_stage[s.value]) for s in OPEN_STAGES
                 if s.value in by_stage]
-    return MyDay(overdue=agenda.overdue, today=today, pipeline=pipeline)
+    job_rows = session.execute(
+        select(ServiceJob.id, Company.name, ServiceJob.status, ServiceJob.eta_at,
+               ServiceJob.window_start, ServiceJob.priority)
+        .join(Company, Company.id == ServiceJob.company_id)
+        .where(ServiceJob.technician_id == user.id, ServiceJob.status.in_(ACTIVE))
+        .order_by(ServiceJob.priority, ServiceJob.id).limit(20)
+    ).all()
+    jobs = [JobLine(id=r[0], company=r[1], status=r[2], at=r[3] or r[4], priority=r[5])
+            for r in job_rows]
+    return MyDay(overdue=agenda.overdue, today=today, pipeline=pipeline, jobs=jobs)

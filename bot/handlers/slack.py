@@ -78,6 +78,11 @@ STAGE_LABELS = {
     "qualified": N_("Prospect qualified"),
     "solution": N_("Solution identified"),
 }
+JOB_STATUS_LABELS = {
+    "assigned": N_("assigned"),
+    "en_route": N_("on the way"),
+    "on_site": N_("on site"),
+}
 FIELD_ERRORS = {
     "required": N_("This field is required."),
     "number": N_("Enter a number, e.g. 1500000."),
@@ -854,6 +859,11 @@ class SlackDoor:
             else:
                 blocks.append(_section("*" + escape(t("Today")) + "*\n"
                                        + escape(t("Nothing due today."))))
+            if day.jobs:
+                lines = [f"• #{j.id} {escape(j.company)} — "
+                         f"{escape(t(JOB_STATUS_LABELS.get(j.status, j.status)))}"
+                         + (f" · {t.time(j.at)}" if j.at else "") for j in day.jobs]
+                blocks.append(_section("*" + escape(t("Your jobs")) + "*\n" + "\n".join(lines)))
             lines = [f"• {escape(t(STAGE_LABELS.get(s.stage, s.stage)))}: {s.count} · "
                      f"{escape(t.money(s.amount))}" for s in day.pipeline]
             summary = t.n("{count} open deal", "{count} open deals", day.open_deals)

@@ -390,3 +390,27 @@ async def test_app_home_shows_the_day(app: App, door: SlackDoor, slack: SignedSl
     assert budi.args["view"]["type"] == "home"
     assert "Your day, Budi" in shown and "Pipeline" in shown and "Today" in shown
     assert "Link your Slack account first" in str(stranger.args["view"])
+
+
+async def test_app_home_shows_a_technicians_jobs_in_indonesian(
+        app: App, door: SlackDoor, slack: SignedSlack, fake: FakeSlack) -> None:
+    from core.models import Company
+    from core.models.fieldservice import ServiceJob
+
+    link(app, "tono", "U9")
+    with app.db.session() as session:
+        tono = user_service.get_user_by_login(session, "tono")
+        tono.locale = "id"
+        company = session.scalar(select(Company).where(Company.name == "Sinar Jaya Abadi"))
+        job = ServiceJob(company_id=company.id, skill="repair", description="AC rusak",
+                         status="en_route", technician_id=tono.id, eta_at=app.clock.now(),
+                         created_at=app.clock.now(), updated_at=app.clock.now())
+        session.add(job)
+        session.flush()
+        job_id = job.id
+    await slack.event({"type": "app_home_opened", "user": "U9", "channel": "DU9",
+                       "tab": "home"})
+    await door.drain()
+    shown = str(fake.of("views.publish")[0].args["view"])
+    assert "Pekerjaan Anda" in shown
+    assert f"#{job_id} Sinar Jaya Abadi — dalam perjalanan · 09:00" in shown
