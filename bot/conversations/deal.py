@@ -16,6 +16,7 @@ from bot.conversations.registry import Registry
 from bot.i18n import N_, Translator, register_errors
 from core import pipeline as svc
 from core.activities import due_for
+from core.errors import Conflict
 from core.models import STAGE_SEQUENCE, Contact, Deal, Role, Stage, User
 
 MANAGERS = frozenset({Role.MANAGER, Role.ADMIN})
@@ -240,7 +241,7 @@ async def _choose_target(ctx: Ctx, deal: Deal) -> Step:
 
 async def choose_target(ctx: Ctx, inc: Incoming) -> Step:
     t = ctx.t
-    deal = svc.get_deal(ctx.session, ctx.user, ctx.data["deal_id"])
+    deal = _fresh(ctx)
     try:
         target = svc.parse_stage(inc.button or inc.text or "")
     except Exception:
@@ -314,9 +315,17 @@ def _answered(req: str, answers: dict) -> bool:
     return req in answers
 
 
+def _fresh(ctx: Ctx) -> Deal:
+    """The deal of this conversation, refused when someone changed it meanwhile."""
+    deal = svc.get_deal(ctx.session, ctx.user, ctx.data["deal_id"])
+    if ctx.data.get("version") is not None and deal.version != ctx.data["version"]:
+        raise Conflict("deal.changed", by=svc.last_changer(ctx.session, deal), deal=deal.title)
+    return deal
+
+
 async def answer(ctx: Ctx, inc: Incoming) -> Step:
     t = ctx.t
-    deal = svc.get_deal(ctx.session, ctx.user, ctx.data["deal_id"])
+    deal = _fresh(ctx)
     req = ctx.data.get("asking")
     text = (inc.text or "").strip()
     answers = dict(ctx.data.get("answers", {}))
@@ -338,6 +347,8 @@ async def answer(ctx: Ctx, inc: Incoming) -> Step:
     elif req == svc.APPROVAL:
         choice = inc.button or text.lower()
         if choice in ("request", "yes", "ya"):
+            if answers:  # keep what was answered so far
+                svc.record_facts(ctx.session, deal.id, ctx.user, answers, ctx.now)
             request = svc.request_contract_approval(ctx.session, ctx.user, deal, ctx.now)
             who = ctx.session.get(User, request.approver_id) if request.approver_id else None
             return done(t("Approval requested from {name}. I will tell you when it is "
@@ -434,7 +445,7 @@ async def lost_reason(ctx: Ctx, inc: Incoming) -> Step:
     if len(reason) > 200:
         return goto("lost_reason", ctx.reply(t(
             "That is too long: keep it under {limit} characters.", limit=200)))
-    deal = svc.get_deal(ctx.session, ctx.user, ctx.data["deal_id"])
+    deal = _fresh(ctx)
     svc.mark_lost(ctx.session, deal.id, ctx.user, ctx.now, reason,
                   expected_version=ctx.data.get("version"))
     return done(t("{title} is closed as Lost ({reason}).", title=deal.title,

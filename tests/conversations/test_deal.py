@@ -1,0 +1,185 @@
+"""The guided deal flows through the real engine: gates asked one at a time, refusal of a
+skipped gate, lost, next step as a follow-up, history, pipelines, version conflict."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from core import pipeline as svc
+from core.activities import log_activity
+from core.db import Database
+from core.models import ApprovalRequest, Company, Deal, DealStageChange, FollowUp, Stage, User
+from tests.support.chat import CollectingChat, texts
+
+
+def make_deal(database: Database, now, stage: Stage = Stage.LEAD_ALLOCATED,
+              amount: str = "100000000", login: str = "budi") -> int:
+    with database.session() as s:
+        owner = s.scalars(select(User).where(User.login == login)).one()
+        company = s.scalars(select(Company).where(Company.name == "Sinar Jaya Abadi")).one()
+        deal = Deal(title="Servers for Sinar Jaya", company_id=company.id, owner_id=owner.id,
+                    team_id=owner.team_id, territory_id=company.territory_id,
+                    stage=stage.value, amount=Decimal(amount), currency="IDR", facts={},
+                    allocated_at=now, created_at=now, updated_at=now)
+        s.add(deal)
+        s.flush()
+        return deal.id
+
+
+def log_call(database: Database, deal_id: int, now) -> None:
+    with database.session() as s:
+        deal = s.get(Deal, deal_id)
+        budi = s.get(User, deal.owner_id)
+        log_activity(s, budi, company=deal.company, contact=None, kind="call",
+                     outcome="positive", notes="intro call", now=now)
+
+
+async def test_advance_asks_each_missing_fact_then_moves(chat: CollectingChat, database: Database,
+                                                         clock) -> None:
+    deal_id = make_deal(database, clock.now(), Stage.CONTACTED)
+    u = chat.as_user("budi")
+    r = await u.say(f"advance deal #{deal_id}")
+    assert "Move it to which stage?" in texts(r)
+    r = await u.press("Prospect qualified")
+    assert "budget" in texts(r)
+    r = await u.say("IDR 300 million")
+    assert "Who decides" in texts(r)
+    r = await u.press("Hendro Wibisono")
+    assert "need" in texts(r)
+    r = await u.say("20 servers for the new plant")
+    assert "When do they plan to buy" in texts(r)
+    r = await u.say("Q2")
+    assert "moved to Prospect qualified" in texts(r)
+    assert "Next step?" in texts(r)
+    r = await u.press("Prepare a proposal")
+    r = await u.press("Tomorrow")
+    assert "Scheduled" in texts(r)
+    with database.session() as s:
+        deal = s.get(Deal, deal_id)
+        assert deal.stage == Stage.QUALIFIED.value
+        assert deal.facts["budget"] == "IDR 300 million"
+        assert deal.facts["timeline"] == "Q2"
+        fu = s.scalars(select(FollowUp).where(FollowUp.deal_id == deal_id)).one()
+        assert fu.kind == "proposal" and fu.due_at > clock.now()
+        changes = s.scalars(select(DealStageChange).where(
+            DealStageChange.deal_id == deal_id)).all()
+        assert [(c.from_stage, c.to_stage) for c in changes] == [("contacted", "qualified")]
+
+
+async def test_a_jump_over_a_gate_is_refused_saying_why(chat: CollectingChat,
+                                                        database: Database, clock) -> None:
+    deal_id = make_deal(database, clock.now(), Stage.LEAD_ALLOCATED)
+    u = chat.as_user("budi")
+    await u.say(f"/advance {deal_id}")
+    r = await u.press("Solution identified")
+    assert "You cannot jump to Solution identified" in texts(r)
+    assert "Prospect contacted comes first" in texts(r)
+    r = await u.press("Prospect contacted")
+    assert "Log it with /visit first" in texts(r)
+    with database.session() as s:
+        assert s.get(Deal, deal_id).stage == Stage.LEAD_ALLOCATED.value
+
+
+async def test_contacted_after_a_logged_call(chat: CollectingChat, database: Database,
+                                             clock) -> None:
+    deal_id = make_deal(database, clock.now(), Stage.LEAD_ALLOCATED)
+    clock.advance(hours=1)
+    log_call(database, deal_id, clock.now())
+    u = chat.as_user("budi")
+    await u.say(f"/advance {deal_id}")
+    r = await u.press("Prospect contacted")
+    assert "moved to Prospect contacted" in texts(r)
+
+
+async def test_lost_with_a_typed_reason_and_history(chat: CollectingChat, database: Database,
+                                                    clock) -> None:
+    deal_id = make_deal(database, clock.now(), Stage.QUALIFIED)
+    u = chat.as_user("budi")
+    r = await u.say(f"/deal {deal_id}")
+    assert "Stage: Prospect qualified (40%)" in texts(r)
+    r = await u.press("Lost")
+    r = await u.say("customer closed the plant")
+    assert "closed as Lost (customer closed the plant)" in texts(r)
+    r = await u.say(f"/deal {deal_id}")
+    r = await u.press("History")
+    assert "Prospect qualified → Lost (customer closed the plant)" in texts(r)
+    assert "Budi Santoso" in texts(r)
+
+
+async def test_two_people_moving_one_deal_get_a_clear_conflict(
+        chat: CollectingChat, database: Database, clock) -> None:
+    deal_id = make_deal(database, clock.now(), Stage.QUALIFIED)
+    budi, maya = chat.as_user("budi"), chat.as_user("maya")
+    await budi.say(f"/advance {deal_id}")
+    await budi.press("Solution identified")  # asks for the solution
+    await maya.say(f"/lost {deal_id}")
+    r = await maya.press("Price")
+    assert "closed as Lost" in texts(r)
+    r = await budi.say("Rack of 20 X1 servers")
+    assert "changed by Maya Wijaya meanwhile" in texts(r)
+    with database.session() as s:
+        deal = s.get(Deal, deal_id)
+        assert deal.stage == Stage.LOST.value and "solution" not in deal.facts
+
+
+async def test_contract_above_threshold_needs_the_managers_approval(
+        chat: CollectingChat, database: Database, clock) -> None:
+    deal_id = make_deal(database, clock.now(), Stage.SOLUTION, amount="900000000")
+    budi, maya = chat.as_user("budi"), chat.as_user("maya")
+    await budi.say(f"/advance {deal_id}")
+    r = await budi.press("Order placed")
+    assert "order reference" in texts(r)
+    r = await budi.say("PO-7781")
+    assert "above the team's threshold" in texts(r)
+    r = await budi.press("Request approval")
+    assert "Approval requested from Maya Wijaya" in texts(r)
+    with database.session() as s:
+        req = s.scalars(select(ApprovalRequest)).one()
+        request_id = req.id
+    # a rep cannot decide; another team's manager cannot either
+    from bot.conversations.messages import Button
+    for login in ("sari", "hendra"):
+        other = chat.as_user(login)
+        other.buttons = [Button("Approve", payload=f"a|approval.approve|{request_id}")]
+        r = await other.press("Approve")
+        assert "✅" not in texts(r)
+    with database.session() as s:
+        assert s.get(ApprovalRequest, request_id).status == "pending"
+    maya.buttons = [Button("Approve", payload=f"a|approval.approve|{request_id}")]
+    r = await maya.press("Approve")
+    assert "Approved" in texts(r)
+    r = await maya.press("Approve")
+    assert "already approved by Maya Wijaya" in texts(r)
+    await budi.say(f"/advance {deal_id}")
+    r = await budi.press("Order placed")
+    assert "moved to Order placed" in texts(r)
+    with database.session() as s:
+        deal = s.get(Deal, deal_id)
+        assert deal.stage == Stage.ORDER_PLACED.value and deal.facts["order_ref"] == "PO-7781"
+
+
+async def test_my_pipeline_and_team_pipeline(chat: CollectingChat, database: Database,
+                                             clock) -> None:
+    make_deal(database, clock.now(), Stage.QUALIFIED, amount="100000000")
+    clock.advance(timedelta(days=1))
+    make_deal(database, clock.now(), Stage.SOLUTION, amount="200000000")
+    r = await chat.as_user("budi").say("my pipeline")
+    text = texts(r)
+    assert "Prospect qualified: 2" not in text
+    assert "Untouched the longest" in text
+    r = await chat.as_user("maya").say("/team rep")
+    assert "Budi Santoso" in texts(r)
+    r = await chat.as_user("budi").say("/team")
+    assert "Your role cannot use that" in texts(r)
+
+
+def test_weighted_pipeline_uses_the_probabilities(database: Database, world, clock) -> None:
+    make_deal(database, clock.now(), Stage.QUALIFIED, amount="100000000")
+    with database.session() as s:
+        budi = s.scalars(select(User).where(User.login == "budi")).one()
+        result = svc.my_pipeline(s, budi)
+        row = next(r for r in result.stages if r.stage == "qualified")
+        assert row.count >= 1 and row.weighted == row.value * Decimal("0.4")
