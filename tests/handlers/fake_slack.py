@@ -163,6 +163,7 @@ class FakeSlack:
 
     async def _download(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
+        self.calls.append(Call("download", {"name": name}))
         if request.headers.get("Authorization") != "Bearer xoxb-test":
             return web.Response(status=403)
         if name not in self.downloads:

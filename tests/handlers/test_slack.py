@@ -362,6 +362,15 @@ async def test_a_file_in_and_a_file_out(app: App, door: SlackDoor, slack: Signed
     assert "Got brochure.pdf: 17 bytes, starts b'%PDF'" in fake.texts(
         "files.completeUploadExternal")
     assert list(fake.uploads.values()) == [b"%PDF-1.7 b"]
+    assert [c.args["name"] for c in fake.of("download")] == ["brochure.pdf"]
+    # A file over the size cap is refused without being downloaded.
+    fake.clear()
+    await slack.dm("U1", "", extra={"subtype": "file_share", "files": [{
+        "id": "F2", "name": "huge.zip", "mimetype": "application/zip", "size": 300_000_000,
+        "url_private_download": f"{fake.url}/files/huge.zip"}]})
+    await door.drain()
+    assert "That file is too big" in fake.texts()
+    assert not fake.of("download")
 
 
 async def test_a_mention_in_a_channel_answers_privately_when_it_should(
