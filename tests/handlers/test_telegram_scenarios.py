@@ -231,3 +231,77 @@ async def test_team_channel_and_a_claim_race(app: App, fake: FakeTelegram,
     last = fake.calls_of("answerCallbackQuery")[-1].params
     assert "registered users" in last["text"] and len(last["text"]) <= 200
     assert len(fake.sent_to(-100900)) == 3
+
+
+async def test_a_real_lead_announced_in_the_team_channel_and_claimed_once(
+        app: App, fake: FakeTelegram, door: TelegramDoor) -> None:
+    from core import territory
+    from tests.scheduler.support import clean_slate, make_scheduler
+
+    _users(app, fake)
+    clean_slate(app)
+    group = fake.group_chat(-100901, "Java West sales")
+    fake.send_text(MAYA, "/linkchannel", chat=group)
+    await fake.wait_sent(-100901, 1)
+    with app.db.session() as session:
+        maya = session.scalar(select(User).where(User.login == "maya"))
+        company = session.scalar(select(Company).where(Company.name == "Sinar Jaya Abadi"))
+        assert maya is not None and company is not None
+        lead = territory.create_lead(session, maya, company=company, now=app.clock.now(),
+                                     need="20 laptops")
+        assert lead.announced
+        deal_id = lead.deal.id
+    scheduler = make_scheduler(app, {"telegram": door.sender})
+    scheduler.sweeps = []
+    report = await scheduler.tick()
+    assert report.sent == 1
+    announcement = copy.deepcopy(fake.sent_to(-100901)[-1])
+    assert f"New lead #{deal_id}" in announcement["text"]
+    answers = len(fake.calls_of("answerCallbackQuery"))
+    fake.press(BUDI, copy.deepcopy(announcement), "Claim")
+    fake.press(SARI, copy.deepcopy(announcement), "Claim")
+    await fake.wait_for(lambda: len(fake.calls_of("answerCallbackQuery")) >= answers + 2)
+    await fake.wait_for(lambda: len(fake.sent_to(-100901)) >= 3)
+    await asyncio.sleep(0.2)
+    public = fake.texts_to(-100901)[2:]
+    assert len(public) == 1 and f"took lead #{deal_id}" in public[0]
+    popups = [c.params["text"] for c in fake.calls_of("answerCallbackQuery")[answers:]
+              if c.params.get("text")]
+    assert len(popups) == 1 and popups[0].startswith("Too late")
+    assert "reply_markup" not in fake.messages[("-100901", announcement["message_id"])]
+    with app.db.session() as session:
+        owner = session.get(User, session.get(Deal, deal_id).owner_id)
+        assert owner is not None and owner.name in public[0]
+
+
+async def test_advance_a_deal_with_buttons(app: App, fake: FakeTelegram,
+                                           door: TelegramDoor) -> None:
+    budi = _users(app, fake)["budi"]
+    with app.db.session() as session:
+        user = session.scalar(select(User).where(User.login == "budi"))
+        company = session.scalar(select(Company).where(Company.name == "Sinar Jaya Abadi"))
+        assert user is not None and company is not None
+        deal = Deal(title="Laptops for Sinar", company_id=company.id, owner_id=user.id,
+                    team_id=user.team_id, stage="lead_allocated", amount=Decimal("150000000"),
+                    currency="IDR", facts={}, created_at=app.clock.now(),
+                    updated_at=app.clock.now())
+        session.add(deal)
+        session.flush()
+        deal_id = deal.id
+    out = await budi.say("/deal Laptops for Sinar")
+    assert "Stage: Lead allocated" in out
+    out = await budi.press("Advance")
+    assert "Move it to which stage?" in out
+    out = await budi.press("Prospect qualified")  # a jump: refused, with the way forward
+    assert "Prospect contacted comes first" in out
+    with app.db.session() as session:
+        assert session.get(Deal, deal_id).stage == "lead_allocated"
+        session.add(Activity(user_id=user.id, company_id=company.id, deal_id=deal_id,
+                             kind="visit", outcome="positive", occurred_at=app.clock.now(),
+                             created_at=app.clock.now()))
+    await budi.say("/deal Laptops for Sinar")
+    await budi.press("Advance")
+    out = await budi.press("Prospect contacted")
+    with app.db.session() as session:
+        assert session.get(Deal, deal_id).stage == "contacted"
+    assert "moved to Prospect contacted" in out
