@@ -47,6 +47,8 @@ class FakeSlack:
     retry_after: int = 1
     fail_channels: dict[str, str] = field(default_factory=dict)  # channel -> error to answer
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
+    socket_acks: list[dict[str, Any]] = field(default_factory=list)  # Socket Mode acks
+    _sockets: list[web.WebSocketResponse] = field(default_factory=list)
     _runner: web.AppRunner | None = None
     port: int = 0
 
@@ -63,6 +65,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/files/{name}", self._download)
+        app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -71,6 +74,8 @@ class FakeSlack:
         return self
 
     async def stop(self) -> None:
+        for ws in list(self._sockets):
+            await ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -146,6 +151,8 @@ class FakeSlack:
             user = str(args.get("user") or "")
             return {"ok": True, "user": {"id": user, "team_id": TEAM, "profile": {
                 "email": self.emails.get(user, ""), "real_name": user}}}
+        if method == "apps.connections.open":
+            return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
         if method == "files.getUploadURLExternal":
             file_id = f"F{next(self._ts)}"
             return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
@@ -154,6 +161,26 @@ class FakeSlack:
             return {"ok": True, "files": [{"id": f.get("id"), "title": f.get("title")}
                                           for f in files]}
         return {"ok": False, "error": "unknown_method"}
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        """Socket Mode: say hello, then read the client's acks ({"envelope_id": ...})."""
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_str(json.dumps({"type": "hello", "num_connections": 1}))
+        async for message in ws:
+            if message.type == 1:  # text
+                with contextlib.suppress(ValueError):
+                    self.socket_acks.append(json.loads(message.data))
+        self._sockets.remove(ws)
+        return ws
+
+    async def push(self, kind: str, payload: dict[str, Any], envelope_id: str) -> None:
+        """Send one Socket Mode envelope to every connected client."""
+        for ws in self._sockets:
+            await ws.send_str(json.dumps({"envelope_id": envelope_id, "type": kind,
+                                          "payload": payload, "accepts_response_payload":
+                                          kind != "events_api"}))
 
     async def _upload(self, request: web.Request) -> web.Response:
         file_id = request.match_info["file_id"]

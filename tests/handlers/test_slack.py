@@ -423,3 +423,32 @@ async def test_app_home_shows_a_technicians_jobs_in_indonesian(
     shown = str(fake.of("views.publish")[0].args["view"])
     assert "Pekerjaan Anda" in shown
     assert f"#{job_id} Sinar Jaya Abadi — dalam perjalanan · 09:00" in shown
+
+
+async def test_socket_mode_when_an_app_token_is_set(app: App, slack_settings: Settings,
+                                                    fake: FakeSlack) -> None:
+    import asyncio
+
+    link(app, "budi", "U1")
+    settings = slack_settings.model_copy(update={"slack_app_token": SecretStr("xapp-test"),
+                                                 "slack_signing_secret": None})
+    door = SlackDoor(app.engine, settings)
+    await door.start()
+    try:
+        assert door.port is None  # no HTTP endpoint in Socket Mode
+        for _ in range(200):
+            if fake._sockets:
+                break
+            await asyncio.sleep(0.01)
+        await fake.push("slash_commands", {
+            "team_id": TEAM, "user_id": "U1", "channel_id": "DU1", "command": "/sfa",
+            "text": "whoami", "trigger_id": "trS1"}, "env-1")
+        for _ in range(300):
+            if fake.of("chat.postMessage"):
+                break
+            await asyncio.sleep(0.01)
+        await door.drain()
+    finally:
+        await door.stop()
+    assert [a.get("envelope_id") for a in fake.socket_acks] == ["env-1"]
+    assert "You are Budi" in fake.texts()
