@@ -42,7 +42,7 @@ EXPECTED_FLOWS: dict[str, frozenset[Role]] = {
     "reminders": FIELD, "delivery": FIELD, "delivery_delay": FIELD,
     # field service
     "newjob": MANAGERS, "jobs": frozenset({M, T, A}), "job_arrive": TECH, "job_done": TECH,
-    "job_fail": TECH, "job_eta": TECH,
+    "job_fail": TECH, "job_eta": TECH, "job_location": TECH,
     # reports, documents, time
     "report": FIELD, "reports": FIELD, "proposal": FIELD, "what_to_send": FIELD,
     "my_week": EVERYONE,
