@@ -73,6 +73,8 @@ _GUEST_COMMANDS = (
 )
 _SORRY = N_("Sorry, something went wrong on our side. Nothing was saved; please try again, "
             "or send /cancel.")
+_NOT_SENT = N_("Sorry, Telegram did not take my answer. Your last message was handled; ask "
+               "again to see the result.")
 _DOWNLOAD_FAILED = N_("I could not fetch that file from Telegram. Please send it again.")
 
 
@@ -451,11 +453,12 @@ class TelegramDoor:
             lock = asyncio.Lock()
             self._chat_locks[key] = lock
         async with lock:  # replies in one chat go out in the order the updates came
+            progress: dict[str, bool] = {}
             try:
-                await self._handle(update)
+                await self._handle(update, progress)
             except Exception:
                 log.exception("telegram update %s failed", update.update_id)
-                await self._apologise(update)
+                await self._apologise(update, handled=progress.get("handled", False))
 
     @staticmethod
     def _chat_key(update: Update) -> str | None:
@@ -466,7 +469,7 @@ class TelegramDoor:
             return str(update.message.chat.id)
         return None
 
-    async def _handle(self, update: Update) -> None:
+    async def _handle(self, update: Update, progress: dict[str, bool]) -> None:
         query = update.callback_query
         inc = await self.to_incoming(update)
         if inc is None:
@@ -474,6 +477,7 @@ class TelegramDoor:
                 await query.answer()
             return
         replies = await self.engine.handle(inc)
+        progress["handled"] = True  # from here on, a failure is in sending the answer
         reply_to = None
         if query is not None:
             if inc.chat_is_group and replies and all(r.ephemeral for r in replies):
@@ -606,7 +610,7 @@ class TelegramDoor:
             log.info("pressed message not edited: %s", exc.__class__.__name__)
 
     # -- failures ----------------------------------------------------------------------------
-    async def _apologise(self, update: Update) -> None:
+    async def _apologise(self, update: Update, *, handled: bool) -> None:
         with contextlib.suppress(Exception):
             if update.callback_query is not None:
                 await update.callback_query.answer()
@@ -616,7 +620,7 @@ class TelegramDoor:
         user = update.effective_user
         t = Translator(_language(user.language_code if user else None) or "en")
         try:
-            await self.bot.send_message(int(chat), t(_SORRY))
+            await self.bot.send_message(int(chat), t(_NOT_SENT if handled else _SORRY))
         except Exception as exc:  # the apology itself failed: the log has the story
             log.warning("could not apologise in a chat: %s", exc.__class__.__name__)
 
