@@ -30,7 +30,7 @@ from bot.conversations.registry import Registry
 from bot.i18n import N_, Translator, register_errors
 from core import followups as fu_service
 from core.models import Company, Contact, Deal, FollowUp, NoticeRow, User
-from core.models.scheduling import Complaint, DeliverySchedule
+from core.models.scheduling import Complaint, CustomerMessage, DeliverySchedule
 
 register_errors({
     "followup.not_found": N_("That follow-up is not yours or no longer exists."),
@@ -348,11 +348,19 @@ def render_delivery(session: Session, notice: NoticeRow, user: User | None, t: T
         return None
     contact = session.get(Contact, d.contact_id) if d.contact_id else None
     company = session.get(Company, d.company_id)
-    text = "\n".join([
-        t("🚚 Delivery on {when} to {company}: {what}", when=t.datetime(d.scheduled_for),
-          company=company.name if company else "?", what=d.description),
-        t("Confirm it to the customer; here is a text to copy:"), "",
-        delivery_draft(t, d, contact, company, user)])
+    head = t("🚚 Delivery on {when} to {company}: {what}", when=t.datetime(d.scheduled_for),
+             company=company.name if company else "?", what=d.description)
+    told = session.scalar(select(CustomerMessage.sent_at).where(
+        CustomerMessage.kind.in_(("delivery", "delay")), CustomerMessage.ref_id == d.id,
+        CustomerMessage.sent_at >= d.updated_at).order_by(CustomerMessage.sent_at.desc())
+        .limit(1))
+    if told is not None:
+        return Reply.with_buttons(
+            "\n".join([head, t("The customer was told on {when}.", when=t.datetime(told))]),
+            (Button(t("Delivered"), action="delivery.delivered", arg=str(d.id)),
+             Button(t("Delay"), action="delivery.delay", arg=str(d.id))))
+    text = "\n".join([head, t("Confirm it to the customer; here is a text to copy:"), "",
+                      delivery_draft(t, d, contact, company, user)])
     return Reply.with_buttons(text, (_sent_button(t, f"d{d.id}"),
                                      Button(t("Delivered"), action="delivery.delivered",
                                             arg=str(d.id))))

@@ -30,6 +30,7 @@ def test_reminders_scenario_through_the_cli(tmp_path: Path) -> None:
     pushed = out[out.index("--- clock:"):]
     assert "bot → budi: ⏰ Complaint follow-up due: Invoice sent to the wrong office" in pushed
     assert "bot → budi: 🚚 Delivery on Tue 3 Mar 2026 10:00" in pushed
+    assert "The customer was told on Mon 2 Mar 2026 09:00." in pushed
     assert "bot → maya: ⚠️ A complaint is still open past its deadline." in pushed
     assert "Complaint #1 resolved." in pushed
     assert out.count("bot → maya: ⚠️") == 1
