@@ -247,7 +247,7 @@ def import_file(
     if existing is not None:
         _new_version(session, existing, author=owner, now=now, text=extracted.text,
                      filename=path.name, mime=extracted.mime, content=data,
-                     note="re-synced from " + source)
+                     note=f"{source}: {path.name}")
         existing.language = extracted.language
         return existing, "updated"
     doc = add_document(
@@ -255,7 +255,7 @@ def import_file(
         now=now, doc_type=doc_type or guess_type(path.name, extracted.text), tags=tags,
         status=status, source=source, source_path=key, filename=path.name,
         mime=extracted.mime, content=data, language=extracted.language,
-        note="imported from " + source)
+        note=f"{source}: {path.name}")
     return doc, "added"
 
 
@@ -352,7 +352,7 @@ def add_from_upload(session: Session, user: User, upload_id: int, *, doc_type: s
         session, title=title or title_from_filename(upload.filename), text=upload.text,
         owner=user, now=now, doc_type=doc_type, status=status, source="upload",
         filename=upload.filename, mime=upload.mime, content=upload.content,
-        language=upload.language, note="uploaded")
+        language=upload.language, note=upload.filename)
     session.delete(upload)
     if doc.status == "draft" and not can_publish(user):
         reviewer = approver_for(session, user)

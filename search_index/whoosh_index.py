@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
@@ -41,7 +42,7 @@ TAG_BOOST = 2.0
 SEARCH_FIELDS = ("title_en", "title_id", "body_en", "body_id", "tags")
 FIELD_BOOSTS = {"title_en": TITLE_BOOST, "title_id": TITLE_BOOST, "tags": TAG_BOOST}
 SNIPPET_CHARS = 180
-COUNT_CAP = 500
+COUNT_CAP = 100
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _REFRESH_SECONDS = 1.0
 _MARKUP = re.compile(r"(?:^|\s)(?:#{1,6}|[-|]{2,}|\|)(?=\s|$)")
@@ -88,6 +89,9 @@ def build_schema() -> Schema:
         owner=ID(stored=True),
         lang=ID(stored=True),
     )
+
+
+_ANALYSIS_SCHEMA = build_schema()
 
 
 class WhooshKnowledgeIndex:
@@ -376,8 +380,14 @@ class WhooshKnowledgeIndex:
         return [" ".join(corrected)] if changed else []
 
 
-def _analysed(field: str, word: str, schema: Schema) -> list[str]:
-    return [t.text for t in schema[field].analyzer(word)]
+def _analysed(field: str, word: str, schema: Schema) -> tuple[str, ...]:
+    return _analysed_cached(field, word) if schema is not None else ()
+
+
+@functools.lru_cache(maxsize=65536)
+def _analysed_cached(field: str, word: str) -> tuple[str, ...]:
+    """The terms a word becomes in a field (analysers are pure: cached)."""
+    return tuple(t.text for t in _ANALYSIS_SCHEMA[field].analyzer(word))
 
 
 def _count(searcher: Searcher, results: Any, query: Query, allow: set[int], limit: int
@@ -417,6 +427,11 @@ def _known(reader: Any, word: str) -> bool:
 
 
 def _marker(words: list[str], schema: Schema) -> re.Pattern[str] | None:
+    return _marker_cached(tuple(words))
+
+
+@functools.lru_cache(maxsize=4096)
+def _marker_cached(words: tuple[str, ...]) -> re.Pattern[str] | None:
     """A regex for the query words in raw text: the word, or its English / Indonesian stem
     as a word prefix (so "pricing" marks "prices", "penjualan" marks "menjual")."""
     parts: set[str] = set()
@@ -425,7 +440,7 @@ def _marker(words: list[str], schema: Schema) -> re.Pattern[str] | None:
             continue
         parts.add(re.escape(word))
         for field in ("body_en", "body_id"):
-            for stem in _analysed(field, word, schema):
+            for stem in _analysed_cached(field, word):
                 common = 0
                 while common < min(len(stem), len(word)) and stem[common] == word[common]:
                     common += 1
