@@ -330,9 +330,10 @@ def advance_deal(session: Session, deal_or_id: Deal | int, to_stage: str | Stage
         raise DomainError("deal.closed", stage=deal.stage)
     if stage_index(to_stage) <= stage_index(deal.stage):
         raise DomainError("deal.not_forward", stage=deal.stage, to=to_stage)
-    if facts:
-        deal.facts = {**(deal.facts or {}), **_check_facts(session, deal, facts)}
-    missing = missing_for(session, deal, to_stage)
+    with session.no_autoflush:  # one UPDATE (one version step) per move
+        if facts:
+            deal.facts = {**(deal.facts or {}), **_check_facts(session, deal, facts)}
+        missing = missing_for(session, deal, to_stage)
     if missing:
         first_stage = missing[0][0]
         code = "deal.gate_missing" if first_stage == to_stage else "deal.gate_skipped"
