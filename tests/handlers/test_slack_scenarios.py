@@ -161,3 +161,73 @@ async def test_team_channel_and_a_claim_race(app: App, door: SlackDoor,
         owner = session.get(Deal, deal_id).owner_id
         login = session.get(User, owner).login
         assert login == ("budi" if winner == "U1" else "sari")
+
+
+async def test_a_real_lead_announced_in_the_team_channel_and_claimed_once(
+        app: App, door: SlackDoor, users: dict[str, SlackUser], fake: FakeSlack,
+        slack: SignedSlack) -> None:
+    from core import territory
+    from tests.scheduler.support import clean_slate, make_scheduler
+
+    clean_slate(app)
+    await slack.event({"type": "app_mention", "channel": "C88", "user": "U3",
+                       "text": "<@UBOT> linkchannel", "ts": "1.0"})
+    await door.drain()
+    assert "team channel of Java West" in fake.texts()
+    with app.db.session() as session:
+        maya = session.scalar(select(User).where(User.login == "maya"))
+        company = session.scalar(select(Company).where(Company.name == "Sinar Jaya Abadi"))
+        lead = territory.create_lead(session, maya, company=company, now=app.clock.now(),
+                                     need="20 laptops")
+        assert lead.announced
+        deal_id = lead.deal.id
+    scheduler = make_scheduler(app, {"slack": door.sender})
+    scheduler.sweeps = []
+    assert (await scheduler.tick()).sent == 1
+    announcement = fake.of("chat.postMessage")[-1]
+    assert announcement.args["channel"] == "C88"
+    assert f"New lead #{deal_id}" in announcement.text
+    claim = next(b for b in announcement.buttons() if b["text"]["text"] == "Claim")
+    fake.clear()
+    await asyncio.gather(*(slack.press(uid, claim, channel="C88",
+                                       message_ts=announcement.result["ts"],
+                                       blocks=announcement.blocks()) for uid in ("U1", "U2")))
+    await door.drain()
+    public = [c.text for c in fake.of("chat.postMessage") if c.args["channel"] == "C88"]
+    assert len(public) == 1 and f"took lead #{deal_id}" in public[0]
+    (late,) = fake.of("chat.postEphemeral")
+    assert late.text.startswith("Too late")
+    (closed,) = fake.of("chat.update")
+    assert not [b for b in closed.blocks() if b["type"] == "actions"]
+    with app.db.session() as session:
+        owner = session.get(User, session.get(Deal, deal_id).owner_id)
+        assert owner is not None and owner.name in public[0]
+        assert late.args["user"] == ("U2" if owner.login == "budi" else "U1")
+
+
+async def test_advance_a_deal_with_buttons(app: App, users: dict[str, SlackUser]) -> None:
+    from decimal import Decimal
+
+    budi = users["budi"]
+    with app.db.session() as session:
+        user = session.scalar(select(User).where(User.login == "budi"))
+        company = session.scalar(select(Company).where(Company.name == "Sinar Jaya Abadi"))
+        deal = Deal(title="Laptops for Sinar", company_id=company.id, owner_id=user.id,
+                    team_id=user.team_id, stage="contacted", amount=Decimal("150000000"),
+                    currency="IDR", facts={}, created_at=app.clock.now(),
+                    updated_at=app.clock.now())
+        session.add(deal)
+        session.flush()
+        deal_id = deal.id
+    out = await budi.cmd(f"advance {deal_id}")
+    assert "Move it to which stage?" in out
+    out = await budi.press("Prospect qualified")
+    assert "budget" in out
+    out = await budi.say("IDR 300 million")
+    assert "Who decides" in out
+    await budi.press("Hendro Wibisono")
+    await budi.say("20 servers for the new plant")
+    out = await budi.say("Q2")
+    assert "moved to Prospect qualified" in out
+    with app.db.session() as session:
+        assert session.get(Deal, deal_id).stage == "qualified"
