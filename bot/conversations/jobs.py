@@ -443,9 +443,11 @@ async def jobs_start(ctx: Ctx, inc: Incoming) -> Step:
     """Show my offers and my route today (technicians) or the open jobs (managers)."""
     t, session = ctx.t, ctx.session
     if ctx.role == Role.TECHNICIAN:
-        replies: list[Reply] = [offer_reply(t, session, offer, session.get(ServiceJob,
-                                                                             offer.job_id))
-                                for offer in fs.pending_offers_for(session, ctx.user, ctx.now)]
+        replies: list[Reply] = []
+        for offer in fs.pending_offers_for(session, ctx.user, ctx.now):
+            offered = session.get(ServiceJob, offer.job_id)
+            if offered is not None:
+                replies.append(offer_reply(t, session, offer, offered))
         route = fs.route_for_today(session, ctx.user, ctx.now)
         if not route:
             replies.append(Reply(t("No jobs on your route today.")))
@@ -677,7 +679,8 @@ async def eta_minutes(ctx: Ctx, inc: Incoming) -> Step:
     job = fs.set_eta(ctx.session, job_id=int(ctx.data["job"]), user=ctx.user,
                      minutes=int(value), now=ctx.now)
     t = ctx.t
-    text = t("New ETA for job #{id}: {eta}.", id=job.id, eta=t.time(job.eta_at))
+    text = t("New ETA for job #{id}: {eta}.", id=job.id,
+             eta=t.time(job.eta_at) if job.eta_at else "—")
     if job.eta_at and fs.is_late(job, ctx.now):
         text += "\n" + t("That is after the customer's window, so the account's rep was "
                          "asked to send this:") + "\n" + delay_draft(t, ctx.session, job,

@@ -37,7 +37,8 @@ def seed(session: Session, world: DemoWorld) -> None:
             continue
         fieldservice.set_profile(session, user, skills=skills, now=now, shift=shift,
                                  work_days=days, load_cap=cap, home_base=base)
-        if offset is not None and anchor is not None and anchor.lat is not None:
+        if offset is not None and anchor is not None and anchor.lat is not None \
+                and anchor.lon is not None:
             fieldservice.record_location(user, anchor.lat + offset[0],
                                          anchor.lon + offset[1], now - timedelta(hours=1))
         elif login == "wayan":
