@@ -192,6 +192,10 @@ async def test_signature_and_timestamp_are_checked(app: App, door: SlackDoor,
     assert not fake.posted()
     status, _ = await slack.command("U1", "whoami", timestamp=int(time.time()) - 4 * 60)
     assert status == 200
+    # Slack's URL check when the events URL is configured: answered with the challenge.
+    status, body = await slack.post('{"type": "url_verification", "challenge": "c-42"}',
+                                    "application/json")
+    assert status == 200 and "c-42" in body
     await door.drain()
     assert "You are Budi" in fake.texts()
 

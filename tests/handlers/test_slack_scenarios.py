@@ -203,6 +203,13 @@ async def test_a_real_lead_announced_in_the_team_channel_and_claimed_once(
         owner = session.get(User, session.get(Deal, deal_id).owner_id)
         assert owner is not None and owner.name in public[0]
         assert late.args["user"] == ("U2" if owner.login == "budi" else "U1")
+    # Someone not linked presses an old copy: told privately, the channel stays quiet.
+    fake.clear()
+    await slack.press("U99", claim, channel="C88", message_ts=announcement.result["ts"])
+    await door.drain()
+    (stranger,) = fake.of("chat.postEphemeral")
+    assert stranger.args["user"] == "U99" and "registered users" in stranger.text
+    assert not fake.of("chat.postMessage") and not fake.of("chat.update")
 
 
 async def test_advance_a_deal_with_buttons(app: App, users: dict[str, SlackUser]) -> None:
