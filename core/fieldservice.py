@@ -592,6 +592,23 @@ def cannot_complete(
     return job
 
 
+def redispatch(session: Session, *, job_id: int, by: User, now: datetime) -> JobOffer | None:
+    """A manager re-opens a job that could not be completed: it is offered again to the
+    technicians not asked yet (or escalated back). The first press wins."""
+    if by.role not in DISPATCHER_ROLES:
+        raise Forbidden("job.not_dispatcher")
+    job = _lock_job(session, job_id)
+    if job.status != "cannot_complete":
+        raise Conflict("job.bad_status", job=job.id, status=job.status)
+    job.status, job.technician_id, job.eta_at = "new", None, None
+    job.assigned_at = job.en_route_at = job.arrived_at = job.finished_at = None
+    job.assigned_by_id = None
+    job.delay_noted_at = None
+    job.updated_at = now
+    session.flush()
+    return dispatch(session, job, now)
+
+
 def _told_of_outcome(session: Session, job: ServiceJob) -> list[User]:
     """The rep (deal owner, else account owner) and the managers."""
     out: list[User] = []

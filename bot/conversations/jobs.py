@@ -554,6 +554,21 @@ async def act_assign(ctx: Ctx, arg: str) -> Step:
                       tech=tech.name if tech else "?"))
 
 
+async def act_redispatch(ctx: Ctx, arg: str) -> Step:
+    """Offer a job that could not be completed to the next technician."""
+    offer = fs.redispatch(ctx.session, job_id=_int(arg), by=ctx.user, now=ctx.now)
+    t = ctx.t
+    if offer is None:
+        job = ctx.session.get(ServiceJob, _int(arg))
+        assert job is not None
+        ctx.session.info["now"] = ctx.now
+        return done(Reply.with_buttons(escalation_text(t, ctx.session, job),
+                                       *assign_rows(t, ctx.session, job)))
+    tech = ctx.session.get(User, offer.technician_id)
+    return done(t("Job #{id} is offered to {tech} now.", id=offer.job_id,
+                  tech=tech.name if tech else "?"))
+
+
 # -- the technician's small flows ----------------
 def _own(ctx: Ctx, *statuses: str) -> ServiceJob:
     job = fs.get_job(ctx.session, int(ctx.data["job"]), ctx.user)
@@ -758,9 +773,13 @@ def render_failed(session: Session, row: NoticeRow, user: User | None, t: Transl
     if job is None or job.status != "cannot_complete":
         return None
     tech = session.get(User, job.technician_id) if job.technician_id else None
-    return Reply(t("❌ Job #{id} at {company} could not be completed by {tech}: {reason}",
-                   id=job.id, company=company_name(session.get(Company, job.company_id)),
-                   tech=tech.name if tech else "—", reason=job.failure_reason or "—"))
+    text = t("❌ Job #{id} at {company} could not be completed by {tech}: {reason}",
+             id=job.id, company=company_name(session.get(Company, job.company_id)),
+             tech=tech.name if tech else "—", reason=job.failure_reason or "—")
+    if user is None or user.role not in (Role.MANAGER.value, Role.ADMIN.value):
+        return Reply(text)
+    return Reply.with_buttons(text, [Button(t("Dispatch again"), action="job.redispatch",
+                                            arg=str(job.id))])
 
 
 def render_delay(session: Session, row: NoticeRow, user: User | None, t: Translator
@@ -810,6 +829,7 @@ def register(registry: Registry) -> None:
         ("job.fail", act_fail, TECHNICIANS),
         ("job.late", act_late, TECHNICIANS),
         ("job.assign", act_assign, DISPATCHERS),
+        ("job.redispatch", act_redispatch, DISPATCHERS),
     ):
         registry.add_action(Action(name, handler, roles=roles, group_ok=False))
     registry.add_notice("job.offer", render_offer)

@@ -62,7 +62,7 @@ EXPECTED_ACTIONS: dict[str, frozenset[Role]] = {
     "delivery.delivered": FIELD, "delivery.delay": FIELD, "complaint.resolve": FIELD,
     "job.show": frozenset({M, T, A}), "job.accept": TECH, "job.decline": TECH,
     "job.go": TECH, "job.arrive": TECH, "job.done": TECH, "job.fail": TECH,
-    "job.late": TECH, "job.assign": MANAGERS,
+    "job.late": TECH, "job.assign": MANAGERS, "job.redispatch": MANAGERS,
     "report.run": FIELD, "report.weekly": FIELD, "mail.sent": FIELD,
     "agenda.ics": EVERYONE,
 }

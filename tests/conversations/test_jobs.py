@@ -260,3 +260,27 @@ async def test_location_share_updates_position_and_checks_in(app: App, chat: Col
     out = texts(await agus.share_location(lat, lon + 0.001))
     assert f"On site at job #{job_id}" in out
     assert job_row(app, int(job_id)).status == "on_site"
+
+
+async def test_cannot_complete_then_dispatch_again(app: App, chat: CollectingChat) -> None:
+    maya, tono, agus = chat.as_user("maya"), chat.as_user("tono"), chat.as_user("agus")
+    await create_p1(maya)
+    job_id = latest_job_id(app)
+    deliver(app, tono, "job.offer")
+    await tono.press("Terima · 1 jam")
+    await tono.press("Tidak bisa selesai")
+    assert "mengapa" in texts(await tono.say("x"))  # too short: asked again
+    out = texts(await tono.say("Power supply model not in stock"))
+    assert f"#{job_id}" in out and job_row(app, job_id).status == "cannot_complete"
+    # The stale offer notice renders as nothing now; the manager gets the failure.
+    assert deliver(app, tono, "job.offer") == ""
+    out = deliver(app, maya, "job.cannot_complete")
+    assert "could not be completed by Tono Sugiarto: Power supply model not in stock" in out
+    failed_buttons = list(maya.buttons)
+    out = texts(await maya.press("Dispatch again"))
+    assert f"Job #{job_id} is offered to Agus Salim now." in out
+    job = job_row(app, job_id)
+    assert job.status == "offered" and job.technician_id is None
+    maya.buttons = failed_buttons  # pressed twice: refused, nothing changes
+    assert "does not apply" in texts(await maya.press("Dispatch again"))
+    assert "New job offer" in deliver(app, agus, "job.offer")
