@@ -680,12 +680,26 @@ class SlackDoor:
         button: str | None = None
         upload: IncomingFile | None = None
         if job.kind == "command":
-            chat_id = await self._dm_channel(job.user) or job.channel
+            dm = await self._dm_channel(job.user)
+            if dm is None and not job.channel.startswith("D"):
+                # Never answer a private command in the channel: say so, to the asker only.
+                t = self._translator(job.external_id)
+                await self._safe(self.client.chat_postEphemeral(
+                    channel=job.channel, user=job.user,
+                    text=t("I could not open a direct message with you. Please message me "
+                           "directly (Apps → SFA) and try again.")))
+                return
+            chat_id = dm or job.channel
             text = command_text(from_slack_text(job.text), self.engine.registry.commands)
         elif job.kind == "message":
             text = dm_text(from_slack_text(job.text), self.engine.registry.commands) or None
             if job.files:
                 upload = await self._download(job.files[0])
+                if upload is None:
+                    t = self._translator(job.external_id)
+                    await self._safe(post_reply(self.client, chat_id, Reply(t(
+                        "I could not fetch that file from Slack. Please send it again."))))
+                    return
         elif job.kind == "mention":
             text = command_text(from_slack_text(job.text), self.engine.registry.commands)
         elif job.kind in ("button", "form"):

@@ -46,6 +46,7 @@ class FakeSlack:
     rate_limit: dict[str, int] = field(default_factory=dict)  # method -> 429s still to send
     retry_after: int = 1
     fail_channels: dict[str, str] = field(default_factory=dict)  # channel -> error to answer
+    fail_methods: dict[str, str] = field(default_factory=dict)  # method -> error to answer
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     socket_acks: list[dict[str, Any]] = field(default_factory=list)  # Socket Mode acks
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
@@ -123,7 +124,8 @@ class FakeSlack:
                                      headers={"Retry-After": str(self.retry_after)})
         call = Call(method, args)
         self.calls.append(call)
-        error = self.fail_channels.get(str(args.get("channel") or args.get("channel_id")))
+        error = self.fail_channels.get(str(args.get("channel") or args.get("channel_id"))) or \
+            self.fail_methods.get(method)
         if error:
             return web.json_response({"ok": False, "error": error})
         call.result = self._answer(method, args)

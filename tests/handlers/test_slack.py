@@ -375,6 +375,24 @@ async def test_a_file_in_and_a_file_out(app: App, door: SlackDoor, slack: Signed
     await door.drain()
     assert "That file is too big" in fake.texts()
     assert not fake.of("download")
+    # A file Slack will not hand over: said so, nothing reaches the flow.
+    fake.clear()
+    await slack.dm("U1", "", extra={"subtype": "file_share", "files": [{
+        "id": "F3", "name": "gone.pdf", "mimetype": "application/pdf", "size": 10,
+        "url_private_download": f"{fake.url}/files/gone.pdf"}]})
+    await door.drain()
+    assert "could not fetch that file" in fake.texts()
+
+
+async def test_a_command_in_a_channel_without_a_dm_stays_private(
+        app: App, door: SlackDoor, slack: SignedSlack, fake: FakeSlack) -> None:
+    link(app, "budi", "U1")
+    fake.fail_methods["conversations.open"] = "cannot_dm_bot"
+    await slack.command("U1", "whoami", channel="C5")
+    await door.drain()
+    assert not fake.of("chat.postMessage")
+    (note,) = fake.of("chat.postEphemeral")
+    assert note.args["channel"] == "C5" and "could not open a direct message" in note.text
 
 
 async def test_a_mention_in_a_channel_answers_privately_when_it_should(
