@@ -596,7 +596,7 @@ class SlackDoor:
         await ack()
         user = body.get("user") or {}
         team = user.get("team_id") or (body.get("team") or {}).get("id") or ""
-        t = self._translator(f"{team}:{user.get('id')}")
+        t = await self._listener_translator(f"{team}:{user.get('id')}")
         channel = (body.get("channel") or {}).get("id") or ""
         try:
             packed = json.loads(action.get("value") or "{}")
@@ -627,7 +627,7 @@ class SlackDoor:
                               ) -> None:
         user = body.get("user") or {}
         team = user.get("team_id") or (body.get("team") or {}).get("id") or ""
-        t = self._translator(f"{team}:{user.get('id')}")
+        t = await self._listener_translator(f"{team}:{user.get('id')}")
         try:
             metadata = json.loads(view.get("private_metadata") or "{}")
             form = (form_from_json(metadata["f"]) if "f" in metadata
@@ -683,7 +683,7 @@ class SlackDoor:
             dm = await self._dm_channel(job.user)
             if dm is None and not job.channel.startswith("D"):
                 # Never answer a private command in the channel: say so, to the asker only.
-                t = self._translator(job.external_id)
+                t = await self._read(self._translator, job.external_id)
                 await self._safe(self.client.chat_postEphemeral(
                     channel=job.channel, user=job.user,
                     text=t("I could not open a direct message with you. Please message me "
@@ -696,7 +696,7 @@ class SlackDoor:
             if job.files:
                 upload = await self._download(job.files[0])
                 if upload is None:
-                    t = self._translator(job.external_id)
+                    t = await self._read(self._translator, job.external_id)
                     await self._safe(post_reply(self.client, chat_id, Reply(t(
                         "I could not fetch that file from Slack. Please send it again."))))
                     return
@@ -708,7 +708,8 @@ class SlackDoor:
                 upload = form_file(job.values or {})
             elif not job.is_group and job.message_ts:
                 # The pressed message loses its buttons first: an old button cannot act twice.
-                await self._close_message(job, self._translator(job.external_id))
+                await self._close_message(
+                    job, await self._read(self._translator, job.external_id))
         if not job.is_group:
             await self._link_by_email(job, chat_id)
         incoming = Incoming(
@@ -718,12 +719,12 @@ class SlackDoor:
         replies = await self.engine.handle(incoming)
         if job.message_ts and (
                 (job.kind == "button" and job.is_group and any(not r.ephemeral for r in replies))
-                or (job.kind == "form" and self._moved_on(job))):
-            await self._close_message(job, self._translator(job.external_id))
+                or (job.kind == "form" and await self._read(self._moved_on, job))):
+            await self._close_message(job, await self._read(self._translator, job.external_id))
         await self.send_replies(chat_id, replies, user=job.user, is_group=job.is_group)
         if job.kind == "command" and job.channel and job.channel != chat_id \
                 and not job.channel.startswith("D"):
-            t = self._translator(job.external_id)
+            t = await self._read(self._translator, job.external_id)
             await self._safe(self.client.chat_postEphemeral(
                 channel=job.channel, user=job.user,
                 text=t("I answered in our direct messages.")))
@@ -809,6 +810,19 @@ class SlackDoor:
         return IncomingFile(name=name, mime=mime, size=max(size, len(data)), data=data)
 
     # -- identity ----------------------------------------------------------------------------
+    async def _read(self, fn: Any, *args: Any) -> Any:
+        """Run a short synchronous read on the main loop inside the engine's one-transaction-
+        at-a-time lock (SQLite begins every transaction IMMEDIATE; see Engine)."""
+        async with self.engine._transaction_lock:
+            return fn(*args)
+
+    async def _listener_translator(self, external_id: str) -> Translator:
+        """The user's translator from a listener: on the intake thread a plain read (its own
+        connection, never blocking the main loop); on the main loop under the engine's lock."""
+        if self._intake_loop is not None and asyncio.get_running_loop() is self._intake_loop:
+            return self._translator(external_id)
+        return await self._read(self._translator, external_id)
+
     def _translator(self, external_id: str) -> Translator:
         with self.engine.db.session() as session:
             user = user_service.identity_user(session, PLATFORM, external_id)
@@ -816,14 +830,17 @@ class SlackDoor:
                 return Translator(self.settings.default_locale, self.settings.default_timezone)
             return Translator(user.locale, user.timezone)
 
+    def _is_linked(self, external_id: str) -> bool:
+        with self.engine.db.session() as session:
+            return user_service.identity_user(session, PLATFORM, external_id) is not None
+
     async def _link_by_email(self, job: Job, chat_id: str) -> None:
         """When enabled, link an unknown Slack user whose profile e-mail matches one user."""
         if not self.settings.slack_link_by_email or job.external_id in self._linked:
             return
-        with self.engine.db.session() as session:
-            if user_service.identity_user(session, PLATFORM, job.external_id) is not None:
-                self._linked.add(job.external_id)
-                return
+        if await self._read(self._is_linked, job.external_id):
+            self._linked.add(job.external_id)
+            return
         info = await self._safe(self.client.users_info(user=job.user))
         email = (((info or {}).get("user") or {}).get("profile") or {}).get("email") \
             if info is not None else None
@@ -844,7 +861,7 @@ class SlackDoor:
     # -- App Home ----------------------------------------------------------------------------
     async def publish_home(self, team: str, user_id: str) -> None:
         """Publish the App Home tab: overdue items, today's agenda, the open pipeline."""
-        view = self.home_view(f"{team}:{user_id}")
+        view = await self._read(self.home_view, f"{team}:{user_id}")
         await self._safe(self.client.views_publish(user_id=user_id, view=view))
 
     def home_view(self, external_id: str) -> dict[str, Any]:
