@@ -47,6 +47,14 @@ def setting(session: Session, key: str) -> int:
     return int(row.value.get("v", DEFAULTS[key]))
 
 
+def _setting_cache(session: Session, key: str) -> int:
+    """`setting` read once per session (sweeps and imports allocate many leads)."""
+    cache = session.info.setdefault("pipeline_settings", {})
+    if key not in cache:
+        cache[key] = setting(session, key)
+    return cache[key]
+
+
 def set_setting(session: Session, user: User, key: str, value: int, now: datetime) -> None:
     if user.role != Role.ADMIN.value:
         raise Forbidden("deal.admin_only")
@@ -54,6 +62,7 @@ def set_setting(session: Session, user: User, key: str, value: int, now: datetim
         raise DomainError("lead.bad_setting", key=key, known=", ".join(DEFAULTS))
     if not 0 < int(value) <= 10_000:
         raise DomainError("lead.bad_setting_value", key=key, value=value)
+    session.info.pop("pipeline_settings", None)
     row = session.get(PipelineSetting, key)
     if row is None:
         session.add(PipelineSetting(key=key, value={"v": int(value)}, updated_at=now))
@@ -258,7 +267,7 @@ def create_lead(session: Session, user: User, *, company: Company, now: datetime
                                      claim_until=now, status="queue"))
         _notify_queue(session, deal, now)
     else:
-        claim_until = now + timedelta(minutes=setting(session, "claim_minutes"))
+        claim_until = now + timedelta(minutes=_setting_cache(session, "claim_minutes"))
         session.add(LeadAnnouncement(deal_id=deal.id, team_id=team_id, announced_at=now,
                                      claim_until=claim_until, status="open"))
         if team is not None and team.channel_platform and team.channel_id:
@@ -285,7 +294,8 @@ def _tz_of(session: Session, user: User) -> str:
 def _give(session: Session, deal_id: int, owner: User, now: datetime, *,
           only_if_free: bool) -> bool:
     """Set the owner (atomically when `only_if_free`); move Opportunity -> Lead allocated."""
-    contact_by = contact_by_date(now, _tz_of(session, owner), setting(session, "contact_by_days"))
+    days = _setting_cache(session, "contact_by_days")
+    contact_by = contact_by_date(now, _tz_of(session, owner), days)
     stmt = (update(Deal).where(Deal.id == deal_id)
             .values(owner_id=owner.id, allocated_at=now, contact_by=contact_by, updated_at=now,
                     stage=case((Deal.stage == Stage.OPPORTUNITY.value,
@@ -368,25 +378,39 @@ def eligible_reps(session: Session, territory_id: int, now: datetime) -> list[Us
         .order_by(User.id)))
 
 
-def pick_rep(session: Session, deal: Deal, now: datetime) -> User | None:
+@dataclass
+class _Pool:
+    """A territory's eligible reps and their open-lead counts (kept current while a sweep
+    allocates many leads)."""
+
+    reps: list[User]
+    counts: dict[int, int]
+    caps: dict[int, int]
+
+
+def _pool(session: Session, territory_id: int, now: datetime) -> _Pool:
+    reps = eligible_reps(session, territory_id, now)
+    default_cap = setting(session, "lead_cap")
+    return _Pool(reps, _open_lead_counts(session, [r.id for r in reps]),
+                 {r.id: r.lead_cap if r.lead_cap is not None else default_cap for r in reps})
+
+
+def pick_rep(session: Session, deal: Deal, now: datetime, pool: _Pool | None = None
+             ) -> User | None:
     """The territory's active, present rep with the fewest open leads, under the cap."""
     if deal.territory_id is None:
         return None
-    reps = eligible_reps(session, deal.territory_id, now)
-    if not reps:
-        return None
-    counts = _open_lead_counts(session, [r.id for r in reps])
-    default_cap = setting(session, "lead_cap")
-    room = [r for r in reps if counts[r.id] < (r.lead_cap if r.lead_cap is not None
-                                                else default_cap)]
+    pool = pool or _pool(session, deal.territory_id, now)
+    room = [r for r in pool.reps if pool.counts[r.id] < pool.caps[r.id]]
     if not room:
         return None
-    return min(room, key=lambda r: (counts[r.id], r.id))
+    return min(room, key=lambda r: (pool.counts[r.id], r.id))
 
 
-def allocate_by_rule(session: Session, deal: Deal, now: datetime) -> User | None:
+def allocate_by_rule(session: Session, deal: Deal, now: datetime, pool: _Pool | None = None
+                     ) -> User | None:
     """Allocate an unclaimed lead by rule; None (and the manager's queue) when nobody fits."""
-    rep = pick_rep(session, deal, now)
+    rep = pick_rep(session, deal, now, pool)
     if rep is None or not _give(session, deal.id, rep, now, only_if_free=True):
         if rep is None:
             ann = session.get(LeadAnnouncement, deal.id)
@@ -394,6 +418,8 @@ def allocate_by_rule(session: Session, deal: Deal, now: datetime) -> User | None
                 ann.status, ann.settled_at = "queue", now
             _notify_queue(session, deal, now)
         return None
+    if pool is not None:
+        pool.counts[rep.id] += 1
     _settle(session, deal, rep, "rule", now, None, Stage.OPPORTUNITY.value)
     enqueue_notice(session, kind="lead.assigned", reason=f"lead:{deal.id}:assigned:{rep.id}",
                    recipient_user_id=rep.id, due_at=now, now=now,
@@ -408,6 +434,7 @@ def allocate_unclaimed(session: Session, now: datetime) -> int:
         LeadAnnouncement.status == "open", LeadAnnouncement.claim_until <= now)
         .order_by(LeadAnnouncement.claim_until, LeadAnnouncement.deal_id).limit(500)))
     done = 0
+    pools: dict[int, _Pool] = {}
     for deal_id in ids:
         deal = session.get(Deal, deal_id)
         if deal is None:
@@ -417,7 +444,12 @@ def allocate_unclaimed(session: Session, now: datetime) -> int:
             if ann is not None:
                 ann.status, ann.settled_at = "settled", now
             continue
-        if allocate_by_rule(session, deal, now) is not None:
+        pool = None
+        if deal.territory_id is not None:
+            pool = pools.get(deal.territory_id)
+            if pool is None:
+                pool = pools[deal.territory_id] = _pool(session, deal.territory_id, now)
+        if allocate_by_rule(session, deal, now, pool) is not None:
             done += 1
     return done
 
