@@ -161,7 +161,7 @@ async def _pick(ctx: Ctx, ref: str, then: str) -> Step | Deal:
     ref = ref.lstrip("#").strip()
     if ref.isdigit():
         return svc.get_deal(ctx.session, ctx.user, ref)
-    deals = svc.find_deals(ctx.session, ctx.user, ref, limit=6)
+    deals = svc.find_deals(ctx.session, ctx.user, ref, limit=6, open_only=then != "card")
     if len(deals) == 1:
         return deals[0]
     if not deals:
@@ -383,8 +383,21 @@ async def _move(ctx: Ctx, deal: Deal) -> Step:
     return goto("next", ctx.reply(text + "\n" + t("Next step?"), *button_rows(buttons, 2)))
 
 
+async def _other_request(ctx: Ctx, inc: Incoming) -> Step | None:
+    """Typed text that is another request (e.g. "advance deal X") starts that instead."""
+    if inc.button or not inc.text:
+        return None
+    for item in ctx.engine.registry.intents:
+        args = item.match(inc.text)
+        if args is not None:
+            return await ctx.begin(item.flow, **args)
+    return None
+
+
 async def choose_next(ctx: Ctx, inc: Incoming) -> Step:
     t = ctx.t
+    if (other := await _other_request(ctx, inc)) is not None:
+        return other
     kind = inc.button or ""
     if kind == "none" or (inc.text or "").strip().lower() in ("no", "none", "tidak"):
         return done(t("OK."))
@@ -402,6 +415,8 @@ async def choose_next(ctx: Ctx, inc: Incoming) -> Step:
 
 async def choose_when(ctx: Ctx, inc: Incoming) -> Step:
     t = ctx.t
+    if (other := await _other_request(ctx, inc)) is not None:
+        return other
     choice = inc.button or ""
     if choice not in {v for v, _ in WHEN_LABELS}:
         buttons = [Button(t(label), value=v) for v, label in WHEN_LABELS]
