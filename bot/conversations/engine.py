@@ -271,8 +271,11 @@ class Engine:
             self._clear(state)
         if inc.chat_is_group:
             return notes  # plain chatter in a group is not for us
-        if inc.location and self.registry.location_flow:
-            return notes + await self._start(ctx, state, self.registry.location_flow, {})
+        if inc.location:
+            candidates = [self.registry.location_flow, *self.registry.more_location_flows]
+            for name in candidates:
+                if name and self._allowed(ctx.user, self.registry.flows[name]):
+                    return notes + await self._start(ctx, state, name, {})
         if inc.file and self.registry.file_flow:
             return notes + await self._start(ctx, state, self.registry.file_flow, {})
         if text:

@@ -816,6 +816,7 @@ def register(registry: Registry) -> None:
     # For a technician's location share outside a flow: the registry has one location
     # flow (the visit check-in), which should hand technicians over to this one.
     registry.add_flow(Flow("job_location", start=location_start, roles=TECHNICIANS))
+    registry.more_location_flows.append("job_location")
     registry.add_intent(intent(
         "jobs", r"^(?:my )?jobs?(?: today)?\??$", r"^(?:pekerjaan|tugas)(?: saya)?"
         r"(?: hari ini)?\??$", r"^(?:my )?route(?: today)?\??$"))

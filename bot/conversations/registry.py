@@ -44,6 +44,9 @@ class Registry:
     fallback: str | None = None
     # Flows started by a location share / a file upload outside any flow.
     location_flow: str | None = None
+    # Further location flows for roles the first one does not serve (a technician's share
+    # goes to the job check-in, a rep's to the visit check-in): first allowed one wins.
+    more_location_flows: list[str] = field(default_factory=list)
     file_flow: str | None = None
     # notice kind -> renderer (see core.notices: what is pushed; here: the words).
     notices: dict[str, NoticeRenderer] = field(default_factory=dict)
@@ -77,7 +80,8 @@ class Registry:
         for item in self.intents:
             if item.flow not in self.flows:
                 raise ValueError(f"intent for unknown flow {item.flow!r}")
-        for name in (self.fallback, self.location_flow, self.file_flow):
+        for name in (self.fallback, self.location_flow, self.file_flow,
+                     *self.more_location_flows):
             if name is not None and name not in self.flows:
                 raise ValueError(f"unknown flow {name!r}")
 

@@ -245,8 +245,8 @@ async def test_running_late_drafts_a_delay_notice(app: App, chat: CollectingChat
 
 async def test_location_share_updates_position_and_checks_in(app: App, chat: CollectingChat
                                                              ) -> None:
-    # The registry has one location flow; a technician's share is handed to job_location.
-    app.registry.location_flow = "job_location"
+    # A technician's share outside a flow goes to job_location (a rep's to the visit check-in).
+    assert app.registry.location_flow == "visit_checkin"
     agus = chat.as_user("agus")
     with app.db.session() as session:
         job_id = session.scalar(select(ServiceJob.id).join(
@@ -260,6 +260,8 @@ async def test_location_share_updates_position_and_checks_in(app: App, chat: Col
     out = texts(await agus.share_location(lat, lon + 0.001))
     assert f"On site at job #{job_id}" in out
     assert job_row(app, int(job_id)).status == "on_site"
+    rep_out = texts(await chat.as_user("budi").share_location(lat, lon))
+    assert "role cannot" not in rep_out and "On site" not in rep_out
 
 
 async def test_cannot_complete_then_dispatch_again(app: App, chat: CollectingChat) -> None:
