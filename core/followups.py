@@ -140,7 +140,7 @@ def _existing_keys(session: Session, keys: list[str]) -> set[str]:
 
 def _enqueue_many(session: Session, items: list[dict], now: datetime) -> int:
     """Enqueue user notices whose key is not there yet: what enqueue_notice does, as one
-    lookup and one INSERT ... ON CONFLICT DO NOTHING per 500 (a sweep may find 10k)."""
+    lookup and one batched INSERT ... ON CONFLICT DO NOTHING (a sweep may find 10k)."""
     keys = [notice_key(i["reason"], user_id=i["recipient_user_id"]) for i in items]
     existing = _existing_keys(session, keys)
     rows = [dict(recipient_user_id=item["recipient_user_id"], channel_platform=None,
@@ -151,13 +151,11 @@ def _enqueue_many(session: Session, items: list[dict], now: datetime) -> int:
             for key, item in zip(keys, items, strict=True) if key not in existing]
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    count = 0
-    for i in range(0, len(rows), 500):
-        done = session.execute(insert(NoticeRow).values(rows[i:i + 500])
-                               .on_conflict_do_nothing(index_elements=["key"])
-                               .returning(NoticeRow.id))
-        count += len(done.all())
-    return count
+    if not rows:
+        return 0
+    done = session.execute(insert(NoticeRow).on_conflict_do_nothing(index_elements=["key"])
+                           .returning(NoticeRow.id), rows)
+    return len(done.all())
 
 
 @sweep("followups.due", every=timedelta(minutes=1))

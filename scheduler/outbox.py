@@ -15,6 +15,7 @@ not linked a chat yet may do so); after a day of that the notice is marked faile
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -36,7 +37,8 @@ from core.ports import OutboundMessage
 log = logging.getLogger(__name__)
 
 # Renders one notice for its recipient (None for a channel); None = no longer applies.
-# Raises LookupError when no renderer exists for the kind.
+# Raises LookupError when no renderer exists for the kind. It may carry an attribute
+# `prefetch(session, notices)` that loads what a whole batch needs in a few queries.
 NoticeRenderFn = Callable[[Session, NoticeRow, User | None], OutboundMessage | None]
 
 UNREACHABLE_RETRY = timedelta(hours=1)
@@ -82,16 +84,18 @@ def claim_notices(db: Database, *, worker: str, now: datetime, lease: timedelta,
         and_(NoticeRow.status == NoticeStatus.PENDING.value, NoticeRow.due_at <= now),
         and_(NoticeRow.status == NoticeStatus.CLAIMED.value, NoticeRow.claimed_until < now),
     )
+    query = select(NoticeRow.id).where(due).order_by(NoticeRow.due_at).limit(limit)
+    if db.is_postgres:
+        query = query.with_for_update(skip_locked=True)
     with db.session() as session:
-        query = select(NoticeRow.id).where(due).order_by(NoticeRow.due_at).limit(limit)
-        if db.is_postgres:
-            query = query.with_for_update(skip_locked=True)
-        ids = list(session.scalars(query))
-        if ids:
-            session.execute(update(NoticeRow).where(NoticeRow.id.in_(ids)).values(
-                status=NoticeStatus.CLAIMED.value, claimed_by=worker,
-                claimed_until=now + lease), execution_options={"synchronize_session": False})
-    return ids
+        # One statement: UPDATE ... WHERE id IN (SELECT ... [FOR UPDATE SKIP LOCKED]) RETURNING
+        claimed = session.execute(
+            update(NoticeRow).where(NoticeRow.id.in_(query.scalar_subquery()))
+            .values(status=NoticeStatus.CLAIMED.value, claimed_by=worker,
+                    claimed_until=now + lease)
+            .returning(NoticeRow.id, NoticeRow.due_at),
+            execution_options={"synchronize_session": False}).all()
+    return [row.id for row in sorted(claimed, key=lambda r: (r.due_at, r.id))]
 
 
 def _pick_identity(identities: list[ChatIdentity], platforms: Collection[str]
@@ -125,83 +129,100 @@ def render_claimed(db: Database, *, worker: str, ids: list[int], now: datetime,
 def _render_batch(session: Session, db: Database, worker: str, ids: list[int], now: datetime,
                   render: NoticeRenderFn, platforms: Collection[str],
                   stats: RenderStats) -> None:
+    # Renderers read; this batch's own changes are collected and written in bulk at the end
+    # (so a renderer's savepoint has nothing to flush).
     notices = session.scalars(select(NoticeRow).where(
         NoticeRow.id.in_(ids), NoticeRow.status == NoticeStatus.CLAIMED.value,
-        NoticeRow.claimed_by == worker).with_for_update()).all()
+        NoticeRow.claimed_by == worker)).all()
     user_ids = {n.recipient_user_id for n in notices if n.recipient_user_id is not None}
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))}
     identities: dict[int, list[ChatIdentity]] = {}
     for ident in session.scalars(select(ChatIdentity).where(ChatIdentity.user_id.in_(user_ids))):
         identities.setdefault(ident.user_id, []).append(ident)
+    prefetch = getattr(render, "prefetch", None)
+    if prefetch is not None:  # let the renderers load what they need for the whole batch
+        prefetch(session, notices)
+    changes: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
+
+    def change(notice: NoticeRow, status: NoticeStatus, **values: Any) -> None:
+        changes.append({"id": notice.id, "status": status.value, "claimed_by": None,
+                        "claimed_until": None, **values})
+
     for notice in notices:
-        notice.claimed_by = None
-        notice.claimed_until = None
         user = users.get(notice.recipient_user_id) if notice.recipient_user_id else None
         if notice.recipient_user_id is not None:
             if user is None or not user.active:
-                notice.status = NoticeStatus.CANCELLED.value
-                notice.last_error = "recipient inactive"
+                change(notice, NoticeStatus.CANCELLED, last_error="recipient inactive")
                 stats.cancelled += 1
                 continue
             if not notice.urgent:
                 release = quiet_release(user.timezone, now)
                 if release is not None:
-                    notice.status = NoticeStatus.PENDING.value
-                    notice.due_at = release
+                    change(notice, NoticeStatus.PENDING, due_at=release)
                     stats.deferred += 1
                     continue
             ident = _pick_identity(identities.get(user.id, []), platforms)
             if ident is None:
-                notice.attempts += 1
-                if notice.attempts >= UNREACHABLE_MAX:
-                    notice.status = NoticeStatus.FAILED.value
-                    notice.last_error = "no linked chat"
+                attempts = notice.attempts + 1
+                if attempts >= UNREACHABLE_MAX:
+                    change(notice, NoticeStatus.FAILED, attempts=attempts,
+                           last_error="no linked chat")
                     stats.failed += 1
                 else:
-                    notice.status = NoticeStatus.PENDING.value
-                    notice.due_at = now + UNREACHABLE_RETRY
-                    notice.last_error = ("no chat on this process's platforms"
-                                         if identities.get(user.id) else "no linked chat")
+                    change(notice, NoticeStatus.PENDING, attempts=attempts,
+                           due_at=now + UNREACHABLE_RETRY,
+                           last_error=("no chat on this process's platforms"
+                                       if identities.get(user.id) else "no linked chat"))
                     stats.deferred += 1
                 continue
             platform, chat_id = ident.platform, str(ident.chat_id)
         else:
             platform, chat_id = str(notice.channel_platform), str(notice.channel_id)
             if platform not in platforms:
-                notice.status = NoticeStatus.PENDING.value
-                notice.due_at = now + UNREACHABLE_RETRY
+                change(notice, NoticeStatus.PENDING, due_at=now + UNREACHABLE_RETRY)
                 stats.deferred += 1
                 continue
         try:
-            with session.begin_nested():
+            # On PostgreSQL a failed statement poisons the transaction: give each renderer
+            # a savepoint there. SQLite carries on after an error, so save the round trips.
+            with session.begin_nested() if db.is_postgres else contextlib.nullcontext():
                 message = render(session, notice, user)
         except LookupError:
             log.error("no renderer for notice kind %s (notice %s)", notice.kind, notice.id)
-            notice.status = NoticeStatus.FAILED.value
-            notice.last_error = f"no renderer for {notice.kind}"
+            change(notice, NoticeStatus.FAILED, last_error=f"no renderer for {notice.kind}")
             stats.failed += 1
             continue
         except Exception as exc:
             log.exception("rendering notice %s (%s) failed", notice.id, notice.kind)
-            notice.status = NoticeStatus.FAILED.value
-            notice.last_error = f"render failed: {exc.__class__.__name__}"
+            change(notice, NoticeStatus.FAILED,
+                   last_error=f"render failed: {exc.__class__.__name__}")
             stats.failed += 1
             continue
         if message is None:
-            notice.status = NoticeStatus.CANCELLED.value
-            notice.last_error = "no longer applies"
+            change(notice, NoticeStatus.CANCELLED, last_error="no longer applies")
             stats.cancelled += 1
             continue
-        notice.status = NoticeStatus.QUEUED.value
+        change(notice, NoticeStatus.QUEUED)
         rows.append(dict(key=f"{notice.key}|{platform}", notice_id=notice.id, kind=notice.kind,
                          platform=platform, chat_id=chat_id, user_id=notice.recipient_user_id,
                          message=encode_message(message), status="pending", attempts=0,
                          next_attempt_at=now, created_at=now))
         stats.queued += 1
+    session.expunge_all()  # the bulk writes below are the truth; nothing stale to flush
     if rows:
-        session.execute(_insert(db)(OutboxRow).values(rows).on_conflict_do_nothing(
-            index_elements=["key"]))
+        session.execute(_insert(db)(OutboxRow).on_conflict_do_nothing(index_elements=["key"]),
+                        rows)
+    for keys in _group_by_keys(changes):
+        session.execute(update(NoticeRow), keys)
+
+
+def _group_by_keys(changes: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Bulk UPDATE by primary key wants the same columns in each row: group by column set."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for item in changes:
+        groups.setdefault(tuple(sorted(item)), []).append(item)
+    return list(groups.values())
 
 
 # -- outbox -> doors -------------------------------------------------------------------------

@@ -282,15 +282,66 @@ class Scheduler:
                  len(self.sweeps), ", ".join(sorted(self.senders)) or "none")
 
     async def _drain_loop(self) -> None:
+        """Send continuously: keep a small queue of claimed rows topped up (so a batch
+        boundary never idles the platform's pace), send whichever row's chat is free."""
+        queue: list[tuple[float, OutboxItem]] = []  # (monotonic claim time, row)
+        in_flight: set[asyncio.Task[None]] = set()
+        gate = asyncio.Semaphore(self.config.max_in_flight)
+        lease = self.config.outbox_lease.total_seconds()
+        batch = self.config.outbox_batch
+        next_claim = 0.0
         while not self._stopping.is_set():
             try:
-                sent, retried, failed = await self.drain_once()
+                now = self.monotonic()
+                if len(queue) < batch // 2 and now >= next_claim and self.senders:
+                    wanted = batch - len(queue)
+                    items = await self._db(
+                        claim_outbox, self.db, worker=self.worker, now=self.clock.now(),
+                        lease=self.config.outbox_lease, platforms=set(self.senders),
+                        limit=wanted)
+                    now = self.monotonic()
+                    queue.extend((now, item) for item in items)
+                    # A short claim: the outbox is drained for now, look again a bit later.
+                    next_claim = now if len(items) == wanted else now + self.config.idle_poll
+                # A row held longer than most of its lease is left to expire and be taken
+                # again (never sent by two processes).
+                queue = [(t, it) for t, it in queue if now - t < lease * 0.8]
+                if not queue:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stopping.wait(), self.config.idle_poll)
+                    continue
+                entry = min(queue, key=lambda e: self.pacer.ready_at(e[1].platform,
+                                                                      e[1].chat_id))
+                item = entry[1]
+                ready = self.pacer.ready_at(item.platform, item.chat_id)
+                if ready > now:
+                    await self.sleep(min(ready - now, 0.25))
+                    continue
+                await gate.acquire()
+                now = self.monotonic()
+                if self.pacer.ready_at(item.platform, item.chat_id) > now:
+                    gate.release()
+                    continue
+                queue.remove(entry)
+                self.pacer.take(item.platform, item.chat_id, now)
+                task = asyncio.create_task(self._send_and_record(item, gate))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
             except Exception:
                 log.exception("outbox drain failed")
-                sent = retried = failed = 0
-            if sent + retried + failed == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), self.config.idle_poll)
+                await asyncio.sleep(self.config.idle_poll)
+        if in_flight:
+            await asyncio.gather(*in_flight, return_exceptions=True)
+
+    async def _send_and_record(self, item: OutboxItem, gate: asyncio.Semaphore) -> None:
+        try:
+            outcome = await self._send(item)
+            await self._db(record_outcomes, self.db, [outcome], worker=self.worker,
+                           now=self.clock.now())
+        except Exception:
+            log.exception("recording a send failed (outbox %s)", item.id)
+        finally:
+            gate.release()
 
     async def stop(self) -> None:
         """Stop triggering, finish the current batch, hand unsent claims back."""

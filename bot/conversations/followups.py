@@ -22,10 +22,11 @@ from dataclasses import replace
 from datetime import datetime, time, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, goto, intent
 from bot.conversations.messages import Button, Incoming, Reply, button_rows
+from bot.conversations.notices import PREFETCH
 from bot.conversations.registry import Registry
 from bot.i18n import N_, Translator, register_errors
 from core import followups as fu_service
@@ -738,6 +739,14 @@ async def delay_reason(ctx: Ctx, inc: Incoming) -> Step:
     return done(ctx.reply(text, (_sent_button(ctx.t, f"y{d.id}"),)))
 
 
+def prefetch_followups(session: Session, notices: list[NoticeRow]) -> None:
+    """Load the follow-ups (with company and contact) a batch of reminders names."""
+    ids = {int(n.params.get("followup_id", 0)) for n in notices}
+    if ids:
+        session.scalars(select(FollowUp).where(FollowUp.id.in_(ids)).options(
+            selectinload(FollowUp.company), selectinload(FollowUp.contact))).all()
+
+
 def register(registry: Registry) -> None:
     """Register reminders, complaints, deliveries: flows, actions and notice renderers."""
     registry.add_flow(Flow(
@@ -774,6 +783,7 @@ def register(registry: Registry) -> None:
     registry.add_intent(intent(
         "reminders", r"^(?:my\s+)?(?:reminders|follow-?ups)\??$",
         r"^(?:pengingat|tindak lanjut)(?:\s+saya)?\??$", priority=60))
+    PREFETCH["followup.due"] = PREFETCH["followup.meeting"] = prefetch_followups
     registry.add_notice("followup.due", render_due)
     registry.add_notice("followup.meeting", render_meeting)
     registry.add_notice("followup.morning", render_morning)

@@ -19,6 +19,20 @@ from bot.i18n import Translator
 from core.models import NoticeRow, User
 from core.ports import OutboundMessage
 
+# kind -> prefetch(session, notices): loads the records a batch of notices of that kind will
+# render (into the session's identity map), so rendering 10k reminders is not 30k queries.
+PREFETCH: dict[str, Callable[[Session, list[NoticeRow]], None]] = {}
+
+
+def prefetch_notices(session: Session, notices: list[NoticeRow]) -> None:
+    by_kind: dict[str, list[NoticeRow]] = {}
+    for notice in notices:
+        by_kind.setdefault(notice.kind, []).append(notice)
+    for kind, rows in by_kind.items():
+        loader = PREFETCH.get(kind)
+        if loader is not None:
+            loader(session, rows)
+
 
 def stamp_actions(reply: Reply) -> Reply:
     """Give action buttons their payloads; drop flow buttons (no flow to answer them)."""
@@ -56,4 +70,5 @@ def notice_renderer(registry: Registry, *, default_locale: str = "en",
         return render_notice(registry, session, notice, user, default_locale=default_locale,
                              default_timezone=default_timezone)
 
+    render.prefetch = prefetch_notices  # type: ignore[attr-defined]
     return render

@@ -24,7 +24,7 @@ def test_pacer_spaces_platform_chat_and_group() -> None:
     pacer = Pacer(monotonic=fake.monotonic)
     t0 = fake.t
     pacer.take("telegram", "1", t0)
-    assert abs(pacer.ready_at("telegram", "2") - (t0 + 1 / 29.5)) < 1e-9
+    assert abs(pacer.ready_at("telegram", "2") - (t0 + 1 / 29.2)) < 1e-9
     assert pacer.ready_at("telegram", "1") == t0 + 1.02
     pacer.take("telegram", "-100", t0 + 1)
     assert pacer.ready_at("telegram", "-100") == t0 + 1 + 3.05
