@@ -469,9 +469,12 @@ def register(registry: Registry) -> None:
         priority=25))
     add(intent(
         "ask_targets",
-        rf"^(?:which|what|who)\b.*?\btarget\w*\b.*?\b(?:for|of|with)\s+(?P<product>.+?){_END}",
+        rf"^(?:(?:which|what)\s+(?:customers?|clients?|companies|accounts)|who(?:m)?\s+"
+        rf"(?:should|to|can|do|could))\b.*?\btarget\w*\b.*?\b(?:for|of|with)\s+"
+        rf"(?P<product>.+?){_END}",
         rf"^(?:which|what)\s+customers\b.*?\bpromot\w*\s+(?P<product>.+?){_END}",
-        rf"^(?:pelanggan|customer|siapa)\b.*?\b(?:target\w*|sasar\w*|ditargetkan|disasar)\b"
+        rf"^(?:pelanggan|customer|siapa|perusahaan)\b.*?\b(?:target\w*|sasar\w*|ditargetkan|"
+        rf"disasar)\b"
         rf".*?\b(?:untuk|promosi)\s+(?P<product>.+?){_END}",
         rf"^target\s+promosi\s+(?P<product>.+?){_END}",
         priority=25))
@@ -494,7 +497,7 @@ def register(registry: Registry) -> None:
     add(intent(
         "ask_company",
         rf"^(?:what\s+is|what's|tell\s+me\s+about|info\s+(?:on|about)|about|profile\s+of)\s+"
-        rf"(?:company\s+)?(?P<text>.+?){_END}",
+        rf"(?!(?:my|our|your|the|a|an|this|that)\b)(?:company\s+)?(?P<text>.+?){_END}",
         rf"^(?:apa\s+itu|info|informasi|profil|ceritakan\s+tentang)\s+(?:perusahaan\s+)?"
         rf"(?P<text>.+?){_END}",
         rf"^(?P<text>.+?)\s+(?:itu\s+)?perusahaan\s+apa{_END}",

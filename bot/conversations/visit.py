@@ -339,7 +339,7 @@ def register(registry: Registry) -> None:
                                group_ok=False))
     registry.add_intent(intent(
         "log_visit",
-        r"^(?:log|record|add)\s+(?:a\s+|an\s+|my\s+)?(?P<kind>visit|call|meeting|e-?mail)"
+        r"^(?:log|record)\s+(?:a\s+|an\s+|my\s+)?(?P<kind>visit|call|meeting|e-?mail)"
         r"(?:\s+(?:to|at|with|for)\s+(?P<text>.+?)|\s+(?P<text2>.+?))?\s*$",
         r"^catat\s+(?P<kind>kunjungan|telepon|panggilan|rapat|pertemuan|email)"
         r"(?:\s+(?:ke|di|dengan|untuk)\s+(?P<text>.+?)|\s+(?P<text2>.+?))?\s*$",

@@ -199,3 +199,8 @@ async def test_company_command_asks_then_answers(chat: CollectingChat) -> None:
     assert "🏢 PT Sinar Jaya Abadi" in out
     out = texts(await u.press("Hendro Wibisono"))
     assert "Purchasing Manager" in out and "Decision maker" in out
+
+
+async def test_targets_for_who_should_i_target(chat: CollectingChat) -> None:
+    out = texts(await chat.as_user("budi").say("who should I target for laptop pro?"))
+    assert "Customers to target for Laptop Pro 14" in out
