@@ -33,6 +33,7 @@ EXPECTED_FLOWS: dict[str, frozenset[Role]] = {
     "visit_checkin": FIELD,
     # guided selling, leads, approvals
     "deal": FIELD, "pipeline": FIELD, "newlead": FIELD, "leads": MANAGERS,
+    "advance": FIELD, "lost": FIELD, "team_pipeline": MANAGERS, "approval_reject": MANAGERS,
     # quotes
     "quote": FIELD, "quotes": FIELD,
     # knowledge
@@ -65,6 +66,9 @@ EXPECTED_ACTIONS: dict[str, frozenset[Role]] = {
     "job.late": TECH, "job.assign": MANAGERS, "job.redispatch": MANAGERS,
     "report.run": FIELD, "report.weekly": FIELD, "mail.sent": FIELD,
     "agenda.ics": EVERYONE,
+    "lead.claim": frozenset({R, M}), "lead.reassign": MANAGERS, "lead.give": MANAGERS,
+    "lead.extend": MANAGERS, "lead.remind": MANAGERS, "approval.approve": MANAGERS,
+    "approval.reject": MANAGERS,
 }
 # Flows and actions of areas still being built are checked once they are registered.
 OPTIONAL = {"deal", "pipeline", "newlead", "leads"}
