@@ -133,6 +133,16 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
             burst_seconds = burst_sends[-1] - burst_pushes[0]
             burst_lat = latencies(stats, burst_pushes[0])
 
+            low: list[float] = []
+            if args.low_rate > 0:  # below saturation: what latency looks like with headroom
+                stats = await wait_replies(http, url, 0, 1)
+                low_since = stats["now"]
+                count = int(args.low_rate * args.seconds)
+                sent += count
+                await schedule(count, args.low_rate)
+                stats = await wait_replies(http, url, sent, args.seconds + 120)
+                low = latencies(stats, low_since)
+
             offered = int(args.rate * args.seconds)
             stats = await wait_replies(http, url, 0, 1)
             since = stats["now"]
@@ -162,6 +172,9 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
             "p99_ms": round(percentile(paced, 99), 2),
             "max_ms": round(max(paced), 2),
             "users": args.users,
+            "low_rate": args.low_rate,
+            "low_p50_ms": round(statistics.median(low), 2) if low else None,
+            "low_p99_ms": round(percentile(low, 99), 2) if low else None,
         }
     finally:
         server.terminate()
@@ -174,6 +187,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--low-rate", type=float, default=50,
+                        help="also measure latency at this lower offered rate (0: skip)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         result = asyncio.run(run(args, Path(tmp)))
@@ -192,6 +207,8 @@ def main() -> None:
         ("paced: latency p95 ms", f"{result['p95_ms']}"),
         ("paced: latency p99 ms (target <= 25)", f"{result['p99_ms']}"),
         ("paced: latency max ms", f"{result['max_ms']}"),
+        (f"at {result['low_rate']:.0f}/s offered: latency p50 / p99 ms",
+         f"{result['low_p50_ms']} / {result['low_p99_ms']}"),
         ("ratio p99 / p50 (paced)", f"{result['p99_ms'] / max(1e-9, result['p50_ms']):.1f}"),
     ]
     width = max(len(r[0]) for r in rows)
