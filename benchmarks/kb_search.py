@@ -35,6 +35,7 @@ from search_index import WhooshKnowledgeIndex
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BUILD_CPU: dict[str, float] = {}
+CPU_MS: dict[str, list[float]] = {}  # CPU time per query of the measured (mid) class
 TYPES = ("policy", "presentation", "phone_list", "proposal_template", "expense_form", "rule",
          "sales_report", "other")
 EN_WORDS = str.split(
@@ -135,9 +136,10 @@ def query_whoosh(index: WhooshKnowledgeIndex, queries: list[tuple[str, tuple[str
                  ) -> tuple[list[float], int]:
     times, found = [], 0
     for text, types in queries:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         result = index.search(text, doc_types=types, visible_owner_id=3, page_size=5)
         times.append((time.perf_counter() - t0) * 1000)
+        CPU_MS.setdefault("whoosh", []).append((time.thread_time() - c0) * 1000)
         found += result.total > 0
     return times, found
 
@@ -174,12 +176,13 @@ def query_fts(conn: sqlite3.Connection, queries: list[tuple[str, tuple[str, ...]
         if types:
             where += " AND doc_type = ?"
             params.append(types[0])
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         rows = conn.execute(
             f"SELECT rowid, title, snippet(docs, 1, '*', '*', '…', 24) FROM docs WHERE {where} "
             "ORDER BY bm25(docs, 3.0, 1.0, 2.0) LIMIT 5", params).fetchall()
         total = conn.execute(f"SELECT count(*) FROM docs WHERE {where}", params).fetchone()[0]
         times.append((time.perf_counter() - t0) * 1000)
+        CPU_MS.setdefault("fts5", []).append((time.thread_time() - c0) * 1000)
         found += bool(rows) and total > 0
     return times, found
 
@@ -190,8 +193,8 @@ def change_while_searching(index: WhooshKnowledgeIndex, docs: list[IndexedDocume
     """Upsert one changed document in a writer thread while this thread keeps searching;
     report when the new word became searchable and the search latencies meanwhile."""
     changed = docs[len(docs) // 2]
-    marker = "zqxmarkerword"
-    new = IndexedDocument(id=changed.id, version=2, title=changed.title,
+    marker = "zqx" + "".join(random.choice("abcdefghijklmnop") for _ in range(8))
+    new = IndexedDocument(id=changed.id, version=changed.version + 1, title=changed.title,
                           body=changed.body + " " + marker, doc_type=changed.doc_type,
                           tags=changed.tags, status="published", language=changed.language)
     during: list[float] = []
@@ -228,6 +231,8 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=50000)
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--keep", type=Path, default=None, help="Keep the indexes here.")
+    parser.add_argument("--reuse", action="store_true",
+                        help="With --keep: query the kept indexes again, no rebuild.")
     args = parser.parse_args()
 
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="kb_bench_"))
@@ -239,16 +244,28 @@ def main() -> None:
     print(f"corpus: {len(docs)} documents, {words:.0f} words each on average "
           f"(generated in {time.perf_counter() - t0:.1f} s); {len(queries)} queries")
 
-    index, whoosh_build = build_whoosh(workdir / "whoosh", docs)
-    print(f"whoosh build: {whoosh_build:.1f} s")
-    fts, fts_build = build_fts(workdir / "fts.db", docs)
-    print(f"fts5 build:   {fts_build:.1f} s")
+    if args.reuse and (workdir / "fts.db").exists():
+        index = WhooshKnowledgeIndex(workdir / "whoosh")
+        fts = sqlite3.connect(workdir / "fts.db", check_same_thread=False)
+        previous = json.loads((RESULTS / "kb_search.json").read_text())
+        whoosh_build, fts_build = previous["whoosh"]["build_s"], previous["fts5"]["build_s"]
+        BUILD_CPU.update(previous.get("build_cpu_s", {}))
+        print(f"re-using the indexes in {workdir} (build figures from the previous run)")
+    else:
+        index, whoosh_build = build_whoosh(workdir / "whoosh", docs)
+        print(f"whoosh build: {whoosh_build:.1f} s")
+        shutil.rmtree(workdir / "fts.db", ignore_errors=True)
+        (workdir / "fts.db").unlink(missing_ok=True)
+        fts, fts_build = build_fts(workdir / "fts.db", docs)
+        print(f"fts5 build:   {fts_build:.1f} s")
 
     warm = queries[:50]
     query_whoosh(index, warm)  # warm the searcher and the filter cache
     query_fts(fts, warm)
+    CPU_MS.clear()
     w_times, w_found = query_whoosh(index, queries)
     f_times, f_found = query_fts(fts, queries)
+    cpu = {k: summary(v) for k, v in CPU_MS.items()}
     common = make_queries(max(100, args.queries // 5), seed=11, common=True)
     wc_times, _ = query_whoosh(index, common)
     fc_times, _ = query_fts(fts, common)
@@ -262,6 +279,9 @@ def main() -> None:
                         ("max_ms", "")):
         print(f"{'query ' + key:<22}{ws[key]:>12.2f}{fs[key]:>12.2f}"
               f"{ws[key] / fs[key]:>14.2f}{target:>12}")
+    for key in ("median_ms", "p95_ms", "p99_ms"):
+        print(f"{'query CPU ' + key:<22}{cpu['whoosh'][key]:>12.2f}{cpu['fts5'][key]:>12.2f}"
+              f"{cpu['whoosh'][key] / max(cpu['fts5'][key], 1e-3):>14.2f}{'':>12}")
     wcs, fcs = summary(wc_times), summary(fc_times)
     for key in ("median_ms", "p95_ms", "p99_ms"):
         print(f"{'common-word ' + key:<22}{wcs[key]:>12.2f}{fcs[key]:>12.2f}"
@@ -288,6 +308,7 @@ def main() -> None:
             "build": whoosh_build / fts_build},
         "common_words": {"whoosh": wcs, "fts5": fcs},
         "build_cpu_s": dict(BUILD_CPU),
+        "query_cpu": cpu,
         "load_average": load,
         "change": change,
         "targets_met": {
