@@ -151,9 +151,9 @@ class ContactIndex:
         self._vocab: list[str] = []
         self._vocab_pos: dict[str, int] = {}
         self._sorted_vocab: list[str] = []
-        # Vocabulary buckets: (first letter, length) and (last two letters, length). A single
-        # typo in a token of 4+ letters leaves one of the two intact, so the fuzzy match only
-        # scans a few buckets instead of the whole vocabulary.
+        # Vocabulary buckets: (first two letters, length) and (last two or three letters,
+        # length). A single typo in a token of 4+ letters leaves one of the two intact, so the
+        # fuzzy match only scans a few buckets instead of the whole vocabulary.
         self._by_head: dict[tuple[str, int], list[str]] = {}
         self._by_tail: dict[tuple[str, int], list[str]] = {}
         self._phones: dict[str, set[int]] = {}
@@ -246,8 +246,8 @@ class ContactIndex:
                 self._vocab_pos[tok] = len(self._vocab)
                 self._vocab.append(tok)
                 bisect.insort(self._sorted_vocab, tok)
-                self._by_head.setdefault((tok[0], len(tok)), []).append(tok)
-                self._by_tail.setdefault((tok[-2:], len(tok)), []).append(tok)
+                self._by_head.setdefault((tok[:2], len(tok)), []).append(tok)
+                self._by_tail.setdefault((_tail(tok, len(tok)), len(tok)), []).append(tok)
             else:
                 posting.append(slot)
                 self._np_postings.pop(tok, None)
@@ -282,8 +282,8 @@ class ContactIndex:
                 i = bisect.bisect_left(self._sorted_vocab, tok)
                 if i < len(self._sorted_vocab) and self._sorted_vocab[i] == tok:
                     del self._sorted_vocab[i]
-                for buckets, key in ((self._by_head, (tok[0], len(tok))),
-                                     (self._by_tail, (tok[-2:], len(tok)))):
+                for buckets, key in ((self._by_head, (tok[:2], len(tok))),
+                                     (self._by_tail, (_tail(tok, len(tok)), len(tok)))):
                     bucket = buckets.get(key)
                     if bucket is not None:
                         bucket.remove(tok)
@@ -424,8 +424,8 @@ class ContactIndex:
         cutoff = 75 if len(qt) >= 5 else 70
         pool: list[str] = []
         for length in range(max(1, len(qt) - 2), len(qt) + 3):
-            pool.extend(self._by_head.get((qt[0], length), ()))
-            pool.extend(self._by_tail.get((qt[-2:], length), ()))
+            pool.extend(self._by_head.get((qt[:2], length), ()))
+            pool.extend(self._by_tail.get((_tail(qt, length), length), ()))
         for tok, score, _i in process.extract(qt, pool, scorer=fuzz.ratio,
                                               score_cutoff=cutoff, limit=40):
             found[tok] = float(score)
@@ -473,7 +473,11 @@ class ContactIndex:
                     per[post] = np.maximum(per[post], np.float32(score))
                 total += per
             total /= len(qtokens)
-            cand = np.flatnonzero(total >= 45.0)
+            # With several words, a record matching only one of them is not a candidate
+            # (unless nothing matches more).
+            cand = np.flatnonzero(total >= (60.0 if len(qtokens) > 1 else 45.0))
+            if cand.size == 0 and len(qtokens) > 1:
+                cand = np.flatnonzero(total >= 45.0)
             if cand.size == 0:
                 return []
             cand = cand[self._visible_mask(cand, kinds, territory_ids, user_id, company_id)]
@@ -538,6 +542,12 @@ class ContactIndex:
                 hits.append(Hit(entry.kind, entry.id, scored[slot], entry.company_id))
         hits.sort(key=lambda h: (-h.score, h.kind, h.id))
         return hits[:limit]
+
+
+def _tail(token: str, length: int) -> str:
+    """The tail bucket key for tokens of `length` letters: the last 3 letters from 5 letters
+    on (a typo breaks either the first two or the last three), else the last 2."""
+    return token[-3:] if length >= 5 else token[-2:]
 
 
 def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
