@@ -410,6 +410,7 @@ class SlackDoor:
         self._queues: list[asyncio.Queue[Job]] = [asyncio.Queue() for _ in range(shards)]
         self._workers: list[asyncio.Task[None]] = []
         self._dm: dict[str, str] = {}
+        self._languages: dict[str, tuple[float, str, str]] = {}  # external id -> (until, ...)
         self._linked: set[str] = set()
         self._seen_events: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._forms: collections.OrderedDict[str, Form] = collections.OrderedDict()
@@ -683,7 +684,7 @@ class SlackDoor:
             dm = await self._dm_channel(job.user)
             if dm is None and not job.channel.startswith("D"):
                 # Never answer a private command in the channel: say so, to the asker only.
-                t = await self._read(self._translator, job.external_id)
+                t = await self._t(job.external_id)
                 await self._safe(self.client.chat_postEphemeral(
                     channel=job.channel, user=job.user,
                     text=t("I could not open a direct message with you. Please message me "
@@ -696,7 +697,7 @@ class SlackDoor:
             if job.files:
                 upload = await self._download(job.files[0])
                 if upload is None:
-                    t = await self._read(self._translator, job.external_id)
+                    t = await self._t(job.external_id)
                     await self._safe(post_reply(self.client, chat_id, Reply(t(
                         "I could not fetch that file from Slack. Please send it again."))))
                     return
@@ -709,7 +710,7 @@ class SlackDoor:
             elif not job.is_group and job.message_ts:
                 # The pressed message loses its buttons first: an old button cannot act twice.
                 await self._close_message(
-                    job, await self._read(self._translator, job.external_id))
+                    job, await self._t(job.external_id))
         if not job.is_group:
             await self._link_by_email(job, chat_id)
         incoming = Incoming(
@@ -720,11 +721,11 @@ class SlackDoor:
         if job.message_ts and (
                 (job.kind == "button" and job.is_group and any(not r.ephemeral for r in replies))
                 or (job.kind == "form" and await self._read(self._moved_on, job))):
-            await self._close_message(job, await self._read(self._translator, job.external_id))
+            await self._close_message(job, await self._t(job.external_id))
         await self.send_replies(chat_id, replies, user=job.user, is_group=job.is_group)
         if job.kind == "command" and job.channel and job.channel != chat_id \
                 and not job.channel.startswith("D"):
-            t = await self._read(self._translator, job.external_id)
+            t = await self._t(job.external_id)
             await self._safe(self.client.chat_postEphemeral(
                 channel=job.channel, user=job.user,
                 text=t("I answered in our direct messages.")))
@@ -823,11 +824,21 @@ class SlackDoor:
             return self._translator(external_id)
         return await self._read(self._translator, external_id)
 
+    async def _t(self, external_id: str) -> Translator:
+        """The user's translator for the door's own words (cached for a minute)."""
+        cached = self._languages.get(external_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return Translator(cached[1], cached[2])
+        return await self._read(self._translator, external_id)
+
     def _translator(self, external_id: str) -> Translator:
         with self.engine.db.session() as session:
             user = user_service.identity_user(session, PLATFORM, external_id)
             if user is None:
                 return Translator(self.settings.default_locale, self.settings.default_timezone)
+            if len(self._languages) > 20_000:
+                self._languages.clear()
+            self._languages[external_id] = (time.monotonic() + 60, user.locale, user.timezone)
             return Translator(user.locale, user.timezone)
 
     def _is_linked(self, external_id: str) -> bool:
