@@ -7,6 +7,19 @@ run the engine and render its replies with the Web API. Identity is (team id, us
 `Incoming.user_id = "T:U"`. HTTP mode verifies the signing secret (bolt: a bad signature or a
 timestamp older than 5 minutes is answered 401); Socket Mode is used when SLACK_APP_TOKEN is
 set. `SFA_SLACK_API_URL` points the Web API client at another base URL (tests).
+
+Setting up the Slack app (api.slack.com/apps):
+- Bot token scopes: chat:write, commands, im:history, im:read, im:write, app_mentions:read,
+  users:read, files:read, files:write (and users:read.email for SFA_SLACK_LINK_BY_EMAIL=1).
+- Slash command `/sfa`; Interactivity on; events message.im, app_mention, app_home_opened;
+  App Home: Home tab and Messages tab on. In HTTP mode all three URLs are
+  https://HOST/slack/events (`sfa run --slack-http --port N`); in Socket Mode none is needed.
+- Environment: SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET (HTTP mode), SLACK_APP_TOKEN (Socket Mode).
+
+Forms: a flow may answer with a `FormReply` (bot.conversations.messages): here its form button
+opens a modal; field errors (required, number, date, choice, length) are shown in the modal
+(`response_action: errors`); valid values reach the step as a press of that button with
+`form_values(inc)`. Other doors show the text and the button, and the step asks in text.
 """
 
 from __future__ import annotations
