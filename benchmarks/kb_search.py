@@ -269,6 +269,7 @@ def main() -> None:
     common = make_queries(max(100, args.queries // 5), seed=11, common=True)
     wc_times, _ = query_whoosh(index, common)
     fc_times, _ = query_fts(fts, common)
+    index.indexed_versions()  # as the app does at start-up (its sync), before the change
     change = change_while_searching(index, docs, queries)
     load = os.getloadavg()[0]
 

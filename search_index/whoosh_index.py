@@ -266,11 +266,22 @@ class WhooshKnowledgeIndex:
         words = [w.lower() for w in _WORD.findall(query)]
         if not words and not (doc_types or tags):
             return SearchResult(hits=[], total=0, page=page)
-        allow = self._allowed(searcher, tuple(doc_types), tuple(tags), visible_owner_id,
-                              include_drafts)
+        allow = self._allowed(searcher, (), (), visible_owner_id, include_drafts)
         reader = searcher.reader()
-        parsed = (self._parse(words, and_group=True, reader=reader) if words
-                  else Every())  # filters only: every document of that type / tag
+        # Type and tag filters are query clauses that add nothing to the score: matched by
+        # skipping through their postings, so a filtered search stays as cheap as a plain one.
+        narrow: list[Query] = []
+        if doc_types:
+            narrow.append(Or([Term("doc_type", t, boost=0.0) for t in doc_types]))
+        if tags:
+            narrow.append(Or([Term("tags", t.lower(), boost=0.0) for t in tags]))
+
+        def build(and_group: bool) -> Query:
+            base = (self._parse(words, and_group=and_group, reader=reader) if words
+                    else Every())  # filters only: every document of that type / tag
+            return And([base, *narrow]) if narrow else base
+
+        parsed = build(True)
         results = searcher.search(parsed, limit=page * page_size, filter=allow,
                                   optimize=self.optimize_blocks)
         total, exact = _count(searcher, results, parsed, allow, page * page_size)
@@ -279,7 +290,7 @@ class WhooshKnowledgeIndex:
             suggestions = self._suggest(searcher, words)
         partial = False
         if total == 0 and len(words) > 1:  # nothing has every word: any word, best first
-            parsed = self._parse(words, and_group=False, reader=reader)
+            parsed = build(False)
             results = searcher.search(parsed, limit=page * page_size, filter=allow,
                                       optimize=self.optimize_blocks)
             total, exact = _count(searcher, results, parsed, allow, page * page_size)
@@ -320,7 +331,7 @@ class WhooshKnowledgeIndex:
             return NullQuery
         if len(per_word) == 1:
             return per_word[0]
-        return And(per_word) if and_group else Or(per_word, scale=0.9)
+        return And(per_word) if and_group else Or(per_word)
 
     def _allowed(
         self, searcher: Searcher, doc_types: tuple[str, ...], tags: tuple[str, ...],
