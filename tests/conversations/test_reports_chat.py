@@ -43,11 +43,24 @@ def test_parse_one_line_requests() -> None:
     assert parse_request("who handles Sinar Jaya") is None
 
 
+def _won_by_rep(database: Database, clock: ManualClock, login: str) -> dict[str, Decimal]:
+    from core.reports import run_report
+
+    with database.session() as s:
+        viewer = s.scalar(select(User).where(User.login == login))
+        assert viewer is not None
+        table = run_report(s, viewer, ReportSpec("won", "rep", "this_quarter"), clock.now())
+        return {r.label: Decimal(r.values["amount"]) for r in table.rows}
+
+
 async def test_manager_gets_table_chart_and_csv(chat: CollectingChat, database: Database,
                                                 clock: ManualClock) -> None:
+    before = _won_by_rep(database, clock, "maya")  # the demo world's own won deals
     _won_deal(database, clock, "budi", "125000000")
     _won_deal(database, clock, "sari", "80000000")
     _won_deal(database, clock, "dewi", "999000000")  # another team: not Maya's
+    budi_total = before.get("Budi Santoso", Decimal(0)) + Decimal("125000000")
+    sari_total = before.get("Sari Purnamasari", Decimal(0)) + Decimal("80000000")
     maya = chat.as_user("maya")
     replies = await maya.say("/report won by rep this quarter")
     table, chart = replies[0], replies[1]
@@ -55,7 +68,7 @@ async def test_manager_gets_table_chart_and_csv(chat: CollectingChat, database: 
     assert "Won sales by rep, this quarter" in table.text
     assert "Budi Santoso" in table.text and "Sari Purnamasari" in table.text
     assert "Dewi" not in table.text
-    assert "125,000,000" in table.text
+    assert f"{budi_total:,.0f}" in table.text
     assert chart.attachment is not None and chart.attachment.mime == "image/png"
     image = Image.open(io.BytesIO(chart.attachment.data))
     assert image.format == "PNG" and image.size[0] >= 600 and image.size[1] >= 300
@@ -64,9 +77,10 @@ async def test_manager_gets_table_chart_and_csv(chat: CollectingChat, database: 
     assert attachment is not None and attachment.filename.endswith(".csv")
     rows = list(csv.reader(io.StringIO(attachment.data.decode())))
     assert rows[0] == ["Name", "Amount", "Count"]
-    values = {r[0]: (Decimal(r[1]), int(r[2])) for r in rows[1:]}
-    assert values["Budi Santoso"][0] == Decimal("125000000")
-    assert values["Sari Purnamasari"] == (Decimal("80000000"), 1)
+    values = {r[0]: Decimal(r[1]) for r in rows[1:]}
+    assert values["Budi Santoso"] == budi_total
+    assert values["Sari Purnamasari"] == sari_total
+    assert "Dewi Anggraini" not in values
 
 
 async def test_button_walk_and_saved_template(chat: CollectingChat, database: Database,
