@@ -11,17 +11,14 @@ from sqlalchemy.orm import Session
 from bot.conversations.flow import Action, Ctx, Flow, Step, done, goto
 from bot.conversations.messages import Button, Incoming, Reply
 from bot.conversations.registry import Registry
-from bot.i18n import N_, Translator, register_errors
+from bot.i18n import Translator
 from core import approvals
 from core.models import ApprovalRequest, Deal, NoticeRow, Role, User
 
 APPROVERS = frozenset({Role.MANAGER, Role.ADMIN})
 
-register_errors({
-    "approval.not_found": N_("That approval request does not exist."),
-    "approval.not_approver": N_("Only the requester's manager (or an admin) can decide this."),
-    "approval.already_decided": N_("This request was already {status} by {by}."),
-})
+# The words of core.approvals' error codes (approval.not_found, .not_approver,
+# .already_decided) are registered once, by bot.conversations.quote.
 
 
 def _money(t: Translator, value: object, currency: str = "IDR") -> str:

@@ -45,9 +45,13 @@ def seed(session: Session, world: DemoWorld) -> None:
             continue
         for n, stage in enumerate(stages):
             company = companies[n % len(companies)]
+            # closed deals closed before this quarter (reports of "this quarter" start
+            # empty); open ones started in the last months
+            closed = stage in (Stage.ORDER_PLACED.value, Stage.LOST.value)
+            age = rng.randint(150, 300) if closed else rng.randint(20, 120)
             _deal(session, world, rep, company, stage, rng.choice(NEEDS),
                   Decimal(rng.randrange(20, 400)) * Decimal("1000000"),
-                  now - timedelta(days=rng.randint(20, 120)))
+                  now - timedelta(days=age))
     session.flush()
 
 

@@ -152,7 +152,7 @@ async def test_contract_above_threshold_needs_the_managers_approval(
     r = await maya.press("Approve")
     assert "Approved" in texts(r)
     r = await maya.press("Approve")
-    assert "already approved by Maya Wijaya" in texts(r)
+    assert "already decided (approved, by Maya Wijaya)" in texts(r)
     await budi.say(f"/advance {deal_id}")
     r = await budi.press("Order placed")
     assert "moved to Order placed" in texts(r)

@@ -153,4 +153,4 @@ async def test_approval_notices_for_discount_and_contract(app: App, chat: Collec
     decided = _render(app, database, "approval.decided", "budi")
     assert "Rejected by Maya Wijaya" in decided.text and "Margin too thin" in decided.text
     r = await maya.press("Approve")
-    assert "already rejected by Maya Wijaya" in texts(r)
+    assert "already decided (rejected, by Maya Wijaya)" in texts(r)
