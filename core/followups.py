@@ -162,19 +162,23 @@ def _enqueue_many(session: Session, items: list[dict], now: datetime) -> int:
 def followups_due(session: Session, now: datetime) -> int:
     """Follow-ups (not meetings) whose time came: a reminder with snooze / done buttons."""
     due = func.coalesce(FollowUp.snoozed_until, FollowUp.due_at)
-    rows = session.execute(
+    result = session.execute(
         select(FollowUp.id, FollowUp.user_id, FollowUp.due_at, FollowUp.snoozed_until)
         .where(FollowUp.status == FollowUpStatus.OPEN.value,
                FollowUp.kind.not_in(MEETING_KINDS),
-               due <= now, due > now - DUE_LOOKBACK)).all()
-    items = []
-    for fid, user_id, due_at, snoozed in rows:
-        when = snoozed or due_at
-        items.append(dict(kind="followup.due",
-                          reason=f"followup:{fid}:due:{int(when.timestamp())}",
-                          recipient_user_id=user_id, due_at=when,
-                          params={"followup_id": fid}))
-    return _enqueue_many(session, items, now)
+               due <= now, due > now - DUE_LOOKBACK)
+        .order_by(FollowUp.id).execution_options(yield_per=1000))
+    count = 0
+    for chunk in result.partitions():  # bounded memory, however many are due
+        items = []
+        for fid, user_id, due_at, snoozed in chunk:
+            when = snoozed or due_at
+            items.append(dict(kind="followup.due",
+                              reason=f"followup:{fid}:due:{int(when.timestamp())}",
+                              recipient_user_id=user_id, due_at=when,
+                              params={"followup_id": fid}))
+        count += _enqueue_many(session, items, now)
+    return count
 
 
 @sweep("followups.meeting_brief", every=timedelta(minutes=1))

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -284,7 +284,27 @@ def record_outcomes(db: Database, outcomes: list[Outcome], *, worker: str, now: 
     if not outcomes:
         return
     with db.session() as session:
+        sent = [o for o in outcomes if o.status == "sent"]
+        if sent:
+            # The platform accepted these: they are sent, whoever holds the claim now.
+            table = OutboxRow.__table__
+            session.connection().execute(
+                update(table).where(table.c.id == bindparam("oid"), table.c.status != "sent")
+                .values(status="sent", sent_at=now, external_id=bindparam("ext"),
+                        claimed_by=None, claimed_until=None, attempts=table.c.attempts + 1),
+                [{"oid": o.item.id, "ext": (str(o.external_id)[:64] if o.external_id else None)}
+                 for o in sent])
+            notice_ids = [o.item.notice_id for o in sent if o.item.notice_id is not None]
+            if notice_ids:
+                session.execute(
+                    update(NoticeRow).where(NoticeRow.id.in_(notice_ids),
+                                            NoticeRow.status != NoticeStatus.SENT.value)
+                    .values(status=NoticeStatus.SENT.value, sent_at=now,
+                            attempts=NoticeRow.attempts + 1),
+                    execution_options={"synchronize_session": False})
         for outcome in outcomes:
+            if outcome.status == "sent":
+                continue
             row = session.get(OutboxRow, outcome.item.id, with_for_update=True)
             if row is None or row.status != "sending" or row.claimed_by != worker:
                 # Our lease ran out and another process took the row; it decides now.

@@ -31,7 +31,7 @@ from core.ports import (
     PermanentFailure,
     RateLimited,
 )
-from core.sweeps import Sweep, all_sweeps
+from core.sweeps import Sweep
 from scheduler.outbox import (
     NoticeRenderFn,
     OutboxItem,
@@ -46,6 +46,24 @@ from scheduler.outbox import (
 from scheduler.pacing import Pacer, PlatformLimits
 
 log = logging.getLogger(__name__)
+
+
+def load_sweeps() -> list[Sweep]:
+    """Every area's sweeps; an area module that fails to import is logged and skipped, so
+    one broken module cannot stop the reminders of all the others."""
+    import importlib
+
+    from core import sweeps as registry
+
+    for module in registry.SWEEP_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                log.exception("sweeps of %s not loaded", module)
+        except Exception:
+            log.exception("sweeps of %s not loaded", module)
+    return list(registry._SWEEPS.values())
 
 
 def worker_name() -> str:
@@ -95,7 +113,7 @@ class Scheduler:
         self.render = render
         self.senders = dict(senders)
         self.config = config or SchedulerConfig()
-        self.sweeps = all_sweeps() if sweeps is None else sweeps
+        self.sweeps = load_sweeps() if sweeps is None else sweeps
         self.worker = worker or worker_name()
         self.pacer = Pacer(self.config.limits, monotonic=monotonic)
         self.monotonic = monotonic
@@ -105,6 +123,8 @@ class Scheduler:
         self._aps: Any = None
         self._drain_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._unrecorded: list[Outcome] = []
+        self._record_lock = asyncio.Lock()
         self.delivered = 0
 
     async def _db(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
@@ -336,12 +356,30 @@ class Scheduler:
     async def _send_and_record(self, item: OutboxItem, gate: asyncio.Semaphore) -> None:
         try:
             outcome = await self._send(item)
-            await self._db(record_outcomes, self.db, [outcome], worker=self.worker,
-                           now=self.clock.now())
         except Exception:
-            log.exception("recording a send failed (outbox %s)", item.id)
-        finally:
+            log.exception("sending outbox %s failed", item.id)
             gate.release()
+            return
+        gate.release()
+        self._unrecorded.append(outcome)
+        try:
+            await self._record_pending()
+        except Exception:
+            log.exception("recording sends failed")
+
+    async def _record_pending(self) -> None:
+        """Group commit: whoever gets the lock writes every result waiting so far, so under
+        load one transaction records many sends and when idle each is written at once."""
+        async with self._record_lock:
+            if not self._unrecorded:
+                return
+            batch, self._unrecorded = self._unrecorded, []
+            try:
+                await self._db(record_outcomes, self.db, batch, worker=self.worker,
+                               now=self.clock.now())
+            except Exception:
+                self._unrecorded = batch + self._unrecorded
+                raise
 
     async def stop(self) -> None:
         """Stop triggering, finish the current batch, hand unsent claims back."""

@@ -102,8 +102,8 @@ def test_three_processes_deliver_exactly_once_despite_a_kill(tmp_path: Path) -> 
     missing = {f"Reminder #{i}" for i in range(REMINDERS)} - set(counts)
     assert not missing, f"{len(missing)} reminders lost; stderr: {procs[1].stderr.read()[:2000]!r}"
     # The only possible duplicates: sends of the killed process that the platform accepted
-    # but that it had not recorded yet (one window per send in flight).
-    assert duplicates <= 8, collections.Counter(c for c in counts.values())
+    # but that it had not recorded yet (its sends in flight plus one group commit).
+    assert duplicates <= 32, collections.Counter(c for c in counts.values())
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(NoticeRow).where(
             NoticeRow.status != "sent")) == 0
