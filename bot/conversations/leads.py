@@ -293,6 +293,59 @@ def render_reminder(session: Session, notice: NoticeRow, user: User | None, t: T
                    company=company.name if company else "-"))
 
 
+# -- admin: territories in chat; managers: deals of a region ---------------------------------
+TERRITORY_HELP = N_("Use: /territory list · /territory add NAME | REGION [| INDUSTRY | TEAM] · "
+                    "/territory rep TERRITORY | LOGIN · /territory unrep TERRITORY | LOGIN")
+
+
+async def territory_admin(ctx: Ctx, inc: Incoming) -> Step:
+    t = ctx.t
+    text = (ctx.args.get("text") or "list").strip()
+    word, _, rest = text.partition(" ")
+    parts = [p.strip() for p in rest.split("|")] if rest else []
+    word = word.lower()
+    if word == "list":
+        from core.models import Territory
+
+        lines = []
+        for row in ctx.session.scalars(select(Territory).order_by(Territory.name)):
+            reps = ", ".join(sorted(u.login for u in row.reps)) or "-"
+            lines.append(t("{name}: {region} · {industry} · reps {reps}", name=row.name,
+                           region=row.region, industry=row.industry or "-", reps=reps))
+        return done(Reply("\n".join(lines) or t("No territories yet.")))
+    if word == "add" and len(parts) >= 2:
+        row = svc.upsert_territory(ctx.session, ctx.user, parts[0], region=parts[1],
+                                   industry=parts[2] if len(parts) > 2 and parts[2] else None,
+                                   team=parts[3] if len(parts) > 3 and parts[3] else None)
+        return done(t("Territory {name} saved.", name=row.name))
+    if word in ("rep", "unrep") and len(parts) == 2:
+        svc.assign_rep(ctx.session, ctx.user, parts[0], parts[1], remove=word == "unrep")
+        return done(t("Saved: {login} in {territory}.", login=parts[1], territory=parts[0])
+                    if word == "rep" else
+                    t("Saved: {login} no longer in {territory}.", login=parts[1],
+                      territory=parts[0]))
+    return done(t(TERRITORY_HELP))
+
+
+async def region_deals(ctx: Ctx, inc: Incoming) -> Step:
+    t = ctx.t
+    from bot.conversations.deal import stage_label
+    from core.pipeline import find_deals
+
+    region = (ctx.args.get("region") or ctx.args.get("text") or "").strip()
+    if not region:
+        return done(t("Say which region, e.g. \"deals in Jakarta\"."))
+    deals = find_deals(ctx.session, ctx.user, "", region=region, limit=15)
+    if not deals:
+        return done(t("No open deals in {region} that you can see.", region=region[:40]))
+    lines = [t("Open deals in {region}:", region=region)]
+    for deal in deals:
+        owner = ctx.session.get(User, deal.owner_id) if deal.owner_id else None
+        lines.append(t("#{id} {title} · {stage} · {owner}", id=deal.id, title=deal.title,
+                       stage=stage_label(t, deal.stage), owner=owner.name if owner else "-"))
+    return done(Reply("\n".join(lines)))
+
+
 def register(registry: Registry) -> None:
     """Register /newlead, the claim and manager actions, and the lead notices."""
     registry.add_flow(Flow(
@@ -303,6 +356,13 @@ def register(registry: Registry) -> None:
     registry.add_intent(intent("newlead", r"^new lead(?: (?:for|at) (?P<company>.+))?$",
                                r"^(?:lead|prospek) baru(?: (?:untuk|di) (?P<company>.+))?$",
                                priority=50))
+    registry.add_flow(Flow("territory", start=territory_admin,
+                           roles=frozenset({Role.ADMIN}), commands=("territory",),
+                           help=N_("Territories and their reps (admin)")))
+    registry.add_flow(Flow("region_deals", start=region_deals, roles=MANAGERS,
+                           commands=("region",), help=N_("Open deals of a region: /region NAME")))
+    registry.add_intent(intent("region_deals", r"^deals (?:in|of) (?P<region>[\w .-]+)$",
+                               r"^deal (?:di|wilayah) (?P<region>[\w .-]+)$", priority=50))
     registry.add_action(Action("lead.claim", claim_action, roles=CLAIMERS, group_ok=True))
     registry.add_action(Action("lead.reassign", reassign_action, roles=MANAGERS))
     registry.add_action(Action("lead.give", give_action, roles=MANAGERS))

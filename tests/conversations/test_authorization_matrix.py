@@ -34,6 +34,7 @@ EXPECTED_FLOWS: dict[str, frozenset[Role]] = {
     # guided selling, leads, approvals
     "deal": FIELD, "pipeline": FIELD, "newlead": FIELD, "leads": MANAGERS,
     "advance": FIELD, "lost": FIELD, "team_pipeline": MANAGERS, "approval_reject": MANAGERS,
+    "territory": frozenset({A}), "region_deals": MANAGERS,
     # quotes
     "quote": FIELD, "quotes": FIELD,
     # knowledge

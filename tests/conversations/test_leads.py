@@ -154,3 +154,24 @@ async def test_approval_notices_for_discount_and_contract(app: App, chat: Collec
     assert "Rejected by Maya Wijaya" in decided.text and "Margin too thin" in decided.text
     r = await maya.press("Approve")
     assert "already decided (rejected, by Maya Wijaya)" in texts(r)
+
+
+async def test_admin_manages_territories_and_managers_see_a_regions_deals(
+        chat: CollectingChat) -> None:
+    admin = chat.as_user("admin")
+    r = await admin.say("/territory add Jakarta Hotels | Jakarta | Hospitality | Java West")
+    assert "Territory Jakarta Hotels saved." in texts(r)
+    r = await admin.say("/territory rep Jakarta Hotels | budi")
+    assert "Saved: budi in Jakarta Hotels." in texts(r)
+    r = await admin.say("/territory list")
+    assert "Jakarta Hotels: Jakarta · Hospitality · reps budi" in texts(r)
+    r = await admin.say("/territory rep Atlantis | budi")
+    assert "There is no territory called Atlantis." in texts(r)
+    r = await admin.say("/territory frobnicate")
+    assert "Use: /territory list" in texts(r)
+    r = await chat.as_user("budi").say("/territory list")
+    assert "Your role cannot use that" in texts(r)
+    r = await chat.as_user("maya").say("deals in Jakarta")
+    assert "Open deals in Jakarta:" in texts(r) and "Budi Santoso" in texts(r)
+    r = await chat.as_user("maya").say("deals in Medan")
+    assert "No open deals in Medan that you can see." in texts(r)
