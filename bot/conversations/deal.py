@@ -61,6 +61,8 @@ NEXT_LABELS = {
     "proposal": N_("Prepare a proposal"), "contract": N_("Draft the contract"),
     "approval": N_("Request approval"), "documents": N_("Send documents"),
 }
+HOW_LABELS = {"claim": N_("claimed in the team channel"), "rule": N_("allocated by rule"),
+              "manager": N_("assigned by the manager")}
 WHEN_LABELS = (("tomorrow", N_("Tomorrow")), ("3days", N_("In 3 days")),
                ("nextweek", N_("Next week")))
 
@@ -136,7 +138,9 @@ def history_text(ctx: Ctx, deal: Deal) -> str:
                  from_stage=stage_label(t, change.from_stage) if change.from_stage else "-",
                  to_stage=stage_label(t, change.to_stage))
         if change.reason:
-            line += f" ({lost_word(t, change.reason)})"
+            why = t(HOW_LABELS[change.reason]) if change.reason in HOW_LABELS else \
+                lost_word(t, change.reason)
+            line += f" ({why})"
         lines.append(line)
     return "\n".join(lines)
 

@@ -35,7 +35,7 @@ def test_deal_from_opportunity_to_order_through_the_cli(tmp_path: Path) -> None:
     assert "Stage: Order placed (100%)" in out
     history = out.split("History of ")[-1]
     assert "- → Opportunity generated" in history
-    assert "Opportunity generated → Lead allocated (rule)" in history
+    assert "Opportunity generated → Lead allocated (allocated by rule)" in history
     assert "Solution identified → Order placed" in history
 
     leads = tmp_path / "leads.csv"
