@@ -293,6 +293,38 @@ def render_reminder(session: Session, notice: NoticeRow, user: User | None, t: T
                    company=company.name if company else "-"))
 
 
+async def leads_queue(ctx: Ctx, inc: Incoming) -> Step:
+    """Managers: leads without an owner (the queue) and leads past their contact-by date."""
+    t = ctx.t
+    from core.pipeline import find_deals
+
+    open_leads = [d for d in find_deals(ctx.session, ctx.user, "", limit=200)
+                  if d.stage in (Stage.OPPORTUNITY.value, Stage.LEAD_ALLOCATED.value)]
+    waiting = [d for d in open_leads if d.owner_id is None][:8]
+    late = [d for d in open_leads if d.owner_id is not None and d.contact_by is not None
+            and d.contact_by <= ctx.now][:8]
+    if not waiting and not late:
+        return done(t("No leads wait for you: every lead has an owner in time."))
+    lines: list[str] = []
+    buttons: list[Button] = []
+    if waiting:
+        lines.append(t("Without an owner:"))
+        for d in waiting:
+            lines.append(f"#{d.id} {d.title}")
+            buttons.append(Button(t("Assign #{id}", id=d.id), action="lead.reassign",
+                                  arg=str(d.id)))
+    if late:
+        lines.append(t("Not contacted in time:"))
+        for d in late:
+            owner = ctx.session.get(User, d.owner_id)
+            lines.append(t("#{id} {title} · {name} · contact by {when}", id=d.id,
+                           title=d.title, name=owner.name if owner else "-",
+                           when=t.datetime(d.contact_by)))
+            buttons.append(Button(t("Reassign #{id}", id=d.id), action="lead.reassign",
+                                  arg=str(d.id)))
+    return done(ctx.reply("\n".join(lines), *button_rows(buttons, 2)))
+
+
 # -- admin: territories in chat; managers: deals of a region ---------------------------------
 TERRITORY_HELP = N_("Use: /territory list · /territory add NAME | REGION [| INDUSTRY | TEAM] · "
                     "/territory rep TERRITORY | LOGIN · /territory unrep TERRITORY | LOGIN")
@@ -356,6 +388,8 @@ def register(registry: Registry) -> None:
     registry.add_intent(intent("newlead", r"^new lead(?: (?:for|at) (?P<company>.+))?$",
                                r"^(?:lead|prospek) baru(?: (?:untuk|di) (?P<company>.+))?$",
                                priority=50))
+    registry.add_flow(Flow("leads", start=leads_queue, roles=MANAGERS, commands=("leads",),
+                           help=N_("Leads waiting for an owner or overdue")))
     registry.add_flow(Flow("territory", start=territory_admin,
                            roles=frozenset({Role.ADMIN}), commands=("territory",),
                            help=N_("Territories and their reps (admin)")))

@@ -175,3 +175,22 @@ async def test_admin_manages_territories_and_managers_see_a_regions_deals(
     assert "Open deals in Jakarta:" in texts(r) and "Budi Santoso" in texts(r)
     r = await chat.as_user("maya").say("deals in Medan")
     assert "No open deals in Medan that you can see." in texts(r)
+
+
+async def test_manager_sees_the_lead_queue_and_assigns(chat: CollectingChat,
+                                                       database: Database, clock) -> None:
+    now = clock.now()
+    with database.session() as s:
+        budi = s.scalars(select(User).where(User.login == "budi")).one()
+        nowhere = Company(name="Nowhere Ltd", city="Atlantis", created_at=now, updated_at=now)
+        s.add(nowhere)
+        s.flush()
+        deal_id = svc.create_lead(s, budi, company=nowhere, need="x", source="web",
+                                  now=now).deal.id
+    maya = chat.as_user("maya")
+    r = await maya.say("/leads")
+    assert "Without an owner:" in texts(r) and f"#{deal_id} Nowhere Ltd: x" in texts(r)
+    r = await maya.press(f"Assign #{deal_id}")
+    assert "to whom?" in texts(r)
+    r = await maya.press("Andi Pratama")
+    assert f"Lead #{deal_id} now belongs to Andi Pratama" in texts(r)
