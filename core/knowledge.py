@@ -39,6 +39,7 @@ from core.models.knowledge import (
 )
 from core.notices import enqueue_notice
 from core.ports import IndexedDocument, KnowledgeIndex, SearchResult
+from core.proposals import TEMPLATE_TYPE, validate_template
 from core.sweeps import sweep
 from core.textextract import SUPPORTED, detect_language, extract
 
@@ -188,6 +189,8 @@ def add_document(
         raise DomainError("kb.unreadable", name=filename or title, reason="no text")
     if doc_type not in DOC_TYPES:
         doc_type = normalise_type(doc_type)
+    if doc_type == TEMPLATE_TYPE:
+        validate_template(text)  # a template that does not parse is refused, with its line
     if status not in STATUSES:
         raise DomainError("kb.bad_status", status=status)
     doc = Document(
@@ -480,6 +483,8 @@ def check_in(
         base = Path(doc.filename).stem if doc.filename else _slug(doc.title)
         name, new_mime, content = f"{base}.md", "text/markdown", new_text.encode()
         doc.language = detect_language(new_text)
+    if doc.doc_type == TEMPLATE_TYPE:
+        validate_template(new_text)
     version = _new_version(session, doc, author=user, now=now, text=new_text, filename=name,
                            mime=new_mime, content=content, note=note)
     _clear_lock(doc)

@@ -199,3 +199,27 @@ async def test_proposal_and_mailing_in_chat(chat: CollectingChat, fixed: dict[st
     nothing = texts(await budi.say("proposal for Nonexistent Company Zzz"))
     assert "no deal of yours" in nothing
     assert date.today()  # the clock of the test is manual; the real date is irrelevant
+
+
+def test_broken_template_is_refused_at_add_and_check_in(database: Database,
+                                                        clock: ManualClock, world: object) -> None:
+    from core import knowledge
+
+    with database.session() as s:
+        admin = s.scalar(select(User).where(User.login == "admin"))
+        assert admin is not None
+        with pytest.raises(DomainError) as refused:
+            knowledge.add_document(s, title="Broken", text="Hello\n{{ customer.name }\n",
+                                   owner=admin, now=clock.now(), doc_type="proposal_template")
+        assert refused.value.code == "proposal.template_syntax"
+        assert refused.value.params["line"] == 2
+        template = s.scalar(select(Document).where(Document.title == "Standard proposal"))
+        assert template is not None
+        knowledge.check_out(s, admin, template.id, now=clock.now())
+        with pytest.raises(DomainError) as again:
+            knowledge.check_in(s, admin, template.id, now=clock.now(), note="edit",
+                               text="# Title\n{% if deal.title %}\nno endif")
+        assert again.value.code == "proposal.template_syntax"
+        version = knowledge.check_in(s, admin, template.id, now=clock.now(), note="fine",
+                                     text="# Proposal for {{ customer.name }}")
+        assert version.version == 2
