@@ -33,6 +33,14 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 TickHook = Callable[[], Awaitable[None]]
 
 
+def _plain(label: str) -> str:
+    """A label without leading symbols or emoji, lower-cased: "👍 Positive" -> "positive"."""
+    text = label.strip().lower()
+    while text and not text[0].isalnum():
+        text = text[1:]
+    return text.strip()
+
+
 def parse_duration(text: str) -> timedelta:
     m = _DURATION.match(text.strip().lower())
     if not m:
@@ -111,15 +119,16 @@ class ConsoleDoor:
                         update_id=None, **kw)  # type: ignore[arg-type]
 
     def find_button(self, choice: str) -> Button | None:
+        """The latest message's button by label (leading emoji ignored), number or prefix."""
         buttons = self._buttons.get(self.login, [])
-        wanted = choice.strip().lower()
+        wanted = _plain(choice)
         for b in buttons:
-            if b.label.lower() == wanted:
+            if b.label.lower() == choice.strip().lower() or _plain(b.label) == wanted:
                 return b
         if wanted.isdigit() and 1 <= int(wanted) <= len(buttons):
             return buttons[int(wanted) - 1]
-        starts = [b for b in buttons if b.label.lower().startswith(wanted)]
-        return starts[0] if len(starts) == 1 else None
+        starts = [b for b in buttons if _plain(b.label).startswith(wanted)]
+        return starts[0] if len(starts) == 1 and wanted else None
 
     async def send(self, line: str, *, interactive: bool = False) -> None:
         """Handle one script or terminal line."""
