@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -348,7 +348,35 @@ def advance_deal(session: Session, deal_or_id: Deal | int, to_stage: str | Stage
         deal.closed_at = now
     session.add(change)
     _save(session, deal)
+    if to_stage == Stage.ORDER_PLACED.value and needs_installation(session, deal):
+        from core.fieldservice import create_installation_job
+
+        create_installation_job(session, deal, now)
     return change
+
+
+# Orders with products of these categories get an installation job (field service).
+INSTALLED_CATEGORIES = frozenset({"servers", "appliances"})
+
+
+def needs_installation(session: Session, deal: Deal) -> bool:
+    """True when the deal asks for it, or its accepted quote has products that get installed."""
+    from core.models.quotes import Product, Quote, QuoteLine, QuoteVersion
+
+    facts = deal.facts or {}
+    if facts.get("installation"):
+        return True
+    quote_id = facts.get("accepted_quote_id")
+    if not quote_id:
+        return False
+    return session.scalar(
+        select(func.count()).select_from(QuoteLine)
+        .join(QuoteVersion, QuoteVersion.id == QuoteLine.version_id)
+        .join(Quote, and_(Quote.id == QuoteVersion.quote_id,
+                          Quote.current_version == QuoteVersion.number))
+        .join(Product, Product.sku == QuoteLine.sku)
+        .where(Quote.id == int(quote_id), Product.category.in_(INSTALLED_CATEGORIES))
+    ) > 0
 
 
 def mark_lost(session: Session, deal_or_id: Deal | int, user: User, now: datetime, reason: str,

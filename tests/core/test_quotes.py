@@ -233,6 +233,12 @@ def test_accepting_moves_the_deal_to_order_placed(database: Database, world: Dem
         assert deal.stage == Stage.ORDER_PLACED.value
         assert deal.facts["accepted_quote_id"] == v.quote_id
         assert deal.facts["order_ref"] == order.number
+        # Servers get installed: the order hands an installation job to field service.
+        from core.models.fieldservice import ServiceJob
+
+        jobs = s.scalars(select(ServiceJob).where(ServiceJob.deal_id == deal.id)).all()
+        assert [(j.kind, j.skill) for j in jobs] == [("installation", "installation")]
+        assert jobs[0].status in ("offered", "escalated")
 
 
 def test_a_quote_with_a_pending_discount_is_not_revised(database: Database, world: DemoWorld,
