@@ -33,6 +33,33 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+_SECRETS: set[str] = set()
+_factory_installed = False
+
+
+def redact_everywhere(secrets: Iterable[str]) -> None:
+    """Redact these secrets (and bot-token URLs) from every log record of the process, at the
+    moment the record is made: whatever logger, handler or capture sees it afterwards."""
+    global _factory_installed
+    _SECRETS.update(s for s in secrets if s and len(s) >= 6)
+    if _factory_installed:
+        return
+    previous = logging.getLogRecordFactory()
+    redactor = RedactSecrets(())
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = previous(*args, **kwargs)  # type: ignore[arg-type]
+        redactor.secrets = list(_SECRETS)
+        try:
+            redactor.filter(record)
+        except Exception:  # a record whose arguments do not format: leave it to logging
+            pass
+        return record
+
+    logging.setLogRecordFactory(factory)
+    _factory_installed = True
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line."""
 
@@ -50,6 +77,8 @@ class JsonFormatter(logging.Formatter):
 
 def configure_logging(level: str = "INFO", fmt: str = "text", secrets: Iterable[str] = ()) -> None:
     """Configure the root logger once for the process."""
+    secrets = list(secrets)
+    redact_everywhere(secrets)
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RedactSecrets(secrets))
     if fmt == "json":

@@ -63,7 +63,7 @@ from bot.conversations.messages import (
     from_outbound,
 )
 from bot.i18n import N_, Translator
-from bot.logs import RedactSecrets
+from bot.logs import RedactSecrets, redact_everywhere
 from core import users as user_service
 from core.models import Role
 from core.ports import DeliveryError, OutboundMessage, PermanentFailure, RateLimited
@@ -107,6 +107,8 @@ def webhook_secret_for(token: str, configured: str | None = None) -> str:
 
 def protect_logs(secrets: Iterable[str]) -> None:
     """Keep the token out of every log line: quiet httpx and filter the HTTP/PTB loggers."""
+    secrets = list(secrets)
+    redact_everywhere(secrets)  # records of loggers created later are redacted too
     redact = RedactSecrets(secrets)
     for name in ("httpx", "httpcore"):
         logger = logging.getLogger(name)
