@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -50,10 +51,9 @@ def redact_everywhere(secrets: Iterable[str]) -> None:
     def factory(*args: object, **kwargs: object) -> logging.LogRecord:
         record = previous(*args, **kwargs)  # type: ignore[arg-type]
         redactor.secrets = list(_SECRETS)
-        try:
+        # A record whose arguments do not format is left for logging to report as usual.
+        with contextlib.suppress(Exception):
             redactor.filter(record)
-        except Exception:  # a record whose arguments do not format: leave it to logging
-            pass
         return record
 
     logging.setLogRecordFactory(factory)
