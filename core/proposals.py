@@ -97,8 +97,16 @@ class RenderedDocument:
     deal_id: int
 
 
+class _Node(dict):  # type: ignore[type-arg]
+    """A group of placeholders (customer, contact, ...); printed alone it shows its name."""
+
+    def __str__(self) -> str:
+        name = self.get("name") or self.get("title") or self.get("number")
+        return "" if name is None else str(name)
+
+
 def _node(path: str, values: dict[str, Any]) -> dict[str, Any]:
-    return {"__path__": path, **values}
+    return _Node({"__path__": path, **values})
 
 
 def template_context(session: Session, deal: Deal, rep: User, now: datetime) -> dict[str, Any]:
@@ -147,6 +155,19 @@ def template_context(session: Session, deal: Deal, rep: User, now: datetime) -> 
                 "discount": version.discount_total, "tax": version.tax_total,
                 "total": version.total, "valid_until": version.valid_until.isoformat(),
             })
+    # Flat names (English and Indonesian) for simpler templates.
+    context["date"] = context["tanggal"] = context["today"]
+    context["rep_name"] = context["nama_sales"] = rep.name
+    context["pelanggan"] = context["customer"]
+    context["scope"] = deal.need or deal.title
+    if "contact" in context:
+        context["kontak"] = context["contact"]
+    if "quote" in context:
+        q = context["quote"]
+        rows = [f"- {line['quantity']} x {line['name']}: "
+                f"{_money(line['net'], q['currency'])}" for line in q["lines"]]
+        rows.append(f"Total: {_money(q['total'], q['currency'])}")
+        context["price_table"] = "\n".join(rows)
     return context
 
 

@@ -15,7 +15,7 @@ from core import agenda as agenda_service
 from core import mailing, proposals
 from core.agenda import AgendaItem
 from core.mailing import Suggestion
-from core.models import Role
+from core.models import Deal, Role
 
 AGENDA_ROLES = frozenset({*FIELD_ROLES, Role.TECHNICIAN})
 
@@ -141,12 +141,18 @@ async def start_proposal(ctx: Ctx, inc: Incoming) -> Step:
 
 def _pick_deal(ctx: Ctx, query: str) -> Step:
     deals = proposals.find_deals(ctx.session, ctx.user, query)
-    if not deals:
-        return goto("deal", Reply(ctx.t("I found no deal of yours matching \"{query}\". Try "
-                                         "the customer's name.", query=query[:60])))
+    if not deals:  # end here: the next message is routed afresh, not taken as a deal name
+        return done(ctx.t("I found no deal of yours matching \"{query}\". Try the customer's "
+                          "name.", query=query[:60]))
     if len(deals) == 1:
         return _pick_template(ctx, deals[0].id)
-    buttons = [Button(f"{d.company.name[:24]}: {d.title[:20]}", value=str(d.id)) for d in deals]
+
+    def label(deal: Deal) -> str:
+        company = deal.company.name
+        title = deal.title.removeprefix(company).lstrip(" :-—")
+        return f"{company[:22]}: {title[:26]}"
+
+    buttons = [Button(label(d), value=str(d.id)) for d in deals]
     return goto("deal", Reply(ctx.t("Which deal?"), buttons=button_rows(buttons, 1)))
 
 
@@ -213,7 +219,8 @@ async def what_to_send(ctx: Ctx, inc: Incoming) -> Step:
         who = f"{item.company_name}" + (f" — {item.contact_name}" if item.contact_name else "")
         text = f"{title}\n{who}\n\n{_draft(ctx.t, item, ctx.user.name)}"
         arg = f"{item.company_id}~{item.material}"
-        buttons = (((Button(ctx.t("Mark as sent"), action="mail.sent", arg=arg),),)
+        label = ctx.t("Mark sent: {company}", company=item.company_name[:24])
+        buttons = (((Button(label, action="mail.sent", arg=arg),),)
                    if len(arg.encode()) <= 50 else ())
         replies.append(Reply(text, buttons=buttons))
     return Step("__end__", replies)

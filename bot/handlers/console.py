@@ -91,9 +91,11 @@ class ConsoleDoor:
         self.out.flush()
 
     def render(self, replies: Iterable[Reply], *, to: str | None = None) -> None:
-        """Print replies; remember the latest buttons of the user they went to."""
+        """Print replies; the buttons of all of them are numbered in one sequence and become
+        the user's "latest buttons" (an answer may have several messages with buttons)."""
         who = to or self.login
         prefix = f"bot → {who}: " if to else "bot: "
+        numbered: list[Button] = []
         for reply in replies:
             if reply.text:
                 lines = reply.text.splitlines() or [""]
@@ -109,9 +111,12 @@ class ConsoleDoor:
                            f"bytes) saved to {path}{caption}")
             flat = [b for row in reply.buttons for b in row]
             if flat:
-                self._buttons[who] = flat
+                start = len(numbered) + 1
+                numbered.extend(flat)
                 self.print("     " + "  ".join(f"[{i}] {b.label}" for i, b in
-                                                enumerate(flat, 1)))
+                                                enumerate(flat, start)))
+        if numbered:
+            self._buttons[who] = numbered
 
     # -- input -------------------------------------------------------------------------------
     def _incoming(self, **kw: object) -> Incoming:

@@ -191,6 +191,7 @@ async def test_proposal_and_mailing_in_chat(chat: CollectingChat, fixed: dict[st
     assert "Brochure for Server X1" in joined and "Beta Works" in joined
     assert "Dear Rina Kusuma" in joined
     mark = [b for b in budi.buttons if b.action == "mail.sent" and str(fixed["b"]) in b.arg]
+    assert any(b.label == "Mark sent: Beta Works" for b in mark)
     assert mark
     done = await budi.send(budi.incoming(button=mark[0].payload))
     assert "Noted: brochure:SRV-X1" in texts(done)
