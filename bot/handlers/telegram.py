@@ -464,13 +464,19 @@ class TelegramDoor:
         try:
             data = await request.json()
             update = Update.de_json(data, self.bot)
-        except (ValueError, TypeError, KeyError):
+        except Exception:  # not JSON, or JSON PTB cannot read as an update ({"message": false})
+            log.info("telegram webhook: bad update dropped")
             return web.Response(status=400, text="bad update")
         if update is None:
+            log.info("telegram webhook: bad update dropped")
             return web.Response(status=400, text="bad update")
         # Handled before answering: if this worker dies now, Telegram redelivers and the
         # engine's processed-update record keeps a second worker from running it twice.
-        await self.application.process_update(update)
+        try:
+            await self.application.process_update(update)
+        except Exception as exc:  # PTB's own bookkeeping on a malformed update (chat id [])
+            log.warning("telegram webhook: update dropped: %s", exc.__class__.__name__)
+            return web.Response(status=400, text="bad update")
         return web.Response(text="ok")
 
     # -- menus -------------------------------------------------------------------------------
@@ -525,9 +531,14 @@ class TelegramDoor:
     async def on_update(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Handle one Telegram update; a failure is logged and answered, never propagated."""
         if not isinstance(update, Update):
+            log.debug("dropped something that is not a telegram update")
             return
-        key = self._chat_key(update)
+        try:
+            key = self._chat_key(update)
+        except AttributeError:  # a message without its chat, a press without its sender
+            key = None
         if key is None:
+            log.debug("telegram update %s dropped: no chat to answer", update.update_id)
             return
         lock = self._chat_locks.get(key)
         if lock is None:
@@ -554,6 +565,7 @@ class TelegramDoor:
         query = update.callback_query
         inc = await self.to_incoming(update)
         if inc is None:
+            log.debug("telegram update %s dropped: nothing for the engine", update.update_id)
             if query is not None:
                 await query.answer()
             return
