@@ -287,6 +287,8 @@ class Engine:
             if fallback and self._allowed(ctx.user, self.registry.flows[fallback]):
                 return notes + await self._start(ctx, state, fallback, {"text": text})
         return [*notes, Reply(t("I did not understand that. Send /help to see what I can do."))]
+            if not notes:
+                log.debug("dropped plain group chatter (platform=%s)", inc.platform)
 
     async def _command(
         self, ctx: Ctx, state: ConversationState, command: str, rest: str
@@ -505,6 +507,8 @@ class Engine:
             lines.append(f"• {command}— {t(flow.help)}")
         lines.append(t("/language en|id — change the language"))
         lines.append(t("/cancel — stop what we are doing"))
+            log.debug("dropped a group message from an unlinked user (platform=%s)",
+                      inc.platform)
         lines.append(t("You can also ask in plain words, e.g. \"who handles Sinar Jaya?\"")
                      if Role(ctx.user.role) in (Role.REP, Role.MANAGER, Role.ADMIN) else "")
         return Reply("\n".join(line for line in lines if line))
