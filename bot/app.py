@@ -161,7 +161,13 @@ def console_scheduler(app: App) -> Any:
 async def serve(app: App, doors: list[Door]) -> None:
     """Start the scheduler and the doors; run until cancelled; stop everything cleanly."""
     senders = {door.sender.platform: door.sender for door in doors}
-    scheduler = await start_scheduler(app, senders)
+    scheduler = None
+    if not app.services.extras.get("no_scheduler"):
+        scheduler = await start_scheduler(app, senders)
+    syncer = asyncio.create_task(sync_indexes(app))
+    ops = None
+    if app.services.extras.get("ops_port"):
+        ops = await start_ops(app, app.services.extras["ops_port"])
     for door in doors:
         await door.start()
         log.info("door %s started", door.name)
@@ -170,8 +176,57 @@ async def serve(app: App, doors: list[Door]) -> None:
     finally:
         for door in reversed(doors):
             await door.stop()
+        syncer.cancel()
+        if ops is not None:
+            await ops.cleanup()
         if scheduler is not None:
             await scheduler.stop()
+
+
+INDEX_SYNC_SECONDS = 2.0
+INDEX_STALE_SECONDS = 30.0
+
+
+async def sync_indexes(app: App) -> None:
+    """Keep this node's knowledge and contact indexes in step with the database (another
+    node's changes show here within INDEX_SYNC_SECONDS); records the time of the last sync."""
+    import time
+
+    from core import knowledge
+
+    def once() -> None:
+        with app.db.session() as session:
+            if app.services.knowledge is not None:
+                knowledge.ensure_synced(session, app.services.knowledge)
+            if app.services.contacts is not None:
+                app.services.contacts.sync(session)
+        app.services.extras["index_synced_at"] = time.monotonic()
+
+    while True:
+        try:
+            await asyncio.to_thread(once)
+        except Exception:
+            log.exception("index sync failed")
+        await asyncio.sleep(INDEX_SYNC_SECONDS)
+
+
+def index_fresh(app: App) -> bool:
+    """True when the periodic index sync succeeded recently."""
+    import time
+
+    at = app.services.extras.get("index_synced_at")
+    return at is not None and time.monotonic() - at < INDEX_STALE_SECONDS
+
+
+async def start_ops(app: App, port: int, host: str = "0.0.0.0") -> Any:
+    """Serve /healthz and /metrics on port; returns the aiohttp runner (call cleanup())."""
+    from bot.observability import HealthCheck, register_outbox_metrics, start_ops_server
+
+    register_outbox_metrics(app.db, app.clock)
+    health = HealthCheck(app.db, index_fresh=lambda: index_fresh(app))
+    runner = await start_ops_server(health, host, port)
+    log.info("ops server on port %s", port)
+    return runner
 
 
 def build_app(

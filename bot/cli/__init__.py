@@ -312,7 +312,12 @@ def restore(source: Path, yes: bool) -> None:
               help="Port the Telegram webhook server listens on.")
 @click.option("--slack-http", "slack_http", is_flag=True,
               help="Slack HTTP mode (signed requests to /slack/events on --port).")
-def run(telegram_webhook: str | None, port: int, slack_http: bool = False) -> None:
+@click.option("--no-scheduler", "no_scheduler", is_flag=True,
+              help="A pure chat worker: run no sweeps/outbox here (`sfa scheduler` does).")
+@click.option("--ops-port", "ops_port", default=None, type=click.IntRange(1, 65535),
+              help="Also serve /healthz and /metrics on this port.")
+def run(telegram_webhook: str | None, port: int, slack_http: bool = False,
+        no_scheduler: bool = False, ops_port: int | None = None) -> None:
     """Run the bot: Telegram and/or Slack when configured, else the terminal chat."""
     if slack_http and not (Settings().slack_bot_token and Settings().slack_signing_secret):
         fail("--slack-http needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
@@ -326,6 +331,8 @@ def run(telegram_webhook: str | None, port: int, slack_http: bool = False) -> No
         app.services.extras["telegram_webhook"] = (telegram_webhook, port)
     if slack_http:
         app.services.extras["slack_http"] = port
+    app.services.extras["no_scheduler"] = no_scheduler
+    app.services.extras["ops_port"] = ops_port
     runner = getattr(app, "run_doors", None)
     if runner is not None and runner():
         return

@@ -21,13 +21,15 @@ def _senders(app: Any, sink: str | None, platforms: tuple[str, ...]) -> dict[str
     return {door.sender.platform: door.sender for door in build_doors(app)}
 
 
-async def _run(app: Any, senders: dict[str, Any], config: Any, once: bool) -> None:
+async def _run(app: Any, senders: dict[str, Any], config: Any, once: bool,
+               ops_port: int | None = None) -> None:
     from bot.conversations.notices import notice_renderer
     from scheduler import Scheduler
 
     render = notice_renderer(app.registry, default_locale=app.settings.default_locale,
                              default_timezone=app.settings.default_timezone)
     scheduler = Scheduler(app.db, app.clock, render, senders, config=config)
+    stack = contextlib.AsyncExitStack()
     try:
         if once:
             report = await scheduler.tick(max_batches=1_000_000)
@@ -41,10 +43,17 @@ async def _run(app: Any, senders: dict[str, Any], config: Any, once: bool) -> No
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
         await scheduler.start()
+        if ops_port:
+            from bot.observability import HealthCheck, register_outbox_metrics, start_ops_server
+
+            register_outbox_metrics(app.db, app.clock)
+            ops = await start_ops_server(HealthCheck(app.db), "0.0.0.0", ops_port)
+            stack.push_async_callback(ops.cleanup)
         click.echo(f"scheduler {scheduler.worker} running (platforms: "
                    f"{', '.join(sorted(senders))}); Ctrl-C to stop", err=True)
         await stop.wait()
     finally:
+        await stack.aclose()
         if not once:
             await scheduler.stop()
         for sender in senders.values():
@@ -71,8 +80,11 @@ def register(main: click.Group) -> None:
                   help="Messages/s overall per platform (default: the platform's limit).")
     @click.option("--per-chat", default=None, type=click.FloatRange(0.01),
                   help="Messages/s per chat (default: the platform's limit).")
+    @click.option("--ops-port", "ops_port", default=None, type=click.IntRange(1, 65535),
+                  help="Also serve /healthz and /metrics on this port.")
     def scheduler_command(once: bool, sink: str | None, platforms: tuple[str, ...],
-                          lease: int, rate: float | None, per_chat: float | None) -> None:
+                          lease: int, rate: float | None, per_chat: float | None,
+                          ops_port: int | None = None) -> None:
         """Run the scheduler alone: sweeps, reminders and the outbox (several may run
         against one PostgreSQL database)."""
         from datetime import timedelta
@@ -96,4 +108,4 @@ def register(main: click.Group) -> None:
                     per_group=max(1 / per_chat if per_chat else 0, base.per_group))
         config = SchedulerConfig(notice_lease=timedelta(seconds=lease),
                                  outbox_lease=timedelta(seconds=lease), limits=limits)
-        asyncio.run(_run(app, senders, config, once))
+        asyncio.run(_run(app, senders, config, once, ops_port))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import random
 import re
 import time
 import unicodedata
@@ -23,6 +24,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from bot.conversations.flow import END, Action, Ctx, Flow, Step
 from bot.conversations.messages import Button, Incoming, Reply
@@ -198,19 +200,34 @@ class Engine:
         async with self._transaction_lock:
             LOCK_WAIT_SECONDS.labels(inc.platform).observe(time.perf_counter() - started)
             now = self.clock.now()
-            with self.db.sessionmaker() as session:
+            for attempt in range(_CONFLICT_ATTEMPTS):
+                # A concurrent write by another worker to the same versioned row (two reps
+                # logging a visit on one contact at once): run the whole update again.
                 try:
+                    return await self._attempt(inc, now, default_t)
+                except StaleDataError:
+                    if attempt == _CONFLICT_ATTEMPTS - 1:
+                        raise
+                    log.info("update conflicted with a concurrent one; retrying")
+                    await asyncio.sleep(random.uniform(0, 0.02 * (attempt + 1)))
+        raise AssertionError("unreachable")
+
+    async def _attempt(self, inc: Incoming, now: datetime, default_t: Translator
+                       ) -> list[Reply]:
+        with self.db.sessionmaker() as session:
+            try:
+                with session.begin():
+                    replies = await self._in_transaction(session, inc, now, default_t)
+            except _AlreadyProcessed:
+                log.debug("dropped a redelivered update (platform=%s)", inc.platform)
+                return []
+            except _StepRefused as refused:
+                # Everything the step wrote is rolled back; remember the update id so a
+                # redelivery is answered by nothing rather than run again.
+                if inc.update_id is not None:
                     with session.begin():
-                        replies = await self._in_transaction(session, inc, now, default_t)
-                except _AlreadyProcessed:
-                    return []
-                except _StepRefused as refused:
-                    # Everything the step wrote is rolled back; remember the update id so a
-                    # redelivery is answered by nothing rather than run again.
-                    if inc.update_id is not None:
-                        with session.begin():
-                            self._record_update(session, inc, now)
-                    return refused.replies
+                        self._record_update(session, inc, now)
+                return refused.replies
         return replies
 
     def _record_update(self, session: Session, inc: Incoming, now: datetime) -> bool:
@@ -270,6 +287,8 @@ class Engine:
             notes.append(Reply(t("(Your previous conversation timed out and was closed.)")))
             self._clear(state)
         if inc.chat_is_group:
+            if not notes:
+                log.debug("dropped plain group chatter (platform=%s)", inc.platform)
             return notes  # plain chatter in a group is not for us
         if inc.location:
             candidates = [self.registry.location_flow, *self.registry.more_location_flows]
@@ -287,8 +306,6 @@ class Engine:
             if fallback and self._allowed(ctx.user, self.registry.flows[fallback]):
                 return notes + await self._start(ctx, state, fallback, {"text": text})
         return [*notes, Reply(t("I did not understand that. Send /help to see what I can do."))]
-            if not notes:
-                log.debug("dropped plain group chatter (platform=%s)", inc.platform)
 
     async def _command(
         self, ctx: Ctx, state: ConversationState, command: str, rest: str
@@ -394,13 +411,16 @@ class Engine:
         self, ctx: Ctx, state: ConversationState, flow: Flow | None, call: Any,
         keep_current: bool = False,
     ) -> list[Reply]:
+        where = (state.flow, state.state)  # read now: after a failed flush it is expired
         try:
             step: Step = await call()
             ctx.session.flush()
         except DomainError as exc:
             raise _StepRefused([Reply(ctx.t.error(exc.code, exc.params))]) from None
+        except StaleDataError:
+            raise  # a concurrent update of the same row: the engine runs the update again
         except Exception:
-            log.exception("step failed (flow=%s state=%s)", state.flow, state.state)
+            log.exception("step failed (flow=%s state=%s)", *where)
             raise _StepRefused([Reply(ctx.t(
                 "Sorry, something went wrong on our side. Nothing was saved; please try "
                 "again, or send /cancel."))]) from None
@@ -487,6 +507,8 @@ class Engine:
                 t = Translator(user.locale, user.timezone)
                 return [Reply(t("Welcome, {name}! Your chat is now linked.", name=user.name))]
         if inc.chat_is_group and not inc.button:
+            log.debug("dropped a group message from an unlinked user (platform=%s)",
+                      inc.platform)
             return []
         return [Reply(t("Hello! I am the sales assistant of this company and I only talk to "
                         "registered users. To start, send /start followed by the invite code "
@@ -507,8 +529,6 @@ class Engine:
             lines.append(f"• {command}— {t(flow.help)}")
         lines.append(t("/language en|id — change the language"))
         lines.append(t("/cancel — stop what we are doing"))
-            log.debug("dropped a group message from an unlinked user (platform=%s)",
-                      inc.platform)
         lines.append(t("You can also ask in plain words, e.g. \"who handles Sinar Jaya?\"")
                      if Role(ctx.user.role) in (Role.REP, Role.MANAGER, Role.ADMIN) else "")
         return Reply("\n".join(line for line in lines if line))
@@ -536,6 +556,9 @@ _STATE_QUERY = (
     .with_for_update()
     .execution_options(populate_existing=True)
 )
+
+
+_CONFLICT_ATTEMPTS = 8
 
 
 class _AlreadyProcessed(Exception):

@@ -1,0 +1,1 @@
+"""Process-level tests: real `sfa` OS processes against one database."""
