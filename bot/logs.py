@@ -94,3 +94,8 @@ def configure_logging(level: str = "INFO", fmt: str = "text", secrets: Iterable[
     for noisy in ("httpx", "httpcore", "telegram.ext", "apscheduler", "slack_bolt", "aiohttp",
                   "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+# From the first import on, every record of the process is checked for bot-token URLs, so a
+# library that logs its endpoint before any door registers its secrets is covered too.
+redact_everywhere(())
