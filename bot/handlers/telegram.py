@@ -723,7 +723,7 @@ class TelegramDoor:
 
 
 def _language(code: str | None) -> str | None:
-    if not code:
+    if not code or not isinstance(code, str):  # a malformed update may carry anything
         return None
     return code.split("-", 1)[0].lower()[:2] or None
 
