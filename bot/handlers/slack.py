@@ -181,7 +181,8 @@ def render(reply: Reply, forms: dict[str, Form] | None = None) -> tuple[str, lis
         for k in range(0, len(elements), 5):  # at most 5 elements per actions block
             blocks.append({"type": "actions", "block_id": f"sfa_row_{r}_{k}",
                            "elements": elements[k:k + 5]})
-    return (text or " ")[:3000], blocks[:50]
+    # The fallback is mrkdwn too (notifications): user text in it could ping <!channel>.
+    return (escape(text) or " ")[:3000], blocks[:50]
 
 
 def form_to_json(form: Form) -> dict[str, Any]:
