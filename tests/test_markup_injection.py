@@ -109,3 +109,46 @@ async def test_slack_escapes_imported_markup_and_mentions(
                 "<http://evil.example|click>"):
         assert raw not in everything, f"{raw} reached Slack unescaped"
     assert "&lt;!channel&gt;" in everything
+
+
+PDF_HOSTILE = ('PT (Paren) \\Back\\ %PDF-1.4 <b>B</b> **Star** __u__ --strike-- '
+               '[link](http://x) &amp; endobj\r\nBT /F1 12 Tf ET\x00\x07 \u202eRTL')
+
+
+def _pdf_text(data: bytes) -> tuple[int, str]:
+    import io
+
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(data))
+    return len(reader.pages), "\n".join(page.extract_text() for page in reader.pages)
+
+
+def test_quote_and_proposal_pdfs_print_hostile_text_literally() -> None:
+    from datetime import UTC, date, datetime
+    from decimal import Decimal
+
+    from bot.documents.proposal_pdf import proposal_pdf
+    from bot.documents.quote_pdf import PdfLine, PdfQuote, render_quote_pdf
+    from bot.i18n import Translator
+
+    quote = PdfQuote(
+        number="Q-2026-0099", version=1, currency="IDR",
+        issued=datetime(2026, 3, 2, 2, tzinfo=UTC), valid_until=date(2026, 4, 1),
+        customer=PDF_HOSTILE, customer_address="Jl. (Evil) \\ 1 <i>x</i>", customer_city="Jkt",
+        deal_title="**Deal** <b>t</b>", prepared_by="Budi Santoso",
+        lines=(PdfLine(sku="S-(1)", name="Item **bold** (x) \\", quantity=1, unit="unit",
+                       unit_price=Decimal("10"), discount_pct=Decimal(0), net=Decimal("10")),),
+        subtotal=Decimal("10"), discount_total=Decimal(0), discount_pct=Decimal(0),
+        tax_total=Decimal(0), total=Decimal("10"))
+    pages, text = _pdf_text(render_quote_pdf(quote, Translator("en")))
+    assert pages == 1  # nothing the customer name carried started or broke a page
+    flat = " ".join(text.split())
+    for literal in ("PT (Paren) \\Back\\ %PDF-1.4 <b>B</b> **Star** __u__ --strike--",
+                    "[link](http://x) &amp; endobj", "BT /F1 12 Tf ET", "**Deal** <b>t</b>",
+                    "Item **bold** (x) \\"):
+        assert literal in flat, f"{literal!r} not printed literally in: {flat[:600]}"
+    pages, text = _pdf_text(proposal_pdf(PDF_HOSTILE, "Body **not bold** <b>x</b> (y) \\z",
+                                         "footer %%EOF"))
+    flat = " ".join(text.split())
+    assert "**not bold** <b>x</b> (y) \\z" in flat and "footer %%EOF" in flat, flat[:600]
