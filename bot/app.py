@@ -91,13 +91,19 @@ def telegram_doors(app: App) -> list[Door]:
     token = app.settings.telegram_bot_token
     if token is None or not token.get_secret_value():
         return []
+    import os
+
     from bot.handlers.telegram import TelegramDoor
 
     url, port = app.services.extras.get("telegram_webhook") or (None, None)
     secret = app.settings.telegram_webhook_secret
+    # Messages/s this process sends at most (Telegram allows ~30/s per bot in all: with N
+    # workers, give each 30/N); 0 turns the limiter off (benchmarks against a fake API).
+    rate = float(os.environ.get("SFA_TELEGRAM_MAX_RATE", "30"))
     return [TelegramDoor(app.engine, token.get_secret_value(),
                          api_url=app.settings.telegram_api_url, webhook_url=url, port=port,
-                         webhook_secret=secret.get_secret_value() if secret else None)]
+                         webhook_secret=secret.get_secret_value() if secret else None,
+                         overall_max_rate=rate)]
 
 
 def slack_doors(app: App) -> list[Door]:
@@ -165,12 +171,12 @@ async def serve(app: App, doors: list[Door]) -> None:
     if not app.services.extras.get("no_scheduler"):
         scheduler = await start_scheduler(app, senders)
     syncer = asyncio.create_task(sync_indexes(app))
-    ops = None
-    if app.services.extras.get("ops_port"):
-        ops = await start_ops(app, app.services.extras["ops_port"])
     for door in doors:
         await door.start()
         log.info("door %s started", door.name)
+    ops = None  # started last: /healthz answers once the doors are listening
+    if app.services.extras.get("ops_port"):
+        ops = await start_ops(app, app.services.extras["ops_port"])
     try:
         await asyncio.Event().wait()
     finally:

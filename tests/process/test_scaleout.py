@@ -340,7 +340,7 @@ async def test_three_workers_two_schedulers_kill_nine(tmp_path: Path,
                 break
             await asyncio.sleep(0.2)
         assert killed
-        await asyncio.sleep(7)  # longer than a lease: any duplicate would show up now
+        await asyncio.sleep(6)  # longer than a lease: any duplicate would show up now
         counts = pushed()
         missing = [c for c, n in counts.items() if n == 0]
         doubled = [c for c, n in counts.items() if n > 1]
