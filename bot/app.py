@@ -137,9 +137,44 @@ async def start_scheduler(app: App, senders: dict[str, MessageSender]) -> Any | 
         return None
     render = notice_renderer(app.registry, default_locale=app.settings.default_locale,
                              default_timezone=app.settings.default_timezone)
-    scheduler = Scheduler(app.db, app.clock, render, senders)
+    scheduler = Scheduler(app.db, app.clock, render, counted(senders))
     await scheduler.start()
     return scheduler
+
+
+class CountingSender:
+    """A sender that counts its results in sfa_sends_total{door,result} (ok, rate_limited,
+    failed, error) and otherwise behaves as the sender it wraps."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.platform = inner.platform
+
+    async def deliver(self, chat_id: str, message: Any) -> str | None:
+        from bot.observability import SENDS
+        from core.ports import DeliveryError, PermanentFailure, RateLimited
+
+        try:
+            result = await self.inner.deliver(chat_id, message)
+        except RateLimited:
+            SENDS.labels(self.platform, "rate_limited").inc()
+            raise
+        except PermanentFailure:
+            SENDS.labels(self.platform, "failed").inc()
+            raise
+        except DeliveryError:
+            SENDS.labels(self.platform, "error").inc()
+            raise
+        SENDS.labels(self.platform, "ok").inc()
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def counted(senders: dict[str, Any]) -> dict[str, Any]:
+    """The senders, each counting its results for /metrics."""
+    return {name: CountingSender(sender) for name, sender in senders.items()}
 
 
 def console_scheduler(app: App) -> Any:

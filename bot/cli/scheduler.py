@@ -28,7 +28,9 @@ async def _run(app: Any, senders: dict[str, Any], config: Any, once: bool,
 
     render = notice_renderer(app.registry, default_locale=app.settings.default_locale,
                              default_timezone=app.settings.default_timezone)
-    scheduler = Scheduler(app.db, app.clock, render, senders, config=config)
+    from bot.app import counted
+
+    scheduler = Scheduler(app.db, app.clock, render, counted(senders), config=config)
     stack = contextlib.AsyncExitStack()
     try:
         if once:
