@@ -117,9 +117,11 @@ class Driver:
             self.doubled += 1
             results = await asyncio.gather(*(self._post_once(h, update) for h in hooks))
             ok = any(results)
+            # A copy lost with the killed worker may be the one that ran the step.
+            redelivered = not all(results)
         else:
             ok = await self._post_once(hooks[0], update)
-        redelivered = not ok
+            redelivered = not ok
         while not ok:
             self.redelivered += 1
             await asyncio.sleep(0.2)
