@@ -94,6 +94,7 @@ class Driver:
         self.redelivered = 0
         self.kill_at: int | None = None
         self.lost_replies = 0
+        self.lost_chats: set[str] = set()
         self.on_kill: Any = None
 
     async def _post_once(self, hook: str, update: dict[str, Any]) -> bool:
@@ -139,6 +140,7 @@ class Driver:
             if time.monotonic() > deadline:
                 assert redelivered, f"no answer in chat {chat} to {body}"
                 self.lost_replies += 1
+                self.lost_chats.add(chat)
                 return False
             await asyncio.sleep(0.05)
         return True
@@ -249,7 +251,7 @@ async def test_three_workers_two_schedulers_kill_nine(tmp_path: Path,
                                 "--ops-port", str(ops[n]),
                                 env={**env, "SFA_DATA_DIR": str(tmp_path / f"w{n}")})
                    for n, port in enumerate(ports)]
-        schedulers = [await _spawn("scheduler", "--lease", "5", "--ops-port",
+        schedulers = [await _spawn("scheduler", "--lease", "5", "--rate", "200", "--ops-port",
                                    str(ops[WORKERS + n]),
                                    env={**env, "SFA_DATA_DIR": str(tmp_path / f"s{n}")})
                       for n in range(SCHEDULERS)]
@@ -311,7 +313,8 @@ async def test_three_workers_two_schedulers_kill_nine(tmp_path: Path,
         for i in range(0, USERS, 37):
             texts = [m.get("text") or "" for m in snap.by_chat[str(BASE_ID + i)]]
             assert any("handled by" in t for t in texts), texts
-            assert any("I will remind you" in t for t in texts), texts
+            if str(BASE_ID + i) not in driver.lost_chats:
+                assert any("I will remind you" in t for t in texts), texts
 
         # -- reminders: make every follow-up due; kill -9 one scheduler mid-way ------------
         await asyncio.sleep(1.5)  # the last answers (some steps answer in two messages)
