@@ -177,6 +177,7 @@ async def test_the_slack_door_survives_any_payload(
         _link(app, "maya", "UF2")
         door._fuzz_linked = True  # type: ignore[attr-defined]
     caplog.set_level(logging.DEBUG, logger="bot")
+    caplog.set_level(logging.ERROR, logger="slack_bolt")  # whatever earlier tests configured
     async with aiohttp.ClientSession() as http:
         slack = SignedSlack(http, f"http://127.0.0.1:{door.port}/slack/events")
         for outer, original, broken in batch:
