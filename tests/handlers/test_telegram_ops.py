@@ -158,6 +158,9 @@ async def test_long_text_is_split_under_the_limit(app: App, fake: FakeTelegram,
 async def test_token_never_reaches_the_logs(
         app: App, fake: FakeTelegram, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
+    # Earlier tests may have run configure_logging (which quiets these): turn them all up.
+    for name in ("telegram", "telegram.ext", "telegram.ext.ExtBot"):
+        caplog.set_level(logging.DEBUG, logger=name)
     link(app, "budi", BUDI)
     running = TelegramDoor(app.engine, fake.token, api_url=fake.url, poll_timeout=1)
     await running.start()
