@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 
 import core.models  # noqa: F401
@@ -21,6 +22,11 @@ from core.settings import Settings
 from tests.support.chat import CollectingChat
 
 PG_URL = os.environ.get("SFA_TEST_DATABASE_URL")
+
+# CI replays the same examples every run (reproducible); local runs keep exploring new ones.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 # Monday 2 March 2026, 09:00 in Jakarta.
 START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 
