@@ -136,6 +136,9 @@ def _after_flush(session: Session, _ctx: Any) -> None:
             index.mark_touched(touched)
 
 
+MAX_QUERY_CHARS = 120  # names and phone numbers are short; longer input is cut
+
+
 class ContactIndex:
     """Fuzzy, scoped lookup over all companies and contacts of one database."""
 
@@ -452,6 +455,7 @@ class ContactIndex:
         `territory_ids` None means every territory (admins); otherwise a record is visible
         when its company is in one of them or owned by `user_id`.
         """
+        query = query[:MAX_QUERY_CHARS]
         with self._lock:
             n = self._arrays.size
             if n == 0:

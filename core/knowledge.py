@@ -634,10 +634,13 @@ def parse_query(raw: str) -> ParsedQuery:
                        tags=tuple(dict.fromkeys(tags)))
 
 
+MAX_QUERY_CHARS = 200  # a longer query is cut: search cost must not grow with abuse
+
+
 def search(session: Session, index: KnowledgeIndex, user: User, raw_query: str, *,
            page: int = 1, page_size: int = 5) -> SearchResult:
     """Search what `user` may see (published; their own drafts; every draft for admins)."""
-    parsed = parse_query(raw_query)
+    parsed = parse_query(raw_query[:MAX_QUERY_CHARS])
     ensure_synced(session, index)
     return index.search(parsed.text, doc_types=parsed.doc_types, tags=parsed.tags,
                         visible_owner_id=user.id, include_drafts=user.role == Role.ADMIN,
