@@ -13,9 +13,10 @@ $(BIN)/.installed: pyproject.toml
 
 venv: $(BIN)/.installed
 
-## run: install, migrate and seed ./var/sfa.db, then chat in the terminal as the demo rep
+## run: install, migrate and seed ./var/sfa.db, then run the bot: Telegram/Slack when a token
+## is configured, else the terminal chat as the demo rep
 run: $(BIN)/.installed
-	$(BIN)/sfa demo
+	$(BIN)/sfa run
 
 ## test: install with the dev extras and run the whole suite
 test: $(BIN)/.installed
