@@ -73,8 +73,10 @@ def week_agenda(session: Session, user: User, now: datetime, days: int = 7) -> A
     ).all()
     for deal, company in leads:
         assert deal.contact_by is not None
-        items.append(AgendaItem(kind="contact_by", at=deal.contact_by,
-                                title=f"{company.name}: {deal.title}", note=deal.need,
+        title = (deal.title if deal.title.startswith(company.name)
+                 else f"{company.name}: {deal.title}")
+        note = deal.need if deal.need and deal.need not in title else None
+        items.append(AgendaItem(kind="contact_by", at=deal.contact_by, title=title, note=note,
                                 overdue=deal.contact_by < now, deal_id=deal.id))
     items.sort(key=lambda i: i.at)
     overdue = [i for i in items if i.overdue]
