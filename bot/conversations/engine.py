@@ -232,7 +232,9 @@ class Engine:
 
     def _record_update(self, session: Session, inc: Incoming, now: datetime) -> bool:
         """Record the update id; False when it was recorded before (a redelivery)."""
-        recorded = session.execute(self._record_stmt, {
+        # Core execution on the session's connection (same transaction): the ORM's bulk
+        # insert path costs ~0.4 ms per update for nothing we need.
+        recorded = session.connection().execute(self._record_stmt, {
             "platform": inc.platform, "update_id": str(inc.update_id), "processed_at": now,
         }).first()
         return recorded is not None
