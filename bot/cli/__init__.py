@@ -7,6 +7,7 @@ import importlib
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -52,6 +53,33 @@ def load_app(*, seed_if_empty: bool = False, now: str | None = None, upgrade: bo
         return build_app(settings, clock=clock, seed_if_empty=seed_if_empty, upgrade=upgrade)
     except DatabaseUnavailable as exc:
         fail(str(exc))
+
+
+def run_import(importer: Any, rows: list[dict[str, str]], *, label: str, path: Path,
+               dry_run: bool, progress_from: int = 500) -> None:
+    """Run a core CSV import (a progress bar on long files), print its row report, and exit 1
+    when every row failed; `--dry-run` rolls everything back."""
+    from bot.i18n import Translator
+
+    app = load_app()
+    with app.db.session() as session:
+        if len(rows) >= progress_from:
+            with click.progressbar(length=len(rows), label=f"importing {label}",
+                                   file=sys.stderr) as bar:
+                report = importer(session, rows, app.clock.now(), progress=bar.update)
+        else:
+            report = importer(session, rows, app.clock.now())
+        if dry_run:
+            session.rollback()
+    t = Translator("en")
+    verb = "would import" if dry_run else "imported"
+    click.echo(f"{path.name}: {report.total} rows, {verb} {report.ok}: {report.created} "
+               f"created, {report.updated} updated, {report.unchanged} unchanged; "
+               f"{len(report.errors)} with errors")
+    for error in report.errors:
+        click.echo(f"  line {error.line}: {t.error(error.code, error.params)}")
+    if report.errors and not report.ok:
+        raise SystemExit(1)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

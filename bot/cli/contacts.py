@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from bot.i18n import N_, Translator, register_errors
+from bot.i18n import N_, register_errors
 
 register_errors({
     "import.missing": N_("the column {column} is empty"),
@@ -47,7 +47,7 @@ def _read(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
 
 
 def _import(kind: str, path: Path, dry_run: bool) -> None:
-    from bot.cli import fail, load_app
+    from bot.cli import fail, run_import
     from core import imports
 
     header, rows = _read(path)
@@ -56,25 +56,8 @@ def _import(kind: str, path: Path, dry_run: bool) -> None:
     if kind == "contacts" and "company" not in header and "company_external_id" not in header:
         fail(f"{path.name}: missing column company (or company_external_id)")
     importer = imports.import_contacts if kind == "contacts" else imports.import_companies
-    app = load_app()
-    with app.db.session() as session:
-        if len(rows) >= PROGRESS_FROM:
-            with click.progressbar(length=len(rows), label=f"importing {kind}",
-                                   file=sys.stderr) as bar:
-                report = importer(session, rows, app.clock.now(), progress=bar.update)
-        else:
-            report = importer(session, rows, app.clock.now())
-        if dry_run:
-            session.rollback()
-    t = Translator("en")
-    verb = "would import" if dry_run else "imported"
-    click.echo(f"{path.name}: {report.total} rows, {verb} {report.ok}: {report.created} "
-               f"created, {report.updated} updated, {report.unchanged} unchanged; "
-               f"{len(report.errors)} with errors")
-    for error in report.errors:
-        click.echo(f"  line {error.line}: {t.error(error.code, error.params)}")
-    if report.errors and not report.ok:
-        raise SystemExit(1)
+    run_import(importer, rows, label=kind, path=path, dry_run=dry_run,
+               progress_from=PROGRESS_FROM)
 
 
 def register(main: click.Group) -> None:

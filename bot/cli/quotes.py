@@ -6,13 +6,12 @@ the same file twice changes nothing); the rows are checked and written by core.c
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-from bot.i18n import N_, Translator, register_errors
+from bot.i18n import N_, register_errors
 
 register_errors({
     "catalog.missing": N_("{column} is missing"),
@@ -33,7 +32,7 @@ PROGRESS_FROM = 500  # rows; a progress bar on stderr for longer files
 
 def _import(path: Path, required: tuple[str, ...], importer: Callable, label: str,
             dry_run: bool) -> None:
-    from bot.cli import fail, load_app
+    from bot.cli import fail, run_import
     from core.imports import read_csv
 
     if not path.is_file():
@@ -48,25 +47,8 @@ def _import(path: Path, required: tuple[str, ...], importer: Callable, label: st
     missing = [c for c in required if c not in header]
     if missing:
         fail(f"{path.name}: missing column(s) {', '.join(missing)}")
-    app = load_app()
-    with app.db.session() as session:
-        if len(rows) >= PROGRESS_FROM:
-            with click.progressbar(length=len(rows), label=f"importing {label}",
-                                   file=sys.stderr) as bar:
-                report = importer(session, rows, app.clock.now(), progress=bar.update)
-        else:
-            report = importer(session, rows, app.clock.now())
-        if dry_run:
-            session.rollback()
-    t = Translator("en")
-    verb = "would import" if dry_run else "imported"
-    click.echo(f"{path.name}: {report.total} rows, {verb} {report.ok}: {report.created} "
-               f"created, {report.updated} updated, {report.unchanged} unchanged; "
-               f"{len(report.errors)} with errors")
-    for error in report.errors:
-        click.echo(f"  line {error.line}: {t.error(error.code, error.params)}")
-    if report.errors and not report.ok:
-        raise SystemExit(1)
+    run_import(importer, rows, label=label, path=path, dry_run=dry_run,
+               progress_from=PROGRESS_FROM)
 
 
 def register(main: click.Group) -> None:
