@@ -530,6 +530,12 @@ class SlackDoor:
             log.info("slack: refused a malformed event callback")
             return web.Response(status=400)
         bolt_response = await self.app.async_dispatch(bolt_request)
+        if bolt_response.status >= 500:
+            # Listeners only ack and queue, so a 500 here is slack-bolt failing to read the
+            # payload itself (a shape Slack does not send): refuse it, logged, as malformed.
+            log.warning("slack: refused a request slack-bolt could not read (status %s)",
+                        bolt_response.status)
+            return web.Response(status=400)
         return await to_aiohttp_response(bolt_response)
 
     async def _on_health(self, _request: web.Request) -> web.Response:
