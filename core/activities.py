@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from core.errors import DomainError, NotFound
@@ -70,11 +71,11 @@ def log_activity(session: Session, user: User, *, company: Company, contact: Con
     company.last_contacted_at = now
     if contact is not None:
         contact.last_contacted_at = now
-    touched = session.execute(
+    touched = cast(CursorResult[Any], session.execute(
         update(Deal).where(Deal.company_id == company.id,
                            Deal.stage.in_([s.value for s in OPEN_STAGES]))
         .values(last_activity_at=now).execution_options(synchronize_session="fetch")
-    ).rowcount or 0
+    )).rowcount or 0
     session.flush()
     follow_up = None
     if next_due is not None:

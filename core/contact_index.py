@@ -292,9 +292,9 @@ class ContactIndex:
                         bucket.remove(tok)
                         if not bucket:
                             del buckets[key]
-        for key in entry.phones:
-            self._phones.get(key, set()).discard(slot)
-            self._phone_tails.get(key[-7:], set()).discard(slot)
+        for phone in entry.phones:
+            self._phones.get(phone, set()).discard(slot)
+            self._phone_tails.get(phone[-7:], set()).discard(slot)
         # A re-inserted record gets its slot back (kept in _slot_of by the caller).
 
     # -- loading and keeping in step with the database -------------------------------------
@@ -307,10 +307,11 @@ class ContactIndex:
                     Company.phone)):
                 self.upsert_company(row.id, row.name, row.territory_id, row.owner_id,
                                     (row.phone,))
-            for row in session.execute(select(
+            for crow in session.execute(select(
                     Contact.id, Contact.name, Contact.company_id, Contact.phone,
                     Contact.mobile)):
-                self.upsert_contact(row.id, row.name, row.company_id, (row.phone, row.mobile))
+                self.upsert_contact(crow.id, crow.name, crow.company_id,
+                                    (crow.phone, crow.mobile))
             self._fingerprint = self._read_fingerprint(session)
             self._touched.clear()
             self._last_sync = time.monotonic()
@@ -386,11 +387,12 @@ class ContactIndex:
                 self.remove(COMPANY, missing)
         for chunk in _chunks(contact_ids, 500):
             seen = set()
-            for row in session.execute(select(
+            for crow in session.execute(select(
                     Contact.id, Contact.name, Contact.company_id, Contact.phone,
                     Contact.mobile).where(Contact.id.in_(chunk))):
-                seen.add(row.id)
-                self.upsert_contact(row.id, row.name, row.company_id, (row.phone, row.mobile))
+                seen.add(crow.id)
+                self.upsert_contact(crow.id, crow.name, crow.company_id,
+                                    (crow.phone, crow.mobile))
             for missing in set(chunk) - seen:
                 self.remove(CONTACT, missing)
 

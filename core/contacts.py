@@ -245,11 +245,9 @@ def resolve_product(session: Session, text: str) -> ProductRef:
     text = (text or "").strip().strip("?.!\"'")
     if not text:
         raise NotFound("contacts.product_not_found", product=text)
-    try:
-        from core.models.quotes import Product
-    except ImportError:  # pragma: no cover - the quotes area is not there
-        Product = None
-    if Product is not None and _has_table(session, "products"):
+    from core.models.quotes import Product
+
+    if _has_table(session, "products"):
         rows = list(session.execute(select(Product.sku, Product.name, Product.category)))
         if rows:
             upper = text.upper().replace(" ", "-")

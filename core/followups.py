@@ -330,9 +330,10 @@ def register_complaint(session: Session, user: User, *, company_id: int, issue: 
     company = _visible_company(session, user, company_id)
     owner = user
     if owner_id is not None and owner_id != user.id:
-        owner = session.get(User, owner_id)
-        if owner is None or not owner.active or owner.role == Role.TECHNICIAN.value:
+        chosen = session.get(User, owner_id)
+        if chosen is None or not chosen.active or chosen.role == Role.TECHNICIAN.value:
             raise DomainError("complaint.bad_owner")
+        owner = chosen
     if contact_id is not None:
         contact = session.get(Contact, contact_id)
         if contact is None or contact.company_id != company.id:

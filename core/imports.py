@@ -240,8 +240,9 @@ class CompanyImporter:
             self._remember(company.id, company.external_id, company.email, company.phone,
                            company.name)
             return "created"
-        company = session.get(Company, cid)
-        assert company is not None
+        found = session.get(Company, cid)
+        assert found is not None
+        company = found
         if not _assign(company, _filled(values)):
             return "unchanged"
         company.updated_at = self.now
@@ -287,9 +288,9 @@ class ContactImporter:
         self.by_ext: dict[str, int] = {}
         self.by_email: dict[str, int] = {}
         self.by_phone: dict[str, int] = {}
-        for row in session.execute(select(Contact.id, Contact.external_id, Contact.email,
-                                          Contact.phone, Contact.mobile)):
-            self._remember(row.id, row.external_id, row.email, row.phone, row.mobile)
+        for crow in session.execute(select(Contact.id, Contact.external_id, Contact.email,
+                                           Contact.phone, Contact.mobile)):
+            self._remember(crow.id, crow.external_id, crow.email, crow.phone, crow.mobile)
 
     def _remember(self, cid: int, ext: str | None, email: str | None, phone: str | None,
                   mobile: str | None) -> None:
@@ -346,8 +347,9 @@ class ContactImporter:
             self._remember(contact.id, contact.external_id, contact.email, contact.phone,
                            contact.mobile)
             return "created"
-        contact = session.get(Contact, cid)
-        assert contact is not None
+        found = session.get(Contact, cid)
+        assert found is not None
+        contact = found
         values = _filled(values)
         # A stored number in another format ("+62 21 555 1234") is the same number.
         for key in ("phone", "mobile"):

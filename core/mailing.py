@@ -126,6 +126,8 @@ def suggestions(session: Session, user: User, now: datetime, limit: int = 10
         .order_by(func.count().desc(), QuoteLine.sku)).all()
     by_industry: dict[str, list[tuple[str, str]]] = {}
     for industry, sku, name, _n in popular:
+        if industry is None:
+            continue
         by_industry.setdefault(industry, []).append((sku, name))
     ordered = {(c, s) for c, s in session.execute(
         select(SalesOrder.company_id, QuoteLine.sku)

@@ -369,14 +369,14 @@ def needs_installation(session: Session, deal: Deal) -> bool:
     quote_id = facts.get("accepted_quote_id")
     if not quote_id:
         return False
-    return session.scalar(
+    return (session.scalar(
         select(func.count()).select_from(QuoteLine)
         .join(QuoteVersion, QuoteVersion.id == QuoteLine.version_id)
         .join(Quote, and_(Quote.id == QuoteVersion.quote_id,
                           Quote.current_version == QuoteVersion.number))
         .join(Product, Product.sku == QuoteLine.sku)
         .where(Quote.id == int(quote_id), Product.category.in_(INSTALLED_CATEGORIES))
-    ) > 0
+    ) or 0) > 0
 
 
 def mark_lost(session: Session, deal_or_id: Deal | int, user: User, now: datetime, reason: str,
@@ -474,6 +474,7 @@ def team_pipeline(session: Session, user: User, *, by: str = "rep") -> list[Team
     if by not in ("rep", "territory", "stage"):
         raise DomainError("deal.bad_grouping", by=by)
     open_values = [s.value for s in OPEN_STAGES]
+    label: Any
     if by == "territory":
         label = func.coalesce(Territory.name, "-")
         query = select(label, Deal.stage, func.count(), func.coalesce(func.sum(Deal.amount), 0)

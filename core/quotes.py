@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -126,7 +127,7 @@ def discount_limit(user: User) -> Decimal:
         else DEFAULT_LIMIT_PCT
 
 
-def _next_number(session: Session, prefix: str, model: type, now: datetime) -> str:
+def _next_number(session: Session, prefix: str, model: Any, now: datetime) -> str:
     year = now.year
     count = session.scalar(select(func.count()).select_from(model).where(
         model.number.like(f"{prefix}-{year}-%"))) or 0

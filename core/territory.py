@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, exists, func, or_, select, update
+from sqlalchemy import CursorResult, and_, case, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, DomainError, Forbidden, NotFound
@@ -287,8 +287,8 @@ def _notify_queue(session: Session, deal: Deal, now: datetime) -> None:
                        params={"deal_id": deal.id}, urgent=True)
 
 
-def _tz_of(session: Session, user: User) -> str:
-    return user.timezone or "Asia/Jakarta"
+def _tz_of(session: Session, user: User | None) -> str:
+    return (user.timezone if user is not None else None) or "Asia/Jakarta"
 
 
 def _give(session: Session, deal_id: int, owner: User, now: datetime, *,
@@ -306,7 +306,7 @@ def _give(session: Session, deal_id: int, owner: User, now: datetime, *,
         stmt = stmt.where(Deal.owner_id.is_(None), Deal.stage == Stage.OPPORTUNITY.value)
     else:
         stmt = stmt.where(Deal.stage.in_(LEAD_STAGES))
-    result = session.execute(stmt)
+    result = cast(CursorResult[Any], session.execute(stmt))
     if result.rowcount != 1:
         return False
     deal = session.get(Deal, deal_id)
@@ -366,7 +366,7 @@ def _open_lead_counts(session: Session, user_ids: list[int]) -> dict[int, int]:
     rows = session.execute(select(Deal.owner_id, func.count()).where(
         Deal.owner_id.in_(user_ids), Deal.stage.in_(LEAD_STAGES)).group_by(Deal.owner_id))
     counts = dict.fromkeys(user_ids, 0)
-    counts.update({uid: int(n) for uid, n in rows})
+    counts.update({uid: int(n) for uid, n in rows if uid is not None})
     return counts
 
 
@@ -549,6 +549,7 @@ def escalate_uncontacted(session: Session, now: datetime) -> int:
         target = _manager_of_team(session, deal.team_id) or _any_admin(session)
         if target is None:
             continue
+        assert deal.contact_by is not None  # due_escalations selects leads with a date
         day = deal.contact_by.astimezone(UTC).date().isoformat()
         row = enqueue_notice(session, kind="lead.escalation",
                              reason=f"lead:{deal.id}:contact_by:{day}",

@@ -55,7 +55,7 @@ def load_app(*, seed_if_empty: bool = False, now: str | None = None, upgrade: bo
         fail(str(exc))
 
 
-def run_import(importer: Any, rows: list[dict[str, str]], *, label: str, path: Path,
+def run_import(importer: Any, rows: list[tuple[int, dict[str, str]]], *, label: str, path: Path,
                dry_run: bool, progress_from: int = 500) -> None:
     """Run a core CSV import (a progress bar on long files), print its row report, and exit 1
     when every row failed; `--dry-run` rolls everything back."""

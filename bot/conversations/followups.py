@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -100,9 +100,9 @@ def parse_when(text: str, tz_name: str, now: datetime) -> datetime | None:
     text = text.strip().lower()
     today = fu_service.local_date(tz_name, now)
 
-    def at(day, hh: str | None, mm: str | None) -> datetime | None:
+    def at(day: date, hh: str | None, mm: str | None) -> datetime | None:
         try:
-            clock = time(int(hh), int(mm)) if hh is not None else DEFAULT_AT
+            clock = time(int(hh), int(mm or 0)) if hh is not None else DEFAULT_AT
             return fu_service.local_at(tz_name, day, clock)
         except ValueError:
             return None
@@ -403,6 +403,7 @@ async def snooze_action(ctx: Ctx, arg: str) -> Step:
     if not fid.isdigit():
         return done(ctx.t("That button is no longer valid."))
     fu = fu_service.snooze_followup(ctx.session, ctx.user, int(fid), how, ctx.now)
+    assert fu.snoozed_until is not None  # snooze_followup always sets it
     return done(ctx.t("😴 Snoozed until {when}.", when=ctx.t.datetime(fu.snoozed_until)))
 
 

@@ -79,8 +79,8 @@ def render_quote_pdf(q: PdfQuote, t: Translator) -> bytes:
     pdf.set_font("Helvetica", "B", 15)
     pdf.cell(0, 8, latin1(SELLER), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", size=8)
-    for line in SELLER_LINES:
-        pdf.cell(0, 4, latin1(line), new_x="LMARGIN", new_y="NEXT")
+    for seller_line in SELLER_LINES:
+        pdf.cell(0, 4, latin1(seller_line), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
     pdf.set_font("Helvetica", "B", 13)
     pdf.cell(0, 7, latin1(f"{t('Quotation')} {q.number} (v{q.version})"),

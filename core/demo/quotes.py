@@ -104,9 +104,10 @@ def seed(session: Session, world: DemoWorld) -> None:
                 unit_price, floor_price = _usd(unit_price), _usd(floor_price)
             session.add(PriceListItem(price_list_id=plist.id, product_id=products[sku].id,
                                       unit_price=unit_price, floor_price=floor_price))
-    for name, category, sku, min_qty, pct in TIERS:
+    for tier_name, tier_category, tier_sku, min_qty, pct in TIERS:
         session.add(DiscountSchedule(
-            name=name, category=category, product_id=products[sku].id if sku else None,
+            name=tier_name, category=tier_category,
+            product_id=products[tier_sku].id if tier_sku else None,
             min_quantity=min_qty, pct=Decimal(pct), valid_from=start, valid_to=end))
     session.flush()
     _seed_orders(session, world, products)
