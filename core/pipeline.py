@@ -227,23 +227,61 @@ def get_deal(session: Session, user: User, deal_id: int | str, *, lock: bool = F
     return deal
 
 
+FUZZY_DEAL_CUTOFF = 75
+FUZZY_DEAL_SCAN = 5_000  # deals read for a fuzzy match (a rep sees a few dozen)
+_NOISE_WORDS = frozenset({"pt", "cv", "tbk", "for", "untuk", "the", "deal"})
+
+
 def find_deals(session: Session, user: User, text: str = "", *, open_only: bool = True,
-               region: str | None = None, limit: int = 10) -> list[Deal]:
-    """Deals the user may see whose title or company matches `text` (all when empty)."""
-    query = (select(Deal).join(Company, Company.id == Deal.company_id)
-             .where(deal_visible(session, user)))
+               region: str | None = None, limit: int = 10, open_first: bool = False
+               ) -> list[Deal]:
+    """Deals the user may see whose title or company matches `text` (all when empty).
+
+    Every word must appear in the title or the company name; when no deal has them all, the
+    words are matched fuzzily (typos, word order, missing letters: "samudar mulya").
+    """
+    base = (select(Deal).join(Company, Company.id == Deal.company_id)
+            .where(deal_visible(session, user)))
     if open_only:
-        query = query.where(Deal.stage.in_([s.value for s in OPEN_STAGES]))
-    words = [w for w in (text or "").lower().split() if w][:5]
+        base = base.where(Deal.stage.in_([s.value for s in OPEN_STAGES]))
+    if region:
+        base = base.join(Territory, Territory.id == Deal.territory_id).where(
+            func.lower(Territory.region) == region.lower())
+    order = [Deal.updated_at.desc(), Deal.id.desc()]
+    if open_first:
+        order.insert(0, Deal.stage.in_([Stage.ORDER_PLACED.value, Stage.LOST.value]))
+    words = [w for w in (text or "").lower().replace(",", " ").split()
+             if w not in _NOISE_WORDS][:5]
+    query = base
     for word in words:
         like = f"%{word}%"
         query = query.where(or_(func.lower(Deal.title).like(like),
                                 func.lower(Company.name).like(like)))
-    if region:
-        query = query.join(Territory, Territory.id == Deal.territory_id).where(
-            func.lower(Territory.region) == region.lower())
-    return list(session.scalars(query.order_by(Deal.updated_at.desc(), Deal.id.desc())
-                                .limit(limit)))
+    found = list(session.scalars(query.order_by(*order).limit(limit)))
+    if found or not words:
+        return found
+    return _fuzzy_deals(session, base, " ".join(words), limit)
+
+
+def _fuzzy_deals(session: Session, base: Any, text: str, limit: int) -> list[Deal]:
+    """The visible deals whose "company title" is closest to `text`, best first."""
+    from rapidfuzz import fuzz, process
+
+    from core.contact_index import normalise
+
+    rows = session.execute(base.with_only_columns(Deal.id, Company.name, Deal.title)
+                           .order_by(Deal.updated_at.desc()).limit(FUZZY_DEAL_SCAN)).all()
+    if not rows:
+        return []
+    choices = {r[0]: " ".join(normalise(f"{r[1]} {r[2]}")) for r in rows}
+    best = process.extract(" ".join(normalise(text)), choices, scorer=fuzz.WRatio,
+                           score_cutoff=FUZZY_DEAL_CUTOFF, limit=limit)
+    if not best:
+        return []
+    top = best[0][1]
+    ids = [deal_id for _label, score, deal_id in best if score >= top - 10]
+    deals = {d.id: d for d in session.scalars(select(Deal).where(Deal.id.in_(ids)))}
+    return [deals[i] for i in ids if i in deals]
 
 
 def history(session: Session, deal: Deal) -> list[DealStageChange]:

@@ -18,9 +18,10 @@ from typing import Any
 from jinja2 import TemplateSyntaxError, Undefined
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core import pipeline
 from core.errors import DomainError, NotFound
 from core.models import Company, Contact, Deal, MaterialSent, User
 from core.models.knowledge import Document
@@ -215,17 +216,10 @@ def list_templates(session: Session) -> list[Document]:
 
 
 def find_deals(session: Session, user: User, query: str, limit: int = 5) -> list[Deal]:
-    """Deals the user may see whose title or customer matches `query` (open ones first)."""
-    words = [w for w in query.lower().replace(",", " ").split()
-             if w not in ("pt", "cv", "tbk", "for", "untuk", "the", "deal")]
-    stmt = select(Deal).join(Company, Company.id == Deal.company_id).where(
-        deal_visible(session, user))
-    for word in words[:5]:
-        like = f"%{word}%"
-        stmt = stmt.where(or_(func.lower(Deal.title).like(like),
-                              func.lower(Company.name).like(like)))
-    stmt = stmt.order_by(Deal.stage.in_(["order_placed", "lost"]), Deal.updated_at.desc())
-    return list(session.scalars(stmt.limit(limit)))
+    """Deals the user may see whose title or customer matches `query` (open ones first;
+    fuzzy when no deal has every word)."""
+    return pipeline.find_deals(session, user, query, open_only=False, limit=limit,
+                               open_first=True)
 
 
 def render_proposal(session: Session, user: User, deal_id: int, template_id: int,

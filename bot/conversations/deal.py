@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.conversations.flow import FIELD_ROLES, Ctx, Flow, Step, done, goto, intent
+from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, goto, intent
 from bot.conversations.messages import Button, Incoming, Reply, button_rows
 from bot.conversations.registry import Registry
 from bot.i18n import N_, Translator, register_errors
 from core import pipeline as svc
 from core.activities import due_for
-from core.errors import Conflict
+from core.errors import Conflict, DomainError
 from core.models import STAGE_SEQUENCE, Contact, Deal, Role, Stage, User
 
 MANAGERS = frozenset({Role.MANAGER, Role.ADMIN})
@@ -63,6 +63,9 @@ NEXT_LABELS = {
 }
 HOW_LABELS = {"claim": N_("claimed in the team channel"), "rule": N_("allocated by rule"),
               "manager": N_("assigned by the manager")}
+# Next steps the bot can do at once instead of scheduling them.
+MAKE_NOW = {"proposal": N_("Make it now"), "contract": N_("Make it now"),
+            "configure": N_("Make the quote now")}
 WHEN_LABELS = (("tomorrow", N_("Tomorrow")), ("3days", N_("In 3 days")),
                ("nextweek", N_("Next week")))
 
@@ -179,6 +182,8 @@ async def _pick(ctx: Ctx, ref: str, then: str) -> Step | Deal:
 
 
 async def pick(ctx: Ctx, inc: Incoming) -> Step:
+    if (other := await ctx.other_request(inc)) is not None:
+        return other
     answer = (inc.button or inc.text or "").strip()
     found = await _pick(ctx, answer, ctx.data.get("then", "card"))
     if isinstance(found, Step):
@@ -217,6 +222,12 @@ async def card_button(ctx: Ctx, inc: Incoming) -> Step:
     if choice in ("lost", "kalah", "hilang"):
         ctx.data["then"] = "lost"
         return _ask_lost(ctx, deal)
+    if inc.text and not inc.button:
+        # A card waits for a button; typed words are a new request ("who handles X?").
+        if (other := await ctx.other_request(inc)) is not None:
+            return other
+        if ctx.engine.registry.fallback:
+            return await ctx.begin(ctx.engine.registry.fallback, text=inc.text)
     return goto("card", _card_reply(ctx, deal))
 
 
@@ -387,20 +398,9 @@ async def _move(ctx: Ctx, deal: Deal) -> Step:
     return goto("next", ctx.reply(text + "\n" + t("Next step?"), *button_rows(buttons, 2)))
 
 
-async def _other_request(ctx: Ctx, inc: Incoming) -> Step | None:
-    """Typed text that is another request (e.g. "advance deal X") starts that instead."""
-    if inc.button or not inc.text:
-        return None
-    for item in ctx.engine.registry.intents:
-        args = item.match(inc.text)
-        if args is not None:
-            return await ctx.begin(item.flow, **args)
-    return None
-
-
 async def choose_next(ctx: Ctx, inc: Incoming) -> Step:
     t = ctx.t
-    if (other := await _other_request(ctx, inc)) is not None:
+    if (other := await ctx.other_request(inc)) is not None:
         return other
     kind = inc.button or ""
     if kind == "none" or (inc.text or "").strip().lower() in ("no", "none", "tidak"):
@@ -414,19 +414,28 @@ async def choose_next(ctx: Ctx, inc: Incoming) -> Step:
             return done(t("Approval requested from your manager."))
     ctx.data["next_kind"] = kind
     buttons = [Button(t(label), value=v) for v, label in WHEN_LABELS]
-    return goto("when", ctx.reply(t("When?"), buttons))
+    if kind in MAKE_NOW:
+        buttons.insert(0, Button(t(MAKE_NOW[kind]), value="now"))
+    return goto("when", ctx.reply(t("When?"), *button_rows(buttons, 2)))
 
 
 async def choose_when(ctx: Ctx, inc: Incoming) -> Step:
     t = ctx.t
-    if (other := await _other_request(ctx, inc)) is not None:
+    if (other := await ctx.other_request(inc)) is not None:
         return other
     choice = inc.button or ""
+    kind = ctx.data["next_kind"]
+    if choice == "now" and kind in MAKE_NOW:
+        # The document or quote is made right away, in its own flow.
+        flow = "quote" if kind == "configure" else "proposal"
+        return await ctx.begin(flow, deal_id=str(ctx.data["deal_id"]))
     if choice not in {v for v, _ in WHEN_LABELS}:
         buttons = [Button(t(label), value=v) for v, label in WHEN_LABELS]
-        return goto("when", ctx.reply(t("Pick a day with the buttons, or /cancel."), buttons))
+        if kind in MAKE_NOW:
+            buttons.insert(0, Button(t(MAKE_NOW[kind]), value="now"))
+        return goto("when", ctx.reply(t("Pick a day with the buttons, or /cancel."),
+                                      *button_rows(buttons, 2)))
     deal = svc.get_deal(ctx.session, ctx.user, ctx.data["deal_id"])
-    kind = ctx.data["next_kind"]
     when = due_for(choice, ctx.user.timezone, ctx.now)
     svc.schedule_next_step(ctx.session, ctx.user, deal, kind, when, ctx.now,
                            note=f"{t(NEXT_LABELS[kind])}: {deal.title}")
@@ -489,7 +498,16 @@ async def my_pipeline(ctx: Ctx, inc: Incoming) -> Step:
             lines.append(t("#{id} {title} · {stage} · since {when}", id=deal.id,
                            title=deal.title, stage=stage_label(t, deal.stage),
                            when=t.date(touched)))
-    return done(Reply("\n".join(lines)))
+    buttons = [Button(f"#{d.id} {d.title[:36]}", action="deal.open", arg=str(d.id))
+               for d in result.oldest]
+    return done(ctx.reply("\n".join(lines), *button_rows(buttons, 1)))
+
+
+async def open_deal_action(ctx: Ctx, arg: str) -> Step:
+    """Open a deal's card from a button (its visibility is checked when it is read)."""
+    if not arg.isdigit():
+        raise DomainError("deal.not_found", ref=arg[:20])
+    return await ctx.begin("deal", text=arg)
 
 
 async def team_pipeline(ctx: Ctx, inc: Incoming) -> Step:
@@ -529,7 +547,10 @@ def register(registry: Registry) -> None:
     registry.add_intent(intent("advance", r"^(?:advance|move) (?:the )?deal\b\s*(?P<deal>.*)$",
                                r"^(?:majukan|naikkan) (?:deal|peluang)\b\s*(?P<deal>.*)$",
                                priority=50))
-    registry.add_intent(intent("pipeline", r"^(?:my )?pipeline$", r"^pipeline saya$",
-                               priority=50))
+    registry.add_intent(intent(
+        "pipeline", r"^(?:(?:show )?my )?(?:pipeline|(?:open )?deals)\??$",
+        r"^(?:pipeline|deal|peluang)(?: saya)?\??$", priority=50))
+    registry.add_action(Action("deal.open", open_deal_action, roles=FIELD_ROLES,
+                               group_ok=False))
     registry.add_intent(intent("team_pipeline", r"^team pipeline(?: by (?P<by>\w+))?$",
                                r"^pipeline tim(?: per (?P<by>\w+))?$", priority=50))

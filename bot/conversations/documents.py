@@ -132,7 +132,10 @@ async def send_ics(ctx: Ctx, arg: str) -> Step:
 
 # -- proposals from templates ------------------------------------------------------------------
 async def start_proposal(ctx: Ctx, inc: Incoming) -> Step:
-    """Find the deal named in the request, then pick a template."""
+    """Find the deal named in the request (or given by a deal's next step), then pick a
+    template."""
+    if (deal_id := ctx.args.get("deal_id", "")).isdigit():
+        return _pick_template(ctx, int(deal_id))
     query = (ctx.args.get("text") or "").strip()
     if not query:
         return goto("deal", Reply(ctx.t("Which deal or customer is the document for?")))

@@ -79,6 +79,18 @@ class Ctx:
         """Start another flow from here (its start step runs now, with `args`)."""
         return await self.engine.start_flow(self, flow_name, args)
 
+    async def other_request(self, inc: Incoming) -> Step | None:
+        """Start the request typed text asks for ("my pipeline", "who handles X?") instead of
+        taking it as the answer a step waits for; None when it asks for nothing else."""
+        if inc.button or not inc.text:
+            return None
+        registry = self.engine.registry
+        for item in registry.intents:
+            args = item.match(inc.text)
+            if args is not None and self.role in registry.flows[item.flow].roles:
+                return await self.begin(item.flow, **args)
+        return None
+
 
 StepFn = Callable[[Ctx, Incoming], Awaitable[Step]]
 ActionFn = Callable[[Ctx, str], Awaitable[Step]]

@@ -114,6 +114,8 @@ async def on_query(ctx: Ctx, inc: Incoming) -> Step:
 async def on_pick(ctx: Ctx, inc: Incoming) -> Step:
     value = inc.button or ""
     if not value:
+        if (other := await ctx.other_request(inc)) is not None:
+            return other  # "my pipeline", "who handles X?": a new request
         # A typed answer: treat it as a new search for the same question.
         return await on_query(ctx, inc)
     if value == "none":

@@ -69,7 +69,7 @@ EXPECTED_ACTIONS: dict[str, frozenset[Role]] = {
     "agenda.ics": EVERYONE,
     "lead.claim": frozenset({R, M}), "lead.reassign": MANAGERS, "lead.give": MANAGERS,
     "lead.extend": MANAGERS, "lead.remind": MANAGERS, "approval.approve": MANAGERS,
-    "approval.reject": MANAGERS,
+    "approval.reject": MANAGERS, "deal.open": FIELD,
 }
 # Flows and actions of areas still being built are checked once they are registered.
 OPTIONAL = {"deal", "pipeline", "newlead", "leads"}

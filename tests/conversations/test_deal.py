@@ -184,3 +184,84 @@ def test_weighted_pipeline_uses_the_probabilities(database: Database, world, clo
         result = svc.my_pipeline(s, budi)
         row = next(r for r in result.stages if r.stage == "qualified")
         assert row.count >= 1 and row.weighted == row.value * Decimal("0.4")
+
+
+async def test_a_deal_named_with_typos_is_found_fuzzily(chat: CollectingChat,
+                                                        database: Database, clock) -> None:
+    deal_id = make_deal(database, clock.now(), Stage.QUALIFIED)
+    u = chat.as_user("budi")
+    r = await u.say("/deal sinar jya servrs")  # two typos: no word matches as typed
+    assert "Servers for Sinar Jaya" in texts(r)
+    assert any(b.label == "Advance" for b in u.buttons) or f"#{deal_id}" in str(
+        [b.label for b in u.buttons])
+    r = await u.say("/deal zzzqqq")
+    assert "I found no open deal matching" in texts(r)
+    with database.session() as s:  # another rep's deal stays invisible, fuzzy or not
+        other = s.scalars(select(User).where(User.login == "kevin")).one()
+        assert all(d.id != deal_id for d in svc.find_deals(s, other, "sinar jya servrs"))
+
+
+async def test_my_deals_opens_a_card_from_the_pipeline(chat: CollectingChat,
+                                                       database: Database, clock) -> None:
+    deal_id = make_deal(database, clock.now(), Stage.QUALIFIED)
+    with database.session() as s:  # make it the one untouched the longest
+        s.get(Deal, deal_id).updated_at = clock.now() - timedelta(days=400)
+    u = chat.as_user("budi")
+    r = await u.say("my deals")
+    assert "Your pipeline" in texts(r)
+    opener = [b for b in u.buttons if b.action == "deal.open" and b.arg == str(deal_id)]
+    assert opener, [b.label for b in u.buttons]
+    r = await u.send(u.incoming(button=opener[0].payload))
+    assert "Servers for Sinar Jaya" in texts(r) and any(b.label == "Advance" for b in u.buttons)
+    # Typed words on a card are a new request, not a wrong answer to the card.
+    r = await u.say("who handles Sinar Jaya?")
+    assert "PT Sinar Jaya Abadi is handled by" in texts(r)
+    # A deal of another territory behind a forged button is not shown.
+    with database.session() as s:
+        kevin = s.scalars(select(User).where(User.login == "kevin")).one()
+        medan = s.scalars(select(Company).where(Company.owner_id == kevin.id)).first()
+        hidden = Deal(title="Hidden Medan deal", company_id=medan.id, owner_id=kevin.id,
+                      team_id=kevin.team_id, territory_id=medan.territory_id,
+                      stage=Stage.QUALIFIED.value, amount=Decimal(1), currency="IDR",
+                      facts={}, created_at=clock.now(), updated_at=clock.now())
+        s.add(hidden)
+        s.flush()
+        hidden_id = hidden.id
+    forged = opener[0].payload.replace(f"|{deal_id}", f"|{hidden_id}")
+    r = await u.send(u.incoming(button=forged))
+    assert "Hidden Medan deal" not in texts(r) and "I found no deal" in texts(r)
+
+
+async def test_a_proposal_next_step_can_be_made_at_once(chat: CollectingChat,
+                                                        database: Database, clock) -> None:
+    u = chat.as_user("budi")
+
+    async def qualify() -> int:
+        deal_id = make_deal(database, clock.now(), Stage.CONTACTED)
+        with database.session() as s:
+            s.get(Deal, deal_id).facts = {"budget": "IDR 300 million", "need": "servers",
+                                          "timeline": "Q2"}
+        await u.say(f"/advance {deal_id}")
+        r = await u.press("Prospect qualified")
+        if "Who decides" in texts(r):
+            r = await u.press("Hendro Wibisono")
+        assert "Next step?" in texts(r)
+        return deal_id
+
+    await qualify()
+    await u.press("Prepare a proposal")
+    assert [b.label for b in u.buttons][:2] == ["Make it now", "Tomorrow"]
+    r = await u.press("Make it now")
+    if not any(r_.attachment for r_ in r):  # several templates: pick the plain one
+        assert "Which document?" in texts(r)
+        r = await u.press("Standard proposal")
+    # The template is filled for this deal, which has no quote yet: the rep is told what
+    # is missing (a deal with a quote gets the PDF; see test_documents_and_mailing).
+    assert "needs data the deal does not have yet: " in texts(r) and "quote." in texts(r)
+    # "Configure price and solution" opens the quote for that deal at once.
+    deal_id = await qualify()
+    await u.press("Configure price and solution")
+    r = await u.press("Make the quote now")
+    assert "Which products?" in texts(r)
+    with database.session() as s:  # nothing scheduled when it was done at once
+        assert s.scalars(select(FollowUp).where(FollowUp.deal_id == deal_id)).all() == []
