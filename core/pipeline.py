@@ -247,7 +247,7 @@ def find_deals(session: Session, user: User, text: str = "", *, open_only: bool 
     if region:
         base = base.join(Territory, Territory.id == Deal.territory_id).where(
             func.lower(Territory.region) == region.lower())
-    order = [Deal.updated_at.desc(), Deal.id.desc()]
+    order: list[Any] = [Deal.updated_at.desc(), Deal.id.desc()]
     if open_first:
         order.insert(0, Deal.stage.in_([Stage.ORDER_PLACED.value, Stage.LOST.value]))
     words = [w for w in (text or "").lower().replace(",", " ").split()
