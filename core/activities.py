@@ -111,7 +111,8 @@ def check_in(session: Session, user: User, lat: float, lon: float, now: datetime
         raise DomainError("visit.bad_location")
     activity = session.scalar(
         select(Activity).where(Activity.user_id == user.id, Activity.kind == "visit",
-                               Activity.occurred_at >= now - CHECK_IN_WINDOW)
+                               Activity.occurred_at >= now - CHECK_IN_WINDOW,
+                               Activity.occurred_at <= now)
         .order_by(Activity.occurred_at.desc(), Activity.id.desc()).limit(1))
     if activity is None:
         raise NotFound("visit.nothing_to_check_in")

@@ -88,7 +88,8 @@ def world(database: Database, clock: ManualClock) -> DemoWorld:
     """The demo world (small): organisation, companies, contacts and every area's data."""
     with database.session() as session:
         return seed_demo(session, now=clock.now(),
-                         options=SeedOptions(companies=40, contacts=100, seed=7))
+                         options=SeedOptions(companies=40, contacts=100, seed=7,
+                                             day_plan=False))
 
 
 @pytest.fixture

@@ -262,4 +262,7 @@ def register(registry: Registry) -> None:
     registry.add_intent(intent(
         "my_week", r"^(?:my week|my agenda|agenda|what'?s (?:on )?my week|this week'?s plan)"
                    r"\??$",
-        r"^(?:minggu saya|agenda saya|jadwal saya|jadwal minggu ini)\??$", priority=40))
+        r"^(?:today|my day|today'?s plan|plan for today|what'?s (?:on )?(?:for )?today"
+        r"|what (?:should|do) i do today|what'?s next)\??$",
+        r"^(?:minggu saya|agenda saya|jadwal saya|jadwal minggu ini|hari ini|rencana hari ini"
+        r"|apa yang (?:harus|perlu) saya (?:lakukan|kerjakan) hari ini)\??$", priority=40))

@@ -29,6 +29,9 @@ class SeedOptions:
     contacts: int = 360
     seed: int = 42
     areas: bool = True  # also run the area seeders (deals, products, documents, jobs)
+    # the reps' day (follow-ups, a meeting, deliveries, a complaint); tests that count
+    # those records start without it
+    day_plan: bool = True
 
 
 @dataclass
