@@ -26,6 +26,7 @@ from rapidfuzz import process as rf_process
 from rapidfuzz.distance import Levenshtein
 from whoosh import index as whoosh_index
 from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
+from whoosh.lang.porter import stem as porter_stem
 from whoosh.query import And, Every, NullQuery, Or, Query, Term
 from whoosh.searching import Searcher
 
@@ -34,7 +35,10 @@ from search_index.analysis import (
     STOP_WORDS,
     english_analyzer,
     indonesian_analyzer,
+    stem_id,
+    term_counter,
 )
+from search_index.bulk import BulkSegmentWriter, bulk_capable
 
 SCHEMA_VERSION = "kb-4"
 TITLE_BOOST = 3.0
@@ -92,6 +96,8 @@ def build_schema() -> Schema:
 
 
 _ANALYSIS_SCHEMA = build_schema()
+_FAST_FIELDS = {"title_en": term_counter(porter_stem), "body_en": term_counter(porter_stem),
+                "title_id": term_counter(stem_id), "body_id": term_counter(stem_id)}
 
 
 class WhooshKnowledgeIndex:
@@ -135,16 +141,20 @@ class WhooshKnowledgeIndex:
 
     # -- writing -----------------------------------------------------------------------------
     def upsert(self, docs: Iterable[IndexedDocument]) -> int:
-        """Add or replace documents; returns how many were written (one commit)."""
+        """Add or replace documents; returns how many were written (one commit).
+
+        Into an empty index (a rebuild) the documents go through the bulk writer."""
         with self._write_lock:
-            known = self._known_versions()
-            writer = self._ix.writer(timeout=30.0, limitmb=self.limitmb)
+            writer, bulk = self._writer()
             count = 0
+            words: Counter[str] = Counter()
             try:
+                known = self._known_versions()  # read under the index lock: current
                 for doc in docs:
                     fields = _fields(doc)
-                    self._vocab.update(_vocab_words(doc.title + " " + doc.body))
-                    if doc.id in known:
+                    words.update(_WORD.findall(doc.title.lower()))
+                    words.update(_WORD.findall(doc.body.lower()))
+                    if not bulk and doc.id in known:
                         writer.update_document(**fields)
                     else:
                         writer.add_document(**fields)
@@ -157,10 +167,23 @@ class WhooshKnowledgeIndex:
             if count == 0:
                 writer.cancel()
                 return 0
-            writer.commit(merge=count >= 1000)
+            writer.commit(merge=not bulk and count >= 1000)
             self._after_commit()
+            for word, n in words.items():
+                if len(word) >= 3 and not word.isdigit() and word not in STOP_WORDS:
+                    self._vocab[word] += n
             self._save_vocab()
             return count
+
+    def _writer(self) -> tuple[Any, bool]:
+        """A writer holding the index lock: the bulk writer when the index is empty."""
+        if self._ix.doc_count_all() == 0 and bulk_capable(self._ix.schema):
+            writer = BulkSegmentWriter(self._ix, fast_fields=_FAST_FIELDS, timeout=30.0,
+                                       limitmb=self.limitmb)
+            if not any(segment.doc_count_all() for segment in writer.segments):
+                return writer, True
+            writer.cancel()  # another process wrote meanwhile
+        return self._ix.writer(timeout=30.0, limitmb=self.limitmb), False
 
     def delete(self, doc_ids: Iterable[int]) -> None:
         ids = [int(i) for i in doc_ids]
@@ -414,11 +437,6 @@ def _count(searcher: Searcher, results: Any, query: Query, allow: set[int], limi
             if n >= COUNT_CAP:
                 return n, False
     return n, True
-
-
-def _vocab_words(text: str) -> list[str]:
-    return [w for w in _WORD.findall(text.lower())
-            if len(w) >= 3 and not w.isdigit() and w not in STOP_WORDS]
 
 
 def _load_vocab(path: Path) -> Counter[str]:
