@@ -670,6 +670,25 @@ def _fingerprint(session: Session) -> tuple[int, int]:
     return int(count), int(top)
 
 
+_INDEXED_COLUMNS = (Document.id, Document.revision, Document.title, Document.text,
+                    Document.doc_type, Document.tags, Document.status, Document.owner_id,
+                    Document.source, Document.language)
+
+
+def _indexed_rows(session: Session, *conditions: Any, after: int = 0,
+                  limit: int | None = None) -> list[IndexedDocument]:
+    """What the index needs of the matching documents, by id (never the stored files)."""
+    stmt = select(*_INDEXED_COLUMNS).where(Document.id > after, *conditions).order_by(
+        Document.id)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [IndexedDocument(id=row.id, version=row.revision, title=row.title, body=row.text,
+                            doc_type=row.doc_type, tags=tuple(row.tags or ()),
+                            status=row.status, owner_id=row.owner_id, source=row.source,
+                            language=row.language)
+            for row in session.execute(stmt)]
+
+
 def sync_index(session: Session, index: KnowledgeIndex, *, batch: int = 500) -> SyncReport:
     """Bring the index in step with the table: re-index only documents whose revision
     differs, drop what is gone (archived or deleted)."""
@@ -684,8 +703,7 @@ def sync_index(session: Session, index: KnowledgeIndex, *, batch: int = 500) -> 
     upserted = 0
     for start in range(0, len(stale), batch):
         ids = stale[start:start + batch]
-        docs = session.scalars(select(Document).where(Document.id.in_(ids))).all()
-        upserted += index.upsert(to_indexed(d) for d in docs)
+        upserted += index.upsert(_indexed_rows(session, Document.id.in_(ids)))
     _remember(index, fingerprint)
     return SyncReport(upserted=upserted, deleted=len(gone))
 
@@ -717,21 +735,22 @@ def _is_weakrefable(obj: Any) -> bool:
 def rebuild_index(session: Session, index: KnowledgeIndex, *, batch: int = 1000,
                   progress: Callable[[int], None] | None = None) -> int:
     """Recreate the index from the table (drafts and published): the documents are read
-    `batch` at a time and streamed into one writer (one commit, no merging)."""
+    `batch` at a time (by id, only the columns the index needs) and streamed into one
+    writer (one commit, no merging)."""
     index.clear()
-    ids = list(session.scalars(select(Document.id).where(
-        Document.status.in_(SEARCHABLE)).order_by(Document.id)))
     fingerprint = _fingerprint(session)
 
     def stream() -> Iterator[IndexedDocument]:
-        for start in range(0, len(ids), batch):
-            chunk = ids[start:start + batch]
-            docs = session.scalars(select(Document).where(Document.id.in_(chunk))).all()
-            for doc in docs:
-                yield to_indexed(doc)
-            session.expunge_all()  # keep memory flat over a large library
+        last = 0
+        while True:
+            docs = _indexed_rows(session, Document.status.in_(SEARCHABLE), after=last,
+                                 limit=batch)
+            if not docs:
+                return
+            yield from docs
+            last = docs[-1].id
             if progress is not None:
-                progress(len(chunk))
+                progress(len(docs))
 
     done = index.upsert(stream())
     _remember(index, fingerprint)
