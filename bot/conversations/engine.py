@@ -484,6 +484,12 @@ class Engine:
         return state
 
     def _clear(self, state: ConversationState) -> None:
+        if (state.flow is None and state.state is None and not state.data
+                and state.expires_at is None):
+            # Already clear: no flow button can match it (a new flow always takes a fresh
+            # token), so skip the write: a one-shot command (/whoami, a lookup) then costs
+            # no UPDATE, and no autoflush runs in the middle of its step.
+            return
         state.flow = None
         state.state = None
         state.data = {}
