@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hashlib
 import hmac
 import html
@@ -418,6 +419,7 @@ class TelegramDoor:
             except TelegramError as exc:
                 log.warning("could not set the Telegram command menu: %s", exc)
         await self.application.start()
+        _freeze_startup_heap()
         if self.webhook_url:
             await self._start_webhook()
         else:
@@ -720,6 +722,21 @@ class TelegramDoor:
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("telegram error: %s", context.error.__class__.__name__,
                   exc_info=context.error)
+
+
+_heap_frozen = False
+
+
+def _freeze_startup_heap() -> None:
+    """Move everything alive after start-up (modules, the registry, PTB's objects) out of the
+    cyclic collector's reach, once per process. Without it every full collection rescans that
+    heap: 45-100 ms pauses with the whole event loop stopped, the p99 of every reply."""
+    global _heap_frozen
+    if _heap_frozen:
+        return
+    _heap_frozen = True
+    gc.collect()
+    gc.freeze()
 
 
 def _language(code: str | None) -> str | None:
