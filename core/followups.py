@@ -88,6 +88,32 @@ def effective_due(fu: FollowUp) -> datetime:
     return fu.snoozed_until or fu.due_at
 
 
+REMINDER_NOTE_MAX = 300
+REMINDER_AHEAD_MAX = timedelta(days=366)
+
+
+def add_reminder(session: Session, user: User, *, due_at: datetime, note: str, now: datetime,
+                 contact: Contact | None = None) -> FollowUp:
+    """A personal reminder ("remind me tomorrow at 10 to call Hendro"): a follow-up of the
+    user's own, pushed when due like any other (snooze / done), linked to the contact and
+    company when the note names one the user may see."""
+    note = " ".join((note or "").split())
+    if len(note) < 2:
+        raise DomainError("reminder.no_note")
+    if len(note) > REMINDER_NOTE_MAX:
+        raise DomainError("reminder.note_too_long", limit=REMINDER_NOTE_MAX)
+    if due_at <= now:
+        raise DomainError("reminder.in_past")
+    if due_at > now + REMINDER_AHEAD_MAX:
+        raise DomainError("reminder.too_far")
+    fu = FollowUp(user_id=user.id, company_id=contact.company_id if contact else None,
+                  contact_id=contact.id if contact else None, kind="reminder", note=note,
+                  due_at=due_at, status=FollowUpStatus.OPEN.value, created_at=now)
+    session.add(fu)
+    session.flush()
+    return fu
+
+
 def _own_followup(session: Session, user: User, followup_id: int) -> FollowUp:
     fu = session.scalar(select(FollowUp).where(FollowUp.id == followup_id).with_for_update())
     if fu is None or (fu.user_id != user.id and user.role != Role.ADMIN.value):

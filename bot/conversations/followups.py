@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -55,6 +56,11 @@ register_errors({
     "delivery.not_later": N_("A delay must move the delivery later than it is now."),
     "delivery.not_found": N_("That delivery is not yours or no longer exists."),
     "delivery.closed": N_("That delivery is already {status}."),
+    "reminder.no_note": N_("What should I remind you of? Say it in a few words."),
+    "reminder.note_too_long": N_("Please keep the reminder under {limit} characters."),
+    "reminder.in_past": N_("That time has already passed. Give a time in the future, e.g. "
+                           "tomorrow 10:00, Friday 14:00 or in 3 days."),
+    "reminder.too_far": N_("I can remind you up to a year ahead; please pick an earlier date."),
 })
 
 SEVERITIES = (("low", N_("Low")), ("medium", N_("Medium")), ("high", N_("High")),
@@ -64,8 +70,15 @@ SEVERITY_WORDS = {"low": "low", "rendah": "low", "medium": "medium", "sedang": "
 KIND_WORDS = {
     "follow_up": N_("Follow-up"), "meeting": N_("Meeting"), "demo": N_("Product demo"),
     "visit": N_("Visit"), "presentation": N_("Presentation"), "proposal": N_("Proposal"),
-    "call": N_("Call"), "complaint": N_("Complaint follow-up"),
+    "call": N_("Call"), "complaint": N_("Complaint follow-up"), "reminder": N_("Reminder"),
 }
+WHEN_EXAMPLES = N_("e.g. tomorrow 10:00, Friday 14:00, in 3 days or 2026-12-10 09:00")
+# Verbs that open a reminder's note: the rest may name a contact ("call Hendro").
+_NOTE_VERBS = re.compile(r"^(?:call|phone|ring|visit|meet|email|e-mail|text|message|chase|"
+                         r"follow up with|follow-up with|check (?:in )?with|"
+                         r"send (?:\w+\s+){1,3}?to|telepon|telpon|hubungi|kunjungi|temui|"
+                         r"kirim (?:\w+\s+){1,3}?ke|tanya)\s+", re.IGNORECASE)
+
 
 
 def kind_word(t: Translator, kind: str) -> str:
@@ -121,7 +134,76 @@ def parse_when(text: str, tz_name: str, now: datetime) -> datetime | None:
     if m := _DAYWORD.match(text):
         offset = 0 if m[1] in ("today", "hari ini") else 1
         return at(today + timedelta(days=offset), m[2], m[3])
-    return None
+    when, rest = find_when(text, tz_name, now)
+    return when if when is not None and not rest else None
+
+
+# Times written the way people type them, made plain for dateparser: "at 10" -> "at 10:00",
+# "jam 14.00" / "pukul 9" -> "14:00" / "9:00".
+_BARE_HOUR = re.compile(r"\b(at|jam|pukul)\s+(\d{1,2})(?:[.:](\d{2}))?\b(?!\s*(?:am|pm|[.:]\d))",
+                        re.IGNORECASE)
+_HAS_TIME = re.compile(r"\d[:.]\d{2}|\d\s*(?:am|pm)\b|\b(?:noon|midnight|hours?|minutes?|jam|"
+                       r"menit)\b", re.IGNORECASE)
+_TIME_ONLY = re.compile(r"(?:at\s+)?\d{1,2}:\d{2}(?:\s*(?:am|pm))?|\d{1,2}\s*(?:am|pm)",
+                        re.IGNORECASE)
+_NUMBER_ONLY = re.compile(r"\d{1,4}(?:\s+at)?(?:\s+\d{1,2}:\d{2})?")
+_EDGE_WORDS = re.compile(r"^(?:to|that|about|for|untuk|agar|supaya|bahwa|soal)\s+|"
+                         r"\s+(?:at|on|by|pada|pukul|jam|hari)$", re.IGNORECASE)
+
+
+def find_when(text: str, tz_name: str, now: datetime) -> tuple[datetime | None, str]:
+    """The first date-time in free text ("call Hendro tomorrow at 10", "besok jam 14.00
+    kirim brosur") as UTC, and the text without it; (None, text) when there is none.
+
+    English and Indonesian phrases are read by dateparser, relative to the user's local
+    time, preferring the future; a day without a time means 10:00."""
+    from dateparser.search import search_dates
+
+    plain = _BARE_HOUR.sub(lambda m: (" at " if m[1].lower() == "at" else " ")
+                           + f"{int(m[2])}:{m[3] or '00'}", text)
+    plain = " ".join(plain.split())
+    tz = ZoneInfo(tz_name)
+    local_now = now.astimezone(tz).replace(tzinfo=None, second=0, microsecond=0)
+    settings = {"RELATIVE_BASE": local_now, "PREFER_DATES_FROM": "future",
+                "RETURN_AS_TIMEZONE_AWARE": False}
+    found: list[tuple[str, datetime]] = []
+    # One language at a time (mixed, dateparser guesses one per text and names throw it
+    # off): the reading that covers more of the text wins.
+    for languages in (["en"], ["id"]):
+        try:
+            got = search_dates(plain, languages=languages, settings=settings) or []
+        except (ValueError, OverflowError):  # dateparser refuses some odd inputs
+            got = []
+        if sum(len(p) for p, _ in got[:2]) > sum(len(p) for p, _ in found[:2]):
+            found = got
+    found = [(p.strip(), w) for p, w in found
+             if len(p.strip()) >= 3 and not _NUMBER_ONLY.fullmatch(p.strip())]
+    if not found:
+        return None, _trim(" ".join(text.split()))  # "on", "1 at 16:00": not a date
+    phrase, when = found[0]
+    used = [phrase]
+    if not _HAS_TIME.search(phrase):
+        clock = DEFAULT_AT
+        # "jumat ... 10:00": a day and, apart from it, a time of day.
+        time_of_day = next(((p, w) for p, w in found[1:] if _TIME_ONLY.fullmatch(p)), None)
+        if time_of_day is not None:
+            clock = time_of_day[1].time()
+            used.append(time_of_day[0])
+        when = datetime.combine(when.date(), clock)
+    elif _TIME_ONLY.fullmatch(phrase) and len(found) > 1 and not _HAS_TIME.search(found[1][0]):
+        when = datetime.combine(found[1][1].date(), when.time())  # "10:00 on Friday"
+        used.append(found[1][0])
+    rest = plain
+    for part in used:
+        rest = rest.replace(part, " ", 1)
+    return when.replace(tzinfo=tz).astimezone(UTC), _trim(" ".join(rest.split()))
+
+
+def _trim(text: str) -> str:
+    """Drop joining words left at the edges ("to call Hendro at" -> "call Hendro")."""
+    while (stripped := _EDGE_WORDS.sub("", text).strip()) != text:
+        text = stripped
+    return text
 
 
 # -- customer drafts (copy-ready text for the rep to send) -----------------------------------
@@ -748,6 +830,74 @@ def prefetch_followups(session: Session, notices: list[NoticeRow]) -> None:
             selectinload(FollowUp.company), selectinload(FollowUp.contact))).all()
 
 
+# -- personal reminders ("remind me tomorrow at 10 to call Hendro") --------------------------
+async def remind_start(ctx: Ctx, inc: Incoming) -> Step:
+    """Read the time and the note from the request; ask for what is missing."""
+    when, what = find_when(ctx.args.get("text") or "", ctx.user.timezone, ctx.now)
+    ctx.data["what"] = what[:fu_service.REMINDER_NOTE_MAX + 1]
+    if when is None:
+        return goto("when", ctx.t("When should I remind you? ({examples})",
+                                  examples=ctx.t(WHEN_EXAMPLES)))
+    return _remind_next(ctx, when)
+
+
+async def remind_when(ctx: Ctx, inc: Incoming) -> Step:
+    """Take the time (the note may come with it)."""
+    if (other := await ctx.other_request(inc)) is not None:
+        return other
+    when, rest = find_when(inc.text or "", ctx.user.timezone, ctx.now)
+    if when is None:
+        return goto("when", ctx.t("I did not understand that time. Try {examples}, or /cancel.",
+                                  examples=ctx.t(WHEN_EXAMPLES)))
+    if not ctx.data.get("what"):
+        ctx.data["what"] = rest[:fu_service.REMINDER_NOTE_MAX + 1]
+    return _remind_next(ctx, when)
+
+
+async def remind_what(ctx: Ctx, inc: Incoming) -> Step:
+    """Take the note."""
+    if (other := await ctx.other_request(inc)) is not None:
+        return other
+    ctx.data["what"] = (inc.text or "").strip()
+    return _remind_next(ctx, datetime.fromisoformat(ctx.data["when"]))
+
+
+def _remind_next(ctx: Ctx, when: datetime) -> Step:
+    t = ctx.t
+    if when <= ctx.now:
+        return goto("when", t("That time has already passed. Give a time in the future, e.g. "
+                              "tomorrow 10:00, Friday 14:00 or in 3 days."))
+    what = ctx.data.get("what") or ""
+    if len(what) < 2:
+        ctx.data["when"] = when.isoformat()
+        return goto("what", t("What should I remind you of on {when}?",
+                              when=t.datetime(when)))
+    contact = _named_contact(ctx, what)
+    fu = fu_service.add_reminder(ctx.session, ctx.user, due_at=when, note=what, now=ctx.now,
+                                 contact=contact)
+    text = t("⏰ I will remind you on {when}: {note}", when=t.datetime(fu.due_at), note=fu.note)
+    if contact is not None:
+        text += "\n" + t("Linked to {contact} ({company}).", contact=contact.name,
+                         company=contact.company.name)
+    return done(Reply.with_buttons(text, [Button(t("Cancel this reminder"),
+                                                 action="followup.done", arg=str(fu.id))]))
+
+
+def _named_contact(ctx: Ctx, note: str) -> Contact | None:
+    """The contact a note names after its verb ("call Hendro W"), when clearly one."""
+    from core import contacts as contact_service
+
+    m = _NOTE_VERBS.match(note)
+    if m is None:
+        return None
+    who = note[m.end():].split(" about ")[0].split(" tentang ")[0][:60]
+    matches = contact_service.find_contacts(ctx.session, ctx.user, who, limit=3,
+                                            index=ctx.services.contacts)
+    if contact_service.is_clear(matches, floor=85.0):
+        return matches[0].contact
+    return None
+
+
 def register(registry: Registry) -> None:
     """Register reminders, complaints, deliveries: flows, actions and notice renderers."""
     registry.add_flow(Flow(
@@ -759,6 +909,14 @@ def register(registry: Registry) -> None:
                            states={"resolution": resolve_text}))
     registry.add_flow(Flow("complaints", start=complaints_list, roles=FIELD_ROLES,
                            commands=("complaints",), help=N_("Open complaints")))
+    registry.add_flow(Flow(
+        "remind", start=remind_start, roles=FIELD_ROLES, commands=("remind",),
+        help=N_("Remind me: /remind tomorrow 10:00 call Hendro"),
+        states={"when": remind_when, "what": remind_what}))
+    registry.add_intent(intent(
+        "remind", r"^(?:please\s+)?remind me\b\s*(?P<text>.*)$",
+        r"^(?:set|add)\s+(?:a\s+)?reminder\b\s*(?:to|for)?\s*(?P<text>.*)$",
+        r"^(?:tolong\s+)?ingatkan(?:\s+(?:saya|aku))?\b\s*(?P<text>.*)$", priority=30))
     registry.add_flow(Flow("reminders", start=reminders_list, roles=FIELD_ROLES,
                            commands=("reminders",),
                            help=N_("Your open follow-ups and deliveries")))

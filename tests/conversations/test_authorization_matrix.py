@@ -41,7 +41,7 @@ EXPECTED_FLOWS: dict[str, frozenset[Role]] = {
     "kb": EVERYONE, "kb_checkin": EVERYONE, "kb_upload": EVERYONE,
     # follow-ups
     "complaint": FIELD, "complaint_resolve": FIELD, "complaints": FIELD,
-    "reminders": FIELD, "delivery": FIELD, "delivery_delay": FIELD,
+    "reminders": FIELD, "remind": FIELD, "delivery": FIELD, "delivery_delay": FIELD,
     # field service
     "newjob": MANAGERS, "jobs": frozenset({M, T, A}), "job_arrive": TECH, "job_done": TECH,
     "job_fail": TECH, "job_eta": TECH, "job_location": TECH,

@@ -139,3 +139,83 @@ async def test_notice_words_in_indonesian_with_action_buttons(app: App) -> None:
             pass
         else:
             raise AssertionError("an unknown kind must raise LookupError")
+
+
+async def test_remind_me_reads_the_time_and_the_contact(chat: CollectingChat, app: App) -> None:
+    """Monday 2 Mar 2026 09:00 WIB: "tomorrow at 10" is Tue 10:00 local, 03:00 UTC."""
+    budi = chat.as_user("budi")
+    r = await budi.say("remind me tomorrow at 10 to call Hendro Wibisono")
+    assert "I will remind you on Tue 3 Mar 2026 10:00: call Hendro Wibisono" in texts(r)
+    assert "Linked to Hendro Wibisono" in texts(r)
+    with app.db.session() as s:
+        fu = s.scalars(select(FollowUp).where(FollowUp.kind == "reminder")).one()
+        assert fu.due_at.hour == 3 and fu.due_at.day == 3 and fu.contact_id is not None
+        assert fu.user_id == s.scalar(select(User.id).where(User.login == "budi"))
+        fid = fu.id
+    # Due: pushed like any follow-up, with the contact's phone and snooze / done buttons.
+    from core.followups import followups_due
+
+    with app.db.session() as s:
+        assert followups_due(s, app.clock.now() + timedelta(days=1, hours=1, minutes=1)) == 1
+        notice = s.scalars(select(NoticeRow).where(NoticeRow.kind == "followup.due")).one()
+        user = s.get(User, notice.recipient_user_id)
+        reply = render_notice(app.registry, s, notice, user)
+        assert reply is not None and "Reminder due: call Hendro Wibisono" in reply.text
+        assert "Phone:" in reply.text
+        assert [label for row in reply.buttons for label, _ in row] == [
+            "Snooze 1h", "Tomorrow", "Done"]
+    r = await budi.press("Cancel this reminder")
+    assert "Done" in texts(r)
+    with app.db.session() as s:
+        assert s.get(FollowUp, fid).status == "done"
+
+
+async def test_remind_me_asks_for_what_is_missing_in_both_languages(chat: CollectingChat,
+                                                                    app: App) -> None:
+    budi = chat.as_user("budi")
+    r = await budi.say("remind me to send the price list")
+    assert "When should I remind you?" in texts(r)
+    r = await budi.say("sometime")  # not a time: asked again, nothing saved
+    assert "I did not understand that time" in texts(r)
+    r = await budi.say("Friday 14:00")
+    assert "Fri 6 Mar 2026 14:00: send the price list" in texts(r)
+    r = await budi.say("remind me in 3 days")
+    assert "What should I remind you of on Thu 5 Mar 2026 10:00?" in texts(r)
+    r = await budi.say("check the quote")
+    assert "Thu 5 Mar 2026 10:00: check the quote" in texts(r)
+    r = await budi.say("ingatkan saya besok jam 14.00 telepon Hendro Wibisono")
+    assert "Tue 3 Mar 2026 14:00: telepon Hendro Wibisono" in texts(r)
+    r = await budi.say("remind me yesterday to file the report")
+    assert "already passed" in texts(r)
+    r = await budi.say("/cancel")
+    r = await budi.say("remind me tomorrow at 9 to " + "x" * 400)
+    assert "under 300 characters" in texts(r)
+    with app.db.session() as s:
+        notes = sorted(f.note for f in s.scalars(select(FollowUp).where(
+            FollowUp.kind == "reminder")))
+    assert notes == ["check the quote", "send the price list", "telepon Hendro Wibisono"]
+
+
+def test_dates_people_type_are_read_in_the_users_time_zone() -> None:
+    from datetime import UTC, datetime
+
+    from bot.conversations.followups import find_when, parse_when
+
+    now = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # Monday 09:00 in Jakarta
+
+    def local(text: str, tz: str = "Asia/Jakarta") -> tuple[str | None, str]:
+        when, rest = find_when(text, tz, now)
+        from zoneinfo import ZoneInfo
+
+        return (when.astimezone(ZoneInfo(tz)).strftime("%a %d %H:%M") if when else None,
+                rest)
+
+    assert local("tomorrow at 10 to call Hendro") == ("Tue 03 10:00", "call Hendro")
+    assert local("call Hendro on Friday") == ("Fri 06 10:00", "call Hendro")
+    assert local("in 2 hours call back") == ("Mon 02 11:00", "call back")
+    assert local("besok pukul 9 kunjungi Samudra") == ("Tue 03 09:00", "kunjungi Samudra")
+    assert local("call Hendro") == (None, "call Hendro")
+    assert local("call bank 1 at 16") == (None, "call bank 1 at 16")
+    assert local("tomorrow 10:00", "Asia/Makassar") == ("Tue 03 10:00", "")
+    assert parse_when("next monday 9am", "Asia/Jakarta", now) is not None
+    assert parse_when("tomorrow 9:30 call", "Asia/Jakarta", now) is None  # not only a time
