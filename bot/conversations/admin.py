@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.conversations.flow import ALL_ROLES, Ctx, Flow, Step, done
+from bot.conversations.flow import ALL_ROLES, Ctx, Flow, Step, done, intent
 from bot.conversations.messages import Incoming
 from bot.conversations.registry import Registry
 from bot.i18n import N_, register_errors
@@ -20,6 +20,15 @@ async def whoami(ctx: Ctx, inc: Incoming) -> Step:
     team = u.team.name if u.team else "—"
     return done(ctx.t("You are {name} ({login}), role {role}, team {team}, time zone {tz}.",
                       name=u.name, login=u.login, role=u.role, team=team, tz=u.timezone))
+
+
+async def greet(ctx: Ctx, inc: Incoming) -> Step:
+    """Answer a greeting or a thank-you in a word, with a hint of what to ask."""
+    if ctx.args.get("thanks"):
+        return done(ctx.t("You're welcome, {name}!", name=ctx.user.name.split()[0]))
+    return done(ctx.t("Hi {name}! Ask me about a customer (\"who handles Sinar Jaya?\"), "
+                      "log a visit, or send /help to see everything I can do.",
+                      name=ctx.user.name.split()[0]))
 
 
 async def invite(ctx: Ctx, inc: Incoming) -> Step:
@@ -66,6 +75,13 @@ def register(registry: Registry) -> None:
     """Register the admin flows."""
     registry.add_flow(Flow("whoami", start=whoami, roles=ALL_ROLES, commands=("whoami",),
                            help=N_("Show who this chat is linked to")))
+    registry.add_flow(Flow("greet", start=greet, roles=ALL_ROLES))
+    registry.add_intent(intent(
+        "greet", r"^(?:hi|hello|hey|hai|halo|hallo|good (?:morning|afternoon|evening)|"
+                 r"selamat (?:pagi|siang|sore|malam)|pagi|assalamu'?alaikum)"
+                 r"\b[\s!.,]*\w{0,12}[!.]*$",
+        r"^(?P<thanks>thanks?|thank you|thx|ty|terima ?kasih|makasih|trims|ok(?:ay)? thanks?)"
+        r"\b[\s!.,]*\w{0,12}[!.]*$", priority=90))
     registry.add_flow(Flow("invite", start=invite, roles=ADMINS, commands=("invite",),
                            help=N_("Create an invite code for a user")))
     registry.add_flow(Flow("users", start=list_users, roles=ADMINS, commands=("users",),

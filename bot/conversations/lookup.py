@@ -94,7 +94,8 @@ def _resolve_and_answer(ctx: Ctx, q: str, text: str) -> Step:
     if not matches:
         return done(ctx.t(
             "I found no customer matching \"{query}\" that you can see. Check the spelling, "
-            "or try part of the name or a phone number.", query=text[:60]))
+            "or try part of the name or a phone number. /help lists everything I can do.",
+            query=text[:60]))
     if svc.is_clear(matches):
         return _answer(ctx, q, matches[0])
     buttons = [Button(_label(ctx, m), value=f"{m.kind[0]}{m.record.id}") for m in matches]

@@ -49,7 +49,7 @@ EXPECTED_FLOWS: dict[str, frozenset[Role]] = {
     "report": FIELD, "reports": FIELD, "proposal": FIELD, "what_to_send": FIELD,
     "my_week": EVERYONE,
     # administration
-    "whoami": EVERYONE, "invite": frozenset({A}), "users": frozenset({A}),
+    "whoami": EVERYONE, "greet": EVERYONE, "invite": frozenset({A}), "users": frozenset({A}),
     "linkchannel": MANAGERS,
 }
 EXPECTED_ACTIONS: dict[str, frozenset[Role]] = {

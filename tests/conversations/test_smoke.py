@@ -8,3 +8,15 @@ async def test_help_lists_role_commands(chat: CollectingChat) -> None:
     assert "/invite" not in out  # admins only
     admin = chat.as_user("admin")
     assert "/invite" in texts(await admin.say("/help"))
+
+
+async def test_greetings_and_thanks_get_a_word_not_a_customer_search(chat) -> None:
+    from tests.support.chat import texts
+
+    budi = chat.as_user("budi")
+    assert "Hi Budi!" in texts(await budi.say("hi"))
+    assert "Hi Budi!" in texts(await budi.say("Selamat pagi!"))
+    assert "You're welcome, Budi!" in texts(await budi.say("thanks!"))
+    assert "Sama-sama" not in texts(await budi.say("terima kasih"))  # budi reads English
+    # A customer search still works, and a miss points to /help.
+    assert "/help lists everything" in texts(await budi.say("zzqx industries"))
