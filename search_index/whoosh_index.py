@@ -12,11 +12,13 @@
 from __future__ import annotations
 
 import functools
+import heapq
 import json
 import re
 import shutil
 import threading
 import time
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -25,10 +27,13 @@ from typing import Any
 from rapidfuzz import process as rf_process
 from rapidfuzz.distance import Levenshtein
 from whoosh import index as whoosh_index
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, W3PerDocReader, _lenfield
+from whoosh.columns import FixedBytesColumn
 from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.lang.porter import stem as porter_stem
-from whoosh.query import And, Every, NullQuery, Or, Query, Term
+from whoosh.query import And, Or, Query, Term
 from whoosh.searching import Searcher
+from whoosh.util.numeric import byte_to_length
 
 from core.ports import IndexedDocument, SearchHit, SearchResult
 from search_index.analysis import (
@@ -46,7 +51,9 @@ TAG_BOOST = 2.0
 SEARCH_FIELDS = ("title_en", "title_id", "body_en", "body_id", "tags")
 FIELD_BOOSTS = {"title_en": TITLE_BOOST, "title_id": TITLE_BOOST, "tags": TAG_BOOST}
 SNIPPET_CHARS = 180
-COUNT_CAP = 100
+_B, _K1 = 0.75, 1.2  # whoosh.scoring.BM25F's defaults: the searcher's weighting
+_POSTINGS_CACHED = 1_000_000  # postings (arrays and sets) kept per snapshot: ~50 MB at most
+_BYTE_LENGTH = [byte_to_length(b) for b in range(256)]
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _REFRESH_SECONDS = 1.0
 _MARKUP = re.compile(r"(?:^|\s)(?:#{1,6}|[-|]{2,}|\|)(?=\s|$)")
@@ -113,12 +120,11 @@ class WhooshKnowledgeIndex:
         self._searcher: Searcher | None = None
         self._searcher_checked = 0.0
         self._dirty = False
-        self._filters: dict[tuple[Any, ...], set[int]] = {}
+        self._snapshot: _Snapshot | None = None  # caches of the current searcher
         self._versions: dict[int, int] | None = None
         self._versions_generation = -1
         self._vocab = _load_vocab(self.path)
         self._vocab_words: list[str] | None = None
-        self.optimize_blocks = True  # Whoosh block-quality skipping for top-N collection
 
     # -- lifecycle ---------------------------------------------------------------------------
     def _open_or_create(self) -> Any:
@@ -214,7 +220,7 @@ class WhooshKnowledgeIndex:
             (self.path / "SCHEMA").write_text(SCHEMA_VERSION)
             self._versions = {}
             self._versions_generation = self._ix.latest_generation()
-            self._filters.clear()
+            self._snapshot = None
             self._vocab = Counter()
             self._save_vocab()
 
@@ -262,13 +268,13 @@ class WhooshKnowledgeIndex:
             self._searcher = self._ix.searcher()
             self._searcher_checked = now
             self._dirty = False
-            self._filters.clear()
+            self._snapshot = None
         elif self._dirty or now - self._searcher_checked > _REFRESH_SECONDS:
             self._dirty = False
             self._searcher_checked = now
             if self._ix.latest_generation() != self._searcher.reader().generation():
                 old, self._searcher = self._searcher, self._ix.searcher()
-                self._filters.clear()
+                self._snapshot = None
                 old.close()
         return self._searcher
 
@@ -283,106 +289,75 @@ class WhooshKnowledgeIndex:
         page: int = 1,
         page_size: int = 5,
     ) -> SearchResult:
+        """Every word must match (title boosted over body, BM25F as Whoosh scores it); when
+        no document has every word, any word, best first (`partial`).
+
+        The matching documents are found with set operations on posting lists read block by
+        block (cached per snapshot), so the count is exact and cheap, and deciding that no
+        document has every word costs no scoring; only the matching documents are scored.
+        """
         page = max(1, page)
         page_size = max(1, min(page_size, 50))
         searcher = self.searcher()
+        snap = self._snapshot_for(searcher)
         words = [w.lower() for w in _WORD.findall(query)]
         if not words and not (doc_types or tags):
             return SearchResult(hits=[], total=0, page=page)
-        allow = self._allowed(searcher, (), (), visible_owner_id, include_drafts)
-        reader = searcher.reader()
-        # Type and tag filters are query clauses that add nothing to the score: matched by
-        # skipping through their postings, so a filtered search stays as cheap as a plain one.
-        narrow: list[Query] = []
-        if doc_types:
-            narrow.append(Or([Term("doc_type", t, boost=0.0) for t in doc_types]))
-        if tags:
-            narrow.append(Or([Term("tags", t.lower(), boost=0.0) for t in tags]))
-
-        def build(and_group: bool) -> Query:
-            base = (self._parse(words, and_group=and_group, reader=reader) if words
-                    else Every())  # filters only: every document of that type / tag
-            return And([base, *narrow]) if narrow else base
-
-        parsed = build(True)
-        results = searcher.search(parsed, limit=page * page_size, filter=allow,
-                                  optimize=self.optimize_blocks)
-        total, exact = _count(searcher, results, parsed, allow, page * page_size)
-        suggestions: list[str] = []
-        if total < 2 and words:
-            suggestions = self._suggest(searcher, words)
+        allowed = snap.allowed(tuple(doc_types), tuple(t.lower() for t in tags),
+                               visible_owner_id, include_drafts)
+        limit = page * page_size
         partial = False
-        if total == 0 and len(words) > 1:  # nothing has every word: any word, best first
-            parsed = build(False)
-            results = searcher.search(parsed, limit=page * page_size, filter=allow,
-                                      optimize=self.optimize_blocks)
-            total, exact = _count(searcher, results, parsed, allow, page * page_size)
-            partial = total > 0
-        start = (page - 1) * page_size
+        scores: dict[int, float]
+        if not words:  # filters only: every visible document of that type / tag, in order
+            total = len(allowed)
+            top = [(docnum, 1.0) for docnum in heapq.nsmallest(limit, allowed)]
+        else:
+            per_word, missing = self._terms_of(words, searcher.reader())
+            matched: set[int] = set()
+            if per_word and not missing:
+                matched = snap.all_of(per_word, allowed)
+            if not matched and len(words) > 1 and per_word:
+                matched = snap.any_of(per_word, allowed)  # nothing has every word
+                partial = bool(matched)
+            total = len(matched)
+            scores = snap.scores(per_word, matched) if matched else {}
+            top = heapq.nsmallest(limit, scores.items(), key=lambda kv: (-kv[1], kv[0]))
+        suggestions: list[str] = []
+        if words and (total < 2 or partial):
+            suggestions = self._suggest(searcher, words)
         marker = _marker(words, self._ix.schema)
         hits: list[SearchHit] = []
-        for hit in results[start:start + page_size]:
-            stored = hit.fields()
+        for docnum, score in top[(page - 1) * page_size:]:
+            stored = searcher.stored_fields(docnum)
             hits.append(SearchHit(id=int(stored["id"]), title=stored.get("title") or "",
-                                  doc_type=stored.get("doc_type") or "",
-                                  score=float(hit.score or 0.0),
+                                  doc_type=stored.get("doc_type") or "", score=float(score),
                                   snippet=_snippet(stored.get("text") or "", marker)))
         return SearchResult(hits=hits, total=total, page=page, suggestions=suggestions,
-                            partial=partial, total_exact=exact)
+                            partial=partial, total_exact=True)
 
-    def _parse(self, words: list[str], *, and_group: bool, reader: Any) -> Query:
-        """Each word may match any field (title boosted); all words (or any word) must.
-        Terms absent from the index are left out (fewer matchers to merge); a word with no
-        term at all makes an AND query match nothing."""
-        schema = self._ix.schema
-        per_word: list[Query] = []
+    def _terms_of(self, words: list[str], reader: Any
+                  ) -> tuple[list[list[tuple[str, str, float]]], bool]:
+        """Per query word (stop words left out), the (field, term, boost) it may match in
+        the index; `missing` when some word matches no term at all."""
+        per_word: list[list[tuple[str, str, float]]] = []
+        missing = False
         for word in words:
             if word in STOP_WORDS:
                 continue
-            alternatives: list[Query] = []
-            for field in SEARCH_FIELDS:
-                boost = FIELD_BOOSTS.get(field, 1.0)
-                for term in _analysed(field, word, schema):
-                    if (field, term) in reader:
-                        alternatives.append(Term(field, term, boost=boost))
+            alternatives = [(field, term, FIELD_BOOSTS.get(field, 1.0))
+                            for field in SEARCH_FIELDS for term in _analysed_cached(field, word)
+                            if (field, term) in reader]
             if alternatives:
-                per_word.append(alternatives[0] if len(alternatives) == 1
-                                else Or(alternatives))
-            elif and_group:
-                return NullQuery
-        if not per_word:
-            return NullQuery
-        if len(per_word) == 1:
-            return per_word[0]
-        return And(per_word) if and_group else Or(per_word)
+                per_word.append(alternatives)
+            else:
+                missing = True
+        return per_word, missing
 
-    def _allowed(
-        self, searcher: Searcher, doc_types: tuple[str, ...], tags: tuple[str, ...],
-        owner_id: int | None, include_drafts: bool,
-    ) -> set[int]:
-        """The document numbers a search may return (cached per searcher snapshot)."""
-        key = (doc_types, tags, owner_id, include_drafts)
-        cached = self._filters.get(key)
-        if cached is not None:
-            return cached
-        visible: Query
-        if include_drafts:
-            visible = Or([Term("status", "published"), Term("status", "draft")])
-        elif owner_id is not None:
-            visible = Or([Term("status", "published"),
-                          And([Term("status", "draft"), Term("owner", str(owner_id))])])
-        else:
-            visible = Term("status", "published")
-        parts: list[Query] = [visible]
-        if doc_types:
-            parts.append(Or([Term("doc_type", t) for t in doc_types]))
-        if tags:
-            parts.append(Or([Term("tags", t.lower()) for t in tags]))
-        allowed = set(searcher.docs_for_query(And(parts)))
-        if len(self._filters) > 64:
-            self._filters.clear()
-        self._filters[key] = allowed
-        return allowed
+    def _snapshot_for(self, searcher: Searcher) -> _Snapshot:
+        snap = self._snapshot
+        if snap is None or snap.searcher is not searcher:
+            snap = self._snapshot = _Snapshot(searcher)
+        return snap
 
     def _vocabulary(self) -> list[str]:
         if self._vocab_words is None:
@@ -414,6 +389,192 @@ class WhooshKnowledgeIndex:
         return [" ".join(corrected)] if changed else []
 
 
+class _Snapshot:
+    """Posting lists, field lengths and visibility sets of one searcher snapshot (global
+    document numbers), read on first use and kept while the snapshot is current."""
+
+    def __init__(self, searcher: Searcher) -> None:
+        self.searcher = searcher
+        self._lock = threading.Lock()
+        self._postings: dict[tuple[str, str], tuple[array[int], array[float]]] = {}
+        self._cached = 0
+        self._sets: dict[tuple[str, str], frozenset[int]] = {}
+        self._lengths: dict[str, list[int]] = {}
+        self._allowed: dict[tuple[Any, ...], frozenset[int]] = {}
+        self._stats: dict[tuple[str, str], tuple[float, float]] = {}
+
+    # -- posting lists -----------------------------------------------------------------------
+    def postings(self, field: str, term: str) -> tuple[array[int], array[float]]:
+        """Document numbers and weights (term frequencies) of a term, deleted ones included
+        (the visibility sets never hold a deleted document)."""
+        key = (field, term)
+        found = self._postings.get(key)
+        if found is not None:
+            return found
+        ids: array[int] = array("I")
+        weights: array[float] = array("f")
+        btext = term.encode("utf-8")
+        for sub, offset in self.searcher.leaf_searchers():
+            reader = sub.reader()
+            if (field, btext) not in reader:
+                continue
+            _read_postings(reader, field, btext, offset, ids, weights)
+        with self._lock:
+            if self._cached > _POSTINGS_CACHED:
+                self._postings.clear()
+                self._sets.clear()
+                self._cached = 0
+            self._postings[key] = (ids, weights)
+            self._cached += len(ids)
+        return ids, weights
+
+    def docs(self, field: str, term: str) -> frozenset[int]:
+        key = (field, term)
+        found = self._sets.get(key)
+        if found is None:
+            found = self._sets[key] = frozenset(self.postings(field, term)[0])
+            self._cached += len(found)
+        return found
+
+    def _word_docs(self, alternatives: list[tuple[str, str, float]]) -> frozenset[int]:
+        if len(alternatives) == 1:
+            return self.docs(alternatives[0][0], alternatives[0][1])
+        return frozenset().union(*(self.docs(field, term) for field, term, _ in alternatives))
+
+    def all_of(self, per_word: list[list[tuple[str, str, float]]], allowed: frozenset[int]
+               ) -> set[int]:
+        """The allowed documents matching every word, rarest word first."""
+        sets = sorted((self._word_docs(alts) for alts in per_word), key=len)
+        result = set(allowed.intersection(sets[0]))
+        for docs in sets[1:]:
+            if not result:
+                break
+            result.intersection_update(docs)
+        return result
+
+    def any_of(self, per_word: list[list[tuple[str, str, float]]], allowed: frozenset[int]
+               ) -> set[int]:
+        found: set[int] = set()
+        for alternatives in per_word:
+            found.update(self._word_docs(alternatives))
+        found.intersection_update(allowed)
+        return found
+
+    # -- scoring -----------------------------------------------------------------------------
+    def scores(self, per_word: list[list[tuple[str, str, float]]], matched: set[int]
+               ) -> dict[int, float]:
+        """BM25F as Whoosh computes it (its default B and K1; title and tags boosted; tags
+        not length-normalised), summed over every matching term, for `matched` only."""
+        searcher = self.searcher
+        schema = searcher.schema
+        scores = dict.fromkeys(matched, 0.0)
+        for alternatives in per_word:
+            for field, term, boost in alternatives:
+                ids, weights = self.postings(field, term)
+                get = scores.get
+                if not schema[field].scorable:
+                    for docnum, weight in zip(ids, weights, strict=True):
+                        old = get(docnum)
+                        if old is not None:
+                            scores[docnum] = old + weight * boost
+                    continue
+                idf, avgfl = self._term_stats(field, term)
+                lengths = self.lengths(field)
+                k1, b = _K1, _B
+                for docnum, weight in zip(ids, weights, strict=True):
+                    old = get(docnum)
+                    if old is not None:
+                        score = idf * ((weight * (k1 + 1)) /
+                                       (weight + k1 * ((1 - b) + b * lengths[docnum] / avgfl)))
+                        scores[docnum] = old + (score * boost if boost != 1.0 else score)
+        return scores
+
+    def _term_stats(self, field: str, term: str) -> tuple[float, float]:
+        key = (field, term)
+        found = self._stats.get(key)
+        if found is None:
+            searcher = self.searcher
+            found = self._stats[key] = (searcher.idf(field, term),
+                                        searcher.avg_field_length(field) or 1)
+        return found
+
+    def lengths(self, field: str) -> list[int]:
+        """Each document's length of `field` as Whoosh stores it (one byte, decoded)."""
+        found = self._lengths.get(field)
+        if found is None:
+            found = []
+            for sub, offset in self.searcher.leaf_searchers():
+                del found[offset:]
+                found.extend(_field_lengths(sub.reader(), field))
+            self._lengths[field] = found
+        return found
+
+    # -- visibility --------------------------------------------------------------------------
+    def allowed(self, doc_types: tuple[str, ...], tags: tuple[str, ...],
+                owner_id: int | None, include_drafts: bool) -> frozenset[int]:
+        """The documents a search may return: published (and the drafts this user may
+        see), of one of `doc_types`, with one of `tags` (deleted documents never)."""
+        key = (doc_types, tags, owner_id, include_drafts)
+        found = self._allowed.get(key)
+        if found is not None:
+            return found
+        if doc_types or tags:
+            visible = set(self.allowed((), (), owner_id, include_drafts))
+            if doc_types:
+                visible.intersection_update(
+                    frozenset().union(*(self.docs("doc_type", t) for t in doc_types)))
+            if tags:
+                visible.intersection_update(
+                    frozenset().union(*(self.docs("tags", t) for t in tags)))
+            found = frozenset(visible)
+        else:
+            statuses: Query
+            if include_drafts:
+                statuses = Or([Term("status", "published"), Term("status", "draft")])
+            elif owner_id is not None:
+                statuses = Or([Term("status", "published"),
+                               And([Term("status", "draft"), Term("owner", str(owner_id))])])
+            else:
+                statuses = Term("status", "published")
+            found = frozenset(self.searcher.docs_for_query(statuses))
+        with self._lock:
+            if len(self._allowed) > 64:
+                self._allowed.clear()
+            self._allowed[key] = found
+        return found
+
+
+def _read_postings(reader: Any, field: str, btext: bytes, offset: int, ids: array[int],
+                   weights: array[float]) -> None:
+    """Append a segment's posting list of a term, a block at a time."""
+    matcher = reader._terms.matcher(field, btext, reader.schema[field].format)
+    if isinstance(matcher, W3LeafMatcher):
+        while matcher.is_active():
+            matcher._read_ids()
+            matcher._read_weights()
+            block_ids = matcher._ids
+            ids.extend(block_ids if not offset else [d + offset for d in block_ids])
+            weights.extend(matcher._weights)
+            matcher._next_block()
+        return
+    while matcher.is_active():  # postings stored some other way: one by one
+        ids.append(matcher.id() + offset)
+        weights.append(matcher.weight())
+        matcher.next()
+
+
+def _field_lengths(reader: Any, field: str) -> list[int]:
+    count = reader.doc_count_all()
+    perdoc = getattr(reader, "_perdoc", None)
+    column = None
+    if isinstance(perdoc, W3PerDocReader):
+        column = perdoc._cached_reader(_lenfield(field), LENGTHS_COLUMN)
+    if isinstance(column, FixedBytesColumn.Reader) and column._fixedlen == 1:
+        raw = column._dbfile.get(column._basepos, column._count)
+        return [_BYTE_LENGTH[b] for b in raw] + [0] * (count - len(raw))
+    return [reader.doc_field_length(d, field, 0) or 0 for d in range(count)]
+
+
 def _analysed(field: str, word: str, schema: Schema) -> tuple[str, ...]:
     return _analysed_cached(field, word) if schema is not None else ()
 
@@ -422,21 +583,6 @@ def _analysed(field: str, word: str, schema: Schema) -> tuple[str, ...]:
 def _analysed_cached(field: str, word: str) -> tuple[str, ...]:
     """The terms a word becomes in a field (analysers are pure: cached)."""
     return tuple(t.text for t in _ANALYSIS_SCHEMA[field].analyzer(word))
-
-
-def _count(searcher: Searcher, results: Any, query: Query, allow: set[int], limit: int
-           ) -> tuple[int, bool]:
-    """How many documents match: exact when fewer than COUNT_CAP, else (COUNT_CAP, False).
-    Counting stops at the cap, so a very common word costs no more than a rare one."""
-    if results.scored_length() < limit:
-        return results.scored_length(), True  # the top-N collection saw every match
-    n = 0
-    for docnum in searcher.docs_for_query(query):
-        if docnum in allow:
-            n += 1
-            if n >= COUNT_CAP:
-                return n, False
-    return n, True
 
 
 def _load_vocab(path: Path) -> Counter[str]:
