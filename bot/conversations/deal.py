@@ -522,7 +522,8 @@ async def team_pipeline(ctx: Ctx, inc: Incoming) -> Step:
     for row in rows:
         if by != "stage" and row.key != current:
             current = row.key
-            lines.append(f"\n{row.key}")
+            unnamed = t("(no owner)") if by == "rep" else t("(no territory)")
+            lines.append("\n" + (row.key if row.key not in ("", "-") else unnamed))
         lines.append(t("  {stage}: {count} · {value}", stage=stage_label(t, row.stage),
                        count=row.count, value=t.money(row.value)))
     return done(Reply("\n".join(lines)))

@@ -98,7 +98,7 @@ register_errors({
 _MEASURE_WORDS = (
     ("funnel", r"funnel|conversion|corong|konversi"),
     ("win_loss", r"win.?loss|wins? and loss|loss reasons?|lost reasons?|menang.?kalah|"
-                 r"alasan kalah"),
+                 r"alasan kalah|lost|losses|kalah"),
     ("forecast", r"forecast|perkiraan|prakiraan|proyeksi"),
     ("pipeline", r"pipeline|weighted"),
     ("deal_age", r"deal age|age of deals|aging|umur"),
@@ -175,6 +175,10 @@ def _row_label(t: Translator, table: ReportTable, label: str) -> str:
         return t.date(date.fromisoformat(label))
     if table.spec.group_by == "none":
         return t("All")
+    if table.spec.group_by == "reason":
+        from bot.conversations.deal import lost_word
+
+        return lost_word(t, label) if label else t("(won)")
     return label or "—"
 
 

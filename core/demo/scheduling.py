@@ -1,21 +1,25 @@
 """Demo data of this area: each field rep's day (a visit logged yesterday with its next step,
-a meeting later this week), a promised delivery and, for the walkthrough rep, an open
-complaint, so `/reminders`, `/week`, `/complaints` and the scheduler's pushes show something
-on a fresh demo. Made through the same core services as in chat; Sinar Jaya Abadi (the
-walkthrough customer) is left untouched."""
+a meeting later this week), a promised delivery, deals won and lost in the last weeks and,
+for the walkthrough rep, an open complaint, so `/reminders`, `/week`, `/complaints`, recent
+reports and the scheduler's pushes show something on a fresh demo. Made through the same
+core services as in chat where there is one; Sinar Jaya Abadi (the walkthrough customer) is
+left untouched."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import time, timedelta
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.activities import log_activity
 from core.demo import DemoWorld
+from core.demo.pipeline import NEEDS, _deal
 from core.followups import local_at, local_date, register_complaint, schedule_delivery
-from core.models import Company, Contact, TerritoryRep, User
+from core.models import Company, Contact, Stage, TerritoryRep, User
 
 REPS = ("budi", "sari", "andi", "dewi", "rizky", "putri", "kevin")
 VISIT_NOTES = ("Interested; wants a price for the upgrade", "Asked for the brochure and a demo",
@@ -61,6 +65,12 @@ def seed(session: Session, world: DemoWorld) -> None:
                           when=local_at(rep.timezone, today + timedelta(days=3), time(9, 0)),
                           now=now, contact_id=(c.id if (c := _main_contact(session, third))
                                                else None))
+        # Closed in the last weeks, so "won this month / quarter" reports have figures.
+        recent = dataclasses.replace(world, rng=rng)
+        for n, stage in enumerate((Stage.ORDER_PLACED, Stage.ORDER_PLACED, Stage.LOST)):
+            _deal(session, recent, rep, companies[(n + 3) % len(companies)], stage.value,
+                  rng.choice(NEEDS), Decimal(rng.randrange(30, 300)) * Decimal("1000000"),
+                  now - timedelta(days=rng.randint(32, 60)))
         if login == "budi":
             register_complaint(session, rep, company_id=second.id, severity="medium",
                                issue="Two laptops of the last delivery arrived without chargers",

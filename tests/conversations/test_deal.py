@@ -173,6 +173,7 @@ async def test_my_pipeline_and_team_pipeline(chat: CollectingChat, database: Dat
     assert "Untouched the longest" in text
     r = await chat.as_user("maya").say("/team rep")
     assert "Budi Santoso" in texts(r)
+    assert "(no owner)" in texts(r) and "\n-\n" not in texts(r)  # sari's unallocated lead
     r = await chat.as_user("budi").say("/team")
     assert "Your role cannot use that" in texts(r)
 

@@ -41,6 +41,8 @@ def test_parse_one_line_requests() -> None:
     assert parse_request("funnel this month") == ReportSpec("funnel", "none", "this_month")
     assert parse_request("pipeline by stage") == ReportSpec("pipeline", "stage", "this_quarter")
     assert parse_request("who handles Sinar Jaya") is None
+    assert parse_request("lost by reason last quarter") == ReportSpec("win_loss", "reason",
+                                                                      "last_quarter")
 
 
 def _won_by_rep(database: Database, clock: ManualClock, login: str) -> dict[str, Decimal]:
@@ -139,3 +141,23 @@ async def test_weekly_digest_notice_renders_with_chart(app: object, database: Da
         reply = render(s, notice, user, Translator(user.locale, user.timezone))
     assert reply is not None and reply.attachment is not None
     assert "weekly digest" in reply.text.lower() or "mingguan" in reply.text.lower()
+
+
+async def test_loss_reasons_are_named_in_words(chat: CollectingChat, database: Database,
+                                               clock: ManualClock) -> None:
+    _won_deal(database, clock, "budi", "5000000")
+    with database.session() as s:
+        user = s.scalar(select(User).where(User.login == "budi"))
+        company = s.scalars(select(Company)).first()
+        assert user and company
+        deal = Deal(title="lost one", company_id=company.id, owner_id=user.id,
+                    team_id=user.team_id, stage="lost", lost_reason="no_budget",
+                    amount=Decimal(1), currency="IDR", facts={}, created_at=clock.now(),
+                    updated_at=clock.now(), closed_at=clock.now() - timedelta(hours=1))
+        s.add(deal)
+        s.flush()
+        s.add(DealStageChange(deal_id=deal.id, user_id=user.id, from_stage="qualified",
+                              to_stage="lost", reason="no_budget",
+                              at=clock.now() - timedelta(hours=1)))
+    text = texts(await chat.as_user("maya").say("/report lost by reason this quarter"))
+    assert "No budget" in text and "no_budget" not in text and "(won)" in text
