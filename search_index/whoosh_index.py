@@ -31,7 +31,6 @@ from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, W3PerDocReader, 
 from whoosh.columns import FixedBytesColumn
 from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.lang.porter import stem as porter_stem
-from whoosh.query import And, Or, Query, Term
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
 
@@ -510,6 +509,18 @@ class _Snapshot:
         return found
 
     # -- visibility --------------------------------------------------------------------------
+    def deleted(self) -> set[int]:
+        """Deleted (or replaced) documents still in the segments."""
+        found: set[int] = set()
+        for sub, offset in self.searcher.leaf_searchers():
+            reader = sub.reader()
+            if reader.has_deletions():
+                gone = getattr(reader, "deleted_docs_set", None)
+                if gone is None:
+                    gone = [d for d in range(reader.doc_count_all()) if reader.is_deleted(d)]
+                found.update(docnum + offset for docnum in gone)
+        return found
+
     def allowed(self, doc_types: tuple[str, ...], tags: tuple[str, ...],
                 owner_id: int | None, include_drafts: bool) -> frozenset[int]:
         """The documents a search may return: published (and the drafts this user may
@@ -528,15 +539,14 @@ class _Snapshot:
                     frozenset().union(*(self.docs("tags", t) for t in tags)))
             found = frozenset(visible)
         else:
-            statuses: Query
+            visible = set(self.docs("status", "published"))
             if include_drafts:
-                statuses = Or([Term("status", "published"), Term("status", "draft")])
+                visible.update(self.docs("status", "draft"))
             elif owner_id is not None:
-                statuses = Or([Term("status", "published"),
-                               And([Term("status", "draft"), Term("owner", str(owner_id))])])
-            else:
-                statuses = Term("status", "published")
-            found = frozenset(self.searcher.docs_for_query(statuses))
+                visible.update(self.docs("status", "draft").intersection(
+                    self.docs("owner", str(owner_id))))
+            visible.difference_update(self.deleted())
+            found = frozenset(visible)
         with self._lock:
             if len(self._allowed) > 64:
                 self._allowed.clear()
