@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import heapq
 import json
+import os
 import re
 import shutil
 import threading
@@ -173,7 +174,7 @@ class WhooshKnowledgeIndex:
                 writer.cancel()
                 return 0
             writer.commit(merge=not bulk and count >= 1000)
-            self._after_commit()
+            self._after_commit(writer.generation)
             for word, n in words.items():
                 if len(word) >= 3 and not word.isdigit() and word not in STOP_WORDS:
                     self._vocab[word] += n
@@ -195,9 +196,9 @@ class WhooshKnowledgeIndex:
         if not ids:
             return
         with self._write_lock:
-            known = self._known_versions()
             writer = self._ix.writer(timeout=30.0)
             try:
+                known = self._known_versions()  # read under the index lock: current
                 for doc_id in ids:
                     writer.delete_by_term("id", str(doc_id))
                     known.pop(doc_id, None)
@@ -206,7 +207,7 @@ class WhooshKnowledgeIndex:
                 self._versions = None
                 raise
             writer.commit(merge=False)
-            self._after_commit()
+            self._after_commit(writer.generation)
 
     def clear(self) -> None:
         """Drop everything (before a rebuild)."""
@@ -218,7 +219,7 @@ class WhooshKnowledgeIndex:
             self._ix = whoosh_index.create_in(str(self.path), self._schema)
             (self.path / "SCHEMA").write_text(SCHEMA_VERSION)
             self._versions = {}
-            self._versions_generation = self._ix.latest_generation()
+            self._after_commit()
             self._snapshot = None
             self._vocab = Counter()
             self._save_vocab()
@@ -236,19 +237,43 @@ class WhooshKnowledgeIndex:
         tmp.write_text(json.dumps(self._vocab, separators=(",", ":")))
         tmp.replace(self.path / "vocab.json")
 
-    def _after_commit(self) -> None:
+    def _after_commit(self, generation: int | None = None) -> None:
         self._dirty = True
-        self._versions_generation = self._ix.latest_generation()
+        self._versions_generation = (self._ix.latest_generation() if generation is None
+                                     else generation)
+        if self._versions is not None:
+            self._save_versions()
+
+    def _save_versions(self) -> None:
+        """The id -> revision map of this generation, beside the index, so that a process
+        starting up does not read every stored document to learn it."""
+        data = {"generation": self._versions_generation,
+                "versions": list((self._versions or {}).items())}
+        tmp = self.path / f"versions.{os.getpid()}.{threading.get_ident()}.tmp"
+        tmp.write_text(json.dumps(data, separators=(",", ":")))
+        tmp.replace(self.path / "versions.json")
+
+    def _load_versions(self, generation: int) -> dict[int, int] | None:
+        try:
+            data = json.loads((self.path / "versions.json").read_text())
+            if data.get("generation") != generation:
+                return None  # written for another generation (another process's commit)
+            return {int(doc_id): int(rev) for doc_id, rev in data["versions"]}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
 
     def _known_versions(self) -> dict[int, int]:
         generation = self._ix.latest_generation()
         if self._versions is None or generation != self._versions_generation:
-            versions: dict[int, int] = {}
-            with self._ix.reader() as reader:
-                for _docnum, stored in reader.iter_docs():
-                    versions[int(stored["id"])] = int(stored["rev"])
-            self._versions = versions
-            self._versions_generation = generation
+            versions = self._load_versions(generation)
+            if versions is None:
+                versions = {}
+                with self._ix.reader() as reader:
+                    for _docnum, stored in reader.iter_docs():
+                        versions[int(stored["id"])] = int(stored["rev"])
+                self._versions, self._versions_generation = versions, generation
+                self._save_versions()
+            self._versions, self._versions_generation = versions, generation
         return self._versions
 
     def indexed_versions(self) -> dict[int, int]:

@@ -3,6 +3,7 @@ draft visibility, paging, sync by revision, rebuild equals incremental, readers 
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -223,3 +224,28 @@ def test_search_syncs_a_changed_document_on_the_next_query(
         # same transaction, next query: the index follows the table
         assert kb.search(s, ix, admin, "generator").total == 1
         assert kb.search(s, ix, admin, "compressor").total == 0
+
+
+def test_versions_are_kept_beside_the_index_per_generation(tmp_path: Path) -> None:
+    path = tmp_path / "ix"
+    first = WhooshKnowledgeIndex(path)
+    first.upsert([doc(1, "Phone list", "Service desk", "phone_list", version=3)])
+    other = WhooshKnowledgeIndex(path)  # another process on the same directory
+    other.upsert([doc(2, "Price rules", "Discounts", "rule", version=5)])
+    assert first.indexed_versions() == other.indexed_versions() == {1: 3, 2: 5}
+    first.delete([1])
+    assert other.indexed_versions() == {2: 5}
+    first.close()
+    other.close()
+
+    sidecar = path / "versions.json"
+    data = json.loads(sidecar.read_text())
+    # start-up reads the map written with the index's current generation ...
+    sidecar.write_text(json.dumps({**data, "versions": [[2, 6]]}))
+    assert WhooshKnowledgeIndex(path).indexed_versions() == {2: 6}
+    # ... and reads the stored documents when the map is of another generation or unreadable
+    sidecar.write_text(json.dumps({**data, "generation": data["generation"] - 1}))
+    assert WhooshKnowledgeIndex(path).indexed_versions() == {2: 5}
+    sidecar.write_text("{not json")
+    assert WhooshKnowledgeIndex(path).indexed_versions() == {2: 5}
+    assert json.loads(sidecar.read_text()) == data  # rewritten from the documents
