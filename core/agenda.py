@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, vCalAddress, vText
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.errors import NotFound
@@ -19,15 +19,17 @@ DEFAULT_MEETING_MINUTES = 60
 
 @dataclass(frozen=True)
 class AgendaItem:
-    """One thing on the agenda: a follow-up/meeting or a lead's contact-by date."""
+    """One thing on the agenda: a follow-up/meeting, a lead's contact-by date or a service
+    job of the technician's."""
 
-    kind: str  # the follow-up kind ("meeting", "follow_up", ...) or "contact_by"
+    kind: str  # the follow-up kind ("meeting", "follow_up", ...), "contact_by" or "job"
     at: datetime  # UTC
     title: str  # company (and contact) it concerns
     note: str | None
     overdue: bool
     follow_up_id: int | None = None
     deal_id: int | None = None
+    job_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ def week_agenda(session: Session, user: User, now: datetime, days: int = 7) -> A
         note = deal.need if deal.need and deal.need not in title else None
         items.append(AgendaItem(kind="contact_by", at=deal.contact_by, title=title, note=note,
                                 overdue=deal.contact_by < now, deal_id=deal.id))
+    items += _jobs(session, user, now, end)
     items.sort(key=lambda i: i.at)
     overdue = [i for i in items if i.overdue]
     by_day: dict[date, list[AgendaItem]] = {}
@@ -85,6 +88,25 @@ def week_agenda(session: Session, user: User, now: datetime, days: int = 7) -> A
         if not item.overdue:
             by_day.setdefault(item.at.astimezone(tz).date(), []).append(item)
     return Agenda(overdue=overdue, days=sorted(by_day.items()))
+
+
+def _jobs(session: Session, user: User, now: datetime, end: datetime) -> list[AgendaItem]:
+    """The technician's assigned and running jobs whose window starts before `end`."""
+    from core.fieldservice import ACTIVE
+    from core.models.fieldservice import ServiceJob
+
+    rows = session.execute(
+        select(ServiceJob, Company).join(Company, Company.id == ServiceJob.company_id)
+        .where(ServiceJob.technician_id == user.id, ServiceJob.status.in_(ACTIVE),
+               func.coalesce(ServiceJob.window_start, ServiceJob.created_at) < end)).all()
+    items = []
+    for job, company in rows:
+        at = job.window_start or job.created_at
+        late = job.window_end is not None and job.window_end < now
+        items.append(AgendaItem(kind="job", at=at, title=f"#{job.id} {company.name}",
+                                note=" ".join(job.description.split())[:80], overdue=late,
+                                deal_id=job.deal_id, job_id=job.id))
+    return items
 
 
 def follow_up_ics(session: Session, user: User, follow_up_id: int, *, summary: str,

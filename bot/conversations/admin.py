@@ -24,11 +24,14 @@ async def whoami(ctx: Ctx, inc: Incoming) -> Step:
 
 async def greet(ctx: Ctx, inc: Incoming) -> Step:
     """Answer a greeting or a thank-you in a word, with a hint of what to ask."""
+    name = ctx.user.name
     if ctx.args.get("thanks"):
-        return done(ctx.t("You're welcome, {name}!", name=ctx.user.name.split()[0]))
+        return done(ctx.t("You're welcome, {name}!", name=name))
+    if ctx.role == Role.TECHNICIAN:
+        return done(ctx.t("Hi {name}! Send /jobs for today's jobs, /week for the week, or "
+                          "/help to see everything I can do.", name=name))
     return done(ctx.t("Hi {name}! Ask me about a customer (\"who handles Sinar Jaya?\"), "
-                      "log a visit, or send /help to see everything I can do.",
-                      name=ctx.user.name.split()[0]))
+                      "log a visit, or send /help to see everything I can do.", name=name))
 
 
 async def invite(ctx: Ctx, inc: Incoming) -> Step:

@@ -32,6 +32,7 @@ KIND_LABELS = {
     "contract": N_("Draft the contract"),
     "approval": N_("Request approval"),
     "contact_by": N_("Contact the new lead by"),
+    "job": N_("Service job"),
 }
 
 register_errors({
@@ -89,10 +90,15 @@ async def my_week(ctx: Ctx, inc: Incoming) -> Step:
     t = ctx.t
     agenda = agenda_service.week_agenda(ctx.session, ctx.user, ctx.now)
     if not agenda.overdue and not agenda.days:
+        if ctx.role == Role.TECHNICIAN:
+            return done(t("No jobs for the next 7 days. New job offers come to this chat."))
         return done(t("Nothing planned for the next 7 days. Log a visit and set a next step "
                       "to fill your week."))
     lines = [t("Your week")]
     calendar_buttons: list[Button] = []
+    job_buttons: list[Button] = [
+        Button(t("Open #{id}", id=item.job_id), action="job.show", arg=str(item.job_id))
+        for item in agenda.overdue if item.job_id is not None][:3]
     if agenda.overdue:
         lines.append("")
         lines.append(t("Overdue ({count}):", count=len(agenda.overdue)))
@@ -102,6 +108,9 @@ async def my_week(ctx: Ctx, inc: Incoming) -> Step:
         lines.append(t.date(day))
         lines += [_line(t, item, with_day=False) for item in items]
         for item in items:
+            if item.job_id is not None and len(job_buttons) < 6:
+                job_buttons.append(Button(t("Open #{id}", id=item.job_id), action="job.show",
+                                          arg=str(item.job_id)))
             if item.follow_up_id is not None and len(calendar_buttons) < 8:
                 calendar_buttons.append(Button(
                     f"📅 {t.time(item.at)} {item.title[:18]}", action="agenda.ics",
@@ -109,7 +118,8 @@ async def my_week(ctx: Ctx, inc: Incoming) -> Step:
     if calendar_buttons:
         lines.append("")
         lines.append(t("Tap a meeting to add it to your phone's calendar."))
-    return done(Reply("\n".join(lines), buttons=button_rows(calendar_buttons, 2)))
+    return done(Reply("\n".join(lines),
+                      buttons=button_rows(job_buttons, 3) + button_rows(calendar_buttons, 2)))
 
 
 async def send_ics(ctx: Ctx, arg: str) -> Step:

@@ -14,9 +14,10 @@ async def test_greetings_and_thanks_get_a_word_not_a_customer_search(chat) -> No
     from tests.support.chat import texts
 
     budi = chat.as_user("budi")
-    assert "Hi Budi!" in texts(await budi.say("hi"))
-    assert "Hi Budi!" in texts(await budi.say("Selamat pagi!"))
-    assert "You're welcome, Budi!" in texts(await budi.say("thanks!"))
+    assert "Hi Budi Santoso!" in texts(await budi.say("hi"))
+    assert "Hi Budi Santoso!" in texts(await budi.say("Selamat pagi!"))
+    assert "You're welcome, Budi Santoso!" in texts(await budi.say("thanks!"))
+    assert "/jobs" in texts(await chat.as_user("wayan").say("halo"))
     assert "Sama-sama" not in texts(await budi.say("terima kasih"))  # budi reads English
     # A customer search still works, and a miss points to /help.
     assert "/help lists everything" in texts(await budi.say("zzqx industries"))

@@ -95,3 +95,30 @@ async def test_my_week_in_chat_and_ics_button(chat: CollectingChat, database: Da
     budi = chat.as_user("budi")
     other = await budi.send(budi.incoming(button=f"a|agenda.ics|{ids['late']}"))
     assert other[0].attachment is None and "not in your agenda" in texts(other)
+
+
+async def test_a_technicians_week_lists_the_jobs_with_open_buttons(
+        chat: CollectingChat, database: Database, clock: ManualClock) -> None:
+    from core.models.fieldservice import ServiceJob
+
+    with database.session() as s:
+        wayan = s.scalar(select(User).where(User.login == "wayan"))
+        assert wayan is not None
+        jobs = s.scalars(select(ServiceJob).where(ServiceJob.technician_id == wayan.id,
+                                                  ServiceJob.status == "assigned")).all()
+        assert jobs, "the demo gives wayan an assigned job"
+        job_id = jobs[0].id
+        week = agenda.week_agenda(s, wayan, clock.now())
+        items = [i for _day, day_items in week.days for i in day_items] + week.overdue
+        assert [i.job_id for i in items if i.kind == "job"] == [j.id for j in jobs]
+    tech = chat.as_user("wayan")
+    shown = texts(await tech.say("/week"))
+    assert "Service job" in shown or "Pekerjaan servis" in shown
+    opener = [b for b in tech.buttons if b.action == "job.show" and b.arg == str(job_id)]
+    assert opener
+    card = texts(await tech.send(tech.incoming(button=opener[0].payload)))
+    assert f"#{job_id}" in card
+    with database.session() as s:  # once done, the job leaves the week
+        s.get(ServiceJob, job_id).status = "done"
+    after = texts(await tech.say("/week"))
+    assert f"#{job_id} " not in after
