@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -245,17 +245,27 @@ class Engine:
         if inc.update_id is not None and not self._record_update(session, inc, now):
             raise _AlreadyProcessed()  # the id was recorded before: a redelivery
 
-        row = session.execute(_IDENTITY_QUERY, {"platform": inc.platform,
-                                                "external_id": inc.user_id}).first()
-        if row is None:
-            return self._unlinked(session, inc, now, default_t)
-        user, identity = row
+        # The common case in one statement: a linked user who wrote in this chat before
+        # (identity, user and the locked state row). Else the identity alone, and the state
+        # row is created.
+        params = {"platform": inc.platform, "external_id": inc.user_id, "chat_id": inc.chat_id}
+        found = session.execute(_IDENTITY_STATE_QUERY, params).first()
+        state: ConversationState | None
+        if found is not None:
+            user, identity, state = found
+        else:
+            row = session.execute(_IDENTITY_QUERY, params).first()
+            if row is None:
+                return self._unlinked(session, inc, now, default_t)
+            user, identity = row
+            state = None
         t = Translator(user.locale, user.timezone)
         if not user.active:
             return [Reply(t("Your account is deactivated. Please contact your admin."))]
         if not inc.chat_is_group and identity.chat_id != inc.chat_id:
             identity.chat_id = inc.chat_id  # where pushes to this user go
-        state = self._lock_state(session, inc, user, now)
+        if state is None:
+            state = self._lock_state(session, inc, user, now)
         ctx = Ctx(session=session, user=user, identity=identity, incoming=inc, t=t,
                   clock=self.clock, services=self.services, engine=self, data={},
                   flow=None)
@@ -555,6 +565,18 @@ _IDENTITY_QUERY = (
     .join(ChatIdentity, ChatIdentity.user_id == User.id)
     .where(ChatIdentity.platform == bindparam("platform"),
            ChatIdentity.external_id == bindparam("external_id"))
+)
+_IDENTITY_STATE_QUERY = (
+    select(User, ChatIdentity, ConversationState)
+    .join(ChatIdentity, ChatIdentity.user_id == User.id)
+    .join(ConversationState, and_(
+        ConversationState.platform == ChatIdentity.platform,
+        ConversationState.external_user_id == ChatIdentity.external_id,
+        ConversationState.chat_id == bindparam("chat_id")))
+    .where(ChatIdentity.platform == bindparam("platform"),
+           ChatIdentity.external_id == bindparam("external_id"))
+    .with_for_update(of=ConversationState)  # only the state row, as _STATE_QUERY
+    .execution_options(populate_existing=True)
 )
 _STATE_QUERY = (
     select(ConversationState)
