@@ -205,6 +205,12 @@ async def serve(app: App, doors: list[Door]) -> None:
     scheduler = None
     if not app.services.extras.get("no_scheduler"):
         scheduler = await start_scheduler(app, senders)
+    # Warm the indexes before the doors listen: the first lookup must not pay the load of
+    # every contact, and /healthz reports "index ok" only once they are in step.
+    try:
+        await asyncio.to_thread(sync_indexes_once, app)
+    except Exception:
+        log.exception("index sync failed")
     syncer = asyncio.create_task(sync_indexes(app))
     for door in doors:
         await door.start()
@@ -228,27 +234,30 @@ INDEX_SYNC_SECONDS = 2.0
 INDEX_STALE_SECONDS = 30.0
 
 
-async def sync_indexes(app: App) -> None:
-    """Keep this node's knowledge and contact indexes in step with the database (another
-    node's changes show here within INDEX_SYNC_SECONDS); records the time of the last sync."""
+def sync_indexes_once(app: App) -> None:
+    """Bring this node's knowledge and contact indexes in step with the database once (the
+    first call loads the contact index); records the time of the sync for /healthz."""
     import time
 
     from core import knowledge
 
-    def once() -> None:
-        with app.db.session() as session:
-            if app.services.knowledge is not None:
-                knowledge.ensure_synced(session, app.services.knowledge)
-            if app.services.contacts is not None:
-                app.services.contacts.sync(session)
-        app.services.extras["index_synced_at"] = time.monotonic()
+    with app.db.session() as session:
+        if app.services.knowledge is not None:
+            knowledge.ensure_synced(session, app.services.knowledge)
+        if app.services.contacts is not None:
+            app.services.contacts.sync(session, force=True)
+    app.services.extras["index_synced_at"] = time.monotonic()
 
+
+async def sync_indexes(app: App) -> None:
+    """Keep this node's knowledge and contact indexes in step with the database (another
+    node's changes show here within INDEX_SYNC_SECONDS, even when nobody asks meanwhile)."""
     while True:
+        await asyncio.sleep(INDEX_SYNC_SECONDS)
         try:
-            await asyncio.to_thread(once)
+            await asyncio.to_thread(sync_indexes_once, app)
         except Exception:
             log.exception("index sync failed")
-        await asyncio.sleep(INDEX_SYNC_SECONDS)
 
 
 def index_fresh(app: App) -> bool:
