@@ -183,7 +183,7 @@ class WhooshKnowledgeIndex:
 
     def _writer(self) -> tuple[Any, bool]:
         """A writer holding the index lock: the bulk writer when the index is empty."""
-        if self._ix.doc_count_all() == 0 and bulk_capable(self._ix.schema):
+        if self._ix.doc_count_all() == 0 and bulk_capable(self._schema):
             writer = BulkSegmentWriter(self._ix, fast_fields=_FAST_FIELDS, timeout=30.0,
                                        limitmb=self.limitmb)
             if not any(segment.doc_count_all() for segment in writer.segments):
@@ -349,7 +349,7 @@ class WhooshKnowledgeIndex:
         suggestions: list[str] = []
         if words and (total < 2 or partial):
             suggestions = self._suggest(searcher, words)
-        marker = _marker(words, self._ix.schema)
+        marker = _marker(words, self._schema)  # not ix.schema: that reads the TOC file
         hits: list[SearchHit] = []
         for docnum, score in top[(page - 1) * page_size:]:
             stored = searcher.stored_fields(docnum)
@@ -358,6 +358,11 @@ class WhooshKnowledgeIndex:
                                   snippet=_snippet(stored.get("text") or "", marker)))
         return SearchResult(hits=hits, total=total, page=page, suggestions=suggestions,
                             partial=partial, total_exact=True)
+
+    def drop_cached_postings(self) -> None:
+        """Forget the posting lists read so far (benchmarks measure the uncached cost)."""
+        if self._snapshot is not None:
+            self._snapshot.drop_postings()
 
     def _terms_of(self, words: list[str], reader: Any
                   ) -> tuple[list[list[tuple[str, str, float]]], bool]:
@@ -451,6 +456,12 @@ class _Snapshot:
             self._postings[key] = (ids, weights)
             self._cached += len(ids)
         return ids, weights
+
+    def drop_postings(self) -> None:
+        with self._lock:
+            self._postings.clear()
+            self._sets.clear()
+            self._cached = 0
 
     def docs(self, field: str, term: str) -> frozenset[int]:
         key = (field, term)
