@@ -119,7 +119,7 @@ def make_queries(n: int, seed: int = 9, *, common: bool = False
         pool, id_pool = EN_WORDS[5:60], ID_WORDS[:40]
     else:
         pool, id_pool = EN_WORDS[90:] + synthetic[30:2500], ID_WORDS[45:75] + synthetic[30:400]
-    out = []
+    out: list[tuple[str, tuple[str, ...]]] = []
     for _ in range(n):
         k = rng.choices((1, 2, 3), weights=(4, 4, 2))[0]
         words = rng.sample(id_pool if rng.random() < 0.2 else pool, k)
