@@ -52,7 +52,7 @@ SEARCH_FIELDS = ("title_en", "title_id", "body_en", "body_id", "tags")
 FIELD_BOOSTS = {"title_en": TITLE_BOOST, "title_id": TITLE_BOOST, "tags": TAG_BOOST}
 SNIPPET_CHARS = 180
 _B, _K1 = 0.75, 1.2  # whoosh.scoring.BM25F's defaults: the searcher's weighting
-_POSTINGS_CACHED = 1_000_000  # postings (arrays and sets) kept per snapshot: ~50 MB at most
+_POSTINGS_CACHED = 2_000_000  # postings kept per snapshot (arrays: about 16 MB)
 _BYTE_LENGTH = [byte_to_length(b) for b in range(256)]
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _REFRESH_SECONDS = 1.0
@@ -427,7 +427,6 @@ class _Snapshot:
         self._lock = threading.Lock()
         self._postings: dict[tuple[str, str], tuple[array[int], array[float]]] = {}
         self._cached = 0
-        self._sets: dict[tuple[str, str], frozenset[int]] = {}
         self._lengths: dict[str, list[int]] = {}
         self._allowed: dict[tuple[Any, ...], frozenset[int]] = {}
         self._stats: dict[tuple[str, str], tuple[float, float]] = {}
@@ -451,7 +450,6 @@ class _Snapshot:
         with self._lock:
             if self._cached > _POSTINGS_CACHED:
                 self._postings.clear()
-                self._sets.clear()
                 self._cached = 0
             self._postings[key] = (ids, weights)
             self._cached += len(ids)
@@ -460,16 +458,12 @@ class _Snapshot:
     def drop_postings(self) -> None:
         with self._lock:
             self._postings.clear()
-            self._sets.clear()
             self._cached = 0
 
     def docs(self, field: str, term: str) -> frozenset[int]:
-        key = (field, term)
-        found = self._sets.get(key)
-        if found is None:
-            found = self._sets[key] = frozenset(self.postings(field, term)[0])
-            self._cached += len(found)
-        return found
+        """The documents of a term as a set (built per query: sets are large and tracked by
+        the garbage collector, the arrays behind them are cached instead)."""
+        return frozenset(self.postings(field, term)[0])
 
     def _word_docs(self, alternatives: list[tuple[str, str, float]]) -> frozenset[int]:
         if len(alternatives) == 1:
