@@ -6,6 +6,14 @@ several scheduler processes share the work without waiting on each other; a clai
 a lease (``claimed_by`` / ``claimed_until``) and a process that dies mid-batch loses
 nothing: once the lease runs out any process takes the rows again.
 
+An outbox row goes pending -> claimed (held in a process's queue, not tried yet) ->
+sending (committed just before the request to the platform, with a fresh lease) -> sent /
+pending (retry) / failed, the result committed as soon as the platform answered. Telegram
+has no idempotency key, so the one send that can reach a chat twice is a row a process
+died with in "sending": the platform may have accepted it before the result was written.
+Such a row is taken again when its lease runs out, noted in `last_error`; a row merely
+"claimed" by a dead process was never tried and is sent once.
+
 Who receives a user's notice: the identity (platform, chat) linked most recently among the
 platforms this process can send on. A user with identities only on other platforms is
 retried an hour later (another process, with that door, sends it when due; a user who has
@@ -243,7 +251,7 @@ def claim_outbox(db: Database, *, worker: str, now: datetime, lease: timedelta,
     """Claim up to `limit` outbox rows ready to send on `platforms`."""
     ready = or_(
         and_(OutboxRow.status == "pending", OutboxRow.next_attempt_at <= now),
-        and_(OutboxRow.status == "sending", OutboxRow.claimed_until < now),
+        and_(OutboxRow.status.in_(["claimed", "sending"]), OutboxRow.claimed_until < now),
     )
     with db.session() as session:
         query = (select(OutboxRow).where(ready, OutboxRow.platform.in_(list(platforms)))
@@ -253,7 +261,13 @@ def claim_outbox(db: Database, *, worker: str, now: datetime, lease: timedelta,
         rows = session.scalars(query).all()
         items = []
         for row in rows:
-            row.status = "sending"
+            if row.status == "sending":
+                # Its process died (or stalled) between the request and the result: the
+                # platform may have the message already. Sent again; the only duplicate.
+                log.warning("outbox %s: the result of a send by %s is unknown; sending again",
+                            row.id, row.claimed_by)
+                row.last_error = f"resent: result of a send by {row.claimed_by} unknown"[:500]
+            row.status = "claimed"
             row.claimed_by = worker
             row.claimed_until = now + lease
             items.append(OutboxItem(row.id, row.notice_id, row.kind, row.platform, row.chat_id,
@@ -278,63 +292,92 @@ def backoff(attempts: int) -> timedelta:
     return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
 
 
+def start_sends(session: Session, ids: Collection[int], *, worker: str, now: datetime,
+                lease: timedelta) -> set[int]:
+    """Mark claimed rows "sending" (with a fresh lease) before their requests go out; the
+    ids still this worker's (a row whose claim ran out and was taken over is not sent)."""
+    if not ids:
+        return set()
+    started = session.execute(
+        update(OutboxRow).where(OutboxRow.id.in_(list(ids)), OutboxRow.claimed_by == worker,
+                                OutboxRow.status == "claimed")
+        .values(status="sending", claimed_until=now + lease)
+        .returning(OutboxRow.id), execution_options={"synchronize_session": False}).scalars()
+    return set(started)
+
+
+def record_and_start(db: Database, outcomes: list[Outcome], start: Collection[int], *,
+                     worker: str, now: datetime, lease: timedelta) -> set[int]:
+    """One transaction for the send loop: write the results that came back, then mark the
+    next rows "sending" (see start_sends); returns the rows that may be sent now."""
+    with db.session() as session:
+        _record(session, outcomes, worker=worker, now=now)
+        return start_sends(session, start, worker=worker, now=now, lease=lease)
+
+
 def record_outcomes(db: Database, outcomes: list[Outcome], *, worker: str, now: datetime
                     ) -> None:
     """Write the results of sends; a permanent failure is reported to the admins."""
     if not outcomes:
         return
     with db.session() as session:
-        sent = [o for o in outcomes if o.status == "sent"]
-        if sent:
-            # The platform accepted these: they are sent, whoever holds the claim now.
-            table = OutboxRow.__table__
-            session.connection().execute(
-                update(table).where(table.c.id == bindparam("oid"), table.c.status != "sent")
-                .values(status="sent", sent_at=now, external_id=bindparam("ext"),
-                        claimed_by=None, claimed_until=None, attempts=table.c.attempts + 1),
-                [{"oid": o.item.id, "ext": (str(o.external_id)[:64] if o.external_id else None)}
-                 for o in sent])
-            notice_ids = [o.item.notice_id for o in sent if o.item.notice_id is not None]
-            if notice_ids:
-                session.execute(
-                    update(NoticeRow).where(NoticeRow.id.in_(notice_ids),
-                                            NoticeRow.status != NoticeStatus.SENT.value)
-                    .values(status=NoticeStatus.SENT.value, sent_at=now,
-                            attempts=NoticeRow.attempts + 1),
-                    execution_options={"synchronize_session": False})
-        for outcome in outcomes:
-            if outcome.status == "sent":
-                continue
-            row = session.get(OutboxRow, outcome.item.id, with_for_update=True)
-            if row is None or row.status != "sending" or row.claimed_by != worker:
-                # Our lease ran out and another process took the row; it decides now.
-                log.warning("outbox %s was taken over before its result was recorded",
-                            outcome.item.id)
-                if row is not None and outcome.status == "sent" and row.status != "sent":
-                    _mark_sent(session, row, outcome, now)
-                continue
-            if outcome.status == "sent":
+        _record(session, outcomes, worker=worker, now=now)
+
+
+def _record(session: Session, outcomes: list[Outcome], *, worker: str, now: datetime) -> None:
+    if not outcomes:
+        return
+    sent = [o for o in outcomes if o.status == "sent"]
+    if sent:
+        # The platform accepted these: they are sent, whoever holds the claim now.
+        table = OutboxRow.__table__
+        session.connection().execute(
+            update(table).where(table.c.id == bindparam("oid"), table.c.status != "sent")
+            .values(status="sent", sent_at=now, external_id=bindparam("ext"),
+                    claimed_by=None, claimed_until=None, attempts=table.c.attempts + 1),
+            [{"oid": o.item.id, "ext": (str(o.external_id)[:64] if o.external_id else None)}
+             for o in sent])
+        notice_ids = [o.item.notice_id for o in sent if o.item.notice_id is not None]
+        if notice_ids:
+            session.execute(
+                update(NoticeRow).where(NoticeRow.id.in_(notice_ids),
+                                        NoticeRow.status != NoticeStatus.SENT.value)
+                .values(status=NoticeStatus.SENT.value, sent_at=now,
+                        attempts=NoticeRow.attempts + 1),
+                execution_options={"synchronize_session": False})
+    for outcome in outcomes:
+        if outcome.status == "sent":
+            continue
+        row = session.get(OutboxRow, outcome.item.id, with_for_update=True)
+        if row is None or row.status != "sending" or row.claimed_by != worker:
+            # Our lease ran out and another process took the row; it decides now.
+            log.warning("outbox %s was taken over before its result was recorded",
+                        outcome.item.id)
+            if row is not None and outcome.status == "sent" and row.status != "sent":
                 _mark_sent(session, row, outcome, now)
-                continue
-            row.claimed_by = None
-            row.claimed_until = None
-            row.last_error = (outcome.error or "")[:500]
-            if outcome.status == "retry" and outcome.retry_after is not None:
-                # A 429 is the platform pacing us, not a failure of this message.
-                row.status = "pending"
-                row.next_attempt_at = now + timedelta(seconds=outcome.retry_after)
-                continue
-            row.attempts += 1
-            if outcome.permanent or row.attempts >= MAX_ATTEMPTS:
-                row.status = "failed"
-                if row.notice_id is not None:
-                    session.execute(update(NoticeRow).where(NoticeRow.id == row.notice_id)
-                                    .values(status=NoticeStatus.FAILED.value,
-                                            last_error=row.last_error))
-                _report_failure(session, row, now)
-            else:
-                row.status = "pending"
-                row.next_attempt_at = now + backoff(row.attempts)
+            continue
+        if outcome.status == "sent":
+            _mark_sent(session, row, outcome, now)
+            continue
+        row.claimed_by = None
+        row.claimed_until = None
+        row.last_error = (outcome.error or "")[:500]
+        if outcome.status == "retry" and outcome.retry_after is not None:
+            # A 429 is the platform pacing us, not a failure of this message.
+            row.status = "pending"
+            row.next_attempt_at = now + timedelta(seconds=outcome.retry_after)
+            continue
+        row.attempts += 1
+        if outcome.permanent or row.attempts >= MAX_ATTEMPTS:
+            row.status = "failed"
+            if row.notice_id is not None:
+                session.execute(update(NoticeRow).where(NoticeRow.id == row.notice_id)
+                                .values(status=NoticeStatus.FAILED.value,
+                                        last_error=row.last_error))
+            _report_failure(session, row, now)
+        else:
+            row.status = "pending"
+            row.next_attempt_at = now + backoff(row.attempts)
 
 
 def _mark_sent(session: Session, row: OutboxRow, outcome: Outcome, now: datetime) -> None:
@@ -366,10 +409,11 @@ def _report_failure(session: Session, row: OutboxRow, now: datetime) -> None:
 
 
 def release_claims(db: Database, *, worker: str) -> None:
-    """Hand this worker's claimed rows back at once (a clean shutdown)."""
+    """Hand this worker's claimed, untried rows back at once (a clean shutdown). A row left
+    "sending" (its result could not be written) waits for its lease: it may have gone out."""
     with db.session() as session:
         session.execute(update(OutboxRow).where(
-            OutboxRow.claimed_by == worker, OutboxRow.status == "sending").values(
+            OutboxRow.claimed_by == worker, OutboxRow.status == "claimed").values(
             status="pending", claimed_by=None, claimed_until=None))
         session.execute(update(NoticeRow).where(
             NoticeRow.claimed_by == worker, NoticeRow.status == NoticeStatus.CLAIMED.value

@@ -39,7 +39,7 @@ from scheduler.outbox import (
     RenderStats,
     claim_notices,
     claim_outbox,
-    record_outcomes,
+    record_and_start,
     release_claims,
     render_claimed,
 )
@@ -123,8 +123,11 @@ class Scheduler:
         self._aps: Any = None
         self._drain_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        # The send ledger: results to write and rows to mark "sending", written together by
+        # whichever send gets the lock (see _write_ledger).
         self._unrecorded: list[Outcome] = []
-        self._record_lock = asyncio.Lock()
+        self._to_start: dict[int, asyncio.Future[bool]] = {}
+        self._ledger_lock = asyncio.Lock()
         self.delivered = 0
 
     async def _db(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
@@ -215,17 +218,9 @@ class Scheduler:
         gate = asyncio.Semaphore(self.config.max_in_flight)
 
         async def send(item: OutboxItem) -> None:
-            try:
-                outcome = await self._send(item)
+            outcome = await self._send_one(item, gate)
+            if outcome is not None:
                 outcomes.append(outcome)
-                # Record each result at once: the window for a duplicate after a crash is
-                # one message wide.
-                await self._db(record_outcomes, self.db, [outcome], worker=self.worker,
-                               now=self.clock.now())
-            except Exception:
-                log.exception("recording a send failed (outbox %s)", item.id)
-            finally:
-                gate.release()
 
         while pending:
             now = self.monotonic()
@@ -247,6 +242,31 @@ class Scheduler:
         if in_flight:
             await asyncio.gather(*in_flight)
         return outcomes
+
+    async def _send_one(self, item: OutboxItem, gate: asyncio.Semaphore) -> Outcome | None:
+        """Mark the row "sending" (committed), send it, commit the result; release `gate`
+        only then, so a process has at most max_in_flight rows whose result is unknown.
+        None when the row could not be marked (its claim was lost, or the database failed:
+        it stays claimed and is taken again when the lease runs out)."""
+        try:
+            started = asyncio.get_running_loop().create_future()
+            self._to_start[item.id] = started
+            try:
+                await self._write_ledger()
+            except Exception:
+                log.exception("marking outbox %s as sending failed", item.id)
+            if not started.done() or not started.result():
+                self._to_start.pop(item.id, None)
+                return None
+            outcome = await self._send(item)
+            self._unrecorded.append(outcome)
+            try:
+                await self._write_ledger()
+            except Exception:
+                log.exception("recording sends failed (kept to write with the next ones)")
+            return outcome
+        finally:
+            gate.release()
 
     async def _send(self, item: OutboxItem) -> Outcome:
         sender = self.senders[item.platform]
@@ -305,7 +325,7 @@ class Scheduler:
         """Send continuously: keep a small queue of claimed rows topped up (so a batch
         boundary never idles the platform's pace), send whichever row's chat is free."""
         queue: list[tuple[float, OutboxItem]] = []  # (monotonic claim time, row)
-        in_flight: set[asyncio.Task[None]] = set()
+        in_flight: set[asyncio.Task[Outcome | None]] = set()
         gate = asyncio.Semaphore(self.config.max_in_flight)
         lease = self.config.outbox_lease.total_seconds()
         batch = self.config.outbox_batch
@@ -326,6 +346,8 @@ class Scheduler:
                 # A row held longer than most of its lease is left to expire and be taken
                 # again (never sent by two processes).
                 queue = [(t, it) for t, it in queue if now - t < lease * 0.8]
+                if self._unrecorded and not in_flight:  # a result a failed write left
+                    await self._write_ledger()
                 if not queue:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._stopping.wait(), self.config.idle_poll)
@@ -344,7 +366,7 @@ class Scheduler:
                     continue
                 queue.remove(entry)
                 self.pacer.take(item.platform, item.chat_id, now)
-                task = asyncio.create_task(self._send_and_record(item, gate))
+                task = asyncio.create_task(self._send_one(item, gate))
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)
             except Exception:
@@ -353,33 +375,28 @@ class Scheduler:
         if in_flight:
             await asyncio.gather(*in_flight, return_exceptions=True)
 
-    async def _send_and_record(self, item: OutboxItem, gate: asyncio.Semaphore) -> None:
-        try:
-            outcome = await self._send(item)
-        except Exception:
-            log.exception("sending outbox %s failed", item.id)
-            gate.release()
-            return
-        gate.release()
-        self._unrecorded.append(outcome)
-        try:
-            await self._record_pending()
-        except Exception:
-            log.exception("recording sends failed")
-
-    async def _record_pending(self) -> None:
-        """Group commit: whoever gets the lock writes every result waiting so far, so under
-        load one transaction records many sends and when idle each is written at once."""
-        async with self._record_lock:
-            if not self._unrecorded:
+    async def _write_ledger(self) -> None:
+        """Group commit: whoever gets the lock writes every result waiting so far and marks
+        every row about to be sent, in one transaction; under load one commit serves many
+        sends, when idle each is written at once. A send starts only after its mark is
+        committed and its result is written right after the platform answered, so a crash
+        can repeat only a row the database shows as "sending"."""
+        async with self._ledger_lock:
+            if not self._unrecorded and not self._to_start:
                 return
-            batch, self._unrecorded = self._unrecorded, []
+            results, self._unrecorded = self._unrecorded, []
+            marks, self._to_start = self._to_start, {}
             try:
-                await self._db(record_outcomes, self.db, batch, worker=self.worker,
-                               now=self.clock.now())
+                started: set[int] = await self._db(
+                    record_and_start, self.db, results, list(marks), worker=self.worker,
+                    now=self.clock.now(), lease=self.config.outbox_lease)
             except Exception:
-                self._unrecorded = batch + self._unrecorded
+                self._unrecorded = results + self._unrecorded
+                for future in marks.values():
+                    future.set_result(False)
                 raise
+            for oid, future in marks.items():
+                future.set_result(oid in started)
 
     async def stop(self) -> None:
         """Stop triggering, finish the current batch, hand unsent claims back."""
@@ -393,6 +410,10 @@ class Scheduler:
             except (TimeoutError, asyncio.CancelledError):
                 self._drain_task.cancel()
             self._drain_task = None
+        try:
+            await self._write_ledger()
+        except Exception:
+            log.exception("recording the last sends failed")
         try:
             await self._db(release_claims, self.db, worker=self.worker)
         except Exception:
