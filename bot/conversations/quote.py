@@ -4,6 +4,25 @@
 10 laptop pro") -> rule check with a fix button -> priced summary with cross-sell buttons ->
 optional discount (within the limit: applied; above: a reason, then the manager decides) ->
 the PDF. Revising a quote makes the next version; accepting it makes the order.
+Where the items are asked, one form also takes them at once (a "quantity SKU-or-name" line
+per product, the discount and its reason): Slack shows it as a modal; other doors show its
+button, and pressing it asks in text. The form's lines are read by the same core service
+as typed items.
+
+```mermaid
+stateDiagram-v2
+    [*] --> customer
+    customer --> deal
+    customer --> items
+    deal --> items
+    items --> items: typed items, buttons, the form
+    items --> discount: Discount
+    items --> reason: above the limit
+    discount --> items
+    discount --> reason
+    items --> [*]: Create PDF quote / form with a reason
+    reason --> [*]: saved, waiting for approval
+```
 """
 
 from __future__ import annotations
@@ -16,7 +35,16 @@ from sqlalchemy.orm import Session
 
 from bot.conversations.engine import encode_payload
 from bot.conversations.flow import Action, Ctx, Flow, Step, done, goto, intent
-from bot.conversations.messages import Attachment, Button, Incoming, Reply
+from bot.conversations.messages import (
+    Attachment,
+    Button,
+    Form,
+    FormField,
+    FormReply,
+    Incoming,
+    Reply,
+    form_values,
+)
 from bot.conversations.registry import Registry
 from bot.documents.quote_pdf import PdfLine, PdfQuote, render_quote_pdf
 from bot.i18n import N_, Translator, register_errors
@@ -38,6 +66,9 @@ _DISCOUNT = re.compile(r"^\s*(?:discount|diskon|disc\.?|potongan)?\s*(-?\d+(?:[.
                        r"(?:discount|diskon|off)?\s*$", re.IGNORECASE)
 _REMOVE = re.compile(r"^\s*(?:remove|delete|hapus|buang)\s+(.+)$", re.IGNORECASE)
 _DONE_WORDS = {"done", "save", "pdf", "ok", "selesai", "simpan", "send", "kirim"}
+FORM_VALUE = "form"
+FORM_BUTTON = N_("📝 Items in a form")
+MAX_FORM_LINES = 3000
 
 register_errors({
     "quote.no_items": N_("Type the products to quote, e.g. \"2 server x1, 10 laptop pro\"."),
@@ -120,8 +151,8 @@ def _summary(ctx: Ctx) -> Reply:
     t = ctx.t
     items = _items(ctx)
     if not items:
-        return ctx.reply(t("Which products? Type them with quantities, e.g. \"2 server x1, "
-                           "10 laptop pro\"."))
+        return _with_form(ctx, t("Which products? Type them with quantities, e.g. \"2 server "
+                                 "x1, 10 laptop pro\"."))
     session = ctx.session
     issues = check_configuration(session, expand_bundles(session, items))
     if issues:
@@ -173,7 +204,95 @@ def _summary(ctx: Ctx) -> Reply:
     if suggestions:
         lines.append(t("Customers buying these often add: {names}.",
                        names=", ".join(s.name for s in suggestions)))
-    return ctx.reply("\n".join(lines), sell, actions)
+    return _with_form(ctx, "\n".join(lines), sell, actions)
+
+
+# -- the items form --------------------------------------------------------------------------
+def _with_form(ctx: Ctx, text: str, *rows: list[Button],
+               values: dict[str, str] | None = None) -> FormReply:
+    """A reply of the items state with the items form's button as its last row."""
+    form_row = (Button(ctx.t(FORM_BUTTON), value=FORM_VALUE),)
+    return FormReply(text=text, buttons=(*(tuple(r) for r in rows if r), form_row),
+                     form=_items_form(ctx, values))
+
+
+def _items_form(ctx: Ctx, values: dict[str, str] | None) -> Form:
+    """The quote's items as "quantity SKU" lines, the discount and the reason for one above
+    the rep's limit; filled with the current quote, or with `values` after a refusal."""
+    t = ctx.t
+    if values is None:
+        items = _items(ctx)
+        skus = {p.id: p.sku for p in _products(ctx, items)}
+        discount = Decimal(ctx.data.get("discount") or "0")
+        values = {"items": "\n".join(f"{qty} {skus[pid]}" for pid, qty in items.items()
+                                     if pid in skus),
+                  "discount": _pct_text(discount) if discount else ""}
+    limit = _pct_text(quote_service.discount_limit(ctx.user))
+    return Form(title=t("Quote items"), submit_label=t("Price it"), value=FORM_VALUE, fields=(
+        FormField("items", t("Products"), kind="long_text", max_length=MAX_FORM_LINES,
+                  hint=t("One line per product: quantity, then SKU or name, e.g. 2 SRV-X1."),
+                  initial=values.get("items", "")),
+        FormField("discount", t("Discount on the whole quote (%)"), kind="number",
+                  required=False, initial=values.get("discount", ""),
+                  hint=t("Your limit is {limit}%; above it your manager decides.",
+                         limit=limit)),
+        FormField("reason", t("Reason for a discount above your limit"), required=False,
+                  max_length=500, initial=values.get("reason", "")),
+    ))
+
+
+class _Refused(Exception):
+    """A form value the data refuses; its message is shown with the form again."""
+
+
+def _items_from_form(ctx: Ctx, values: dict[str, str]) -> Step:
+    """Take the form's items (replacing the quote's) and its discount, checked by the same
+    services as typed ones. A refusal (unknown product, bad quantity, a discount below the
+    floor or above the limit without a reason) keeps the quote as it was and answers with
+    the reason and the form again, filled in. Nothing is written before the quote is saved."""
+    t = ctx.t
+    before = {k: ctx.data[k] for k in ("items", "discount", "requested") if k in ctx.data}
+    try:
+        resolved = resolve_items(ctx.session, values.get("items", ""))
+        if resolved.unknown:
+            problems = []
+            for typed, suggestions in resolved.unknown:
+                if suggestions:
+                    problems.append(t("I don't know a product \"{text}\". Did you mean: "
+                                      "{names}?", text=typed[:60],
+                                      names=", ".join(f"{p.name} ({p.sku})"
+                                                      for p in suggestions[:3])))
+                else:
+                    problems.append(t("I don't know a product \"{text}\" and nothing looks "
+                                      "like it. Check the name or the SKU.", text=typed[:60]))
+            raise _Refused("\n".join(problems))
+        items: dict[int, int] = {}
+        for product, qty in resolved.found:
+            items[product.id] = items.get(product.id, 0) + qty
+        _set_items(ctx, items)
+        step = _ask_discount(ctx, Decimal(values.get("discount") or "0"))
+    except DomainError as exc:
+        return _refuse(ctx, values, before, t.error(exc.code, exc.params))
+    except _Refused as exc:
+        return _refuse(ctx, values, before, str(exc))
+    if step.next != "reason":
+        return step
+    reason = (values.get("reason") or "").strip()
+    if len(reason) < 3:
+        limit = _pct_text(quote_service.discount_limit(ctx.user))
+        return _refuse(ctx, values, before, t(
+            "{pct}% is above your limit of {limit}%: give your manager a reason in the form, "
+            "or ask for less.", pct=_pct_text(Decimal(ctx.data["requested"])), limit=limit))
+    return _save(ctx, reason=reason[:500])
+
+
+def _refuse(ctx: Ctx, values: dict[str, str], before: dict[str, object], problem: str
+            ) -> Step:
+    for key in ("items", "discount", "requested"):
+        ctx.data.pop(key, None)
+    ctx.data.update(before)
+    text = "\n".join([problem, ctx.t("Correct it in the form, or type the items here.")])
+    return goto("items", _with_form(ctx, text, values=values))
 
 
 # -- start -------------------------------------------------------------------------------------
@@ -233,9 +352,9 @@ def _after_customer(ctx: Ctx, company: Company) -> Step:
         buttons.append([Button(t("No deal"), value="d:0")])
         return goto("deal", ctx.reply(t("For which deal of {customer}?", customer=company.name),
                                       *buttons))
-    return goto("items", ctx.reply(t("Quote for {customer}. Which products? Type them with "
-                                     "quantities, e.g. \"2 server x1, 10 laptop pro\".",
-                                     customer=company.name)))
+    return goto("items", _with_form(ctx, t("Quote for {customer}. Which products? Type them "
+                                           "with quantities, e.g. \"2 server x1, 10 laptop "
+                                           "pro\".", customer=company.name)))
 
 
 async def choose_customer(ctx: Ctx, inc: Incoming) -> Step:
@@ -262,8 +381,8 @@ async def choose_deal(ctx: Ctx, inc: Incoming) -> Step:
         if deal is None:
             raise NotFound("quote.not_found", ref=str(deal_id))
         ctx.data["deal_id"] = deal.id
-    return goto("items", t("Which products? Type them with quantities, e.g. \"2 server x1, "
-                           "10 laptop pro\"."))
+    return goto("items", _with_form(ctx, t("Which products? Type them with quantities, e.g. "
+                                           "\"2 server x1, 10 laptop pro\".")))
 
 
 async def _open_quote(ctx: Ctx, ref: str) -> Step:
@@ -296,7 +415,13 @@ async def _open_quote(ctx: Ctx, ref: str) -> Step:
 async def edit_items(ctx: Ctx, inc: Incoming) -> Step:
     t = ctx.t
     items = _items(ctx)
+    values = form_values(inc)
+    if values is not None:
+        return _items_from_form(ctx, values)
     value = inc.button
+    if value == FORM_VALUE:  # a door without forms: ask in text
+        return goto("items", t("Type products with quantities, e.g. \"2 server x1, 10 laptop "
+                               "pro\", a discount like \"10%\", or press a button."))
     if value:
         if value.startswith("add:"):
             _, pid, qty = value.split(":")

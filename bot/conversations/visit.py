@@ -1,14 +1,41 @@
 """Log a visit or call in a few taps; record material sent; check in with a location.
 
 "log visit hendro" -> outcome (tap) -> notes (typed, or Skip) -> next step (tap) -> saved.
+Once the contact is chosen, the question also offers one form (kind, outcome, notes, next-step
+date): Slack shows it as a modal; other doors show its button, and pressing it asks in text.
 Nothing is written until the last step; a location shared afterwards checks the visit in.
+
+```mermaid
+stateDiagram-v2
+    [*] --> who: no clear contact
+    [*] --> kind: contact clear, kind unknown
+    [*] --> outcome: contact and kind clear
+    who --> kind
+    who --> outcome
+    kind --> outcome
+    kind --> [*]: form submitted (saved)
+    outcome --> notes
+    outcome --> [*]: form submitted (saved)
+    notes --> next
+    next --> date: Pick a date
+    next --> [*]: saved
+    date --> [*]: saved
+```
 """
 
 from __future__ import annotations
 
 from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, goto, intent
 from bot.conversations.lookup import KIND_LABELS, _clean_product, company_name
-from bot.conversations.messages import Button, Incoming, button_rows
+from bot.conversations.messages import (
+    Button,
+    Form,
+    FormField,
+    FormReply,
+    Incoming,
+    button_rows,
+    form_values,
+)
 from bot.conversations.registry import Registry
 from bot.i18n import N_, register_errors
 from core import activities
@@ -39,6 +66,8 @@ KIND_BUTTONS = (("visit", N_("Visit")), ("call", N_("Call")), ("meeting", N_("Me
                 ("email", N_("E-mail")))
 OUTCOME_BUTTONS = (("positive", N_("👍 Positive")), ("neutral", N_("😐 Neutral")),
                    ("negative", N_("👎 Not interested")), ("no_answer", N_("📵 Not reached")))
+FORM_VALUE = "form"
+FORM_BUTTON = N_("📝 All in one form")
 NEXT_BUTTONS = (("tomorrow", N_("Tomorrow")), ("3days", N_("In 3 days")),
                 ("nextweek", N_("Next week")), ("pick", N_("Pick a date")),
                 ("none", N_("No next step")))
@@ -110,12 +139,71 @@ def _with_contact(ctx: Ctx, company: Company, contact: Contact | None) -> Step:
                        else company_name(company))
     if ctx.data.get("kind"):
         return _ask_outcome(ctx)
+    return _ask_kind(ctx, with_form=True)
+
+
+def _ask_kind(ctx: Ctx, *, with_form: bool) -> Step:
     buttons = [Button(ctx.t(label), value=value) for value, label in KIND_BUTTONS]
-    return goto("kind", ctx.reply(ctx.t("{who}: what kind of contact?", who=ctx.data["who"]),
-                                  button_rows(buttons, 4)[0]))
+    text = ctx.t("{who}: what kind of contact?", who=ctx.data["who"])
+    if not with_form:
+        return goto("kind", ctx.reply(text, button_rows(buttons, 4)[0]))
+    return goto("kind", _with_form(ctx, text, (button_rows(buttons, 4)[0],)))
+
+
+def _with_form(ctx: Ctx, text: str, rows: tuple[tuple[Button, ...], ...],
+               values: dict[str, str] | None = None) -> FormReply:
+    """The question with its buttons, plus the form (filled with `values` after a refusal)."""
+    form_row = (Button(ctx.t(FORM_BUTTON), value=FORM_VALUE),)
+    return FormReply(text=text, buttons=(*rows, form_row), form=_visit_form(ctx, values or {}))
+
+
+def _visit_form(ctx: Ctx, values: dict[str, str]) -> Form:
+    """Kind, outcome, notes and the next-step date at once (the contact is already chosen)."""
+    t = ctx.t
+    return Form(
+        title=t("Log a contact"), submit_label=t("Save"), value=FORM_VALUE, fields=(
+            FormField("kind", t("Kind"), kind="choice",
+                      options=tuple((v, t(label)) for v, label in KIND_BUTTONS),
+                      initial=values.get("kind") or ctx.data.get("kind") or "visit"),
+            FormField("outcome", t("How did it go?"), kind="choice",
+                      options=tuple((v, t(label)) for v, label in OUTCOME_BUTTONS),
+                      initial=values.get("outcome", "")),
+            FormField("notes", t("Notes"), kind="long_text", required=False,
+                      max_length=activities.MAX_NOTES, initial=values.get("notes", "")),
+            FormField("next_date", t("Next step on"), kind="date", required=False,
+                      hint=t("Leave it empty for no next step."),
+                      initial=values.get("next_date", "")),
+        ))
+
+
+def _from_form(ctx: Ctx, values: dict[str, str], question: Step) -> Step:
+    """Save the visit from the submitted form; a value only the core can refuse (a date in
+    the past, notes too long) answers with the reason and the form again, filled in."""
+    kind, outcome = values.get("kind", ""), values.get("outcome", "")
+    if kind not in {k for k, _ in KIND_BUTTONS} or outcome not in {
+            v for v, _ in OUTCOME_BUTTONS}:
+        raise DomainError("visit.bad_outcome")  # a door always checks choices; a forged one
+    notes = (values.get("notes") or "").strip() or None
+    try:
+        if notes and len(notes) > activities.MAX_NOTES:
+            raise DomainError("visit.notes_too_long", limit=activities.MAX_NOTES)
+        due = (activities.parse_due(values["next_date"], ctx.user.timezone, ctx.now)
+               if values.get("next_date") else None)
+    except DomainError as exc:
+        rows = question.replies[-1].buttons[:-1] if question.replies else ()
+        text = "\n".join([ctx.t.error(exc.code, exc.params),
+                          ctx.t("Correct it in the form, or answer here step by step.")])
+        return goto(question.next, _with_form(ctx, text, rows, values))
+    ctx.data.update(kind=kind, outcome=outcome, notes=notes)
+    return _save(ctx, due)
 
 
 async def on_kind(ctx: Ctx, inc: Incoming) -> Step:
+    values = form_values(inc)
+    if values is not None:
+        return _from_form(ctx, values, _ask_kind(ctx, with_form=True))
+    if inc.button == FORM_VALUE:  # a door without forms: ask in text
+        return _ask_kind(ctx, with_form=False)
     value = inc.button or KIND_WORDS.get((inc.text or "").strip().lower())
     if value not in {k for k, _ in KIND_BUTTONS}:
         buttons = [Button(ctx.t(label), value=v) for v, label in KIND_BUTTONS]
@@ -125,11 +213,13 @@ async def on_kind(ctx: Ctx, inc: Incoming) -> Step:
     return _ask_outcome(ctx)
 
 
-def _ask_outcome(ctx: Ctx) -> Step:
+def _ask_outcome(ctx: Ctx, *, with_form: bool = True) -> Step:
     buttons = [Button(ctx.t(label), value=value) for value, label in OUTCOME_BUTTONS]
     kind = ctx.t(KIND_LABELS[ctx.data["kind"]])
-    return goto("outcome", ctx.reply(ctx.t("How did the {kind} with {who} go?", kind=kind,
-                                           who=ctx.data["who"]), *button_rows(buttons, 2)))
+    text = ctx.t("How did the {kind} with {who} go?", kind=kind, who=ctx.data["who"])
+    if not with_form:
+        return goto("outcome", ctx.reply(text, *button_rows(buttons, 2)))
+    return goto("outcome", _with_form(ctx, text, button_rows(buttons, 2)))
 
 
 OUTCOME_WORDS = {"positive": "positive", "good": "positive", "positif": "positive",
@@ -141,6 +231,11 @@ OUTCOME_WORDS = {"positive": "positive", "good": "positive", "positif": "positiv
 
 
 async def on_outcome(ctx: Ctx, inc: Incoming) -> Step:
+    values = form_values(inc)
+    if values is not None:
+        return _from_form(ctx, values, _ask_outcome(ctx))
+    if inc.button == FORM_VALUE:  # a door without forms: ask in text
+        return _ask_outcome(ctx, with_form=False)
     typed = OUTCOME_WORDS.get((inc.text or "").strip().lower().strip(".!"))
     if typed:
         inc = Incoming(inc.platform, inc.chat_id, inc.user_id, button=typed)
