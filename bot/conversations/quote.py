@@ -292,7 +292,10 @@ def _refuse(ctx: Ctx, values: dict[str, str], before: dict[str, object], problem
         ctx.data.pop(key, None)
     ctx.data.update(before)
     text = "\n".join([problem, ctx.t("Correct it in the form, or type the items here.")])
-    return goto("items", _with_form(ctx, text, values=values))
+    # The quote as it stands keeps its buttons (add, remove, discount, PDF) under the message.
+    current = _summary(ctx)
+    rows = [list(row) for row in current.buttons if all(b.value != FORM_VALUE for b in row)]
+    return goto("items", _with_form(ctx, text, *rows, values=values))
 
 
 # -- start -------------------------------------------------------------------------------------

@@ -194,3 +194,41 @@ async def test_manager_sees_the_lead_queue_and_assigns(chat: CollectingChat,
     assert "to whom?" in texts(r)
     r = await maya.press("Andi Pratama")
     assert f"Lead #{deal_id} now belongs to Andi Pratama" in texts(r)
+
+
+async def test_the_newlead_form_on_a_door_without_forms(chat: CollectingChat,
+                                                        database: Database) -> None:
+    from sqlalchemy import func
+
+    from bot.conversations.messages import FormReply, form_file
+
+    budi = chat.as_user("budi")
+    with database.session() as s:
+        deals = s.scalar(select(func.count()).select_from(Deal))
+    replies = await budi.say("/newlead")
+    assert isinstance(replies[-1], FormReply)
+    # Pressed where there are no forms: the question is asked again in text.
+    replies = await budi.press("📝 All in one form")
+    assert "Which company is the lead? Type its name." in texts(replies)
+    replies = await budi.say("Sinar Jaya")
+    assert "who is the contact?" in texts(replies)
+    # The company's form (its contacts as a choice), submitted as a door with forms does;
+    # an unknown contact id and a negative amount are refused, nothing is written.
+    offer = replies[-1]
+    assert isinstance(offer, FormReply) and offer.form is not None
+    contact_field = offer.form.fields[0]
+    assert contact_field.kind == "choice" and contact_field.options[-1][0] == "none"
+    hendro = next(v for v, label in contact_field.options if label == "Hendro Wibisono")
+    button = budi.find("📝 All in one form").payload
+    values = {"contact": hendro, "need": "Two servers", "source": "partner", "amount": "-1"}
+    replies = await budi.send(budi.incoming(button=button, file=form_file(values)))
+    assert "An amount is a number of zero or more." in texts(replies)
+    with database.session() as s:
+        assert s.scalar(select(func.count()).select_from(Deal)) == deals
+    replies = await budi.send(budi.incoming(button=budi.find("📝 All in one form").payload,
+                                            file=form_file({**values, "amount": "5000000"})))
+    assert "recorded: Sinar Jaya Abadi: Two servers." in texts(replies)
+    with database.session() as s:
+        deal = s.scalar(select(Deal).order_by(Deal.id.desc()).limit(1))
+        assert (deal.need, deal.source, deal.amount, deal.contact_id) == (
+            "Two servers", "partner", Decimal(5_000_000), int(hendro))

@@ -278,3 +278,35 @@ async def test_accepting_in_chat_places_the_order_on_the_deal(chat: CollectingCh
         deal = s.get(Deal, deal_id)
         assert deal.stage == "order_placed"
         assert deal.facts["accepted_quote_id"] == deal.facts["quote_id"]
+
+
+async def test_the_items_form_on_a_door_without_forms(chat: CollectingChat, app: App) -> None:
+    from bot.conversations.messages import FormReply, form_file
+
+    budi = chat.as_user("budi")
+    await start_sinar(budi)
+    assert isinstance(budi.transcript[-1], FormReply)
+    # Pressed where there are no forms: asked in text, and typed items work as before.
+    replies = await budi.press("📝 Items in a form")
+    assert "Type products with quantities" in texts(replies)
+    replies = await budi.say("1 laptop air")
+    assert "Laptop Air 13 × 1" in texts(replies)
+    summary = replies[-1]
+    assert isinstance(summary, FormReply) and summary.form is not None
+    assert summary.form.fields[0].initial == "1 LAP-AIR"
+    # Form lines go through the same item reading as typed ones: a bad line refuses the whole
+    # form and keeps the quote as it was.
+    quotes = count(app, Quote)
+    values = {"items": "2 LAP-AIR\n-3 SRV-X1", "discount": "5"}
+    replies = await budi.send(budi.incoming(button=budi.find("📝 Items in a form").payload,
+                                            file=form_file(values)))
+    assert "must be a whole number above zero" in texts(replies)
+    again = replies[-1]
+    assert isinstance(again, FormReply) and again.form is not None
+    assert again.form.fields[0].initial == "2 LAP-AIR\n-3 SRV-X1"
+    replies = await budi.press("Create PDF quote")
+    assert count(app, Quote) == quotes + 1
+    with app.db.session() as s:
+        version = s.scalar(select(QuoteVersion).order_by(QuoteVersion.id.desc()).limit(1))
+        assert [(x.sku, x.quantity) for x in version.lines] == [("LAP-AIR", 1)]
+        assert version.discount_pct == 0

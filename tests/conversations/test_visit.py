@@ -119,3 +119,42 @@ async def test_material_from_visit_and_rep_scope(chat: CollectingChat,
     out = texts(await u.say("log visit Bambang Hartono"))
     assert "Bambang Hartono ·" not in "".join(b.label for b in u.buttons)
     assert "How did the visit" not in out
+
+
+async def test_the_visit_form_on_a_door_without_forms(chat: CollectingChat,
+                                                      database: Database) -> None:
+    from bot.conversations.messages import FormReply, form_file
+
+    u = chat.as_user("budi")
+    replies = await u.say("log visit hendro wibisono")
+    offer = replies[-1]
+    assert isinstance(offer, FormReply) and offer.form is not None
+    assert [f.name for f in offer.form.fields] == ["kind", "outcome", "notes", "next_date"]
+    # The console shows the form's button; pressing it asks the same question in text.
+    replies = await u.press("📝 All in one form")
+    assert "How did the visit with Hendro Wibisono (PT Sinar Jaya Abadi) go?" in texts(replies)
+    assert [b.label for b in u.buttons] == ["👍 Positive", "😐 Neutral", "👎 Not interested",
+                                            "📵 Not reached"]
+    await u.press("😐 Neutral")
+    await u.say("Asked for the price list")
+    assert "Saved: visit" in texts(await u.press("No next step"))
+    # Values submitted with a form's button (what the Slack door sends) save in one step; a
+    # past date is refused with the form again, filled in, and nothing is written.
+    replies = await u.say("log call hendro wibisono")
+    button = u.find("📝 All in one form")
+    values = {"kind": "call", "outcome": "positive", "notes": "Call back",
+              "next_date": "2026-02-01"}
+    replies = await u.send(u.incoming(button=button.payload, file=form_file(values)))
+    assert "That date is in the past" in texts(replies)
+    again = replies[-1]
+    assert isinstance(again, FormReply) and again.form is not None
+    assert {f.name: f.initial for f in again.form.fields} == values
+    with database.session() as s:
+        assert len(s.scalars(select(Activity)).all()) == 1
+    replies = await u.send(u.incoming(button=u.find("📝 All in one form").payload,
+                                      file=form_file({**values, "next_date": "2026-03-09"})))
+    assert "Saved: call with Hendro Wibisono" in texts(replies)
+    assert "Next step on Mon 9 Mar 2026 09:00" in texts(replies)
+    with database.session() as s:
+        act = s.scalar(select(Activity).order_by(Activity.id.desc()).limit(1))
+        assert (act.kind, act.outcome, act.notes) == ("call", "positive", "Call back")
