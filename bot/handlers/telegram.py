@@ -24,7 +24,7 @@ import weakref
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlencode, urlparse
 
 import aiohttp
 from aiohttp import web
@@ -228,6 +228,7 @@ class AiohttpRequest(BaseRequest):
         self._connect = connect_timeout
         self._media = media_timeout
         self._session: aiohttp.ClientSession | None = None
+        self._timeouts: dict[tuple[float | None, float | None], aiohttp.ClientTimeout] = {}
 
     @property
     def read_timeout(self) -> float | None:
@@ -235,8 +236,11 @@ class AiohttpRequest(BaseRequest):
 
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
+            # Keep-alive pool; no cookie jar (the Bot API sets none, and a jar is consulted
+            # on every request).
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._pool_size),
+                cookie_jar=aiohttp.DummyCookieJar(),
                 headers={"User-Agent": self.USER_AGENT})
 
     async def shutdown(self) -> None:
@@ -256,6 +260,7 @@ class AiohttpRequest(BaseRequest):
         if self._session is None or self._session.closed:
             raise RuntimeError("This AiohttpRequest is not initialized!")
         data: Any = None
+        headers: dict[str, str] | None = None
         files = request_data.multipart_data if request_data is not None else None
         if request_data is not None:
             if files:
@@ -267,14 +272,21 @@ class AiohttpRequest(BaseRequest):
                                    content_type=mime or "application/octet-stream")
                 data = form
             else:
-                data = request_data.json_parameters
+                # The same urlencoded form aiohttp would build from the dict, without its
+                # per-request FormData machinery.
+                data = urlencode(request_data.json_parameters).encode()
+                headers = {"Content-Type": "application/x-www-form-urlencoded"}
         read = self._read if isinstance(read_timeout, DefaultValue) else read_timeout
         if files and isinstance(write_timeout, DefaultValue):
             read = max(read or 0, self._media)
         connect = self._connect if isinstance(connect_timeout, DefaultValue) else connect_timeout
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read)
+        timeout = self._timeouts.get((connect, read))
+        if timeout is None:
+            timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read)
+            if len(self._timeouts) < 64:
+                self._timeouts[(connect, read)] = timeout
         try:
-            async with self._session.request(method, url, data=data,
+            async with self._session.request(method, url, data=data, headers=headers,
                                              timeout=timeout) as response:
                 return response.status, await response.read()
         except TimeoutError as err:
