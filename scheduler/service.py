@@ -217,8 +217,8 @@ class Scheduler:
         in_flight: set[asyncio.Task[None]] = set()
         gate = asyncio.Semaphore(self.config.max_in_flight)
 
-        async def send(item: OutboxItem) -> None:
-            outcome = await self._send_one(item, gate)
+        async def send(item: OutboxItem, task: asyncio.Task[Outcome | None]) -> None:
+            outcome = await task
             if outcome is not None:
                 outcomes.append(outcome)
 
@@ -236,21 +236,33 @@ class Scheduler:
                 continue
             pending.remove(best)
             self.pacer.take(best.platform, best.chat_id, now)
-            task = asyncio.create_task(send(best))
+            task = asyncio.create_task(send(best, self._start(best, gate)))
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
         if in_flight:
             await asyncio.gather(*in_flight)
         return outcomes
 
-    async def _send_one(self, item: OutboxItem, gate: asyncio.Semaphore) -> Outcome | None:
-        """Mark the row "sending" (committed), send it, commit the result; release `gate`
-        only then, so a process has at most max_in_flight rows whose result is unknown.
-        None when the row could not be marked (its claim was lost, or the database failed:
-        it stays claimed and is taken again when the lease runs out)."""
+    def _start(self, item: OutboxItem, gate: asyncio.Semaphore) -> asyncio.Task[Outcome | None]:
+        """Send `item` (the caller holds a `gate` slot): its "sending" mark is queued for the
+        next ledger write at once, so it shares that write with the result that freed the
+        slot."""
+        started = asyncio.get_running_loop().create_future()
+        self._to_start[item.id] = started
+        return asyncio.create_task(self._send_one(item, gate, started))
+
+    async def _send_one(self, item: OutboxItem, gate: asyncio.Semaphore,
+                        started: asyncio.Future[bool]) -> Outcome | None:
+        """Wait for the row's "sending" mark to be committed, send it, commit the result.
+
+        The gate slot is given back when the platform has answered, before the result is
+        written: the next row's mark is queued after this result, and a ledger write takes
+        all queued results and marks together (results first), so the rows this process
+        has committed as "sending" never outnumber max_in_flight. None when the row could
+        not be marked (its claim was lost, or the database failed: it stays claimed and is
+        taken again when the lease runs out)."""
+        released = False
         try:
-            started = asyncio.get_running_loop().create_future()
-            self._to_start[item.id] = started
             try:
                 await self._write_ledger()
             except Exception:
@@ -260,13 +272,17 @@ class Scheduler:
                 return None
             outcome = await self._send(item)
             self._unrecorded.append(outcome)
+            gate.release()
+            released = True
+            await asyncio.sleep(0)  # let the loop queue the next row's mark: one write for both
             try:
                 await self._write_ledger()
             except Exception:
                 log.exception("recording sends failed (kept to write with the next ones)")
             return outcome
         finally:
-            gate.release()
+            if not released:
+                gate.release()
 
     async def _send(self, item: OutboxItem) -> Outcome:
         sender = self.senders[item.platform]
@@ -366,7 +382,7 @@ class Scheduler:
                     continue
                 queue.remove(entry)
                 self.pacer.take(item.platform, item.chat_id, now)
-                task = asyncio.create_task(self._send_one(item, gate))
+                task = self._start(item, gate)
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)
             except Exception:
