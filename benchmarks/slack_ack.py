@@ -6,10 +6,13 @@ child process; this process sends the signed requests on a fixed schedule (open 
 answer does not slow the sender) and runs the mock Slack Web API the door answers through.
 
     .venv/bin/python benchmarks/slack_ack.py [--rate 100] [--seconds 30] [--users 200]
+        [--profile]   (cProfile of the door's main loop: engine and Web API calls)
 
 ack = HTTP round trip of one signed request (what Slack's 3-second timer sees);
 queue wait = time a job waited in the door's queue between the ack and a worker taking it;
 end-to-end = the engine's answer posted to the mock Web API (counted, not timed).
+CPU is split by thread: the intake thread (HTTP, signature check, bolt dispatch, ack, queue)
+and the main loop (workers: engine, rendering, Web API calls through AsyncWebClient).
 """
 
 from __future__ import annotations
@@ -46,11 +49,22 @@ def pct(values: list[float], p: float) -> float:
 
 
 # -- the door's process ---------------------------------------------------------------------------
-def door_process(db_url: str, data_dir: str, api_url: str, users: int, conn: Any) -> None:
-    asyncio.run(_serve(db_url, data_dir, api_url, users, conn))
+def door_process(db_url: str, data_dir: str, api_url: str, users: int, conn: Any,
+                 profile: str | None = None) -> None:
+    asyncio.run(_serve(db_url, data_dir, api_url, users, conn, profile))
 
 
-async def _serve(db_url: str, data_dir: str, api_url: str, users: int, conn: Any) -> None:
+def _thread_cpu(thread: Any) -> float:
+    """CPU seconds a thread has used so far (0 when it is not running)."""
+    if thread is None or thread.ident is None:
+        return 0.0
+    return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+
+
+async def _serve(db_url: str, data_dir: str, api_url: str, users: int, conn: Any,
+                 profile: str | None) -> None:
+    import cProfile
+
     from bot.app import build_app
     from bot.handlers.slack import SlackDoor
     from core import users as user_service
@@ -81,9 +95,22 @@ async def _serve(db_url: str, data_dir: str, api_url: str, users: int, conn: Any
     await door.start()
     conn.send(door.port)
     loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, conn.recv)  # "go": the warm-up is done
+    profiler = cProfile.Profile() if profile else None
+    main_before = time.thread_time()
+    intake_before = _thread_cpu(door._thread)
+    received_before = door.stats.received
+    if profiler is not None:
+        profiler.enable()
     await loop.run_in_executor(None, conn.recv)  # "drain"
     await door.drain()
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(profile)
+    measured = max(1, door.stats.received - received_before)
     conn.send({"cpu_seconds": time.process_time() - cpu_before,
+               "main_cpu_ms": (time.thread_time() - main_before) * 1000 / measured,
+               "intake_cpu_ms": (_thread_cpu(door._thread) - intake_before) * 1000 / measured,
                "queue_waits": list(door.stats.queue_waits),
                "work": list(door.stats.work_seconds), "received": door.stats.received,
                "done": door.stats.done, "failed": door.stats.failed})
@@ -91,7 +118,8 @@ async def _serve(db_url: str, data_dir: str, api_url: str, users: int, conn: Any
 
 
 # -- the load -------------------------------------------------------------------------------------
-async def load(rate: int, seconds: int, users: int) -> dict[str, Any]:
+async def load(rate: int, seconds: int, users: int, profile: str | None = None
+               ) -> dict[str, Any]:
     from tests.handlers.fake_slack import FakeSlack
     from tests.handlers.slack_support import SignedSlack
 
@@ -100,7 +128,8 @@ async def load(rate: int, seconds: int, users: int) -> dict[str, Any]:
     db_url = f"sqlite:///{tmp}/bench.db"
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
-    proc = ctx.Process(target=door_process, args=(db_url, tmp, fake.api_url, users, child))
+    proc = ctx.Process(target=door_process,
+                       args=(db_url, tmp, fake.api_url, users, child, profile))
     proc.start()
     loop = asyncio.get_running_loop()
     port = await loop.run_in_executor(None, parent.recv)
@@ -116,6 +145,7 @@ async def load(rate: int, seconds: int, users: int) -> dict[str, Any]:
             await slack.command(f"U{i}", "whoami")
         await asyncio.sleep(1.0)
         fake.clear()
+        parent.send("go")
 
         async def one(i: int) -> None:
             user = f"U{rng.randrange(users)}"
@@ -163,6 +193,8 @@ async def load(rate: int, seconds: int, users: int) -> dict[str, Any]:
         "door_received": stats["received"] - users, "door_done": stats["done"] - users,
         "door_failed": stats["failed"], "answers_posted": answers,
         "door_cpu_ms_per_request": stats["cpu_seconds"] * 1000 / (total + users),
+        "intake_thread_cpu_ms_per_request": stats["intake_cpu_ms"],
+        "main_loop_cpu_ms_per_request": stats["main_cpu_ms"],
     }
 
 
@@ -171,8 +203,13 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=100)
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--profile", action="store_true",
+                        help="cProfile the door's main loop; top functions printed, stats "
+                             "written to benchmarks/results/slack_ack.prof")
     args = parser.parse_args()
-    result = asyncio.run(load(args.rate, args.seconds, args.users))
+    RESULTS.mkdir(exist_ok=True)
+    profile = str(RESULTS / "slack_ack.prof") if args.profile else None
+    result = asyncio.run(load(args.rate, args.seconds, args.users, profile))
     dropped = result["sent"] - result["door_done"]
     ack99 = result["ack_ms"]["all"]["p99"]
     wait99 = result["queue_wait_ms"]["p99"]
@@ -195,11 +232,17 @@ def main() -> None:
           f"{result['door_failed']}, dropped {dropped}; answers posted to the mock API "
           f"{result['answers_posted']}")
     print(f"door process CPU per request (intake + engine + replies): "
-          f"{result['door_cpu_ms_per_request']:.1f} ms")
+          f"{result['door_cpu_ms_per_request']:.1f} ms; during the load: intake thread "
+          f"{result['intake_thread_cpu_ms_per_request']:.2f} ms, main loop (workers) "
+          f"{result['main_loop_cpu_ms_per_request']:.2f} ms")
     print(f"ack p99 / 100 ms target = {ack99 / 100:.2f}; queue wait p99 / 1 s target = "
           f"{wait99 / 1000:.3f}; targets met: {result['targets']}")
-    RESULTS.mkdir(exist_ok=True)
     (RESULTS / "slack_ack.json").write_text(json.dumps(result, indent=2))
+    if profile:
+        import pstats
+
+        print("door main loop, top functions by own CPU time:")
+        pstats.Stats(profile).sort_stats("tottime").print_stats(15)
 
 
 if __name__ == "__main__":

@@ -498,6 +498,8 @@ class SlackDoor:
             if self._intake_loop is not None:
                 await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(
                     self._runner.cleanup(), self._intake_loop))
+                await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(
+                    self._finish_listener_tasks(), self._intake_loop))
                 self._intake_loop.call_soon_threadsafe(self._intake_loop.stop)
                 if self._thread is not None:
                     await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
@@ -506,6 +508,8 @@ class SlackDoor:
             else:
                 await self._runner.cleanup()
             self._runner = None
+        if self._listener_tasks and self._thread is None:  # they ran on this loop
+            await self._finish_listener_tasks()
         for task in self._workers:
             task.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
@@ -513,6 +517,11 @@ class SlackDoor:
         if self._http is not None:
             await self._http.close()
             self._http = None
+
+    async def _finish_listener_tasks(self, timeout: float = 5.0) -> None:
+        """Let modals being opened finish (they are short Web API calls) before the loop ends."""
+        if self._listener_tasks:
+            await asyncio.wait(list(self._listener_tasks), timeout=timeout)
 
     async def drain(self, settle: float = 0.05) -> None:
         """Wait until every received job is done (tests, benchmarks, shutdown)."""
