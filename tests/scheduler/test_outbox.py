@@ -3,17 +3,18 @@ platform's answers (429, transient errors, permanent failures) handled."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.app import App
 from core.models import NoticeRow, User
 from core.models.scheduling import OutboxRow
 from core.notices import enqueue_notice
-from core.ports import DeliveryError, PermanentFailure, RateLimited
-from scheduler.outbox import claim_notices, claim_outbox
+from core.ports import DeliveryError, OutboundMessage, PermanentFailure, RateLimited
+from scheduler.outbox import claim_notices, claim_outbox, release_claims, start_sends
 from tests.scheduler.support import (
     FakeSender,
     FakeTime,
@@ -290,3 +291,96 @@ async def test_inactive_recipient_is_cancelled(quiet_app: App) -> None:
     sender = FakeSender()
     await _scheduler(app, sender).tick()
     assert sender.sent == []
+
+
+async def test_a_row_is_committed_as_sending_before_its_request(quiet_app: App) -> None:
+    """What the platform receives was marked "sending" (by this worker, visible to every
+    other connection) before the request; the result is committed right after."""
+    app = quiet_app
+    link(app, "budi")
+    add_followup(app, "budi", due=app.clock.now() - timedelta(minutes=1), note="Call Hendro")
+    seen: list[tuple[str, str | None]] = []
+
+    class Peeking(FakeSender):
+        async def deliver(self, chat_id: str, message: OutboundMessage) -> str | None:
+            with app.db.engine.connect() as conn:  # another connection: only what is committed
+                row = conn.execute(select(OutboxRow.status, OutboxRow.claimed_by)).one()
+            seen.append((row.status, row.claimed_by))
+            return await super().deliver(chat_id, message)
+
+    sender = Peeking()
+    report = await _scheduler(app, sender).tick()
+    assert report.sent == 1
+    assert seen == [("sending", "test-worker")]
+    with app.db.session() as session:
+        row = session.scalars(select(OutboxRow)).one()
+        assert (row.status, row.claimed_by, row.last_error) == ("sent", None, None)
+
+
+async def test_only_a_row_left_sending_is_sent_again_and_noted(quiet_app: App) -> None:
+    """A dead process's rows: "claimed" (never tried) are sent with no note; "sending" (the
+    result unknown: the platform may have it) are sent again and noted as resent; once
+    the lease ran out, not before."""
+    app = quiet_app
+    now = app.clock.now()
+    lease = timedelta(seconds=30)
+    with app.db.session() as session:
+        for key in ("tried", "untried"):
+            session.add(OutboxRow(key=key, kind="x", platform="console", chat_id=key,
+                                  message={"text": key}, status="pending", attempts=0,
+                                  next_attempt_at=now, created_at=now))
+    items = claim_outbox(app.db, worker="dead", now=now, lease=lease, platforms={"console"})
+    assert len(items) == 2
+    with app.db.session() as session:
+        tried = next(i.id for i in items if i.chat_id == "tried")
+        assert start_sends(session, [tried], worker="dead", now=now, lease=lease) == {tried}
+        # A mark for a row this worker does not hold does nothing.
+        assert start_sends(session, [tried], worker="other", now=now, lease=lease) == set()
+    assert claim_outbox(app.db, worker="b", now=now + timedelta(seconds=29), lease=lease,
+                        platforms={"console"}) == []
+    taken = claim_outbox(app.db, worker="b", now=now + timedelta(seconds=31), lease=lease,
+                         platforms={"console"})
+    assert sorted(i.chat_id for i in taken) == ["tried", "untried"]
+    with app.db.session() as session:
+        notes = dict(session.execute(select(OutboxRow.chat_id, OutboxRow.last_error)).all())
+        statuses = set(session.scalars(select(OutboxRow.status)))
+    assert notes["untried"] is None
+    assert notes["tried"] == "resent: result of a send by dead unknown"
+    assert statuses == {"claimed"}
+    # A clean shutdown hands back what was never tried, and keeps what may have gone out.
+    with app.db.session() as session:
+        assert start_sends(session, [tried], worker="b", now=now, lease=lease) == {tried}
+    release_claims(app.db, worker="b")
+    with app.db.session() as session:
+        after = dict(session.execute(select(OutboxRow.chat_id, OutboxRow.status)).all())
+    assert after == {"tried": "sending", "untried": "pending"}
+
+
+async def test_committed_sending_rows_never_exceed_the_send_concurrency(quiet_app: App
+                                                                        ) -> None:
+    """While many sends are under way, the rows committed as "sending" stay within
+    max_in_flight (so a crash can repeat at most that many)."""
+    app = quiet_app
+    uid = link(app, "budi")
+    now = app.clock.now()
+    with app.db.session() as session:
+        for i in range(40):
+            session.add(OutboxRow(key=f"k{i}", kind="x", platform="console",
+                                  chat_id=f"c{i}", user_id=uid, message={"text": f"m{i}"},
+                                  status="pending", attempts=0, next_attempt_at=now,
+                                  created_at=now))
+    peaks: list[int] = []
+
+    class Slow(FakeSender):
+        async def deliver(self, chat_id: str, message: OutboundMessage) -> str | None:
+            with app.db.engine.connect() as conn:
+                peaks.append(conn.execute(select(func.count()).select_from(OutboxRow).where(
+                    OutboxRow.status == "sending")).scalar_one())
+            await asyncio.sleep(0.001)
+            return await super().deliver(chat_id, message)
+
+    sender = Slow()
+    sched = _scheduler(app, sender, max_in_flight=4)
+    report = await sched.tick()
+    assert report.sent == 40 and len(sender.sent) == 40
+    assert max(peaks) <= 4 and max(peaks) >= 2  # concurrent, and bounded
