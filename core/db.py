@@ -39,7 +39,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Straight on the driver connection: exec_driver_sql's result machinery cost ~30 us a
+    # transaction for a statement that returns nothing.
+    conn.connection.driver_connection.execute("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
