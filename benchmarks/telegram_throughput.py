@@ -128,6 +128,9 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
             stats = await wait_replies(http, url, sent, 300)
             bot_cpu = time.process_time() - bot_cpu
             fake_cpu = stats["cpu"] - before["cpu"]
+            burst_requests = {m: n - before["requests"].get(m, 0)
+                              for m, n in stats["requests"].items()
+                              if n > before["requests"].get(m, 0)}
             burst_pushes = sorted(at for _, at in stats["pushes"])[-args.burst:]
             burst_sends = sorted(at for _, at in stats["sends"])[-args.burst:]
             burst_seconds = burst_sends[-1] - burst_pushes[0]
@@ -161,6 +164,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
             "burst_p99_ms": round(percentile(burst_lat, 99), 2),
             "bot_cpu_ms_per_update": round(bot_cpu / args.burst * 1000, 3),
             "fake_server_cpu_ms_per_update": round(fake_cpu / args.burst * 1000, 3),
+            "burst_requests": burst_requests,
             "load_average_1m": round(os.getloadavg()[0], 2),
             "offered_rate": args.rate,
             "offered_updates": offered,
@@ -192,6 +196,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         result = asyncio.run(run(args, Path(tmp)))
+    requests: dict[str, int] = result["burst_requests"]  # type: ignore[assignment]
     rows = [
         ("capacity: updates", f"{result['burst_updates']}"),
         ("capacity: updates/s (target >= 1000)", f"{result['burst_updates_per_s']}"),
@@ -201,6 +206,9 @@ def main() -> None:
         ("capacity: => updates/s per free core", f"{1000 / result['bot_cpu_ms_per_update']:.0f}"),
         ("capacity: fake server CPU ms / update",
          f"{result['fake_server_cpu_ms_per_update']}"),
+        ("capacity: sendMessage / getUpdates calls per update",
+         f"{requests.get('sendMessage', 0) / result['burst_updates']:.2f} / "
+         f"{requests.get('getUpdates', 0) / result['burst_updates']:.3f}"),
         ("paced: offered updates/s", f"{result['offered_rate']:.0f}"),
         ("paced: answered / offered", f"{result['answered']} / {result['offered_updates']}"),
         ("paced: latency p50 ms", f"{result['p50_ms']}"),

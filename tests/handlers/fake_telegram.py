@@ -13,7 +13,7 @@ import asyncio
 import itertools
 import json
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +54,7 @@ class FakeTelegram:
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.failures: dict[str, list[Failure]] = defaultdict(list)
         self.record_updates = True
+        self.requests: Counter[str] = Counter()  # every API call by method (getUpdates too)
         self._updates: list[dict[str, Any]] = []
         self._new_update = asyncio.Event()
         self._update_ids = itertools.count(1000)
@@ -181,7 +182,7 @@ class FakeTelegram:
         pushes = [(str(u["message"]["chat"]["id"]), at) for u_id, at in self.pushed_at.items()
                   for u in [self._pushed.get(u_id)] if u]
         return web.json_response({"sends": sends, "pushes": pushes, "now": time.monotonic(),
-                                  "cpu": time.process_time()})
+                                  "cpu": time.process_time(), "requests": self.requests})
 
     def _message(self, user: dict[str, Any], chat: dict[str, Any] | None, **body: Any
                  ) -> dict[str, Any]:
@@ -281,6 +282,7 @@ class FakeTelegram:
         if request.match_info["token"] != self.token:
             return self._error(401, "Unauthorized")
         method = request.match_info["method"]
+        self.requests[method] += 1
         params = await self._params(request)
         call = Call(method, params)
         if method != "getUpdates" or self.record_updates:
