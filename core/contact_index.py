@@ -27,7 +27,7 @@ import unicodedata
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -136,6 +136,9 @@ def _after_flush(session: Session, _ctx: Any) -> None:
             index.mark_touched(touched)
 
 
+# How far before the newest updated_at each sync looks again for late commits: longer than
+# a write transaction lasts (an import commits at its end) plus the nodes' clock skew.
+RECHECK_WINDOW = timedelta(minutes=2)
 MAX_QUERY_CHARS = 120  # names and phone numbers are short; longer input is cut
 
 
@@ -166,6 +169,8 @@ class ContactIndex:
         self._touched: set[tuple[int, int]] = set()
         self._fingerprint: tuple[Any, ...] | None = None
         self._marks: dict[int, tuple[datetime | None, int]] = {}
+        # (kind) -> {id: updated_at} of the rows stamped within RECHECK_WINDOW of the newest
+        self._recent: dict[int, dict[int, Any]] = {}
         self._last_sync = float("-inf")
         self.loaded = False
         _LIVE_INDEXES.add(self)
@@ -302,17 +307,23 @@ class ContactIndex:
         """(Re)load everything from the database."""
         with self._lock:
             self.__init_state()
+            # Read first: a change committed while loading shows as a changed fingerprint.
+            self._fingerprint = self._read_fingerprint(session)
+            stamps: dict[int, list[tuple[int, Any]]] = {COMPANY: [], CONTACT: []}
             for row in session.execute(select(
                     Company.id, Company.name, Company.territory_id, Company.owner_id,
-                    Company.phone)):
+                    Company.phone, Company.updated_at)):
                 self.upsert_company(row.id, row.name, row.territory_id, row.owner_id,
                                     (row.phone,))
+                stamps[COMPANY].append((row.id, row.updated_at))
             for crow in session.execute(select(
                     Contact.id, Contact.name, Contact.company_id, Contact.phone,
-                    Contact.mobile)):
+                    Contact.mobile, Contact.updated_at)):
                 self.upsert_contact(crow.id, crow.name, crow.company_id,
                                     (crow.phone, crow.mobile))
-            self._fingerprint = self._read_fingerprint(session)
+                stamps[CONTACT].append((crow.id, crow.updated_at))
+            for offset, kind in ((0, COMPANY), (3, CONTACT)):
+                self._remember_recent(kind, stamps[kind], self._fingerprint[offset + 2])
             self._touched.clear()
             self._last_sync = time.monotonic()
             self.loaded = True
@@ -323,6 +334,7 @@ class ContactIndex:
             gc.freeze()
 
     def __init_state(self) -> None:
+        self._recent = {}
         self._slots = []
         self._slot_of = {}
         self._arrays = _Arrays()
@@ -361,11 +373,43 @@ class ContactIndex:
                 return
             self._last_sync = now
             fingerprint = self._read_fingerprint(session)
-            if fingerprint == self._fingerprint:
-                return
-            old = self._fingerprint or (0, 0, None, 0, 0, None)
-            self._catch_up(session, old, fingerprint)
-            self._fingerprint = fingerprint
+            if fingerprint != self._fingerprint:
+                old = self._fingerprint or (0, 0, None, 0, 0, None)
+                self._catch_up(session, old, fingerprint)
+                self._fingerprint = fingerprint
+            if force:
+                self._recheck_recent(session, fingerprint)
+
+    def _remember_recent(self, kind: int, rows: Iterable[tuple[int, Any]], top: Any) -> None:
+        """Note the stamps applied of the rows within RECHECK_WINDOW of the newest one."""
+        if top is None:
+            return
+        since = top - RECHECK_WINDOW
+        recent = self._recent.setdefault(kind, {})
+        for record_id, stamp in rows:
+            if stamp is not None and stamp >= since:
+                recent[record_id] = stamp
+
+    def _recheck_recent(self, session: Session, fingerprint: tuple[Any, ...]) -> None:
+        """Look again at the rows stamped within RECHECK_WINDOW of the newest stamp and
+        apply those not seen with that stamp: a write that began before another one but
+        committed after it carries an older updated_at (or a lower id) than the fingerprint
+        already saw, and changes no maximum. Run by `sync(force=True)` (the node's
+        background sync), not on the lookup path."""
+        for offset, model, kind in ((0, Company, COMPANY), (3, Contact, CONTACT)):
+            top = fingerprint[offset + 2]
+            if top is None:
+                continue
+            rows = session.execute(select(model.id, model.updated_at).where(
+                model.updated_at >= top - RECHECK_WINDOW)).all()
+            seen = self._recent.get(kind, {})
+            changed = [row.id for row in rows if seen.get(row.id) != row.updated_at]
+            self._recent[kind] = {row.id: row.updated_at for row in rows}
+            if changed:
+                if kind == COMPANY:
+                    self._apply(session, changed, [])
+                else:
+                    self._apply(session, [], changed)
 
     def _refresh(self, session: Session, keys: set[tuple[int, int]]) -> None:
         company_ids = [i for k, i in keys if k == COMPANY]
@@ -404,17 +448,27 @@ class ContactIndex:
             clause = model.id > max_id
             if max_updated is not None:
                 clause = clause | (model.updated_at >= max_updated)
-            ids = list(session.scalars(select(model.id).where(clause)))
+            rows = session.execute(select(model.id, model.updated_at).where(clause)).all()
+            ids = [row.id for row in rows]
+            self._remember_recent(kind, rows, new[offset + 2])
             if kind == COMPANY:
                 self._apply(session, ids, [])
             else:
                 self._apply(session, [], ids)
             present = sum(1 for (k, _i) in self._slot_of if k == kind)
-            if present != new[offset]:  # something was deleted: drop what is gone
+            if present != new[offset]:
+                # Something was deleted, or a row below the max id committed late: drop what
+                # is gone, add what is missing.
                 db_ids = set(session.scalars(select(model.id)))
-                for k, i in [key for key in self._slot_of if key[0] == kind]:
-                    if i not in db_ids:
-                        self.remove(k, i)
+                have = {i for k, i in self._slot_of if k == kind}
+                for i in have - db_ids:
+                    self.remove(kind, i)
+                missing = list(db_ids - have)
+                if missing:
+                    if kind == COMPANY:
+                        self._apply(session, missing, [])
+                    else:
+                        self._apply(session, [], missing)
 
     # -- search ----------------------------------------------------------------------------
     def _posting(self, tok: str) -> np.ndarray:
