@@ -120,6 +120,51 @@ async def test_button_flow_edits_the_pressed_message_and_refuses_stale_buttons(
     assert len(fake.calls_of("answerCallbackQuery")) == answers + 1
 
 
+async def test_one_shot_commands_leave_no_old_button_alive(
+        app: App, fake: FakeTelegram, door: TelegramDoor) -> None:
+    """A one-shot command on a clear conversation writes no state (the engine's fast path);
+    a button from a finished flow stays refused and the next run of that flow gets a new
+    token."""
+    from core.models import ConversationState
+
+    app.registry.add_flow(_pick_flow())
+    link(app, "budi", BUDI)
+    fake.send_text(BUDI, "/colour")
+    [first] = await fake.wait_sent(BUDI["id"], 1)
+    old = copy.deepcopy(first)
+    fake.press(BUDI, first, "Blue")
+    await fake.wait_sent(BUDI["id"], 2)
+
+    def state() -> tuple[str | None, int, object]:
+        with app.db.session() as session:
+            row = session.scalar(select(ConversationState).where(
+                ConversationState.external_user_id == str(BUDI["id"])))
+            assert row is not None
+            return row.flow, row.token, row.updated_at
+
+    cleared = state()
+    assert cleared[0] is None
+    fake.send_text(BUDI, "/whoami")
+    fake.send_text(BUDI, "/whoami")
+    sent = await fake.wait_sent(BUDI["id"], 4)
+    assert sent[2]["text"].startswith("You are") and sent[3]["text"].startswith("You are")
+    assert state() == cleared, "a one-shot command on a clear state writes nothing"
+
+    fake.send_text(BUDI, "/colour")
+    second = (await fake.wait_sent(BUDI["id"], 5))[4]
+
+    def token(message: dict) -> str:  # type: ignore[type-arg]
+        return message["reply_markup"]["inline_keyboard"][0][0]["callback_data"].split("|")[2]
+
+    assert token(second) != token(old)
+    fake.press(BUDI, old, "Red")  # the finished flow's message, as another device shows it
+    sent = await fake.wait_sent(BUDI["id"], 6)
+    assert "earlier message" in sent[5]["text"]
+    fake.press(BUDI, second, "Red")
+    sent = await fake.wait_sent(BUDI["id"], 7)
+    assert sent[6]["text"] == "You picked red."
+
+
 async def test_location_contact_and_unsupported_messages(
         app: App, fake: FakeTelegram, door: TelegramDoor) -> None:
     seen: list[Incoming] = []
