@@ -28,7 +28,9 @@ stateDiagram-v2
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -251,7 +253,8 @@ def _items_from_form(ctx: Ctx, values: dict[str, str]) -> Step:
     floor or above the limit without a reason) keeps the quote as it was and answers with
     the reason and the form again, filled in. Nothing is written before the quote is saved."""
     t = ctx.t
-    before = {k: ctx.data[k] for k in ("items", "discount", "requested") if k in ctx.data}
+    before: dict[str, Any] = {k: ctx.data[k] for k in ("items", "discount", "requested")
+                              if k in ctx.data}
     try:
         resolved = resolve_items(ctx.session, values.get("items", ""))
         if resolved.unknown:
@@ -286,7 +289,7 @@ def _items_from_form(ctx: Ctx, values: dict[str, str]) -> Step:
     return _save(ctx, reason=reason[:500])
 
 
-def _refuse(ctx: Ctx, values: dict[str, str], before: dict[str, object], problem: str
+def _refuse(ctx: Ctx, values: dict[str, str], before: Mapping[str, Any], problem: str
             ) -> Step:
     for key in ("items", "discount", "requested"):
         ctx.data.pop(key, None)

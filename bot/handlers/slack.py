@@ -133,7 +133,7 @@ def command_text(text: str, commands: set[str] | dict[str, str]) -> str:
     return text
 
 
-def dm_text(text: str, commands: set[str] | dict[str, str] = frozenset()) -> str:
+def dm_text(text: str, commands: set[str] | frozenset[str] | dict[str, str] = frozenset()) -> str:
     """A DM cannot start with "/" in Slack: `help`, `cancel`, `start CODE`, `language id`
     and a command's name typed alone (`report`, `whoami`) are the commands."""
     if _DM_COMMAND.match(text) or text.lower() in commands:
@@ -669,7 +669,7 @@ class SlackDoor:
             form = form_from_json(packed["f"]) if "f" in packed else self._forms[payload]
         except (ValueError, KeyError, TypeError, IndexError):
             await self._safe(self.intake_client.chat_postEphemeral(
-                channel=channel, user=user.get("id"),
+                channel=channel, user=user.get("id") or "",
                 text=t("That form is no longer available. Please start again.")))
             return
         container = body.get("container") or {}
@@ -831,7 +831,7 @@ class SlackDoor:
         kept.append({"type": "context", "elements": [{"type": "mrkdwn", "text": line}]})
         fallback = next((b["text"]["text"] for b in kept if b.get("type") == "section"
                          and isinstance(b.get("text"), dict)), line)
-        await self._safe(self.client.chat_update(channel=job.channel, ts=job.message_ts,
+        await self._safe(self.client.chat_update(channel=job.channel, ts=job.message_ts or "",
                                                  text=fallback[:3000], blocks=kept))
 
     async def _safe(self, call: Any) -> Any:
