@@ -240,6 +240,7 @@ def main() -> None:
     (RESULTS / "slack_ack.json").write_text(json.dumps(result, indent=2))
     if profile:
         import pstats
+        import re
 
         stats = pstats.Stats(profile)
         total_cpu = stats.total_tt  # type: ignore[attr-defined]
@@ -247,10 +248,9 @@ def main() -> None:
         parts = {"engine (Engine.handle)": "engine.py:.*\\(handle\\)",
                  "replies out (send_replies)": "slack.py:.*\\(send_replies\\)",
                  "pressed message closed (_close_message)": "slack.py:.*\\(_close_message\\)",
-                 "identity / language reads": "slack.py:.*\\((_t|_read|_link_by_email)\\)"}
+                 "the door's own reads (language, links)":
+                     "slack.py:.*\\((_translator|_is_linked|_moved_on)\\)"}
         for name, pattern in parts.items():
-            import re
-
             cum = sum(v[3] for k, v in stats.stats.items()  # type: ignore[attr-defined]
                       if re.search(pattern, f"{k[0]}:{k[1]}({k[2]})"))
             print(f"  {name:<42}{cum:>7.2f} s {cum / total_cpu:>6.0%}")
