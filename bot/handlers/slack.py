@@ -20,6 +20,12 @@ Forms: a flow may answer with a `FormReply` (bot.conversations.messages): here i
 opens a modal; field errors (required, number, date, choice, length) are shown in the modal
 (`response_action: errors`); valid values reach the step as a press of that button with
 `form_values(inc)`. Other doors show the text and the button, and the step asks in text.
+Log visit, new lead and quote items offer forms; what only the core can refuse (a date in the
+past, an unknown product) comes back as a message with the form again, filled in.
+
+Acks: listeners only ack and queue (a modal is opened by a task after the ack), and bolt runs
+them inline (`process_before_response=True`), so the HTTP answer leaves as soon as the job is
+queued; the work happens on the main loop's workers.
 """
 
 from __future__ import annotations
