@@ -71,13 +71,21 @@ def latencies(stats: dict, since: float) -> list[float]:
 
 async def wait_replies(http: aiohttp.ClientSession, url: str, want: int, limit: float
                        ) -> dict:
+    """Poll the fake's counts (cheap: this process is also the bot) until `want` replies
+    arrived or `limit` seconds passed; returns the counts."""
     deadline = time.monotonic() + limit
     while True:
-        async with http.get(f"{url}/_test/stats") as response:
-            stats = await response.json()
-        if len(stats["sends"]) >= want or time.monotonic() > deadline:
-            return stats
+        async with http.get(f"{url}/_test/stats", params={"summary": "1"}) as response:
+            summary = await response.json()
+        if summary["sent"] >= want or time.monotonic() > deadline:
+            return summary
         await asyncio.sleep(0.2)
+
+
+async def full_stats(http: aiohttp.ClientSession, url: str) -> dict:
+    """Every push and send with its time (parsed once a phase is over)."""
+    async with http.get(f"{url}/_test/stats") as response:
+        return await response.json()
 
 
 async def run(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
@@ -125,8 +133,9 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
             bot_cpu = time.process_time()
             sent += args.burst
             await schedule(args.burst, 0)
-            stats = await wait_replies(http, url, sent, 300)
+            summary = await wait_replies(http, url, sent, 300)
             bot_cpu = time.process_time() - bot_cpu
+            stats = {**await full_stats(http, url), **summary}
             fake_cpu = stats["cpu"] - before["cpu"]
             burst_requests = {m: n - before["requests"].get(m, 0)
                               for m, n in stats["requests"].items()
@@ -143,15 +152,16 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
                 count = int(args.low_rate * args.seconds)
                 sent += count
                 await schedule(count, args.low_rate)
-                stats = await wait_replies(http, url, sent, args.seconds + 120)
-                low = latencies(stats, low_since)
+                await wait_replies(http, url, sent, args.seconds + 120)
+                low = latencies(await full_stats(http, url), low_since)
 
             offered = int(args.rate * args.seconds)
             stats = await wait_replies(http, url, 0, 1)
             since = stats["now"]
             sent += offered
             await schedule(offered, args.rate)
-            stats = await wait_replies(http, url, sent, args.seconds + 120)
+            await wait_replies(http, url, sent, args.seconds + 120)
+            stats = await full_stats(http, url)
             paced = latencies(stats, since)
             paced_sends = sorted(at for _, at in stats["sends"] if at >= since)
         await door.stop()

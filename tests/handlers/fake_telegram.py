@@ -55,6 +55,7 @@ class FakeTelegram:
         self.failures: dict[str, list[Failure]] = defaultdict(list)
         self.record_updates = True
         self.requests: Counter[str] = Counter()  # every API call by method (getUpdates too)
+        self.sent_ok = 0  # sendMessage calls answered 200
         self._updates: list[dict[str, Any]] = []
         self._new_update = asyncio.Event()
         self._update_ids = itertools.count(1000)
@@ -176,7 +177,12 @@ class FakeTelegram:
         return web.json_response({"scheduled": len(items)})
 
     async def _stats(self, request: web.Request) -> web.Response:
-        """What was pushed when, and every successful send: (chat, at)."""
+        """What was pushed when, and every successful send: (chat, at); with ?summary=1
+        only the counts (cheap to poll: the benchmark's bot shares a process with its
+        poller)."""
+        if request.query.get("summary"):
+            return web.json_response({"sent": self.sent_ok, "now": time.monotonic(),
+                                      "cpu": time.process_time(), "requests": self.requests})
         sends = [(str(c.params.get("chat_id")), c.at) for c in self.calls
                  if c.method == "sendMessage" and c.status == 200]
         pushes = [(str(u["message"]["chat"]["id"]), at) for u_id, at in self.pushed_at.items()
@@ -299,7 +305,10 @@ class FakeTelegram:
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             return self._error(404, "Not Found: method not found")
-        return await handler(params)
+        response: web.Response = await handler(params)
+        if method == "sendMessage" and response.status == 200:
+            self.sent_ok += 1
+        return response
 
     async def _m_getMe(self, params: dict[str, Any]) -> web.Response:
         return self._ok({"id": BOT_ID, "is_bot": True, "first_name": "SFA",
