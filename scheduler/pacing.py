@@ -3,8 +3,9 @@
 Telegram: about 30 messages/s overall, 1/s per chat, 20/min per group (negative chat ids);
 Slack: about 1/s per channel. The pacer spaces messages evenly (no bursts) with a small
 safety margin, and holds a chat (and briefly the platform) after a 429 for the time named.
-It is per process: several scheduler processes each keep their own pace, and the rare 429
-that results is honoured like any other.
+The overall pace is shared: `share` is the number of processes sending for the same bot
+(on PostgreSQL the schedulers count each other, see scheduler.roster), and each keeps to
+1/share of the limit. A 429 is honoured like any other.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Pacer:
         self.monotonic = monotonic
         self._platform_next: dict[str, float] = {}
         self._chat_next: dict[tuple[str, str], float] = {}
+        self.share = 1  # processes sharing each platform's overall limit
 
     def _limits(self, platform: str) -> PlatformLimits:
         return self.limits.get(platform, PlatformLimits())
@@ -66,15 +68,27 @@ class Pacer:
             # Keep to the grid of slots when only a little late (the event loop's wake-up
             # jitter would otherwise add to every interval and cost ~5% of the rate);
             # after a pause, start a new grid from now.
+            overall = lim.overall * max(self.share, 1)
             slot = self._platform_next.get(platform, 0.0)
-            base = slot if 0 <= now - slot < lim.overall else max(slot, now)
-            self._platform_next[platform] = base + lim.overall
+            base = slot if 0 <= now - slot < overall else max(slot, now)
+            self._platform_next[platform] = base + overall
         spacing = lim.per_group if is_group(platform, chat_id) else lim.per_chat
         if spacing:
             self._chat_next[(platform, chat_id)] = now + spacing
         if len(self._chat_next) > 50_000:  # forget chats that are long free again
             for key in [k for k, v in self._chat_next.items() if v < now][:25_000]:
                 del self._chat_next[key]
+
+    def sending(self, platform: str, chat_id: str, now: float | None = None) -> None:
+        """The request for a slot taken earlier goes out now (after the row's "sending"
+        mark was committed): the chat's next message waits its spacing from now, so a
+        slow commit cannot bring two messages to one chat closer than the limit."""
+        now = self.monotonic() if now is None else now
+        lim = self._limits(platform)
+        spacing = lim.per_group if is_group(platform, chat_id) else lim.per_chat
+        if spacing:
+            key = (platform, chat_id)
+            self._chat_next[key] = max(self._chat_next.get(key, 0.0), now + spacing)
 
     def hold(self, platform: str, chat_id: str, seconds: float, now: float | None = None
              ) -> None:

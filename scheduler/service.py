@@ -44,6 +44,7 @@ from scheduler.outbox import (
     render_claimed,
 )
 from scheduler.pacing import Pacer, PlatformLimits
+from scheduler.roster import SchedulerRoster
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ class SchedulerConfig:
     outbox_batch: int = 120
     max_in_flight: int = 8
     claim_every: float = 2.0  # seconds between notice claims (APScheduler job)
+    roster_every: float = 2.0  # seconds between counts of the live schedulers (PostgreSQL)
     idle_poll: float = 0.5  # seconds the drain loop waits when the outbox is empty
     limits: dict[str, PlatformLimits] | None = None
 
@@ -121,6 +123,7 @@ class Scheduler:
         self.in_thread = in_thread
         self._last_run: dict[str, datetime] = {}
         self._aps: Any = None
+        self._roster: SchedulerRoster | None = None
         self._drain_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         # The send ledger: results to write and rows to mark "sending", written together by
@@ -270,6 +273,7 @@ class Scheduler:
             if not started.done() or not started.result():
                 self._to_start.pop(item.id, None)
                 return None
+            self.pacer.sending(item.platform, item.chat_id, self.monotonic())
             outcome = await self._send(item)
             self._unrecorded.append(outcome)
             gate.release()
@@ -331,11 +335,38 @@ class Scheduler:
                         next_run_time=self.clock.now())
         aps.add_job(self.fill_outbox, "interval", id="notices", seconds=self.config.claim_every,
                     max_instances=1, coalesce=True, next_run_time=self.clock.now())
+        if self.db.is_postgres and any(self.pacer.limits.get(p, PlatformLimits()).overall
+                                       for p in self.senders):
+            # Share the platforms' overall limits with the other live schedulers.
+            roster = SchedulerRoster(self.db)
+            try:
+                await self._db(roster.join)
+                self._roster = roster
+                await self.count_schedulers()
+            except Exception:
+                log.exception("joining the scheduler roster failed; pacing alone")
+            aps.add_job(self.count_schedulers, "interval", id="roster",
+                        seconds=self.config.roster_every, max_instances=1, coalesce=True)
         aps.start()
         self._aps = aps
         self._drain_task = asyncio.create_task(self._drain_loop())
         log.info("scheduler %s started: %d sweeps, platforms %s", self.worker,
                  len(self.sweeps), ", ".join(sorted(self.senders)) or "none")
+
+    async def count_schedulers(self) -> int:
+        """Count the live schedulers and keep 1/N of each platform's overall limit."""
+        if self._roster is None:
+            return self.pacer.share
+        try:
+            live = int(await self._db(self._roster.live))
+        except Exception:
+            log.exception("counting the live schedulers failed")
+            return self.pacer.share
+        if live != self.pacer.share:
+            log.info("scheduler %s: %d schedulers live, each sends 1/%d of the platform "
+                     "limits", self.worker, live, live)
+            self.pacer.share = live
+        return live
 
     async def _drain_loop(self) -> None:
         """Send continuously: keep a small queue of claimed rows topped up (so a batch
@@ -434,4 +465,10 @@ class Scheduler:
             await self._db(release_claims, self.db, worker=self.worker)
         except Exception:
             log.exception("releasing claims failed")
+        if self._roster is not None:
+            roster, self._roster = self._roster, None
+            try:
+                await self._db(roster.leave)
+            except Exception:
+                log.exception("leaving the scheduler roster failed")
         log.info("scheduler %s stopped", self.worker)

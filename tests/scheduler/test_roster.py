@@ -1,0 +1,55 @@
+"""Schedulers count each other through PostgreSQL advisory locks and share the platform's
+overall limit: N live schedulers each pace at 1/N; one that dies (its connection closes)
+stops counting at once."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.db import Database
+from scheduler.pacing import Pacer, PlatformLimits
+from scheduler.roster import SchedulerRoster
+
+
+@pytest.mark.postgres_only
+def test_live_schedulers_are_counted_and_a_dead_one_drops_out(database: Database) -> None:
+    first, second, third = (SchedulerRoster(database) for _ in range(3))
+    try:
+        assert first.live() == 1  # not joined: counts itself only
+        assert first.join() is not None and second.join() is not None
+        assert first.slot != second.slot
+        assert first.live() == second.live() == 2
+        third.join()
+        assert first.live() == 3
+        # A process killed with SIGKILL: its connection goes away without an unlock.
+        third._conn.invalidate()
+        third._conn = None
+        assert first.live() == second.live() == 2
+        second.leave()
+        assert first.live() == 1
+        again = SchedulerRoster(database)  # a freed slot is taken again
+        assert again.join() is not None
+        assert first.live() == 2
+        again.leave()
+    finally:
+        for roster in (first, second, third):
+            roster.leave()
+
+
+def test_the_overall_pace_is_divided_by_the_live_schedulers() -> None:
+    now = [100.0]
+    pacer = Pacer({"telegram": PlatformLimits(overall=0.1)}, monotonic=lambda: now[0])
+    pacer.take("telegram", "1", now[0])
+    assert pacer.ready_at("telegram", "2") == pytest.approx(100.1)
+    pacer.share = 3
+    now[0] = 100.1
+    pacer.take("telegram", "2", now[0])
+    assert pacer.ready_at("telegram", "3") == pytest.approx(100.4)
+
+
+def test_a_late_request_pushes_the_chat_s_next_slot() -> None:
+    pacer = Pacer({"telegram": PlatformLimits(per_chat=1.0)}, monotonic=lambda: 0.0)
+    pacer.take("telegram", "7", 10.0)
+    assert pacer.ready_at("telegram", "7") == pytest.approx(11.0)
+    pacer.sending("telegram", "7", 10.25)  # the mark's commit took 250 ms
+    assert pacer.ready_at("telegram", "7") == pytest.approx(11.25)
