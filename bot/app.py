@@ -24,7 +24,9 @@ class Door(Protocol):
     """A running chat door (Telegram, Slack): started and stopped by `serve`."""
 
     name: str
-    sender: MessageSender
+
+    @property
+    def sender(self) -> MessageSender: ...
 
     async def start(self) -> None: ...
 

@@ -310,7 +310,7 @@ def _record(ctx: Ctx, company: Company | None, contact: Contact | None, need: st
     lead = svc.create_lead(ctx.session, ctx.user, company=company, contact=contact,
                            need=need, source=source, amount=amount, now=ctx.now)
     text = t("Lead #{id} recorded: {title}.", id=lead.deal.id, title=lead.deal.title)
-    if lead.queued:
+    if lead.queued or lead.territory is None:
         text += "\n" + t("No territory matches it: it waits in the manager's queue.")
     elif lead.announced:
         text += "\n" + t("Announced in the {territory} team channel; the first to claim it "
@@ -365,20 +365,23 @@ async def give_action(ctx: Ctx, arg: str) -> Step:
     if rep is None:
         return done(t("That button is no longer valid."))
     deal = svc.reassign(ctx.session, ctx.user, deal_id, rep.login, ctx.now)
+    assert deal.contact_by is not None  # a reassigned lead always gets a contact-by date
     return done(t("Lead #{id} now belongs to {name}; contact by {when}.", id=deal.id,
                   name=rep.name, when=t.datetime(deal.contact_by)))
 
 
 async def extend_action(ctx: Ctx, arg: str) -> Step:
     deal = svc.extend_contact_by(ctx.session, ctx.user, arg, ctx.now)
+    assert deal.contact_by is not None  # extending sets it
     return done(ctx.t("Lead #{id}: contact by moved to {when}.", id=deal.id,
                       when=ctx.t.datetime(deal.contact_by)))
 
 
 async def remind_action(ctx: Ctx, arg: str) -> Step:
     deal = svc.remind_rep(ctx.session, ctx.user, arg, ctx.now)
-    owner = ctx.session.get(User, deal.owner_id)
-    return done(ctx.t("I reminded {name} about lead #{id}.", name=owner.name, id=deal.id))
+    owner = ctx.session.get(User, deal.owner_id) if deal.owner_id is not None else None
+    return done(ctx.t("I reminded {name} about lead #{id}.",
+                      name=owner.name if owner is not None else "-", id=deal.id))
 
 
 # -- notices --------------------------------------------------------------------------------
@@ -480,7 +483,7 @@ async def leads_queue(ctx: Ctx, inc: Incoming) -> Step:
             owner = ctx.session.get(User, d.owner_id)
             lines.append(t("#{id} {title} · {name} · contact by {when}", id=d.id,
                            title=d.title, name=owner.name if owner else "-",
-                           when=t.datetime(d.contact_by)))
+                           when=t.datetime(d.contact_by) if d.contact_by else "-"))
             buttons.append(Button(t("Reassign #{id}", id=d.id), action="lead.reassign",
                                   arg=str(d.id)))
     return done(ctx.reply("\n".join(lines), *button_rows(buttons, 2)))

@@ -182,20 +182,20 @@ def _summary(ctx: Ctx) -> Reply:
                                               ctx.data.get("currency"))
     discount = Decimal(ctx.data.get("discount") or "0")
     pricing = quote_service.price_items(session, price_list, items, ctx.now.date(), discount)
-    p = pricing.priced
-    cur = p.currency
+    priced = pricing.priced
+    cur = priced.currency
     lines = [t("Quote for {customer} ({currency}, {price_list}):", customer=company.name,
                currency=cur, price_list=price_list.name)]
-    for i, line in enumerate(p.lines, start=1):
+    for i, line in enumerate(priced.lines, start=1):
         extra = ""
         if line.discount_pct:
             extra = t(" ({pct}% off)", pct=_pct_text(line.discount_pct.normalize()))
         lines.append(f"{i}. {line.name} × {line.quantity} — {t.money(line.net, cur)}{extra}")
-    lines.append(t("Subtotal {amount}", amount=t.money(p.subtotal, cur)))
-    if p.discount_total:
-        lines.append(t("Discounts −{amount}", amount=t.money(p.discount_total, cur)))
-    lines.append(t("Tax {amount}", amount=t.money(p.tax_total, cur)))
-    lines.append(t("Total {amount}", amount=t.money(p.total, cur)))
+    lines.append(t("Subtotal {amount}", amount=t.money(priced.subtotal, cur)))
+    if priced.discount_total:
+        lines.append(t("Discounts −{amount}", amount=t.money(priced.discount_total, cur)))
+    lines.append(t("Tax {amount}", amount=t.money(priced.tax_total, cur)))
+    lines.append(t("Total {amount}", amount=t.money(priced.total, cur)))
     if discount:
         lines.append(t("Quote discount {pct}% applied.", pct=_pct_text(discount)))
     lines.append(t("Type more items, a discount like \"10%\", or \"remove NAME\"."))
@@ -430,8 +430,8 @@ async def edit_items(ctx: Ctx, inc: Incoming) -> Step:
                                "pro\", a discount like \"10%\", or press a button."))
     if value:
         if value.startswith("add:"):
-            _, pid, qty = value.split(":")
-            items[int(pid)] = items.get(int(pid), 0) + int(qty)
+            _, pid, qty_text = value.split(":")
+            items[int(pid)] = items.get(int(pid), 0) + int(qty_text)
             _set_items(ctx, items)
             return goto("items", _summary(ctx))
         if value.startswith("rm:"):
