@@ -43,6 +43,7 @@ from core.models.scheduling import OutboxRow
 from scheduler import Scheduler, SchedulerConfig
 from scheduler.fakeapi import FakeBotApi
 from scheduler.outbox import claim_notices, render_claimed
+from scheduler.pacing import PlatformLimits
 from scheduler.sink import BotApiSink
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -147,6 +148,31 @@ async def drain(db: Database, render, url: str, api: FakeBotApi, target: int,
     return {"wall_s": time.monotonic() - t0}
 
 
+async def drain_unpaced(db: Database, render, count: int, latency: float) -> dict:
+    """Send `count` outbox rows with no pacing to a fake API that answers after `latency`
+    seconds: what the outbox's own bookkeeping (claims, per-send records) costs."""
+    api = FakeBotApi(enforce=False, latency=latency)
+    url = api.start()
+    sink = BotApiSink(url, "telegram")
+    sched = Scheduler(db, SystemClock(), render, {"telegram": sink}, sweeps=[],
+                      config=SchedulerConfig(idle_poll=0.05,
+                                             limits={"telegram": PlatformLimits()}))
+    cpu0, t0 = time.process_time(), time.monotonic()
+    await sched.start()
+    try:
+        while len(api.stats.accepted) < count and time.monotonic() - t0 < 120:
+            await asyncio.sleep(0.02)
+    finally:
+        took, cpu = time.monotonic() - t0, time.process_time() - cpu0
+        await sched.stop()
+        await sink.close()
+        api.stop()
+    sent = len(api.stats.accepted)
+    return {"messages": sent, "wall_s": took, "per_s": sent / took if took else 0.0,
+            "cpu_ms_per_message": cpu * 1000 / max(sent, 1), "latency_ms": latency * 1000,
+            "duplicated": sum(c - 1 for c in api.stats.texts().values() if c > 1)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reminders", type=int, default=10_000)
@@ -157,6 +183,10 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="sweep timing repetitions")
     ap.add_argument("--db", default=None, help="database URL (default: a temp SQLite file)")
     ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--unpaced", type=int, default=3000,
+                    help="messages for the unpaced drain (outbox overhead); 0 skips it")
+    ap.add_argument("--unpaced-latency", type=float, default=0.003,
+                    help="seconds the fake API takes to answer in the unpaced drain")
     args = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="sfa-reminders-")
@@ -237,6 +267,26 @@ def main() -> None:
           f"any 1 s, lost {lost}, duplicated {duplicates}, 429s {api.stats.too_many}, "
           f"not honoured {api.stats.violations}", flush=True)
 
+    # 2b. the outbox's own cost: no pacing, a fake API answering in a few ms ---------------
+    unpaced: dict = {}
+    if args.unpaced:
+        with db.engine.begin() as conn:
+            conn.execute(OutboxRow.__table__.delete())
+            conn.execute(NoticeRow.__table__.delete())
+            conn.execute(FollowUp.__table__.delete())
+        populate(db, chats=args.chats, reminders=args.unpaced, due=due, seed=args.seed + 1,
+                 tz=tz, note_prefix="Unpaced", start_user=1)
+        with db.session() as s:
+            followups.followups_due(s, now)
+        ids = claim_notices(db, worker="unpaced", now=now, lease=timedelta(minutes=5),
+                            limit=args.unpaced)
+        render_claimed(db, worker="unpaced", ids=ids, now=now, render=render,
+                       platforms={"telegram"})
+        print(f"unpaced drain of {args.unpaced} messages ...", flush=True)
+        unpaced = asyncio.run(drain_unpaced(db, render, args.unpaced, args.unpaced_latency))
+        print(f"unpaced: {unpaced['per_s']:.0f} msg/s, {unpaced['cpu_ms_per_message']:.2f} ms "
+              f"CPU per message, duplicated {unpaced['duplicated']}", flush=True)
+
     # 3. memory with 100k pending -------------------------------------------------------------
     # Warm up (caches, compiled statements) on the current database, take the baseline,
     # add 100k pending reminders with SQL (no Python objects in this process), then run the
@@ -290,6 +340,7 @@ def main() -> None:
         "memory_100k_pending": {"rss_before_mb": before, "rss_after_mb": after,
                                 "rss_added_mb": after - before,
                                 "tracemalloc_peak_mb": peak / 1_048_576},
+        "unpaced": unpaced,
         "repeat": args.repeat, "p95_note": "few repetitions: p95 = max",
     }
     RESULTS.mkdir(exist_ok=True)
@@ -315,6 +366,10 @@ def main() -> None:
     print(f"{'duplicated':<44} {d['duplicated']:>10} {'':>10} {'0':>12}")
     print(f"{'429 answers / 429 not honoured':<44} {d['too_many_429']:>10} "
           f"{d['429_not_honoured']:>10} {'- / 0':>12}")
+    if unpaced:
+        print(f"{'unpaced drain (msg/s; outbox overhead)':<44} {unpaced['per_s']:>10.0f}")
+        print(f"{'CPU per message, unpaced (ms)':<44} "
+              f"{unpaced['cpu_ms_per_message']:>10.2f}")
     m = result["memory_100k_pending"]
     print(f"{'RSS added by passes over 100k pending (MB)':<44} {m['rss_added_mb']:>10.1f} "
           f"{'':>10} {'<= 10':>12}")

@@ -51,6 +51,7 @@ class Pacer:
         self._platform_next: dict[str, float] = {}
         self._chat_next: dict[tuple[str, str], float] = {}
         self.share = 1  # processes sharing each platform's overall limit
+        self._request_next: dict[str, float] = {}  # earliest next actual request
 
     def _limits(self, platform: str) -> PlatformLimits:
         return self.limits.get(platform, PlatformLimits())
@@ -79,16 +80,22 @@ class Pacer:
             for key in [k for k, v in self._chat_next.items() if v < now][:25_000]:
                 del self._chat_next[key]
 
-    def sending(self, platform: str, chat_id: str, now: float | None = None) -> None:
-        """The request for a slot taken earlier goes out now (after the row's "sending"
-        mark was committed): the chat's next message waits its spacing from now, so a
-        slow commit cannot bring two messages to one chat closer than the limit."""
+    def sending(self, platform: str, chat_id: str, now: float | None = None) -> float:
+        """The request for a slot taken earlier is about to go out (after the row's
+        "sending" mark was committed, which takes a variable time): seconds to wait first,
+        so that actual requests, not just reservations, keep the overall spacing; the
+        chat's next message then waits its spacing from that moment."""
         now = self.monotonic() if now is None else now
         lim = self._limits(platform)
+        start = now
+        if lim.overall:
+            start = max(now, self._request_next.get(platform, 0.0))
+            self._request_next[platform] = start + lim.overall * max(self.share, 1)
         spacing = lim.per_group if is_group(platform, chat_id) else lim.per_chat
         if spacing:
             key = (platform, chat_id)
-            self._chat_next[key] = max(self._chat_next.get(key, 0.0), now + spacing)
+            self._chat_next[key] = max(self._chat_next.get(key, 0.0), start + spacing)
+        return start - now
 
     def hold(self, platform: str, chat_id: str, seconds: float, now: float | None = None
              ) -> None:

@@ -273,7 +273,9 @@ class Scheduler:
             if not started.done() or not started.result():
                 self._to_start.pop(item.id, None)
                 return None
-            self.pacer.sending(item.platform, item.chat_id, self.monotonic())
+            wait = self.pacer.sending(item.platform, item.chat_id, self.monotonic())
+            if wait > 0:
+                await self.sleep(wait)
             outcome = await self._send(item)
             self._unrecorded.append(outcome)
             gate.release()

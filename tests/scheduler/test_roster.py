@@ -47,9 +47,14 @@ def test_the_overall_pace_is_divided_by_the_live_schedulers() -> None:
     assert pacer.ready_at("telegram", "3") == pytest.approx(100.4)
 
 
-def test_a_late_request_pushes_the_chat_s_next_slot() -> None:
-    pacer = Pacer({"telegram": PlatformLimits(per_chat=1.0)}, monotonic=lambda: 0.0)
+def test_late_requests_keep_their_spacing() -> None:
+    """A slot is taken before the row's "sending" mark commits; the request goes out after
+    it. A slow commit must not bring two requests closer than the limits."""
+    pacer = Pacer({"telegram": PlatformLimits(overall=0.1, per_chat=1.0)},
+                  monotonic=lambda: 0.0)
     pacer.take("telegram", "7", 10.0)
     assert pacer.ready_at("telegram", "7") == pytest.approx(11.0)
-    pacer.sending("telegram", "7", 10.25)  # the mark's commit took 250 ms
+    assert pacer.sending("telegram", "7", 10.25) == 0  # the mark's commit took 250 ms
     assert pacer.ready_at("telegram", "7") == pytest.approx(11.25)
+    pacer.take("telegram", "8", 10.1)  # reserved on time, its mark was quick
+    assert pacer.sending("telegram", "8", 10.26) == pytest.approx(0.09)  # waits for 10.35
