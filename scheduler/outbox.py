@@ -145,8 +145,9 @@ def _render_batch(session: Session, db: Database, worker: str, ids: list[int], n
     user_ids = {n.recipient_user_id for n in notices if n.recipient_user_id is not None}
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))}
     identities: dict[int, list[ChatIdentity]] = {}
-    for ident in session.scalars(select(ChatIdentity).where(ChatIdentity.user_id.in_(user_ids))):
-        identities.setdefault(ident.user_id, []).append(ident)
+    for linked in session.scalars(select(ChatIdentity).where(
+            ChatIdentity.user_id.in_(user_ids))):
+        identities.setdefault(linked.user_id, []).append(linked)
     prefetch = getattr(render, "prefetch", None)
     if prefetch is not None:  # let the renderers load what they need for the whole batch
         prefetch(session, notices)
@@ -330,7 +331,7 @@ def _record(session: Session, outcomes: list[Outcome], *, worker: str, now: date
     sent = [o for o in outcomes if o.status == "sent"]
     if sent:
         # The platform accepted these: they are sent, whoever holds the claim now.
-        table = OutboxRow.__table__
+        table: Any = OutboxRow.__table__
         session.connection().execute(
             update(table).where(table.c.id == bindparam("oid"), table.c.status != "sent")
             .values(status="sent", sent_at=now, external_id=bindparam("ext"),
