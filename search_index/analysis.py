@@ -7,10 +7,6 @@ word is never put through the English (Porter) stemmer.
 
 from __future__ import annotations
 
-import re
-from collections import Counter
-from collections.abc import Callable
-
 from whoosh.analysis import (
     Analyzer,
     LowercaseFilter,
@@ -77,28 +73,3 @@ def indonesian_analyzer() -> Analyzer:
 def plain_analyzer() -> Analyzer:
     """Lower-cased words, no stemming (spelling suggestions)."""
     return RegexTokenizer() | LowercaseFilter() | StopFilter(stoplist=STOP_WORDS, minsize=2)
-
-
-_TOKEN = re.compile(r"[\w\*]+(?:\.?[\w\*]+)*")  # RegexTokenizer's default, non-capturing
-
-
-def term_counter(stem: Callable[[str], str]) -> Callable[[str], dict[str, int]]:
-    """A function giving the terms (and their counts) that the analyser with this stemmer
-    gives for a text, in one pass (used by the bulk index build; tests compare the two)."""
-    stems: dict[str, str] = {}
-
-    def count(text: str) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for raw, n in Counter(_TOKEN.findall(text)).items():
-            word = raw.lower()
-            if len(word) < 2 or word in STOP_WORDS:
-                continue
-            term = stems.get(word)
-            if term is None:
-                if len(stems) > 200_000:
-                    stems.clear()
-                term = stems[word] = stem(word)
-            counts[term] = counts.get(term, 0) + n
-        return counts
-
-    return count

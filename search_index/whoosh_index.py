@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import functools
 import heapq
+import itertools
 import json
 import os
 import re
 import shutil
 import threading
 import time
-from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -28,22 +28,14 @@ from typing import Any
 from rapidfuzz import process as rf_process
 from rapidfuzz.distance import Levenshtein
 from whoosh import index as whoosh_index
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, W3PerDocReader, _lenfield
-from whoosh.columns import FixedBytesColumn
+from whoosh.collectors import FilterCollector, TopCollector
 from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
-from whoosh.lang.porter import stem as porter_stem
+from whoosh.multiproc import MpWriter
+from whoosh.query import And, Or, Query, Term
 from whoosh.searching import Searcher
-from whoosh.util.numeric import byte_to_length
 
 from core.ports import IndexedDocument, SearchHit, SearchResult
-from search_index.analysis import (
-    STOP_WORDS,
-    english_analyzer,
-    indonesian_analyzer,
-    stem_id,
-    term_counter,
-)
-from search_index.bulk import BulkSegmentWriter, bulk_capable
+from search_index.analysis import STOP_WORDS, english_analyzer, indonesian_analyzer
 
 SCHEMA_VERSION = "kb-4"
 TITLE_BOOST = 3.0
@@ -51,9 +43,13 @@ TAG_BOOST = 2.0
 SEARCH_FIELDS = ("title_en", "title_id", "body_en", "body_id", "tags")
 FIELD_BOOSTS = {"title_en": TITLE_BOOST, "title_id": TITLE_BOOST, "tags": TAG_BOOST}
 SNIPPET_CHARS = 180
-_B, _K1 = 0.75, 1.2  # whoosh.scoring.BM25F's defaults: the searcher's weighting
-_POSTINGS_CACHED = 2_000_000  # postings kept per snapshot (arrays: about 16 MB)
-_BYTE_LENGTH = [byte_to_length(b) for b in range(256)]
+COUNT_CAP = 100  # totals are exact up to here, then "more than"
+# A write of at least this many documents into an empty index (a rebuild) goes through
+# Whoosh's multiprocessing writer: BUILD_PROCS sub-writers, each writing its own segment.
+BULK_MIN_DOCS = 5000
+BUILD_PROCS = 2
+BUILD_LIMITMB = 256
+_ALLOWED_SETS_KEPT = 16  # visibility sets per snapshot (one per user / filter combination)
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _REFRESH_SECONDS = 1.0
 _MARKUP = re.compile(r"(?:^|\s)(?:#{1,6}|[-|]{2,}|\|)(?=\s|$)")
@@ -103,8 +99,6 @@ def build_schema() -> Schema:
 
 
 _ANALYSIS_SCHEMA = build_schema()
-_FAST_FIELDS = {"title_en": term_counter(porter_stem), "body_en": term_counter(porter_stem),
-                "title_id": term_counter(stem_id), "body_id": term_counter(stem_id)}
 
 
 class WhooshKnowledgeIndex:
@@ -120,7 +114,7 @@ class WhooshKnowledgeIndex:
         self._searcher: Searcher | None = None
         self._searcher_checked = 0.0
         self._dirty = False
-        self._snapshot: _Snapshot | None = None  # caches of the current searcher
+        self._allowed_sets: dict[tuple[Any, ...], set[int]] = {}  # of the current searcher
         self._versions: dict[int, int] | None = None
         self._versions_generation = -1
         self._vocab = _load_vocab(self.path)
@@ -149,14 +143,18 @@ class WhooshKnowledgeIndex:
     def upsert(self, docs: Iterable[IndexedDocument]) -> int:
         """Add or replace documents; returns how many were written (one commit).
 
-        Into an empty index (a rebuild) the documents go through the bulk writer."""
+        At least BULK_MIN_DOCS documents into an empty index (a rebuild) go through Whoosh's
+        multiprocessing writer (`procs=BUILD_PROCS, multisegment=True`): the sub-writers
+        analyse and write a segment each while this process reads the next documents."""
+        stream = iter(docs)
+        head = list(itertools.islice(stream, BULK_MIN_DOCS))
         with self._write_lock:
-            writer, bulk = self._writer()
+            writer, bulk = self._writer(len(head) >= BULK_MIN_DOCS)
             count = 0
             words: Counter[str] = Counter()
             try:
                 known = self._known_versions()  # read under the index lock: current
-                for doc in docs:
+                for doc in itertools.chain(head, stream):
                     fields = _fields(doc)
                     words.update(_WORD.findall(doc.title.lower()))
                     words.update(_WORD.findall(doc.body.lower()))
@@ -166,14 +164,15 @@ class WhooshKnowledgeIndex:
                         writer.add_document(**fields)
                     known[doc.id] = doc.version
                     count += 1
+                if count:
+                    writer.commit(merge=not bulk and count >= 1000)
             except BaseException:
-                writer.cancel()
+                _cancel(writer)
                 self._versions = None
                 raise
             if count == 0:
-                writer.cancel()
+                _cancel(writer)
                 return 0
-            writer.commit(merge=not bulk and count >= 1000)
             self._after_commit(writer.generation)
             for word, n in words.items():
                 if len(word) >= 3 and not word.isdigit() and word not in STOP_WORDS:
@@ -181,11 +180,12 @@ class WhooshKnowledgeIndex:
             self._save_vocab()
             return count
 
-    def _writer(self) -> tuple[Any, bool]:
-        """A writer holding the index lock: the bulk writer when the index is empty."""
-        if self._ix.doc_count_all() == 0 and bulk_capable(self._schema):
-            writer = BulkSegmentWriter(self._ix, fast_fields=_FAST_FIELDS, timeout=30.0,
-                                       limitmb=self.limitmb)
+    def _writer(self, many: bool) -> tuple[Any, bool]:
+        """A writer holding the index lock; Whoosh's multiprocessing writer for `many`
+        documents into an empty index (then every document is new: `bulk`)."""
+        if many and self._ix.doc_count_all() == 0:
+            writer = self._ix.writer(procs=BUILD_PROCS, multisegment=True,
+                                     limitmb=BUILD_LIMITMB, timeout=30.0)
             if not any(segment.doc_count_all() for segment in writer.segments):
                 return writer, True
             writer.cancel()  # another process wrote meanwhile
@@ -220,7 +220,7 @@ class WhooshKnowledgeIndex:
             (self.path / "SCHEMA").write_text(SCHEMA_VERSION)
             self._versions = {}
             self._after_commit()
-            self._snapshot = None
+            self._allowed_sets.clear()
             self._vocab = Counter()
             self._save_vocab()
 
@@ -292,13 +292,13 @@ class WhooshKnowledgeIndex:
             self._searcher = self._ix.searcher()
             self._searcher_checked = now
             self._dirty = False
-            self._snapshot = None
+            self._allowed_sets.clear()
         elif self._dirty or now - self._searcher_checked > _REFRESH_SECONDS:
             self._dirty = False
             self._searcher_checked = now
             if self._ix.latest_generation() != self._searcher.reader().generation():
                 old, self._searcher = self._searcher, self._ix.searcher()
-                self._snapshot = None
+                self._allowed_sets.clear()
                 old.close()
         return self._searcher
 
@@ -313,39 +313,44 @@ class WhooshKnowledgeIndex:
         page: int = 1,
         page_size: int = 5,
     ) -> SearchResult:
-        """Every word must match (title boosted over body, BM25F as Whoosh scores it); when
-        no document has every word, any word, best first (`partial`).
+        """Every word must match (title boosted over body, Whoosh's BM25F); when no document
+        has every word, any word, best first (`partial`).
 
-        The matching documents are found with set operations on posting lists read block by
-        block (cached per snapshot), so the count is exact and cheap, and deciding that no
-        document has every word costs no scoring; only the matching documents are scored.
+        Whoosh's searcher does the matching and scoring (`Searcher.search` with the top
+        `page * page_size` collected and block-quality skipping); what the user may see is a
+        set of document numbers from `Searcher.docs_for_query`, kept per snapshot and passed
+        as the search's filter. The total is exact up to COUNT_CAP, then a lower bound.
         """
         page = max(1, page)
         page_size = max(1, min(page_size, 50))
         searcher = self.searcher()
-        snap = self._snapshot_for(searcher)
         words = [w.lower() for w in _WORD.findall(query)]
         if not words and not (doc_types or tags):
             return SearchResult(hits=[], total=0, page=page)
-        allowed = snap.allowed(tuple(doc_types), tuple(t.lower() for t in tags),
-                               visible_owner_id, include_drafts)
+        allow = self._allowed(searcher, tuple(doc_types), tuple(t.lower() for t in tags),
+                              visible_owner_id, include_drafts)
         limit = page * page_size
         partial = False
-        scores: dict[int, float]
+        exact = True
+        top: list[tuple[int, float]]
         if not words:  # filters only: every visible document of that type / tag, in order
-            total = len(allowed)
-            top = [(docnum, 1.0) for docnum in heapq.nsmallest(limit, allowed)]
+            total = len(allow)
+            top = [(docnum, 1.0) for docnum in heapq.nsmallest(limit, allow)]
         else:
-            per_word, missing = self._terms_of(words, searcher.reader())
-            matched: set[int] = set()
+            per_word, missing = self._word_queries(words, searcher.reader())
+            results = None
             if per_word and not missing:
-                matched = snap.all_of(per_word, allowed)
-            if not matched and len(words) > 1 and per_word:
-                matched = snap.any_of(per_word, allowed)  # nothing has every word
-                partial = bool(matched)
-            total = len(matched)
-            scores = snap.scores(per_word, matched) if matched else {}
-            top = heapq.nsmallest(limit, scores.items(), key=lambda kv: (-kv[1], kv[0]))
+                every = per_word[0] if len(per_word) == 1 else And(per_word)
+                results = _top(searcher, every, limit, allow)
+            if (results is None or results.is_empty()) and len(words) > 1 and per_word:
+                # nothing has every word: any word, best first
+                results = _top(searcher, Or(per_word), limit, allow)
+                partial = not results.is_empty()
+            if results is None:
+                total, top = 0, []
+            else:
+                total, exact = _count(searcher, results, allow, limit)
+                top = [(hit.docnum, hit.score or 0.0) for hit in results]
         suggestions: list[str] = []
         if words and (total < 2 or partial):
             suggestions = self._suggest(searcher, words)
@@ -357,36 +362,56 @@ class WhooshKnowledgeIndex:
                                   doc_type=stored.get("doc_type") or "", score=float(score),
                                   snippet=_snippet(stored.get("text") or "", marker)))
         return SearchResult(hits=hits, total=total, page=page, suggestions=suggestions,
-                            partial=partial, total_exact=True)
+                            partial=partial, total_exact=exact)
 
-    def drop_cached_postings(self) -> None:
-        """Forget the posting lists read so far (benchmarks measure the uncached cost)."""
-        if self._snapshot is not None:
-            self._snapshot.drop_postings()
-
-    def _terms_of(self, words: list[str], reader: Any
-                  ) -> tuple[list[list[tuple[str, str, float]]], bool]:
-        """Per query word (stop words left out), the (field, term, boost) it may match in
-        the index; `missing` when some word matches no term at all."""
-        per_word: list[list[tuple[str, str, float]]] = []
+    def _word_queries(self, words: list[str], reader: Any) -> tuple[list[Query], bool]:
+        """Per query word (stop words left out), a query for the word in every field it may
+        match in the index (title and tags boosted); `missing` when some word matches no
+        term at all (then no document has every word)."""
+        per_word: list[Query] = []
         missing = False
         for word in words:
             if word in STOP_WORDS:
                 continue
-            alternatives = [(field, term, FIELD_BOOSTS.get(field, 1.0))
-                            for field in SEARCH_FIELDS for term in _analysed_cached(field, word)
-                            if (field, term) in reader]
-            if alternatives:
-                per_word.append(alternatives)
+            alternatives: list[Query] = [
+                Term(field, term, boost=FIELD_BOOSTS.get(field, 1.0))
+                for field in SEARCH_FIELDS for term in _analysed_cached(field, word)
+                if (field, term) in reader]
+            if len(alternatives) == 1:
+                per_word.append(alternatives[0])
+            elif alternatives:
+                per_word.append(Or(alternatives))
             else:
                 missing = True
         return per_word, missing
 
-    def _snapshot_for(self, searcher: Searcher) -> _Snapshot:
-        snap = self._snapshot
-        if snap is None or snap.searcher is not searcher:
-            snap = self._snapshot = _Snapshot(searcher)
-        return snap
+    def _allowed(self, searcher: Searcher, doc_types: tuple[str, ...], tags: tuple[str, ...],
+                 owner_id: int | None, include_drafts: bool) -> set[int]:
+        """The documents a search may return: published (and the drafts this user may
+        see), of one of `doc_types`, with one of `tags`; matched by Whoosh
+        (`docs_for_query`, deleted documents never) and kept while the snapshot is current."""
+        key = (doc_types, tags, owner_id, include_drafts)
+        found = self._allowed_sets.get(key)
+        if found is not None:
+            return found
+        visible: Query
+        if include_drafts:
+            visible = Or([Term("status", "published"), Term("status", "draft")])
+        elif owner_id is not None:
+            visible = Or([Term("status", "published"),
+                          And([Term("status", "draft"), Term("owner", str(owner_id))])])
+        else:
+            visible = Term("status", "published")
+        parts: list[Query] = [visible]
+        if doc_types:
+            parts.append(Or([Term("doc_type", t) for t in doc_types]))
+        if tags:
+            parts.append(Or([Term("tags", t) for t in tags]))
+        found = set(searcher.docs_for_query(And(parts) if len(parts) > 1 else visible))
+        if len(self._allowed_sets) >= _ALLOWED_SETS_KEPT:
+            self._allowed_sets.pop(next(iter(self._allowed_sets)))
+        self._allowed_sets[key] = found
+        return found
 
     def _vocabulary(self) -> list[str]:
         if self._vocab_words is None:
@@ -418,201 +443,46 @@ class WhooshKnowledgeIndex:
         return [" ".join(corrected)] if changed else []
 
 
-class _Snapshot:
-    """Posting lists, field lengths and visibility sets of one searcher snapshot (global
-    document numbers), read on first use and kept while the snapshot is current."""
-
-    def __init__(self, searcher: Searcher) -> None:
-        self.searcher = searcher
-        self._lock = threading.Lock()
-        self._postings: dict[tuple[str, str], tuple[array[int], array[float]]] = {}
-        self._cached = 0
-        self._lengths: dict[str, list[int]] = {}
-        self._allowed: dict[tuple[Any, ...], frozenset[int]] = {}
-        self._stats: dict[tuple[str, str], tuple[float, float]] = {}
-
-    # -- posting lists -----------------------------------------------------------------------
-    def postings(self, field: str, term: str) -> tuple[array[int], array[float]]:
-        """Document numbers and weights (term frequencies) of a term, deleted ones included
-        (the visibility sets never hold a deleted document)."""
-        key = (field, term)
-        found = self._postings.get(key)
-        if found is not None:
-            return found
-        ids: array[int] = array("I")
-        weights: array[float] = array("f")
-        btext = term.encode("utf-8")
-        for sub, offset in self.searcher.leaf_searchers():
-            reader = sub.reader()
-            if (field, btext) not in reader:
-                continue
-            _read_postings(reader, field, btext, offset, ids, weights)
-        with self._lock:
-            if self._cached > _POSTINGS_CACHED:
-                self._postings.clear()
-                self._cached = 0
-            self._postings[key] = (ids, weights)
-            self._cached += len(ids)
-        return ids, weights
-
-    def drop_postings(self) -> None:
-        with self._lock:
-            self._postings.clear()
-            self._cached = 0
-
-    def docs(self, field: str, term: str) -> frozenset[int]:
-        """The documents of a term as a set (built per query: sets are large and tracked by
-        the garbage collector, the arrays behind them are cached instead)."""
-        return frozenset(self.postings(field, term)[0])
-
-    def _word_docs(self, alternatives: list[tuple[str, str, float]]) -> frozenset[int]:
-        if len(alternatives) == 1:
-            return self.docs(alternatives[0][0], alternatives[0][1])
-        return frozenset().union(*(self.docs(field, term) for field, term, _ in alternatives))
-
-    def all_of(self, per_word: list[list[tuple[str, str, float]]], allowed: frozenset[int]
-               ) -> set[int]:
-        """The allowed documents matching every word, rarest word first."""
-        sets = sorted((self._word_docs(alts) for alts in per_word), key=len)
-        result = set(allowed.intersection(sets[0]))
-        for docs in sets[1:]:
-            if not result:
-                break
-            result.intersection_update(docs)
-        return result
-
-    def any_of(self, per_word: list[list[tuple[str, str, float]]], allowed: frozenset[int]
-               ) -> set[int]:
-        found: set[int] = set()
-        for alternatives in per_word:
-            found.update(self._word_docs(alternatives))
-        found.intersection_update(allowed)
-        return found
-
-    # -- scoring -----------------------------------------------------------------------------
-    def scores(self, per_word: list[list[tuple[str, str, float]]], matched: set[int]
-               ) -> dict[int, float]:
-        """BM25F as Whoosh computes it (its default B and K1; title and tags boosted; tags
-        not length-normalised), summed over every matching term, for `matched` only."""
-        searcher = self.searcher
-        schema = searcher.schema
-        scores = dict.fromkeys(matched, 0.0)
-        for alternatives in per_word:
-            for field, term, boost in alternatives:
-                ids, weights = self.postings(field, term)
-                get = scores.get
-                if not schema[field].scorable:
-                    for docnum, weight in zip(ids, weights, strict=True):
-                        old = get(docnum)
-                        if old is not None:
-                            scores[docnum] = old + weight * boost
-                    continue
-                idf, avgfl = self._term_stats(field, term)
-                lengths = self.lengths(field)
-                k1, b = _K1, _B
-                for docnum, weight in zip(ids, weights, strict=True):
-                    old = get(docnum)
-                    if old is not None:
-                        score = idf * ((weight * (k1 + 1)) /
-                                       (weight + k1 * ((1 - b) + b * lengths[docnum] / avgfl)))
-                        scores[docnum] = old + (score * boost if boost != 1.0 else score)
-        return scores
-
-    def _term_stats(self, field: str, term: str) -> tuple[float, float]:
-        key = (field, term)
-        found = self._stats.get(key)
-        if found is None:
-            searcher = self.searcher
-            found = self._stats[key] = (searcher.idf(field, term),
-                                        searcher.avg_field_length(field) or 1)
-        return found
-
-    def lengths(self, field: str) -> list[int]:
-        """Each document's length of `field` as Whoosh stores it (one byte, decoded)."""
-        found = self._lengths.get(field)
-        if found is None:
-            found = []
-            for sub, offset in self.searcher.leaf_searchers():
-                del found[offset:]
-                found.extend(_field_lengths(sub.reader(), field))
-            self._lengths[field] = found
-        return found
-
-    # -- visibility --------------------------------------------------------------------------
-    def deleted(self) -> set[int]:
-        """Deleted (or replaced) documents still in the segments."""
-        found: set[int] = set()
-        for sub, offset in self.searcher.leaf_searchers():
-            reader = sub.reader()
-            if reader.has_deletions():
-                gone = getattr(reader, "deleted_docs_set", None)
-                if gone is None:
-                    gone = [d for d in range(reader.doc_count_all()) if reader.is_deleted(d)]
-                found.update(docnum + offset for docnum in gone)
-        return found
-
-    def allowed(self, doc_types: tuple[str, ...], tags: tuple[str, ...],
-                owner_id: int | None, include_drafts: bool) -> frozenset[int]:
-        """The documents a search may return: published (and the drafts this user may
-        see), of one of `doc_types`, with one of `tags` (deleted documents never)."""
-        key = (doc_types, tags, owner_id, include_drafts)
-        found = self._allowed.get(key)
-        if found is not None:
-            return found
-        if doc_types or tags:
-            visible = set(self.allowed((), (), owner_id, include_drafts))
-            if doc_types:
-                visible.intersection_update(
-                    frozenset().union(*(self.docs("doc_type", t) for t in doc_types)))
-            if tags:
-                visible.intersection_update(
-                    frozenset().union(*(self.docs("tags", t) for t in tags)))
-            found = frozenset(visible)
-        else:
-            visible = set(self.docs("status", "published"))
-            if include_drafts:
-                visible.update(self.docs("status", "draft"))
-            elif owner_id is not None:
-                visible.update(self.docs("status", "draft").intersection(
-                    self.docs("owner", str(owner_id))))
-            visible.difference_update(self.deleted())
-            found = frozenset(visible)
-        with self._lock:
-            if len(self._allowed) > 64:
-                self._allowed.clear()
-            self._allowed[key] = found
-        return found
+def _top(searcher: Searcher, query: Query, limit: int, allow: set[int]) -> Any:
+    """The best `limit` allowed documents: `Searcher.search` with its top-N collector and
+    block-quality skipping, but without matcher replacement (`replace=0`): Whoosh 2.7's
+    boosted-term wrapper passes the unboosted minimum score to the matcher it wraps, so a
+    replacement can drop a title match that belongs in the top N."""
+    collector = FilterCollector(TopCollector(limit=limit, usequality=True, replace=0),
+                                allow=allow)
+    searcher.search_with_collector(query, collector)
+    return collector.results()
 
 
-def _read_postings(reader: Any, field: str, btext: bytes, offset: int, ids: array[int],
-                   weights: array[float]) -> None:
-    """Append a segment's posting list of a term, a block at a time."""
-    matcher = reader._terms.matcher(field, btext, reader.schema[field].format)
-    if isinstance(matcher, W3LeafMatcher):
-        while matcher.is_active():
-            matcher._read_ids()
-            matcher._read_weights()
-            block_ids = matcher._ids
-            ids.extend(block_ids if not offset else [d + offset for d in block_ids])
-            weights.extend(matcher._weights)
-            matcher._next_block()
-        return
-    while matcher.is_active():  # postings stored some other way: one by one
-        ids.append(matcher.id() + offset)
-        weights.append(matcher.weight())
-        matcher.next()
+def _count(searcher: Searcher, results: Any, allow: set[int], limit: int) -> tuple[int, bool]:
+    """How many allowed documents match: exact up to COUNT_CAP (or the page's end), else
+    that many and False (a lower bound).
+
+    When fewer than `limit` were collected, the collector's heap never filled, so nothing
+    was skipped and that is the count. Otherwise the query is matched again without
+    scoring (`docs_for_query`), stopping at the cap."""
+    collected = results.scored_length()
+    if collected < limit:
+        return collected, True
+    cap = max(COUNT_CAP, limit + 1)
+    n = 0
+    for docnum in searcher.docs_for_query(results.q):
+        if docnum in allow:
+            n += 1
+            if n >= cap:
+                return n, False
+    return n, True
 
 
-def _field_lengths(reader: Any, field: str) -> list[int]:
-    count = reader.doc_count_all()
-    perdoc = getattr(reader, "_perdoc", None)
-    column = None
-    if isinstance(perdoc, W3PerDocReader):
-        column = perdoc._cached_reader(_lenfield(field), LENGTHS_COLUMN)
-    if isinstance(column, FixedBytesColumn.Reader) and column._fixedlen == 1:
-        raw = column._dbfile.get(column._basepos, column._count)
-        return [_BYTE_LENGTH[b] for b in raw] + [0] * (count - len(raw))
-    return [reader.doc_field_length(d, field, 0) or 0 for d in range(count)]
+def _cancel(writer: Any) -> None:
+    """Cancel a writer. Whoosh's multiprocessing writer only flags its sub-writer processes
+    (they would wait for work forever): those started are ended and waited for first."""
+    if isinstance(writer, MpWriter):
+        for task in writer.tasks:
+            task.terminate()
+        for task in writer.tasks:
+            task.join()
+    writer.cancel()
 
 
 def _analysed(field: str, word: str, schema: Schema) -> tuple[str, ...]:
