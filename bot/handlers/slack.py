@@ -31,12 +31,14 @@ queued; the work happens on the main loop's workers.
 from __future__ import annotations
 
 import asyncio
+import base64
 import collections
 import json
 import logging
 import re
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -179,9 +181,12 @@ def render(reply: Reply, forms: dict[str, Form] | None = None) -> tuple[str, lis
                 element["action_id"] = f"sfa_form_{r}_{c}"
                 packed = json.dumps({"p": b.payload, "f": form_to_json(form)},
                                     ensure_ascii=False, separators=(",", ":"))
+                if len(packed) > _MAX_BUTTON_VALUE:  # a long form: compressed
+                    packed = json.dumps({"p": b.payload, "f": squeeze_form(form)},
+                                        separators=(",", ":"))
                 if len(packed) <= _MAX_BUTTON_VALUE:
                     element["value"] = packed
-                elif forms is not None:
+                elif forms is not None:  # too big even so: this process keeps it
                     forms[b.payload] = form
                     element["value"] = json.dumps({"p": b.payload})
             elements.append(element)
@@ -196,6 +201,26 @@ def form_to_json(form: Form) -> dict[str, Any]:
     return {"t": form.title, "s": form.submit_label, "v": form.value,
             "f": [[f.name, f.label, f.kind, int(f.required), [list(o) for o in f.options],
                    f.hint, f.initial, f.max_length] for f in form.fields]}
+
+
+def squeeze_form(form: Form) -> str:
+    """A form packed small (zlib + base64) for a button value or a modal's metadata, so any
+    worker can open and check it without this process's memory."""
+    raw = json.dumps(form_to_json(form), ensure_ascii=False, separators=(",", ":"))
+    return "z" + base64.b64encode(zlib.compress(raw.encode(), 9)).decode()
+
+
+def unpack_form(data: Any) -> Form:
+    """A form from a button value or metadata: plain JSON, or squeezed."""
+    if isinstance(data, str) and data.startswith("z"):
+        inflate = zlib.decompressobj()
+        raw = inflate.decompress(base64.b64decode(data[1:], validate=True), 200_000)
+        if inflate.unconsumed_tail:  # more than any form of ours: refused, not inflated
+            raise ValueError("form too large")
+        data = json.loads(raw)
+    if not isinstance(data, dict):
+        raise TypeError("not a form")
+    return form_from_json(data)
 
 
 def form_from_json(data: dict[str, Any]) -> Form:
@@ -672,8 +697,8 @@ class SlackDoor:
         try:
             packed = json.loads(action.get("value") or "{}")
             payload = packed["p"]
-            form = form_from_json(packed["f"]) if "f" in packed else self._forms[payload]
-        except (ValueError, KeyError, TypeError, IndexError):
+            form = unpack_form(packed["f"]) if "f" in packed else self._forms[payload]
+        except (ValueError, KeyError, TypeError, IndexError, zlib.error):
             await self._safe(self.intake_client.chat_postEphemeral(
                 channel=channel, user=user.get("id") or "",
                 text=t("That form is no longer available. Please start again.")))
@@ -686,6 +711,9 @@ class SlackDoor:
         else:
             metadata["f"] = packed["f"]
         view = modal_view(form, metadata, t)
+        if len(view["private_metadata"]) >= 3000 and isinstance(metadata.get("f"), dict):
+            metadata["f"] = squeeze_form(form)  # carried compressed
+            view = modal_view(form, metadata, t)
         if len(view["private_metadata"]) >= 3000:  # too big to carry: keep it here
             self._remember_form(payload, form)
             metadata.pop("f", None)
@@ -701,9 +729,9 @@ class SlackDoor:
         t = await self._listener_translator(f"{team}:{user.get('id')}")
         try:
             metadata = json.loads(view.get("private_metadata") or "{}")
-            form = (form_from_json(metadata["f"]) if "f" in metadata
+            form = (unpack_form(metadata["f"]) if "f" in metadata
                     else self._forms[metadata["k"]])
-        except (ValueError, KeyError, TypeError, IndexError):
+        except (ValueError, KeyError, TypeError, IndexError, zlib.error):
             await ack()
             return
         values, errors = check_form(form, (view.get("state") or {}).get("values") or {}, t)

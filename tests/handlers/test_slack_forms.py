@@ -298,3 +298,33 @@ async def test_quote_items_modal_with_bad_values(app: App, budi: SlackUser,
         version = session.scalar(select(QuoteVersion).order_by(QuoteVersion.id.desc()))
         assert version is not None and version.discount_status == "pending"
         assert version.note == "Competitor offered 12% off"
+
+
+def test_a_long_form_travels_compressed_so_any_worker_can_open_it() -> None:
+    """A form too long for a plain button value (2,000 chars) is squeezed into it, not kept
+    in one process's memory; a hostile or broken value is refused, never inflated."""
+    import base64
+    import zlib
+
+    from bot.conversations.messages import Button, Form, FormField, FormReply
+    from bot.handlers.slack import render, unpack_form
+
+    options = tuple((f"c{i}", f"Contact number {i} — Purchasing, PT Example {i}")
+                    for i in range(40))
+    form = Form(title="New lead", value="form", fields=(
+        FormField("contact", "Contact", kind="choice", options=options),
+        FormField("need", "Need", kind="long_text")))
+    reply = FormReply(text="Lead", form=form,
+                      buttons=((Button("All in one form", value="form", payload="f|x|1|form"),),))
+    memory: dict[str, Form] = {}
+    _text, blocks = render(reply, memory)
+    value = next(e["value"] for b in blocks if b["type"] == "actions" for e in b["elements"])
+    assert len(value) <= 2000 and not memory  # nothing kept in this process
+    packed = json.loads(value)
+    assert packed["p"] == "f|x|1|form" and packed["f"].startswith("z")
+    assert unpack_form(packed["f"]) == form
+    bomb = "z" + base64.b64encode(zlib.compress(b"[" * 5_000_000)).decode()
+    with pytest.raises(ValueError):
+        unpack_form(bomb)
+    with pytest.raises((ValueError, zlib.error)):
+        unpack_form("znot-base64!")
