@@ -50,6 +50,7 @@ BULK_MIN_DOCS = 5000
 BUILD_PROCS = 2
 BUILD_LIMITMB = 256
 _ALLOWED_SETS_KEPT = 16  # visibility sets per snapshot (one per user / filter combination)
+_TERM_SETS_KEPT = 64  # documents of a status / owner / type / tag, per snapshot
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _REFRESH_SECONDS = 1.0
 _MARKUP = re.compile(r"(?:^|\s)(?:#{1,6}|[-|]{2,}|\|)(?=\s|$)")
@@ -114,7 +115,9 @@ class WhooshKnowledgeIndex:
         self._searcher: Searcher | None = None
         self._searcher_checked = 0.0
         self._dirty = False
-        self._allowed_sets: dict[tuple[Any, ...], set[int]] = {}  # of the current searcher
+        # document sets of the current searcher: what a search may return, of filter terms
+        self._allowed_sets: dict[tuple[Any, ...], set[int]] = {}
+        self._term_sets: dict[tuple[str, tuple[str, ...]], frozenset[int]] = {}
         self._versions: dict[int, int] | None = None
         self._versions_generation = -1
         self._vocab = _load_vocab(self.path)
@@ -221,6 +224,7 @@ class WhooshKnowledgeIndex:
             self._versions = {}
             self._after_commit()
             self._allowed_sets.clear()
+            self._term_sets.clear()
             self._vocab = Counter()
             self._save_vocab()
 
@@ -293,12 +297,14 @@ class WhooshKnowledgeIndex:
             self._searcher_checked = now
             self._dirty = False
             self._allowed_sets.clear()
+            self._term_sets.clear()
         elif self._dirty or now - self._searcher_checked > _REFRESH_SECONDS:
             self._dirty = False
             self._searcher_checked = now
             if self._ix.latest_generation() != self._searcher.reader().generation():
                 old, self._searcher = self._searcher, self._ix.searcher()
                 self._allowed_sets.clear()
+                self._term_sets.clear()
                 old.close()
         return self._searcher
 
@@ -388,29 +394,43 @@ class WhooshKnowledgeIndex:
     def _allowed(self, searcher: Searcher, doc_types: tuple[str, ...], tags: tuple[str, ...],
                  owner_id: int | None, include_drafts: bool) -> set[int]:
         """The documents a search may return: published (and the drafts this user may
-        see), of one of `doc_types`, with one of `tags`; matched by Whoosh
-        (`docs_for_query`, deleted documents never) and kept while the snapshot is current."""
+        see), of one of `doc_types`, with one of `tags`; kept while the snapshot is current.
+        Built from the documents of each status / owner / type / tag term, which Whoosh
+        matches (`docs_for_query`, deleted documents never) once per snapshot."""
         key = (doc_types, tags, owner_id, include_drafts)
         found = self._allowed_sets.get(key)
         if found is not None:
             return found
-        visible: Query
-        if include_drafts:
-            visible = Or([Term("status", "published"), Term("status", "draft")])
-        elif owner_id is not None:
-            visible = Or([Term("status", "published"),
-                          And([Term("status", "draft"), Term("owner", str(owner_id))])])
+        if doc_types or tags:
+            found = set(self._allowed(searcher, (), (), owner_id, include_drafts))
+            if doc_types:
+                found.intersection_update(self._term_docs(searcher, "doc_type", doc_types))
+            if tags:
+                found.intersection_update(self._term_docs(searcher, "tags", tags))
         else:
-            visible = Term("status", "published")
-        parts: list[Query] = [visible]
-        if doc_types:
-            parts.append(Or([Term("doc_type", t) for t in doc_types]))
-        if tags:
-            parts.append(Or([Term("tags", t) for t in tags]))
-        found = set(searcher.docs_for_query(And(parts) if len(parts) > 1 else visible))
+            found = set(self._term_docs(searcher, "status", ("published",)))
+            if include_drafts:
+                found.update(self._term_docs(searcher, "status", ("draft",)))
+            elif owner_id is not None:
+                found.update(self._term_docs(searcher, "status", ("draft",)).intersection(
+                    self._term_docs(searcher, "owner", (str(owner_id),))))
         if len(self._allowed_sets) >= _ALLOWED_SETS_KEPT:
             self._allowed_sets.pop(next(iter(self._allowed_sets)))
         self._allowed_sets[key] = found
+        return found
+
+    def _term_docs(self, searcher: Searcher, field: str, values: tuple[str, ...]
+                   ) -> frozenset[int]:
+        """The documents with any of `values` in `field` (kept while the snapshot is)."""
+        key = (field, values)
+        found = self._term_sets.get(key)
+        if found is None:
+            query = (Term(field, values[0]) if len(values) == 1
+                     else Or([Term(field, v) for v in values]))
+            found = frozenset(searcher.docs_for_query(query))
+            if len(self._term_sets) >= _TERM_SETS_KEPT:
+                self._term_sets.pop(next(iter(self._term_sets)))
+            self._term_sets[key] = found
         return found
 
     def _vocabulary(self) -> list[str]:
