@@ -344,19 +344,26 @@ class WhooshKnowledgeIndex:
             top = [(docnum, 1.0) for docnum in heapq.nsmallest(limit, allow)]
         else:
             per_word, missing = self._word_queries(words, searcher.reader())
-            results = None
+            total, top = 0, []
             if per_word and not missing:
                 every = per_word[0] if len(per_word) == 1 else And(per_word)
-                results = _top(searcher, every, limit, allow)
-            if (results is None or results.is_empty()) and len(words) > 1 and per_word:
-                # nothing has every word: any word, best first
-                results = _top(searcher, Or(per_word), limit, allow)
-                partial = not results.is_empty()
-            if results is None:
-                total, top = 0, []
-            else:
-                total, exact = _count(searcher, results, allow, limit)
-                top = [(hit.docnum, hit.score or 0.0) for hit in results]
+                top = _top(searcher, every, limit, allow)
+                total, exact = _count(searcher, every, allow, len(top), limit)
+            if not top and len(words) > 1 and per_word:
+                # Nothing has every word: the documents with all words but one first (when
+                # there are three or more: intersections, cheaper than scoring every
+                # document with any word), then those with any word; best first in each.
+                tiers: list[Query] = [Or(per_word)]
+                if len(per_word) >= 3:
+                    tiers.insert(0, Or([And(list(most)) for most in
+                                        itertools.combinations(per_word, len(per_word) - 1)]))
+                for tier in tiers:
+                    seen = {docnum for docnum, _ in top}
+                    top += _top(searcher, tier, limit - len(top), allow, seen)
+                    if len(top) >= limit:
+                        break
+                total, exact = _count(searcher, tiers[-1], allow, len(top), limit)
+                partial = bool(top)
         suggestions: list[str] = []
         if words and (total < 2 or partial):
             suggestions = self._suggest(searcher, words)
@@ -463,30 +470,32 @@ class WhooshKnowledgeIndex:
         return [" ".join(corrected)] if changed else []
 
 
-def _top(searcher: Searcher, query: Query, limit: int, allow: set[int]) -> Any:
-    """The best `limit` allowed documents: `Searcher.search` with its top-N collector and
-    block-quality skipping, but without matcher replacement (`replace=0`): Whoosh 2.7's
-    boosted-term wrapper passes the unboosted minimum score to the matcher it wraps, so a
-    replacement can drop a title match that belongs in the top N."""
+def _top(searcher: Searcher, query: Query, limit: int, allow: set[int],
+         skip: set[int] | None = None) -> list[tuple[int, float]]:
+    """The best `limit` allowed documents (not in `skip`) and their scores: Whoosh's top-N
+    collector with block-quality skipping, run by `Searcher.search_with_collector`, but
+    without matcher replacement (`replace=0`): in Whoosh 2.7 a replaced boosted matcher can
+    drop a title match that belongs in the top N (tests compare the one-segment and the
+    multi-segment index)."""
     collector = FilterCollector(TopCollector(limit=limit, usequality=True, replace=0),
-                                allow=allow)
+                                allow=allow, restrict=skip or None)
     searcher.search_with_collector(query, collector)
-    return collector.results()
+    return [(hit.docnum, hit.score or 0.0) for hit in collector.results()]
 
 
-def _count(searcher: Searcher, results: Any, allow: set[int], limit: int) -> tuple[int, bool]:
+def _count(searcher: Searcher, query: Query, allow: set[int], collected: int, limit: int
+           ) -> tuple[int, bool]:
     """How many allowed documents match: exact up to COUNT_CAP (or the page's end), else
     that many and False (a lower bound).
 
     When fewer than `limit` were collected, the collector's heap never filled, so nothing
     was skipped and that is the count. Otherwise the query is matched again without
     scoring (`docs_for_query`), stopping at the cap."""
-    collected = results.scored_length()
     if collected < limit:
         return collected, True
     cap = max(COUNT_CAP, limit + 1)
     n = 0
-    for docnum in searcher.docs_for_query(results.q):
+    for docnum in searcher.docs_for_query(query):
         if docnum in allow:
             n += 1
             if n >= cap:

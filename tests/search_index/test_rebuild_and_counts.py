@@ -114,6 +114,20 @@ def test_any_word_when_no_document_has_every_word(tmp_path: Path) -> None:
     assert ix.search("zzzz").total == 0
 
 
+def test_with_three_words_those_missing_one_come_before_those_with_one(
+        tmp_path: Path) -> None:
+    ix = WhooshKnowledgeIndex(tmp_path / "ix")
+    ix.upsert([_doc(1, "hotel " * 30), _doc(2, "meal taxi and a long text " + "x " * 60),
+               _doc(3, "taxi"), _doc(4, "hotel taxi and a long text " + "x " * 60),
+               _doc(5, "unrelated")])
+    assert ix.search("hotel").hits[0].id == 1  # its score alone beats the two-word ones
+    result = ix.search("hotel meal taxi", page_size=2)
+    assert (result.total, result.total_exact, result.partial) == (4, True, True)
+    assert [h.id for h in result.hits] == [2, 4]  # two of three words
+    assert [h.id for h in ix.search("hotel meal taxi", page=2, page_size=2).hits] == [1, 3]
+    assert [h.id for h in ix.search("hotel meal taxi", page_size=10).hits] == [2, 4, 1, 3]
+
+
 def test_totals_are_exact_up_to_the_cap_then_a_lower_bound(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(wi, "COUNT_CAP", 12)
