@@ -336,6 +336,9 @@ class WhooshKnowledgeIndex:
         allow = self._allowed(searcher, tuple(doc_types), tuple(t.lower() for t in tags),
                               visible_owner_id, include_drafts)
         limit = page * page_size
+        # Collected past the page up to the count cap: the total then comes from the same
+        # pass (the collector only skips once it holds that many) instead of a second one.
+        collect = max(limit, COUNT_CAP + 1)
         partial = False
         exact = True
         top: list[tuple[int, float]]
@@ -347,8 +350,8 @@ class WhooshKnowledgeIndex:
             total, top = 0, []
             if per_word and not missing:
                 every = per_word[0] if len(per_word) == 1 else And(per_word)
-                top = _top(searcher, every, limit, allow)
-                total, exact = _count(searcher, every, allow, len(top), limit)
+                top = _top(searcher, every, collect, allow)
+                total, exact = _count(searcher, every, allow, len(top), collect, limit)
             if not top and len(words) > 1 and per_word:
                 # Nothing has every word: the documents with all words but one first (when
                 # there are three or more: intersections, cheaper than scoring every
@@ -359,17 +362,18 @@ class WhooshKnowledgeIndex:
                                         itertools.combinations(per_word, len(per_word) - 1)]))
                 for tier in tiers:
                     seen = {docnum for docnum, _ in top}
-                    top += _top(searcher, tier, limit - len(top), allow, seen)
+                    top += _top(searcher, tier, collect - len(top), allow, seen)
                     if len(top) >= limit:
-                        break
-                total, exact = _count(searcher, tiers[-1], allow, len(top), limit)
+                        break  # the page is full: no need to score the next tier
+                total, exact = _count(searcher, tiers[-1], allow, len(top), collect, limit,
+                                      complete=tier is tiers[-1])
                 partial = bool(top)
         suggestions: list[str] = []
         if words and (total < 2 or partial):
             suggestions = self._suggest(searcher, words)
         marker = _marker(words, self._schema)  # not ix.schema: that reads the TOC file
         hits: list[SearchHit] = []
-        for docnum, score in top[(page - 1) * page_size:]:
+        for docnum, score in top[(page - 1) * page_size:limit]:
             stored = searcher.stored_fields(docnum)
             hits.append(SearchHit(id=int(stored["id"]), title=stored.get("title") or "",
                                   doc_type=stored.get("doc_type") or "", score=float(score),
@@ -483,23 +487,26 @@ def _top(searcher: Searcher, query: Query, limit: int, allow: set[int],
     return [(hit.docnum, hit.score or 0.0) for hit in collector.results()]
 
 
-def _count(searcher: Searcher, query: Query, allow: set[int], collected: int, limit: int
-           ) -> tuple[int, bool]:
-    """How many allowed documents match: exact up to COUNT_CAP (or the page's end), else
-    that many and False (a lower bound).
+def _count(searcher: Searcher, query: Query, allow: set[int], collected: int, asked: int,
+           limit: int, *, complete: bool = True) -> tuple[int, bool]:
+    """How many allowed documents match `query`: exact up to COUNT_CAP (or the page's
+    end, `limit`), else that number and False ("more than").
 
-    When fewer than `limit` were collected, the collector's heap never filled, so nothing
-    was skipped and that is the count. Otherwise the query is matched again without
-    scoring (`docs_for_query`), stopping at the cap."""
-    if collected < limit:
+    `collected` of the `asked` were collected. With fewer (and the query's own collector
+    `complete`), the collector's heap never filled, so nothing was skipped: that is the
+    count. Otherwise the query is matched again without scoring (`docs_for_query`),
+    stopping one past the cap."""
+    if complete and collected < asked:
         return collected, True
-    cap = max(COUNT_CAP, limit + 1)
+    cap = max(COUNT_CAP, limit)
+    if collected > cap:
+        return cap, False
     n = 0
     for docnum in searcher.docs_for_query(query):
         if docnum in allow:
             n += 1
-            if n >= cap:
-                return n, False
+            if n > cap:
+                return cap, False
     return n, True
 
 

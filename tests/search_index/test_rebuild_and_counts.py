@@ -46,7 +46,8 @@ def _answers(ix: WhooshKnowledgeIndex) -> list[Any]:
                        {"doc_types": ("rule",)}, {"tags": ("pricing",), "page": 2}):
             r = ix.search(query, page_size=7, **kwargs)  # type: ignore[arg-type]
             out.append((query, kwargs, r.total, r.total_exact, r.partial, r.suggestions,
-                        [(h.id, round(h.score, 9), h.snippet) for h in r.hits]))
+                        # equal scores come in document-number order, which differs
+                        sorted((-round(h.score, 9), h.id, h.snippet) for h in r.hits)))
     return out
 
 
