@@ -736,7 +736,8 @@ def rebuild_index(session: Session, index: KnowledgeIndex, *, batch: int = 1000,
                   progress: Callable[[int], None] | None = None) -> int:
     """Recreate the index from the table (drafts and published): the documents are read
     `batch` at a time (by id, only the columns the index needs) and streamed into one
-    writer (one commit, no merging)."""
+    `upsert` (one commit; into the emptied index a large one goes through the index's
+    multiprocessing writer)."""
     index.clear()
     fingerprint = _fingerprint(session)
 

@@ -7,6 +7,9 @@
   write never blocks a search.
 - The index remembers the revision of every document it holds (`indexed_versions`), so the
   caller re-indexes only documents whose revision changed.
+- Searching is Whoosh's: `Searcher.search_with_collector` with its top-N collector (BM25F,
+  block-quality skipping) and the user's visibility set as the filter; a rebuild goes
+  through Whoosh's multiprocessing writer (`procs`, `multisegment`, `limitmb`).
 """
 
 from __future__ import annotations
