@@ -59,30 +59,6 @@ _REFRESH_SECONDS = 1.0
 _MARKUP = re.compile(r"(?:^|\s)(?:#{1,6}|[-|]{2,}|\|)(?=\s|$)")
 
 
-def _patch_whoosh() -> None:
-    """Whoosh 2.7 checks the disk for a missing length column on every posting it scores
-    or writes (`has_column` is not cached when the answer is no): cache it per reader.
-    Segment files are immutable once written, so the answer cannot change."""
-    from whoosh.codec import whoosh3
-
-    reader_class: Any = whoosh3.W3PerDocReader
-    if getattr(reader_class, "_sfa_cached_has_column", False):
-        return
-    original = reader_class.has_column
-
-    def has_column(self: Any, fieldname: str) -> bool:
-        cache = self.__dict__.setdefault("_sfa_columns", {})
-        if fieldname not in cache:
-            cache[fieldname] = original(self, fieldname)
-        return bool(cache[fieldname])
-
-    reader_class.has_column = has_column
-    reader_class._sfa_cached_has_column = True
-
-
-_patch_whoosh()
-
-
 def build_schema() -> Schema:
     en, ind = english_analyzer(), indonesian_analyzer()
     return Schema(
@@ -481,9 +457,10 @@ def _top(searcher: Searcher, query: Query, limit: int, allow: set[int],
          skip: set[int] | None = None) -> list[tuple[int, float]]:
     """The best `limit` allowed documents (not in `skip`) and their scores: Whoosh's top-N
     collector with block-quality skipping, run by `Searcher.search_with_collector`, but
-    without matcher replacement (`replace=0`): in Whoosh 2.7 a replaced boosted matcher can
-    drop a title match that belongs in the top N (tests compare the one-segment and the
-    multi-segment index)."""
+    without matcher replacement (`replace=0`; `Searcher.search` always replaces): with it,
+    Whoosh 2.7 left a document out of the top N of an And of boosted title/body terms
+    (tests/search_index/test_rebuild_and_counts.py compares two index layouts). At 50k
+    documents replacement did not make the slow queries faster."""
     collector = FilterCollector(TopCollector(limit=limit, usequality=True, replace=0),
                                 allow=allow, restrict=skip or None)
     searcher.search_with_collector(query, collector)
