@@ -94,9 +94,7 @@ class WhooshKnowledgeIndex:
         self._searcher: Searcher | None = None
         self._searcher_checked = 0.0
         self._dirty = False
-        # document sets of the current searcher: what a search may return, of filter terms
-        self._allowed_sets: dict[tuple[Any, ...], set[int]] = {}
-        self._term_sets: dict[tuple[str, tuple[str, ...]], frozenset[int]] = {}
+        self._sets: _SnapshotSets | None = None  # document sets of the current searcher
         self._versions: dict[int, int] | None = None
         self._versions_generation = -1
         self._vocab = _load_vocab(self.path)
@@ -202,8 +200,7 @@ class WhooshKnowledgeIndex:
             (self.path / "SCHEMA").write_text(SCHEMA_VERSION)
             self._versions = {}
             self._after_commit()
-            self._allowed_sets.clear()
-            self._term_sets.clear()
+            self._sets = None
             self._vocab = Counter()
             self._save_vocab()
 
@@ -275,15 +272,13 @@ class WhooshKnowledgeIndex:
             self._searcher = self._ix.searcher()
             self._searcher_checked = now
             self._dirty = False
-            self._allowed_sets.clear()
-            self._term_sets.clear()
+            self._sets = None
         elif self._dirty or now - self._searcher_checked > _REFRESH_SECONDS:
             self._dirty = False
             self._searcher_checked = now
             if self._ix.latest_generation() != self._searcher.reader().generation():
                 old, self._searcher = self._searcher, self._ix.searcher()
-                self._allowed_sets.clear()
-                self._term_sets.clear()
+                self._sets = None
                 old.close()
         return self._searcher
 
@@ -388,7 +383,10 @@ class WhooshKnowledgeIndex:
         Built from the documents of each status / owner / type / tag term, which Whoosh
         matches (`docs_for_query`, deleted documents never) once per snapshot."""
         key = (doc_types, tags, owner_id, include_drafts)
-        found = self._allowed_sets.get(key)
+        sets = self._sets
+        if sets is None or sets.searcher is not searcher:
+            sets = self._sets = _SnapshotSets(searcher)
+        found = sets.allowed.get(key)
         if found is not None:
             return found
         if doc_types or tags:
@@ -404,23 +402,22 @@ class WhooshKnowledgeIndex:
             elif owner_id is not None:
                 found.update(self._term_docs(searcher, "status", ("draft",)).intersection(
                     self._term_docs(searcher, "owner", (str(owner_id),))))
-        if len(self._allowed_sets) >= _ALLOWED_SETS_KEPT:
-            self._allowed_sets.pop(next(iter(self._allowed_sets)))
-        self._allowed_sets[key] = found
+        sets.keep(sets.allowed, key, found, _ALLOWED_SETS_KEPT)
         return found
 
     def _term_docs(self, searcher: Searcher, field: str, values: tuple[str, ...]
                    ) -> frozenset[int]:
         """The documents with any of `values` in `field` (kept while the snapshot is)."""
         key = (field, values)
-        found = self._term_sets.get(key)
+        sets = self._sets
+        if sets is None or sets.searcher is not searcher:
+            sets = self._sets = _SnapshotSets(searcher)
+        found = sets.terms.get(key)
         if found is None:
             query = (Term(field, values[0]) if len(values) == 1
                      else Or([Term(field, v) for v in values]))
             found = frozenset(searcher.docs_for_query(query))
-            if len(self._term_sets) >= _TERM_SETS_KEPT:
-                self._term_sets.pop(next(iter(self._term_sets)))
-            self._term_sets[key] = found
+            sets.keep(sets.terms, key, found, _TERM_SETS_KEPT)
         return found
 
     def _vocabulary(self) -> list[str]:
@@ -451,6 +448,23 @@ class WhooshKnowledgeIndex:
             else:
                 corrected.append(word)
         return [" ".join(corrected)] if changed else []
+
+
+class _SnapshotSets:
+    """Document sets of one searcher (what a search may return; the documents of filter
+    terms), kept while it is the current one; a search on another searcher starts anew."""
+
+    def __init__(self, searcher: Searcher) -> None:
+        self.searcher = searcher
+        self.allowed: dict[tuple[Any, ...], set[int]] = {}
+        self.terms: dict[tuple[str, tuple[str, ...]], frozenset[int]] = {}
+        self._lock = threading.Lock()
+
+    def keep(self, cache: dict[Any, Any], key: Any, value: Any, most: int) -> None:
+        with self._lock:
+            while len(cache) >= most:
+                cache.pop(next(iter(cache)))
+            cache[key] = value
 
 
 def _top(searcher: Searcher, query: Query, limit: int, allow: set[int],
