@@ -578,20 +578,25 @@ def history(session: Session, user: User, doc_id: int, *, with_events: bool = Tr
             ) -> list[HistoryEntry]:
     """Every version (who, when, note) and, optionally, the lock events; oldest first."""
     get_document(session, user, doc_id)
-    names = dict(session.execute(select(User.id, User.name)).all())
+    versions = list(session.scalars(select(DocumentVersion).where(
+        DocumentVersion.document_id == doc_id).order_by(DocumentVersion.version)))
+    events = list(session.scalars(select(DocumentEvent).where(
+        DocumentEvent.document_id == doc_id, DocumentEvent.kind != "checkin"))
+    ) if with_events else []
+    people = {v.author_id for v in versions} | {e.user_id for e in events}
+    people.discard(None)
+    names: dict[int | None, str] = dict(session.execute(
+        select(User.id, User.name).where(User.id.in_(people))).tuples().all())
     entries = [
         HistoryEntry(at=v.created_at, kind="version", user_name=names.get(v.author_id, "—"),
                      version=v.version, note=v.note)
-        for v in session.scalars(select(DocumentVersion).where(
-            DocumentVersion.document_id == doc_id).order_by(DocumentVersion.version))
+        for v in versions
     ]
-    if with_events:
-        entries += [
-            HistoryEntry(at=e.at, kind=e.kind, user_name=names.get(e.user_id, "—"),
-                         details=dict(e.details or {}))
-            for e in session.scalars(select(DocumentEvent).where(
-                DocumentEvent.document_id == doc_id, DocumentEvent.kind != "checkin"))
-        ]
+    entries += [
+        HistoryEntry(at=e.at, kind=e.kind, user_name=names.get(e.user_id, "—"),
+                     details=dict(e.details or {}))
+        for e in events
+    ]
     entries.sort(key=lambda e: (e.at, 0 if e.kind != "version" else 1))
     return entries
 
