@@ -12,7 +12,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.errors import NotFound
+from core.fieldservice import ACTIVE
 from core.models import OPEN_STAGES, Company, Contact, Deal, FollowUp, User
+from core.models.fieldservice import ServiceJob
 
 DEFAULT_MEETING_MINUTES = 60
 
@@ -92,9 +94,6 @@ def week_agenda(session: Session, user: User, now: datetime, days: int = 7) -> A
 
 def _jobs(session: Session, user: User, now: datetime, end: datetime) -> list[AgendaItem]:
     """The technician's assigned and running jobs whose window starts before `end`."""
-    from core.fieldservice import ACTIVE
-    from core.models.fieldservice import ServiceJob
-
     rows = session.execute(
         select(ServiceJob, Company).join(Company, Company.id == ServiceJob.company_id)
         .where(ServiceJob.technician_id == user.id, ServiceJob.status.in_(ACTIVE),

@@ -246,14 +246,15 @@ class WhooshKnowledgeIndex:
         generation = self._ix.latest_generation()
         if self._versions is None or generation != self._versions_generation:
             versions = self._load_versions(generation)
+            stored_anew = versions is None
             if versions is None:
                 versions = {}
                 with self._ix.reader() as reader:
                     for _docnum, stored in reader.iter_docs():
                         versions[int(stored["id"])] = int(stored["rev"])
-                self._versions, self._versions_generation = versions, generation
-                self._save_versions()
             self._versions, self._versions_generation = versions, generation
+            if stored_anew:
+                self._save_versions()
         return self._versions
 
     def indexed_versions(self) -> dict[int, int]:
@@ -383,9 +384,7 @@ class WhooshKnowledgeIndex:
         Built from the documents of each status / owner / type / tag term, which Whoosh
         matches (`docs_for_query`, deleted documents never) once per snapshot."""
         key = (doc_types, tags, owner_id, include_drafts)
-        sets = self._sets
-        if sets is None or sets.searcher is not searcher:
-            sets = self._sets = _SnapshotSets(searcher)
+        sets = self._snapshot_sets(searcher)
         found = sets.allowed.get(key)
         if found is not None:
             return found
@@ -405,13 +404,18 @@ class WhooshKnowledgeIndex:
         sets.keep(sets.allowed, key, found, _ALLOWED_SETS_KEPT)
         return found
 
+    def _snapshot_sets(self, searcher: Searcher) -> _SnapshotSets:
+        """The document sets kept for `searcher` (new ones when it is not the current)."""
+        sets = self._sets
+        if sets is None or sets.searcher is not searcher:
+            sets = self._sets = _SnapshotSets(searcher)
+        return sets
+
     def _term_docs(self, searcher: Searcher, field: str, values: tuple[str, ...]
                    ) -> frozenset[int]:
         """The documents with any of `values` in `field` (kept while the snapshot is)."""
         key = (field, values)
-        sets = self._sets
-        if sets is None or sets.searcher is not searcher:
-            sets = self._sets = _SnapshotSets(searcher)
+        sets = self._snapshot_sets(searcher)
         found = sets.terms.get(key)
         if found is None:
             query = (Term(field, values[0]) if len(values) == 1

@@ -96,9 +96,10 @@ async def my_week(ctx: Ctx, inc: Incoming) -> Step:
                       "to fill your week."))
     lines = [t("Your week")]
     calendar_buttons: list[Button] = []
-    job_buttons: list[Button] = [
-        Button(t("Open #{id}", id=item.job_id), action="job.show", arg=str(item.job_id))
-        for item in agenda.overdue if item.job_id is not None][:3]
+    job_buttons = [Button(t("Open #{id}", id=item.job_id), action="job.show",
+                          arg=str(item.job_id))
+                   for item in [*agenda.overdue, *(i for _day, its in agenda.days for i in its)]
+                   if item.job_id is not None][:6]
     if agenda.overdue:
         lines.append("")
         lines.append(t("Overdue ({count}):", count=len(agenda.overdue)))
@@ -108,9 +109,6 @@ async def my_week(ctx: Ctx, inc: Incoming) -> Step:
         lines.append(t.date(day))
         lines += [_line(t, item, with_day=False) for item in items]
         for item in items:
-            if item.job_id is not None and len(job_buttons) < 6:
-                job_buttons.append(Button(t("Open #{id}", id=item.job_id), action="job.show",
-                                          arg=str(item.job_id)))
             if item.follow_up_id is not None and len(calendar_buttons) < 8:
                 calendar_buttons.append(Button(
                     f"📅 {t.time(item.at)} {item.title[:18]}", action="agenda.ics",

@@ -49,14 +49,15 @@ def seed(session: Session, world: DemoWorld) -> None:
             # empty); open ones started in the last months
             closed = stage in (Stage.ORDER_PLACED.value, Stage.LOST.value)
             age = rng.randint(150, 300) if closed else rng.randint(20, 120)
-            _deal(session, world, rep, company, stage, rng.choice(NEEDS),
+            add_deal(session, world, rep, company, stage, rng.choice(NEEDS),
                   Decimal(rng.randrange(20, 400)) * Decimal("1000000"),
                   now - timedelta(days=age))
     session.flush()
 
 
-def _deal(session: Session, world: DemoWorld, rep, company, stage: str, need: str,
-          amount: Decimal, created) -> Deal:
+def add_deal(session: Session, world: DemoWorld, rep, company, stage: str, need: str,
+             amount: Decimal, created) -> Deal:
+    """A demo deal at `stage` with the stage history and the facts its gates need."""
     rng = world.rng
     lost = stage == Stage.LOST.value
     # a lost deal died at some open stage

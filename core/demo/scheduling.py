@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from core.activities import log_activity
 from core.demo import DemoWorld
-from core.demo.pipeline import NEEDS, _deal
+from core.demo.pipeline import NEEDS, add_deal
 from core.followups import local_at, local_date, register_complaint, schedule_delivery
 from core.models import Company, Contact, Stage, TerritoryRep, User
 
@@ -68,7 +68,7 @@ def seed(session: Session, world: DemoWorld) -> None:
         # Closed in the last weeks, so "won this month / quarter" reports have figures.
         recent = dataclasses.replace(world, rng=rng)
         for n, stage in enumerate((Stage.ORDER_PLACED, Stage.ORDER_PLACED, Stage.LOST)):
-            _deal(session, recent, rep, companies[(n + 3) % len(companies)], stage.value,
+            add_deal(session, recent, rep, companies[(n + 3) % len(companies)], stage.value,
                   rng.choice(NEEDS), Decimal(rng.randrange(30, 300)) * Decimal("1000000"),
                   now - timedelta(days=rng.randint(32, 60)))
         if login == "budi":
