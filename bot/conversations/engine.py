@@ -355,7 +355,7 @@ class Engine:
         parts = payload.split("|")
         if parts[0] == "a" and len(parts) == 3:
             action = self.registry.actions.get(parts[1])
-            if action is None:
+            if action is None or _names_no_record(parts[2]):
                 return [Reply(t("That button is no longer valid."))]
             return await self._action(ctx, state, action, parts[2])
         if parts[0] == "f" and len(parts) == 4:
@@ -589,6 +589,16 @@ _STATE_QUERY = (
 
 
 _CONFLICT_ATTEMPTS = 8
+
+
+_NUMBER = re.compile(r"\d+")
+_MAX_RECORD_ID = 2**31 - 1  # record ids are 32-bit integers in the database
+
+
+def _names_no_record(arg: str) -> bool:
+    """True when an action button's argument holds a number no record id can be (a forged
+    payload): refused here, for every action, before a database refuses the value."""
+    return any(len(n) > 10 or int(n) > _MAX_RECORD_ID for n in _NUMBER.findall(arg))
 
 
 class _AlreadyProcessed(Exception):

@@ -340,3 +340,23 @@ async def test_flooding_user_is_answered_once_then_dropped(
     assert texts(await sari.say("still served")) == "echo still served"  # others unaffected
     clock.advance(seconds=11)
     assert texts(await budi.say("after the window")) == "echo after the window"
+
+
+async def test_an_action_button_naming_an_impossible_record_is_refused_politely(
+        chat, caplog) -> None:
+    """A forged payload with an id past the database's integer range (found by the Telegram
+    fuzz test on PostgreSQL, where it raised a DataError) is refused before any lookup."""
+    import logging
+
+    from tests.support.chat import texts
+
+    budi = chat.as_user("budi")
+    with caplog.at_level(logging.ERROR):
+        for payload in ("a|lead.claim|2147483648", "a|followup.snooze|99999999999:1h",
+                        "a|kb.version|1:" + "9" * 40):
+            assert "That button is no longer valid." in texts(
+                await budi.send(budi.incoming(button=payload)))
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    # An ordinary id still reaches the action (which answers for itself).
+    assert "That button is no longer valid." not in texts(
+        await budi.send(budi.incoming(button="a|lead.claim|2147483647")))
