@@ -29,6 +29,9 @@ UPDATE_SECONDS = Histogram(
 LOCK_WAIT_SECONDS = Histogram(
     "sfa_lock_wait_seconds", "Time an update waited for its per-user / transaction lock",
     ["door"], buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5))
+REPLAYED = Counter("sfa_answers_replayed_total",
+                   "Redelivered updates answered from the answer kept with their record "
+                   "(the worker that handled them died before sending)", ["door"])
 SENDS = Counter("sfa_sends_total", "Pushed messages sent by the outbox", ["door", "result"])
 
 

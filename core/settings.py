@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     # (the first one over the limit is answered once, politely).
     rate_limit_messages: int = 20
     rate_limit_window_seconds: int = 10
+    # A redelivered update whose answer was kept but not yet sent (Telegram webhooks) is
+    # answered from the record once this many seconds passed since it was handled: the
+    # worker that handled it is then taken for dead (a live one sends within milliseconds).
+    replay_after_seconds: float = 10.0
     log_level: str = "INFO"
     log_format: str = "text"
 

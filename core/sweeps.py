@@ -23,6 +23,7 @@ SWEEP_MODULES: tuple[str, ...] = (
     "core.fieldservice",
     "core.knowledge",
     "core.reports",
+    "core.update_records",
 )
 
 

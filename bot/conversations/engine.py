@@ -20,17 +20,17 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.conversations.flow import END, Action, Ctx, Flow, Step
-from bot.conversations.messages import Button, Incoming, Reply
+from bot.conversations.messages import Button, Incoming, Reply, pack_replies, unpack_replies
 from bot.conversations.registry import Registry
 from bot.i18n import N_, Translator, register_errors
-from bot.observability import LOCK_WAIT_SECONDS, UPDATE_SECONDS, UPDATES
+from bot.observability import LOCK_WAIT_SECONDS, REPLAYED, UPDATE_SECONDS, UPDATES
 from core import users as user_service
 from core.clock import SystemClock
 from core.db import Database
@@ -205,12 +205,17 @@ class Engine:
                 # logging a visit on one contact at once): run the whole update again.
                 try:
                     return await self._attempt(inc, now, default_t)
+                except _AlreadyProcessed:
+                    break
                 except StaleDataError:
                     if attempt == _CONFLICT_ATTEMPTS - 1:
                         raise
                     log.info("update conflicted with a concurrent one; retrying")
                     await asyncio.sleep(random.uniform(0, 0.02 * (attempt + 1)))
-        raise AssertionError("unreachable")
+        if not inc.keep_answer:
+            log.debug("dropped a redelivered update (platform=%s)", inc.platform)
+            return []
+        return await self._replay(inc)
 
     async def _attempt(self, inc: Incoming, now: datetime, default_t: Translator
                        ) -> list[Reply]:
@@ -218,17 +223,64 @@ class Engine:
             try:
                 with session.begin():
                     replies = await self._in_transaction(session, inc, now, default_t)
-            except _AlreadyProcessed:
-                log.debug("dropped a redelivered update (platform=%s)", inc.platform)
-                return []
+                    self._keep_answer(session, inc, replies)
             except _StepRefused as refused:
                 # Everything the step wrote is rolled back; remember the update id so a
                 # redelivery is answered by nothing rather than run again.
                 if inc.update_id is not None:
                     with session.begin():
                         self._record_update(session, inc, now)
+                        self._keep_answer(session, inc, refused.replies)
                 return refused.replies
         return replies
+
+    # -- kept answers (doors whose platform redelivers an unanswered update) -----------------
+    def _keep_answer(self, session: Session, inc: Incoming, replies: list[Reply]) -> None:
+        """Store the replies with the update record, in the step's own transaction."""
+        if inc.keep_answer and inc.update_id is not None and replies:
+            session.connection().execute(
+                update(ProcessedUpdate)
+                .where(ProcessedUpdate.platform == inc.platform,
+                       ProcessedUpdate.update_id == str(inc.update_id))
+                .values(answer=pack_replies(replies)))
+
+    async def _replay(self, inc: Incoming) -> list[Reply]:
+        """Answer a redelivered update: nothing when its answer was sent (or another worker
+        is sending it right now), else, once the handling worker is taken for dead, the kept
+        replies, taken from the record so that exactly one redelivery sends them."""
+        grace = self.settings.replay_after_seconds
+        waited_from = time.monotonic()
+        while True:
+            async with self._transaction_lock:
+                with self.db.sessionmaker() as session, session.begin():
+                    where = (ProcessedUpdate.platform == inc.platform,
+                             ProcessedUpdate.update_id == str(inc.update_id))
+                    row = session.execute(
+                        select(ProcessedUpdate.answer, ProcessedUpdate.processed_at)
+                        .where(*where).with_for_update()).first()
+                    if row is None or row.answer is None:
+                        log.debug("dropped a redelivered update (platform=%s)", inc.platform)
+                        return []
+                    age = (self.clock.now() - row.processed_at).total_seconds()
+                    if age >= grace or time.monotonic() - waited_from >= grace:
+                        session.execute(update(ProcessedUpdate).where(*where)
+                                        .values(answer=None))
+                        REPLAYED.labels(inc.platform).inc()
+                        log.info("answered a redelivered update from its kept answer "
+                                 "(platform=%s)", inc.platform)
+                        return unpack_replies(row.answer)
+            await asyncio.sleep(min(0.2, grace / 4))
+
+    async def answers_sent(self, platform: str, update_ids: list[str]) -> None:
+        """The door sent these updates' answers: forget them (a redelivery gets nothing)."""
+        if not update_ids:
+            return
+        async with self._transaction_lock:
+            with self.db.sessionmaker() as session, session.begin():
+                session.execute(update(ProcessedUpdate).where(
+                    ProcessedUpdate.platform == platform,
+                    ProcessedUpdate.update_id.in_(update_ids),
+                    ProcessedUpdate.answer.is_not(None)).values(answer=None))
 
     def _record_update(self, session: Session, inc: Incoming, now: datetime) -> bool:
         """Record the update id; False when it was recorded before (a redelivery)."""

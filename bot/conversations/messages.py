@@ -35,6 +35,10 @@ class Incoming:
     language: str | None = None  # the platform's language hint, e.g. "id"
     email: str | None = None  # the platform profile e-mail, when the door knows it
     received_at: datetime | None = None
+    # The door answers after the commit and the platform redelivers an update it got no
+    # answer for (Telegram webhooks): the engine keeps the replies with the update record,
+    # so a redelivery after a crash between commit and send can still send them.
+    keep_answer: bool = False
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -179,3 +183,56 @@ def form_values(inc: Incoming) -> dict[str, str] | None:
     if not isinstance(values, dict):
         return None
     return {str(k): str(v) for k, v in values.items()}
+
+
+# -- kept answers: the replies of an update, stored with its record for a redelivery ---------
+def pack_replies(replies: list[Reply]) -> bytes:
+    """Serialize replies (stamped buttons, attachments, forms) to compact bytes."""
+    import base64
+    import dataclasses
+    import json
+    import zlib
+
+    def one(reply: Reply) -> dict[str, object]:
+        out: dict[str, object] = {
+            "text": reply.text, "ephemeral": reply.ephemeral,
+            "preformatted": reply.preformatted,
+            "buttons": [[dataclasses.asdict(b) for b in row] for row in reply.buttons]}
+        if reply.attachment is not None:
+            a = reply.attachment
+            out["attachment"] = {"filename": a.filename, "mime": a.mime, "caption": a.caption,
+                                 "data": base64.b64encode(a.data).decode()}
+        if isinstance(reply, FormReply) and reply.form is not None:
+            out["form"] = dataclasses.asdict(reply.form)
+        return out
+
+    return zlib.compress(json.dumps([one(r) for r in replies],
+                                    ensure_ascii=False).encode(), 6)
+
+
+def unpack_replies(data: bytes) -> list[Reply]:
+    """The replies `pack_replies` stored."""
+    import base64
+    import json
+    import zlib
+
+    out: list[Reply] = []
+    for item in json.loads(zlib.decompress(data)):
+        buttons = tuple(tuple(Button(**b) for b in row) for row in item["buttons"])
+        attachment = None
+        if item.get("attachment"):
+            a = item["attachment"]
+            attachment = Attachment(filename=a["filename"], mime=a["mime"],
+                                    caption=a["caption"], data=base64.b64decode(a["data"]))
+        common = dict(text=item["text"], buttons=buttons, attachment=attachment,
+                      ephemeral=item["ephemeral"], preformatted=item["preformatted"])
+        if item.get("form"):
+            f = item["form"]
+            fields = tuple(FormField(**{**fld, "options": tuple(tuple(o) for o in fld["options"])})
+                           for fld in f["fields"])
+            form = Form(title=f["title"], fields=fields, submit_label=f["submit_label"],
+                        value=f["value"])
+            out.append(FormReply(**common, form=form))  # type: ignore[arg-type]
+        else:
+            out.append(Reply(**common))  # type: ignore[arg-type]
+    return out

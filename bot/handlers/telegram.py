@@ -22,6 +22,7 @@ import re
 import warnings
 import weakref
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode, urlparse
@@ -411,6 +412,8 @@ class TelegramDoor:
         self._tasks: set[asyncio.Task[None]] = set()
         self._web: web.AppRunner | None = None
         self.bound_port: int | None = None
+        self._sent_answers: list[str] = []  # update ids whose kept answer went out
+        self._forgetting: asyncio.Task[None] | None = None
         protect_logs([token, self.webhook_secret])
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -583,6 +586,10 @@ class TelegramDoor:
             if query is not None:
                 await query.answer()
             return
+        if self.webhook_url:
+            # Telegram redelivers an update whose webhook call got no answer: the engine
+            # keeps the replies until they are sent, for a redelivery after a crash here.
+            inc = replace(inc, keep_answer=True)
         replies = await self.engine.handle(inc)
         progress["handled"] = True  # from here on, a failure is in sending the answer
         reply_to = None
@@ -591,6 +598,7 @@ class TelegramDoor:
                 # Only the presser should see it: a pop-up, the message stays as it was.
                 text = "\n".join(r.text for r in replies)
                 await self._answer(query, _shorten(text, MAX_ALERT), alert=True)
+                self._answer_sent(inc, replies)
                 return
             await self._answer(query)
             await self._mark_pressed(query, inc)
@@ -598,8 +606,28 @@ class TelegramDoor:
             reply_to = update.message.message_id
         for reply in replies:
             await send_reply(self.bot, inc.chat_id, reply, reply_to=reply_to)
+        self._answer_sent(inc, replies)
         if self._menu_may_change(inc):
             self._background(self._refresh_menu(inc))
+
+    def _answer_sent(self, inc: Incoming, replies: list[Reply]) -> None:
+        """Let the engine forget a kept answer once sent (batched, off the answer's path)."""
+        if not (inc.keep_answer and replies and inc.update_id is not None):
+            return
+        self._sent_answers.append(str(inc.update_id))
+        if self._forgetting is None or self._forgetting.done():
+            self._forgetting = asyncio.get_running_loop().create_task(self._forget_answers())
+            self._tasks.add(self._forgetting)
+            self._forgetting.add_done_callback(self._tasks.discard)
+
+    async def _forget_answers(self) -> None:
+        await asyncio.sleep(0.05)  # one UPDATE for the answers sent meanwhile
+        while self._sent_answers:
+            batch, self._sent_answers = self._sent_answers[:500], self._sent_answers[500:]
+            try:
+                await self.engine.answers_sent(PLATFORM, batch)
+            except Exception as exc:  # kept answers are purged with their records anyway
+                log.warning("could not forget sent answers: %s", exc.__class__.__name__)
 
     async def to_incoming(self, update: Update) -> Incoming | None:
         """Translate an update into the engine's Incoming (None: nothing for the engine)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base
@@ -37,6 +37,9 @@ class ProcessedUpdate(Base):
     platform: Mapped[str] = mapped_column(String(16), primary_key=True)
     update_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     processed_at: Mapped[datetime] = mapped_column()
+    # The replies, kept until the door has sent them (doors whose platform redelivers an
+    # unanswered update): a redelivery after a crash between commit and send replays them.
+    answer: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 Index("ix_processed_updates_at", ProcessedUpdate.processed_at)
