@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     # answered from the record once this many seconds passed since it was handled: the
     # worker that handled it is then taken for dead (a live one sends within milliseconds).
     replay_after_seconds: float = 10.0
+    # A Slack HTTP worker's inbox claim (bot.handlers.slack) unrenewed this long: the worker
+    # is taken for dead and another one takes its acknowledged, unfinished jobs over.
+    slack_inbox_lease_seconds: float = 15.0
     log_level: str = "INFO"
     log_format: str = "text"
 

@@ -26,6 +26,15 @@ past, an unknown product) comes back as a message with the form again, filled in
 Acks: listeners only ack and queue (a modal is opened by a task after the ack), and bolt runs
 them inline (`process_before_response=True`), so the HTTP answer leaves as soon as the job is
 queued; the work happens on the main loop's workers.
+
+Inbox (on with PostgreSQL, see `SlackDoor`): Slack never redelivers an update it got an ack
+for, so before the ack each job is written to the database inbox (core.inbox), claimed by
+this worker, and the Incoming asks the engine to keep its answer. Once the replies are posted,
+the inbox row and the kept answer are forgotten together (batched). Every worker renews its
+claims and, every few seconds, takes over rows whose claim lapsed
+(`slack_inbox_lease_seconds`): a killed worker's job is then worked by another one, and the
+engine's update record makes that a first run, a replay of the kept answer, or nothing. A
+Slack retry of an event still in the inbox is acked and dropped.
 """
 
 from __future__ import annotations
@@ -35,12 +44,15 @@ import base64
 import collections
 import json
 import logging
+import os
 import re
+import secrets
+import socket
 import threading
 import time
 import zlib
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -53,6 +65,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.conversations.engine import Engine
 from bot.conversations.messages import (
@@ -68,7 +81,7 @@ from bot.conversations.messages import (
 )
 from bot.i18n import N_, Translator
 from core import home as home_service
-from core import slack_link
+from core import inbox, slack_link
 from core import users as user_service
 from core.models import ConversationState, Platform
 from core.ports import DeliveryError, OutboundMessage, PermanentFailure, RateLimited
@@ -403,6 +416,17 @@ class Job:
     def external_id(self) -> str:
         return f"{self.team}:{self.user}"
 
+    def pack(self) -> bytes:
+        """The job as the inbox stores it (compact JSON)."""
+        data = asdict(self)
+        del data["enqueued"]
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+    @classmethod
+    def unpack(cls, body: bytes) -> Job:
+        """A job from its inbox body."""
+        return cls(**json.loads(body))
+
 
 @dataclass
 class DoorStats:
@@ -416,6 +440,8 @@ class DoorStats:
     done: int = 0
     failed: int = 0
     duplicates: int = 0
+    taken_over: int = 0  # inbox jobs of a stopped worker this door worked
+    given_up: int = 0
 
 
 def _malformed_event(body: object) -> bool:
@@ -439,6 +465,8 @@ class SlackDoor:
         client: AsyncWebClient | None = None,
         shards: int = SHARDS,
         intake_thread: bool = True,
+        inbox_enabled: bool | None = None,
+        takeover_every: float = 5.0,
     ) -> None:
         self.engine = engine
         self.settings = settings
@@ -450,6 +478,11 @@ class SlackDoor:
         self.intake_client = make_client(settings, retry_rate_limits=True)
         self.sender = SlackSender(make_client(settings, retry_rate_limits=False))
         self.intake_thread = intake_thread
+        # The durable inbox (module docstring): default on PostgreSQL, where many workers
+        # share the database; see the commit adding it for the SQLite measurement.
+        self.inbox_enabled = engine.db.is_postgres if inbox_enabled is None else inbox_enabled
+        self.takeover_every = takeover_every
+        self.worker_name = f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
         secret = settings.slack_signing_secret
         self.app = AsyncApp(
             client=self.intake_client,
@@ -477,6 +510,9 @@ class SlackDoor:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._intake_loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._takeover: asyncio.Task[None] | None = None
+        self._done_ids: list[str] = []  # inbox jobs done, to forget in one transaction
+        self._forgetting: asyncio.Task[None] | None = None
         self.port: int | None = None
         self._register()
 
@@ -489,6 +525,8 @@ class SlackDoor:
                 client.session = self._http
         self._workers = [asyncio.create_task(self._work(q), name=f"slack-worker-{i}")
                          for i, q in enumerate(self._queues)]
+        if self.inbox_enabled:
+            self._takeover = asyncio.create_task(self._take_over_loop(), name="slack-takeover")
         app_token = self.settings.slack_app_token
         if app_token is not None and self.http_port is None:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -541,10 +579,19 @@ class SlackDoor:
             self._runner = None
         if self._listener_tasks and self._thread is None:  # they ran on this loop
             await self._finish_listener_tasks()
+        if self._takeover is not None:
+            self._takeover.cancel()
+            await asyncio.gather(self._takeover, return_exceptions=True)
+            self._takeover = None
         for task in self._workers:
             task.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers = []
+        if self.inbox_enabled:
+            if self._forgetting is not None:
+                await asyncio.gather(self._forgetting, return_exceptions=True)
+            await self._forget_done(settle=0)
+            await self._release_unfinished()
         if self._http is not None:
             await self._http.close()
             self._http = None
@@ -560,6 +607,8 @@ class SlackDoor:
         while self._listener_tasks or self.stats.received > self.stats.done + self.stats.failed:
             await asyncio.sleep(0.005)
         await asyncio.gather(*(q.join() for q in self._queues))
+        if self._forgetting is not None:
+            await asyncio.gather(self._forgetting, return_exceptions=True)
 
     async def _on_http(self, request: web.Request) -> web.Response:
         bolt_request = await to_bolt_request(request)
@@ -608,6 +657,32 @@ class SlackDoor:
         else:
             queue.put_nowait(job)
 
+    async def _take_in(self, job: Job) -> bool:
+        """Record a job in the inbox before its ack (when on and the job has an update id);
+        False for a platform retry of an update recorded before and not yet done."""
+        if not self.inbox_enabled or job.update_id is None:
+            return True
+        try:
+            if self._intake_loop is not None and asyncio.get_running_loop() is self._intake_loop:
+                fresh = self._record(job)  # the intake thread's own connection
+            else:
+                async with self.engine._transaction_lock:  # one writer per process (Engine)
+                    fresh = self._record(job)
+        except SQLAlchemyError as exc:
+            log.warning("slack: inbox unavailable (%s); a job is kept in memory only",
+                        exc.__class__.__name__)
+            return True
+        if not fresh:
+            self.stats.duplicates += 1
+            log.info("slack: ignored a retry of an update still in the inbox")
+        return fresh
+
+    def _record(self, job: Job) -> bool:
+        assert job.update_id is not None
+        with self.engine.db.engine.begin() as conn:
+            return inbox.record_update(conn, PLATFORM, job.update_id, job.pack(),
+                                       worker=self.worker_name, now=self.engine.clock.now())
+
     def _first_time(self, event_id: str | None, headers: dict[str, Any]) -> bool:
         """False for a redelivery (x-slack-retry-num) of an event this process has seen."""
         if not event_id:
@@ -623,12 +698,14 @@ class SlackDoor:
         return True
 
     async def _on_command(self, ack: Any, body: dict[str, Any]) -> None:
+        job = Job(kind="command", team=body.get("team_id") or "",
+                  user=body.get("user_id") or "", channel=body.get("channel_id") or "",
+                  text=body.get("text") or "",
+                  update_id=f"c:{body.get('trigger_id')}" if body.get("trigger_id") else None)
+        fresh = await self._take_in(job)
         await ack()
-        self._submit(Job(kind="command", team=body.get("team_id") or "",
-                         user=body.get("user_id") or "", channel=body.get("channel_id") or "",
-                         text=body.get("text") or "",
-                         update_id=f"c:{body.get('trigger_id')}" if body.get("trigger_id")
-                         else None))
+        if fresh:
+            self._submit(job)
 
     async def _on_message(self, body: dict[str, Any], event: dict[str, Any],
                           request: Any) -> None:
@@ -638,10 +715,12 @@ class SlackDoor:
             return  # edits, deletions, joins
         if not self._first_time(body.get("event_id"), request.headers):
             return
-        self._submit(Job(kind="message", team=body.get("team_id") or event.get("team") or "",
-                         user=event.get("user") or "", channel=event.get("channel") or "",
-                         text=event.get("text") or "", files=list(event.get("files") or []),
-                         update_id=body.get("event_id")))
+        job = Job(kind="message", team=body.get("team_id") or event.get("team") or "",
+                  user=event.get("user") or "", channel=event.get("channel") or "",
+                  text=event.get("text") or "", files=list(event.get("files") or []),
+                  update_id=body.get("event_id"))
+        if await self._take_in(job):  # events are acked by bolt when the listener returns
+            self._submit(job)
 
     async def _on_mention(self, body: dict[str, Any], event: dict[str, Any],
                           request: Any) -> None:
@@ -650,31 +729,37 @@ class SlackDoor:
             return
         if not self._first_time(body.get("event_id"), request.headers):
             return
-        self._submit(Job(kind="mention", team=body.get("team_id") or event.get("team") or "",
-                         user=event.get("user") or "", channel=channel,
-                         text=event.get("text") or "", is_group=True,
-                         update_id=body.get("event_id")))
+        job = Job(kind="mention", team=body.get("team_id") or event.get("team") or "",
+                  user=event.get("user") or "", channel=channel,
+                  text=event.get("text") or "", is_group=True, update_id=body.get("event_id"))
+        if await self._take_in(job):
+            self._submit(job)
 
     async def _on_home(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         if event.get("tab") != "home":
             return
-        self._submit(Job(kind="home", team=body.get("team_id") or "",
-                         user=event.get("user") or ""))
+        job = Job(kind="home", team=body.get("team_id") or "", user=event.get("user") or "",
+                  update_id=body.get("event_id"))
+        if await self._take_in(job):
+            self._submit(job)
 
     async def _on_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
         user = body.get("user") or {}
         channel = (body.get("channel") or {}).get("id") or ""
         container = body.get("container") or {}
         message = body.get("message") or {}
-        self._submit(Job(
+        job = Job(
             kind="button", team=user.get("team_id") or (body.get("team") or {}).get("id") or "",
             user=user.get("id") or "", channel=channel, payload=action.get("value") or "",
             label=((action.get("text") or {}).get("text") or ""),
             update_id=f"b:{user.get('id')}:{action.get('action_ts')}",
             is_group=not channel.startswith("D"),
             message_ts=None if container.get("is_ephemeral") else container.get("message_ts"),
-            message_blocks=list(message.get("blocks") or [])))
+            message_blocks=list(message.get("blocks") or []))
+        fresh = await self._take_in(job)
+        await ack()
+        if fresh:
+            self._submit(job)
 
     async def _on_form_button(self, ack: Any, body: dict[str, Any],
                               action: dict[str, Any]) -> None:
@@ -738,13 +823,15 @@ class SlackDoor:
         if errors:
             await ack(response_action="errors", errors=errors)
             return
-        await ack()
         channel = metadata.get("c") or ""
-        self._submit(Job(kind="form", team=team, user=user.get("id") or "", channel=channel,
-                         payload=metadata.get("p") or "", label=metadata.get("l") or "",
-                         values=values, update_id=f"v:{view.get('id')}:{view.get('hash')}",
-                         is_group=not channel.startswith("D"),
-                         message_ts=metadata.get("ts")))
+        job = Job(kind="form", team=team, user=user.get("id") or "", channel=channel,
+                  payload=metadata.get("p") or "", label=metadata.get("l") or "",
+                  values=values, update_id=f"v:{view.get('id')}:{view.get('hash')}",
+                  is_group=not channel.startswith("D"), message_ts=metadata.get("ts"))
+        fresh = await self._take_in(job)
+        await ack()
+        if fresh:
+            self._submit(job)
 
     async def _on_form_closed(self, ack: Any) -> None:
         await ack()
@@ -764,11 +851,96 @@ class SlackDoor:
                 await self._handle(job)
                 self.stats.done += 1
                 self.stats.work_seconds.append(time.perf_counter() - taken)
+                self._job_done(job)
             except Exception:
                 self.stats.failed += 1
                 log.exception("slack job failed (kind=%s)", job.kind)
+                await self._release(job)
             finally:
                 queue.task_done()
+
+    # -- the inbox: forget done jobs, take over a stopped worker's ----------------------------
+    def _job_done(self, job: Job) -> None:
+        """Forget a done job's inbox row and kept answer (batched, off the answer's path)."""
+        if not self.inbox_enabled or job.update_id is None:
+            return
+        self._done_ids.append(job.update_id)
+        if self._forgetting is None or self._forgetting.done():
+            self._forgetting = asyncio.get_running_loop().create_task(self._forget_done())
+
+    async def _forget_done(self, settle: float = 0.05) -> None:
+        await asyncio.sleep(settle)  # one transaction for the jobs done meanwhile
+        while self._done_ids:
+            batch, self._done_ids = self._done_ids[:500], self._done_ids[500:]
+            try:
+                async with self.engine._transaction_lock:
+                    with self.engine.db.session() as session:
+                        inbox.forget_updates(session, PLATFORM, batch)
+            except SQLAlchemyError as exc:  # kept: the next done job tries again
+                log.warning("slack: could not forget done updates: %s",
+                            exc.__class__.__name__)
+                self._done_ids[:0] = batch
+                return
+
+    async def _release(self, job: Job) -> None:
+        """Give a failed job back: the next takeover pass (here or elsewhere) tries it again,
+        until inbox.MAX_ATTEMPTS."""
+        if not self.inbox_enabled or job.update_id is None:
+            return
+        try:
+            async with self.engine._transaction_lock:
+                with self.engine.db.session() as session:
+                    inbox.release_updates(session, PLATFORM, worker=self.worker_name,
+                                          update_ids=[job.update_id])
+        except SQLAlchemyError as exc:  # its claim lapses after the lease instead
+            log.warning("slack: could not release a failed job: %s", exc.__class__.__name__)
+
+    async def _release_unfinished(self) -> None:
+        """On stop: give this worker's unfinished jobs to the others (or the next start)."""
+        try:
+            async with self.engine._transaction_lock:
+                with self.engine.db.session() as session:
+                    released = inbox.release_updates(session, PLATFORM, worker=self.worker_name)
+        except SQLAlchemyError as exc:  # their claims lapse after the lease instead
+            log.warning("slack: could not release unfinished jobs: %s", exc.__class__.__name__)
+            return
+        if released:
+            log.info("slack: released %d unfinished jobs to other workers", released)
+
+    async def _take_over_loop(self) -> None:
+        """Renew this worker's claims and take over jobs whose claim lapsed, every few s."""
+        while True:
+            try:
+                await self.take_over()
+            except SQLAlchemyError as exc:
+                log.warning("slack: inbox takeover failed: %s", exc.__class__.__name__)
+            await asyncio.sleep(self.takeover_every)
+
+    async def take_over(self) -> int:
+        """One takeover pass (see _take_over_loop); return how many jobs were queued."""
+        lease = timedelta(seconds=self.settings.slack_inbox_lease_seconds)
+        async with self.engine._transaction_lock:
+            with self.engine.db.session() as session:
+                found = inbox.take_over_updates(session, PLATFORM, worker=self.worker_name,
+                                                now=self.engine.clock.now(), lease=lease)
+        for lost in found.given_up:
+            self.stats.given_up += 1
+            log.warning("slack: gave up an inbox job after %d attempts", lost.attempts)
+        unreadable: list[str] = []
+        for claimed in found.claimed:
+            try:
+                job = Job.unpack(claimed.body)
+            except (ValueError, TypeError):
+                log.warning("slack: dropped an unreadable inbox job")
+                unreadable.append(claimed.update_id)
+                continue
+            self.stats.taken_over += 1
+            self._submit(job)
+        if unreadable:
+            self._done_ids.extend(unreadable)
+        if found.claimed:
+            log.info("slack: took over %d unfinished jobs", len(found.claimed))
+        return len(found.claimed) - len(unreadable)
 
     async def _handle(self, job: Job) -> None:
         if job.kind == "home":
@@ -814,7 +986,9 @@ class SlackDoor:
         incoming = Incoming(
             platform=PLATFORM, chat_id=chat_id, user_id=job.external_id,
             update_id=job.update_id, text=text if button is None else None, button=button,
-            file=upload, chat_is_group=job.is_group)
+            file=upload, chat_is_group=job.is_group,
+            # Kept until sent: a takeover after a kill between commit and send replays it.
+            keep_answer=self.inbox_enabled and job.update_id is not None)
         replies = await self.engine.handle(incoming)
         if job.message_ts and (
                 (job.kind == "button" and job.is_group and any(not r.ephemeral for r in replies))

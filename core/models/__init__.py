@@ -22,6 +22,7 @@ from core.models.enums import (
     Role,
     Stage,
 )
+from core.models.inbox import InboundUpdate as InboundUpdate  # re-exported
 from core.models.notices import NoticeRow
 from core.models.org import ChatIdentity, InviteCode, Team, Territory, TerritoryRep, User
 from core.models.sales import (
