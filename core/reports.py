@@ -8,6 +8,7 @@ Words (titles, column headers, stage names) belong to the bot; this module retur
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -27,7 +28,7 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from core.errors import DomainError, NotFound
 from core.models import (
@@ -35,6 +36,7 @@ from core.models import (
     STAGE_SEQUENCE,
     Activity,
     ActivityKind,
+    ApprovalRequest,
     Company,
     Deal,
     DealStageChange,
@@ -44,13 +46,16 @@ from core.models import (
     Territory,
     User,
 )
+from core.models.fieldservice import ServiceJob
+from core.models.quotes import Quote, QuoteVersion, SalesOrder
 from core.models.reports import ReportTemplate
 from core.notices import enqueue_notice
 from core.sweeps import sweep
 
 MEASURES = ("won", "activities", "new_leads", "funnel", "pipeline", "forecast", "win_loss",
-            "deal_age")
-GROUPINGS = ("rep", "team", "territory", "customer", "stage", "period", "reason", "none")
+            "deal_age", "quotes", "service")
+GROUPINGS = ("rep", "team", "territory", "customer", "stage", "period", "reason", "technician",
+             "none")
 PERIODS = ("today", "this_week", "last_week", "this_month", "last_month", "this_quarter",
            "last_quarter", "this_year", "last_year", "last_7_days", "last_30_days",
            "last_90_days")
@@ -77,6 +82,8 @@ ALLOWED_GROUPINGS: dict[str, tuple[str, ...]] = {
     "forecast": ("rep", "team", "territory", "none"),
     "win_loss": ("rep", "team", "territory", "reason", "none"),
     "deal_age": ("stage", "rep", "team", "territory", "none"),
+    "quotes": ("rep", "team", "territory", "customer", "period", "none"),
+    "service": ("technician", "territory", "customer", "period", "none"),
 }
 COLUMNS: dict[str, tuple[str, ...]] = {
     "won": ("amount", "count"),
@@ -87,7 +94,13 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "forecast": ("won", "weighted_open", "forecast"),
     "win_loss": ("won", "lost", "win_rate"),
     "deal_age": ("count", "avg_age_days"),
+    "quotes": ("sent", "accepted", "conversion_rate", "accepted_value"),
+    "service": ("done", "median_response_min", "on_time_rate", "first_time_fix_rate"),
 }
+# Money figures are summed in this currency only; others are counted, not added.
+REPORT_CURRENCY = "IDR"
+# A repeat service call this soon after a job was finished means it was not fixed first time.
+FIRST_TIME_FIX_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -140,7 +153,9 @@ class ReportTable:
     start: datetime
     end: datetime
     totals: dict[str, Decimal | int | float | None] = field(default_factory=dict)
-    currency: str = "IDR"
+    currency: str = REPORT_CURRENCY
+    # Records left out of some column, by reason code (e.g. {"no_arrival": 2}).
+    excluded: dict[str, int] = field(default_factory=dict)
 
 
 # -- periods -----------------------------------------------------------------------------------
@@ -239,6 +254,42 @@ def activity_scope(user: User) -> ColumnElement[bool]:
     return Activity.user_id == user.id
 
 
+def quote_scope(user: User) -> ColumnElement[bool]:
+    """Quotes whose figures the user may see: own (rep), the team's (manager), all (admin)."""
+    if not user.active:
+        return false()
+    if user.role == Role.ADMIN:
+        return true()
+    if user.role == Role.MANAGER and user.team_id is not None:
+        return or_(Quote.owner_id.in_(_team_member_ids(user)),
+                   Quote.deal_id.in_(select(Deal.id).where(Deal.team_id == user.team_id)))
+    return Quote.owner_id == user.id
+
+
+def service_scope(user: User) -> ColumnElement[bool]:
+    """Service jobs whose figures the user may see.
+
+    Admin: all. Manager: jobs done by the team's technicians, in the team's territories, or
+    created by the manager. Technician: own jobs. Rep: jobs at the rep's own accounts or
+    for the rep's deals.
+    """
+    if not user.active:
+        return false()
+    if user.role == Role.ADMIN:
+        return true()
+    if user.role == Role.MANAGER and user.team_id is not None:
+        return or_(ServiceJob.technician_id.in_(_team_member_ids(user)),
+                   ServiceJob.territory_id.in_(select(Territory.id)
+                                               .where(Territory.team_id == user.team_id)),
+                   ServiceJob.created_by_id == user.id)
+    if user.role == Role.MANAGER:
+        return ServiceJob.created_by_id == user.id
+    if user.role == Role.TECHNICIAN:
+        return ServiceJob.technician_id == user.id
+    return or_(ServiceJob.company_id.in_(select(Company.id).where(Company.owner_id == user.id)),
+               ServiceJob.deal_id.in_(select(Deal.id).where(Deal.owner_id == user.id)))
+
+
 # -- the report ---------------------------------------------------------------------------------
 def run_report(session: Session, user: User, spec: ReportSpec, now: datetime) -> ReportTable:
     """Compute a report for `user` (scoped by role) at `now`."""
@@ -247,7 +298,8 @@ def run_report(session: Session, user: User, spec: ReportSpec, now: datetime) ->
     start, end = period_range(spec.period, tz, now)
     builder = _BUILDERS[spec.measure]
     table = builder(session, user, spec, start, end, now, tz)
-    table.totals = _totals(table)
+    # A builder may set totals that cannot be derived from the rows (e.g. a median).
+    table.totals = {**_totals(table), **table.totals}
     return table
 
 
@@ -256,22 +308,35 @@ def _group_expr(
 ) -> tuple[Any, list[Any]]:
     """The GROUP BY expression for the grouping, and the joins it needs.
 
-    `kind` is "deal" or "activity" (which table carries the owner / company).
+    `kind` is "deal", "activity", "quote" or "job" (which table carries the owner /
+    company).
     """
     g = spec.group_by
     if g == "none":
         return literal("all"), []
-    if g == "rep":
-        return (Deal.owner_id if kind == "deal" else Activity.user_id), []
+    if g in ("rep", "technician"):
+        person = {"deal": Deal.owner_id, "activity": Activity.user_id, "quote": Quote.owner_id,
+                  "job": ServiceJob.technician_id}
+        return person[kind], []
     if g == "customer":
-        return (Deal.company_id if kind == "deal" else Activity.company_id), []
+        company = {"deal": Deal.company_id, "activity": Activity.company_id,
+                   "quote": Quote.company_id, "job": ServiceJob.company_id}
+        return company[kind], []
     if g == "team":
         if kind == "deal":
             return Deal.team_id, []
+        if kind == "quote":
+            return User.team_id, [(User, User.id == Quote.owner_id)]
+        if kind == "job":
+            return User.team_id, [(User, User.id == ServiceJob.technician_id)]
         return User.team_id, [(User, User.id == Activity.user_id)]
     if g == "territory":
         if kind == "deal":
             return Deal.territory_id, []
+        if kind == "job":
+            return ServiceJob.territory_id, []
+        if kind == "quote":
+            return Company.territory_id, [(Company, Company.id == Quote.company_id)]
         return Company.territory_id, [(Company, Company.id == Activity.company_id)]
     if g == "stage":
         return Deal.stage, []
@@ -291,7 +356,7 @@ def _labels(session: Session, spec: ReportSpec, keys: list[Any], start: datetime
             tz: ZoneInfo, end: datetime) -> dict[Any, str]:
     g = spec.group_by
     ids = [k for k in keys if k is not None]
-    if g == "rep":
+    if g in ("rep", "technician"):
         return dict(session.execute(select(User.id, User.name).where(User.id.in_(ids))).all())
     if g == "team":
         return dict(session.execute(select(Team.id, Team.name).where(Team.id.in_(ids))).all())
@@ -308,12 +373,21 @@ def _labels(session: Session, spec: ReportSpec, keys: list[Any], start: datetime
     return {k: str(k) if k is not None else "" for k in keys}
 
 
+# Columns that are a rate or a median: an empty bucket has none, not zero.
+RATE_COLUMNS = frozenset({"win_rate", "conversion_rate", "median_response_min", "on_time_rate",
+                          "first_time_fix_rate"})
+
+
+def _empty(column: str) -> int | None:
+    return None if column in RATE_COLUMNS else 0
+
+
 def _table(session: Session, spec: ReportSpec, start: datetime, end: datetime, tz: ZoneInfo,
            data: dict[Any, dict[str, Any]], sort_by: str | None = None) -> ReportTable:
     if spec.group_by == "period":
         # Every bucket appears, empty ones with zeros, in time order.
         labels = _labels(session, spec, [], start, tz, end)
-        rows = [ReportRow(i, labels[i], {c: data.get(i, {}).get(c, 0)
+        rows = [ReportRow(i, labels[i], {c: data.get(i, {}).get(c, _empty(c))
                                          for c in COLUMNS[spec.measure]})
                 for i in sorted(labels)]
     else:
@@ -497,6 +571,147 @@ def _deal_age(session: Session, user: User, spec: ReportSpec, start: datetime, e
     return _table(session, spec, start, end, tz, data, sort_by="avg_age_days")
 
 
+def _quote_sent_at() -> Any:
+    """Per quote, when it first went to the customer: the creation of its first version
+    that needed no approval, or the decision on one that did (pending ones are not sent)."""
+    sent_at = case((QuoteVersion.approval_id.is_(None), QuoteVersion.created_at),
+                   else_=ApprovalRequest.decided_at)
+    return (select(QuoteVersion.quote_id.label("quote_id"), func.min(sent_at).label("sent_at"))
+            .outerjoin(ApprovalRequest, ApprovalRequest.id == QuoteVersion.approval_id)
+            .group_by(QuoteVersion.quote_id).subquery("quote_sent"))
+
+
+def _quotes(session: Session, user: User, spec: ReportSpec, start: datetime, end: datetime,
+            now: datetime, tz: ZoneInfo) -> ReportTable:
+    """Quote-to-order conversion of the quotes first sent in the period (a cohort).
+
+    A quote counts once however many versions it has, in the period it was first sent
+    (see `_quote_sent_at`); `accepted` counts those of them that became an order by `now`;
+    `conversion_rate` is accepted / sent in percent; `accepted_value` sums the accepted
+    versions' net value (total less tax, as a won deal's amount) in `REPORT_CURRENCY` only:
+    accepted quotes in another currency are counted but reported in
+    ``excluded["accepted_other_currency"]`` instead of being added up.
+    """
+    sent = _quote_sent_at()
+    accepted_version = aliased(QuoteVersion)
+    key, joins = _group_expr(spec, "quote", sent.c.sent_at, start, end, tz)
+    stmt = (select(key.label("k"), Quote.currency, func.count(Quote.id),
+                   func.count(SalesOrder.id),
+                   func.sum(accepted_version.total - accepted_version.tax_total))
+            .select_from(Quote).join(sent, sent.c.quote_id == Quote.id)
+            .outerjoin(SalesOrder, SalesOrder.quote_id == Quote.id)
+            .outerjoin(accepted_version, accepted_version.id == SalesOrder.version_id))
+    for target, on in joins:
+        stmt = stmt.join(target, on)
+    stmt = stmt.where(sent.c.sent_at >= start, sent.c.sent_at < end,
+                      quote_scope(user)).group_by(key, Quote.currency)
+    data: dict[Any, dict[str, Any]] = {}
+    other_currency = 0
+    for k, currency, n_sent, n_accepted, value in session.execute(stmt).all():
+        row = data.setdefault(k, {"sent": 0, "accepted": 0, "accepted_value": Decimal(0)})
+        row["sent"] += int(n_sent)
+        row["accepted"] += int(n_accepted)
+        if currency == REPORT_CURRENCY:
+            row["accepted_value"] += Decimal(value or 0)
+        else:
+            other_currency += int(n_accepted)
+    for row in data.values():
+        row["conversion_rate"] = _rate(row["accepted"], row["sent"])
+    table = _table(session, spec, start, end, tz, data, sort_by="sent")
+    if other_currency:
+        table.excluded["accepted_other_currency"] = other_currency
+    return table
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(100.0 * part / whole, 1) if whole else None
+
+
+def _same_site(a: str | None, b: str | None) -> bool:
+    return " ".join((a or "").lower().split()) == " ".join((b or "").lower().split())
+
+
+def _service(session: Session, user: User, spec: ReportSpec, start: datetime, end: datetime,
+             now: datetime, tz: ZoneInfo) -> ReportTable:
+    """Field-service performance of the jobs finished as done in the period.
+
+    - `done`: jobs whose status is done with `finished_at` in the period.
+    - `median_response_min`: median minutes from the job's creation to the technician on
+      site (`arrived_at`). A re-dispatched job keeps only its last visit's arrival (the
+      re-dispatch clears the first one), so its response runs to the visit that fixed it.
+    - `on_time_rate`: % of done jobs whose technician arrived no later than the end of the
+      job's time window (arriving early counts as on time).
+    - `first_time_fix_rate`: % of done jobs fixed in one visit: never marked "cannot
+      complete" before (a re-dispatched job keeps its `failure_reason`) and with no repeat
+      service call (another job of kind "service", not cancelled, for the same customer and
+      the same site address) created within `FIRST_TIME_FIX_DAYS` days after it was done.
+    Done jobs with no on-site time are left out of the response time and the on-time rate
+    (``excluded["no_arrival"]``), jobs without a window out of the on-time rate
+    (``excluded["no_window"]``).
+    """
+    key, joins = _group_expr(spec, "job", ServiceJob.finished_at, start, end, tz)
+    scope = and_(ServiceJob.status == "done", ServiceJob.finished_at >= start,
+                 ServiceJob.finished_at < end, service_scope(user))
+    stmt = select(key.label("k"), ServiceJob.id, ServiceJob.company_id, ServiceJob.site_address,
+                  ServiceJob.created_at, ServiceJob.arrived_at, ServiceJob.finished_at,
+                  ServiceJob.window_end, ServiceJob.failure_reason).select_from(ServiceJob)
+    for target, on in joins:
+        stmt = stmt.join(target, on)
+    jobs = session.execute(stmt.where(scope)).all()
+    # Candidate repeat calls: service jobs at the same customers created after the period began.
+    calls: dict[int, list[tuple[int, str | None, datetime]]] = {}
+    if jobs:
+        done_companies = select(ServiceJob.company_id).where(scope)
+        repeat_stmt = select(ServiceJob.id, ServiceJob.company_id, ServiceJob.site_address,
+                             ServiceJob.created_at).where(
+            ServiceJob.company_id.in_(done_companies), ServiceJob.kind == "service",
+            ServiceJob.status != "cancelled", ServiceJob.created_at > start,
+            ServiceJob.created_at <= end + timedelta(days=FIRST_TIME_FIX_DAYS))
+        for job_id, company_id, site, created in session.execute(repeat_stmt).all():
+            calls.setdefault(company_id, []).append((job_id, site, created))
+    horizon = timedelta(days=FIRST_TIME_FIX_DAYS)
+    minutes: dict[Any, list[float]] = {}
+    counts: dict[Any, dict[str, int]] = {}
+    no_arrival = no_window = 0
+    for k, job_id, company_id, site, created, arrived, finished, window_end, failed in jobs:
+        c = counts.setdefault(k, {"done": 0, "timed": 0, "on_time": 0, "fixed": 0})
+        minutes.setdefault(k, [])
+        c["done"] += 1
+        if arrived is None:
+            no_arrival += 1
+        else:
+            minutes[k].append((arrived - created).total_seconds() / 60)
+            if window_end is None:
+                no_window += 1
+            else:
+                c["timed"] += 1
+                c["on_time"] += arrived <= window_end
+        repeated = any(other != job_id and _same_site(other_site, site)
+                       and finished < at <= finished + horizon
+                       for other, other_site, at in calls.get(company_id, []))
+        c["fixed"] += failed is None and not repeated
+    data: dict[Any, dict[str, Any]] = {
+        k: {"done": c["done"], "median_response_min": _median(minutes[k]),
+            "on_time_rate": _rate(c["on_time"], c["timed"]),
+            "first_time_fix_rate": _rate(c["fixed"], c["done"])}
+        for k, c in counts.items()}
+    table = _table(session, spec, start, end, tz, data, sort_by="done")
+    every = [m for ms in minutes.values() for m in ms]
+    table.totals = {
+        "median_response_min": _median(every),
+        "on_time_rate": _rate(sum(c["on_time"] for c in counts.values()),
+                              sum(c["timed"] for c in counts.values())),
+        "first_time_fix_rate": _rate(sum(c["fixed"] for c in counts.values()),
+                                     sum(c["done"] for c in counts.values()))}
+    table.excluded.update({k: v for k, v in (("no_arrival", no_arrival),
+                                             ("no_window", no_window)) if v})
+    return table
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 1) if values else None
+
+
 _BUILDERS = {
     "won": _won,
     "activities": _activities,
@@ -506,6 +721,8 @@ _BUILDERS = {
     "forecast": _forecast,
     "win_loss": _win_loss,
     "deal_age": _deal_age,
+    "quotes": _quotes,
+    "service": _service,
 }
 
 
@@ -514,7 +731,10 @@ def _totals(table: ReportTable) -> dict[str, Decimal | int | float | None]:
     for column in table.columns:
         values = [r.values.get(column) for r in table.rows]
         numbers = [v for v in values if v is not None]
-        if column in ("win_rate",):
+        if column == "conversion_rate":
+            totals[column] = _rate(sum(int(r.values.get("accepted") or 0) for r in table.rows),
+                                   sum(int(r.values.get("sent") or 0) for r in table.rows))
+        elif column in ("win_rate",):
             won = sum(int(r.values.get("won") or 0) for r in table.rows)
             lost = sum(int(r.values.get("lost") or 0) for r in table.rows)
             totals[column] = round(100.0 * won / (won + lost), 1) if won + lost else None
