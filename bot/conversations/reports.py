@@ -18,6 +18,7 @@ from bot.conversations.messages import Attachment, Button, Incoming, Reply, butt
 from bot.conversations.registry import Registry
 from bot.i18n import N_, Translator, register_errors
 from core import reports as report_service
+from core.errors import NotFound
 from core.models import NoticeRow, Role, User
 from core.reports import ALLOWED_GROUPINGS, ReportSpec, ReportTable
 
@@ -32,6 +33,8 @@ MEASURE_LABELS = {
     "forecast": N_("Quarter forecast"),
     "win_loss": N_("Wins and losses"),
     "deal_age": N_("Average deal age"),
+    "quotes": N_("Quote conversion"),
+    "service": N_("Field service"),
 }
 GROUPING_LABELS = {
     "rep": N_("by rep"),
@@ -41,6 +44,7 @@ GROUPING_LABELS = {
     "stage": N_("by stage"),
     "period": N_("over time"),
     "reason": N_("by loss reason"),
+    "technician": N_("by technician"),
     "none": N_("in total"),
 }
 PERIOD_LABELS = {
@@ -78,8 +82,31 @@ COLUMN_LABELS = {
     "qualified": N_("Qualified"),
     "solution": N_("Solution"),
     "order_placed": N_("Order placed"),
+    "sent": N_("Sent"),
+    "accepted": N_("Accepted"),
+    "conversion_rate": N_("Conversion %"),
+    "accepted_value": N_("Accepted value"),
+    "done": N_("Done"),
+    "median_response_min": N_("Response (min)"),
+    "on_time_rate": N_("On time %"),
+    "first_time_fix_rate": N_("1st-time fix %"),
 }
-MONEY_COLUMNS = {"amount", "weighted", "weighted_open", "forecast"}
+MONEY_COLUMNS = {"amount", "weighted", "weighted_open", "forecast", "accepted_value"}
+# What the chart draws per measure (the first column names the y axis).
+CHART_COLUMNS: dict[str, tuple[str, ...]] = {
+    "won": ("amount",), "activities": ("total",), "new_leads": ("count",),
+    "pipeline": ("weighted",), "forecast": ("forecast",), "win_loss": ("won", "lost"),
+    "deal_age": ("avg_age_days",), "quotes": ("sent", "accepted"),
+    "service": ("on_time_rate", "first_time_fix_rate"),
+}
+# Why some records are left out of a column (core's `excluded` codes), said under the table.
+EXCLUDED_NOTES = {
+    "accepted_other_currency": N_("Accepted quotes in another currency (counted, not in the "
+                                  "value): {count}"),
+    "no_arrival": N_("Jobs done without an on-site time (not in the response time or the "
+                     "on-time rate): {count}"),
+    "no_window": N_("Jobs without a time window (not in the on-time rate): {count}"),
+}
 QUICK_PERIODS = ("this_month", "last_month", "this_quarter", "last_quarter", "this_year")
 
 register_errors({
@@ -95,7 +122,19 @@ register_errors({
 })
 
 # One-line requests: "won by rep this quarter", "aktivitas per tim bulan ini".
+_QUOTE_WORDS = (r"quote conversions?|quote.to.order|quotes?|quotations?|konversi penawaran|"
+                r"penawaran")
+_SERVICE_WORDS = (r"first.time.fix(?: rate)?|ftf|response times?|on.time rate|field service|"
+                  r"service jobs?|jobs? done|technician performance|waktu respons?|"
+                  r"perbaikan pertama|tepat waktu|servis lapangan|layanan lapangan|"
+                  r"kinerja teknisi|pekerjaan servis|service")
+# Said without /report: only phrases no other flow starts with ("quote for X" is a new quote).
+_REPORT_PHRASES = (r"quote conversions?|quote.to.order|konversi penawaran|first.time.fix|"
+                   r"response times?|on.time rate|field service|technician performance|"
+                   r"waktu respons?|perbaikan pertama|kinerja teknisi|servis lapangan")
 _MEASURE_WORDS = (
+    ("quotes", _QUOTE_WORDS),
+    ("service", _SERVICE_WORDS),
     ("funnel", r"funnel|conversion|corong|konversi"),
     ("win_loss", r"win.?loss|wins? and loss|loss reasons?|lost reasons?|menang.?kalah|"
                  r"alasan kalah|lost|losses|kalah"),
@@ -113,6 +152,7 @@ _GROUP_WORDS = (
     ("customer", r"(?:by|per) (?:customer|account|company|pelanggan|perusahaan)"),
     ("stage", r"(?:by|per) (?:stage|tahap)"),
     ("reason", r"(?:by|per) (?:reason|alasan)"),
+    ("technician", r"(?:by|per) (?:technicians?|techs?|teknisi)"),
     ("period:day", r"(?:by|per) (?:day|hari)|daily|harian"),
     ("period:week", r"(?:by|per) (?:week|minggu|pekan)|weekly|mingguan"),
     ("period:month", r"(?:by|per) (?:month|bulan)|monthly|bulanan"),
@@ -135,7 +175,11 @@ _PERIOD_WORDS = (
 
 
 def parse_request(text: str) -> ReportSpec | None:
-    """Read "won by rep this quarter" (or Indonesian) into a spec; None if no measure."""
+    """Read "won by rep this quarter" (or Indonesian) into a spec; None if no measure.
+
+    A grouping the words name but the measure does not allow is kept, so the reply can say
+    so; with no grouping named the measure's first one is used.
+    """
     lowered = " ".join(text.lower().split())
     measure = next((m for m, rx in _MEASURE_WORDS if re.search(rf"\b(?:{rx})\b", lowered)), None)
     if measure is None:
@@ -150,8 +194,6 @@ def parse_request(text: str) -> ReportSpec | None:
         grouping = ALLOWED_GROUPINGS[measure][0]
     period = next((p for p, rx in _PERIOD_WORDS if re.search(rf"\b(?:{rx})\b", lowered)),
                   "this_quarter")
-    if grouping not in ALLOWED_GROUPINGS[measure]:
-        grouping = ALLOWED_GROUPINGS[measure][0]
     return ReportSpec(measure, grouping, period, interval)
 
 
@@ -206,6 +248,15 @@ def render_table(t: Translator, table: ReportTable) -> str:
     if len(table.rows) > 25:
         out.append(t("… and {count} more rows (see the CSV)", count=len(table.rows) - 25))
     out.append(line(total))
+    notes = [t(EXCLUDED_NOTES[code], count=n) for code, n in table.excluded.items()
+             if code in EXCLUDED_NOTES]
+    if table.spec.measure == "service":
+        notes.append(t("Response: median minutes from the job being logged to the "
+                       "technician on site. First-time fix: never \"cannot complete\" and no "
+                       "repeat service call at the same site within {days} days.",
+                       days=report_service.FIRST_TIME_FIX_DAYS))
+    if notes:
+        out += ["", *notes]
     if table.spec.measure == "funnel":
         steps = report_service.funnel_conversion(table)
         out.append("")
@@ -231,10 +282,8 @@ def render_chart_png(t: Translator, table: ReportTable) -> bytes:
         series = {t("Deals"): [float(table.totals.get(c) or 0) for c in table.columns]}
         return render_chart(kind="funnel", title=title_of(t, spec), labels=labels,
                             series=series, x_label=t("Deals"), y_label=t("Stage"))
-    main = {"won": "amount", "activities": "total", "new_leads": "count",
-            "pipeline": "weighted", "forecast": "forecast", "win_loss": "won",
-            "deal_age": "avg_age_days"}[spec.measure]
-    columns = [main] if spec.measure != "win_loss" else ["won", "lost"]
+    columns = CHART_COLUMNS[spec.measure]
+    main = columns[0]
     rows = table.rows[:15]
     labels = [_row_label(t, table, r.label) for r in rows]
     series = {t(COLUMN_LABELS[c]): [float(r.values.get(c) or 0) for r in rows]
@@ -242,8 +291,15 @@ def render_chart_png(t: Translator, table: ReportTable) -> bytes:
     return render_chart(
         kind="line" if spec.group_by == "period" else "bar", title=title_of(t, spec),
         labels=labels, series=series, x_label=t(GROUPING_LABELS[spec.group_by]).capitalize(),
-        y_label=t(COLUMN_LABELS[main]) + (f" ({table.currency})" if main in MONEY_COLUMNS
-                                          else ""))
+        y_label=_y_label(t, table, main))
+
+
+def _y_label(t: Translator, table: ReportTable, main: str) -> str:
+    if table.spec.measure == "service":
+        return "%"
+    if table.spec.measure == "quotes":
+        return t("Quotes")
+    return t(COLUMN_LABELS[main]) + (f" ({table.currency})" if main in MONEY_COLUMNS else "")
 
 
 def report_replies(t: Translator, table: ReportTable, buttons: list[Button] | None = None
@@ -266,9 +322,14 @@ async def start(ctx: Ctx, inc: Incoming) -> Step:
     """Run a one-line request or a saved report, else ask for the measure."""
     text = ctx.args.get("text", "").strip()
     if text:
-        spec = parse_request(text)
-        if spec is None:
+        # A saved report's own name wins over the words in it ("Service Feb").
+        try:
             template = report_service.get_template(ctx.session, ctx.user, text)
+        except NotFound:
+            spec = parse_request(text)
+            if spec is None:
+                raise
+        else:
             spec = report_service.template_spec(template)
         return _show(ctx, spec)
     buttons = [Button(ctx.t(label), value=m) for m, label in MEASURE_LABELS.items()]
@@ -318,11 +379,25 @@ async def choose_period(ctx: Ctx, inc: Incoming) -> Step:
 
 
 def _show(ctx: Ctx, spec: ReportSpec) -> Step:
+    if spec.measure in ALLOWED_GROUPINGS and spec.group_by not in ALLOWED_GROUPINGS[spec.measure]:
+        return _ask_grouping(ctx, spec)
     table = report_service.run_report(ctx.session, ctx.user, spec, ctx.now)
     ctx.data.update({"spec": spec.encode()})
     buttons = [Button(ctx.t("Export CSV"), value="csv"),
                Button(ctx.t("Save as template"), value="save")]
     return goto("result", *report_replies(ctx.t, table, buttons))
+
+
+def _ask_grouping(ctx: Ctx, spec: ReportSpec) -> Step:
+    """Say the typed grouping does not fit the measure and offer the ones that do."""
+    ctx.data["measure"] = spec.measure
+    groupings = ALLOWED_GROUPINGS[spec.measure]
+    buttons = [Button(ctx.t(GROUPING_LABELS[g]), value=g) for g in groupings]
+    return goto("grouping", Reply(
+        ctx.t("{measure} cannot be shown {grouping}. Grouped how?",
+              measure=ctx.t(MEASURE_LABELS[spec.measure]),
+              grouping=ctx.t(GROUPING_LABELS[spec.group_by])),
+        buttons=button_rows(buttons, 3)))
 
 
 async def on_result(ctx: Ctx, inc: Incoming) -> Step:
@@ -423,5 +498,6 @@ def register(registry: Registry) -> None:
         r"^(?:report|laporan)\b\s*(?P<text>.+)$",
         r"^(?P<text>(?:won|sales|penjualan|activities|aktivitas|funnel|pipeline|forecast)"
         r"\b.*\b(?:by|per)\b.+)$",
+        rf"^(?P<text>(?:{_REPORT_PHRASES})\b.*)$",
         priority=50))
     registry.add_notice("report.digest", render_digest)

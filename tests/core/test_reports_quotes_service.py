@@ -160,7 +160,7 @@ def _user(s: Session, uid: int) -> User:
     return u
 
 
-def _rows(table: reports.ReportTable) -> dict[str, dict[str, object]]:
+def _rows(table: reports.ReportTable) -> dict[str, dict[str, Decimal | int | float | None]]:
     return {r.label: r.values for r in table.rows}
 
 
