@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import and_, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -238,11 +238,8 @@ class Engine:
     def _keep_answer(self, session: Session, inc: Incoming, replies: list[Reply]) -> None:
         """Store the replies with the update record, in the step's own transaction."""
         if inc.keep_answer and inc.update_id is not None and replies:
-            session.connection().execute(
-                update(ProcessedUpdate)
-                .where(ProcessedUpdate.platform == inc.platform,
-                       ProcessedUpdate.update_id == str(inc.update_id))
-                .values(answer=pack_replies(replies)))
+            session.connection().execute(_KEEP_ANSWER, {
+                "p": inc.platform, "u": str(inc.update_id), "a": pack_replies(replies)})
 
     async def _replay(self, inc: Incoming) -> list[Reply]:
         """Answer a redelivered update: nothing when its answer was sent (or another worker
@@ -275,12 +272,25 @@ class Engine:
         """The door sent these updates' answers: forget them (a redelivery gets nothing)."""
         if not update_ids:
             return
-        async with self._transaction_lock:
-            with self.db.sessionmaker() as session, session.begin():
-                session.execute(update(ProcessedUpdate).where(
-                    ProcessedUpdate.platform == platform,
-                    ProcessedUpdate.update_id.in_(update_ids),
-                    ProcessedUpdate.answer.is_not(None)).values(answer=None))
+        if self.db.is_postgres:
+            # On a thread of its own: it touches only committed rows, so it cannot wait on
+            # this process's open transaction, and the updates being handled do not queue
+            # behind its commit.
+            await asyncio.to_thread(self._forget_answers, platform, update_ids)
+            return
+        async with self._transaction_lock:  # SQLite: one writer, this process's turn
+            self._forget_answers(platform, update_ids)
+
+    def _forget_answers(self, platform: str, update_ids: list[str]) -> None:
+        with self.db.sessionmaker() as session, session.begin():
+            if self.db.is_postgres:
+                # No wait for the disk: a forget lost in a database crash costs at most a
+                # replayed answer, never a lost or half-written step.
+                session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+            session.execute(update(ProcessedUpdate).where(
+                ProcessedUpdate.platform == platform,
+                ProcessedUpdate.update_id.in_(update_ids),
+                ProcessedUpdate.answer.is_not(None)).values(answer=None))
 
     def _record_update(self, session: Session, inc: Incoming, now: datetime) -> bool:
         """Record the update id; False when it was recorded before (a redelivery)."""
@@ -644,6 +654,11 @@ _CONFLICT_ATTEMPTS = 8
 
 
 _NUMBER = re.compile(r"\d+")
+# Built once: constructing the statement per update cost more than running it.
+_KEEP_ANSWER = (update(ProcessedUpdate)
+                .where(ProcessedUpdate.platform == bindparam("p"),
+                       ProcessedUpdate.update_id == bindparam("u"))
+                .values(answer=bindparam("a")))
 _MAX_RECORD_ID = 2**31 - 1  # record ids are 32-bit integers in the database
 
 

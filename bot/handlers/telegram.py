@@ -621,7 +621,7 @@ class TelegramDoor:
             self._forgetting.add_done_callback(self._tasks.discard)
 
     async def _forget_answers(self) -> None:
-        await asyncio.sleep(0.05)  # one UPDATE for the answers sent meanwhile
+        await asyncio.sleep(0.2)  # one UPDATE for the answers sent meanwhile
         while self._sent_answers:
             batch, self._sent_answers = self._sent_answers[:500], self._sent_answers[500:]
             try:
