@@ -289,3 +289,41 @@ def test_parse_query_filters() -> None:
     assert parsed.tags == ("travel", "hotel")
     with pytest.raises(DomainError):
         kb.parse_query("type:banana x")
+
+
+def test_concurrent_changes_take_distinct_revisions_in_commit_order(
+        database: Database, clock: ManualClock, people: dict[str, int]) -> None:
+    """Two documents changed at once by two workers: each change gets its own revision
+    stamp, and the later stamp commits later, so a node that synced between the two commits
+    sees the second change by its revision (count and top stamp) rather than after the
+    minute-long full check. On SQLite writers are serialized by the database itself."""
+    first = _add(database, clock, people, title="Travel policy", status="draft")
+    second = _add(database, clock, people, title="Expense form", status="draft")
+    holding = threading.Event()
+    release = threading.Event()
+    order: list[tuple[str, int]] = []
+
+    def change(doc_id: int, name: str, hold: bool) -> None:
+        with database.session() as s:
+            doc = kb.set_status(s, _user(s, people, "admin"), doc_id, "published", clock.now())
+            stamp = doc.revision
+            if hold:
+                holding.set()
+                release.wait(10)
+            order.append((name, stamp))
+
+    a = threading.Thread(target=change, args=(first, "a", True))
+    a.start()
+    assert holding.wait(10)
+    b = threading.Thread(target=change, args=(second, "b", False))
+    b.start()
+    b.join(0.5)
+    if database.is_postgres:
+        assert b.is_alive()  # waits for the first writer's commit before taking its stamp
+    release.set()
+    a.join(10)
+    b.join(10)
+    stamps = dict(order)
+    assert stamps["b"] == stamps["a"] + 1, order
+    with database.session() as s:
+        assert len(set(s.scalars(select(Document.revision)))) == 2
