@@ -104,11 +104,15 @@ class OutboundMessage:
     """A rendered message ready for a door: plain data, so the outbox can store it as JSON.
 
     `buttons` are rows of (label, payload); `attachment` is (filename, mime, bytes).
+    `key` names this push uniquely (set by the outbox, not stored with the message): a door
+    whose platform can carry it (Slack message metadata) sends it along, so that a send
+    whose result was lost can be looked up later instead of being sent again.
     """
 
     text: str
     buttons: tuple[tuple[tuple[str, str], ...], ...] = ()
     attachment: tuple[str, str, bytes] | None = None
+    key: str | None = None
 
 
 class DeliveryError(Exception):
@@ -133,3 +137,13 @@ class MessageSender(Protocol):
     platform: str
 
     async def deliver(self, chat_id: str, message: OutboundMessage) -> str | None: ...
+
+
+@runtime_checkable
+class SentMessageFinder(Protocol):
+    """A sender that can tell whether a keyed push already reached the chat (Slack: the
+    message metadata it was sent with); Telegram cannot, so its sender is not one."""
+
+    async def find_sent(self, chat_id: str, key: str, since: datetime) -> str | None:
+        """The platform's id of the message sent with `key` since `since`, else None."""
+        ...

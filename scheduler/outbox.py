@@ -245,6 +245,14 @@ class OutboxItem:
     user_id: int | None
     message: OutboundMessage
     attempts: int
+    # Set when the row was claimed from a process that died while sending it: the platform
+    # may have it already (the time is when the row was made: look no further back).
+    uncertain_since: datetime | None = None
+
+
+def push_key(outbox_id: int) -> str:
+    """The key a push is sent with (Slack metadata), to find it after a lost result."""
+    return f"sfa-outbox-{outbox_id}"
 
 
 def claim_outbox(db: Database, *, worker: str, now: datetime, lease: timedelta,
@@ -262,17 +270,21 @@ def claim_outbox(db: Database, *, worker: str, now: datetime, lease: timedelta,
         rows = session.scalars(query).all()
         items = []
         for row in rows:
+            uncertain = None
             if row.status == "sending":
                 # Its process died (or stalled) between the request and the result: the
-                # platform may have the message already. Sent again; the only duplicate.
-                log.warning("outbox %s: the result of a send by %s is unknown; sending again",
-                            row.id, row.claimed_by)
+                # platform may have the message already. A sender that can look it up by its
+                # key (Slack) does so first; others send again: the only duplicate.
+                log.warning("outbox %s: the result of a send by %s is unknown; sending again "
+                            "unless the platform shows it", row.id, row.claimed_by)
                 row.last_error = f"resent: result of a send by {row.claimed_by} unknown"[:500]
+                uncertain = row.created_at
             row.status = "claimed"
             row.claimed_by = worker
             row.claimed_until = now + lease
             items.append(OutboxItem(row.id, row.notice_id, row.kind, row.platform, row.chat_id,
-                                    row.user_id, decode_message(row.message), row.attempts))
+                                    row.user_id, decode_message(row.message), row.attempts,
+                                    uncertain))
     return items
 
 

@@ -17,7 +17,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,6 +30,7 @@ from core.ports import (
     MessageSender,
     PermanentFailure,
     RateLimited,
+    SentMessageFinder,
 )
 from core.sweeps import Sweep
 from scheduler.outbox import (
@@ -39,6 +40,7 @@ from scheduler.outbox import (
     RenderStats,
     claim_notices,
     claim_outbox,
+    push_key,
     record_and_start,
     release_claims,
     render_claimed,
@@ -292,8 +294,19 @@ class Scheduler:
 
     async def _send(self, item: OutboxItem) -> Outcome:
         sender = self.senders[item.platform]
+        key = push_key(item.id)
+        if item.uncertain_since is not None and isinstance(sender, SentMessageFinder):
+            try:
+                found = await sender.find_sent(item.chat_id, key, item.uncertain_since)
+            except Exception as exc:  # cannot tell: sending again is the safe side
+                log.info("outbox %s: could not look up an earlier send (%s)", item.id,
+                         exc.__class__.__name__)
+                found = None
+            if found is not None:
+                log.info("outbox %s: the platform has it from the earlier send", item.id)
+                return Outcome(item, "sent", external_id=found)
         try:
-            external = await sender.deliver(item.chat_id, item.message)
+            external = await sender.deliver(item.chat_id, replace(item.message, key=key))
         except RateLimited as exc:
             self.pacer.hold(item.platform, item.chat_id, exc.retry_after)
             log.info("429 from %s for chat %s: retry after %.1fs", item.platform,

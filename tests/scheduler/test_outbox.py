@@ -384,3 +384,46 @@ async def test_committed_sending_rows_never_exceed_the_send_concurrency(quiet_ap
     report = await sched.tick()
     assert report.sent == 40 and len(sender.sent) == 40
     assert max(peaks) <= 4 and max(peaks) >= 2  # concurrent, and bounded
+
+
+async def test_a_send_the_platform_can_show_is_looked_up_not_sent_again(quiet_app: App
+                                                                       ) -> None:
+    """A row a dead process left "sending": a sender that can find a push by its key (Slack
+    metadata) is asked first; found, it is recorded as sent with no second message; not
+    found, it is sent (with its key). Every push carries its row's key."""
+    app = quiet_app
+    uid = link(app, "budi")
+    now = app.clock.now()
+    lease = timedelta(seconds=30)
+    with app.db.session() as session:
+        for key in ("arrived", "lost"):
+            session.add(OutboxRow(key=key, kind="x", platform="console", chat_id=key,
+                                  user_id=uid, message={"text": key}, status="pending",
+                                  attempts=0, next_attempt_at=now, created_at=now))
+    items = claim_outbox(app.db, worker="dead", now=now, lease=lease, platforms={"console"})
+    ids = {i.chat_id: i.id for i in items}
+    with app.db.session() as session:
+        assert start_sends(session, list(ids.values()), worker="dead", now=now,
+                           lease=lease) == set(ids.values())
+
+    class Finder(FakeSender):
+        def __init__(self) -> None:
+            super().__init__()
+            self.looked: list[tuple[str, str]] = []
+
+        async def find_sent(self, chat_id: str, key: str, since: object) -> str | None:
+            self.looked.append((chat_id, key))
+            return "ts-1" if chat_id == "arrived" else None
+
+    sender = Finder()
+    app.clock.advance(seconds=31)
+    report = await _scheduler(app, sender).tick()
+    assert sorted(sender.looked) == [("arrived", f"sfa-outbox-{ids['arrived']}"),
+                                     ("lost", f"sfa-outbox-{ids['lost']}")]
+    assert [(chat, m.text, m.key) for chat, m in sender.sent] == [
+        ("lost", "lost", f"sfa-outbox-{ids['lost']}")]
+    assert report.sent == 2
+    with app.db.session() as session:
+        rows = {r.chat_id: r for r in session.scalars(select(OutboxRow))}
+    assert (rows["arrived"].status, rows["arrived"].external_id) == ("sent", "ts-1")
+    assert rows["lost"].status == "sent"
