@@ -7,6 +7,8 @@ answer does not slow the sender) and runs the mock Slack Web API the door answer
 
     .venv/bin/python benchmarks/slack_ack.py [--rate 100] [--seconds 30] [--users 200]
         [--profile]   (cProfile of the door's main loop: engine and Web API calls)
+        [--database-url postgresql+psycopg://...]   (its public schema is dropped and rebuilt)
+        [--inbox auto|on|off]   (the durable inbox; auto: on with PostgreSQL only)
 
 ack = HTTP round trip of one signed request (what Slack's 3-second timer sees);
 queue wait = time a job waited in the door's queue between the ack and a worker taking it;
@@ -90,8 +92,10 @@ async def _serve(db_url: str, data_dir: str, api_url: str, users: int, conn: Any
             user_service.link_identity(session, user, platform="slack", external_id=f"T1:U{i}",
                                        chat_id=f"DU{i}", now=app.clock.now())
     cpu_before = time.process_time()
+    inbox = os.environ.get("SLACK_BENCH_INBOX", "auto")
     door = SlackDoor(app.engine, settings, http_port=0, host="127.0.0.1",
-                     intake_thread=os.environ.get("SLACK_BENCH_THREAD", "1") == "1")
+                     intake_thread=os.environ.get("SLACK_BENCH_THREAD", "1") == "1",
+                     inbox_enabled=None if inbox == "auto" else inbox == "on")
     await door.start()
     conn.send(door.port)
     loop = asyncio.get_running_loop()
@@ -108,7 +112,13 @@ async def _serve(db_url: str, data_dir: str, api_url: str, users: int, conn: Any
         profiler.disable()
         profiler.dump_stats(profile)
     measured = max(1, door.stats.received - received_before)
-    conn.send({"cpu_seconds": time.process_time() - cpu_before,
+    from sqlalchemy import func, select
+
+    from core.models import InboundUpdate
+    with app.db.session() as session:
+        left = session.scalar(select(func.count()).select_from(InboundUpdate))
+    conn.send({"inbox": door.inbox_enabled, "inbox_left": left,
+               "cpu_seconds": time.process_time() - cpu_before,
                "main_cpu_ms": (time.thread_time() - main_before) * 1000 / measured,
                "intake_cpu_ms": (_thread_cpu(door._thread) - intake_before) * 1000 / measured,
                "queue_waits": list(door.stats.queue_waits),
@@ -118,14 +128,29 @@ async def _serve(db_url: str, data_dir: str, api_url: str, users: int, conn: Any
 
 
 # -- the load -------------------------------------------------------------------------------------
-async def load(rate: int, seconds: int, users: int, profile: str | None = None
-               ) -> dict[str, Any]:
+def _empty_postgres(url: str) -> None:
+    """Drop and recreate the public schema of the benchmark's own PostgreSQL database."""
+    from sqlalchemy import text
+
+    from core.db import Database
+
+    db = Database(url)
+    with db.engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    db.dispose()
+
+
+async def load(rate: int, seconds: int, users: int, profile: str | None = None,
+               database_url: str | None = None) -> dict[str, Any]:
     from tests.handlers.fake_slack import FakeSlack
     from tests.handlers.slack_support import SignedSlack
 
     fake = await FakeSlack(retry_after=0).start()
     tmp = tempfile.mkdtemp(prefix="slack_ack_")
-    db_url = f"sqlite:///{tmp}/bench.db"
+    db_url = database_url or f"sqlite:///{tmp}/bench.db"
+    if database_url:
+        _empty_postgres(database_url)
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
     proc = ctx.Process(target=door_process,
@@ -181,6 +206,8 @@ async def load(rate: int, seconds: int, users: int, profile: str | None = None
     all_acks = acks["command"] + acks["action"]
     return {
         "rate": rate, "seconds": seconds, "users": users, "sent": total,
+        "database": db_url.split(":", 1)[0], "inbox": stats["inbox"],
+        "inbox_left": stats["inbox_left"],
         "achieved_rate": round(total / send_seconds, 1), "http_status": statuses,
         "ack_ms": {k: {"median": statistics.median(v) * 1000, "p95": pct(v, 95) * 1000,
                        "p99": pct(v, 99) * 1000, "max": max(v) * 1000}
@@ -206,10 +233,14 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true",
                         help="cProfile the door's main loop; top functions printed, stats "
                              "written to benchmarks/results/slack_ack.prof")
+    parser.add_argument("--database-url", help="a PostgreSQL URL (default: a SQLite file)")
+    parser.add_argument("--inbox", choices=["auto", "on", "off"], default="auto")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
+    os.environ["SLACK_BENCH_INBOX"] = args.inbox  # the door's process inherits it
     profile = str(RESULTS / "slack_ack.prof") if args.profile else None
-    result = asyncio.run(load(args.rate, args.seconds, args.users, profile))
+    result = asyncio.run(load(args.rate, args.seconds, args.users, profile,
+                              args.database_url))
     dropped = result["sent"] - result["door_done"]
     ack99 = result["ack_ms"]["all"]["p99"]
     wait99 = result["queue_wait_ms"]["p99"]
@@ -218,7 +249,8 @@ def main() -> None:
                          wait99 <= 1000, "nothing_dropped": dropped == 0}
     print(f"Slack door: {result['sent']} signed requests at {args.rate}/s for {args.seconds} s "
           f"(achieved {result['achieved_rate']}/s), {result['users']} users; "
-          f"HTTP statuses {result['http_status']}")
+          f"HTTP statuses {result['http_status']}; database {result['database']}, inbox "
+          f"{'on' if result['inbox'] else 'off'} ({result['inbox_left']} rows left)")
     print(f"{'metric':<22}{'median':>10}{'p95':>10}{'p99':>10}{'max':>10}   (ms)")
     for name, row in result["ack_ms"].items():
         print(f"{'ack ' + name:<22}{row['median']:>10.1f}{row['p95']:>10.1f}"

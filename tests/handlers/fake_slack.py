@@ -2,11 +2,13 @@
 
 It answers the methods the door uses, records every call (method, merged arguments), serves
 uploaded and downloadable files, and can answer 429 (with Retry-After) for the next N calls
-of a method.
+of a method, or take its time over a method (a call whose client is gone meanwhile, e.g. a
+killed worker, is not recorded: it never reached Slack).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import json
@@ -47,6 +49,7 @@ class FakeSlack:
     retry_after: int = 1
     fail_channels: dict[str, str] = field(default_factory=dict)  # channel -> error to answer
     fail_methods: dict[str, str] = field(default_factory=dict)  # method -> error to answer
+    delay: dict[str, float] = field(default_factory=dict)  # method -> seconds before it runs
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     socket_acks: list[dict[str, Any]] = field(default_factory=list)  # Socket Mode acks
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
@@ -117,6 +120,10 @@ class FakeSlack:
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         args = await self._args(request)
+        if self.delay.get(method):
+            await asyncio.sleep(self.delay[method])
+            if request.transport is None or request.transport.is_closing():
+                return web.Response(status=499)  # the caller is gone: nothing happened
         if self.rate_limit.get(method, 0) > 0:
             self.rate_limit[method] -= 1
             self.calls.append(Call(method + ":429", args))
