@@ -669,10 +669,12 @@ class SlackDoor:
         if not self.inbox_enabled or job.update_id is None:
             return True
         try:
-            if self._intake_loop is not None and asyncio.get_running_loop() is self._intake_loop:
-                fresh = self._record(job)  # the intake thread's own connection
+            on_intake = (self._intake_loop is not None
+                         and asyncio.get_running_loop() is self._intake_loop)
+            if on_intake or self.engine.db.is_postgres:
+                fresh = self._record(job)  # its own connection; no write lock to share
             else:
-                async with self.engine._transaction_lock:  # one writer per process (Engine)
+                async with self.engine._transaction_lock:  # SQLite: one writer per process
                     fresh = self._record(job)
         except SQLAlchemyError as exc:
             log.warning("slack: inbox unavailable (%s); a job is kept in memory only",
