@@ -113,7 +113,9 @@ def requests(draw: st.DrawFn) -> tuple[str, dict[str, Any], bool]:
             parent = parent[key]
         broken = True
         if outer != "command" and draw(st.booleans()):
-            parent[path[-1]] = draw(wrong)
+            # A copy: `st.just({"x": 1})` hands out one shared object, and a second break
+            # inside it would make the body contain itself.
+            parent[path[-1]] = copy.deepcopy(draw(wrong))
         elif isinstance(parent, dict):
             del parent[path[-1]]
         else:

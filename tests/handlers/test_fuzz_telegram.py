@@ -135,7 +135,9 @@ def updates(draw: st.DrawFn) -> tuple[dict[str, Any], bool]:
             parent = parent[key]
         broken = True
         if draw(st.booleans()):
-            parent[path[-1]] = draw(wrong)
+            # A copy: `st.just({"x": 1})` hands out one shared object, and a second break
+            # inside it would make the update contain itself.
+            parent[path[-1]] = copy.deepcopy(draw(wrong))
         elif isinstance(parent, dict):
             del parent[path[-1]]
     return update, broken
