@@ -8,7 +8,7 @@ answer does not slow the sender) and runs the mock Slack Web API the door answer
     .venv/bin/python benchmarks/slack_ack.py [--rate 100] [--seconds 30] [--users 200]
         [--profile]   (cProfile of the door's main loop: engine and Web API calls)
         [--database-url postgresql+psycopg://...]   (its public schema is dropped and rebuilt)
-        [--inbox auto|on|off]   (the durable inbox; auto: on with PostgreSQL only)
+        [--inbox on|off]   (the door's durable inbox, on by default)
 
 ack = HTTP round trip of one signed request (what Slack's 3-second timer sees);
 queue wait = time a job waited in the door's queue between the ack and a worker taking it;
@@ -92,14 +92,16 @@ async def _serve(db_url: str, data_dir: str, api_url: str, users: int, conn: Any
             user_service.link_identity(session, user, platform="slack", external_id=f"T1:U{i}",
                                        chat_id=f"DU{i}", now=app.clock.now())
     cpu_before = time.process_time()
-    inbox = os.environ.get("SLACK_BENCH_INBOX", "auto")
+    inbox = os.environ.get("SLACK_BENCH_INBOX", "on")
     door = SlackDoor(app.engine, settings, http_port=0, host="127.0.0.1",
                      intake_thread=os.environ.get("SLACK_BENCH_THREAD", "1") == "1",
-                     inbox_enabled=None if inbox == "auto" else inbox == "on")
+                     inbox_enabled=inbox == "on")
     await door.start()
     conn.send(door.port)
     loop = asyncio.get_running_loop()
-    await loop.run_in_executor(None, conn.recv)  # "go": the warm-up is done
+    await loop.run_in_executor(None, conn.recv)  # "warm": the warm-up requests are acked
+    await door.drain()  # their jobs are done too, so none spills into the measured load
+    conn.send("ready")
     profiler = cProfile.Profile(time.thread_time) if profile else None  # CPU, this thread
     main_before = time.thread_time()
     intake_before = _thread_cpu(door._thread)
@@ -168,9 +170,10 @@ async def load(rate: int, seconds: int, users: int, profile: str | None = None,
         # Warm up: one command per user (first auth.test, first queries).
         for i in range(users):
             await slack.command(f"U{i}", "whoami")
-        await asyncio.sleep(1.0)
+        parent.send("warm")
+        await loop.run_in_executor(None, parent.recv)  # "ready"
+        await asyncio.sleep(0.2)  # the door's last forget batch
         fake.clear()
-        parent.send("go")
 
         async def one(i: int) -> None:
             user = f"U{rng.randrange(users)}"
@@ -234,7 +237,7 @@ def main() -> None:
                         help="cProfile the door's main loop; top functions printed, stats "
                              "written to benchmarks/results/slack_ack.prof")
     parser.add_argument("--database-url", help="a PostgreSQL URL (default: a SQLite file)")
-    parser.add_argument("--inbox", choices=["auto", "on", "off"], default="auto")
+    parser.add_argument("--inbox", choices=["on", "off"], default="on")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     os.environ["SLACK_BENCH_INBOX"] = args.inbox  # the door's process inherits it

@@ -27,7 +27,7 @@ Acks: listeners only ack and queue (a modal is opened by a task after the ack), 
 them inline (`process_before_response=True`), so the HTTP answer leaves as soon as the job is
 queued; the work happens on the main loop's workers.
 
-Inbox (on with PostgreSQL, see `SlackDoor`): Slack never redelivers an update it got an ack
+Inbox (on by default, on every database): Slack never redelivers an update it got an ack
 for, so before the ack each job is written to the database inbox (core.inbox), claimed by
 this worker, and the Incoming asks the engine to keep its answer. Once the replies are posted,
 the inbox row and the kept answer are forgotten together (batched). Every worker renews its
@@ -469,7 +469,7 @@ class SlackDoor:
         client: AsyncWebClient | None = None,
         shards: int = SHARDS,
         intake_thread: bool = True,
-        inbox_enabled: bool | None = None,
+        inbox_enabled: bool = True,
         takeover_every: float = 5.0,
     ) -> None:
         self.engine = engine
@@ -482,11 +482,11 @@ class SlackDoor:
         self.intake_client = make_client(settings, retry_rate_limits=True)
         self.sender = SlackSender(make_client(settings, retry_rate_limits=False))
         self.intake_thread = intake_thread
-        # The durable inbox (module docstring): default on PostgreSQL, where many workers
-        # share the database and one takes over from another. Not on SQLite (one process):
-        # there the ack would wait on the single write lock behind any step's transaction,
-        # and benchmarks/slack_ack.py measured ack p99 6 -> 10-21 ms, job p99 7-8 -> 26-28 ms.
-        self.inbox_enabled = engine.db.is_postgres if inbox_enabled is None else inbox_enabled
+        # The durable inbox (module docstring). On PostgreSQL another worker takes a killed
+        # one's jobs over; on SQLite (one process) the next start does. Its cost on SQLite
+        # (benchmarks/slack_ack.py, 100/s): ack median 2.0 -> 2.9 ms, p99 6.2 -> 7.7 ms; there
+        # the intake's INSERT waits for the one write lock while a step's transaction holds it.
+        self.inbox_enabled = inbox_enabled
         self.takeover_every = takeover_every
         self.worker_name = f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
         secret = settings.slack_signing_secret
