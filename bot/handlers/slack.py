@@ -10,7 +10,9 @@ set. `SFA_SLACK_API_URL` points the Web API client at another base URL (tests).
 
 Setting up the Slack app (api.slack.com/apps):
 - Bot token scopes: chat:write, commands, im:history, im:read, im:write, app_mentions:read,
-  users:read, files:read, files:write (and users:read.email for SFA_SLACK_LINK_BY_EMAIL=1).
+  users:read, files:read, files:write (and users:read.email for SFA_SLACK_LINK_BY_EMAIL=1);
+  channels:history and groups:history let a scheduler that took over from a dead one see
+  whether a push to a team channel already arrived (without them it is sent again).
 - Slash command `/sfa`; Interactivity on; events message.im, app_mention, app_home_opened;
   App Home: Home tab and Messages tab on. In HTTP mode all three URLs are
   https://HOST/slack/events (`sfa run --slack-http --port N`); in Socket Mode none is needed.
@@ -54,7 +56,7 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
@@ -96,6 +98,7 @@ _T = TypeVar("_T")
 PLATFORM = Platform.SLACK.value
 DEFAULT_API_URL = "https://slack.com/api/"
 EVENTS_PATH = "/slack/events"
+PUSH_EVENT = "sfa_push"  # the metadata event type of scheduled pushes (reminders, alerts)
 SHARDS = 64  # worker queues; one user's updates always go to the same one
 _MAX_SECTION = 2900  # Slack allows 3000 characters in a section's text
 _MAX_BUTTON_VALUE = 2000
@@ -341,10 +344,11 @@ def make_client(settings: Settings, *, retry_rate_limits: bool) -> AsyncWebClien
 
 
 async def post_reply(client: AsyncWebClient, channel: str, reply: Reply, *,
-                     user: str | None = None, forms: dict[str, Form] | None = None
-                     ) -> str | None:
+                     user: str | None = None, forms: dict[str, Form] | None = None,
+                     metadata: dict[str, Any] | None = None) -> str | None:
     """Post one reply to a channel (ephemeral to `user` when given); files via the
-    getUploadURLExternal / completeUploadExternal upload. Returns the message ts or file id."""
+    getUploadURLExternal / completeUploadExternal upload. Returns the message ts or file id.
+    `metadata` (Slack message metadata) rides on the message posted, not on a file."""
     text, blocks = render(reply, forms)
     if reply.attachment is not None and user is None:
         a = reply.attachment
@@ -355,13 +359,15 @@ async def post_reply(client: AsyncWebClient, channel: str, reply: Reply, *,
         if reply.buttons:  # buttons ride on a message of their own
             buttons_only = Reply(text=reply.text or a.filename, buttons=reply.buttons)
             text, blocks = render(buttons_only, forms)
-            await client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+            await client.chat_postMessage(channel=channel, text=text, blocks=blocks,
+                                          metadata=metadata)
         return file_id
     if user is not None:
         resp = await client.chat_postEphemeral(channel=channel, user=user, text=text,
                                                blocks=blocks)
         return resp.get("message_ts")
-    resp = await client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+    resp = await client.chat_postMessage(channel=channel, text=text, blocks=blocks,
+                                         metadata=metadata)
     return resp.get("ts")
 
 
@@ -374,8 +380,11 @@ class SlackSender:
         self.client = client
 
     async def deliver(self, chat_id: str, message: OutboundMessage) -> str | None:
+        metadata = ({"event_type": PUSH_EVENT, "event_payload": {"key": message.key}}
+                    if message.key else None)
         try:
-            return await post_reply(self.client, chat_id, from_outbound(message))
+            return await post_reply(self.client, chat_id, from_outbound(message),
+                                    metadata=metadata)
         except SlackApiError as exc:
             response = exc.response
             if response.status_code == 429:
@@ -394,6 +403,30 @@ class SlackSender:
             raise DeliveryError(error or f"HTTP {response.status_code}") from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise DeliveryError(exc.__class__.__name__) from None
+
+    async def find_sent(self, chat_id: str, key: str, since: datetime) -> str | None:
+        """The ts of the push sent with `key` (its message metadata) in this chat since
+        `since`, else None (core.ports.SentMessageFinder: asked before a push whose result
+        was lost is sent again). Reads up to 1,000 messages back; a Slack error propagates
+        (the outbox then sends again, the safe side)."""
+        channel = chat_id
+        if channel.startswith(("U", "W")):  # a push to a person goes to the bot's DM
+            opened = await self.client.conversations_open(users=chat_id)
+            channel = str((opened.get("channel") or {}).get("id") or chat_id)
+        cursor = None
+        for _ in range(5):
+            page = await self.client.conversations_history(
+                channel=channel, oldest=f"{since.timestamp():.6f}", limit=200,
+                include_all_metadata=True, cursor=cursor)
+            for msg in page.get("messages") or []:
+                meta = msg.get("metadata") or {}
+                if meta.get("event_type") == PUSH_EVENT and \
+                        (meta.get("event_payload") or {}).get("key") == key:
+                    return str(msg.get("ts"))
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+        return None
 
 
 # -- the door ---------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +52,7 @@ class FakeSlack:
     fail_methods: dict[str, str] = field(default_factory=dict)  # method -> error to answer
     delay: dict[str, float] = field(default_factory=dict)  # method -> seconds before it runs
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
+    history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # channel -> posts
     socket_acks: list[dict[str, Any]] = field(default_factory=list)  # Socket Mode acks
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
     _runner: web.AppRunner | None = None
@@ -111,7 +113,7 @@ class FakeSlack:
                 args.update(body)
         elif request.can_read_body:
             args.update(dict(await request.post()))
-        for key in ("blocks", "view", "files"):
+        for key in ("blocks", "view", "files", "metadata"):
             if isinstance(args.get(key), str):
                 with contextlib.suppress(ValueError):
                     args[key] = json.loads(args[key])
@@ -139,13 +141,28 @@ class FakeSlack:
         return web.json_response(call.result)
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
-        ts = f"1700000000.{next(self._ts):06d}"
+        ts = f"{int(time.time())}.{next(self._ts):06d}"  # real seconds: `oldest` filters
         if method == "auth.test":
             return {"ok": True, "user_id": BOT_USER, "bot_id": "BBOT", "team_id": TEAM,
                     "user": "sfa", "team": "Demo", "url": "https://demo.slack.com/"}
         if method == "chat.postMessage":
+            channel = str(args.get("channel") or "")
+            message = {"type": "message", "text": args.get("text"), "ts": ts}
+            if isinstance(args.get("metadata"), dict):
+                message["metadata"] = args["metadata"]
+            # A post to a user id lands in the bot's DM with them (as conversations.open says).
+            self.history.setdefault("D" + channel if channel.startswith("U") else channel,
+                                    []).append(message)
             return {"ok": True, "channel": args.get("channel"), "ts": ts,
                     "message": {"text": args.get("text"), "ts": ts}}
+        if method == "conversations.history":
+            oldest = float(args.get("oldest") or 0)
+            with_meta = str(args.get("include_all_metadata")).lower() in ("1", "true")
+            found = [m if with_meta else {k: v for k, v in m.items() if k != "metadata"}
+                     for m in self.history.get(str(args.get("channel") or ""), [])
+                     if float(m["ts"]) > oldest]
+            return {"ok": True, "messages": list(reversed(found)), "has_more": False,
+                    "response_metadata": {"next_cursor": ""}}
         if method == "chat.update":
             return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
         if method == "chat.postEphemeral":
