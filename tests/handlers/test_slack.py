@@ -32,23 +32,13 @@ from core.models import ChatIdentity, ProcessedUpdate
 from core.ports import PermanentFailure, RateLimited
 from core.settings import Settings
 from tests.handlers.fake_slack import BOT_USER, TEAM, FakeSlack
-from tests.handlers.slack_support import BOT_TOKEN, SIGNING_SECRET, SignedSlack
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    server = await FakeSlack(retry_after=0).start()
-    yield server
-    await server.stop()
+from tests.handlers.slack_fixtures import fake_fixture, slack_settings_for  # noqa: F401
+from tests.handlers.slack_support import SignedSlack
 
 
 @pytest.fixture
 def slack_settings(settings: Settings, fake: FakeSlack) -> Settings:
-    return settings.model_copy(update={
-        "slack_bot_token": SecretStr(BOT_TOKEN),
-        "slack_signing_secret": SecretStr(SIGNING_SECRET),
-        "slack_api_url": fake.api_url,
-    })
+    return slack_settings_for(settings, fake)
 
 
 @pytest.fixture

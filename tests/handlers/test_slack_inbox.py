@@ -13,7 +13,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from bot.app import App
@@ -26,26 +25,15 @@ from core.clock import ManualClock
 from core.models import ConversationState, InboundUpdate, ProcessedUpdate
 from core.settings import Settings
 from tests.handlers.fake_slack import TEAM, FakeSlack
-from tests.handlers.slack_support import BOT_TOKEN, SIGNING_SECRET, SignedSlack
+from tests.handlers.slack_fixtures import fake_fixture, slack_settings_for  # noqa: F401
+from tests.handlers.slack_support import SignedSlack
 
 LEASE = 15.0
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    server = await FakeSlack(retry_after=0).start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 def slack_settings(settings: Settings, fake: FakeSlack) -> Settings:
-    return settings.model_copy(update={
-        "slack_bot_token": SecretStr(BOT_TOKEN),
-        "slack_signing_secret": SecretStr(SIGNING_SECRET),
-        "slack_api_url": fake.api_url,
-        "slack_inbox_lease_seconds": LEASE,
-    })
+    return slack_settings_for(settings, fake, slack_inbox_lease_seconds=LEASE)
 
 
 async def _tally_start(ctx: Ctx, inc: Incoming) -> Step:

@@ -9,7 +9,6 @@ from datetime import timedelta
 
 import aiohttp
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import select
 
 from bot.app import App
@@ -19,22 +18,13 @@ from core.ports import OutboundMessage
 from core.settings import Settings
 from scheduler.outbox import claim_outbox, push_key, start_sends
 from tests.handlers.fake_slack import FakeSlack
-from tests.handlers.slack_support import BOT_TOKEN, SIGNING_SECRET
+from tests.handlers.slack_fixtures import fake_fixture, slack_settings_for  # noqa: F401
 from tests.scheduler.support import clean_slate, make_scheduler
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    server = await FakeSlack(retry_after=0).start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 async def sender(settings: Settings, fake: FakeSlack) -> AsyncIterator[SlackSender]:
-    slack = settings.model_copy(update={
-        "slack_bot_token": SecretStr(BOT_TOKEN), "slack_signing_secret": SecretStr(SIGNING_SECRET),
-        "slack_api_url": fake.api_url})
+    slack = slack_settings_for(settings, fake)
     async with aiohttp.ClientSession() as http:
         client = make_client(slack, retry_rate_limits=False)
         client.session = http
