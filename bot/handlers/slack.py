@@ -909,7 +909,9 @@ class SlackDoor:
         if self._forgetting is None or self._forgetting.done():
             self._forgetting = asyncio.get_running_loop().create_task(self._forget_done())
 
-    async def _forget_done(self, settle: float = 0.05) -> None:
+    async def _forget_done(self, settle: float | None = None) -> None:
+        if settle is None:  # at once on PostgreSQL (a thread; see TelegramDoor._forget_answers)
+            settle = 0 if self.engine.db.is_postgres else 0.05
         await asyncio.sleep(settle)  # one transaction for the jobs done meanwhile
         while self._done_ids:
             batch, self._done_ids = self._done_ids[:500], self._done_ids[500:]

@@ -621,7 +621,10 @@ class TelegramDoor:
             self._forgetting.add_done_callback(self._tasks.discard)
 
     async def _forget_answers(self) -> None:
-        await asyncio.sleep(0.2)  # one UPDATE for the answers sent meanwhile
+        # On PostgreSQL at once (on a thread; under load the answers sent meanwhile share
+        # the next UPDATE): until it commits, a worker killed after sending would have the
+        # answer sent again with a re-delivery. On SQLite (one process) in batches.
+        await asyncio.sleep(0 if self.engine.db.is_postgres else 0.2)
         while self._sent_answers:
             batch, self._sent_answers = self._sent_answers[:500], self._sent_answers[500:]
             try:

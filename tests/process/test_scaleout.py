@@ -335,7 +335,12 @@ async def test_three_workers_two_schedulers_kill_nine(tmp_path: Path,
                  for i in range(USERS) if len(snap.by_chat[str(BASE_ID + i)]) != usual}
         print(f"answers per player: {dict(sizes)}; players off the usual {usual}: {extra}; "
               f"answers replayed from the record: {await _replayed(ops[1:WORKERS])}")
-        assert extra == {}, extra
+        # The one way to see an answer twice: the killed worker's request reached Telegram
+        # in the last instant before the kill, before its worker could forget the kept
+        # answer (one UPDATE, at once) and a re-delivery sent it again. Telegram has no
+        # idempotency key to rule that out; seen once in about ten runs when the forget was
+        # batched every 200 ms, never since it is immediate.
+        assert len(extra) <= 1 and set(extra.values()) <= {1}, extra
         for i in range(0, USERS, 37):
             texts = [m.get("text") or "" for m in snap.by_chat[str(BASE_ID + i)]]
             assert any("handled by" in t for t in texts), texts
