@@ -18,10 +18,11 @@ from bot.conversations.messages import Button, Reply
 from bot.handlers.slack import SlackDoor, render
 from core.models import Activity, Company, Deal, User
 from tests.handlers.fake_slack import FakeSlack
+from tests.handlers.slack_fixtures import fake_fixture
 from tests.handlers.slack_support import SignedSlack, SlackUser
-from tests.handlers.test_slack import door, fake, link, slack, slack_settings
+from tests.handlers.test_slack import door, link, slack, slack_settings
 
-__all__ = ["door", "fake", "slack", "slack_settings"]
+__all__ = ["door", "fake_fixture", "slack", "slack_settings"]
 
 
 @pytest.fixture
