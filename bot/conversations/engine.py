@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select, text, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -120,6 +120,9 @@ class Engine:
             .returning(ProcessedUpdate.update_id)
         )
         self._recent: dict[tuple[str, str], collections.deque[float]] = {}
+        # Kept answers the doors sent, to forget in the next transaction (platform -> ids).
+        self._sent: dict[str, set[str]] = {}
+        self._flusher: asyncio.Task[None] | None = None
         self._throttled: set[tuple[str, str]] = set()
 
     # -- entry point -------------------------------------------------------------------------
@@ -220,11 +223,14 @@ class Engine:
     async def _attempt(self, inc: Incoming, now: datetime, default_t: Translator
                        ) -> list[Reply]:
         with self.db.sessionmaker() as session:
+            taken: dict[str, set[str]] = {}
             try:
                 with session.begin():
+                    taken = self._forget_sent(session)
                     replies = await self._in_transaction(session, inc, now, default_t)
                     self._keep_answer(session, inc, replies)
             except _StepRefused as refused:
+                self._sent_again(taken)  # rolled back with the step
                 # Everything the step wrote is rolled back; remember the update id so a
                 # redelivery is answered by nothing rather than run again.
                 if inc.update_id is not None:
@@ -232,6 +238,9 @@ class Engine:
                         self._record_update(session, inc, now)
                         self._keep_answer(session, inc, refused.replies)
                 return refused.replies
+            except BaseException:
+                self._sent_again(taken)
+                raise
         return replies
 
     # -- kept answers (doors whose platform redelivers an unanswered update) -----------------
@@ -248,6 +257,7 @@ class Engine:
         grace = self.settings.replay_after_seconds
         waited_from = time.monotonic()
         while True:
+            await self.flush_sent()  # this process's own sends first
             async with self._transaction_lock:
                 with self.db.sessionmaker() as session, session.begin():
                     where = (ProcessedUpdate.platform == inc.platform,
@@ -268,29 +278,50 @@ class Engine:
                         return unpack_replies(row.answer)
             await asyncio.sleep(min(0.2, grace / 4))
 
-    async def answers_sent(self, platform: str, update_ids: list[str]) -> None:
-        """The door sent these updates' answers: forget them (a redelivery gets nothing)."""
-        if not update_ids:
-            return
-        if self.db.is_postgres:
-            # On a thread of its own: it touches only committed rows, so it cannot wait on
-            # this process's open transaction, and the updates being handled do not queue
-            # behind its commit.
-            await asyncio.to_thread(self._forget_answers, platform, update_ids)
-            return
-        async with self._transaction_lock:  # SQLite: one writer, this process's turn
-            self._forget_answers(platform, update_ids)
+    def answer_sent(self, platform: str, update_id: str) -> None:
+        """The door sent this update's kept answer: forget it (a redelivery then gets
+        nothing). It is forgotten by the next transaction this process runs, or within
+        50 ms when none comes (no transaction of its own under load)."""
+        self._sent.setdefault(platform, set()).add(update_id)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_soon())
 
-    def _forget_answers(self, platform: str, update_ids: list[str]) -> None:
-        with self.db.sessionmaker() as session, session.begin():
-            if self.db.is_postgres:
-                # No wait for the disk: a forget lost in a database crash costs at most a
-                # replayed answer, never a lost or half-written step.
-                session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-            session.execute(update(ProcessedUpdate).where(
-                ProcessedUpdate.platform == platform,
-                ProcessedUpdate.update_id.in_(update_ids),
-                ProcessedUpdate.answer.is_not(None)).values(answer=None))
+    async def answers_sent(self, platform: str, update_ids: list[str]) -> None:
+        """Forget these updates' kept answers now."""
+        for update_id in update_ids:
+            self._sent.setdefault(platform, set()).add(update_id)
+        await self.flush_sent()
+
+    async def flush_sent(self) -> None:
+        """Forget every kept answer the doors reported sent (also on a door's stop)."""
+        while self._sent:
+            async with self._transaction_lock:
+                taken: dict[str, set[str]] = {}
+                try:
+                    with self.db.sessionmaker() as session, session.begin():
+                        taken = self._forget_sent(session)
+                except BaseException:
+                    self._sent_again(taken)
+                    raise
+
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(0.05)  # an update handled meanwhile takes them along for free
+        try:
+            await self.flush_sent()
+        except Exception as exc:  # kept answers are purged with their records anyway
+            log.warning("could not forget sent answers: %s", exc.__class__.__name__)
+
+    def _forget_sent(self, session: Session) -> dict[str, set[str]]:
+        """Clear the kept answers reported sent, in `session`'s transaction; returns what
+        it took (to give back with `_sent_again` if that transaction does not commit)."""
+        taken, self._sent = self._sent, {}
+        for platform, ids in taken.items():
+            session.connection().execute(_FORGET_ANSWERS, {"p": platform, "ids": sorted(ids)})
+        return taken
+
+    def _sent_again(self, taken: dict[str, set[str]]) -> None:
+        for platform, ids in taken.items():
+            self._sent.setdefault(platform, set()).update(ids)
 
     def _record_update(self, session: Session, inc: Incoming, now: datetime) -> bool:
         """Record the update id; False when it was recorded before (a redelivery)."""
@@ -659,6 +690,11 @@ _KEEP_ANSWER = (update(ProcessedUpdate)
                 .where(ProcessedUpdate.platform == bindparam("p"),
                        ProcessedUpdate.update_id == bindparam("u"))
                 .values(answer=bindparam("a")))
+_FORGET_ANSWERS = (update(ProcessedUpdate)
+                   .where(ProcessedUpdate.platform == bindparam("p"),
+                          ProcessedUpdate.update_id.in_(bindparam("ids", expanding=True)),
+                          ProcessedUpdate.answer.is_not(None))
+                   .values(answer=None))
 _MAX_RECORD_ID = 2**31 - 1  # record ids are 32-bit integers in the database
 
 

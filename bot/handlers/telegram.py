@@ -412,8 +412,6 @@ class TelegramDoor:
         self._tasks: set[asyncio.Task[None]] = set()
         self._web: web.AppRunner | None = None
         self.bound_port: int | None = None
-        self._sent_answers: list[str] = []  # update ids whose kept answer went out
-        self._forgetting: asyncio.Task[None] | None = None
         protect_logs([token, self.webhook_secret])
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -452,6 +450,8 @@ class TelegramDoor:
             await self.application.updater.stop()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        with contextlib.suppress(Exception):  # the database may be gone: purged later anyway
+            await self.engine.flush_sent()
         if self.application.running:
             await self.application.stop()
         await self.application.shutdown()
@@ -611,26 +611,9 @@ class TelegramDoor:
             self._background(self._refresh_menu(inc))
 
     def _answer_sent(self, inc: Incoming, replies: list[Reply]) -> None:
-        """Let the engine forget a kept answer once sent (batched, off the answer's path)."""
-        if not (inc.keep_answer and replies and inc.update_id is not None):
-            return
-        self._sent_answers.append(str(inc.update_id))
-        if self._forgetting is None or self._forgetting.done():
-            self._forgetting = asyncio.get_running_loop().create_task(self._forget_answers())
-            self._tasks.add(self._forgetting)
-            self._forgetting.add_done_callback(self._tasks.discard)
-
-    async def _forget_answers(self) -> None:
-        # On PostgreSQL at once (on a thread; under load the answers sent meanwhile share
-        # the next UPDATE): until it commits, a worker killed after sending would have the
-        # answer sent again with a re-delivery. On SQLite (one process) in batches.
-        await asyncio.sleep(0 if self.engine.db.is_postgres else 0.2)
-        while self._sent_answers:
-            batch, self._sent_answers = self._sent_answers[:500], self._sent_answers[500:]
-            try:
-                await self.engine.answers_sent(PLATFORM, batch)
-            except Exception as exc:  # kept answers are purged with their records anyway
-                log.warning("could not forget sent answers: %s", exc.__class__.__name__)
+        """Let the engine forget a kept answer once sent (in its next transaction)."""
+        if inc.keep_answer and replies and inc.update_id is not None:
+            self.engine.answer_sent(PLATFORM, str(inc.update_id))
 
     async def to_incoming(self, update: Update) -> Incoming | None:
         """Translate an update into the engine's Incoming (None: nothing for the engine)."""

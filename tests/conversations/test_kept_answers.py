@@ -154,3 +154,25 @@ def test_old_update_records_are_forgotten(database: Database, clock: ManualClock
     with database.session() as s:
         left = set(s.scalars(select(ProcessedUpdate.update_id)))
     assert left == {str(i) for i in range(8)}
+
+
+async def test_a_sent_answer_is_forgotten_by_the_next_update_or_soon(
+        engine: Engine, database: Database) -> None:
+    """No transaction of its own under load: the next update's transaction clears it; when
+    that transaction rolls back (a step that blew up), it is cleared by the next one, or by
+    the 50 ms fallback."""
+    budi, _ = await _at_note(engine)
+    for update_id in ("s-1", "s-2"):
+        await engine.handle(replace(budi.incoming(text="/whoami", update_id=update_id),
+                                    keep_answer=True))
+    assert kept(database, "s-1") is not None and kept(database, "s-2") is not None
+    engine.answer_sent("console", "s-1")
+    await engine.handle(budi.incoming(text="anything"))  # no await in between: same tick
+    assert kept(database, "s-1") is None
+    await budi.say("/pick")
+    await budi.press("Red")
+    engine.answer_sent("console", "s-2")
+    await engine.handle(budi.incoming(text="boom"))  # the note step raises: rolled back
+    assert kept(database, "s-2") is not None
+    await asyncio.sleep(0.15)
+    assert kept(database, "s-2") is None
