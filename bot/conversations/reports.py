@@ -174,6 +174,12 @@ _PERIOD_WORDS = (
 )
 
 
+def parse_period(text: str) -> str | None:
+    """The period a text names ("last month", "kuartal ini"), or None."""
+    lowered = " ".join(text.lower().split())
+    return next((p for p, rx in _PERIOD_WORDS if re.search(rf"\b(?:{rx})\b", lowered)), None)
+
+
 def parse_request(text: str) -> ReportSpec | None:
     """Read "won by rep this quarter" (or Indonesian) into a spec; None if no measure.
 
@@ -192,8 +198,7 @@ def parse_request(text: str) -> ReportSpec | None:
             break
     else:
         grouping = ALLOWED_GROUPINGS[measure][0]
-    period = next((p for p, rx in _PERIOD_WORDS if re.search(rf"\b(?:{rx})\b", lowered)),
-                  "this_quarter")
+    period = parse_period(lowered) or "this_quarter"
     return ReportSpec(measure, grouping, period, interval)
 
 
@@ -370,8 +375,7 @@ async def choose_period(ctx: Ctx, inc: Incoming) -> Step:
     """Take the period and show the report."""
     period = inc.button or ""
     if period not in PERIOD_LABELS:
-        typed = parse_request(f"{ctx.data['measure']} {inc.text or ''}")
-        period = typed.period if typed and inc.text else ""
+        period = parse_period(inc.text or "") or ""
     if period not in PERIOD_LABELS:
         return goto("period", Reply(ctx.t("Please pick a period with the buttons.")))
     interval = "week" if period in ("this_month", "last_month") else "month"

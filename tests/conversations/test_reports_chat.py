@@ -7,6 +7,7 @@ import io
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 from PIL import Image
 from sqlalchemy import select
 
@@ -112,6 +113,19 @@ async def test_rep_sees_only_own_figures_and_technician_is_refused(
     assert "Budi Santoso" in texts(out) and "Sari" not in texts(out)
     tech = await chat.as_user("agus").say("/report won by rep")
     assert "role cannot" in texts(tech)
+
+
+@pytest.mark.parametrize(("measure", "title"), [
+    ("Average deal age", "Average deal age"), ("Won sales", "Won sales")])
+async def test_a_typed_period_works_for_every_report(chat: CollectingChat, measure: str,
+                                                     title: str) -> None:
+    budi = chat.as_user("budi")
+    await budi.say("/report")
+    replies = await budi.press(measure)
+    if "Grouped how?" in texts(replies):
+        await budi.press("by rep")
+    out = texts(await budi.say("last month"))
+    assert title in out and "last month" in out, out
 
 
 async def test_indonesian_report_and_bad_input(chat: CollectingChat) -> None:
