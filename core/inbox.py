@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from core.models import InboundUpdate, ProcessedUpdate
+from core.models import InboundUpdate
 
 MAX_ATTEMPTS = 5  # claims of one update before it is given up
 
@@ -107,19 +107,16 @@ def take_over_updates(session: Session, platform: str, *, worker: str, now: date
 
 
 def forget_updates(session: Session, platform: str, update_ids: Sequence[str]) -> None:
-    """These updates are done and their answers sent: delete them from the inbox and forget
-    their kept answers (a later redelivery is answered by nothing)."""
+    """These updates are done and their answers sent: delete them from the inbox (their kept
+    answers are forgotten by the engine, see Engine.answer_sent)."""
     if session.get_bind().dialect.name == "postgresql":
-        # No wait for the disk: a forget lost in a database crash costs at most a replayed
-        # answer (the update is taken over again), never a lost or half-written step.
+        # No wait for the disk: a delete lost in a database crash costs at most a takeover
+        # that the engine's update record answers with nothing, never a lost or doubled step.
         session.execute(text("SET LOCAL synchronous_commit TO OFF"))
     for start in range(0, len(update_ids), 1_000):
         ids = list(update_ids[start:start + 1_000])
         session.execute(delete(InboundUpdate).where(
             InboundUpdate.platform == platform, InboundUpdate.update_id.in_(ids)))
-        session.execute(update(ProcessedUpdate).where(
-            ProcessedUpdate.platform == platform, ProcessedUpdate.update_id.in_(ids),
-            ProcessedUpdate.answer.is_not(None)).values(answer=None))
 
 
 def release_updates(session: Session, platform: str, *, worker: str,

@@ -487,7 +487,7 @@ def funnel_conversion(table: ReportTable) -> list[tuple[str, int, float | None]]
     previous: int | None = None
     for stage in table.columns:
         n = int(table.totals.get(stage) or 0)
-        rate = None if previous in (None, 0) else round(100.0 * n / previous, 1)
+        rate = _rate(n, previous or 0)
         out.append((stage, n, rate))
         previous = n
     return out
@@ -550,8 +550,7 @@ def _win_loss(session: Session, user: User, spec: ReportSpec, start: datetime, e
         row = data.setdefault(k, {"won": 0, "lost": 0})
         row["won" if stage == Stage.ORDER_PLACED.value else "lost"] += int(n)
     for row in data.values():
-        closed = row["won"] + row["lost"]
-        row["win_rate"] = round(100.0 * row["won"] / closed, 1) if closed else None
+        row["win_rate"] = _rate(row["won"], row["won"] + row["lost"])
     return _table(session, spec, start, end, tz, data, sort_by="lost")
 
 
@@ -734,10 +733,10 @@ def _totals(table: ReportTable) -> dict[str, Decimal | int | float | None]:
         if column == "conversion_rate":
             totals[column] = _rate(sum(int(r.values.get("accepted") or 0) for r in table.rows),
                                    sum(int(r.values.get("sent") or 0) for r in table.rows))
-        elif column in ("win_rate",):
+        elif column == "win_rate":
             won = sum(int(r.values.get("won") or 0) for r in table.rows)
             lost = sum(int(r.values.get("lost") or 0) for r in table.rows)
-            totals[column] = round(100.0 * won / (won + lost), 1) if won + lost else None
+            totals[column] = _rate(won, won + lost)
         elif column == "avg_age_days":
             count = sum(int(r.values.get("count") or 0) for r in table.rows)
             weighted = sum(float(r.values.get("avg_age_days") or 0) * int(r.values.get("count")

@@ -125,6 +125,12 @@ class Engine:
         self._flusher: asyncio.Task[None] | None = None
         self._throttled: set[tuple[str, str]] = set()
 
+    @property
+    def writer_lock(self) -> asyncio.Lock:
+        """This process's turn to write: a door running database work of its own on the
+        event loop (SQLite's one writer) takes it, like every update does."""
+        return self._transaction_lock
+
     # -- entry point -------------------------------------------------------------------------
     async def handle(self, incoming: Incoming) -> list[Reply]:
         """Handle one update; never raises. Updates of one (chat, user) run in order."""
@@ -285,12 +291,6 @@ class Engine:
         self._sent.setdefault(platform, set()).add(update_id)
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.get_running_loop().create_task(self._flush_soon())
-
-    async def answers_sent(self, platform: str, update_ids: list[str]) -> None:
-        """Forget these updates' kept answers now."""
-        for update_id in update_ids:
-            self._sent.setdefault(platform, set()).add(update_id)
-        await self.flush_sent()
 
     async def flush_sent(self) -> None:
         """Forget every kept answer the doors reported sent (also on a door's stop)."""

@@ -44,6 +44,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import collections
+import contextlib
 import functools
 import json
 import logging
@@ -630,6 +631,8 @@ class SlackDoor:
             if self._forgetting is not None:
                 await asyncio.gather(self._forgetting, return_exceptions=True)
             await self._forget_done(settle=0)
+            with contextlib.suppress(SQLAlchemyError):  # else purged with their records
+                await self.engine.flush_sent()
             await self._release_unfinished()
         if self._http is not None:
             await self._http.close()
@@ -648,6 +651,7 @@ class SlackDoor:
         await asyncio.gather(*(q.join() for q in self._queues))
         if self._forgetting is not None:
             await asyncio.gather(self._forgetting, return_exceptions=True)
+        await self.engine.flush_sent()
 
     async def _on_http(self, request: web.Request) -> web.Response:
         bolt_request = await to_bolt_request(request)
@@ -707,7 +711,7 @@ class SlackDoor:
             if on_intake or self.engine.db.is_postgres:
                 fresh = self._record(job)  # its own connection; no write lock to share
             else:
-                async with self.engine._transaction_lock:  # SQLite: one writer per process
+                async with self.engine.writer_lock:  # SQLite: one writer per process
                     fresh = self._record(job)
         except SQLAlchemyError as exc:
             log.warning("slack: inbox unavailable (%s); a job is kept in memory only",
@@ -902,15 +906,17 @@ class SlackDoor:
 
     # -- the inbox: forget done jobs, take over a stopped worker's ----------------------------
     def _job_done(self, job: Job) -> None:
-        """Forget a done job's inbox row and kept answer (batched, off the answer's path)."""
+        """Forget a done job's kept answer (the engine, in its next transaction) and inbox row
+        (batched, off the answer's path)."""
         if not self.inbox_enabled or job.update_id is None:
             return
+        self.engine.answer_sent(PLATFORM, job.update_id)
         self._done_ids.append(job.update_id)
         if self._forgetting is None or self._forgetting.done():
             self._forgetting = asyncio.get_running_loop().create_task(self._forget_done())
 
     async def _forget_done(self, settle: float | None = None) -> None:
-        if settle is None:  # at once on PostgreSQL (a thread; see TelegramDoor._forget_answers)
+        if settle is None:  # at once on PostgreSQL (a thread), batched on SQLite
             settle = 0 if self.engine.db.is_postgres else 0.05
         await asyncio.sleep(settle)  # one transaction for the jobs done meanwhile
         while self._done_ids:
@@ -934,7 +940,7 @@ class SlackDoor:
 
         if self.engine.db.is_postgres:
             return await asyncio.to_thread(run)
-        async with self.engine._transaction_lock:
+        async with self.engine.writer_lock:
             return run()
 
     async def _release(self, job: Job) -> None:
@@ -1138,7 +1144,7 @@ class SlackDoor:
     async def _read(self, fn: Any, *args: Any) -> Any:
         """Run a short synchronous read on the main loop inside the engine's one-transaction-
         at-a-time lock (SQLite begins every transaction IMMEDIATE; see Engine)."""
-        async with self.engine._transaction_lock:
+        async with self.engine.writer_lock:
             return fn(*args)
 
     async def _listener_translator(self, external_id: str) -> Translator:
@@ -1184,7 +1190,7 @@ class SlackDoor:
             if info is not None else None
         if not email:
             return
-        async with self.engine._transaction_lock:  # one writer per process (see Engine)
+        async with self.engine.writer_lock:  # one writer per process (see Engine)
             with self.engine.db.session() as session:
                 user = slack_link.link_by_email(
                     session, email=email, platform=PLATFORM, external_id=job.external_id,

@@ -96,7 +96,8 @@ async def test_a_redelivery_while_the_first_worker_sends_gets_nothing(
     second = asyncio.create_task(engine.handle(inc))  # within the grace: it waits
     await asyncio.sleep(0.1)
     assert not second.done()
-    await engine.answers_sent("console", ["u-3"])  # the first worker sent the answer
+    engine.answer_sent("console", "u-3")  # the first worker sent the answer
+    await engine.flush_sent()
     assert await second == []
     assert time.monotonic() - started < 0.3 + 0.25
     assert activities(database) == 1
