@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot.conversations.flow import Action, Flow, Intent
 from bot.conversations.messages import Reply
+from bot.conversations.understanding.intents import Phrasings
 from bot.i18n import Translator
 from core.models import NoticeRow, User
 
@@ -39,6 +40,8 @@ class Registry:
     flows: dict[str, Flow] = field(default_factory=dict)
     commands: dict[str, str] = field(default_factory=dict)
     intents: list[Intent] = field(default_factory=list)
+    # Intents declared as example utterances (bot.conversations.understanding).
+    phrasings: dict[str, Phrasings] = field(default_factory=dict)
     actions: dict[str, Action] = field(default_factory=dict)
     # Flow started for plain text that no intent recognises (the contact lookup).
     fallback: str | None = None
@@ -66,6 +69,12 @@ class Registry:
         self.intents.append(item)
         self.intents.sort(key=lambda i: i.priority)
 
+    def add_phrasings(self, item: Phrasings) -> None:
+        if item.name in self.phrasings:
+            raise ValueError(f"intent {item.name!r} registered twice")
+        item.validate()
+        self.phrasings[item.name] = item
+
     def add_action(self, action: Action) -> None:
         if action.name in self.actions:
             raise ValueError(f"action {action.name!r} registered twice")
@@ -80,6 +89,9 @@ class Registry:
         for item in self.intents:
             if item.flow not in self.flows:
                 raise ValueError(f"intent for unknown flow {item.flow!r}")
+        for phrasing in self.phrasings.values():
+            if phrasing.flow not in self.flows:
+                raise ValueError(f"intent {phrasing.name!r} for unknown flow {phrasing.flow!r}")
         for name in (self.fallback, self.location_flow, self.file_flow,
                      *self.more_location_flows):
             if name is not None and name not in self.flows:
