@@ -9,8 +9,14 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
+
+# The only database file whose directory is created on first run (the README's default); any
+# other SQLite path must name an existing directory, so a mistyped path stops with one line
+# instead of starting an empty demo database somewhere unexpected.
+DEFAULT_SQLITE_PATH = Path("var") / "sfa.db"
+PG_CONNECT_TIMEOUT = 10  # seconds: a wrong or unroutable host fails instead of hanging
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -44,31 +50,74 @@ def _sqlite_begin(conn: Any) -> None:
     conn.connection.driver_connection.execute("BEGIN IMMEDIATE")
 
 
+def _sqlite_directory(db_path: str, url: str) -> None:
+    """Create the default database's directory; refuse any other missing directory."""
+    parent = Path(db_path).parent
+    if parent.is_dir():
+        return
+    if Path(db_path).resolve() == DEFAULT_SQLITE_PATH.resolve():
+        parent.mkdir(parents=True, exist_ok=True)
+        return
+    what = "is not a directory" if parent.exists() else "does not exist"
+    raise DatabaseUnavailable(
+        f"Cannot use database {mask_url(url)}: the directory {parent} {what}")
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite gets WAL mode, foreign keys and immediate transactions."""
+    """Create an engine; SQLite gets WAL mode, foreign keys and immediate transactions.
+
+    Raises DatabaseUnavailable (one line, password masked) for a malformed URL, an unknown
+    driver or a SQLite file in a directory that does not exist (the default one excepted)."""
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise DatabaseUnavailable(f"Invalid database URL: {mask_url(url)}") from exc
     if parsed.get_backend_name() == "sqlite":
         db_path = parsed.database
-        if db_path and db_path != ":memory:":
-            Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+        if db_path and db_path != ":memory:" and not db_path.startswith("file:"):
+            _sqlite_directory(db_path, url)
         engine = create_engine(
             parsed, connect_args={"check_same_thread": False, "timeout": 10}, **kwargs
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
+    # A connection the server dropped (restart, outage) is noticed at checkout and replaced.
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
+    if parsed.get_backend_name() == "postgresql":
+        connect_args = dict(kwargs.pop("connect_args", {}) or {})
+        connect_args.setdefault("connect_timeout", PG_CONNECT_TIMEOUT)
+        kwargs["connect_args"] = connect_args
     try:
         return create_engine(parsed, **kwargs)
-    except Exception as exc:  # unknown dialect, missing driver
+    except NoSuchModuleError as exc:
+        raise DatabaseUnavailable(
+            f"Cannot use database {mask_url(url)}: unknown database driver "
+            f"{parsed.drivername!r} (use sqlite:/// or postgresql+psycopg://)") from exc
+    except ImportError as exc:
+        raise DatabaseUnavailable(
+            f"Cannot use database {mask_url(url)}: its driver is not installed "
+            f"({exc.name or exc.__class__.__name__})") from exc
+    except Exception as exc:
         raise DatabaseUnavailable(
             f"Cannot use database {mask_url(url)}: {exc.__class__.__name__}"
         ) from exc
+
+
+def reason_of(exc: BaseException, url: str | URL | None = None) -> str:
+    """A short, one-line reason for a database error (never the password)."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(orig).splitlines() if line.strip()]
+    reason = (lines[0] if lines else orig.__class__.__name__)[:200]
+    try:
+        password = (make_url(url) if isinstance(url, str) else url).password if url else None
+    except ArgumentError:
+        password = None
+    if password:
+        reason = reason.replace(str(password), "***")
+    return reason
 
 
 class Database:
@@ -92,9 +141,9 @@ class Database:
         try:
             with self.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
-        except (OperationalError, OSError) as exc:
+        except (DBAPIError, OSError) as exc:
             raise DatabaseUnavailable(
-                f"Cannot connect to database {mask_url(self.url)}"
+                f"Cannot connect to database {mask_url(self.url)}: {reason_of(exc, self.url)}"
             ) from exc
 
     @contextmanager

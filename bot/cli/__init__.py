@@ -82,7 +82,30 @@ def run_import(importer: Any, rows: list[tuple[int, dict[str, str]]], *, label: 
         raise SystemExit(1)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The `sfa` group: a database that cannot be used stops any command with one line."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from sqlalchemy.exc import DBAPIError
+
+        from core.db import mask_url, reason_of
+
+        try:
+            return super().invoke(ctx)
+        except DatabaseUnavailable as exc:
+            fail(str(exc))
+        except DBAPIError as exc:  # the database went away, or has no schema yet
+            if exc.__class__.__name__ not in ("OperationalError", "InterfaceError",
+                                              "ProgrammingError"):
+                raise
+            url = Settings().database_url
+            reason = reason_of(exc, url)
+            hint = (" (run `sfa db upgrade`)" if "no such table" in reason
+                    or "does not exist" in reason else "")
+            fail(f"database {mask_url(url)}: {reason}{hint}")
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """SFA assistant: a chat-first sales force automation bot."""
 
