@@ -33,6 +33,19 @@ class Settings(BaseSettings):
     # A Slack HTTP worker's inbox claim (bot.handlers.slack) unrenewed this long: the worker
     # is taken for dead and another one takes its acknowledged, unfinished jobs over.
     slack_inbox_lease_seconds: float = 15.0
+    # The field day (core.sites, core.dayplan): a visit check-in within this many metres of
+    # the customer's site is verified, and a live location this close counts as arrived.
+    checkin_radius_m: int = 300
+    near_radius_km: float = 5.0  # "customers near me" looks this far
+    location_fresh_minutes: int = 15  # "near me" without a new share uses a location this new
+    dayplan_max_visits: int = 6
+    dayplan_visit_minutes: int = 45  # time spent at each customer
+    dayplan_work_start: str = "08:30"  # working hours (the rep's own time zone)
+    dayplan_work_end: str = "17:30"
+    dayplan_speed_kmh: float = 30.0  # average speed on the road distance
+    # road distance = straight-line distance x the factor of the destination's city
+    dayplan_road_factors: str = ("Jakarta=1.8,Surabaya=1.6,Bandung=1.6,Semarang=1.5,"
+                                 "Medan=1.5,Makassar=1.5,default=1.4")
     log_level: str = "INFO"
     log_format: str = "text"
 

@@ -706,9 +706,12 @@ async def eta_minutes(ctx: Ctx, inc: Incoming) -> Step:
 async def location_start(ctx: Ctx, inc: Incoming) -> Step:
     """A technician's location share outside a job step: remember it for dispatch; at the
     site of one of their jobs, offer to check in."""
-    if inc.location is None:
+    point = inc.location
+    if point is None and ctx.args.get("lat") and ctx.args.get("lon"):  # a pasted map link
+        point = (float(ctx.args["lat"]), float(ctx.args["lon"]))
+    if point is None:
         return done(ctx.t("Share your location to update where dispatch thinks you are."))
-    lat, lon = inc.location
+    lat, lon = point
     fs.record_location(ctx.user, lat, lon, ctx.now)
     for job in fs.route_for_today(ctx.session, ctx.user, ctx.now):
         dist = fs.distance_to_site(job, lat, lon)

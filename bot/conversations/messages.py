@@ -46,6 +46,21 @@ class Incoming:
         return (self.platform, self.chat_id, self.user_id)
 
 
+# A live-location update (Telegram's edits of a shared live location, the terminal's @live)
+# reaches the engine as a press of this action with the location attached: it runs beside
+# whatever flow is open (never taken as that flow's answer) and usually answers nothing.
+LIVE_LOCATION_ACTION = "field.live"
+
+
+def live_location_update(*, platform: str, chat_id: str, user_id: str, lat: float, lon: float,
+                         update_id: str | None = None, chat_is_group: bool = False,
+                         language: str | None = None) -> Incoming:
+    """The Incoming a door hands the engine for one live-location update."""
+    return Incoming(platform=platform, chat_id=chat_id, user_id=user_id, update_id=update_id,
+                    button=f"a|{LIVE_LOCATION_ACTION}|", location=(lat, lon),
+                    chat_is_group=chat_is_group, language=language)
+
+
 @dataclass(frozen=True)
 class Button:
     """A button: a label and a short value (flow buttons) or an action with an argument.
@@ -85,6 +100,10 @@ class Reply:
     attachment: Attachment | None = None
     ephemeral: bool = False  # Slack: only the asker sees it in a channel
     preformatted: bool = False  # a table: doors show it in a monospace block
+    # The reply asks for a location: the (translated) label of a one-tap "share location"
+    # button. Telegram shows it as a request_location reply keyboard (removed once answered);
+    # doors without one say their own way (Slack: paste a map link; terminal: @location).
+    ask_location: str = ""
 
     @staticmethod
     def with_buttons(text: str, *rows: list[Button] | tuple[Button, ...]) -> Reply:
@@ -196,7 +215,7 @@ def pack_replies(replies: list[Reply]) -> bytes:
     def one(reply: Reply) -> dict[str, object]:
         out: dict[str, object] = {
             "text": reply.text, "ephemeral": reply.ephemeral,
-            "preformatted": reply.preformatted,
+            "preformatted": reply.preformatted, "ask_location": reply.ask_location,
             "buttons": [[dataclasses.asdict(b) for b in row] for row in reply.buttons]}
         if reply.attachment is not None:
             a = reply.attachment
@@ -225,7 +244,8 @@ def unpack_replies(data: bytes) -> list[Reply]:
             attachment = Attachment(filename=a["filename"], mime=a["mime"],
                                     caption=a["caption"], data=base64.b64decode(a["data"]))
         common = dict(text=item["text"], buttons=buttons, attachment=attachment,
-                      ephemeral=item["ephemeral"], preformatted=item["preformatted"])
+                      ephemeral=item["ephemeral"], preformatted=item["preformatted"],
+                      ask_location=item.get("ask_location", ""))
         if item.get("form"):
             f = item["form"]
             fields = tuple(FormField(**{**fld, "options": tuple(tuple(o) for o in fld["options"])})

@@ -32,6 +32,7 @@ FLOW_MODULES: tuple[str, ...] = (
     "bot.conversations.documents",
     "bot.conversations.approvals",
     "bot.conversations.admin",
+    "bot.conversations.fieldday",
 )
 
 

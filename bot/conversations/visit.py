@@ -25,6 +25,7 @@ stateDiagram-v2
 
 from __future__ import annotations
 
+from bot.conversations import fieldday
 from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, goto, intent
 from bot.conversations.lookup import KIND_LABELS, _clean_product, company_name
 from bot.conversations.messages import (
@@ -38,7 +39,7 @@ from bot.conversations.messages import (
 )
 from bot.conversations.registry import Registry
 from bot.i18n import N_, register_errors
-from core import activities
+from core import activities, geo
 from core import contacts as svc
 from core.errors import DomainError
 from core.models import Company, Contact
@@ -81,6 +82,9 @@ async def begin(ctx: Ctx, inc: Incoming) -> Step:
     if ctx.args.get("contact_id"):
         contact = svc.visible_contact(ctx.session, ctx.user, int(ctx.args["contact_id"]))
         return _with_contact(ctx, contact.company, contact)
+    if ctx.args.get("company_id") and not ctx.args.get("text"):
+        return _ask_contact_of(ctx, svc.visible_company(ctx.session, ctx.user,
+                                                        int(ctx.args["company_id"])))
     text = (ctx.args.get("text") or ctx.args.get("text2") or "").strip()
     if not text:
         return goto("who", ctx.t("Who did you meet or call? Type a name, a company or a "
@@ -391,12 +395,24 @@ def _material_save(ctx: Ctx, text: str) -> Step:
 
 # -- check-in and actions ---------------------------------------------------------------------
 async def checkin(ctx: Ctx, inc: Incoming) -> Step:
-    if inc.location is None:
+    """A location shared outside a flow: check in the latest visit against the customer's
+    site (verified within the radius), or else list the customers near here."""
+    point = fieldday.location_of(inc, ctx.args)
+    if point is None:
+        return fieldday.ask_location(ctx, "where", ctx.t(
+            "Share your location to check in to your latest visit."))
+    return await fieldday.check_in_or_near(ctx, point)
+
+
+async def checkin_where(ctx: Ctx, inc: Incoming) -> Step:
+    """Take the location asked for."""
+    try:
+        point = fieldday.location_of(inc)
+    except geo.ShortMapLink:
+        return fieldday.ask_location(ctx, "where", ctx.t(fieldday.SHORT_LINK))
+    if point is None:
         return done(ctx.t("Share your location to check in to your latest visit."))
-    lat, lon = inc.location
-    activity = activities.check_in(ctx.session, ctx.user, lat, lon, ctx.now)
-    return done(ctx.t("Checked in at your visit to {company}.",
-                      company=company_name(activity.company)))
+    return await fieldday.check_in_or_near(ctx, point)
 
 
 async def visit_action(ctx: Ctx, arg: str) -> Step:
@@ -426,7 +442,8 @@ def register(registry: Registry) -> None:
         "send_material", start=material_begin, roles=FIELD_ROLES, commands=("brochure",),
         help=N_("Record a brochure or other material sent to a contact"),
         states={"mwho": on_material_who, "product": on_material_product}))
-    registry.add_flow(Flow("visit_checkin", start=checkin, roles=FIELD_ROLES))
+    registry.add_flow(Flow("visit_checkin", start=checkin, roles=FIELD_ROLES,
+                           states={"where": checkin_where}))
     registry.location_flow = "visit_checkin"
     registry.add_action(Action("visit.contact", visit_action, roles=FIELD_ROLES,
                                group_ok=False))

@@ -20,6 +20,7 @@ AREA_SEEDERS: tuple[str, ...] = (
     "core.demo.scheduling",
     "core.demo.fieldservice",
     "core.demo.documents",
+    "core.demo.fieldday",
 )
 
 

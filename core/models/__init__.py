@@ -2,6 +2,7 @@
 
 from core.models import (  # noqa: F401  (imported for their tables)
     contacts,
+    fieldday,
     fieldservice,
     knowledge,
     pipeline,

@@ -51,6 +51,8 @@ EXPECTED_FLOWS: dict[str, frozenset[Role]] = {
     # administration
     "whoami": EVERYONE, "greet": EVERYONE, "invite": frozenset({A}), "users": frozenset({A}),
     "linkchannel": MANAGERS,
+    # the field day
+    "near_me": FIELD, "set_site": FIELD, "map_link": EVERYONE,
 }
 EXPECTED_ACTIONS: dict[str, frozenset[Role]] = {
     "contact.vcard": FIELD, "contact.card": FIELD, "visit.contact": FIELD,
@@ -70,6 +72,7 @@ EXPECTED_ACTIONS: dict[str, frozenset[Role]] = {
     "lead.claim": frozenset({R, M}), "lead.reassign": MANAGERS, "lead.give": MANAGERS,
     "lead.extend": MANAGERS, "lead.remind": MANAGERS, "approval.approve": MANAGERS,
     "approval.reject": MANAGERS, "deal.open": FIELD,
+    "field.visit": FIELD, "field.directions": FIELD, "field.setsite": FIELD,
 }
 # Flows and actions of areas still being built are checked once they are registered.
 OPTIONAL = {"deal", "pipeline", "newlead", "leads"}

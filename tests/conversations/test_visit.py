@@ -112,9 +112,9 @@ async def test_material_from_visit_and_rep_scope(chat: CollectingChat,
         row = s.scalar(select(MaterialSent))
         assert row.product_sku == "LAP-PRO" and row.material == "brochure:LAP-PRO"
         assert s.scalar(select(FollowUp)) is None
-    # a location with no recent visit is answered, not stored
+    # a location with no recent visit checks nothing in: it lists the customers near there
     out = texts(await u.share_location(-6.2, 106.8))
-    assert "no visit logged" in out
+    assert "Checked in" not in out and "Customers near you:" in out
     # budi cannot log a visit at a Surabaya customer
     out = texts(await u.say("log visit Bambang Hartono"))
     assert "Bambang Hartono ·" not in "".join(b.label for b in u.buttons)

@@ -1,0 +1,298 @@
+"""Customer sites with coordinates: set from an import, the demo or the chat (by the
+account's owner or a manager, logged), customers near a point, and visit check-ins verified
+against the nearest site.
+
+"Near" queries never read every company: the indexed prefilter is (grid_row, lon) of
+`company_sites` (core.geo: 1.1 km latitude rows, a longitude range in each), the exact
+distance is computed only for the few rows inside the bounding box.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from core import geo
+from core.errors import DomainError, Forbidden, NotFound
+from core.models import (
+    OPEN_STAGES,
+    Activity,
+    Company,
+    Deal,
+    FollowUp,
+    FollowUpStatus,
+    Role,
+    Team,
+    User,
+)
+from core.models.fieldday import CompanySite, SiteChange, VisitCheckin
+from core.scope import company_visible
+
+SITE_KINDS = ("head_office", "delivery", "other")
+SOURCES = ("import", "chat", "link", "demo")
+CHECK_IN_WINDOW = timedelta(hours=3)  # as core.activities: the visit a location checks in
+
+
+@dataclass(frozen=True)
+class Near:
+    """A customer near a point: its nearest site and the distance to it."""
+
+    company: Company
+    site: CompanySite
+    km: float
+
+
+def check_point(lat: float, lon: float) -> tuple[float, float]:
+    """The point as floats, or DomainError("site.bad_location")."""
+    try:
+        lat, lon = float(lat), float(lon)
+    except (TypeError, ValueError):
+        raise DomainError("site.bad_location") from None
+    if not geo.valid_point(lat, lon):
+        raise DomainError("site.bad_location")
+    return lat, lon
+
+
+def sites_of(session: Session, company_id: int) -> list[CompanySite]:
+    """A company's sites, head office first."""
+    rows = session.scalars(select(CompanySite).where(CompanySite.company_id == company_id)
+                           .order_by(CompanySite.id)).all()
+    return sorted(rows, key=lambda s: (SITE_KINDS.index(s.kind) if s.kind in SITE_KINDS
+                                       else len(SITE_KINDS), s.id))
+
+
+def main_site(session: Session, company_id: int) -> CompanySite | None:
+    """The head office, else the first site the company has."""
+    sites = sites_of(session, company_id)
+    return sites[0] if sites else None
+
+
+def may_set_site(session: Session, user: User, company: Company) -> bool:
+    """The account's owner, a manager whose team covers the account, or an admin."""
+    if user.role == Role.ADMIN.value:
+        return True
+    if company.owner_id == user.id:
+        return True
+    if user.role == Role.MANAGER.value:
+        return bool(session.scalar(select(Company.id).where(
+            Company.id == company.id, company_visible(session, user))))
+    return False
+
+
+def put_site(session: Session, company: Company, lat: float, lon: float, *, now: datetime,
+             source: str, user: User | None = None, kind: str = "head_office",
+             label: str = "", address: str | None = None) -> CompanySite:
+    """Create or move the company's site of this kind (and label), logging the change; the
+    head office also becomes the company's own coordinates (used by field service)."""
+    lat, lon = check_point(lat, lon)
+    if kind not in SITE_KINDS:
+        raise DomainError("site.bad_kind", kind=kind[:20])
+    if source not in SOURCES:
+        raise ValueError(source)
+    label = (label or "").strip()[:120]
+    site = session.scalar(select(CompanySite).where(
+        CompanySite.company_id == company.id, CompanySite.kind == kind,
+        CompanySite.label == label))
+    old = (site.lat, site.lon) if site is not None else (None, None)
+    if site is None:
+        site = CompanySite(company_id=company.id, kind=kind, label=label, lat=lat, lon=lon,
+                           grid_row=geo.grid_row(lat), source=source, created_at=now,
+                           updated_at=now)
+        session.add(site)
+    elif (site.lat, site.lon) == (lat, lon):
+        return site
+    site.lat, site.lon, site.grid_row = lat, lon, geo.grid_row(lat)
+    site.source, site.updated_at = source, now
+    site.set_by_id = user.id if user is not None else None
+    if address:
+        site.address = address[:500]
+    elif site.address is None:
+        site.address = (company.delivery_address if kind == "delivery"
+                        else company.head_office_address)
+    session.flush()
+    session.add(SiteChange(site_id=site.id, company_id=company.id,
+                           user_id=user.id if user is not None else None,
+                           old_lat=old[0], old_lon=old[1], new_lat=lat, new_lon=lon,
+                           source=source, at=now))
+    if kind == "head_office":
+        company.lat, company.lon = lat, lon
+    return site
+
+
+def set_site_from_chat(session: Session, user: User, company_id: int, lat: float, lon: float,
+                       *, now: datetime, kind: str = "head_office", source: str = "chat"
+                       ) -> CompanySite:
+    """A rep standing at the customer sets its site: owner, covering manager or admin."""
+    company = session.scalar(select(Company).where(Company.id == company_id,
+                                                   company_visible(session, user)))
+    if company is None:
+        raise NotFound("contacts.not_found")
+    if not may_set_site(session, user, company):
+        raise Forbidden("site.not_allowed", company=company.name)
+    return put_site(session, company, lat, lon, now=now, source=source, user=user, kind=kind)
+
+
+def site_history(session: Session, company_id: int, limit: int = 5) -> list[SiteChange]:
+    """The latest changes of a company's sites, newest first."""
+    return list(session.scalars(select(SiteChange).where(SiteChange.company_id == company_id)
+                                .order_by(SiteChange.at.desc(), SiteChange.id.desc())
+                                .limit(limit)))
+
+
+# -- near a point ------------------------------------------------------------------------------
+def _box_clause(lat: float, lon: float, radius_km: float):  # a SQL expression
+    min_lat, max_lat, min_lon, max_lon = geo.bounding_box(lat, lon, radius_km)
+    rows = geo.grid_rows(min_lat, max_lat)
+    lon_range = (CompanySite.lon.between(min_lon, max_lon) if min_lon >= -180 and max_lon <= 180
+                 else or_(CompanySite.lon >= (min_lon + 360 if min_lon < -180 else min_lon),
+                          CompanySite.lon <= (max_lon - 360 if max_lon > 180 else max_lon)))
+    # One index range per grid row (IN on the leading column, a range on the second).
+    return and_(CompanySite.grid_row.in_(rows), lon_range,
+                CompanySite.lat.between(min_lat, max_lat))
+
+
+def near(session: Session, user: User | None, lat: float, lon: float, *, radius_km: float,
+         limit: int = 8) -> list[Near]:
+    """Customers `user` may see (None: any) with a site within `radius_km`, nearest first;
+    one entry per customer (its nearest site)."""
+    lat, lon = check_point(lat, lon)
+    stmt = (select(CompanySite, Company).join(Company, Company.id == CompanySite.company_id)
+            .where(_box_clause(lat, lon, radius_km)))
+    if user is not None:
+        stmt = stmt.where(company_visible(session, user))
+    best: dict[int, Near] = {}
+    for site, company in session.execute(stmt):
+        km = geo.haversine_km(lat, lon, site.lat, site.lon)
+        if km > radius_km:
+            continue
+        seen = best.get(company.id)
+        if seen is None or km < seen.km:
+            best[company.id] = Near(company, site, km)
+    return sorted(best.values(), key=lambda n: (n.km, n.company.id))[:limit]
+
+
+def nearest_site(session: Session, company_id: int, lat: float, lon: float
+                 ) -> tuple[CompanySite, float] | None:
+    """The company's site nearest to the point, with its distance in km."""
+    sites = sites_of(session, company_id)
+    if not sites:
+        return None
+    scored = [(geo.haversine_km(lat, lon, s.lat, s.lon), s.id, s) for s in sites]
+    km, _, site = min(scored)
+    return site, km
+
+
+# -- what a rep should know about nearby customers ------------------------------------------
+@dataclass(frozen=True)
+class NearInfo:
+    """Last contact and open deals of a customer, for the "near me" list."""
+
+    last_contacted_at: datetime | None
+    open_deals: int
+    open_amount: float
+
+
+def near_info(session: Session, company_ids: list[int]) -> dict[int, NearInfo]:
+    """Last contact and open-deal counts of several companies in two queries."""
+    if not company_ids:
+        return {}
+    last: dict[int, datetime | None] = dict(session.execute(
+        select(Company.id, Company.last_contacted_at)
+        .where(Company.id.in_(company_ids))).all())
+    deals = {cid: (int(n), float(a or 0)) for cid, n, a in session.execute(
+        select(Deal.company_id, func.count(), func.sum(Deal.amount))
+        .where(Deal.company_id.in_(company_ids),
+               Deal.stage.in_([s.value for s in OPEN_STAGES]))
+        .group_by(Deal.company_id)).all()}
+    return {cid: NearInfo(last.get(cid), *deals.get(cid, (0, 0.0))) for cid in company_ids}
+
+
+# -- verified check-in -----------------------------------------------------------------------
+def latest_visit(session: Session, user: User, now: datetime) -> Activity | None:
+    """The user's latest visit logged in the check-in window (the one a location checks in)."""
+    return session.scalar(
+        select(Activity).where(Activity.user_id == user.id, Activity.kind == "visit",
+                               Activity.occurred_at >= now - CHECK_IN_WINDOW,
+                               Activity.occurred_at <= now)
+        .order_by(Activity.occurred_at.desc(), Activity.id.desc()).limit(1))
+
+
+def verify_check_in(session: Session, user: User, activity: Activity, lat: float, lon: float,
+                    *, radius_m: int, now: datetime) -> VisitCheckin:
+    """Compare the shared location with the customer's nearest site: verified within
+    `radius_m`; outside, kept and marked with the distance; no site: kept, no distance.
+    A second share for the same visit replaces the first."""
+    lat, lon = check_point(lat, lon)
+    if activity.user_id != user.id:
+        raise NotFound("visit.nothing_to_check_in")
+    found = nearest_site(session, activity.company_id, lat, lon)
+    site, km = found if found is not None else (None, None)
+    distance_m = round(km * 1000) if km is not None else None
+    row = session.get(VisitCheckin, activity.id)
+    if row is None:
+        row = VisitCheckin(activity_id=activity.id, user_id=user.id,
+                           company_id=activity.company_id, lat=lat, lon=lon, at=now)
+        session.add(row)
+    row.lat, row.lon, row.at = lat, lon, now
+    row.site_id = site.id if site is not None else None
+    row.distance_m = distance_m
+    row.verified = distance_m is not None and distance_m <= radius_m
+    activity.lat, activity.lon = lat, lon
+    user.last_lat, user.last_lon, user.last_location_at = lat, lon, now
+    return row
+
+
+def checkin_of(session: Session, activity_id: int) -> VisitCheckin | None:
+    return session.get(VisitCheckin, activity_id)
+
+
+@dataclass(frozen=True)
+class VerifiedShare:
+    """Visits of one rep in a period: logged, checked in, verified."""
+
+    user_id: int
+    name: str
+    visits: int
+    checked_in: int
+    verified: int
+
+    @property
+    def share(self) -> float | None:
+        return self.verified / self.visits if self.visits else None
+
+
+def verified_shares(session: Session, user: User, start: datetime, end: datetime
+                    ) -> list[VerifiedShare]:
+    """Per rep of the manager's team (an admin: everyone; a rep: themself), the visits
+    logged in [start, end) and how many were verified at the customer's site."""
+    people = select(User.id).where(User.role.in_((Role.REP.value, Role.MANAGER.value)))
+    if user.role == Role.MANAGER.value:
+        teams = select(Team.id).where(Team.manager_id == user.id)
+        people = people.where(or_(User.team_id == user.team_id, User.team_id.in_(teams),
+                                  User.id == user.id))
+    elif user.role != Role.ADMIN.value:
+        people = people.where(User.id == user.id)
+    rows = session.execute(
+        select(User.id, User.name, func.count(Activity.id), func.count(VisitCheckin.activity_id),
+               func.count(VisitCheckin.activity_id).filter(VisitCheckin.verified.is_(True)))
+        .select_from(Activity)
+        .join(User, User.id == Activity.user_id)
+        .outerjoin(VisitCheckin, VisitCheckin.activity_id == Activity.id)
+        .where(Activity.kind == "visit", Activity.occurred_at >= start,
+               Activity.occurred_at < end, Activity.user_id.in_(people))
+        .group_by(User.id, User.name).order_by(User.name)).all()
+    return [VerifiedShare(uid, name, int(v), int(c), int(ok)) for uid, name, v, c, ok in rows]
+
+
+def open_followups_due(session: Session, user: User, company_ids: list[int], until: datetime
+                       ) -> set[int]:
+    """Which of these companies have an open follow-up of the user due by `until`."""
+    if not company_ids:
+        return set()
+    due = func.coalesce(FollowUp.snoozed_until, FollowUp.due_at)
+    return set(session.scalars(select(FollowUp.company_id).where(
+        FollowUp.user_id == user.id, FollowUp.status == FollowUpStatus.OPEN.value,
+        FollowUp.company_id.in_(company_ids), due <= until)))
