@@ -1,22 +1,32 @@
-"""CSV imports with a row report and idempotency, plus the contacts/companies importers.
+"""CSV imports with a row report and idempotency, plus the contacts/companies/leads importers.
 
 Generic part (reused by other areas):
-    rows = read_csv(text)                               # [(line number, {column: value})]
-    report = import_rows(session, rows, parse_row, upsert)
+    csv_file = read_csv_bytes(data)                     # decoded, split, bad rows named
+    report = import_rows(session, csv_file.rows, parse_row, upsert)
 `parse_row(row) -> T` checks one row and raises DomainError(code, **params) to refuse it;
 `upsert(session, T) -> "created" | "updated" | "unchanged"` writes it. Each row runs in its
 own savepoint: a refused row leaves nothing behind and the others go on. Running the same
 file twice creates nothing new (the upsert matches existing records).
+
+Reading never loses the file for one bad row: the encoding is detected (UTF-8, else
+charset-normalizer's guess, a Windows-1252 export from Excel included); a row that cannot be
+read (an unclosed quote, a cell longer than MAX_CELL_CHARS, NUL or other control characters,
+bytes that are not text in the file's encoding) comes out as a row carrying its error
+(`row_error(row)`), so it is named in the report with its line while every good row is
+imported. A cell that a spreadsheet would run is written with a leading ' (`spreadsheet_safe`,
+the OWASP way) and read back without it (`restore_cell`).
 """
 
 from __future__ import annotations
 
 import csv
-import io
+import json
 import re
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 import phonenumbers
@@ -26,13 +36,27 @@ from sqlalchemy.orm import Session
 
 from core.contact_index import normalise, phone_key
 from core.errors import DomainError
-from core.models import Company, Contact, Territory, User
+from core.models import Company, Contact, Deal, Territory, User
 
 T = TypeVar("T")
 Row = Mapping[str, str]
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TRUE_WORDS = {"1", "yes", "y", "true", "ya", "x"}
 FALSE_WORDS = {"", "0", "no", "n", "false", "tidak"}
+
+MAX_CELL_CHARS = 65_536  # a longer cell is refused with its row (the importers cap lower)
+MAX_RECORD_LINES = 200  # a quoted cell spanning more physical lines is an unclosed quote
+ROW_ERROR = "__error__"  # key of a row that could not be read: {"__error__": json}
+# C0 controls but tab/newline/CR, DEL, C1 controls, bidi overrides and isolates: never stored
+# (ESC[2J in a name would clear the screen of whoever lists it in a terminal).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_BAD_BYTES = re.compile("[\udc80-\udcff]")  # undecodable bytes kept by surrogateescape
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d+)?|[.,]\d+)")
+if csv.field_size_limit() < 16 * MAX_CELL_CHARS:
+    # Cells above the limit are reported by read_csv itself, row by row; the csv module's
+    # own limit (128 KiB) would raise and lose the rest of the file instead.
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
 @dataclass(frozen=True)
@@ -55,28 +79,180 @@ class ImportReport:
         return self.created + self.updated + self.unchanged
 
 
+@dataclass
+class CsvFile:
+    """A CSV file read for import: its columns (lower case), its rows with their first
+    physical line (the header is line 1; bad rows carry their error) and its encoding."""
+
+    header: list[str]
+    rows: list[tuple[int, dict[str, str]]]
+    encoding: str = "utf-8"
+    is_text: bool = True  # False: binary data (a spreadsheet file, an image), not a CSV
+
+
+# -- cells a spreadsheet would run -------------------------------------------------------------
+def spreadsheet_safe(value: str) -> str:
+    """The cell as written to a CSV: a value starting with = + - @ tab or CR (one that a
+    spreadsheet would run as a formula) gets a leading ' (OWASP); plain numbers stay."""
+    core = value.lstrip("'")
+    if core.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(core):
+        return "'" + value
+    return value
+
+
+def restore_cell(value: str) -> str:
+    """The value `spreadsheet_safe` wrote, as it was (re-import of an export)."""
+    if value.startswith("'") and value.lstrip("'").startswith(_FORMULA_START):
+        return value[1:]
+    return value
+
+
+def safe_row(values: Iterable[Any]) -> list[str]:
+    """A CSV row of any values, every cell made safe to open in a spreadsheet."""
+    return [spreadsheet_safe("" if v is None else str(v)) for v in values]
+
+
+# -- decoding ----------------------------------------------------------------------------------
+def decode_csv(data: bytes) -> tuple[str, str]:
+    """(text, encoding): UTF-8 (with or without BOM) or UTF-16 by BOM; else the encoding
+    charset-normalizer finds most likely, Windows-1252 when that reads as well (Excel's
+    "CSV" on a Western Windows). Bytes that are not text in a mostly-UTF-8 file are kept
+    as lone surrogates so that their rows are refused, not the whole file."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="surrogateescape"), "utf-16"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+    from charset_normalizer.md import mess_ratio
+
+    best = from_bytes(data).best()
+    encoding = best.encoding if best is not None else "utf_8"
+    if encoding in ("utf_8", "ascii") or _mostly_utf8(data):
+        return data.decode("utf-8", errors="surrogateescape"), "utf-8"
+    try:
+        western = data.decode("cp1252")
+    except UnicodeDecodeError:
+        western = None
+    if western is not None and (best is None or encoding == "cp1252"
+                                or mess_ratio(western) <= best.chaos + 0.01):
+        return western, "cp1252"
+    assert best is not None
+    return str(best), encoding
+
+
+def _mostly_utf8(data: bytes) -> bool:
+    """True when the file holds valid UTF-8 beyond ASCII and few damaged spots (a UTF-8 file
+    with some broken rows); a file in a legacy encoding has (nearly) no valid sequences."""
+    text = data.decode("utf-8", errors="surrogateescape")
+    bad = len(re.findall("[\udc80-\udcff]+", text))
+    good = sum(1 for ch in text if ch > "\x7f" and not "\udc80" <= ch <= "\udcff")
+    return good > 0 and 8 * good >= bad
+
+
+# -- reading -------------------------------------------------------------------------------
+def row_error(row: Row) -> RowError | None:
+    """The error of a row `read_csv` could not read (line filled in by the caller: 0)."""
+    raw = row.get(ROW_ERROR)
+    if not raw:
+        return None
+    data = json.loads(raw)
+    return RowError(0, data["code"], data.get("params", {}))
+
+
+def _bad(code: str, **params: Any) -> dict[str, str]:
+    return {ROW_ERROR: json.dumps({"code": code, "params": params})}
+
+
+def _physical_lines(text: str) -> list[str]:
+    if "\n" not in text and "\r" in text:  # old Mac line ends
+        text = text.replace("\r", "\n")
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line + "\n" for line in lines]
+
+
+def read_csv_bytes(data: bytes) -> CsvFile:
+    """Decode and read a CSV file for import (see `read_csv`)."""
+    text, encoding = decode_csv(data)
+    first = text[:4096].split("\n", 1)[0]
+    head = data[:4096]
+    nuls = head.count(b"\x00") > len(head) // 100 + 1  # a stray NUL is a row's problem
+    if nuls and encoding != "utf-16" or _BAD_BYTES.search(first) or \
+            _CONTROL.search(first.replace("\r", "")) or (
+                encoding == "utf-16" and not any(c in text[:4096] for c in ",;\t\n")):
+        return CsvFile([], [], encoding, is_text=False)
+    header, rows = read_csv(text)
+    return CsvFile(header, rows, encoding)
+
+
 def read_csv(text: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     """Columns (lower case) and rows with their line numbers (the header is line 1).
-    Accepts comma, semicolon or tab separators and a UTF-8 BOM."""
-    text = text.lstrip("\ufeff")
-    first = text.split("\n", 1)[0]
-    delimiter = max(",;\t", key=first.count)  # the header's separator (comma on a tie)
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    try:
-        header = [h.strip().lower() for h in next(reader)]
-    except StopIteration:
+    Accepts comma, semicolon or tab separators and a UTF-8 BOM. A row that cannot be read
+    is kept with its error (`row_error`); reading goes on on the next line."""
+    lines = _physical_lines(text.lstrip("\ufeff"))
+    if not lines:
         return [], []
+    first = lines[0]
+    delimiter = max(",;\t", key=first.count)  # the header's separator (comma on a tie)
+    try:
+        header = [restore_cell(_CONTROL.sub("", h).strip()).lower()
+                  for h in next(csv.reader([first], delimiter=delimiter, strict=True))]
+    except (csv.Error, StopIteration):
+        return [], []
+    # One scan of the whole file: a clean file (the usual case) skips the per-cell checks.
+    dirty = bool(_CONTROL.search(text) or _BAD_BYTES.search(text))
     rows: list[tuple[int, dict[str, str]]] = []
-    for values in reader:
-        line = reader.line_num
-        if not any(v.strip() for v in values):
-            continue
-        row = {header[i]: values[i].strip() for i in range(min(len(header), len(values)))
-               if header[i]}
-        if len(values) > len(header):
-            row["__extra__"] = "1"
-        rows.append((line, row))
+    pos = 1
+    while pos < len(lines):
+        reader = csv.reader(iter(lines[pos:]), delimiter=delimiter, strict=True)
+        consumed = 0
+        while True:
+            start = pos + consumed  # index of the record's first physical line
+            try:
+                values = next(reader)
+            except StopIteration:
+                pos = len(lines)
+                break
+            except csv.Error:  # an unclosed or stray quote: name the line, go on after it
+                rows.append((start + 1, _bad("import.unclosed_quote")))
+                pos = start + 1
+                break
+            consumed = reader.line_num
+            span = consumed - (start - pos)
+            if span > 1 and (len(values) != len(header) or span > MAX_RECORD_LINES):
+                # A quote that opened a cell swallowed the next lines: they are rows of
+                # their own, read again from the line after the broken one.
+                rows.append((start + 1, _bad("import.unclosed_quote")))
+                pos = start + 1
+                break
+            row = _row(header, values, dirty)
+            if row is not None:
+                rows.append((start + 1, row))
     return header, rows
+
+
+def _row(header: list[str], values: list[str], dirty: bool) -> dict[str, str] | None:
+    if not any(v.strip() for v in values):
+        return None
+    for i, value in enumerate(values):
+        column = header[i] if i < len(header) and header[i] else f"#{i + 1}"
+        if len(value) > MAX_CELL_CHARS:
+            return _bad("import.cell_too_long", column=column, length=len(value),
+                        limit=MAX_CELL_CHARS)
+        if dirty and _BAD_BYTES.search(value):
+            return _bad("import.bad_encoding", column=column)
+        if dirty and _CONTROL.search(value):
+            return _bad("import.control_chars", column=column)
+    row = {header[i]: restore_cell(values[i].strip())
+           for i in range(min(len(header), len(values))) if header[i]}
+    if len(values) > len(header):
+        row["__extra__"] = "1"
+    return row
 
 
 def import_rows(session: Session, rows: Iterable[tuple[int, Row]],
@@ -86,6 +262,12 @@ def import_rows(session: Session, rows: Iterable[tuple[int, Row]],
     report = ImportReport()
     for line, row in rows:
         report.total += 1
+        unreadable = row_error(row)
+        if unreadable is not None:
+            report.errors.append(RowError(line, unreadable.code, unreadable.params))
+            if progress is not None:
+                progress(1)
+            continue
         try:
             with session.begin_nested():
                 if row.get("__extra__"):
@@ -104,6 +286,11 @@ def import_rows(session: Session, rows: Iterable[tuple[int, Row]],
 
 
 # -- field helpers ---------------------------------------------------------------------------
+def name_key(name: str | None) -> str:
+    """A name as a natural key: tokens without case, diacritics, punctuation, legal forms."""
+    return " ".join(normalise(name or "")) or (name or "").strip().casefold()
+
+
 def _text(row: Row, key: str, limit: int) -> str | None:
     value = (row.get(key) or "").strip()
     if len(value) > limit:
@@ -201,7 +388,7 @@ class CompanyImporter:
         employees_raw = (row.get("employees") or "").strip().replace(".", "").replace(",", "")
         employees = None
         if employees_raw:
-            if not employees_raw.isdigit():
+            if not re.fullmatch(r"[0-9]{1,9}", employees_raw):
                 raise DomainError("import.bad_number", column="employees",
                                   value=employees_raw[:20])
             employees = int(employees_raw)
@@ -288,12 +475,18 @@ class ContactImporter:
         self.by_ext: dict[str, int] = {}
         self.by_email: dict[str, int] = {}
         self.by_phone: dict[str, int] = {}
+        # The natural key of a row without external id, e-mail or phone: normalised name
+        # within the company (README, "Importing").
+        self.by_name: dict[tuple[int, str], list[int]] = {}
+        self.keys: dict[int, tuple[str | None, str | None]] = {}  # id -> (external id, email)
         for crow in session.execute(select(Contact.id, Contact.external_id, Contact.email,
-                                           Contact.phone, Contact.mobile)):
-            self._remember(crow.id, crow.external_id, crow.email, crow.phone, crow.mobile)
+                                           Contact.phone, Contact.mobile, Contact.company_id,
+                                           Contact.name)):
+            self._remember(crow.id, crow.external_id, crow.email, crow.phone, crow.mobile,
+                           crow.company_id, crow.name)
 
     def _remember(self, cid: int, ext: str | None, email: str | None, phone: str | None,
-                  mobile: str | None) -> None:
+                  mobile: str | None, company_id: int, name: str) -> None:
         if ext:
             self.by_ext[ext] = cid
         if email:
@@ -302,6 +495,10 @@ class ContactImporter:
             key = phone_key(number)
             if key:
                 self.by_phone.setdefault(key, cid)
+        ids = self.by_name.setdefault((company_id, name_key(name)), [])
+        if cid not in ids:
+            ids.append(cid)
+        self.keys[cid] = (ext, email.lower() if email else None)
 
     def parse(self, row: Row) -> dict[str, Any]:
         name = _text(row, "name", 200)
@@ -345,7 +542,7 @@ class ContactImporter:
             session.add(contact)
             session.flush()
             self._remember(contact.id, contact.external_id, contact.email, contact.phone,
-                           contact.mobile)
+                           contact.mobile, contact.company_id, contact.name)
             return "created"
         found = session.get(Contact, cid)
         assert found is not None
@@ -359,7 +556,7 @@ class ContactImporter:
             return "unchanged"
         contact.updated_at = self.now
         self._remember(contact.id, contact.external_id, contact.email, contact.phone,
-                       contact.mobile)
+                       contact.mobile, contact.company_id, contact.name)
         return "updated"
 
     def _match(self, values: Mapping[str, Any]) -> int | None:
@@ -371,6 +568,14 @@ class ContactImporter:
             pk = phone_key(values.get(key))
             if pk and pk in self.by_phone:
                 return self.by_phone[pk]
+        # Same name in the same company, unless the stored contact's own keys say it is
+        # someone else (another external id or e-mail).
+        ext, email = values.get("external_id"), values.get("email")
+        for cid in self.by_name.get((values["company_id"], name_key(values["name"])), ()):
+            known_ext, known_email = self.keys[cid]
+            if (not ext or not known_ext or ext == known_ext) and (
+                    not email or not known_email or email == known_email):
+                return cid
         return None
 
 
@@ -384,6 +589,103 @@ def import_contacts(session: Session, rows: Iterable[tuple[int, Row]], now: date
                     progress: Callable[[int], None] | None = None) -> ImportReport:
     importer = ContactImporter(session, now)
     return import_rows(session, rows, importer.parse, importer.upsert, progress)
+
+
+# -- leads -------------------------------------------------------------------------------------
+LEAD_COLUMNS = ("company", "contact", "need", "source", "amount")
+MAX_AMOUNT = Decimal("1e15")
+
+
+def parse_amount(raw: str | None, column: str = "amount") -> Decimal | None:
+    """A money amount from a cell ("1,500,000", "1500000.50"); NaN, Infinity, 1e999,
+    negative or absurd values are refused (DomainError import.bad_amount)."""
+    text = (raw or "").strip().replace(",", "").replace("_", "")
+    if not text:
+        return None
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise DomainError("import.bad_amount", column=column, value=text[:30]) from None
+    if not amount.is_finite() or amount < 0 or amount >= MAX_AMOUNT:
+        raise DomainError("import.bad_amount", column=column, value=text[:30])
+    return amount.quantize(Decimal("0.01"))
+
+
+def _lead_key(company_id: int, contact_id: int | None, need: str | None,
+              source: str | None) -> tuple[int, int | None, str, str]:
+    return (company_id, contact_id, " ".join((need or "").split()).casefold(),
+            " ".join((source or "").split()).casefold()[:60])
+
+
+class LeadImporter:
+    """Parse and create lead rows; a lead already known by its natural key (company,
+    contact, need, source) is left as it is, whatever stage it reached since."""
+
+    def __init__(self, session: Session, user: User, now: datetime) -> None:
+        self.user, self.now = user, now
+        self.companies: dict[str, int | None] = {}
+        for cid, name in session.execute(select(Company.id, Company.name)):
+            for key in {name.casefold(), name_key(name)}:
+                self.companies[key] = None if key in self.companies else cid
+        self.known: set[tuple[int, int | None, str, str]] = {
+            _lead_key(*row) for row in session.execute(
+                select(Deal.company_id, Deal.contact_id, Deal.need, Deal.source))}
+
+    def parse(self, row: Row) -> dict[str, Any]:
+        name = (row.get("company") or "").strip()
+        if not name:
+            raise DomainError("import.missing", column="company")
+        key = name.casefold() if name.casefold() in self.companies else name_key(name)
+        if key not in self.companies:
+            raise DomainError("import.unknown_company", value=name[:60])
+        company_id = self.companies[key]
+        if company_id is None:
+            raise DomainError("import.ambiguous_company", value=name[:60])
+        need = _text(row, "need", 500)
+        source = _text(row, "source", 60)
+        return {"company_id": company_id, "contact": _text(row, "contact", 200),
+                "need": need, "source": source, "amount": parse_amount(row.get("amount"))}
+
+    def upsert(self, session: Session, values: dict[str, Any]) -> str:
+        from core.territory import create_lead
+
+        company = session.get(Company, values["company_id"])
+        assert company is not None
+        contact = None
+        if values["contact"]:
+            contact = session.scalar(select(Contact).where(
+                Contact.company_id == company.id,
+                func.lower(Contact.name) == values["contact"].lower()))
+            if contact is None:
+                raise DomainError("import.unknown_contact", value=values["contact"][:60],
+                                  company=company.name[:60])
+        key = _lead_key(company.id, contact.id if contact else None, values["need"],
+                        values["source"])
+        if key in self.known:
+            return "unchanged"
+        create_lead(session, self.user, company=company, contact=contact, now=self.now,
+                    need=values["need"], source=values["source"], amount=values["amount"])
+        self.known.add(key)
+        return "created"
+
+
+def import_leads(session: Session, rows: Iterable[tuple[int, Row]], now: datetime, *,
+                 user: User, progress: Callable[[int], None] | None = None) -> ImportReport:
+    importer = LeadImporter(session, user, now)
+    return import_rows(session, rows, importer.parse, importer.upsert, progress)
+
+
+# -- export ------------------------------------------------------------------------------------
+def write_csv(handle: Any, columns: Iterable[str], rows: Iterable[Mapping[str, Any]]) -> int:
+    """Write rows as CSV, every cell safe to open in a spreadsheet; returns the row count."""
+    columns = list(columns)
+    writer = csv.writer(handle)
+    writer.writerow(columns)
+    count = 0
+    for row in rows:
+        writer.writerow(safe_row(row.get(c) for c in columns))
+        count += 1
+    return count
 
 
 def export_contacts(session: Session, batch: int = 2000) -> Iterator[dict[str, str]]:

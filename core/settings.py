@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     invite_ttl_hours: int = 72
     max_message_chars: int = 4096
     max_upload_bytes: int = 20 * 1024 * 1024
+    # A CSV file given to `sfa import ...` larger than this is refused before it is read.
+    max_import_bytes: int = 100 * 1024 * 1024
     # Abuse limit: more than this many updates from one user in the window are dropped
     # (the first one over the limit is answered once, politely).
     rate_limit_messages: int = 20

@@ -55,6 +55,38 @@ def load_app(*, seed_if_empty: bool = False, now: str | None = None, upgrade: bo
         fail(str(exc))
 
 
+def read_import_file(path: Path, required: tuple[str, ...] = ()) -> Any:
+    """Read a CSV file for `sfa import ...` (core.imports.CsvFile), or exit with one line:
+    no such file, too big, empty, or a required column missing. Its encoding is detected;
+    rows that cannot be read come with their error and are reported by line."""
+    from core.imports import read_csv_bytes
+
+    if not path.is_file():
+        fail(f"no file {path}")
+    limit = Settings().max_import_bytes
+    size = path.stat().st_size
+    if size > limit:
+        fail(f"{path.name} is {size / 1_048_576:.1f} MB; the import limit is "
+             f"{limit / 1_048_576:.1f} MB (SFA_MAX_IMPORT_BYTES): split the file")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror or exc.__class__.__name__}")
+    csv_file = read_csv_bytes(data)
+    if not csv_file.is_text:
+        fail(f"{path} is not a CSV text file (not UTF-8 nor any other text encoding): save "
+             "it as CSV UTF-8")
+    if not csv_file.header:
+        fail(f"{path} is empty")
+    missing = [c for c in required if c not in csv_file.header]
+    if missing:
+        fail(f"{path.name}: missing column{'s' if len(missing) > 1 else ''} "
+             f"{', '.join(missing)}")
+    if csv_file.encoding not in ("utf-8", "ascii"):
+        click.echo(f"{path.name}: read as {csv_file.encoding} text", err=True)
+    return csv_file
+
+
 def run_import(importer: Any, rows: list[tuple[int, dict[str, str]]], *, label: str, path: Path,
                dry_run: bool, progress_from: int = 500) -> None:
     """Run a core CSV import (a progress bar on long files), print its row report, and exit 1

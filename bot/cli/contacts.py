@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import sys
 from pathlib import Path
 
@@ -25,38 +24,33 @@ register_errors({
         "several companies are named \"{value}\": give company_external_id instead"),
     "import.extra_columns": N_("the row has more values than the header has columns"),
     "import.conflict": N_("the row clashes with an existing record (duplicate external id?)"),
+    "import.unclosed_quote": N_(
+        "a quote opened on this line is never closed: the row is skipped and reading goes "
+        "on with the next line (close the quote, or remove it)"),
+    "import.cell_too_long": N_(
+        "{column} is {length} characters long; the limit is {limit} (shorten it)"),
+    "import.bad_encoding": N_(
+        "{column} has bytes that are not text (save the file as UTF-8)"),
+    "import.control_chars": N_(
+        "{column} has control characters (such as NUL or terminal escapes): remove them"),
+    "import.bad_amount": N_(
+        "{column} must be an amount of zero or more, not \"{value}\""),
+    "import.unknown_contact": N_("no contact \"{value}\" at {company}"),
 })
 
 PROGRESS_FROM = 500  # rows; a progress bar on stderr for longer files
 
 
-def _read(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
-    from bot.cli import fail
-    from core.imports import read_csv
-
-    if not path.is_file():
-        fail(f"no file {path}")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        fail(f"{path} is not UTF-8 text (save the CSV as UTF-8)")
-    header, rows = read_csv(text)
-    if not header:
-        fail(f"{path} is empty")
-    return header, rows
-
-
 def _import(kind: str, path: Path, dry_run: bool) -> None:
-    from bot.cli import fail, run_import
+    from bot.cli import fail, read_import_file, run_import
     from core import imports
 
-    header, rows = _read(path)
-    if "name" not in header:
-        fail(f"{path.name}: missing column name")
+    csv_file = read_import_file(path, ("name",))
+    header = csv_file.header
     if kind == "contacts" and "company" not in header and "company_external_id" not in header:
         fail(f"{path.name}: missing column company (or company_external_id)")
     importer = imports.import_contacts if kind == "contacts" else imports.import_companies
-    run_import(importer, rows, label=kind, path=path, dry_run=dry_run,
+    run_import(importer, csv_file.rows, label=kind, path=path, dry_run=dry_run,
                progress_from=PROGRESS_FROM)
 
 
@@ -70,8 +64,8 @@ def register(main: click.Group) -> None:
     def import_contacts(file: Path, dry_run: bool) -> None:
         """Import contacts from a CSV (name, company or company_external_id, department,
         job_title, phone, mobile, email, decision_maker, owner, external_id). Rows match
-        existing contacts by external id, then e-mail, then phone: a second run of the same
-        file creates no duplicates."""
+        existing contacts by external id, then e-mail, then phone, then name within the
+        company: a second run of the same file creates no duplicates."""
         _import("contacts", file, dry_run)
 
     @import_group.command("companies")
@@ -88,19 +82,16 @@ def register(main: click.Group) -> None:
     def export_contacts(output: Path | None) -> None:
         """Export every contact as CSV (the same columns `sfa import contacts` reads)."""
         from bot.cli import load_app
-        from core.imports import CONTACT_COLUMNS
+        from core.imports import CONTACT_COLUMNS, write_csv
         from core.imports import export_contacts as rows
 
         app = load_app()
         handle = output.open("w", newline="", encoding="utf-8") if output else sys.stdout
         try:
-            writer = csv.DictWriter(handle, fieldnames=CONTACT_COLUMNS)
-            writer.writeheader()
-            count = 0
             with app.db.session() as session:
-                for row in rows(session):
-                    writer.writerow(row)
-                    count += 1
+                # Cells a spreadsheet would run (=, +, -, @ ...) get a leading ' (OWASP);
+                # `sfa import contacts` takes it off again.
+                count = write_csv(handle, CONTACT_COLUMNS, rows(session))
         finally:
             if output:
                 handle.close()

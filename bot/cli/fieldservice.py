@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -24,6 +28,38 @@ def _minutes(text: str) -> int:
     return value
 
 
+def _keyed_jobs(csv_file: Any) -> tuple[str, dict[int, int], list[tuple[int, str, dict]]]:
+    """The readable rows as CSV text for core.fieldservice.import_jobs, each with a key: its
+    own external_id, else `row-` and a hash of its content (the natural key of a job row,
+    so that importing the same file again creates nothing); the map from the text's line
+    numbers to the file's; the rows that could not be read, with their errors."""
+    from core.imports import row_error
+
+    header = [h for h in csv_file.header if h]
+    columns = header if "external_id" in header else [*header, "external_id"]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    lines: dict[int, int] = {}
+    unreadable: list[tuple[int, str, dict]] = []
+    for line, row in csv_file.rows:
+        error = row_error(row)
+        if error is not None:
+            unreadable.append((line, error.code, error.params))
+            continue
+        if row.get("__extra__"):
+            unreadable.append((line, "import.extra_columns", {}))
+            continue
+        values = {c: row.get(c, "") for c in header}
+        if not values.get("external_id"):
+            content = "\x1f".join(" ".join(values[c].split()).casefold() for c in header
+                                   if c != "external_id")
+            values["external_id"] = "row-" + hashlib.sha256(content.encode()).hexdigest()[:40]
+        writer.writerow([values.get(c, "") for c in columns])
+        lines[len(lines) + 2] = line
+    return out.getvalue(), lines, unreadable
+
+
 def register(main: click.Group) -> None:
     """Add this area's commands to `sfa`."""
     from bot.cli import fail, import_group, load_app
@@ -41,16 +77,13 @@ def register(main: click.Group) -> None:
         optional: equipment, address, lat, lon, window_start, window_end (ISO date-times
         with an offset), external_id (rows whose external_id exists are skipped).
         """
+        from bot.cli import read_import_file
         from core import fieldservice
         from core.errors import DomainError
         from core.users import get_user_by_login
 
-        if not path.is_file():
-            fail(f"no file {path}")
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError:
-            fail(f"{path} is not UTF-8 text (save the CSV as UTF-8)")
+        csv_file = read_import_file(path)
+        text, lines, unreadable = _keyed_jobs(csv_file)
         app = load_app()
         with app.db.sessionmaker() as session:
             by = None
@@ -68,12 +101,16 @@ def register(main: click.Group) -> None:
                 session.rollback()
             else:
                 session.commit()
-        for line, code, params in result.errors:
+        import bot.cli.contacts  # noqa: F401  (the words of the import.* codes)
+
+        errors = sorted([(lines[line], code, params) for line, code, params in result.errors]
+                        + unreadable)
+        for line, code, params in errors:
             click.echo(f"line {line}: {_words(code, params)}", err=True)
         verb = "would import" if dry_run else "imported"
         click.echo(f"{verb} {len(result.created)} jobs, skipped {result.skipped} already "
-                   f"imported, {len(result.errors)} rows with errors")
-        if result.errors and not result.created:
+                   f"imported, {len(errors)} rows with errors")
+        if errors and not result.created:
             raise SystemExit(1)
 
     @main.group("technicians")

@@ -3,7 +3,6 @@ allocation settings, CSV) and `sfa import leads`."""
 
 from __future__ import annotations
 
-import csv
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -42,15 +41,9 @@ def _run(fn) -> None:
 
 
 def _read_csv(path: Path) -> list[tuple[int, dict[str, str]]]:
-    from bot.cli import fail
+    from bot.cli import read_import_file
 
-    if not path.is_file():
-        fail(f"no file {path}")
-    text = path.read_text(encoding="utf-8-sig")
-    dialect = csv.Sniffer().sniff(text.splitlines()[0] if text else ",", delimiters=",;\t")
-    reader = csv.DictReader(text.splitlines(), dialect=dialect)
-    return [(i + 2, {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()
-                     if k is not None}) for i, row in enumerate(reader)]
+    return read_import_file(path).rows
 
 
 def register(main: click.Group) -> None:
@@ -159,9 +152,14 @@ def register(main: click.Group) -> None:
         rows = _read_csv(file)
 
         def do(s, a, now) -> str:
+            from core.imports import row_error
+
             done, errors = 0, []
             for line, row in rows:
+                unreadable = row_error(row)
                 try:
+                    if unreadable is not None:
+                        raise DomainError(unreadable.code, **unreadable.params)
                     with s.begin_nested():
                         t = upsert_territory(s, a, row.get("name", ""),
                                              region=row.get("region", ""),
@@ -182,34 +180,23 @@ def register(main: click.Group) -> None:
     @click.option("--dry-run", is_flag=True, help="Check and report; write nothing.")
     def import_leads(file: Path, login: str | None, dry_run: bool) -> None:
         """New leads from a CSV (company, contact, need, source, amount): each is matched to
-        a territory and announced to its team, like /newlead."""
-        from bot.cli import fail, load_app
+        a territory and announced to its team, like /newlead. A lead already there (same
+        company, contact, need and source) is not created again: a second run of the same
+        file creates nothing."""
+        import bot.cli.contacts  # noqa: F401  (the words of the import.* codes)
+        from bot.cli import fail, read_import_file, run_import
+        from core.imports import import_leads as run
         from core.models import User
-        from core.territory import import_lead_row
 
-        rows = _read_csv(file)
-        app = load_app()
-        with app.db.sessionmaker() as session:
-            trans = session.begin()
+        rows = read_import_file(file, ("company",)).rows
+
+        def importer(session, rows, now, progress=None):
             user = _admin(session)
             if login:
                 user = session.scalar(select(User).where(func.lower(User.login) ==
                                                          login.lower()))
                 if user is None:
                     fail(f"no user {login!r}")
-            created, errors = 0, []
-            for line, row in rows:
-                try:
-                    with session.begin_nested():
-                        import_lead_row(session, user, row, app.clock.now())
-                    created += 1
-                except DomainError as exc:
-                    errors.append(f"line {line}: {_words(exc)}")
-            if dry_run:
-                trans.rollback()
-            else:
-                trans.commit()
-        click.echo(f"{created} leads {'would be ' if dry_run else ''}created, "
-                   f"{len(errors)} errors")
-        for error in errors:
-            click.echo(error)
+            return run(session, rows, now, user=user, progress=progress)
+
+        run_import(importer, rows, label="leads", path=file, dry_run=dry_run)

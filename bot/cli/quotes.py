@@ -32,21 +32,9 @@ PROGRESS_FROM = 500  # rows; a progress bar on stderr for longer files
 
 def _import(path: Path, required: tuple[str, ...], importer: Callable, label: str,
             dry_run: bool) -> None:
-    from bot.cli import fail, run_import
-    from core.imports import read_csv
+    from bot.cli import read_import_file, run_import
 
-    if not path.is_file():
-        fail(f"no file {path}")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        fail(f"{path} is not UTF-8 text (save the CSV as UTF-8)")
-    header, rows = read_csv(text)
-    if not header:
-        fail(f"{path} is empty")
-    missing = [c for c in required if c not in header]
-    if missing:
-        fail(f"{path.name}: missing column(s) {', '.join(missing)}")
+    rows = read_import_file(path, required).rows
     run_import(importer, rows, label=label, path=path, dry_run=dry_run,
                progress_from=PROGRESS_FROM)
 

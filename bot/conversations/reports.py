@@ -19,6 +19,7 @@ from bot.conversations.registry import Registry
 from bot.i18n import N_, Translator, register_errors
 from core import reports as report_service
 from core.errors import NotFound
+from core.imports import safe_row
 from core.models import NoticeRow, Role, User
 from core.reports import ALLOWED_GROUPINGS, ReportSpec, ReportTable
 
@@ -274,9 +275,9 @@ def render_csv(t: Translator, table: ReportTable) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow([t("Name")] + [t(COLUMN_LABELS.get(c, c)) for c in table.columns])
-    for r in table.rows:
-        writer.writerow([_row_label(t, table, r.label)] + [
-            "" if r.values.get(c) is None else str(r.values.get(c)) for c in table.columns])
+    for r in table.rows:  # a name a spreadsheet would run as a formula gets a leading '
+        writer.writerow(safe_row([_row_label(t, table, r.label)] + [
+            "" if r.values.get(c) is None else str(r.values.get(c)) for c in table.columns]))
     return buffer.getvalue().encode("utf-8")
 
 

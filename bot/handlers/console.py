@@ -48,6 +48,8 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
 
 
+_TERMINAL_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
 class ConsoleDoor:
     """Renders replies as text; buttons print as `[1] Label`; files are saved to disk."""
 
@@ -87,7 +89,9 @@ class ConsoleDoor:
 
     # -- output ------------------------------------------------------------------------------
     def print(self, text: str) -> None:
-        self.out.write(text + "\n")
+        # Whatever the data holds, no control character reaches the terminal (an ESC[2J in
+        # a stored name would clear the screen).
+        self.out.write(_TERMINAL_CONTROL.sub("", text) + "\n")
         self.out.flush()
 
     def render(self, replies: Iterable[Reply], *, to: str | None = None) -> None:

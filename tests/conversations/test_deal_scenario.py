@@ -44,8 +44,9 @@ def test_deal_from_opportunity_to_order_through_the_cli(tmp_path: Path) -> None:
                      "Atlantis Corp,,Boats,web,\n", encoding="utf-8")
     imported = runner.invoke(main, ["import", "leads", str(leads)], env=env)
     assert imported.exit_code == 0, imported.output
-    assert "1 leads created, 1 errors" in imported.output
-    assert 'line 3: no company named "Atlantis Corp"' in imported.output
+    assert "2 rows, imported 1: 1 created" in imported.output
+    assert "1 with errors" in imported.output
+    assert 'line 3: no company "Atlantis Corp"' in imported.output
 
     added = runner.invoke(main, ["territory", "add", "Jakarta Hotels", "--region", "Jakarta",
                                  "--industry", "Hospitality", "--team", "Java West"], env=env)

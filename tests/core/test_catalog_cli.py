@@ -51,6 +51,6 @@ def test_import_products_and_price_lists(tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("name,price\nx,1\n", encoding="utf-8")
     code, _, err = run(env, "import", "pricelists", str(bad))
-    assert code == 2 and "missing column(s) price_list, currency, sku, unit_price" in err
+    assert code == 2 and "missing columns price_list, currency, sku, unit_price" in err
     code, _, err = run(env, "import", "products", str(tmp_path / "none.csv"))
     assert code == 2 and "no file" in err
