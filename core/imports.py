@@ -182,7 +182,7 @@ def read_csv_bytes(data: bytes) -> CsvFile:
     first = text[:4096].split("\n", 1)[0]
     head = data[:4096]
     nuls = head.count(b"\x00") > len(head) // 100 + 1  # a stray NUL is a row's problem
-    if nuls and encoding != "utf-16" or _BAD_BYTES.search(first) or \
+    if (nuls and encoding != "utf-16") or _BAD_BYTES.search(first) or \
             _CONTROL.search(first.replace("\r", "")) or (
                 encoding == "utf-16" and not any(c in text[:4096] for c in ",;\t\n")):
         return CsvFile([], [], encoding, is_text=False)

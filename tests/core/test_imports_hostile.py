@@ -56,7 +56,7 @@ def test_hostile_contacts_file_keeps_every_good_row(database: Database, world: D
         "Good Four,Sinar Jaya Abadi,Buyer",                   # 11
     ]
     data = ("\n".join(lines) + "\n").encode() + b"Bad \xff\xfe Bytes,Sinar Jaya Abadi,X\n" \
-        + "Good Five,Sinar Jaya Abadi,Buyer\n".encode()      # 12: not UTF-8, 13: good
+        + b"Good Five,Sinar Jaya Abadi,Buyer\n"      # 12: not UTF-8, 13: good
     rows = read_csv_bytes(data).rows
     with database.session() as s:
         report = import_contacts(s, rows, clock.now())
