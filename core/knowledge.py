@@ -42,7 +42,14 @@ from core.notices import enqueue_notice
 from core.ports import IndexedDocument, KnowledgeIndex, SearchResult
 from core.proposals import TEMPLATE_TYPE, validate_template
 from core.sweeps import sweep
-from core.textextract import SUPPORTED, detect_language, extract
+from core.textextract import (
+    SUPPORTED,
+    Extracted,
+    check_size,
+    default_limits,
+    detect_language,
+    extract,
+)
 
 DOC_TYPES: tuple[str, ...] = (
     "policy", "presentation", "phone_list", "proposal_template", "expense_form", "rule",
@@ -251,13 +258,16 @@ def import_file(
     status: str = "published",
 ) -> tuple[Document, str]:
     """Import one file: a new document, a new version of the same source path when the file
-    changed, or nothing when it did not. Returns (document, "added"|"updated"|"unchanged")."""
+    changed, or nothing when it did not. Returns (document, "added"|"updated"|"unchanged").
+    A file over the upload limits is refused (core.textextract.LIMIT_CODES) unread."""
+    limits = default_limits()
+    check_size(path.name, path.stat().st_size, limits)
     data = path.read_bytes()
     key = str(path.resolve())
     existing = session.scalar(select(Document).where(Document.source_path == key))
     if existing is not None and existing.content_hash == _hash(data):
         return existing, "unchanged"
-    extracted = extract(path.name, data)
+    extracted = extract(path.name, data, limits=limits)
     if existing is not None:
         _new_version(session, existing, author=owner, now=now, text=extracted.text,
                      filename=path.name, mime=extracted.mime, content=data,
@@ -337,9 +347,10 @@ def sync_folder(session: Session, folder: Path, *, owner: User | None, now: date
 
 # -- uploads in chat ---------------------------------------------------------------------------
 def stage_upload(session: Session, user: User, *, filename: str, mime: str, data: bytes,
-                 now: datetime) -> PendingUpload:
-    """Keep an uploaded file (text extracted now: an unreadable file is refused at once)."""
-    extracted = extract(filename, data, mime)
+                 now: datetime, extracted: Extracted | None = None) -> PendingUpload:
+    """Keep an uploaded file (text extracted now, under the upload limits, unless the caller
+    did that already: an unreadable or too large file is refused at once)."""
+    extracted = extracted or extract(filename, data, mime)
     upload = PendingUpload(user_id=user.id, filename=Path(filename).name[:255] or "file",
                            mime=extracted.mime, content=data, text=extracted.text,
                            language=extracted.language, created_at=now)

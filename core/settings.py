@@ -24,6 +24,16 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 20 * 1024 * 1024
     # A CSV file given to `sfa import ...` larger than this is refused before it is read.
     max_import_bytes: int = 100 * 1024 * 1024
+    # Documents (chat uploads, `sfa kb add`): a ZIP-based file (.docx, .pptx) whose entries
+    # unpack to more bytes, or that has more entries, is refused before it is parsed; more
+    # pages (PDF pages, slides) or extracted characters are refused; parsing runs in a child
+    # process killed after this many seconds or above this much memory.
+    upload_max_unpacked_bytes: int = 100 * 1024 * 1024
+    upload_max_entries: int = 5000
+    upload_max_pages: int = 1000
+    upload_max_chars: int = 5_000_000
+    upload_parse_seconds: float = 30.0
+    upload_parse_memory_bytes: int = 1024 * 1024 * 1024
     # Abuse limit: more than this many updates from one user in the window are dropped
     # (the first one over the limit is answered once, politely).
     rate_limit_messages: int = 20

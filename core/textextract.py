@@ -1,17 +1,35 @@
-"""Text extraction from document files: .md, .txt, .pdf, .docx, .pptx.
+"""Text extraction from document files: .md, .txt, .pdf, .docx, .pptx, under limits.
 
 A file that cannot be read (unknown type, corrupt, encrypted, no text at all) raises
 DomainError("kb.unreadable", name=..., reason=...) so it is reported, never indexed empty.
+
+Every file is opened under `ExtractLimits` (from the settings, SFA_UPLOAD_*): its size; for
+the ZIP-based formats (.docx, .pptx) the number of entries and their uncompressed size,
+read from the archive's directory before anything is inflated (a 751 KB DOCX whose XML
+expands to 300 MB is refused here); pages (PDF pages, slides) and extracted characters.
+PDF, DOCX and PPTX are parsed in a child process with an address-space limit and a time
+limit (standard library: a fresh interpreter by subprocess, resource.setrlimit), so a file
+that slips past the checks (a lying archive directory, a PDF that expands in memory) is
+killed, not the bot. A refused file raises DomainError("kb.limit_<which>", name=...,
+**figures) (LIMIT_CODES), whose words name the limit.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import json
 import logging
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 import zipfile
 from dataclasses import dataclass
-from pathlib import PurePath
+from pathlib import Path, PurePath
+from typing import Any
 
 from core.errors import DomainError
 
@@ -67,31 +85,206 @@ def detect_language(text: str) -> str:
     return "id" if id_score > en_score else "en"
 
 
-def extract(filename: str, data: bytes, mime: str | None = None) -> Extracted:
-    """Return the text of a document file, or raise DomainError("kb.unreadable")."""
+@dataclass(frozen=True)
+class ExtractLimits:
+    """How far one uploaded or imported document may go (Settings: SFA_MAX_UPLOAD_BYTES and
+    SFA_UPLOAD_*)."""
+
+    max_bytes: int = 20 * 1024 * 1024  # the file as sent
+    max_unpacked_bytes: int = 100 * 1024 * 1024  # a ZIP-based file's entries, uncompressed
+    max_entries: int = 5000  # a ZIP-based file's entries
+    max_pages: int = 1000  # PDF pages, presentation slides
+    max_chars: int = 5_000_000  # extracted text
+    seconds: float = 30.0  # parsing time (the child process is killed after it)
+    memory_bytes: int = 1024 * 1024 * 1024  # the parsing child's address space
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> ExtractLimits:
+        return cls(max_bytes=settings.max_upload_bytes,
+                   max_unpacked_bytes=settings.upload_max_unpacked_bytes,
+                   max_entries=settings.upload_max_entries,
+                   max_pages=settings.upload_max_pages, max_chars=settings.upload_max_chars,
+                   seconds=settings.upload_parse_seconds,
+                   memory_bytes=settings.upload_parse_memory_bytes)
+
+
+LIMIT_CODES = tuple(f"kb.limit_{which}" for which in (
+    "size", "unpacked", "entries", "pages", "chars", "time", "memory"))
+
+
+def default_limits() -> ExtractLimits:
+    """The limits of the current environment's settings (read now)."""
+    from core.settings import Settings
+
+    return ExtractLimits.from_settings(Settings())
+
+
+def _limit(name: str, which: str, **figures: Any) -> DomainError:
+    return DomainError(f"kb.limit_{which}", name=name, **figures)
+
+
+def _size(size: int) -> str:
+    """A size in words: "150.2 MB", "2.9 KB", "900 bytes"."""
+    for unit, scale in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if size >= scale:
+            return f"{size / scale:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{size} bytes"
+
+
+def check_size(name: str, size: int, limits: ExtractLimits) -> None:
+    """Refuse a file larger than the upload limit (before it is read)."""
+    if size > limits.max_bytes:
+        raise _limit(name, "size", size=_size(size), limit=_size(limits.max_bytes))
+
+
+def check_archive(name: str, data: bytes, limits: ExtractLimits) -> None:
+    """Refuse a ZIP-based document whose directory declares too many entries or too many
+    uncompressed bytes (nothing is inflated here)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise DomainError("kb.unreadable", name=name, reason="not a zip archive") from exc
+    if len(entries) > limits.max_entries:
+        raise _limit(name, "entries", count=len(entries), max=limits.max_entries)
+    unpacked = sum(max(0, e.file_size) for e in entries)
+    if unpacked > limits.max_unpacked_bytes:
+        raise _limit(name, "unpacked", size=_size(unpacked),
+                     limit=_size(limits.max_unpacked_bytes))
+
+
+def extract(filename: str, data: bytes, mime: str | None = None,
+            limits: ExtractLimits | None = None) -> Extracted:
+    """Return the text of a document file, or raise DomainError("kb.unreadable" /
+    "kb.unsupported" / one of LIMIT_CODES)."""
+    limits = limits or default_limits()
     name = PurePath(filename).name or "file"
     ext = extension_of(filename, mime)
     if ext not in SUPPORTED:
         raise DomainError("kb.unsupported", name=name, types=", ".join(SUPPORTED))
     if not data:
         raise DomainError("kb.unreadable", name=name, reason="empty file")
-    try:
-        if ext in (".md", ".markdown", ".txt"):
+    check_size(name, len(data), limits)
+    if ext in (".docx", ".pptx"):
+        check_archive(name, data, limits)
+    if ext in (".md", ".markdown", ".txt"):
+        try:
             text = _plain(data)
-        elif ext == ".pdf":
-            text = _pdf(data)
-        elif ext == ".docx":
-            text = _docx(data)
-        else:
-            text = _pptx(data)
-    except Exception as exc:  # corrupt archives, broken PDFs: the library's own errors
-        reason = str(exc) if isinstance(exc, ValueError) and str(exc) in (
-            "binary data", "encrypted", "not a zip archive") else "damaged file"
-        raise DomainError("kb.unreadable", name=name, reason=reason) from exc
+        except ValueError as exc:
+            raise DomainError("kb.unreadable", name=name, reason=str(exc)) from exc
+    else:
+        text = _parse_in_child(name, ext, data, limits)
     text = _tidy(text)
+    if len(text) > limits.max_chars:
+        raise _limit(name, "chars", count=len(text), max=limits.max_chars)
     if not text:
         raise DomainError("kb.unreadable", name=name, reason="no text")
     return Extracted(text=text, mime=MIME[ext], language=detect_language(text))
+
+
+# -- the parsing child -------------------------------------------------------------------------
+def _parse_in_child(name: str, ext: str, data: bytes, limits: ExtractLimits) -> str:
+    """Parse in a fresh interpreter (no threads, locks or database connections inherited
+    from this process) that limits its own address space and CPU time first; killed when
+    it runs past the time limit."""
+    started = time.monotonic()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", "from core.textextract import child_main; child_main()",
+             ext, json.dumps(dataclasses.asdict(limits))],
+            input=data, capture_output=True, timeout=limits.seconds, check=False,
+            env={**os.environ, "PYTHONPATH": _PROJECT + os.pathsep +
+                 os.environ.get("PYTHONPATH", "")})
+    except subprocess.TimeoutExpired:
+        raise _limit(name, "time", seconds=_seconds(limits.seconds)) from None
+    status, _, payload = done.stdout.partition(b"\n")
+    if done.returncode != 0 or not status:
+        if done.returncode in (-signal.SIGXCPU, -signal.SIGKILL) or \
+                time.monotonic() - started >= limits.seconds * 0.9:
+            raise _limit(name, "time", seconds=_seconds(limits.seconds))
+        if b"MemoryError" in done.stderr or done.returncode == -signal.SIGSEGV:
+            raise _limit(name, "memory", limit=_size(limits.memory_bytes))
+        log.warning("document parser exited with %s", done.returncode)
+        raise DomainError("kb.unreadable", name=name, reason="damaged file")
+    if status == b"ok":
+        return payload.decode("utf-8")
+    what, _, value = status.decode().partition(" ")
+    if what == "memory":
+        raise _limit(name, "memory", limit=_size(limits.memory_bytes))
+    if what in ("pages", "chars"):
+        raise _limit(name, what, count=int(value), max=getattr(limits, f"max_{what}"))
+    raise DomainError("kb.unreadable", name=name, reason=value or "damaged file")
+
+
+_PROJECT = str(Path(__file__).resolve().parent.parent)
+log = logging.getLogger(__name__)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}"
+
+
+def child_main() -> None:
+    """The parsing child: limits itself, reads the file on stdin, writes a status line
+    ("ok", "pages N", "chars N", "memory", "unreadable REASON") and the text on stdout."""
+    import resource
+
+    ext, limits = sys.argv[1], ExtractLimits(**json.loads(sys.argv[2]))
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+        cpu = max(1, int(limits.seconds))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    except (ValueError, OSError):  # a lower hard limit is already in force
+        pass
+    out = sys.stdout.buffer
+    try:
+        data = sys.stdin.buffer.read()
+        if ext == ".pdf":
+            text = _pdf(data, limits)
+        elif ext == ".docx":
+            text = _docx(data, limits)
+        else:
+            text = _pptx(data, limits)
+        out.write(b"ok\n" + text.encode("utf-8", errors="replace"))
+    except MemoryError:
+        out.write(b"memory\n")
+    except _TooMany as exc:
+        out.write(f"{exc.what} {exc.count}\n".encode())
+    except Exception as exc:  # corrupt archives, broken PDFs: the library's own errors
+        # A parser out of memory may say anything (lxml: "unknown error"): near the limit,
+        # it was the limit.
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        if peak >= limits.memory_bytes // 2:
+            out.write(b"memory\n")
+        else:
+            reason = str(exc) if isinstance(exc, ValueError) and str(exc) in (
+                "binary data", "encrypted", "not a zip archive") else "damaged file"
+            out.write(f"unreadable {reason}\n".encode())
+    out.flush()
+
+
+class _TooMany(Exception):
+    def __init__(self, what: str, count: int) -> None:
+        super().__init__(what)
+        self.what, self.count = what, count
+
+
+class _Text:
+    """Collects extracted parts, stopping once the character limit is passed."""
+
+    def __init__(self, limit: int) -> None:
+        self.parts: list[str] = []
+        self.size = 0
+        self.limit = limit
+
+    def add(self, part: str) -> None:
+        self.parts.append(part)
+        self.size += len(part) + 1
+        if self.size > self.limit:
+            raise _TooMany("chars", self.size)
+
+    def text(self, sep: str = "\n") -> str:
+        return sep.join(self.parts)
 
 
 def _tidy(text: str) -> str:
@@ -112,7 +305,7 @@ def _plain(data: bytes) -> str:
     return data.decode("latin-1")
 
 
-def _pdf(data: bytes) -> str:
+def _pdf(data: bytes, limits: ExtractLimits) -> str:
     from pypdf import PdfReader
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # a damaged file is our error, not a log
@@ -122,37 +315,47 @@ def _pdf(data: bytes) -> str:
             reader.decrypt("")
         except Exception as exc:
             raise ValueError("encrypted") from exc
-    return "\n\n".join((page.extract_text() or "") for page in reader.pages)
+    pages = len(reader.pages)
+    if pages > limits.max_pages:
+        raise _TooMany("pages", pages)
+    out = _Text(limits.max_chars)
+    for page in reader.pages:
+        out.add(page.extract_text() or "")
+    return out.text("\n\n")
 
 
-def _docx(data: bytes) -> str:
+def _docx(data: bytes, limits: ExtractLimits) -> str:
     import docx
 
     if not zipfile.is_zipfile(io.BytesIO(data)):
         raise ValueError("not a zip archive")
     document = docx.Document(io.BytesIO(data))
-    parts = [p.text for p in document.paragraphs]
+    out = _Text(limits.max_chars)
+    for p in document.paragraphs:
+        out.add(p.text)
     for table in document.tables:
         for row in table.rows:
-            parts.append(" | ".join(cell.text for cell in row.cells))
-    return "\n".join(parts)
+            out.add(" | ".join(cell.text for cell in row.cells))
+    return out.text()
 
 
-def _pptx(data: bytes) -> str:
+def _pptx(data: bytes, limits: ExtractLimits) -> str:
     from pptx import Presentation
 
     if not zipfile.is_zipfile(io.BytesIO(data)):
         raise ValueError("not a zip archive")
     deck = Presentation(io.BytesIO(data))
-    parts: list[str] = []
+    if len(deck.slides) > limits.max_pages:
+        raise _TooMany("pages", len(deck.slides))
+    out = _Text(limits.max_chars)
     for slide in deck.slides:
         for shape in slide.shapes:
             if shape.has_text_frame:
-                parts.append(shape.text_frame.text)
+                out.add(shape.text_frame.text)
             if getattr(shape, "has_table", False) and shape.has_table:
                 for row in shape.table.rows:
-                    parts.append(" | ".join(cell.text for cell in row.cells))
+                    out.add(" | ".join(cell.text for cell in row.cells))
         if slide.has_notes_slide and slide.notes_slide.notes_text_frame is not None:
-            parts.append(slide.notes_slide.notes_text_frame.text)
-        parts.append("")
-    return "\n".join(parts)
+            out.add(slide.notes_slide.notes_text_frame.text)
+        out.add("")
+    return out.text()

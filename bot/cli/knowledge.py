@@ -35,6 +35,19 @@ def _print_report(report, verbose: bool) -> None:
         click.echo(f"  cannot read {path}: {reason}", err=True)
 
 
+def _reason(exc) -> str:
+    """Words for a refused file: the limit it hit in full, else the code and its reason."""
+    from core.textextract import LIMIT_CODES
+
+    if exc.code in LIMIT_CODES:
+        import bot.conversations.knowledge  # noqa: F401  (registers the words)
+        from bot.i18n import Translator
+
+        return Translator("en").error(exc.code, exc.params)
+    reason = exc.params.get("reason")
+    return exc.code + (f" ({reason})" if reason else "")
+
+
 def _sync_index(app) -> int:
     from core import knowledge
 
@@ -79,9 +92,7 @@ def register(main: click.Group) -> None:
                                 session, path, owner=user, now=app.clock.now(),
                                 status="draft" if draft else "published")
                     except DomainError as exc:
-                        reason = exc.params.get("reason")
-                        report.failed.append((str(path), exc.code + (f" ({reason})"
-                                                                      if reason else "")))
+                        report.failed.append((str(path), _reason(exc)))
                     except OSError as exc:
                         report.failed.append((str(path), str(exc)))
                     else:

@@ -3,6 +3,7 @@ history, "tell me when free", admin lock break, and uploads of new documents in 
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 
@@ -17,6 +18,7 @@ from core.errors import Conflict, DomainError
 from core.models import NoticeRow, Role, User
 from core.models.knowledge import Document
 from core.ports import KnowledgeIndex, SearchResult
+from core.textextract import ExtractLimits, extract
 
 PAGE_SIZE = 5
 EXCERPT_CHARS = 700
@@ -65,6 +67,21 @@ register_errors({
     "kb.empty_text": N_("The new text is empty. Send a file or type the text."),
     "kb.no_version": N_("There is no version {version} of that document."),
     "kb.upload_gone": N_("That upload is no longer here. Please send the file again."),
+    # Upload limits (core.textextract): one line naming the limit; nothing is saved.
+    "kb.limit_size": N_("{name} is {size}; the limit is {limit}. Nothing was saved; send a "
+                        "smaller file."),
+    "kb.limit_unpacked": N_("{name} unpacks to {size}; the limit is {limit}. Nothing was "
+                            "saved; send a smaller file, or save it as PDF."),
+    "kb.limit_entries": N_("{name} is made of {count} parts; the limit is {max}. Nothing was "
+                           "saved; send a simpler file."),
+    "kb.limit_pages": N_("{name} has {count} pages; the limit is {max}. Nothing was saved; "
+                         "split it into smaller files."),
+    "kb.limit_chars": N_("{name} has more than {max} characters of text. Nothing was saved; "
+                         "split it into smaller files."),
+    "kb.limit_time": N_("Reading {name} took longer than {seconds} seconds, so I stopped. "
+                        "Nothing was saved; send a smaller or simpler file."),
+    "kb.limit_memory": N_("Reading {name} needed more than {limit} of memory, so I "
+                          "stopped. Nothing was saved; send a smaller or simpler file."),
 })
 
 
@@ -393,8 +410,13 @@ async def upload_start(ctx: Ctx, inc: Incoming) -> Step:
     if inc.file is None:
         return done(t("Send me a file (.md, .txt, .pdf, .docx or .pptx) to add it to the "
                       "document library."))
+    # Parsed in a child process under the upload limits (core.textextract), off the event
+    # loop: a hostile file is refused with the limit it hit, other chats go on meanwhile.
+    limits = ExtractLimits.from_settings(ctx.services.settings)
+    extracted = await asyncio.to_thread(extract, inc.file.name, inc.file.data, inc.file.mime,
+                                        limits)
     upload = kb.stage_upload(ctx.session, ctx.user, filename=inc.file.name, mime=inc.file.mime,
-                             data=inc.file.data, now=ctx.now)
+                             data=inc.file.data, now=ctx.now, extracted=extracted)
     ctx.data["upload"] = upload.id
     held = kb.locks_held(ctx.session, ctx.user, ctx.now)
     if held:
