@@ -8,14 +8,17 @@ team pipeline for managers.
 
 from __future__ import annotations
 
+from datetime import time
+
 from sqlalchemy import select
 
+from bot.conversations import dates
 from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, goto, intent
 from bot.conversations.messages import Button, Incoming, Reply, button_rows
 from bot.conversations.registry import Registry
 from bot.i18n import N_, Translator, register_errors
 from core import pipeline as svc
-from core.activities import due_for
+from core.activities import DEFAULT_HOUR, due_for
 from core.errors import Conflict, DomainError
 from core.models import STAGE_SEQUENCE, Contact, Deal, Role, Stage, User
 
@@ -429,14 +432,22 @@ async def choose_when(ctx: Ctx, inc: Incoming) -> Step:
         # The document or quote is made right away, in its own flow.
         flow = "quote" if kind == "configure" else "proposal"
         return await ctx.begin(flow, deal_id=str(ctx.data["deal_id"]))
-    if choice not in {v for v, _ in WHEN_LABELS}:
+    typed = (dates.parse_when(inc.text, ctx.t.locale, ctx.now, ctx.user.timezone)
+             if not choice and inc.text else None)
+    if choice not in {v for v, _ in WHEN_LABELS} and typed is None:
         buttons = [Button(t(label), value=v) for v, label in WHEN_LABELS]
         if kind in MAKE_NOW:
             buttons.insert(0, Button(t(MAKE_NOW[kind]), value="now"))
-        return goto("when", ctx.reply(t("Pick a day with the buttons, or /cancel."),
+        return goto("when", ctx.reply(t("Pick a day with the buttons or type one (e.g. friday "
+                                        "10:00, 15 Dec), or /cancel."),
                                       *button_rows(buttons, 2)))
     deal = svc.get_deal(ctx.session, ctx.user, ctx.data["deal_id"])
-    when = due_for(choice, ctx.user.timezone, ctx.now)
+    if typed is not None:
+        when = dates.moment(typed, ctx.user.timezone, time(DEFAULT_HOUR))
+        if when <= ctx.now:
+            raise DomainError("visit.date_in_past")
+    else:
+        when = due_for(choice, ctx.user.timezone, ctx.now)
     svc.schedule_next_step(ctx.session, ctx.user, deal, kind, when, ctx.now,
                            note=f"{t(NEXT_LABELS[kind])}: {deal.title}")
     return done(t("📌 Scheduled: {what} on {when}.", what=t(NEXT_LABELS[kind]),

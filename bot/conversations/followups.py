@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, time
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from bot.conversations import dates
 from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, goto, intent
 from bot.conversations.messages import Button, Incoming, Reply, button_rows
 from bot.conversations.notices import PREFETCH
@@ -98,112 +98,23 @@ def followup_buttons(t: Translator, fid: int) -> tuple[Button, ...]:
             Button(t("Done"), action="followup.done", arg=str(fid)))
 
 
-# -- date input ------------------------------------------------------------------------------
-_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2})[:.](\d{2}))?$")
-_DMY = re.compile(r"^(\d{1,2})/(\d{1,2})(?:/(\d{4}))?(?:\s+(\d{1,2})[:.](\d{2}))?$")
-_REL = re.compile(r"^(?:in\s+)?(\d{1,3})\s*(?:days?|hari)(?:\s+(?:lagi|from now))?"
-                  r"(?:\s+(\d{1,2})[:.](\d{2}))?$")
-_DAYWORD = re.compile(r"^(today|hari ini|tomorrow|besok)(?:\s+(\d{1,2})[:.](\d{2}))?$")
-DEFAULT_AT = time(10, 0)
+# -- date input: one understanding for every typed date (bot.conversations.dates) -------------
+DEFAULT_AT = time(10, 0)  # a day without a time of day means 10:00
 
 
-def parse_when(text: str, tz_name: str, now: datetime) -> datetime | None:
-    """A local date-time typed by the user ("2026-03-10 14:00", "10/3 14:00", "tomorrow
-    9:30", "in 3 days", "besok") as UTC; None when it is not understood."""
-    text = text.strip().lower()
-    today = fu_service.local_date(tz_name, now)
-
-    def at(day: date, hh: str | None, mm: str | None) -> datetime | None:
-        try:
-            clock = time(int(hh), int(mm or 0)) if hh is not None else DEFAULT_AT
-            return fu_service.local_at(tz_name, day, clock)
-        except ValueError:
-            return None
-
-    try:
-        if m := _ISO.match(text):
-            day = datetime(int(m[1]), int(m[2]), int(m[3])).date()
-            return at(day, m[4], m[5])
-        if m := _DMY.match(text):
-            day = datetime(int(m[3] or today.year), int(m[2]), int(m[1])).date()
-            return at(day, m[4], m[5])
-    except ValueError:
-        return None
-    if m := _REL.match(text):
-        return at(today + timedelta(days=int(m[1])), m[2], m[3])
-    if m := _DAYWORD.match(text):
-        offset = 0 if m[1] in ("today", "hari ini") else 1
-        return at(today + timedelta(days=offset), m[2], m[3])
-    when, rest = find_when(text, tz_name, now)
-    return when if when is not None and not rest else None
+def parse_when(ctx: Ctx, text: str) -> datetime | None:
+    """A date-time typed as a whole answer ("lusa jam 10", "15 Des", "in 2 weeks") as UTC;
+    None when it is not understood."""
+    value = dates.parse_when(text, ctx.t.locale, ctx.now, ctx.user.timezone)
+    return None if value is None else dates.moment(value, ctx.user.timezone, DEFAULT_AT)
 
 
-# Times written the way people type them, made plain for dateparser: "at 10" -> "at 10:00",
-# "jam 14.00" / "pukul 9" -> "14:00" / "9:00".
-_BARE_HOUR = re.compile(r"\b(at|jam|pukul)\s+(\d{1,2})(?:[.:](\d{2}))?\b(?!\s*(?:am|pm|[.:]\d))",
-                        re.IGNORECASE)
-_HAS_TIME = re.compile(r"\d[:.]\d{2}|\d\s*(?:am|pm)\b|\b(?:noon|midnight|hours?|minutes?|jam|"
-                       r"menit)\b", re.IGNORECASE)
-_TIME_ONLY = re.compile(r"(?:at\s+)?\d{1,2}:\d{2}(?:\s*(?:am|pm))?|\d{1,2}\s*(?:am|pm)",
-                        re.IGNORECASE)
-_NUMBER_ONLY = re.compile(r"\d{1,4}(?:\s+at)?(?:\s+\d{1,2}:\d{2})?")
-_EDGE_WORDS = re.compile(r"^(?:to|that|about|for|untuk|agar|supaya|bahwa|soal)\s+|"
-                         r"\s+(?:at|on|by|pada|pukul|jam|hari)$", re.IGNORECASE)
-
-
-def find_when(text: str, tz_name: str, now: datetime) -> tuple[datetime | None, str]:
+def find_when(ctx: Ctx, text: str) -> tuple[datetime | None, str]:
     """The first date-time in free text ("call Hendro tomorrow at 10", "besok jam 14.00
-    kirim brosur") as UTC, and the text without it; (None, text) when there is none.
-
-    English and Indonesian phrases are read by dateparser, relative to the user's local
-    time, preferring the future; a day without a time means 10:00."""
-    from dateparser.search import search_dates
-
-    plain = _BARE_HOUR.sub(lambda m: (" at " if m[1].lower() == "at" else " ")
-                           + f"{int(m[2])}:{m[3] or '00'}", text)
-    plain = " ".join(plain.split())
-    tz = ZoneInfo(tz_name)
-    local_now = now.astimezone(tz).replace(tzinfo=None, second=0, microsecond=0)
-    settings = {"RELATIVE_BASE": local_now, "PREFER_DATES_FROM": "future",
-                "RETURN_AS_TIMEZONE_AWARE": False}
-    found: list[tuple[str, datetime]] = []
-    # One language at a time (mixed, dateparser guesses one per text and names throw it
-    # off): the reading that covers more of the text wins.
-    for languages in (["en"], ["id"]):
-        try:
-            got = search_dates(plain, languages=languages, settings=settings) or []
-        except (ValueError, OverflowError):  # dateparser refuses some odd inputs
-            got = []
-        if sum(len(p) for p, _ in got[:2]) > sum(len(p) for p, _ in found[:2]):
-            found = got
-    found = [(p.strip(), w) for p, w in found
-             if len(p.strip()) >= 3 and not _NUMBER_ONLY.fullmatch(p.strip())]
-    if not found:
-        return None, _trim(" ".join(text.split()))  # "on", "1 at 16:00": not a date
-    phrase, when = found[0]
-    used = [phrase]
-    if not _HAS_TIME.search(phrase):
-        clock = DEFAULT_AT
-        # "jumat ... 10:00": a day and, apart from it, a time of day.
-        time_of_day = next(((p, w) for p, w in found[1:] if _TIME_ONLY.fullmatch(p)), None)
-        if time_of_day is not None:
-            clock = time_of_day[1].time()
-            used.append(time_of_day[0])
-        when = datetime.combine(when.date(), clock)
-    elif _TIME_ONLY.fullmatch(phrase) and len(found) > 1 and not _HAS_TIME.search(found[1][0]):
-        when = datetime.combine(found[1][1].date(), when.time())  # "10:00 on Friday"
-        used.append(found[1][0])
-    rest = plain
-    for part in used:
-        rest = rest.replace(part, " ", 1)
-    return when.replace(tzinfo=tz).astimezone(UTC), _trim(" ".join(rest.split()))
-
-
-def _trim(text: str) -> str:
-    """Drop joining words left at the edges ("to call Hendro at" -> "call Hendro")."""
-    while (stripped := _EDGE_WORDS.sub("", text).strip()) != text:
-        text = stripped
-    return text
+    kirim brosur") as UTC, and the text without it."""
+    value, rest = dates.find_when(text, ctx.t.locale, ctx.now, ctx.user.timezone)
+    return (None if value is None
+            else dates.moment(value, ctx.user.timezone, DEFAULT_AT)), rest
 
 
 # -- customer drafts (copy-ready text for the rep to send) -----------------------------------
@@ -761,7 +672,7 @@ async def delivery_what(ctx: Ctx, inc: Incoming) -> Step:
 
 async def delivery_when(ctx: Ctx, inc: Incoming) -> Step:
     """Take the date and schedule it."""
-    when = parse_when(inc.text or "", ctx.user.timezone, ctx.now)
+    when = parse_when(ctx, inc.text or "")
     if when is None:
         return goto("when", ctx.t("I did not understand that date. Use e.g. 2026-03-10 14:00, "
                                   "10/3 14:00, tomorrow 10:00 or in 3 days."))
@@ -795,7 +706,7 @@ async def delay_start(ctx: Ctx, inc: Incoming) -> Step:
 
 async def delay_when(ctx: Ctx, inc: Incoming) -> Step:
     """Take the new date."""
-    when = parse_when(inc.text or "", ctx.user.timezone, ctx.now)
+    when = parse_when(ctx, inc.text or "")
     if when is None:
         return goto("when", ctx.t("I did not understand that date. Use e.g. 2026-03-10 14:00, "
                                   "10/3 14:00, tomorrow 10:00 or in 3 days."))
@@ -833,7 +744,7 @@ def prefetch_followups(session: Session, notices: list[NoticeRow]) -> None:
 # -- personal reminders ("remind me tomorrow at 10 to call Hendro") --------------------------
 async def remind_start(ctx: Ctx, inc: Incoming) -> Step:
     """Read the time and the note from the request; ask for what is missing."""
-    when, what = find_when(ctx.args.get("text") or "", ctx.user.timezone, ctx.now)
+    when, what = find_when(ctx, ctx.args.get("text") or "")
     ctx.data["what"] = what[:fu_service.REMINDER_NOTE_MAX + 1]
     if when is None:
         return goto("when", ctx.t("When should I remind you? ({examples})",
@@ -845,7 +756,7 @@ async def remind_when(ctx: Ctx, inc: Incoming) -> Step:
     """Take the time (the note may come with it)."""
     if (other := await ctx.other_request(inc)) is not None:
         return other
-    when, rest = find_when(inc.text or "", ctx.user.timezone, ctx.now)
+    when, rest = find_when(ctx, inc.text or "")
     if when is None:
         return goto("when", ctx.t("I did not understand that time. Try {examples}, or /cancel.",
                                   examples=ctx.t(WHEN_EXAMPLES)))

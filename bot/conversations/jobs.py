@@ -21,12 +21,13 @@ stateDiagram-v2
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.conversations import dates
 from bot.conversations.flow import Action, Ctx, Flow, Step, done, goto, intent
 from bot.conversations.messages import Button, Incoming, Reply, button_rows
 from bot.conversations.registry import Registry
@@ -357,14 +358,31 @@ def _window_for(ctx: Ctx, choice: str) -> tuple[datetime, datetime] | None:
     return None
 
 
+def _typed_window(ctx: Ctx, text: str) -> tuple[datetime, datetime] | None:
+    """A typed day (08:00-17:00 that day) or time (two hours from it) as a window."""
+    value = dates.parse_when(text, ctx.t.locale, ctx.now, ctx.user.timezone)
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value, value + timedelta(hours=2)
+    start = dates.moment(value, ctx.user.timezone, time(8, 0))
+    return max(start, ctx.now), start + timedelta(hours=9)
+
+
 async def newjob_window(ctx: Ctx, inc: Incoming) -> Step:
     """Take the time window."""
     choice = inc.button or {"asap": "asap", "now": "asap", "today": "today", "hari ini": "today",
                             "tomorrow": "tomorrow", "besok": "tomorrow"}.get(
                                 (inc.text or "").strip().lower(), "")
     window = _window_for(ctx, choice)
+    if window is None and not inc.button and inc.text:
+        window = _typed_window(ctx, inc.text)
     if window is None:
-        return goto("window", ctx.t("Pick one of the time buttons."))
+        return goto("window", ctx.t("Pick one of the time buttons, or type a day or time "
+                                    "(e.g. friday, tomorrow 13:00, 15 Dec)."))
+    if window[1] <= ctx.now:
+        return goto("window", ctx.t("That time has already passed. Give a time in the future, "
+                                    "e.g. tomorrow 10:00, Friday 14:00 or in 3 days."))
     ctx.data["window"] = [window[0].isoformat(), window[1].isoformat()]
     return goto("description", ctx.t("What is the work? Describe it in a sentence or two."))
 
@@ -689,8 +707,14 @@ async def eta_start(ctx: Ctx, inc: Incoming) -> Step:
 async def eta_minutes(ctx: Ctx, inc: Incoming) -> Step:
     """Take the new ETA; draft the delay notice when it slips past the window."""
     value = inc.button or (inc.text or "").strip()
+    if not value.isdigit() and (typed := dates.parse_when(
+            value, ctx.t.locale, ctx.now, ctx.user.timezone)) is not None:
+        # "14:30", "in 45 minutes", "jam 3 sore": minutes from now
+        at = dates.moment(typed, ctx.user.timezone, time(8, 0))
+        value = str(max(0, int((at - ctx.now).total_seconds() // 60)))
     if not value.isdigit():
-        return goto("minutes", ctx.t("Pick one of the buttons."))
+        return goto("minutes", ctx.t("Pick one of the buttons, or type a time (e.g. 14:30 or "
+                                     "in 45 minutes)."))
     job = fs.set_eta(ctx.session, job_id=int(ctx.data["job"]), user=ctx.user,
                      minutes=int(value), now=ctx.now)
     t = ctx.t

@@ -25,7 +25,9 @@ stateDiagram-v2
 
 from __future__ import annotations
 
-from bot.conversations import fieldday
+from datetime import datetime, time
+
+from bot.conversations import dates, fieldday
 from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, goto, intent
 from bot.conversations.lookup import KIND_LABELS, _clean_product, company_name
 from bot.conversations.messages import (
@@ -191,8 +193,7 @@ def _from_form(ctx: Ctx, values: dict[str, str], question: Step) -> Step:
     try:
         if notes and len(notes) > activities.MAX_NOTES:
             raise DomainError("visit.notes_too_long", limit=activities.MAX_NOTES)
-        due = (activities.parse_due(values["next_date"], ctx.user.timezone, ctx.now)
-               if values.get("next_date") else None)
+        due = typed_due(ctx, values["next_date"]) if values.get("next_date") else None
     except DomainError as exc:
         rows = question.replies[-1].buttons[:-1] if question.replies else ()
         text = "\n".join([ctx.t.error(exc.code, exc.params),
@@ -275,10 +276,10 @@ def _ask_next(ctx: Ctx, prefix: str | None = None) -> Step:
 async def on_next(ctx: Ctx, inc: Incoming) -> Step:
     value = inc.button
     if value is None and inc.text:
-        return _save(ctx, activities.parse_due(inc.text, ctx.user.timezone, ctx.now))
+        return _save(ctx, typed_due(ctx, inc.text))
     if value == "pick":
-        return goto("date", ctx.t("Type the date, e.g. 2026-03-10, 10/3 or friday (optionally "
-                                  "with a time, e.g. friday 14:30)."))
+        return goto("date", ctx.t("Type the date, e.g. friday, 15 Dec, next friday 10:00, "
+                                  "in 2 weeks or 2026-03-10 14:30."))
     if value == "none":
         return _save(ctx, None)
     if value in activities.NEXT_CHOICES:
@@ -289,12 +290,25 @@ async def on_next(ctx: Ctx, inc: Incoming) -> Step:
 async def on_date(ctx: Ctx, inc: Incoming) -> Step:
     text = (inc.text or "").strip()
     if not text:
-        return goto("date", ctx.t("Type the date, e.g. 2026-03-10, 10/3 or friday."))
+        return goto("date", ctx.t("Type the date, e.g. friday, 15 Dec, next friday 10:00, "
+                                  "in 2 weeks or 2026-03-10 14:30."))
     try:
-        due = activities.parse_due(text, ctx.user.timezone, ctx.now)
+        due = typed_due(ctx, text)
     except DomainError as exc:
         return goto("date", ctx.t.error(exc.code, exc.params))
     return _save(ctx, due)
+
+
+def typed_due(ctx: Ctx, text: str) -> datetime:
+    """A next step's typed date (one understanding: bot.conversations.dates), a day alone at
+    09:00; refused when it is not a date or is past."""
+    value = dates.parse_when(text, ctx.t.locale, ctx.now, ctx.user.timezone)
+    if value is None:
+        raise DomainError("visit.bad_date", text=text.strip()[:40])
+    due = dates.moment(value, ctx.user.timezone, time(activities.DEFAULT_HOUR))
+    if due <= ctx.now:
+        raise DomainError("visit.date_in_past")
+    return due
 
 
 def _save(ctx: Ctx, due) -> Step:

@@ -198,15 +198,16 @@ async def test_remind_me_asks_for_what_is_missing_in_both_languages(chat: Collec
 
 def test_dates_people_type_are_read_in_the_users_time_zone() -> None:
     from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
 
-    from bot.conversations.followups import find_when, parse_when
+    from bot.conversations.dates import find_when, moment, parse_when
+    from bot.conversations.followups import DEFAULT_AT
 
     now = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # Monday 09:00 in Jakarta
 
     def local(text: str, tz: str = "Asia/Jakarta") -> tuple[str | None, str]:
-        when, rest = find_when(text, tz, now)
-        from zoneinfo import ZoneInfo
-
+        value, rest = find_when(text, "en", now, tz)
+        when = moment(value, tz, DEFAULT_AT) if value is not None else None
         return (when.astimezone(ZoneInfo(tz)).strftime("%a %d %H:%M") if when else None,
                 rest)
 
@@ -217,5 +218,5 @@ def test_dates_people_type_are_read_in_the_users_time_zone() -> None:
     assert local("call Hendro") == (None, "call Hendro")
     assert local("call bank 1 at 16") == (None, "call bank 1 at 16")
     assert local("tomorrow 10:00", "Asia/Makassar") == ("Tue 03 10:00", "")
-    assert parse_when("next monday 9am", "Asia/Jakarta", now) is not None
-    assert parse_when("tomorrow 9:30 call", "Asia/Jakarta", now) is None  # not only a time
+    assert parse_when("next monday 9am", "en", now, "Asia/Jakarta") is not None
+    assert parse_when("tomorrow 9:30 call", "en", now, "Asia/Jakarta") is None  # not only a time

@@ -208,11 +208,13 @@ async def test_newjob_bad_input(app: App, chat: CollectingChat) -> None:
     await maya.say("repair")
     assert "Pick P1" in texts(await maya.say("P9"))
     await maya.say("P2")
-    assert "Pick one of the time buttons" in texts(await maya.say("next year"))
-    await maya.say("tomorrow")
+    assert "Pick one of the time buttons" in texts(await maya.say("whenever"))
+    assert "already passed" in texts(await maya.say("yesterday"))
+    await maya.say("friday 10:00")  # typed: a two-hour window from then
     assert "3 to 2000" in texts(await maya.say("x"))
     await maya.say("Noisy fan")
-    await maya.say("skip")
+    out = texts(await maya.say("skip"))
+    assert "Window: Fri 6 Mar 2026 10:00 – Fri 6 Mar 2026 12:00" in out
     out = texts(await maya.press("Cancel"))
     assert "no job was created" in out
     with app.db.session() as session:

@@ -60,8 +60,10 @@ async def test_visit_with_kind_notes_and_picked_date_in_indonesian(
     out = texts(await u.say("Minta penawaran ulang untuk 20 laptop"))
     assert "Langkah berikutnya" in out
     out = texts(await u.press("Pilih tanggal"))
-    out = texts(await u.say("kemarin"))
+    out = texts(await u.say("kapan-kapan"))
     assert "tidak bisa membaca" in out
+    out = texts(await u.say("kemarin"))
+    assert "sudah lewat" in out
     out = texts(await u.say("1/3/2026"))
     assert "sudah lewat" in out
     out = texts(await u.say("10/3 14:30"))
