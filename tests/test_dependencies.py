@@ -48,7 +48,8 @@ def _imported(folders: tuple[str, ...]) -> set[str]:
 
 def _distributions(modules: set[str]) -> dict[str, set[str]]:
     known = importlib.metadata.packages_distributions()
-    return {m: {d.lower().replace("_", "-") for d in known.get(m, [])} for m in modules}
+    # A module not installed here is taken to come from the distribution of its own name.
+    return {m: {d.lower().replace("_", "-") for d in known.get(m, [m])} for m in modules}
 
 
 def test_every_imported_package_is_declared() -> None:
