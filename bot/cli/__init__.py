@@ -19,6 +19,7 @@ DEMO_LOGIN = "budi"
 # Area modules that add commands; each defines register(main).
 CLI_MODULES: tuple[str, ...] = (
     "bot.cli.contacts",
+    "bot.cli.customers",
     "bot.cli.pipeline",
     "bot.cli.quotes",
     "bot.cli.knowledge",

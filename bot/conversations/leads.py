@@ -95,6 +95,11 @@ def lead_summary(session: Session, t: Translator, deal: Deal) -> list[str]:
 
 # -- /newlead -------------------------------------------------------------------------------
 async def newlead_start(ctx: Ctx, inc: Incoming) -> Step:
+    if ctx.args.get("company_id", "").isdigit():  # a company just chosen or added
+        from core.contacts import visible_company
+
+        return _ask_contact(ctx, visible_company(ctx.session, ctx.user,
+                                                 int(ctx.args["company_id"])))
     text = (ctx.args.get("text") or ctx.args.get("company") or "").strip()
     if text:
         return await _company(ctx, text)
@@ -209,18 +214,25 @@ def _from_form(ctx: Ctx, values: dict[str, str], company: Company | None,
     return _record(ctx, company, contact, need, source, amount)
 
 
+NEW_COMPANY = "new"
+CLEAR_MATCH = 90.0  # below this a lone match is offered, never taken silently
+
+
 async def _company(ctx: Ctx, text: str) -> Step:
     t = ctx.t
     matches = find_companies(ctx.session, ctx.user, text, limit=5,
                              index=ctx.services.contacts)
+    ctx.data["typed_company"] = text[:120]
+    new_row = [Button(t("➕ New company {name}", name=text[:40]), value=NEW_COMPANY)]
     if not matches:
         return goto("company", ctx.reply(t(
             "I found no company like \"{text}\" that you can see. Type another name, or add "
-            "the company first.", text=text[:60])))
-    if len(matches) == 1 or (matches[0].score >= 99 and matches[1].score < 90):
+            "it as a new company.", text=text[:60]), new_row))
+    if (len(matches) == 1 and matches[0].score >= CLEAR_MATCH) or (
+            matches[0].score >= 99 and matches[1].score < 90):
         return _ask_contact(ctx, matches[0].company)
     buttons = [Button(m.company.name[:40], value=str(m.company.id)) for m in matches]
-    return goto("company", ctx.reply(t("Which one?"), *button_rows(buttons, 1)))
+    return goto("company", ctx.reply(t("Which one?"), *button_rows(buttons, 1), new_row))
 
 
 async def choose_company(ctx: Ctx, inc: Incoming) -> Step:
@@ -229,6 +241,9 @@ async def choose_company(ctx: Ctx, inc: Incoming) -> Step:
         return _from_form(ctx, values, None, _ask_company(ctx))
     if inc.button == FORM_VALUE:  # a door without forms: ask in text
         return _ask_company(ctx, with_form=False)
+    if inc.button == NEW_COMPANY:  # add it (duplicate check first), then go on here
+        return await ctx.begin("newcompany", name=ctx.data.get("typed_company", ""),
+                               then="newlead")
     if inc.button:
         company = ctx.session.get(Company, int(inc.button))
         if company is None:

@@ -24,6 +24,7 @@ FLOW_MODULES: tuple[str, ...] = (
     "bot.conversations.visit",
     "bot.conversations.deal",
     "bot.conversations.leads",
+    "bot.conversations.customers",
     "bot.conversations.quote",
     "bot.conversations.knowledge",
     "bot.conversations.followups",

@@ -3,6 +3,7 @@
 from core.models import (  # noqa: F401  (imported for their tables)
     contacts,
     fieldday,
+    customers,
     fieldservice,
     knowledge,
     pipeline,

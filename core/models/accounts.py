@@ -27,7 +27,8 @@ class Company(Base):
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
     phone: Mapped[str | None] = mapped_column(String(32))
-    email: Mapped[str | None] = mapped_column(String(200))
+    # Indexed for the duplicate check of a new company (core.customers); stored lower case.
+    email: Mapped[str | None] = mapped_column(String(200), index=True)
     website: Mapped[str | None] = mapped_column(String(200))
     city: Mapped[str | None] = mapped_column(String(80))
     head_office_address: Mapped[str | None] = mapped_column(Text)

@@ -132,3 +132,25 @@ def test_contacts_scenario(env: dict[str, str]) -> None:
     assert "You last contacted PT Sinar Jaya Abadi on Mon 2 Mar 2026 (visit)." in out
     assert "Your next follow-up with Hendro Wibisono: Tue 3 Mar 2026 09:00." in out
     assert "You last contacted Hendro Wibisono on Mon 2 Mar 2026 (visit)" in out
+
+
+def test_contacts_merge_from_the_shell(env: dict[str, str]) -> None:
+    code, out, err = run(env, "contacts", "merge", "Hendro Wibisono", "Ratna Kusumawati",
+                         "--by", "budi", "--yes")
+    assert code == 2 and "Only managers and admins can merge duplicates." in err
+    code, out, err = run(env, "contacts", "merge", "Hendro Wibisono", "Nobody Here", "--yes")
+    assert code == 2 and "No contact \"Nobody Here\" that you can see." in err
+    code, out, err = run(env, "contacts", "merge", "Hendro Wibisono", "Ratna Kusumawati",
+                         input="n\n")
+    assert code != 0  # declined at the prompt: nothing merged
+    code, out, err = run(env, "contacts", "merge", "Hendro Wibisono", "Ratna Kusumawati",
+                         "--by", "maya", "--yes")
+    assert code == 0, out + err
+    assert "merged contact Ratna Kusumawati" in out and "into Hendro Wibisono" in out
+    assert "by maya" in out
+    code, out, err = run(env, "contacts", "merge", "Hendro Wibisono", "Ratna Kusumawati",
+                         "--yes")
+    assert code == 2 and "No contact \"Ratna Kusumawati\"" in err
+    code, out, err = run(env, "companies", "merge", "Sinar Jaya Abadi", "Sinar Jaya Abadi",
+                         "--yes")
+    assert code == 2 and "That is the same record twice" in err

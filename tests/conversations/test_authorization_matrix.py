@@ -53,6 +53,8 @@ EXPECTED_FLOWS: dict[str, frozenset[Role]] = {
     "linkchannel": MANAGERS,
     # the field day
     "near_me": FIELD, "set_site": FIELD, "map_link": EVERYONE,
+    # customers and contacts from the chat
+    "newcompany": FIELD, "newcontact": FIELD, "editcontact": FIELD, "merge": MANAGERS,
 }
 EXPECTED_ACTIONS: dict[str, frozenset[Role]] = {
     "contact.vcard": FIELD, "contact.card": FIELD, "visit.contact": FIELD,
@@ -73,6 +75,7 @@ EXPECTED_ACTIONS: dict[str, frozenset[Role]] = {
     "lead.extend": MANAGERS, "lead.remind": MANAGERS, "approval.approve": MANAGERS,
     "approval.reject": MANAGERS, "deal.open": FIELD,
     "field.visit": FIELD, "field.directions": FIELD, "field.setsite": FIELD,
+    "customers.edit": FIELD, "customers.add_contact": FIELD, "customers.new_lead": FIELD,
 }
 # Flows and actions of areas still being built are checked once they are registered.
 OPTIONAL = {"deal", "pipeline", "newlead", "leads"}
