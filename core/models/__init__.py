@@ -2,8 +2,8 @@
 
 from core.models import (  # noqa: F401  (imported for their tables)
     contacts,
-    fieldday,
     customers,
+    fieldday,
     fieldservice,
     knowledge,
     pipeline,
