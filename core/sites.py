@@ -159,19 +159,35 @@ def near(session: Session, user: User | None, lat: float, lon: float, *, radius_
     """Customers `user` may see (None: any) with a site within `radius_km`, nearest first;
     one entry per customer (its nearest site)."""
     lat, lon = check_point(lat, lon)
-    stmt = (select(CompanySite, Company).join(Company, Company.id == CompanySite.company_id)
-            .where(_box_clause(lat, lon, radius_km)))
-    if user is not None:
-        stmt = stmt.where(company_visible(session, user))
-    best: dict[int, Near] = {}
-    for site, company in session.execute(stmt):
-        km = geo.haversine_km(lat, lon, site.lat, site.lon)
-        if km > radius_km:
-            continue
-        seen = best.get(company.id)
-        if seen is None or km < seen.km:
-            best[company.id] = Near(company, site, km)
-    return sorted(best.values(), key=lambda n: (n.km, n.company.id))[:limit]
+    visible = company_visible(session, user) if user is not None else None
+    # Look in a small box first and widen it only while it holds fewer than `limit`
+    # customers: whatever lies within radius r is nearer than anything outside it, so the
+    # first r with `limit` customers gives the answer (a city centre reads ~1/60 of the
+    # full radius' box).
+    steps = [r for r in (radius_km / 8, radius_km / 4, radius_km / 2) if r >= 0.25]
+    best: dict[int, tuple[float, int]] = {}
+    for step in [*steps, radius_km]:
+        # Bare columns for the rows in the box (no ORM objects), records only for the top.
+        stmt = (select(CompanySite.id, CompanySite.company_id, CompanySite.lat,
+                       CompanySite.lon)
+                .join(Company, Company.id == CompanySite.company_id)
+                .where(_box_clause(lat, lon, step)))
+        if visible is not None:
+            stmt = stmt.where(visible)
+        best = {}
+        for site_id, company_id, site_lat, site_lon in session.execute(stmt):
+            km = geo.haversine_km(lat, lon, site_lat, site_lon)
+            if km <= step and (company_id not in best or km < best[company_id][0]):
+                best[company_id] = (km, site_id)
+        if len(best) >= limit:
+            break
+    top = sorted(best.items(), key=lambda kv: (kv[1][0], kv[0]))[:limit]
+    if not top:
+        return []
+    loaded = {site.id: (site, company) for site, company in session.execute(
+        select(CompanySite, Company).join(Company, Company.id == CompanySite.company_id)
+        .where(CompanySite.id.in_([sid for _, (_, sid) in top])))}
+    return [Near(loaded[sid][1], loaded[sid][0], km) for _, (km, sid) in top]
 
 
 def nearest_site(session: Session, company_id: int, lat: float, lon: float
@@ -195,13 +211,12 @@ class NearInfo:
     open_amount: float
 
 
-def near_info(session: Session, company_ids: list[int]) -> dict[int, NearInfo]:
-    """Last contact and open-deal counts of several companies in two queries."""
-    if not company_ids:
+def near_info(session: Session, companies: list[Company]) -> dict[int, NearInfo]:
+    """Last contact and open-deal counts of several companies (one query)."""
+    if not companies:
         return {}
-    last: dict[int, datetime | None] = dict(session.execute(
-        select(Company.id, Company.last_contacted_at)
-        .where(Company.id.in_(company_ids))).all())
+    company_ids = [c.id for c in companies]
+    last = {c.id: c.last_contacted_at for c in companies}
     deals = {cid: (int(n), float(a or 0)) for cid, n, a in session.execute(
         select(Deal.company_id, func.count(), func.sum(Deal.amount))
         .where(Deal.company_id.in_(company_ids),

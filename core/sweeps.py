@@ -24,6 +24,7 @@ SWEEP_MODULES: tuple[str, ...] = (
     "core.knowledge",
     "core.reports",
     "core.update_records",
+    "core.dayplan",
 )
 
 

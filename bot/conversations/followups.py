@@ -31,7 +31,7 @@ from bot.conversations.notices import PREFETCH
 from bot.conversations.registry import Registry
 from bot.i18n import N_, Translator, register_errors
 from core import followups as fu_service
-from core.models import Company, Contact, Deal, FollowUp, NoticeRow, User
+from core.models import Company, Contact, Deal, FollowUp, NoticeRow, Role, User
 from core.models.scheduling import Complaint, CustomerMessage, DeliverySchedule
 
 register_errors({
@@ -297,6 +297,9 @@ def render_morning(session: Session, notice: NoticeRow, user: User | None, t: Tr
         lines += [f"• {t.date(fu_service.effective_due(f))} {kind_word(t, f.kind)} — "
                   f"{_who(t, f.company, f.contact)}" for f in plan.overdue[:5]]
     lines.append(t("Send /reminders to see and close them."))
+    if user.role in (Role.REP.value, Role.MANAGER.value):  # the field day's route for it
+        return Reply.with_buttons("\n".join(lines), [Button(t("🗺 Plan my day"),
+                                                            action="field.plan")])
     return Reply("\n".join(lines))
 
 

@@ -52,7 +52,7 @@ EXPECTED_FLOWS: dict[str, frozenset[Role]] = {
     "whoami": EVERYONE, "greet": EVERYONE, "invite": frozenset({A}), "users": frozenset({A}),
     "linkchannel": MANAGERS,
     # the field day
-    "near_me": FIELD, "set_site": FIELD, "map_link": EVERYONE,
+    "near_me": FIELD, "set_site": FIELD, "map_link": EVERYONE, "plan_day": FIELD,
     # customers and contacts from the chat
     "newcompany": FIELD, "newcontact": FIELD, "editcontact": FIELD, "merge": MANAGERS,
 }
@@ -76,6 +76,7 @@ EXPECTED_ACTIONS: dict[str, frozenset[Role]] = {
     "approval.reject": MANAGERS, "deal.open": FIELD,
     "field.visit": FIELD, "field.directions": FIELD, "field.setsite": FIELD,
     "customers.edit": FIELD, "customers.add_contact": FIELD, "customers.new_lead": FIELD,
+    "field.plan": FIELD, "field.drop": FIELD, "field.pin": FIELD,
 }
 # Flows and actions of areas still being built are checked once they are registered.
 OPTIONAL = {"deal", "pipeline", "newlead", "leads"}

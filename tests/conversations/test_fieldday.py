@@ -133,3 +133,54 @@ async def test_a_pasted_map_link_is_a_location_share(chat: CollectingChat,
     with database.session() as s:
         me = s.scalars(select(User).where(User.login == "budi")).one()
         assert (me.last_lat, me.last_lon) == (lat, lon)
+
+
+async def test_plan_my_day_with_drop_pin_ics_and_the_morning_button(
+        chat: CollectingChat, app, database: Database, clock: ManualClock) -> None:
+    from bot.conversations.notices import render_notice
+    from core.models import FollowUp, NoticeRow
+    from core.notices import enqueue_notice
+
+    cid, lat, lon, _ = sinar(database)
+    now = clock.now()
+    with database.session() as s:
+        budi = s.scalars(select(User).where(User.login == "budi")).one()
+        s.add(FollowUp(user_id=budi.id, company_id=cid, kind="meeting", note="demo",
+                       due_at=now + timedelta(hours=4), status="open", created_at=now))
+    budi = chat.as_user("budi")
+    await budi.share_location(lat + 0.03, lon)
+    replies = await budi.say("/plan")
+    out = texts(replies)
+    assert "🗺 Your day, Mon 2 Mar 2026:" in out and "visits, about" in out
+    assert "13:00 PT Sinar Jaya Abadi" not in out  # names are the customers' own
+    assert "13:00 Sinar Jaya Abadi — meeting" in out
+    assert "🧭 Route: https://www.google.com/maps/dir/?api=1" in out
+    assert f"origin={lat + 0.03:.6f},{lon:.6f}" in out
+    ics = next(r.attachment for r in replies if r.attachment is not None)
+    assert ics.filename == "day-2026-03-02.ics" and b"BEGIN:VEVENT" in ics.data
+    labels = [b.label for b in budi.buttons]
+    assert "❌ Drop 1" in labels and "📌 Pin 1" in labels
+    first_line = next(line for line in out.splitlines() if line.startswith("1. "))
+    out = texts(await budi.press("❌ Drop 1"))
+    assert out.startswith("Dropped; planned again.")
+    assert first_line.split(" — ")[0][9:] not in out  # the dropped customer is gone
+    out = texts(await budi.press("📌 Pin 1"))
+    assert "Pinned; planned again." in out and " 📌 — " in out
+    # the morning message offers the plan
+    with database.session() as s:
+        user = s.scalars(select(User).where(User.login == "budi")).one()
+        s.add(FollowUp(user_id=user.id, company_id=cid, kind="follow_up", note="call",
+                       due_at=now + timedelta(hours=1), status="open", created_at=now))
+        s.flush()
+        enqueue_notice(s, kind="followup.morning", reason="morning:test", due_at=now,
+                       now=now, recipient_user_id=user.id, params={"day": "2026-03-02"})
+        row = s.scalars(select(NoticeRow).where(NoticeRow.kind == "followup.morning")).one()
+        message = render_notice(app.registry, s, row, user)
+    assert message is not None
+    label, payload = message.buttons[-1][0]
+    assert label == "🗺 Plan my day"
+    out = texts(await budi.send(budi.incoming(button=payload)))
+    assert "🗺 Your day, Mon 2 Mar 2026:" in out
+    # Indonesian
+    out = texts(await chat.as_user("sari").say("/plan"))
+    assert "Hari Anda" in out or "Tidak ada yang bisa direncanakan" in out
