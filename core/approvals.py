@@ -96,3 +96,31 @@ def decide(
                    recipient_user_id=request.requested_by_id, due_at=now, now=now,
                    params={"request_id": request.id}, urgent=True)
     return request
+
+
+def _waiting_clause(user: User) -> Any:
+    from sqlalchemy import or_
+
+    if user.role == Role.ADMIN.value:  # theirs, and those nobody else can decide
+        return or_(ApprovalRequest.approver_id == user.id,
+                   ApprovalRequest.approver_id.is_(None))
+    return ApprovalRequest.approver_id == user.id
+
+
+def waiting_for(session: Session, user: User, limit: int = 20) -> list[ApprovalRequest]:
+    """The pending requests `user` decides (a manager's inbox), oldest first."""
+    if user.role not in (Role.MANAGER.value, Role.ADMIN.value) or not user.active:
+        return []
+    return list(session.scalars(select(ApprovalRequest).where(
+        ApprovalRequest.status == "pending", _waiting_clause(user))
+        .order_by(ApprovalRequest.created_at, ApprovalRequest.id).limit(limit)))
+
+
+def count_waiting(session: Session, user: User) -> int:
+    """How many requests wait for `user`'s decision."""
+    if user.role not in (Role.MANAGER.value, Role.ADMIN.value) or not user.active:
+        return 0
+    from sqlalchemy import func
+
+    return session.scalar(select(func.count(ApprovalRequest.id)).where(
+        ApprovalRequest.status == "pending", _waiting_clause(user))) or 0

@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from core.approvals import count_waiting
 from core.errors import Conflict, DomainError, Forbidden, NotFound
 from core.models import (
     OPEN_STAGES,
@@ -269,10 +270,11 @@ class Plan:
     meetings: list[FollowUp]
     due_today: list[FollowUp]
     overdue: list[FollowUp]
+    approvals: int = 0  # requests waiting for this manager's decision
 
     @property
     def empty(self) -> bool:
-        return not (self.meetings or self.due_today or self.overdue)
+        return not (self.meetings or self.due_today or self.overdue or self.approvals)
 
 
 def morning_plan(session: Session, user: User, now: datetime) -> Plan:
@@ -288,7 +290,7 @@ def morning_plan(session: Session, user: User, now: datetime) -> Plan:
     meetings = [f for f in rows if f.kind in MEETING_KINDS and effective_due(f) >= start]
     today = [f for f in rows if f.kind not in MEETING_KINDS and effective_due(f) >= start]
     overdue = [f for f in rows if effective_due(f) < start]
-    return Plan(day, meetings, today, overdue)
+    return Plan(day, meetings, today, overdue, count_waiting(session, user))
 
 
 @sweep("followups.morning_plan", every=timedelta(minutes=5))

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from bot.conversations.flow import Action, Ctx, Flow, Step, done, goto
 from bot.conversations.messages import Button, Incoming, Reply
 from bot.conversations.registry import Registry
-from bot.i18n import Translator
+from bot.conversations.understanding.intents import Phrasings
+from bot.i18n import N_, Translator
 from core import approvals
 from core.models import ApprovalRequest, Deal, NoticeRow, Role, User
 
@@ -133,8 +134,62 @@ async def reject_reason(ctx: Ctx, inc: Incoming) -> Step:
     return done(t("❌ Rejected: {what}", what=describe(ctx.session, t, request)[0]))
 
 
+# -- the manager's inbox ----------------------------------------------------------------------
+INBOX_LIMIT = 10
+
+
+def request_reply(session: Session, t: Translator, request: ApprovalRequest) -> Reply:
+    """One waiting request: what is asked, since when, and its Approve / Reject buttons."""
+    lines = describe(session, t, request)
+    head = "🔏 " + lines[0]
+    since = t("Waiting since {when}", when=t.datetime(request.created_at))
+    return Reply.with_buttons("\n".join([head, *lines[1:], since]), [
+        Button(t("Approve"), action="approval.approve", arg=str(request.id)),
+        Button(t("Reject"), action="approval.reject", arg=str(request.id))])
+
+
+def inbox_replies(session: Session, t: Translator, user: User) -> list[Reply]:
+    """Everything waiting for this manager's decision, oldest first, each with buttons."""
+    waiting = approvals.waiting_for(session, user, limit=INBOX_LIMIT + 1)
+    total = approvals.count_waiting(session, user) if len(waiting) > INBOX_LIMIT else len(
+        waiting)
+    if not waiting:
+        return [Reply(t("Nothing waits for your decision."))]
+    head = t.n("{count} request waits for your decision (oldest first):",
+               "{count} requests wait for your decision (oldest first):", total)
+    replies = [Reply(head)]
+    replies += [request_reply(session, t, r) for r in waiting[:INBOX_LIMIT]]
+    if total > INBOX_LIMIT:
+        replies.append(Reply(t("Decide these and send /approvals again for the next ones.")))
+    return replies
+
+
+async def inbox(ctx: Ctx, inc: Incoming) -> Step:
+    """List the requests waiting for this manager (discounts, contracts), oldest first."""
+    return done(*inbox_replies(ctx.session, ctx.t, ctx.user))
+
+
+INBOX_PHRASINGS = Phrasings(
+    "approvals_inbox", flow="approvals", label=N_("What waits for my approval"),
+    en=("what is waiting for my approval", "my approvals", "pending approvals",
+        "anything to approve?", "show me the approval requests", "what do I need to approve",
+        "approvals inbox", "which discounts wait for me", "open approval requests",
+        "do I have requests to decide", "what needs my decision", "show pending discounts",
+        "contracts waiting for approval", "list approvals", "my inbox"),
+    id=("apa yang menunggu persetujuan saya", "persetujuan saya", "persetujuan tertunda",
+        "ada yang perlu disetujui?", "tampilkan permintaan persetujuan",
+        "apa yang harus saya setujui", "kotak masuk persetujuan", "diskon mana yang menunggu",
+        "permintaan persetujuan yang masih terbuka", "ada permintaan yang harus diputuskan?",
+        "apa yang perlu keputusan saya", "tunjukkan diskon yang pending",
+        "kontrak yang menunggu approval", "daftar approval", "inbox saya"),
+)
+
+
 def register(registry: Registry) -> None:
     """Register the approve / reject actions, the reject reason flow and the notices."""
+    registry.add_flow(Flow("approvals", start=inbox, roles=APPROVERS, commands=("approvals",),
+                           help=N_("Everything waiting for your approval, oldest first")))
+    registry.add_phrasings(INBOX_PHRASINGS)
     registry.add_flow(Flow("approval_reject", start=reject_start,
                            states={"reason": reject_reason}, roles=APPROVERS))
     registry.add_action(Action("approval.approve", approve_action, roles=APPROVERS,

@@ -296,7 +296,12 @@ def render_morning(session: Session, notice: NoticeRow, user: User | None, t: Tr
                          len(plan.overdue)))
         lines += [f"• {t.date(fu_service.effective_due(f))} {kind_word(t, f.kind)} — "
                   f"{_who(t, f.company, f.contact)}" for f in plan.overdue[:5]]
-    lines.append(t("Send /reminders to see and close them."))
+    if plan.meetings or plan.due_today or plan.overdue:
+        lines.append(t("Send /reminders to see and close them."))
+    if plan.approvals:
+        lines.append(t.n("🔏 {count} request waits for your decision: /approvals",
+                         "🔏 {count} requests wait for your decision: /approvals",
+                         plan.approvals))
     if user.role in (Role.REP.value, Role.MANAGER.value):  # the field day's route for it
         return Reply.with_buttons("\n".join(lines), [Button(t("🗺 Plan my day"),
                                                             action="field.plan")])

@@ -56,7 +56,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
@@ -798,7 +798,8 @@ class SlackDoor:
             user=user.get("id") or "", channel=channel, payload=action.get("value") or "",
             label=((action.get("text") or {}).get("text") or ""),
             update_id=f"b:{user.get('id')}:{action.get('action_ts')}",
-            is_group=not channel.startswith("D"),
+            # A button on the Home tab comes with no channel: it is answered in the DM.
+            is_group=bool(channel) and not channel.startswith("D"),
             message_ts=None if container.get("is_ephemeral") else container.get("message_ts"),
             message_blocks=list(message.get("blocks") or []))
         fresh = await self._take_in(job)
@@ -1033,6 +1034,8 @@ class SlackDoor:
             text = command_text(from_slack_text(job.text), self.engine.registry.commands)
         elif job.kind in ("button", "form"):
             button = job.payload
+            if job.kind == "button" and not chat_id:  # pressed on the Home tab
+                chat_id = await self._dm_channel(job.user) or ""
             if job.kind == "form":
                 upload = form_file(job.values or {})
             elif not job.is_group and job.message_ts:
@@ -1053,6 +1056,8 @@ class SlackDoor:
                 or (job.kind == "form" and await self._read(self._moved_on, job))):
             await self._close_message(job, await self._t(job.external_id))
         await self.send_replies(chat_id, replies, user=job.user, is_group=job.is_group)
+        if job.kind == "button" and not job.channel:  # the Home tab shows what is left
+            await self.publish_home(job.team, job.user)
         if job.kind == "command" and job.channel and job.channel != chat_id \
                 and not job.channel.startswith("D"):
             t = await self._t(job.external_id)
@@ -1234,6 +1239,7 @@ class SlackDoor:
             else:
                 blocks.append(_section("*" + escape(t("Today")) + "*\n"
                                        + escape(t("Nothing due today."))))
+            blocks += _approval_blocks(session, t, user)
             if day.jobs:
                 lines = [f"• #{j.id} {escape(j.company)} — "
                          f"{escape(t(JOB_STATUS_LABELS.get(j.status, j.status)))}"
@@ -1245,6 +1251,30 @@ class SlackDoor:
             blocks.append(_section("*" + escape(t("Pipeline")) + "* — " + escape(summary)
                                    + ("\n" + "\n".join(lines) if lines else "")))
             return _home(blocks)
+
+
+def _approval_blocks(session: Any, t: Translator, user: Any) -> list[dict[str, Any]]:
+    """The manager's inbox on the Home tab: each waiting request with its buttons."""
+    from bot.conversations.approvals import INBOX_LIMIT, request_reply
+    from bot.conversations.engine import encode_payload
+    from core import approvals
+
+    waiting = approvals.waiting_for(session, user, limit=INBOX_LIMIT)
+    if not waiting:
+        return []
+    count = approvals.count_waiting(session, user)
+    blocks = [_section("*" + escape(t("Waiting for your decision")) + "* — "
+                       + escape(t.n("{count} request", "{count} requests", count)))]
+    for request in waiting:
+        reply = request_reply(session, t, request)
+        stamped = replace(reply, buttons=tuple(
+            tuple(replace(b, payload=encode_payload(b, None, 0)) for b in row)
+            for row in reply.buttons))
+        for block in render(stamped)[1]:
+            if "block_id" in block:  # unique within the view
+                block["block_id"] = f"approval_{request.id}_{block['block_id']}"
+            blocks.append(block)
+    return blocks
 
 
 def _section(text: str) -> dict[str, Any]:

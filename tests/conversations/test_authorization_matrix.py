@@ -55,6 +55,7 @@ EXPECTED_FLOWS: dict[str, frozenset[Role]] = {
     "near_me": FIELD, "set_site": FIELD, "map_link": EVERYONE, "plan_day": FIELD,
     # customers and contacts from the chat
     "newcompany": FIELD, "newcontact": FIELD, "editcontact": FIELD, "merge": MANAGERS,
+    "approvals": MANAGERS,
 }
 EXPECTED_ACTIONS: dict[str, frozenset[Role]] = {
     "contact.vcard": FIELD, "contact.card": FIELD, "visit.contact": FIELD,
