@@ -425,7 +425,33 @@ def accept_offer(
     job.status, job.technician_id, job.assigned_at = "assigned", user.id, now
     job.eta_at = now + timedelta(minutes=eta_minutes)
     job.updated_at = now
+    for manager in dispatchers_of(session, job):  # "you will hear when it is taken"
+        enqueue_notice(session, kind="job.accepted", reason=f"job:{job.id}:accepted:{offer.id}",
+                       recipient_user_id=manager.id, due_at=now, now=now,
+                       params={"job_id": job.id, "technician_id": user.id})
     return job
+
+
+def dispatchers_of(session: Session, job: ServiceJob) -> list[User]:
+    """Who dispatched the job: its creator when a manager or admin, else its managers."""
+    if job.created_by_id is not None:
+        creator = session.get(User, job.created_by_id)
+        if creator is not None and creator.active and creator.role in DISPATCHER_ROLES:
+            return [creator]
+    return managers_for(session, job)
+
+
+def customer_rep(session: Session, job: ServiceJob) -> User | None:
+    """The rep of the job's customer: the deal's owner, else the account's owner."""
+    rep_id = None
+    if job.deal_id is not None:
+        deal = session.get(Deal, job.deal_id)
+        rep_id = deal.owner_id if deal else None
+    if rep_id is None:
+        company = session.get(Company, job.company_id)
+        rep_id = company.owner_id if company else None
+    rep = session.get(User, rep_id) if rep_id else None
+    return rep if rep is not None and rep.active else None
 
 
 def decline_offer(
@@ -525,6 +551,11 @@ def arrive(
     if job.en_route_at is None:
         job.en_route_at = now
     job.status, job.arrived_at, job.updated_at = "on_site", now, now
+    rep = customer_rep(session, job)
+    if rep is not None:  # the customer's rep hears the technician is there
+        enqueue_notice(session, kind="job.arrived", reason=f"job:{job.id}:arrived",
+                       recipient_user_id=rep.id, due_at=now, now=now,
+                       params={"job_id": job.id})
     return job
 
 

@@ -820,6 +820,35 @@ def render_delay(session: Session, row: NoticeRow, user: User | None, t: Transla
                  + "\n" + delay_draft(t, session, job, eta))
 
 
+def render_accepted(session: Session, row: NoticeRow, user: User | None, t: Translator
+                    ) -> Reply | None:
+    """To the dispatching manager: a technician took the job."""
+    job = session.get(ServiceJob, int(row.params.get("job_id", 0)))
+    if job is None or job.technician_id != row.params.get("technician_id") \
+            or job.status in ("cancelled", "cannot_complete"):
+        return None
+    tech = session.get(User, job.technician_id) if job.technician_id else None
+    text = t("👍 {tech} took job #{id} at {company}.", tech=tech.name if tech else "—",
+             id=job.id, company=company_name(session.get(Company, job.company_id)))
+    if job.eta_at is not None and job.status in ("assigned", "en_route"):
+        text += " " + t("Expected on site {time}.", time=t.datetime(job.eta_at))
+    return Reply.with_buttons(text, [Button(t("Show job"), action="job.show",
+                                            arg=str(job.id))])
+
+
+def render_arrived(session: Session, row: NoticeRow, user: User | None, t: Translator
+                   ) -> Reply | None:
+    """To the customer's rep: the technician is on site."""
+    job = session.get(ServiceJob, int(row.params.get("job_id", 0)))
+    if job is None or job.arrived_at is None:
+        return None
+    tech = session.get(User, job.technician_id) if job.technician_id else None
+    return Reply(t("📍 {tech} arrived at {company} for job #{id} at {time}: {work}",
+                   tech=tech.name if tech else "—",
+                   company=company_name(session.get(Company, job.company_id)), id=job.id,
+                   time=t.time(job.arrived_at), work=job.description[:120]))
+
+
 def register(registry: Registry) -> None:
     """Register the field-service flows, actions, intents and notice renderers."""
     registry.add_flow(Flow(
@@ -866,3 +895,5 @@ def register(registry: Registry) -> None:
     registry.add_notice("job.completed", render_completed)
     registry.add_notice("job.cannot_complete", render_failed)
     registry.add_notice("job.delay", render_delay)
+    registry.add_notice("job.accepted", render_accepted)
+    registry.add_notice("job.arrived", render_arrived)

@@ -99,6 +99,11 @@ async def test_p1_job_declined_then_accepted_and_completed(app: App, chat: Colle
     out = texts(await agus.press("Accept · 30 min"))
     assert f"Job #{job_id} is yours" in out
     assert job_row(app, job_id).status == "assigned"
+    # the manager who dispatched it hears it was taken, with the expected arrival
+    taken = deliver(app, maya, "job.accepted")
+    assert f"👍 Agus Salim took job #{job_id} at PT Sinar Jaya Abadi." in taken
+    assert "Expected on site Mon 2 Mar 2026 09:30." in taken
+    assert [b.label for b in maya.buttons] == ["Show job"]
     await agus.press("On my way")
     assert job_row(app, job_id).status == "en_route"
 
@@ -110,6 +115,13 @@ async def test_p1_job_declined_then_accepted_and_completed(app: App, chat: Colle
     assert "km from the site" in out and job_row(app, job_id).status == "en_route"
     out = texts(await agus.share_location(lat + 0.001, lon))
     assert "On site" in out and job_row(app, job_id).status == "on_site"
+    # the customer's rep hears the technician arrived
+    assert not deliver(app, maya, "job.arrived")
+    with app.db.session() as session:
+        rep_login = session.scalar(select(User.login).join(
+            Company, Company.owner_id == User.id).where(Company.name == "Sinar Jaya Abadi"))
+    arrived = deliver(app, chat.as_user(rep_login), "job.arrived")
+    assert f"📍 Agus Salim arrived at PT Sinar Jaya Abadi for job #{job_id} at 09:00" in arrived
 
     await agus.press("Done")
     out = texts(await agus.say("ok"))  # too short for a note

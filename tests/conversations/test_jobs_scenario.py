@@ -53,6 +53,7 @@ def test_p1_declined_then_accepted_and_completed(seeded: dict[str, str]) -> None
     assert f"bot: Pekerjaan #{job_id} ditolak; dialihkan ke teknisi berikutnya." in out
     assert f"bot → agus: 🔧 New job offer\n     Job #{job_id} · P1 urgent · Repair" in out
     assert f"bot: Job #{job_id} is yours. Expected on site at 09:32." in out
+    assert f"bot → maya: 👍 Agus Salim took job #{job_id} at PT Sinar Jaya Abadi." in out
     assert "bot: You are 3.4 km from the site; on site means within 500 m." in out
     assert f"bot: On site at job #{job_id} since 09:02." in out
     assert (f"bot: Job #{job_id} is done. Parts: 2× fuse 5A, 1× thermal paste. The rep and "
