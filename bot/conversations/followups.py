@@ -165,6 +165,18 @@ def complaint_draft(t: Translator, c: Complaint, contact: Contact | None,
         t("Kind regards, {rep}", rep=rep.name)])
 
 
+def resolution_draft(t: Translator, c: Complaint, contact: Contact | None,
+                     company: Company | None, rep: User) -> str:
+    """The letter to the customer once their complaint is resolved."""
+    return "\n".join([
+        _dear(t, contact, company),
+        t("Following up on your complaint ({issue}): it has been resolved.", issue=c.issue),
+        t("What we did: {resolution}", resolution=c.resolution or "-"),
+        t("Thank you for your patience. If anything is still not right, please reply to me "
+          "directly."),
+        t("Kind regards, {rep}", rep=rep.name)])
+
+
 def _draft_for(session: Session, t: Translator, user: User, code: str
                ) -> tuple[str, int, int | None, int, str] | None:
     """(kind, company_id, contact_id, ref_id, text) of the draft a "Sent" button names."""
@@ -200,6 +212,16 @@ def _draft_for(session: Session, t: Translator, user: User, code: str
         owner = session.get(User, c.owner_id) if c.owner_id else None
         return ("complaint", c.company_id, c.contact_id, ref,
                 complaint_draft(t, c, contact, company, owner, user))
+    if letter == "r":
+        c = session.get(Complaint, ref)
+        if c is None or c.status != "resolved" or (
+                user.id not in (c.reported_by_id, c.owner_id)
+                and user.role not in (Role.MANAGER.value, Role.ADMIN.value)):
+            return None
+        contact = session.get(Contact, c.contact_id) if c.contact_id else None
+        company = session.get(Company, c.company_id)
+        return ("complaint_resolved", c.company_id, c.contact_id, ref,
+                resolution_draft(t, c, contact, company, user))
     return None
 
 
@@ -602,7 +624,13 @@ async def resolve_text(ctx: Ctx, inc: Incoming) -> Step:
         return goto("resolution", ctx.t("Please say in a few words what was done."))
     c = fu_service.resolve_complaint(ctx.session, ctx.user, ctx.data["complaint_id"], text,
                                      ctx.now)
-    return done(ctx.t("✅ Complaint #{id} resolved.", id=c.id))
+    t = ctx.t
+    contact = ctx.session.get(Contact, c.contact_id) if c.contact_id else None
+    company = ctx.session.get(Company, c.company_id)
+    text = "\n".join([t("✅ Complaint #{id} resolved.", id=c.id), "",
+                      t("A letter for the customer, ready to send:"),
+                      resolution_draft(t, c, contact, company, ctx.user)])
+    return done(ctx.reply(text, (_sent_button(t, f"r{c.id}"),)))
 
 
 async def complaints_list(ctx: Ctx, inc: Incoming) -> Step:

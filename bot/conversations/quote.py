@@ -305,7 +305,7 @@ def _refuse(ctx: Ctx, values: dict[str, str], before: Mapping[str, Any], problem
 async def begin(ctx: Ctx, inc: Incoming) -> Step:
     t = ctx.t
     if ctx.args.get("ref"):
-        return await _open_quote(ctx, ctx.args["ref"])
+        return await _open_quote(ctx, ctx.args["ref"], revise=bool(ctx.args.get("revise")))
     if ctx.args.get("deal_id"):
         deal = ctx.session.scalar(select(Deal).where(
             Deal.id == int(ctx.args["deal_id"]), deal_visible(ctx.session, ctx.user)))
@@ -391,9 +391,9 @@ async def choose_deal(ctx: Ctx, inc: Incoming) -> Step:
                                            "\"2 server x1, 10 laptop pro\".")))
 
 
-async def _open_quote(ctx: Ctx, ref: str) -> Step:
-    """Show a quote; its owner revises it (the next version), the approver decides a
-    pending discount."""
+async def _open_quote(ctx: Ctx, ref: str, *, revise: bool = False) -> Step:
+    """Show a quote with what can be done now: send its PDF, accept it (the order) or
+    revise it (the next version); the approver decides a pending discount."""
     t = ctx.t
     quote = quote_service.get_quote(ctx.session, ctx.user, ref.strip())
     version = quote_service.current_version(ctx.session, quote)
@@ -409,6 +409,11 @@ async def _open_quote(ctx: Ctx, ref: str) -> Step:
         return done(ctx.reply(text, [Button(t("PDF"), action="quote.pdf", arg=str(quote.id))]))
     if version.discount_status == "pending":
         return done(text + "\n" + t("It can be revised once the manager has decided."))
+    if not revise:
+        return done(ctx.reply(text, [
+            Button(t("📄 PDF to send"), action="quote.pdf", arg=str(quote.id)),
+            Button(t("Accept (order)"), action="quote.accept", arg=str(quote.id)),
+            Button(t("Revise"), action="quote.revise", arg=str(quote.id))]))
     ctx.data.update(company_id=quote.company_id, deal_id=quote.deal_id, quote_id=quote.id,
                     currency=quote.currency, discount=str(version.discount_pct or 0))
     _set_items(ctx, quote_service.version_items(version))
@@ -662,7 +667,7 @@ async def accept_action(ctx: Ctx, arg: str) -> Step:
 
 
 async def revise_action(ctx: Ctx, arg: str) -> Step:
-    return await ctx.begin("quote", ref=str(_arg_id(arg)))
+    return await ctx.begin("quote", ref=str(_arg_id(arg)), revise="1")
 
 
 async def pdf_action(ctx: Ctx, arg: str) -> Step:

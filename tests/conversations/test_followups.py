@@ -59,6 +59,16 @@ async def test_register_a_complaint_step_by_step(chat: CollectingChat, app: App)
     assert "what was done" in texts(r)
     r = await budi.say("Sent a new tray by courier")
     assert "resolved" in texts(r)
+    # resolving drafts the letter to the customer, as opening it did
+    out = texts(r)
+    assert "A letter for the customer, ready to send:" in out and "Dear" in out
+    assert "Following up on your complaint (The printer arrived with a cracked tray): it has "\
+        "been resolved." in out and "What we did: Sent a new tray by courier" in out
+    r = await budi.press("Sent it")
+    assert "Recorded" in texts(r)
+    with app.db.session() as s:
+        kinds = sorted(s.scalars(select(CustomerMessage.kind)))
+        assert kinds == ["complaint", "complaint_resolved"]
     r = await budi.say("/complaints")
     assert "No open complaints" in texts(r)
 
