@@ -109,7 +109,8 @@ def _jobs(session: Session, user: User, now: datetime, end: datetime) -> list[Ag
 
 
 def follow_up_ics(session: Session, user: User, follow_up_id: int, *, summary: str,
-                  now: datetime, organizer_name: str | None = None) -> bytes:
+                  now: datetime, organizer_name: str | None = None,
+                  organizer_email: str | None = None) -> bytes:
     """An iCalendar invitation for one of the user's meetings or follow-ups.
 
     Times are written as UTC instants (what every phone calendar accepts) and the event
@@ -147,8 +148,8 @@ def follow_up_ics(session: Session, user: User, follow_up_id: int, *, summary: s
         attendee = vCalAddress(f"mailto:{contact.email}")
         attendee.params["cn"] = vText(contact.name)
         event.add("attendee", attendee)
-    if organizer_name and user.email:
-        organizer = vCalAddress(f"mailto:{user.email}")
+    if organizer_name and (user.email or organizer_email):  # the rep, else the company
+        organizer = vCalAddress(f"mailto:{user.email or organizer_email}")
         organizer.params["cn"] = vText(organizer_name)
         event.add("organizer", organizer)
     event.add("x-wr-timezone", user.timezone)

@@ -96,6 +96,7 @@ class RenderedDocument:
     text: str
     template_id: int
     deal_id: int
+    language: str = "en"  # the template's: the document speaks it to its footer
 
 
 class _Node(dict):  # type: ignore[type-arg]
@@ -238,4 +239,6 @@ def render_proposal(session: Session, user: User, deal_id: int, template_id: int
                              channel="generated"))
     company = session.get(Company, deal.company_id)
     title = f"{template.title} — {company.name if company else deal.title}"
-    return RenderedDocument(title=title, text=text, template_id=template.id, deal_id=deal.id)
+    return RenderedDocument(title=title, text=text, template_id=template.id, deal_id=deal.id,
+                            language=template.language if template.language in ("en", "id")
+                            else user.locale)

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core import approvals
+from core import approvals, organisation
 from core.catalog import check_configuration, expand_bundles
 from core.errors import Conflict, DomainError, NotFound
 from core.models import ApprovalRequest, Company, Deal, Role, Stage, User
@@ -30,7 +30,7 @@ from core.notices import enqueue_notice
 from core.pricing import LineInput, PricedQuote, Tier, check_discount, price_quote
 from core.scope import company_visible
 
-VALIDITY_DAYS = 30
+VALIDITY_DAYS = 30  # until the admin sets the organisation's quote validity
 DEFAULT_LIMIT_PCT = Decimal("0")
 
 
@@ -138,7 +138,7 @@ def _write_version(session: Session, quote: Quote, number: int, pricing: Pricing
                    now: datetime, *, discount_pct: Decimal, requested: Decimal, status: str,
                    note: str | None) -> QuoteVersion:
     on = local_day(now)
-    valid_until = on + timedelta(days=VALIDITY_DAYS)
+    valid_until = on + timedelta(days=organisation.quote_validity_days(session))
     if pricing.price_list.valid_to is not None:
         valid_until = min(valid_until, pricing.price_list.valid_to)
     p = pricing.priced

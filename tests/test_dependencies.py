@@ -19,7 +19,6 @@ OWN = {"bot", "core", "scheduler", "search_index", "migrations", "tests", "bench
 USED_WITHOUT_IMPORT = {
     "psycopg": "the SQLAlchemy driver of postgresql+psycopg:// URLs",
     "tzdata": "time zones where the OS has no zoneinfo database (zoneinfo falls back to it)",
-    "pillow": "matplotlib's PNG writer; python-pptx images",
 }
 
 

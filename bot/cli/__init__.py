@@ -27,6 +27,7 @@ CLI_MODULES: tuple[str, ...] = (
     "bot.cli.fieldservice",
     "bot.cli.reports",
     "bot.cli.ops",
+    "bot.cli.org",
 )
 
 

@@ -12,7 +12,7 @@ from bot.conversations.registry import Registry
 from bot.documents.proposal_pdf import proposal_pdf
 from bot.i18n import N_, Translator, register_errors
 from core import agenda as agenda_service
-from core import mailing, proposals
+from core import mailing, organisation, proposals
 from core.agenda import AgendaItem
 from core.mailing import Suggestion
 from core.models import Deal, Role
@@ -131,8 +131,11 @@ async def send_ics(ctx: Ctx, arg: str) -> Step:
     kind = follow_up.kind if follow_up is not None else "follow_up"
     company = follow_up.company.name if follow_up is not None and follow_up.company else ""
     summary = f"{kind_label(ctx.t, kind)}: {company}".rstrip(": ")
+    seller = organisation.seller(ctx.session)
+    organizer = f"{ctx.user.name} ({seller.name})" if seller.name else ctx.user.name
     data = agenda_service.follow_up_ics(ctx.session, ctx.user, follow_up_id, summary=summary,
-                                        now=ctx.now, organizer_name=ctx.user.name)
+                                        now=ctx.now, organizer_name=organizer,
+                                        organizer_email=seller.email)
     return done(Reply(ctx.t("Open the file to add it to your calendar."),
                       attachment=Attachment(filename=f"sfa-{follow_up_id}.ics", data=data,
                                             mime="text/calendar")))
@@ -196,9 +199,12 @@ async def choose_template(ctx: Ctx, inc: Incoming) -> Step:
 def _generate(ctx: Ctx, template_id: int) -> Step:
     document = proposals.render_proposal(ctx.session, ctx.user, int(ctx.data["deal_id"]),
                                          template_id, ctx.now)
+    # The document speaks its template's language to its footer, whatever the reader's.
+    words = Translator(document.language, ctx.user.timezone)
     pdf = proposal_pdf(document.title, document.text,
-                       footer=ctx.t("Prepared by {name} on {date}", name=ctx.user.name,
-                                    date=ctx.t.date(ctx.now)))
+                       footer=words("Prepared by {name} on {date}", name=ctx.user.name,
+                                    date=words.date(ctx.now)),
+                       seller=organisation.seller(ctx.session), t=words)
     filename = "".join(ch if ch.isalnum() else "-" for ch in document.title)[:60] + ".pdf"
     return done(Reply(ctx.t("Here is the document; it is noted in the deal's history."),
                       attachment=Attachment(filename=filename, data=pdf,

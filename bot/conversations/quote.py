@@ -50,7 +50,7 @@ from bot.conversations.messages import (
 from bot.conversations.registry import Registry
 from bot.documents.quote_pdf import PdfLine, PdfQuote, render_quote_pdf
 from bot.i18n import N_, Translator, register_errors
-from core import approvals
+from core import approvals, organisation
 from core import quotes as quote_service
 from core.catalog import check_configuration, cross_sell, expand_bundles, resolve_items
 from core.contacts import find_companies
@@ -630,7 +630,8 @@ def quote_pdf(session: Session, quote: Quote, version: QuoteVersion, t: Translat
                     for line in version.lines),
         subtotal=Decimal(version.subtotal), discount_total=Decimal(version.discount_total),
         discount_pct=Decimal(version.discount_pct), tax_total=Decimal(version.tax_total),
-        total=Decimal(version.total), discount_note=note), t)
+        total=Decimal(version.total), discount_note=note,
+        seller=organisation.seller(session)), t)
 
 
 def quote_reply(session: Session, quote: Quote, version: QuoteVersion, t: Translator,

@@ -34,6 +34,7 @@ FLOW_MODULES: tuple[str, ...] = (
     "bot.conversations.approvals",
     "bot.conversations.admin",
     "bot.conversations.fieldday",
+    "bot.conversations.org",
 )
 
 

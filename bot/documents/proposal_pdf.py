@@ -1,22 +1,25 @@
-"""A filled proposal / contract summary as a PDF: the rendered template text laid out with
-markdown-like headings (#, ##), bullet lines (- or *) and paragraphs (fpdf2 core fonts)."""
+"""A filled proposal / contract summary as a PDF: the seller's letterhead, then the rendered
+template text laid out with markdown-like headings (#, ##), bullet lines (- or *) and
+paragraphs, in the Unicode document font; the DRAFT line while the seller is not set."""
 
 from __future__ import annotations
 
-from fpdf import FPDF
+from bot.documents import DocumentPdf, letterhead
+from bot.i18n import Translator
+from core.organisation import Seller
 
-from bot.documents import latin1
 
-
-def proposal_pdf(title: str, text: str, footer: str) -> bytes:
-    """Lay out `text` (the filled template) under `title`."""
-    pdf = FPDF(format="A4")
-    pdf.set_auto_page_break(auto=True, margin=15)
-    pdf.set_title(latin1(title))
+def proposal_pdf(title: str, text: str, footer: str, *, seller: Seller | None = None,
+                 t: Translator | None = None) -> bytes:
+    """Lay out `text` (the filled template) under `title`; labels in `t`'s language (the
+    document's, which may differ from the reader's)."""
+    pdf = DocumentPdf(seller or Seller(), t or Translator("en"), footer_text=footer)
+    pdf.set_title(title)
     pdf.add_page()
-    width = pdf.w - pdf.l_margin - pdf.r_margin
-    pdf.set_font("Helvetica", "B", 16)
-    pdf.multi_cell(width, 8, latin1(title))
+    letterhead(pdf)
+    width = pdf.epw
+    pdf.font(16, bold=True)
+    pdf.text_block(width, 8, title, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     for raw in text.splitlines():
         line = raw.rstrip()
@@ -24,20 +27,17 @@ def proposal_pdf(title: str, text: str, footer: str) -> bytes:
             pdf.ln(3)
             continue
         if line.startswith("## "):
-            pdf.set_font("Helvetica", "B", 12)
-            pdf.multi_cell(width, 7, latin1(line[3:]))
+            pdf.font(12, bold=True)
+            pdf.text_block(width, 7, line[3:], new_x="LMARGIN", new_y="NEXT")
         elif line.startswith("# "):
-            pdf.set_font("Helvetica", "B", 14)
-            pdf.multi_cell(width, 8, latin1(line[2:]))
+            pdf.font(14, bold=True)
+            pdf.text_block(width, 8, line[2:], new_x="LMARGIN", new_y="NEXT")
         elif line.lstrip().startswith(("- ", "* ")):
-            pdf.set_font("Helvetica", size=10)
+            pdf.font(10)
             pdf.set_x(pdf.l_margin + 4)
-            pdf.multi_cell(width - 4, 5, latin1("- " + line.lstrip()[2:]))
+            pdf.text_block(width - 4, 5, "• " + line.lstrip()[2:], new_x="LMARGIN",
+                           new_y="NEXT")
         else:
-            pdf.set_font("Helvetica", size=10)
-            pdf.multi_cell(width, 5, latin1(line))
-    pdf.set_y(-20)
-    pdf.set_font("Helvetica", size=7)
-    pdf.set_text_color(120)
-    pdf.cell(0, 5, latin1(footer), align="C")
+            pdf.font(10)
+            pdf.text_block(width, 5, line, new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())

@@ -6,6 +6,7 @@ from core.models import (  # noqa: F401  (imported for their tables)
     fieldday,
     fieldservice,
     knowledge,
+    organisation,
     pipeline,
     quotes,
     reports,

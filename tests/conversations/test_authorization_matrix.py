@@ -56,6 +56,8 @@ EXPECTED_FLOWS: dict[str, frozenset[Role]] = {
     # customers and contacts from the chat
     "newcompany": FIELD, "newcontact": FIELD, "editcontact": FIELD, "merge": MANAGERS,
     "approvals": MANAGERS,
+    # the company's own details on documents
+    "org": frozenset({A}),
 }
 EXPECTED_ACTIONS: dict[str, frozenset[Role]] = {
     "contact.vcard": FIELD, "contact.card": FIELD, "visit.contact": FIELD,

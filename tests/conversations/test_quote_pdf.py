@@ -1,5 +1,6 @@
 """The quote PDF: a valid PDF whose text holds every line and the total; labels in the
-reader's language; names outside latin-1 are transliterated, never a crash."""
+reader's language; names in Latin Extended and Vietnamese print as typed (Unicode font),
+characters outside the font become their base letter or "?", never a crash."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from decimal import Decimal
 
 from pypdf import PdfReader
 
-from bot.documents import latin1
+from bot.documents.fonts import printable
 from bot.documents.quote_pdf import PdfLine, PdfQuote, render_quote_pdf
 from bot.i18n import Translator
 
@@ -49,8 +50,13 @@ def test_indonesian_labels() -> None:
     assert "Berlaku sampai" in text and "Harga satuan" in text
 
 
-def test_names_outside_latin1_are_transliterated() -> None:
-    assert latin1("Café “Ōsaka” – 東京") == 'Café "Osaka" - ??'
-    data = render_quote_pdf(doc(1, customer="Warung Ḱopi Ŝedap 😀"), Translator("en"))
+def test_names_in_any_latin_script_print_as_typed() -> None:
+    data = render_quote_pdf(doc(1, customer="Công ty Nguyễn Thị Minh Khai – Łódź “Żółć”"),
+                            Translator("en"))
     _, text = text_of(data)
-    assert "Warung Kopi Sedap ?" in text
+    assert "Công ty Nguyễn Thị Minh Khai – Łódź “Żółć”" in text
+    # typed with combining marks (decomposed), printed with the font's own letters
+    assert printable("Nguye\u0302\u0303n") == "Nguyễn"
+    assert printable("Café 東京 😀 Ｏsaka") == "Café ?? ? Osaka"
+    _, text = text_of(render_quote_pdf(doc(1, customer="Warung 東京 😀"), Translator("en")))
+    assert "Warung ?? ?" in text
