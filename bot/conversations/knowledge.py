@@ -14,6 +14,7 @@ from bot.conversations.messages import Attachment, Button, Incoming, Reply, butt
 from bot.conversations.registry import Registry
 from bot.i18n import N_, Translator, register_errors
 from core import knowledge as kb
+from core.customer_brief import record_read
 from core.errors import Conflict, DomainError
 from core.models import NoticeRow, Role, User
 from core.models.knowledge import Document
@@ -257,7 +258,9 @@ def _doc_id(arg: str) -> int:
 
 
 async def act_open(ctx: Ctx, arg: str) -> Step:
-    return done(open_reply(ctx, kb.get_document(ctx.session, ctx.user, _doc_id(arg))))
+    doc = kb.get_document(ctx.session, ctx.user, _doc_id(arg))
+    record_read(ctx.session, ctx.user, doc, ctx.now)  # a customer brief says what changed since
+    return done(open_reply(ctx, doc))
 
 
 def locked_reply(ctx: Ctx, doc: Document) -> Reply:

@@ -1,7 +1,8 @@
 """The terminal door: chat with the bot in a terminal, or play a script of messages.
 
 Script lines: plain text is a message; `[Label]` (or `[2]`) presses a button of the latest
-bot message; `@location LAT,LON` shares a location; `@file PATH` uploads a file;
+bot message; `@location LAT,LON` shares a location; `@live LAT,LON` is one update of a
+live location; `@file PATH` uploads a file;
 `@as LOGIN` switches to another user; `@advance 2h` moves a manual clock (with
 `--now`) and runs the tick hooks (the scheduler's sweeps); `#` starts a comment.
 """
@@ -21,7 +22,13 @@ from typing import TextIO
 from sqlalchemy import select
 
 from bot.conversations.engine import Engine
-from bot.conversations.messages import Button, Incoming, IncomingFile, Reply
+from bot.conversations.messages import (
+    Button,
+    Incoming,
+    IncomingFile,
+    Reply,
+    live_location_update,
+)
 from core import users as user_service
 from core.clock import ManualClock
 from core.models import ChatIdentity, Platform
@@ -113,6 +120,8 @@ class ConsoleDoor:
                 caption = f" — {reply.attachment.caption}" if reply.attachment.caption else ""
                 self.print(f"     📎 {reply.attachment.filename} ({len(reply.attachment.data)} "
                            f"bytes) saved to {path}{caption}")
+            if reply.ask_location:  # the terminal's way to share one
+                self.print(f"     ({reply.ask_location}: type @location LAT,LON)")
             flat = [b for row in reply.buttons for b in row]
             if flat:
                 start = len(numbered) + 1
@@ -179,6 +188,17 @@ class ConsoleDoor:
                 return
             self.print(f"{self.login}: 📍 {location[0]}, {location[1]}")
             self.render(await self.engine.handle(self._incoming(location=location)))
+        elif word == "live":  # one update of a live location (Telegram's live sharing)
+            try:
+                lat_text, lon_text = rest.replace(" ", "").split(",")
+                point = (float(lat_text), float(lon_text))
+            except ValueError:
+                self.print("     (use @live LAT,LON)")
+                return
+            self.print(f"{self.login}: 📡 {point[0]}, {point[1]}")
+            self.render(await self.engine.handle(live_location_update(
+                platform=PLATFORM, chat_id=self.login, user_id=self.login, lat=point[0],
+                lon=point[1])))
         elif word == "file":
             path = Path(rest)
             if not path.is_file():

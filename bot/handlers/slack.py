@@ -93,6 +93,9 @@ from core.models import ConversationState, Platform
 from core.ports import DeliveryError, OutboundMessage, PermanentFailure, RateLimited
 from core.settings import Settings
 
+SLACK_LOCATION_HINT = N_("📍 Slack cannot share a location: paste a Google Maps or "
+                         "OpenStreetMap link of where you are.")
+
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
@@ -1083,6 +1086,9 @@ class SlackDoor:
         """Render the engine's replies: in a channel, ephemeral ones only to the asker (and
         their files to the asker's DM); in a DM, everything as messages."""
         for reply in replies:
+            if reply.ask_location:  # Slack has no location sharing: say how instead
+                hint = (await self._t(user))(SLACK_LOCATION_HINT)
+                reply = replace(reply, text=f"{reply.text}\n{hint}" if reply.text else hint)
             target, ephemeral_to = channel, None
             if is_group and reply.ephemeral:
                 if reply.attachment is not None:

@@ -37,7 +37,10 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
+    KeyboardButton,
     Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
     ReplyParameters,
     Update,
 )
@@ -63,6 +66,7 @@ from bot.conversations.messages import (
     IncomingFile,
     Reply,
     from_outbound,
+    live_location_update,
 )
 from bot.i18n import N_, Translator
 from bot.logs import RedactSecrets, redact_everywhere
@@ -78,7 +82,8 @@ MAX_TEXT = 4096  # Telegram's limit for one message
 MAX_CAPTION = 1024
 MAX_ALERT = 200  # a callback query answer shown as a pop-up
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-ALLOWED_UPDATES = ("message", "callback_query")
+# edited_message: a shared live location moves by edits of its message.
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 _COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
 # Menu entries for people who are not linked yet (their role is unknown).
 _GUEST_COMMANDS = (
@@ -171,10 +176,19 @@ def _vcard_contact(data: bytes) -> dict[str, str] | None:
 
 
 async def send_reply(
-    bot: Any, chat_id: str | int, reply: Reply, *, reply_to: int | None = None
+    bot: Any, chat_id: str | int, reply: Reply, *, reply_to: int | None = None,
+    remove_keyboard: bool = False,
 ) -> Message | None:
-    """Send one Reply to a chat; returns the last message sent (None if nothing to send)."""
-    markup = keyboard(reply)
+    """Send one Reply to a chat; returns the last message sent (None if nothing to send).
+    A reply asking for a location (and without inline buttons) shows a one-tap "share
+    location" keyboard; `remove_keyboard` takes such a keyboard away again."""
+    markup: Any = keyboard(reply)
+    if markup is None and reply.ask_location:
+        markup = ReplyKeyboardMarkup(
+            [[KeyboardButton(reply.ask_location[:64], request_location=True)]],
+            one_time_keyboard=True, resize_keyboard=True)
+    elif markup is None and remove_keyboard:
+        markup = ReplyKeyboardRemove()
     attachment = reply.attachment
     common: dict[str, Any] = {}
     if reply_to is not None:
@@ -409,6 +423,8 @@ class TelegramDoor:
         self._chat_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary())
         self._menus: dict[str, tuple[str, str]] = {}  # chat id -> (role, locale) last set
+        # Chats shown the one-tap "share location" keyboard, until a reply takes it away.
+        self._location_keyboards: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._web: web.AppRunner | None = None
         self.bound_port: int | None = None
@@ -576,6 +592,8 @@ class TelegramDoor:
             return str(q.message.chat.id) if q.message is not None else str(q.from_user.id)
         if update.message is not None:
             return str(update.message.chat.id)
+        if update.edited_message is not None:
+            return str(update.edited_message.chat.id)
         return None
 
     async def _handle(self, update: Update, progress: dict[str, bool]) -> None:
@@ -605,7 +623,15 @@ class TelegramDoor:
         elif inc.chat_is_group and update.message is not None:
             reply_to = update.message.message_id
         for reply in replies:
-            await send_reply(self.bot, inc.chat_id, reply, reply_to=reply_to)
+            # The "share location" keyboard goes with the next reply that can carry it.
+            remove = (inc.chat_id in self._location_keyboards and not reply.buttons
+                      and not reply.ask_location)
+            if remove:
+                self._location_keyboards.discard(inc.chat_id)
+            await send_reply(self.bot, inc.chat_id, reply, reply_to=reply_to,
+                             remove_keyboard=remove)
+            if reply.ask_location and not reply.buttons and not inc.chat_is_group:
+                self._location_keyboards.add(inc.chat_id)
         self._answer_sent(inc, replies)
         if self._menu_may_change(inc):
             self._background(self._refresh_menu(inc))
@@ -631,6 +657,16 @@ class TelegramDoor:
                 display_name=query.from_user.full_name,
                 language=_language(query.from_user.language_code),
             )
+        edited = update.edited_message
+        if edited is not None:  # only a live location's moves are for the engine
+            if (edited.location is None or edited.from_user is None
+                    or edited.chat.type != ChatType.PRIVATE):
+                return None
+            return live_location_update(
+                platform=PLATFORM, chat_id=str(edited.chat.id),
+                user_id=str(edited.from_user.id), update_id=str(update.update_id),
+                lat=edited.location.latitude, lon=edited.location.longitude,
+                language=_language(edited.from_user.language_code))
         msg = update.message
         if msg is None or msg.from_user is None or msg.chat.type == ChatType.CHANNEL:
             return None

@@ -79,7 +79,7 @@ EXPECTED_ACTIONS: dict[str, frozenset[Role]] = {
     "approval.reject": MANAGERS, "deal.open": FIELD,
     "field.visit": FIELD, "field.directions": FIELD, "field.setsite": FIELD,
     "customers.edit": FIELD, "customers.add_contact": FIELD, "customers.new_lead": FIELD,
-    "field.plan": FIELD, "field.drop": FIELD, "field.pin": FIELD,
+    "field.plan": FIELD, "field.drop": FIELD, "field.pin": FIELD, "field.live": EVERYONE,
 }
 # Flows and actions of areas still being built are checked once they are registered.
 OPTIONAL = {"deal", "pipeline", "newlead", "leads"}

@@ -225,6 +225,20 @@ class FakeTelegram:
         return self.push({"message": self._message(
             user, None, location={"latitude": lat, "longitude": lon})})
 
+    def send_live_location(self, user: dict[str, Any], lat: float, lon: float,
+                           live_period: int = 900) -> tuple[int, dict[str, Any]]:
+        """Start sharing a live location: a location message with a live period (returned,
+        to move it with `move_live_location`)."""
+        message = self._message(user, None, location={
+            "latitude": lat, "longitude": lon, "live_period": live_period})
+        return self.push({"message": message}), message
+
+    def move_live_location(self, message: dict[str, Any], lat: float, lon: float) -> int:
+        """The live location moved: Telegram sends the same message, edited."""
+        moved = {**message, "edit_date": int(time.time()), "location": {
+            **message["location"], "latitude": lat, "longitude": lon}}
+        return self.push({"edited_message": moved})
+
     def send_contact(self, user: dict[str, Any], phone: str, first: str, last: str = "") -> int:
         return self.push({"message": self._message(user, None, contact={
             "phone_number": phone, "first_name": first, "last_name": last})})
@@ -364,7 +378,12 @@ class FakeTelegram:
             return self._error(400, "Bad Request: message text is empty")
         if len(text) > 4096 + 2000:
             return self._error(400, "Bad Request: message is too long")
-        return self._ok(self._store(params["chat_id"], text=text, **self._markup(params)))
+        message = self._store(params["chat_id"], text=text, **self._markup(params))
+        if "inline_keyboard" not in message.get("reply_markup", {"inline_keyboard": 1}):
+            # Telegram's Message carries inline keyboards only (a reply keyboard or its
+            # removal is kept here for the tests, not returned)
+            message = {k: v for k, v in message.items() if k != "reply_markup"}
+        return self._ok(message)
 
     def _find(self, params: dict[str, Any]) -> dict[str, Any] | None:
         return self.messages.get((str(params.get("chat_id")), int(params.get("message_id", 0))))
