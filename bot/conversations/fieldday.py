@@ -31,7 +31,7 @@ from core import contacts as svc
 from core import customer_brief, dayplan, geo, sites
 from core import fieldservice as fs
 from core.errors import DomainError
-from core.models import Company, Deal, NoticeRow, Role, User
+from core.models import Company, NoticeRow, Role, User
 from core.models.fieldservice import ServiceJob
 from core.notices import enqueue_notice
 
@@ -523,19 +523,6 @@ def register_plan(registry: Registry) -> None:
 
 
 # -- live locations ------------------------------------------------------------------------
-def account_rep(session: Session, job: ServiceJob) -> User | None:
-    """The rep of a job's customer: the deal's owner, else the account's owner."""
-    rep_id = None
-    if job.deal_id is not None:
-        deal = session.get(Deal, job.deal_id)
-        rep_id = deal.owner_id if deal else None
-    if rep_id is None:
-        company = session.get(Company, job.company_id)
-        rep_id = company.owner_id if company else None
-    rep = session.get(User, rep_id) if rep_id else None
-    return rep if rep is not None and rep.active else None
-
-
 def _technician_live(ctx: Ctx, point: tuple[float, float]) -> Step:
     """A technician on the way: at a job's site it is "arrived" (the rep is told); on the
     way to an en-route job, the rep is told the ETA once."""
@@ -548,14 +535,10 @@ def _technician_live(ctx: Ctx, point: tuple[float, float]) -> Step:
         dist = fs.distance_to_site(job, point[0], point[1])
         if dist is None:
             continue
-        rep = account_rep(ctx.session, job)
-        if dist <= fs.ARRIVAL_RADIUS_KM:
+        rep = fs.customer_rep(ctx.session, job)
+        if dist <= fs.ARRIVAL_RADIUS_KM:  # arrived: the rep hears it (core.fieldservice)
             job = fs.arrive(ctx.session, job_id=job.id, user=ctx.user, lat=point[0],
                             lon=point[1], now=ctx.now)
-            if rep is not None:
-                enqueue_notice(ctx.session, kind="fieldday.tech_arrived",
-                               reason=f"job:{job.id}:arrived", recipient_user_id=rep.id,
-                               due_at=ctx.now, now=ctx.now, params={"job_id": job.id})
             return done(Reply.with_buttons(
                 ctx.t("📍 You reached the site of job #{id}: on site since {time}. Press "
                       "Done when finished.", id=job.id, time=ctx.t.time(ctx.now)),
@@ -672,24 +655,9 @@ def render_tech_eta(session: Session, row: NoticeRow, user: User | None, t: Tran
                    company=company_name(company) if company else "—", eta=t.time(eta)))
 
 
-def render_tech_arrived(session: Session, row: NoticeRow, user: User | None, t: Translator
-                        ) -> Reply | None:
-    """The technician reached the job's site (live location or a share)."""
-    job = session.get(ServiceJob, int(row.params.get("job_id", 0)))
-    if job is None or job.arrived_at is None:
-        return None
-    company = session.get(Company, job.company_id)
-    tech = session.get(User, job.technician_id) if job.technician_id else None
-    return Reply(t("📍 {tech} arrived at job #{id} at {company} at {time}.",
-                   tech=tech.name if tech else "—", id=job.id,
-                   company=company_name(company) if company else "—",
-                   time=t.time(job.arrived_at)))
-
-
 def register_live(registry: Registry) -> None:
     """Register the live-location action and the field day's pushed messages."""
     registry.add_action(Action(LIVE_LOCATION_ACTION, act_live,
                                roles=FIELD_ROLES | {Role.TECHNICIAN}))
     registry.add_notice("fieldday.brief", render_brief)
     registry.add_notice("fieldday.tech_eta", render_tech_eta)
-    registry.add_notice("fieldday.tech_arrived", render_tech_arrived)

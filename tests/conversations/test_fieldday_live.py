@@ -121,6 +121,6 @@ async def test_technician_live_location_eta_then_arrived(app: App, chat: Collect
     out = texts(await live(agus, lat + 0.001, lon))
     assert f"You reached the site of job #{job_id}" in out
     assert job_row(app, job_id).status == "on_site"
-    text = deliver(app, rep, "fieldday.tech_arrived")
+    text = deliver(app, rep, "job.arrived")
     assert f"#{job_id}" in text and "Agus Salim" in text
     assert await live(agus, lat, lon) == []  # already on site: nothing more
