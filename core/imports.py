@@ -34,9 +34,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core import geo
 from core.contact_index import normalise, phone_key
 from core.errors import DomainError
 from core.models import Company, Contact, Deal, Territory, User
+from core.sites import put_site
 
 T = TypeVar("T")
 Row = Mapping[str, str]
@@ -345,7 +347,7 @@ def _assign(record: Any, values: Mapping[str, Any]) -> bool:
 COMPANY_COLUMNS = ("external_id", "name", "legal_form", "industry", "segment", "employees",
                    "territory", "owner", "phone", "email", "website", "city",
                    "head_office_address", "billing_address", "billing_office",
-                   "delivery_address")
+                   "delivery_address", "lat", "lon", "map_link")
 LEGAL_FORMS = {"pt": "PT", "cv": "CV", "tbk": "Tbk", "ltd": "Ltd", "inc": "Inc", "ud": "UD"}
 
 
@@ -415,10 +417,14 @@ class CompanyImporter:
             "external_id": _text(row, "external_id", 64),
         }
         # Columns absent from the file do not overwrite what is stored.
-        return {k: v for k, v in values.items()
-                if k == "name" or (k == "legal_form" and derived) or _column(k) in row}
+        kept: dict[str, Any] = {
+            k: v for k, v in values.items()
+            if k == "name" or (k == "legal_form" and derived) or _column(k) in row}
+        kept[SITE] = _site(row)  # the head office's coordinates (core.sites), or None
+        return kept
 
     def upsert(self, session: Session, values: dict[str, Any]) -> str:
+        site = values.pop(SITE, None)
         cid = self._match(values)
         if cid is None:
             company = Company(**values, created_at=self.now, updated_at=self.now)
@@ -426,11 +432,16 @@ class CompanyImporter:
             session.flush()
             self._remember(company.id, company.external_id, company.email, company.phone,
                            company.name)
+            if site is not None:
+                put_site(session, company, *site, now=self.now, source="import")
             return "created"
         found = session.get(Company, cid)
         assert found is not None
         company = found
-        if not _assign(company, _filled(values)):
+        moved = site is not None and (company.lat, company.lon) != site
+        if moved:
+            put_site(session, company, *site, now=self.now, source="import")
+        if not _assign(company, _filled(values)) and not moved:
             return "unchanged"
         company.updated_at = self.now
         self._remember(company.id, company.external_id, company.email, company.phone,
@@ -446,6 +457,34 @@ class CompanyImporter:
         if key and key in self.by_phone:
             return self.by_phone[key]
         return self.by_name.get(" ".join(normalise(values["name"])))
+
+
+SITE = "__site__"
+
+
+def _site(row: Row) -> tuple[float, float] | None:
+    """Coordinates from lat / lon columns, or from a Google Maps / OpenStreetMap link (or
+    "lat, lon") in map_link; None when the row gives none."""
+    lat_text, lon_text = (row.get("lat") or "").strip(), (row.get("lon") or "").strip()
+    link = (row.get("map_link") or "").strip()
+    if not (lat_text or lon_text or link):
+        return None
+    if lat_text or lon_text:
+        try:
+            point = (float(lat_text.replace(",", ".")), float(lon_text.replace(",", ".")))
+        except ValueError:
+            raise DomainError("import.bad_location",
+                              value=f"{lat_text[:20]}, {lon_text[:20]}") from None
+        if not geo.valid_point(*point):
+            raise DomainError("import.bad_location", value=f"{lat_text[:20]}, {lon_text[:20]}")
+        return point
+    try:
+        found = geo.parse_point(link)
+    except geo.ShortMapLink:
+        raise DomainError("import.short_map_link", value=link[:60]) from None
+    if found is None:
+        raise DomainError("import.bad_location", value=link[:60])
+    return found
 
 
 def _column(attribute: str) -> str:

@@ -41,6 +41,11 @@ register_errors({
     "site.bad_kind": N_("Unknown kind of site {kind}: use head office, delivery or other."),
     "site.not_allowed": N_("Only the account's owner or a manager can set the location of "
                            "{company}."),
+    "import.bad_location": N_("the location \"{value}\" is not valid (lat between -90 and 90, "
+                              "lon between -180 and 180, or a Google Maps / OpenStreetMap "
+                              "link)"),
+    "import.short_map_link": N_("\"{value}\" is a shortened map link, which cannot be read "
+                                "offline: paste the full link or the lat and lon"),
     "dayplan.not_in_plan": N_("That customer is not in today's plan any more. Send /plan for "
                               "the current one."),
 })

@@ -160,3 +160,39 @@ def test_site_changes_are_kept(database: Database, world: DemoWorld) -> None:
     with database.session() as s:
         assert s.scalar(select(func.count()).select_from(SiteChange)) == s.scalar(
             select(func.count()).select_from(CompanySite))
+
+
+def test_import_takes_lat_lon_and_map_links(database: Database, clock: ManualClock) -> None:
+    from core.imports import import_companies, read_csv
+
+    csv_text = (
+        "external_id,name,city,lat,lon,map_link\n"
+        "A1,PT Utama Indah,Jakarta,-6.2001,106.8001,\n"
+        'A2,CV Baru Jaya,Bandung,,,"https://www.google.com/maps/@-6.9175,107.6191,17z"\n'
+        "A3,PT Tanpa Lokasi,Medan,,,\n"
+        "A4,PT Salah,Medan,95,106.8,\n"
+        "A5,PT Pendek,Medan,,,https://maps.app.goo.gl/xyz\n"
+        "A6,PT Alamat,Medan,,,Jl. Sudirman 5\n")
+    now = clock.now()
+    with database.session() as s:
+        _, rows = read_csv(csv_text)
+        report = import_companies(s, rows, now)
+        assert (report.created, [(e.line, e.code) for e in report.errors]) == (
+            3, [(5, "import.bad_location"), (6, "import.short_map_link"),
+                (7, "import.bad_location")])
+        by_name = {c.name: c for c in s.scalars(select(Company))}
+        assert (by_name["Utama Indah"].lat, by_name["Utama Indah"].lon) == (-6.2001, 106.8001)
+        site = sites.main_site(s, by_name["Baru Jaya"].id)
+        assert (site.lat, site.lon, site.source) == (-6.9175, 107.6191, "import")
+        assert sites.main_site(s, by_name["Tanpa Lokasi"].id) is None
+    with database.session() as s:  # the same file again: nothing changes
+        _, rows = read_csv(csv_text)
+        report = import_companies(s, rows, now + timedelta(days=1))
+        assert (report.created, report.updated, report.unchanged) == (0, 0, 3)
+    with database.session() as s:  # a moved site is an update, logged
+        _, rows = read_csv("external_id,name,lat,lon\nA1,PT Utama Indah,-6.3,106.9\n")
+        report = import_companies(s, rows, now + timedelta(days=2))
+        assert report.updated == 1
+        cid = s.scalars(select(Company.id).where(Company.external_id == "A1")).one()
+        assert [(c.old_lat, c.new_lat) for c in sites.site_history(s, cid)] == [
+            (-6.2001, -6.3), (None, -6.2001)]
