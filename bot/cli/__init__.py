@@ -294,10 +294,14 @@ def users_list() -> None:
 
 @users.command("invite")
 @click.argument("login")
-def users_invite(login: str) -> None:
-    """Print a single-use invite code that links a chat account to LOGIN."""
+@click.option("--qr", "qr", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the QR code image (PNG) of the Telegram link to this file.")
+def users_invite(login: str, qr: Path | None) -> None:
+    """Print a single-use invite code that links a chat account to LOGIN, and the Telegram
+    deep link https://t.me/<bot>?start=CODE when the bot is known."""
     from datetime import timedelta
 
+    from core import invites
     from core import users as user_service
     from core.errors import NotFound
 
@@ -310,9 +314,50 @@ def users_invite(login: str) -> None:
         invite = user_service.create_invite(
             session, user, now=app.clock.now(),
             ttl=timedelta(hours=app.settings.invite_ttl_hours))
+        username = invites.cached_username(session) or _telegram_username(app)
+        if username:
+            invites.remember_username(session, username, app.clock.now())
         click.echo(f"{invite.code}")
+        if username:
+            link = invites.deep_link(username, invite.code)
+            click.echo(link)
+            if qr is not None:
+                try:
+                    qr.write_bytes(invites.qr_png(link))
+                except OSError as exc:
+                    fail(f"cannot write {qr}: {exc.strerror}")
+                click.echo(f"(QR code of the link written to {qr})", err=True)
+        elif qr is not None:
+            fail("no Telegram bot known yet for a QR code: set TELEGRAM_BOT_TOKEN (or start "
+                 "the bot once)")
         click.echo(f"(valid until {invite.expires_at:%Y-%m-%d %H:%M} UTC; the user sends "
                    f"/start {invite.code} to the bot)", err=True)
+
+
+def _telegram_username(app: Any) -> str | None:
+    """The bot's username from Telegram's getMe (None without a token or when unreachable)."""
+    token = app.settings.telegram_bot_token
+    if token is None:
+        return None
+    from telegram import Bot
+    from telegram.error import TelegramError
+
+    from bot.handlers.telegram import AiohttpRequest, api_urls, protect_logs
+
+    protect_logs([token.get_secret_value()])
+    base_url, base_file_url = api_urls(app.settings.telegram_api_url)
+
+    async def ask() -> str | None:
+        async with Bot(token.get_secret_value(), base_url=base_url,
+                       base_file_url=base_file_url, request=AiohttpRequest()) as bot:
+            return bot.username
+
+    try:
+        return asyncio.run(ask())
+    except (TelegramError, OSError) as exc:
+        click.echo(f"(Telegram's getMe failed: {exc.__class__.__name__}; the code alone "
+                   f"works: /start CODE)", err=True)
+        return None
 
 
 @users.command("deactivate")

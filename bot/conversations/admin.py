@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from bot.conversations.flow import ALL_ROLES, Ctx, Flow, Step, done, intent
-from bot.conversations.messages import Incoming
+from datetime import timedelta
+
+from bot.conversations.flow import ALL_ROLES, Action, Ctx, Flow, Step, done, intent
+from bot.conversations.messages import Attachment, Button, Incoming, Reply
 from bot.conversations.registry import Registry
 from bot.i18n import N_, register_errors
+from core import invites
 from core import teams as team_service
 from core import users as user_service
-from core.models import Role
+from core.models import InviteCode, Role, User
 
 ADMINS = frozenset({Role.ADMIN})
 CHANNEL_ADMINS = frozenset({Role.ADMIN, Role.MANAGER})
@@ -40,10 +43,36 @@ async def invite(ctx: Ctx, inc: Incoming) -> Step:
     if not login:
         return done(ctx.t("Usage: /invite LOGIN"))
     user = user_service.get_user_by_login(ctx.session, login)
-    code = user_service.create_invite(ctx.session, user, now=ctx.now)
-    return done(ctx.t("Invite code for {name}: {code} (valid until {until}). They send "
-                      "/start {code} to me.", name=user.name, code=code.code,
-                      until=ctx.t.datetime(code.expires_at)))
+    code = user_service.create_invite(
+        ctx.session, user, now=ctx.now,
+        ttl=timedelta(hours=ctx.services.settings.invite_ttl_hours))
+    text = ctx.t("Invite code for {name}: {code} (valid until {until}). They send "
+                 "/start {code} to me.", name=user.name, code=code.code,
+                 until=ctx.t.datetime(code.expires_at))
+    username = invites.cached_username(ctx.session)
+    if username is None:
+        return done(text)
+    link = invites.deep_link(username, code.code)
+    text += "\n" + ctx.t("On Telegram one tap does it: {link}", link=link)
+    return done(ctx.reply(text, [Button(ctx.t("QR code"), action="invite.qr",
+                                        arg=code.code)]))
+
+
+async def invite_qr(ctx: Ctx, arg: str) -> Step:
+    """The QR code image of an invite's deep link (to show on a screen or print)."""
+    invite = ctx.session.get(InviteCode, (arg or "")[:32])
+    username = invites.cached_username(ctx.session)
+    if invite is None or invite.used_at is not None or invite.expires_at <= ctx.now \
+            or username is None:
+        return done(ctx.t("That invite is used or expired. Make a new one with /invite "
+                          "LOGIN."))
+    user = ctx.session.get(User, invite.user_id)
+    link = invites.deep_link(username, invite.code)
+    name = user.login if user is not None else "user"
+    return done(Reply(ctx.t("Scan it with the phone's camera to open the bot and link the "
+                            "chat: {link}", link=link),
+                      attachment=Attachment(f"invite-{name}.png", invites.qr_png(link),
+                                            "image/png")))
 
 
 async def list_users(ctx: Ctx, inc: Incoming) -> Step:
@@ -87,6 +116,7 @@ def register(registry: Registry) -> None:
         r"\b[\s!.,]*\w{0,12}[!.]*$", priority=90))
     registry.add_flow(Flow("invite", start=invite, roles=ADMINS, commands=("invite",),
                            help=N_("Create an invite code for a user")))
+    registry.add_action(Action("invite.qr", invite_qr, roles=ADMINS, group_ok=False))
     registry.add_flow(Flow("users", start=list_users, roles=ADMINS, commands=("users",),
                            help=N_("List users")))
     registry.add_flow(Flow("linkchannel", start=link_channel, roles=CHANNEL_ADMINS,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from bot.conversations import progress
 from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, goto, intent
 from bot.conversations.messages import Attachment, Button, Incoming, Reply, button_rows
 from bot.conversations.registry import Registry
@@ -201,6 +202,7 @@ def _generate(ctx: Ctx, template_id: int) -> Step:
                                          template_id, ctx.now)
     # The document speaks its template's language to its footer, whatever the reader's.
     words = Translator(document.language, ctx.user.timezone)
+    progress.working(progress.DOCUMENT)
     pdf = proposal_pdf(document.title, document.text,
                        footer=words("Prepared by {name} on {date}", name=ctx.user.name,
                                     date=words.date(ctx.now)),

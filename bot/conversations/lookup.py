@@ -351,6 +351,17 @@ def _answer_product(ctx: Ctx, q: str, text: str) -> Step:
 
 # -- actions ----------------------------------------------------------------------------------
 async def vcard_action(ctx: Ctx, arg: str) -> Step:
+    """The contact card as the phone's own "add contact" (a vCard without words: Telegram
+    sends it with sendContact), the .vcf file one tap away."""
+    contact = svc.visible_contact(ctx.session, ctx.user, _int(arg))
+    return done(Reply(attachment=Attachment(svc.vcard_filename(contact), svc.vcard(contact),
+                                            "text/vcard"),
+                      buttons=((Button(ctx.t("📎 .vcf file"), action="contact.vcf",
+                                       arg=str(contact.id)),),)))
+
+
+async def vcf_action(ctx: Ctx, arg: str) -> Step:
+    """The contact card as a .vcf file (to forward, or import elsewhere)."""
     contact = svc.visible_contact(ctx.session, ctx.user, _int(arg))
     return done(Reply(ctx.t("Contact card of {name}.", name=contact.name),
                       attachment=Attachment(svc.vcard_filename(contact), svc.vcard(contact),
@@ -398,6 +409,7 @@ def register(registry: Registry) -> None:
     registry.add_flow(_flow("ask_brochure", "brochure"))
     registry.fallback = "lookup"
     registry.add_action(Action("contact.vcard", vcard_action, roles=FIELD_ROLES))
+    registry.add_action(Action("contact.vcf", vcf_action, roles=FIELD_ROLES))
     registry.add_action(Action("contact.card", card_action, roles=FIELD_ROLES))
 
     add = registry.add_intent

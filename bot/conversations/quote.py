@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.conversations import progress
 from bot.conversations.engine import encode_payload
 from bot.conversations.flow import Action, Ctx, Flow, Step, done, goto, intent
 from bot.conversations.messages import (
@@ -636,6 +637,7 @@ def quote_pdf(session: Session, quote: Quote, version: QuoteVersion, t: Translat
 
 def quote_reply(session: Session, quote: Quote, version: QuoteVersion, t: Translator,
                 text: str) -> Reply:
+    progress.working(progress.DOCUMENT)
     data = quote_pdf(session, quote, version, t)
     buttons: list[Button] = []
     if quote.status != "accepted":

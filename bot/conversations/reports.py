@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.charts import render_chart
+from bot.conversations import progress
 from bot.conversations.flow import Action, Ctx, Flow, Step, done, goto, intent
 from bot.conversations.messages import Attachment, Button, Incoming, Reply, button_rows
 from bot.conversations.registry import Registry
@@ -317,6 +318,7 @@ def report_replies(t: Translator, table: ReportTable, buttons: list[Button] | No
     if not table.rows:
         return [Reply(head + "\n" + t("No data for this period."),
                       buttons=button_rows(buttons or [], 3))]
+    progress.working(progress.IMAGE)
     chart = Attachment(filename=f"report-{spec.measure}.png", data=render_chart_png(t, table),
                        mime="image/png", caption=title_of(t, spec))
     return [Reply(head + "\n\n" + render_table(t, table), preformatted=True),

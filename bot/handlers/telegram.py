@@ -17,8 +17,11 @@ import gc
 import hashlib
 import hmac
 import html
+import json
 import logging
 import re
+import threading
+import urllib.request
 import warnings
 import weakref
 from collections.abc import Iterable
@@ -59,6 +62,7 @@ from telegram.error import (
 from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
 from telegram.request import BaseRequest, RequestData
 
+from bot.conversations import progress as working
 from bot.conversations.engine import Engine
 from bot.conversations.messages import (
     FORM_MIME,
@@ -75,6 +79,9 @@ from core.models import Role
 from core.ports import DeliveryError, OutboundMessage, PermanentFailure, RateLimited
 
 log = logging.getLogger(__name__)
+# What a step is making (bot.conversations.progress) -> Telegram's chat action.
+CHAT_ACTIONS = {working.TYPING: "typing", working.DOCUMENT: "upload_document",
+                working.IMAGE: "upload_photo"}
 
 PLATFORM = "telegram"
 TELEGRAM_API = "https://api.telegram.org"
@@ -401,6 +408,7 @@ class TelegramDoor:
         self.set_commands = set_commands
         self.max_upload_bytes = engine.settings.max_upload_bytes
         base_url, base_file_url = api_urls(api_url)
+        self._action_url = f"{base_url}{token}/sendChatAction"
         builder = (
             Application.builder()
             .token(token)
@@ -442,6 +450,7 @@ class TelegramDoor:
         except TelegramError as exc:
             raise TelegramStartError(f"cannot reach the Telegram Bot API: "
                                      f"{exc.__class__.__name__}") from None
+        await asyncio.to_thread(self._remember_username)
         if self.set_commands:
             try:
                 await self.publish_default_menus()
@@ -471,6 +480,17 @@ class TelegramDoor:
         if self.application.running:
             await self.application.stop()
         await self.application.shutdown()
+
+    def _remember_username(self) -> None:
+        """Keep getMe's username (initialize asked for it) for invite deep links."""
+        from core import invites
+
+        try:
+            with self.engine.db.session() as session:
+                invites.remember_username(session, self.bot.username or "",
+                                          self.engine.clock.now())
+        except Exception as exc:  # links then show the code only; the door still starts
+            log.warning("could not keep the bot's username: %s", exc.__class__.__name__)
 
     # -- webhook -----------------------------------------------------------------------------
     async def _start_webhook(self) -> None:
@@ -608,7 +628,9 @@ class TelegramDoor:
             # Telegram redelivers an update whose webhook call got no answer: the engine
             # keeps the replies until they are sent, for a redelivery after a crash here.
             inc = replace(inc, keep_answer=True)
-        replies = await self.engine.handle(inc)
+        shown: set[str] = set()
+        with working.listening(lambda kind: self._show_working(inc.chat_id, kind, shown)):
+            replies = await self.engine.handle(inc)
         progress["handled"] = True  # from here on, a failure is in sending the answer
         reply_to = None
         if query is not None:
@@ -635,6 +657,27 @@ class TelegramDoor:
         self._answer_sent(inc, replies)
         if self._menu_may_change(inc):
             self._background(self._refresh_menu(inc))
+
+    def _show_working(self, chat_id: str, kind: str, shown: set[str]) -> None:
+        """"uploading document…" / "typing…" while a step makes a PDF or a chart. The step
+        holds the event loop while it works, so the chat action goes out from a short-lived
+        thread of its own (once per kind and update; a failure only loses the hint)."""
+        action = CHAT_ACTIONS.get(kind)
+        if action is None or kind in shown:
+            return
+        shown.add(kind)
+        threading.Thread(target=self._post_chat_action, args=(chat_id, action),
+                         name="telegram-chat-action", daemon=True).start()
+
+    def _post_chat_action(self, chat_id: str, action: str) -> None:
+        body = json.dumps({"chat_id": chat_id, "action": action}).encode()
+        request = urllib.request.Request(self._action_url, data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=3) as response:
+                response.read()
+        except Exception as exc:  # never the URL: it holds the token
+            log.debug("chat action not shown: %s", exc.__class__.__name__)
 
     def _answer_sent(self, inc: Incoming, replies: list[Reply]) -> None:
         """Let the engine forget a kept answer once sent (in its next transaction)."""

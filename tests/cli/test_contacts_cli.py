@@ -154,3 +154,23 @@ def test_contacts_merge_from_the_shell(env: dict[str, str]) -> None:
     code, out, err = run(env, "companies", "merge", "Sinar Jaya Abadi", "Sinar Jaya Abadi",
                          "--yes")
     assert code == 2 and "That is the same record twice" in err
+
+
+def test_users_invite_prints_the_deep_link_and_writes_its_qr(env: dict[str, str],
+                                                             tmp_path: Path) -> None:
+    import sqlite3
+
+    qr = tmp_path / "invite.png"
+    code, out, err = run(env, "users", "invite", "budi", "--qr", str(qr))
+    assert code == 2 and "no Telegram bot known yet" in err and not qr.exists()
+    code, out, err = run(env, "users", "invite", "budi")
+    assert code == 0 and len(out.split()) == 1  # the code alone
+    db = env["SFA_DATABASE_URL"].removeprefix("sqlite:///")
+    with sqlite3.connect(db) as conn:  # what the Telegram door keeps from getMe
+        conn.execute("insert into bot_profiles (platform, username, updated_at) values "
+                     "('telegram', 'sfa_demo_bot', '2026-03-02 02:00:00')")
+    code, out, err = run(env, "users", "invite", "budi", "--qr", str(qr))
+    assert code == 0, err
+    invite, link = out.split()
+    assert link == f"https://t.me/sfa_demo_bot?start={invite}"
+    assert qr.read_bytes().startswith(b"\x89PNG") and "QR code of the link written" in err

@@ -78,6 +78,7 @@ EXPECTED_ACTIONS: dict[str, frozenset[Role]] = {
     "lead.extend": MANAGERS, "lead.remind": MANAGERS, "approval.approve": MANAGERS,
     "approval.reject": MANAGERS, "deal.open": FIELD,
     "field.visit": FIELD, "field.directions": FIELD, "field.setsite": FIELD,
+    "contact.vcf": FIELD, "invite.qr": frozenset({A}),
     "customers.edit": FIELD, "customers.add_contact": FIELD, "customers.new_lead": FIELD,
     "field.plan": FIELD, "field.drop": FIELD, "field.pin": FIELD, "field.live": EVERYONE,
 }

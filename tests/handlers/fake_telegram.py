@@ -438,6 +438,12 @@ class FakeTelegram:
                    if params.get(k)}
         return self._ok(self._store(params["chat_id"], contact=contact, **self._markup(params)))
 
+    async def _m_sendChatAction(self, params: dict[str, Any]) -> web.Response:
+        if params.get("action") not in ("typing", "upload_photo", "upload_document",
+                                         "find_location", "record_video", "upload_video"):
+            return self._error(400, "Bad Request: wrong parameter action in request")
+        return self._ok(True)
+
     async def _m_getFile(self, params: dict[str, Any]) -> web.Response:
         file_id = params.get("file_id", "")
         if file_id not in self.files:
