@@ -3,13 +3,29 @@ allocation by rule, reassignment, contact-by dates and the escalation sweep."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CursorResult, and_, case, exists, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    and_,
+    case,
+    delete,
+    event,
+    exists,
+    func,
+    inspect,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, DomainError, Forbidden, NotFound
@@ -26,6 +42,7 @@ from core.models import (
     TerritoryRep,
     User,
 )
+from core.models.coverage import TerritoryIndustry
 from core.models.pipeline import LeadAnnouncement, PipelineSetting
 from core.notices import enqueue_notice
 from core.sweeps import sweep
@@ -34,6 +51,9 @@ DEFAULTS: dict[str, int] = {
     "claim_minutes": 60,  # how long a lead waits for a claim before allocation by rule
     "contact_by_days": 1,  # working days to a first logged activity
     "lead_cap": 25,  # open leads per rep (a rep's own lead_cap wins)
+    "visit_norm": 8,  # visits a rep is expected to log per week (the coverage view)
+    "deal_cap": 40,  # open deals per rep that "optimise my team" never goes past
+    "account_cap": 250,  # accounts per rep that "optimise my team" never goes past
 }
 LEAD_STAGES = (Stage.OPPORTUNITY.value, Stage.LEAD_ALLOCATED.value, Stage.CONTACTED.value)
 WORKDAY_START = time(9, 0)
@@ -149,24 +169,31 @@ def upsert_team(session: Session, user: User, name: str, *, manager: str | None 
 
 
 def upsert_territory(session: Session, user: User, name: str, *, region: str,
-                     industry: str | None = None, team: str | None = None) -> Territory:
-    """Admin: create or update a territory (region, optional industry, team)."""
+                     industry: str | None = None, team: str | None = None,
+                     industries: Iterable[str] | None = None) -> Territory:
+    """Admin: create or update a territory (region, the industries it covers, team).
+
+    `industry` (one) is kept for older callers; `industries` (several) wins when given. On an
+    existing territory, giving neither keeps its industries. Two territories of one region
+    may not share an industry, nor both cover every industry (none listed)."""
     _admin(user)
     name, region = (name or "").strip(), (region or "").strip()
     if not name or not region or len(name) > 120 or len(region) > 80:
         raise DomainError("lead.bad_name")
+    wanted = clean_industries(industries if industries is not None
+                              else ([industry] if industry else None))
     row = session.scalar(select(Territory).where(func.lower(Territory.name) == name.lower()))
     if row is None:
-        clash = session.scalar(select(Territory).where(
-            func.lower(Territory.region) == region.lower(),
-            Territory.industry.is_(None) if not industry
-            else func.lower(Territory.industry) == industry.lower()))
-        if clash is not None:
-            raise Conflict("lead.territory_exists", name=clash.name)
-        row = Territory(name=name, region=region, industry=industry or None)
+        _check_clash(session, region, wanted or [], None)
+        row = Territory(name=name, region=region)
         session.add(row)
+        session.flush()
     else:
-        row.region, row.industry = region, industry or None
+        current = industries_of(session, [row.id]).get(row.id, [])
+        _check_clash(session, region, current if wanted is None else wanted, row.id)
+        row.region = region
+    if wanted is not None:
+        _write_industries(session, row, wanted)
     if team:
         row.team_id = team_by_name(session, team).id
     session.flush()
@@ -199,19 +226,343 @@ def set_away(session: Session, user: User, login: str, until: datetime | None) -
     return rep
 
 
+# -- industries: what a territory covers, and matching accounts to territories ---------------
+INDUSTRY_LIMIT = 80
+_TABLE_KEY = "territory_table"
+
+
+def clean_industries(values: Iterable[str] | None) -> list[str] | None:
+    """Industries as given, trimmed, without repeats (case-insensitive); None stays None."""
+    if values is None:
+        return None
+    out: list[str] = []
+    seen: set[str] = set()
+    for value in values:
+        text = " ".join(str(value or "").split())
+        if not text:
+            continue
+        if len(text) > INDUSTRY_LIMIT:
+            raise DomainError("lead.bad_industry", value=text[:40])
+        if text.lower() not in seen:
+            seen.add(text.lower())
+            out.append(text)
+    return out
+
+
+def parse_industries(text: str | None) -> list[str]:
+    """"Manufacturing, Logistics" (or separated by ; or |) -> the industries."""
+    return clean_industries(re.split(r"[,;|]", text or "")) or []
+
+
+def industries_of(session: Session, territory_ids: Iterable[int]) -> dict[int, list[str]]:
+    """Each territory's industries (sorted); a territory without any is absent."""
+    ids = list(set(territory_ids))
+    out: dict[int, list[str]] = {}
+    if not ids:
+        return out
+    for tid, industry in session.execute(
+            select(TerritoryIndustry.territory_id, TerritoryIndustry.industry)
+            .where(TerritoryIndustry.territory_id.in_(ids))
+            .order_by(TerritoryIndustry.territory_id, TerritoryIndustry.industry)):
+        out.setdefault(tid, []).append(industry)
+    return out
+
+
+def _check_clash(session: Session, region: str, industries: list[str],
+                 own_id: int | None) -> None:
+    others = [t for t in session.scalars(select(Territory).where(
+        func.lower(Territory.region) == region.lower())) if t.id != own_id]
+    if not others:
+        return
+    covered = industries_of(session, [t.id for t in others])
+    wanted = {i.lower() for i in industries}
+    for other in others:
+        theirs = {i.lower() for i in covered.get(other.id, [])}
+        if (not wanted and not theirs) or wanted & theirs:
+            raise Conflict("lead.territory_exists", name=other.name)
+
+
+def _write_industries(session: Session, row: Territory, industries: list[str]) -> None:
+    session.execute(delete(TerritoryIndustry).where(TerritoryIndustry.territory_id == row.id))
+    for industry in industries:
+        session.add(TerritoryIndustry(territory_id=row.id, industry=industry))
+    # The single column older readers use mirrors the first industry.
+    row.industry = industries[0] if industries else None
+    session.info.pop(_TABLE_KEY, None)
+    session.flush()
+
+
+def set_industries(session: Session, user: User, territory: str,
+                   industries: Iterable[str]) -> Territory:
+    """Admin: the industries a territory covers (empty: every industry of its region that
+    no other territory there covers)."""
+    _admin(user)
+    row = territory_by_name(session, territory)
+    wanted = clean_industries(industries) or []
+    _check_clash(session, row.region, wanted, row.id)
+    _write_industries(session, row, wanted)
+    return row
+
+
+@dataclass(frozen=True)
+class _Cover:
+    id: int
+    region: str  # lower case
+    industries: frozenset[str]  # lower case; empty = the region's other industries
+
+
+def _territory_table(session: Session) -> list[_Cover]:
+    table = session.info.get(_TABLE_KEY)
+    if table is None:
+        with session.no_autoflush:
+            rows = session.execute(select(Territory.id, Territory.region)
+                                   .order_by(Territory.id)).all()
+            covered = industries_of(session, [r.id for r in rows])
+        table = [_Cover(r.id, r.region.lower(),
+                        frozenset(i.lower() for i in covered.get(r.id, [])))
+                 for r in rows]
+        session.info[_TABLE_KEY] = table
+    return cast(list[_Cover], table)
+
+
+def _match_id(table: list[_Cover], city: str | None, industry: str | None) -> int | None:
+    if not city:
+        return None
+    here = [row for row in table if row.region == city.strip().lower()]
+    wanted = (industry or "").strip().lower()
+    if wanted:
+        for row in here:
+            if wanted in row.industries:
+                return row.id
+    return next((row.id for row in here if not row.industries), None)
+
+
 def match_territory(session: Session, company: Company) -> Territory | None:
-    """The company's territory, else the one of its city (its industry's first)."""
+    """The company's territory, else the one of its city that covers its industry, else the
+    city's territory that covers every other industry."""
     if company.territory_id is not None:
         return session.get(Territory, company.territory_id)
-    if not company.city:
-        return None
-    rows = list(session.scalars(select(Territory).where(
-        func.lower(Territory.region) == company.city.lower())))
-    industry = (company.industry or "").lower()
-    for row in rows:
-        if row.industry and row.industry.lower() == industry:
-            return row
-    return next((r for r in rows if not r.industry), None)
+    found = _match_id(_territory_table(session), company.city, company.industry)
+    return session.get(Territory, found) if found is not None else None
+
+
+@event.listens_for(Session, "before_flush")
+def _match_accounts(session: Session, _context: object, _instances: object) -> None:
+    """Accounts get their territory when they are created or moved (any path: import, chat,
+    API) unless one was given: region = the company's city, then its industry."""
+    changes = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(obj, Territory | TerritoryIndustry) for obj in changes):
+        session.info.pop(_TABLE_KEY, None)
+    waiting = [obj for obj in session.new
+               if isinstance(obj, Company) and obj.territory_id is None and obj.city]
+    for obj in session.dirty:
+        if isinstance(obj, Company) and obj.territory_id is None and obj.city:
+            state = inspect(obj)
+            if (state.attrs.city.history.has_changes()
+                    or state.attrs.industry.history.has_changes()):
+                waiting.append(obj)
+    if not waiting:
+        return
+    table = _territory_table(session)
+    for company in waiting:
+        company.territory_id = _match_id(table, company.city, company.industry)
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget_table(session: Session) -> None:
+    session.info.pop(_TABLE_KEY, None)
+
+
+# -- areas: "contacts in Jakarta", "customers in manufacturing in Java West" ----------------
+# Words of a question that name neither a place nor an industry.
+_AREA_NOISE = frozenset({
+    "account", "accounts", "ada", "akun", "all", "and", "apa", "are", "area", "at", "bidang",
+    "client", "clients", "companies", "company", "contact", "contacts", "customer", "customers",
+    "daerah", "daftar", "dalam", "dari", "di", "every", "for", "from", "give", "in", "industri",
+    "industry", "is", "kasih", "klien", "kontak", "lihat", "list", "me", "my", "of", "our",
+    "pelanggan", "people", "perusahaan", "please", "region", "saja", "sector", "sektor", "semua",
+    "show", "siapa", "tampilkan", "team", "territory", "the", "tim", "tolong", "untuk", "what",
+    "which", "who", "wilayah", "with", "within", "yang",
+})
+# Indonesian (and common) words for the demo's industries.
+INDUSTRY_WORDS = {
+    "manufaktur": "Manufacturing", "pabrik": "Manufacturing", "ritel": "Retail",
+    "eceran": "Retail", "toko": "Retail",
+    "perhotelan": "Hospitality", "hotel": "Hospitality", "hotels": "Hospitality",
+    "logistik": "Logistics", "pengiriman": "Logistics", "kesehatan": "Healthcare",
+    "rumah sakit": "Healthcare", "hospital": "Healthcare", "pendidikan": "Education",
+    "sekolah": "Education", "school": "Education",
+}
+AREA_MATCH = 85.0
+
+
+@dataclass(frozen=True)
+class Area:
+    """Where and what: a place (a team, a region or a territory) and/or an industry."""
+
+    place: str | None = None
+    place_kind: str | None = None  # team, region, territory
+    territory_ids: tuple[int, ...] = ()
+    industry: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.place is None and self.industry is None
+
+
+def _best(tokens: list[str], names: dict[str, tuple[str, str]], taken: set[int]
+          ) -> tuple[float, int, str, str, set[int]] | None:
+    """The name (normalised -> (kind, canonical)) best found in `tokens`: (score, length,
+    kind, canonical, positions)."""
+    from rapidfuzz import fuzz
+
+    best: tuple[float, int, str, str, set[int]] | None = None
+    for key, (kind, canonical) in names.items():
+        words = key.split()
+        n = len(words)
+        for start in range(len(tokens) - n + 1):
+            span = set(range(start, start + n))
+            if span & taken:
+                continue
+            gram = " ".join(tokens[start:start + n])
+            score = 100.0 if gram == key else (
+                fuzz.ratio(gram, key) if len(key) >= 5 else 0.0)
+            if score < AREA_MATCH:
+                continue
+            rank = (score, n)
+            if best is None or rank > (best[0], best[1]):
+                best = (score, n, kind, canonical, span)
+    return best
+
+
+def resolve_area(session: Session, text: str) -> Area:
+    """Read a place and an industry from free words ("manufacturing in Java West",
+    "wilayah Bandung", "Jakarta"); typos and missing diacritics are fine."""
+    from core.contact_index import normalise
+
+    tokens = [w for w in normalise(text) if w not in _AREA_NOISE]
+    if not tokens:
+        return Area()
+    places: dict[str, tuple[str, str]] = {}
+    kind_rank = {"team": 0, "region": 1, "territory": 2}
+
+    def words(name: str | None) -> str:
+        return " ".join(w for w in normalise(name or "") if w not in _AREA_NOISE)
+
+    def add(kind: str, name: str | None) -> None:
+        key = words(name)
+        if key and (key not in places or kind_rank[kind] < kind_rank[places[key][0]]):
+            places[key] = (kind, name or "")
+
+    for name in session.scalars(select(Team.name)):
+        add("team", name)
+    for name, region in session.execute(select(Territory.name, Territory.region)):
+        add("region", region)
+        add("territory", name)
+    for city in session.scalars(select(Company.city).where(Company.city.is_not(None))
+                                .distinct().limit(2000)):
+        add("region", city)
+    industries: dict[str, tuple[str, str]] = {}
+    known: set[str] = {i for i in session.scalars(select(Company.industry).where(
+        Company.industry.is_not(None)).distinct().limit(500)) if i}
+    known |= set(session.scalars(select(TerritoryIndustry.industry).distinct()))
+    for industry in known:
+        if key := words(industry):
+            industries[key] = ("industry", industry)
+    by_lower = {k.lower(): k for k in known}
+    for word, canonical in INDUSTRY_WORDS.items():
+        if canonical.lower() in by_lower:
+            industries.setdefault(word, ("industry", by_lower[canonical.lower()]))
+    found_industry = _best(tokens, industries, set())
+    place = _best(tokens, places, set())
+    if place is not None and found_industry is not None and place[4] & found_industry[4]:
+        if (place[0], place[1]) >= (found_industry[0], found_industry[1]):
+            found_industry = _best(tokens, industries, place[4])
+        else:
+            place = _best(tokens, places, found_industry[4])
+    area_place: str | None = None
+    area_kind: str | None = None
+    ids: tuple[int, ...] = ()
+    if place is not None:
+        area_kind, area_place = place[2], place[3]
+        if area_kind == "team":
+            ids = tuple(session.scalars(select(Territory.id).join(Team, Team.id ==
+                                                                   Territory.team_id)
+                                        .where(Team.name == area_place)))
+        elif area_kind == "territory":
+            ids = tuple(session.scalars(select(Territory.id).where(
+                Territory.name == area_place)))
+    return Area(area_place, area_kind, ids, found_industry[3] if found_industry else None)
+
+
+def _area_clause(session: Session, area: Area) -> ColumnElement[bool]:
+    clauses: list[ColumnElement[bool]] = []
+    if area.place_kind == "region" and area.place:
+        region = area.place.lower()
+        clauses.append(or_(func.lower(Company.city) == region, Company.territory_id.in_(
+            select(Territory.id).where(func.lower(Territory.region) == region))))
+    elif area.place_kind in ("team", "territory"):
+        clauses.append(Company.territory_id.in_(list(area.territory_ids) or [-1]))
+    if area.industry:
+        clauses.append(func.lower(Company.industry) == area.industry.lower())
+    return and_(*clauses) if clauses else true()
+
+
+@dataclass
+class AreaList:
+    area: Area
+    companies: int
+    contacts: int
+    # (label, count): by territory for an industry, by industry for a place
+    breakdown: list[tuple[str, int]]
+
+
+def area_counts(session: Session, user: User, area: Area) -> AreaList:
+    """How many customers and contacts the user may see in the area, and a breakdown."""
+    from core.scope import company_visible
+
+    where = and_(company_visible(session, user), _area_clause(session, area))
+    companies = session.scalar(select(func.count()).select_from(Company).where(where)) or 0
+    contacts = session.scalar(select(func.count()).select_from(Contact).join(
+        Company, Company.id == Contact.company_id).where(where)) or 0
+    if area.industry and not area.place:
+        label: Any = func.coalesce(Territory.name, "-")
+        query = select(label, func.count()).select_from(Company).outerjoin(
+            Territory, Territory.id == Company.territory_id)
+    else:
+        label = func.coalesce(Company.industry, "-")
+        query = select(label, func.count()).select_from(Company)
+    rows = session.execute(query.where(where).group_by(label)
+                           .order_by(func.count().desc(), label).limit(8)).all()
+    return AreaList(area, int(companies), int(contacts), [(str(k), int(n)) for k, n in rows])
+
+
+def area_companies(session: Session, user: User, area: Area, limit: int | None = None
+                   ) -> Iterator[Company]:
+    """The customers of the area the user may see, by name."""
+    from core.scope import company_visible
+
+    query = (select(Company).where(company_visible(session, user),
+                                   _area_clause(session, area))
+             .order_by(Company.name, Company.id))
+    if limit is not None:
+        query = query.limit(limit)
+    yield from session.scalars(query.execution_options(yield_per=1000))
+
+
+def area_contacts(session: Session, user: User, area: Area, limit: int | None = None
+                  ) -> Iterator[tuple[Contact, Company]]:
+    """The contacts of the area's customers the user may see, by company and name."""
+    from core.scope import company_visible
+
+    query = (select(Contact, Company).join(Company, Company.id == Contact.company_id)
+             .where(company_visible(session, user), _area_clause(session, area))
+             .order_by(Company.name, Contact.name, Contact.id))
+    if limit is not None:
+        query = query.limit(limit)
+    for row in session.execute(query.execution_options(yield_per=1000)):
+        yield row[0], row[1]
 
 
 # -- leads ----------------------------------------------------------------------------------

@@ -58,14 +58,18 @@ def register(main: click.Group) -> None:
     def territory_list() -> None:
         """Every territory with its team, manager and reps."""
         from core.models import Team, Territory, User
+        from core.territory import industries_of
 
         def show(session, admin, now) -> str:
             lines = []
-            for row in session.scalars(select(Territory).order_by(Territory.name)):
+            rows = list(session.scalars(select(Territory).order_by(Territory.name)))
+            covered = industries_of(session, [r.id for r in rows])
+            for row in rows:
                 team = session.get(Team, row.team_id) if row.team_id else None
                 boss = session.get(User, team.manager_id) if team and team.manager_id else None
                 reps = ", ".join(sorted(u.login for u in row.reps)) or "-"
-                lines.append(f"{row.name}\tregion={row.region}\tindustry={row.industry or '-'}"
+                industries = ",".join(covered.get(row.id, [])) or "-"
+                lines.append(f"{row.name}\tregion={row.region}\tindustry={industries}"
                              f"\tteam={team.name if team else '-'}"
                              f"\tmanager={boss.login if boss else '-'}\treps={reps}")
             return "\n".join(lines) or "no territories"
@@ -75,14 +79,19 @@ def register(main: click.Group) -> None:
     @territory.command("add")
     @click.argument("name")
     @click.option("--region", required=True)
-    @click.option("--industry", default=None)
+    @click.option("--industry", "industry", multiple=True,
+                  help="An industry it covers (repeat, or separate with commas); none: every "
+                       "industry of the region that no other territory there covers.")
     @click.option("--team", default=None)
-    def territory_add(name: str, region: str, industry: str | None, team: str | None) -> None:
+    def territory_add(name: str, region: str, industry: tuple[str, ...],
+                      team: str | None) -> None:
         """Create or update a territory."""
-        from core.territory import upsert_territory
+        from core.territory import parse_industries, upsert_territory
+
+        industries = parse_industries(",".join(industry)) if industry else None
 
         def do(s, a, now) -> str:
-            row = upsert_territory(s, a, name, region=region, industry=industry, team=team)
+            row = upsert_territory(s, a, name, region=region, industries=industries, team=team)
             return f"territory {row.name} saved"
 
         _run(do)
@@ -132,22 +141,50 @@ def register(main: click.Group) -> None:
 
     @territory.command("set")
     @click.argument("key")
-    @click.argument("value", type=int)
-    def territory_set(key: str, value: int) -> None:
-        """Set claim_minutes, contact_by_days or lead_cap."""
-        from core.territory import set_setting
+    @click.argument("value", required=False)
+    @click.option("--industries", default=None,
+                  help="With a territory's name as KEY: the industries it covers, separated "
+                       "by commas (\"\" = every industry of its region).")
+    def territory_set(key: str, value: str | None, industries: str | None) -> None:
+        """Set an allocation setting (claim_minutes, contact_by_days, lead_cap, visit_norm,
+        deal_cap, account_cap) to VALUE, or a territory's --industries."""
+        from bot.cli import fail
+        from core.territory import (
+            DEFAULTS,
+            industries_of,
+            parse_industries,
+            set_industries,
+            set_setting,
+        )
+
+        if industries is not None:
+            def do_industries(s, a, now) -> str:
+                row = set_industries(s, a, key, parse_industries(industries))
+                names = ",".join(industries_of(s, [row.id]).get(row.id, [])) or "every industry"
+                return f"{row.name}: industry={names}"
+
+            _run(do_industries)
+            return
+        if key not in DEFAULTS:
+            fail(f"unknown setting {key!r} (known: {', '.join(DEFAULTS)}); for a territory's "
+                 "industries: sfa territory set NAME --industries \"A,B\"")
+        text = (value or "").strip()
+        if not text.isdigit():
+            fail(f"{key} takes a whole number, e.g. sfa territory set {key} 10")
+        number = int(text)
 
         def do(s, a, now) -> str:
-            set_setting(s, a, key, value, now)
-            return f"{key} = {value}"
+            set_setting(s, a, key, number, now)
+            return f"{key} = {number}"
 
         _run(do)
 
     @territory.command("import")
     @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
     def territory_import(file: Path) -> None:
-        """Territories from a CSV: name, region, industry, team, reps (logins split by |)."""
-        from core.territory import assign_rep, upsert_territory
+        """Territories from a CSV: name, region, industries (split by , or |; or one
+        industry), team, reps (logins split by |)."""
+        from core.territory import assign_rep, parse_industries, upsert_territory
 
         rows = _read_csv(file)
 
@@ -161,9 +198,11 @@ def register(main: click.Group) -> None:
                     if unreadable is not None:
                         raise DomainError(unreadable.code, **unreadable.params)
                     with s.begin_nested():
+                        listed = row.get("industries") or row.get("industry") or ""
                         t = upsert_territory(s, a, row.get("name", ""),
                                              region=row.get("region", ""),
-                                             industry=row.get("industry") or None,
+                                             industries=parse_industries(listed)
+                                             if listed.strip() else None,
                                              team=row.get("team") or None)
                         for login in filter(None, (row.get("reps") or "").split("|")):
                             assign_rep(s, a, t.name, login.strip())

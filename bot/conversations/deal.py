@@ -523,6 +523,8 @@ async def open_deal_action(ctx: Ctx, arg: str) -> Step:
 
 async def team_pipeline(ctx: Ctx, inc: Incoming) -> Step:
     t = ctx.t
+    if (ctx.incoming.text or "").strip().split("@")[0].lower() == "/team":  # plain: coverage
+        return await ctx.begin("team_coverage")
     by = (ctx.args.get("text") or ctx.args.get("by") or "rep").strip().lower() or "rep"
     by = {"wilayah": "territory", "tahap": "stage", "sales": "rep"}.get(by, by)
     rows = svc.team_pipeline(ctx.session, ctx.user, by=by)

@@ -25,6 +25,7 @@ FLOW_MODULES: tuple[str, ...] = (
     "bot.conversations.deal",
     "bot.conversations.leads",
     "bot.conversations.customers",
+    "bot.conversations.team",
     "bot.conversations.quote",
     "bot.conversations.knowledge",
     "bot.conversations.followups",

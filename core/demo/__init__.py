@@ -14,6 +14,7 @@ from core.models import Company, Contact, Team, Territory, User
 
 # Area seeders run after the base data, in this order; each defines seed(session, world).
 AREA_SEEDERS: tuple[str, ...] = (
+    "core.demo.coverage",
     "core.demo.pipeline",
     "core.demo.quotes",
     "core.demo.knowledge",

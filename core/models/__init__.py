@@ -1,7 +1,9 @@
 """All models; importing this package registers every table on Base.metadata."""
 
 from core.models import (  # noqa: F401  (imported for their tables)
+    configurator,
     contacts,
+    coverage,
     customers,
     fieldday,
     fieldservice,

@@ -1,0 +1,622 @@
+"""A manager's view of the team: coverage and workload per rep and per territory, and
+"optimise my team": concrete moves (an uncontacted account with its open deals from an
+overloaded rep to one with capacity in the same territory, a lead to a rep with less load and
+a better win rate, a rep to cover a territory nobody covers), each re-checked and applied on
+its own or all at once, with both reps told and the history kept.
+
+Load is a rep's open deals. Capacity is the settings `deal_cap` (open deals), `account_cap`
+(accounts owned) and the lead cap (a rep's own `lead_cap`, else the setting). A move never
+goes to a rep outside the territory of what is moved, nor past a cap.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, case, exists, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from core.errors import Conflict, DomainError, Forbidden, NotFound
+from core.models import (
+    OPEN_STAGES,
+    Activity,
+    ActivityKind,
+    Company,
+    Contact,
+    Deal,
+    FollowUp,
+    Role,
+    Stage,
+    Team,
+    Territory,
+    TerritoryRep,
+    User,
+)
+from core.models.coverage import OwnershipMove
+from core.notices import enqueue_notice
+from core.pipeline import rules as stage_rules
+from core.teams import team_of
+from core.territory import LEAD_STAGES, industries_of, setting
+
+IDLE_DAYS = (30, 60, 90)
+MOVE_IDLE_DAYS = 60  # an account not contacted for this long may be moved
+WIN_RATE_DAYS = 180
+MAX_MOVES = 12
+_OPEN = [s.value for s in OPEN_STAGES]
+# Leads not yet worked: a lead moves only before its owner contacted it.
+_UNWORKED = (Stage.OPPORTUNITY.value, Stage.LEAD_ALLOCATED.value)
+
+
+# -- the view -------------------------------------------------------------------------------
+@dataclass
+class RepLoad:
+    id: int
+    name: str
+    login: str
+    open_deals: int = 0
+    open_value: Decimal = Decimal(0)
+    weighted: Decimal = Decimal(0)
+    leads_waiting: int = 0
+    accounts: int = 0
+    idle: dict[int, int] = field(default_factory=dict)  # days -> accounts not contacted
+    overdue: int = 0
+    visits_week: int = 0
+    won: int = 0
+    lost: int = 0
+    away: bool = False
+    lead_cap: int = 0
+
+    @property
+    def win_rate(self) -> float | None:
+        closed = self.won + self.lost
+        return self.won / closed if closed else None
+
+
+@dataclass
+class TerritoryCover:
+    id: int
+    name: str
+    region: str
+    industries: list[str]
+    reps: list[int]  # eligible reps (active, present)
+    accounts: int = 0
+    no_owner: int = 0
+    never_visited: int = 0
+
+
+@dataclass
+class Coverage:
+    team: Team | None
+    reps: list[RepLoad]
+    territories: list[TerritoryCover]
+    visit_norm: int
+    week_start: datetime
+
+    @property
+    def spread(self) -> tuple[int, int]:
+        """(max, min) open deals per rep over the reps present."""
+        loads = [r.open_deals for r in self.reps if not r.away]
+        return (max(loads), min(loads)) if loads else (0, 0)
+
+
+def _week_start(now: datetime, tz: str) -> datetime:
+    local = now.astimezone(ZoneInfo(tz or "Asia/Jakarta"))
+    monday = (local - timedelta(days=local.weekday())).replace(hour=0, minute=0, second=0,
+                                                                microsecond=0)
+    return monday
+
+
+def _scope(session: Session, user: User, which: str | int | None = None
+           ) -> tuple[Team | None, list[User], list[Territory]]:
+    """The team a manager runs (an admin names one, by name or id, or sees every team)."""
+    if user.role not in (Role.MANAGER.value, Role.ADMIN.value) or not user.active:
+        raise Forbidden("deal.managers_only")
+    if isinstance(which, str):
+        which = which.strip() or None
+    team: Team | None
+    if which is None:
+        team = team_of(session, user)
+        if team is None and user.role != Role.ADMIN.value:
+            raise DomainError("team.name_needed")
+    else:
+        team = (session.get(Team, which) if isinstance(which, int) else session.scalar(
+            select(Team).where(func.lower(Team.name) == which.lower())))
+        if team is None:
+            raise NotFound("team.not_found", name=str(which)[:60])
+        own = team_of(session, user)
+        if user.role != Role.ADMIN.value and (own is None or own.id != team.id):
+            raise Forbidden("team.not_yours", name=team.name)
+    reps_q = select(User).where(User.role == Role.REP.value, User.active)
+    terr_q = select(Territory)
+    if team is not None:
+        reps_q = reps_q.where(User.team_id == team.id)
+        terr_q = terr_q.where(Territory.team_id == team.id)
+    return (team, list(session.scalars(reps_q.order_by(User.name, User.id))),
+            list(session.scalars(terr_q.order_by(Territory.name))))
+
+
+def coverage(session: Session, user: User, now: datetime, team: str | int | None = None
+             ) -> Coverage:
+    """Per rep: open deals and their weighted value, leads waiting, accounts not contacted
+    for 30/60/90 days, follow-ups overdue, visits this week (against the norm), won/lost in
+    the last 180 days; per territory: accounts, without an owner, never visited."""
+    found, users, territories = _scope(session, user, team)
+    week = _week_start(now, user.timezone)
+    default_cap = setting(session, "lead_cap")
+    reps = {u.id: RepLoad(u.id, u.name, u.login,
+                          away=u.away_until is not None and u.away_until > now,
+                          lead_cap=u.lead_cap if u.lead_cap is not None else default_cap,
+                          idle=dict.fromkeys(IDLE_DAYS, 0)) for u in users}
+    ids = list(reps)
+    if ids:
+        probability = {stage: prob for stage, (_reqs, prob) in stage_rules(session).items()}
+        for owner, stage, count, value in session.execute(
+                select(Deal.owner_id, Deal.stage, func.count(),
+                       func.coalesce(func.sum(Deal.amount), 0))
+                .where(Deal.owner_id.in_(ids), Deal.stage.in_(_OPEN))
+                .group_by(Deal.owner_id, Deal.stage)):
+            rep = reps[cast(int, owner)]
+            rep.open_deals += int(count)
+            rep.open_value += Decimal(value)
+            rep.weighted += (Decimal(value) * probability.get(stage, 0) / 100).quantize(
+                Decimal("0.01"))
+            if stage in _UNWORKED:
+                rep.leads_waiting += int(count)
+        idle_cols = [func.sum(case((or_(Company.last_contacted_at.is_(None),
+                                        Company.last_contacted_at < now - timedelta(days=d)),
+                                    1), else_=0)) for d in IDLE_DAYS]
+        for owner, count, *idle in session.execute(
+                select(Company.owner_id, func.count(), *idle_cols)
+                .where(Company.owner_id.in_(ids)).group_by(Company.owner_id)):
+            reps[owner].accounts = int(count)
+            reps[owner].idle = {d: int(n or 0) for d, n in zip(IDLE_DAYS, idle, strict=True)}
+        for owner, count in session.execute(
+                select(FollowUp.user_id, func.count())
+                .where(FollowUp.user_id.in_(ids), FollowUp.status == "open",
+                       FollowUp.due_at < now,
+                       or_(FollowUp.snoozed_until.is_(None), FollowUp.snoozed_until < now))
+                .group_by(FollowUp.user_id)):
+            reps[owner].overdue = int(count)
+        for owner, count in session.execute(
+                select(Activity.user_id, func.count())
+                .where(Activity.user_id.in_(ids), Activity.kind == ActivityKind.VISIT.value,
+                       Activity.occurred_at >= week, Activity.occurred_at <= now)
+                .group_by(Activity.user_id)):
+            reps[owner].visits_week = int(count)
+        for owner, stage, count in session.execute(
+                select(Deal.owner_id, Deal.stage, func.count())
+                .where(Deal.owner_id.in_(ids),
+                       Deal.stage.in_([Stage.ORDER_PLACED.value, Stage.LOST.value]),
+                       Deal.closed_at >= now - timedelta(days=WIN_RATE_DAYS))
+                .group_by(Deal.owner_id, Deal.stage)):
+            if stage == Stage.ORDER_PLACED.value:
+                reps[cast(int, owner)].won = int(count)
+            else:
+                reps[cast(int, owner)].lost = int(count)
+    covers = _territory_covers(session, territories, set(ids), now)
+    return Coverage(found, list(reps.values()), covers, setting(session, "visit_norm"), week)
+
+
+def _territory_covers(session: Session, territories: list[Territory], rep_ids: set[int],
+                      now: datetime) -> list[TerritoryCover]:
+    tids = [t.id for t in territories]
+    if not tids:
+        return []
+    industries = industries_of(session, tids)
+    eligible: dict[int, list[int]] = defaultdict(list)
+    for tid, uid in session.execute(
+            select(TerritoryRep.territory_id, TerritoryRep.user_id)
+            .join(User, User.id == TerritoryRep.user_id)
+            .where(TerritoryRep.territory_id.in_(tids), User.role == Role.REP.value,
+                   User.active, or_(User.away_until.is_(None), User.away_until <= now))
+            .order_by(TerritoryRep.territory_id, User.id)):
+        eligible[tid].append(uid)
+    out = {t.id: TerritoryCover(t.id, t.name, t.region, industries.get(t.id, []),
+                                eligible.get(t.id, [])) for t in territories}
+    visited = exists().where(Activity.company_id == Company.id,
+                             Activity.kind == ActivityKind.VISIT.value)
+    for tid, count, no_owner, never in session.execute(
+            select(Company.territory_id, func.count(),
+                   func.sum(case((Company.owner_id.is_(None), 1), else_=0)),
+                   func.sum(case((~visited, 1), else_=0)))
+            .where(Company.territory_id.in_(tids)).group_by(Company.territory_id)):
+        row = out[tid]
+        row.accounts, row.no_owner, row.never_visited = int(count), int(no_owner or 0), \
+            int(never or 0)
+    return list(out.values())
+
+
+# -- optimisation ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Move:
+    """One proposed move. kind: account (a company and its open deals of `from_id`), lead
+    (one deal), cover (add `to_id` to a territory nobody covers), flag (nobody to add)."""
+
+    kind: str
+    ref_id: int  # company id, deal id or territory id
+    from_id: int | None
+    to_id: int | None
+    territory_id: int | None
+    reason: str
+    params: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    deals: int = 0  # open deals that move with an account
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind[0]}:{self.ref_id}:{self.from_id or 0}:{self.to_id or 0}"
+
+
+@dataclass
+class Proposal:
+    coverage: Coverage
+    moves: list[Move]
+    before: tuple[int, int]
+    after: tuple[int, int]
+
+    @property
+    def digest(self) -> str:
+        """A short fingerprint of the moves (the "apply all" button carries it)."""
+        text = "|".join(m.key for m in self.moves if m.kind != "flag")
+        return f"{zlib.crc32(text.encode()):08x}"
+
+
+@dataclass
+class _Sim:
+    """Loads as the proposed moves would leave them."""
+
+    load: dict[int, int]
+    accounts: dict[int, int]
+    leads: dict[int, int]
+    deal_cap: int
+    account_cap: int
+    lead_caps: dict[int, int]
+
+    def room_for_account(self, rep: int, deals: int) -> bool:
+        return (self.accounts[rep] + 1 <= self.account_cap
+                and self.load[rep] + deals <= self.deal_cap)
+
+    def room_for_lead(self, rep: int) -> bool:
+        return (self.load[rep] + 1 <= self.deal_cap
+                and self.leads[rep] + 1 <= self.lead_caps[rep])
+
+
+def _spread(loads: dict[int, int], present: list[int]) -> tuple[int, int]:
+    values = [loads[r] for r in present]
+    return (max(values), min(values)) if values else (0, 0)
+
+
+def _idle_accounts(session: Session, owner: int, territory_id: int, now: datetime
+                   ) -> list[tuple[int, str, datetime | None, int]]:
+    """(company id, name, last contacted, open deals of `owner`) of the owner's accounts in
+    the territory not contacted for MOVE_IDLE_DAYS, with at least one open deal of theirs."""
+    deals = (select(Deal.company_id, func.count().label("n"))
+             .where(Deal.owner_id == owner, Deal.stage.in_(_OPEN))
+             .group_by(Deal.company_id).subquery())
+    rows = session.execute(
+        select(Company.id, Company.name, Company.last_contacted_at, deals.c.n)
+        .join(deals, deals.c.company_id == Company.id)
+        .where(Company.owner_id == owner, Company.territory_id == territory_id,
+               or_(Company.last_contacted_at.is_(None),
+                   Company.last_contacted_at < now - timedelta(days=MOVE_IDLE_DAYS)))
+        .order_by(Company.last_contacted_at.is_not(None), Company.last_contacted_at,
+                  Company.id)
+        .limit(200)).all()
+    return [(r[0], r[1], r[2], int(r[3])) for r in rows]
+
+
+def _unworked_leads(session: Session, territory_ids: list[int]) -> list[Deal]:
+    """Leads of these territories nobody has contacted yet (owned or waiting for one)."""
+    if not territory_ids:
+        return []
+    touched = exists().where(Activity.deal_id == Deal.id)
+    since = exists().where(and_(Activity.company_id == Deal.company_id,
+                                Activity.occurred_at >= Deal.allocated_at))
+    return list(session.scalars(
+        select(Deal).where(Deal.territory_id.in_(territory_ids), Deal.stage.in_(_UNWORKED),
+                           ~touched, or_(Deal.allocated_at.is_(None), ~since))
+        .order_by(Deal.created_at, Deal.id).limit(500)))
+
+
+def propose(session: Session, user: User, now: datetime, team: str | int | None = None,
+            limit: int = MAX_MOVES) -> Proposal:
+    """Concrete moves that even out the team's load, each with its reason; the spread of
+    open deals per rep before and after them."""
+    cov = coverage(session, user, now, team)
+    reps = {r.id: r for r in cov.reps}
+    present = [r.id for r in cov.reps if not r.away]
+    sim = _Sim(load={r.id: r.open_deals for r in cov.reps},
+               accounts={r.id: r.accounts for r in cov.reps},
+               leads=_lead_counts(session, list(reps)),
+               deal_cap=setting(session, "deal_cap"), account_cap=setting(session, "account_cap"),
+               lead_caps={r.id: r.lead_cap for r in cov.reps})
+    before = _spread(sim.load, present)
+    moves: list[Move] = []
+    # 1. Territories nobody covers: add the team's least loaded rep (or flag it).
+    for terr in cov.territories:
+        if terr.reps:
+            continue
+        candidates = [r for r in present if sim.room_for_account(r, 0)]
+        if candidates:
+            rep = min(candidates, key=lambda r: (sim.load[r], r))
+            moves.append(Move("cover", terr.id, None, rep, terr.id, "uncovered",
+                              {"territory": terr.name, "to": reps[rep].name,
+                               "accounts": terr.accounts, "load": sim.load[rep]}))
+            terr.reps.append(rep)
+        else:
+            moves.append(Move("flag", terr.id, None, None, terr.id, "uncovered",
+                              {"territory": terr.name, "accounts": terr.accounts}))
+    # 2. Uncontacted accounts (with their open deals) from the most to the least loaded rep
+    #    of the same territory, while that narrows the gap.
+    for terr in cov.territories:
+        local = [r for r in terr.reps if r in reps and not reps[r].away]
+        exhausted: set[int] = set()
+        pools: dict[int, list[tuple[int, str, datetime | None, int]]] = {}
+        while len([m for m in moves if m.kind != "flag"]) < limit and len(local) >= 2:
+            donors = [r for r in local if r not in exhausted]
+            if not donors:
+                break
+            donor = max(donors, key=lambda r: (sim.load[r], -r))
+            receivers = [r for r in local if r != donor]
+            receiver = min(receivers, key=lambda r: (sim.load[r], r))
+            gap = sim.load[donor] - sim.load[receiver]
+            if gap < 2:
+                break
+            pool = pools.setdefault(donor, _idle_accounts(session, donor, terr.id, now))
+            fitting = [a for a in pool if 1 <= a[3] <= gap // 2
+                       and sim.room_for_account(receiver, a[3])]
+            if not fitting:
+                exhausted.add(donor)
+                continue
+            company_id, name, last, deals = max(fitting, key=lambda a: a[3])
+            pool.remove((company_id, name, last, deals))
+            moves.append(Move(
+                "account", company_id, donor, receiver, terr.id, "idle_account",
+                {"company": name, "days": (now - last).days if last else None,
+                 "from": reps[donor].name, "to": reps[receiver].name,
+                 "from_load": sim.load[donor], "to_load": sim.load[receiver],
+                 "territory": terr.name}, deals))
+            sim.load[donor] -= deals
+            sim.load[receiver] += deals
+            sim.accounts[donor] -= 1
+            sim.accounts[receiver] += 1
+    # 3. Leads nobody has contacted yet: to the rep of the lead's territory with the least
+    #    load (the better win rate first on a tie), when that narrows the gap by 2 or more.
+    eligible = {t.id: [r for r in t.reps if r in reps and not reps[r].away]
+                for t in cov.territories}
+    for deal in _unworked_leads(session, [t.id for t in cov.territories]):
+        if len([m for m in moves if m.kind != "flag"]) >= limit:
+            break
+        assert deal.territory_id is not None  # selected by territory
+        owner = deal.owner_id
+        options = [r for r in eligible.get(deal.territory_id, [])
+                   if r != owner and sim.room_for_lead(r)]
+        if not options:
+            continue
+        best = min(options, key=lambda r: (sim.load[r], -(reps[r].win_rate or 0), r))
+        if owner is not None:
+            if owner not in sim.load or sim.load[owner] - sim.load[best] < 2:
+                continue
+            if (reps[best].win_rate or 0) + 0.10 < (reps[owner].win_rate or 0):
+                continue  # not to a clearly weaker closer
+        moves.append(Move(
+            "lead", deal.id, owner, best, deal.territory_id,
+            "lead_load" if owner is not None else "lead_waiting",
+            {"deal": deal.title, "from": reps[owner].name if owner else None,
+             "to": reps[best].name,
+             "from_load": sim.load[owner] if owner else None, "to_load": sim.load[best],
+             "from_rate": _pct(reps[owner].win_rate) if owner else None,
+             "to_rate": _pct(reps[best].win_rate)}, 1))
+        if owner is not None:
+            sim.load[owner] -= 1
+            sim.leads[owner] -= 1
+        sim.load[best] += 1
+        sim.leads[best] += 1
+    return Proposal(cov, moves, before, _spread(sim.load, present))
+
+
+def _pct(rate: float | None) -> int | None:
+    return None if rate is None else round(rate * 100)
+
+
+def _lead_counts(session: Session, rep_ids: list[int]) -> dict[int, int]:
+    counts = dict.fromkeys(rep_ids, 0)
+    if rep_ids:
+        counts.update({cast(int, uid): int(n) for uid, n in session.execute(
+            select(Deal.owner_id, func.count()).where(
+                Deal.owner_id.in_(rep_ids), Deal.stage.in_(LEAD_STAGES))
+            .group_by(Deal.owner_id))})
+    return counts
+
+
+def _lead_count(session: Session, rep_id: int) -> int:
+    return session.scalar(select(func.count()).select_from(Deal).where(
+        Deal.owner_id == rep_id, Deal.stage.in_(LEAD_STAGES))) or 0
+
+
+# -- applying -------------------------------------------------------------------------------
+@dataclass
+class Applied:
+    move: Move
+    history: OwnershipMove | None
+    deals: list[int]
+
+
+def _may_run(session: Session, user: User, territory: Territory | None) -> None:
+    if user.role == Role.ADMIN.value and user.active:
+        return
+    own = team_of(session, user) if user.role == Role.MANAGER.value and user.active else None
+    if own is None or territory is None or territory.team_id != own.id:
+        raise Forbidden("coverage.not_your_team")
+
+
+def _eligible(session: Session, rep: User | None, territory_id: int, now: datetime) -> bool:
+    return (rep is not None and rep.active and rep.role == Role.REP.value
+            and (rep.away_until is None or rep.away_until <= now)
+            and session.get(TerritoryRep, (territory_id, rep.id)) is not None)
+
+
+def _loads(session: Session, rep_id: int) -> tuple[int, int]:
+    load = session.scalar(select(func.count()).select_from(Deal).where(
+        Deal.owner_id == rep_id, Deal.stage.in_(_OPEN))) or 0
+    accounts = session.scalar(select(func.count()).select_from(Company).where(
+        Company.owner_id == rep_id)) or 0
+    return int(load), int(accounts)
+
+
+def parse_key(key: str) -> tuple[str, int, int | None, int | None]:
+    """"a:12:3:4" -> ("account", 12, 3, 4); anything malformed is refused."""
+    kinds = {"a": "account", "l": "lead", "c": "cover"}
+    parts = (key or "").split(":")
+    if len(parts) != 4 or parts[0] not in kinds or not all(
+            p.isascii() and p.isdigit() and len(p) <= 9 for p in parts[1:]):
+        raise DomainError("coverage.bad_move")
+    ref, src, dst = (int(p) for p in parts[1:])
+    return kinds[parts[0]], ref, src or None, dst or None
+
+
+def apply_move(session: Session, user: User, key: str, now: datetime) -> Applied:
+    """Apply one move, checked against the records as they are now: the account or lead still
+    belongs to `from`, the new owner covers its territory, is present and has room."""
+    kind, ref, src, dst = parse_key(key)
+    target = session.get(User, dst) if dst else None
+    if kind == "cover":
+        return _apply_cover(session, user, ref, target, now)
+    if kind == "account":
+        return _apply_account(session, user, ref, src, target, now)
+    return _apply_lead(session, user, ref, src, target, now)
+
+
+def _apply_account(session: Session, user: User, company_id: int, src: int | None,
+                   target: User | None, now: datetime) -> Applied:
+    company = session.get(Company, company_id)
+    if company is None:
+        raise NotFound("coverage.gone")
+    territory = session.get(Territory, company.territory_id) if company.territory_id else None
+    _may_run(session, user, territory)
+    if company.owner_id != src or target is None or src is None:
+        raise Conflict("coverage.changed_owner", name=company.name)
+    assert territory is not None  # _may_run refuses a company without one
+    if not _eligible(session, target, territory.id, now):
+        raise DomainError("coverage.not_in_territory", name=target.name,
+                          territory=territory.name)
+    deal_ids = list(session.scalars(select(Deal.id).where(
+        Deal.company_id == company.id, Deal.owner_id == src, Deal.stage.in_(_OPEN))))
+    load, accounts = _loads(session, target.id)
+    if (accounts + 1 > setting(session, "account_cap")
+            or load + len(deal_ids) > setting(session, "deal_cap")):
+        raise DomainError("coverage.no_capacity", name=target.name)
+    company.owner_id = target.id
+    company.updated_at = now
+    session.execute(update(Contact).where(Contact.company_id == company.id,
+                                          Contact.owner_id == src)
+                    .values(owner_id=target.id, updated_at=now, version=Contact.version + 1)
+                    .execution_options(synchronize_session="fetch"))
+    if deal_ids:
+        session.execute(update(Deal).where(Deal.id.in_(deal_ids))
+                        .values(owner_id=target.id, updated_at=now, version=Deal.version + 1)
+                        .execution_options(synchronize_session="fetch"))
+    move = Move("account", company.id, src, target.id, territory.id, "idle_account",
+                deals=len(deal_ids))
+    history = _record(session, user, move, now, company_id=company.id,
+                      details={"company": company.name, "deals": deal_ids})
+    return Applied(move, history, deal_ids)
+
+
+def _apply_lead(session: Session, user: User, deal_id: int, src: int | None,
+                target: User | None, now: datetime) -> Applied:
+    from core.territory import reassign
+
+    deal = session.get(Deal, deal_id)
+    if deal is None:
+        raise NotFound("coverage.gone")
+    territory = session.get(Territory, deal.territory_id) if deal.territory_id else None
+    _may_run(session, user, territory)
+    if deal.owner_id != src or target is None or deal.stage not in _UNWORKED:
+        raise Conflict("coverage.changed_owner", name=deal.title)
+    assert territory is not None
+    if not _eligible(session, target, territory.id, now):
+        raise DomainError("coverage.not_in_territory", name=target.name,
+                          territory=territory.name)
+    load, _accounts = _loads(session, target.id)
+    cap = target.lead_cap if target.lead_cap is not None else setting(session, "lead_cap")
+    if load + 1 > setting(session, "deal_cap") or _lead_count(session, target.id) + 1 > cap:
+        raise DomainError("coverage.no_capacity", name=target.name)
+    reassign(session, user, deal.id, target.login, now)  # tells the new owner
+    move = Move("lead", deal.id, src, target.id, territory.id, "lead_load", deals=1)
+    history = _record(session, user, move, now, deal_id=deal.id,
+                      details={"deal": deal.title})
+    return Applied(move, history, [deal.id])
+
+
+def _apply_cover(session: Session, user: User, territory_id: int, target: User | None,
+                 now: datetime) -> Applied:
+    territory = session.get(Territory, territory_id)
+    if territory is None:
+        raise NotFound("coverage.gone")
+    _may_run(session, user, territory)
+    if target is None or not target.active or target.role != Role.REP.value or (
+            territory.team_id is not None and target.team_id != territory.team_id):
+        raise DomainError("coverage.not_in_territory",
+                          name=target.name if target else "-", territory=territory.name)
+    covered = session.scalar(
+        select(func.count()).select_from(TerritoryRep).join(User, User.id ==
+                                                            TerritoryRep.user_id)
+        .where(TerritoryRep.territory_id == territory.id, User.role == Role.REP.value,
+               User.active, or_(User.away_until.is_(None), User.away_until <= now)))
+    if covered:
+        raise Conflict("coverage.already_covered", territory=territory.name)
+    if session.get(TerritoryRep, (territory.id, target.id)) is None:
+        session.add(TerritoryRep(territory_id=territory.id, user_id=target.id))
+    move = Move("cover", territory.id, None, target.id, territory.id, "uncovered")
+    history = _record(session, user, move, now, details={"territory": territory.name})
+    return Applied(move, history, [])
+
+
+def _record(session: Session, user: User, move: Move, now: datetime, *,
+            company_id: int | None = None, deal_id: int | None = None,
+            details: dict[str, Any]) -> OwnershipMove:
+    row = OwnershipMove(kind=move.kind, company_id=company_id, deal_id=deal_id,
+                        territory_id=move.territory_id, from_user_id=move.from_id,
+                        to_user_id=move.to_id, by_user_id=user.id, reason=move.reason,
+                        details=details, at=now)
+    session.add(row)
+    session.flush()
+    for role, uid in (("from", move.from_id), ("to", move.to_id)):
+        # A lead's new owner is told by the lead's own notice (core.territory.reassign).
+        if uid is None or uid == user.id or (move.kind == "lead" and role == "to"):
+            continue
+        enqueue_notice(session, kind="coverage.moved", reason=f"move:{row.id}:{role}",
+                       recipient_user_id=uid, due_at=now, now=now,
+                       params={"move_id": row.id, "role": role})
+    return row
+
+
+def apply_all(session: Session, user: User, digest: str, now: datetime,
+              team: str | int | None = None) -> list[Applied]:
+    """Apply every move of the current proposal, when it is still the one shown (same
+    digest); otherwise nothing changes and Conflict "coverage.changed" is raised."""
+    proposal = propose(session, user, now, team)
+    if proposal.digest != digest:
+        raise Conflict("coverage.changed")
+    done = []
+    for move in proposal.moves:
+        if move.kind != "flag":
+            done.append(apply_move(session, user, move.key, now))
+    return done
+
+
+def history(session: Session, user: User, limit: int = 20) -> list[OwnershipMove]:
+    """The latest moves applied in the user's team (every team for an admin)."""
+    query = select(OwnershipMove).order_by(OwnershipMove.at.desc(), OwnershipMove.id.desc())
+    if user.role != Role.ADMIN.value:
+        own = team_of(session, user)
+        ids = [t.id for t in session.scalars(select(Territory).where(
+            Territory.team_id == (own.id if own else -1)))]
+        query = query.where(OwnershipMove.territory_id.in_(ids))
+    return list(session.scalars(query.limit(limit)))
