@@ -277,9 +277,10 @@ class _Sim:
     account_cap: int
     lead_caps: dict[int, int]
 
-    def room_for_account(self, rep: int, deals: int) -> bool:
+    def room_for_account(self, rep: int, deals: int, leads: int = 0) -> bool:
         return (self.accounts[rep] + 1 <= self.account_cap
-                and self.load[rep] + deals <= self.deal_cap)
+                and self.load[rep] + deals <= self.deal_cap
+                and (leads == 0 or self.leads[rep] + leads <= self.lead_caps[rep]))
 
     def room_for_lead(self, rep: int) -> bool:
         return (self.load[rep] + 1 <= self.deal_cap
@@ -291,15 +292,20 @@ def _spread(loads: dict[int, int], present: list[int]) -> tuple[int, int]:
     return (max(values), min(values)) if values else (0, 0)
 
 
+_Idle = tuple[int, str, datetime | None, int, int]
+
+
 def _idle_accounts(session: Session, owner: int, territory_id: int, now: datetime
-                   ) -> list[tuple[int, str, datetime | None, int]]:
-    """(company id, name, last contacted, open deals of `owner`) of the owner's accounts in
-    the territory not contacted for MOVE_IDLE_DAYS, with at least one open deal of theirs."""
-    deals = (select(Deal.company_id, func.count().label("n"))
+                   ) -> list[_Idle]:
+    """(company id, name, last contacted, open deals of `owner`, of which leads) of the
+    owner's accounts in the territory not contacted for MOVE_IDLE_DAYS, with at least one
+    open deal of theirs."""
+    deals = (select(Deal.company_id, func.count().label("n"),
+                    func.sum(case((Deal.stage.in_(LEAD_STAGES), 1), else_=0)).label("leads"))
              .where(Deal.owner_id == owner, Deal.stage.in_(_OPEN))
              .group_by(Deal.company_id).subquery())
     rows = session.execute(
-        select(Company.id, Company.name, Company.last_contacted_at, deals.c.n)
+        select(Company.id, Company.name, Company.last_contacted_at, deals.c.n, deals.c.leads)
         .join(deals, deals.c.company_id == Company.id)
         .where(Company.owner_id == owner, Company.territory_id == territory_id,
                or_(Company.last_contacted_at.is_(None),
@@ -307,7 +313,7 @@ def _idle_accounts(session: Session, owner: int, territory_id: int, now: datetim
         .order_by(Company.last_contacted_at.is_not(None), Company.last_contacted_at,
                   Company.id)
         .limit(200)).all()
-    return [(r[0], r[1], r[2], int(r[3])) for r in rows]
+    return [(r[0], r[1], r[2], int(r[3]), int(r[4] or 0)) for r in rows]
 
 
 def _unworked_leads(session: Session, territory_ids: list[int]) -> list[Deal]:
@@ -356,7 +362,7 @@ def propose(session: Session, user: User, now: datetime, team: str | int | None 
     for terr in cov.territories:
         local = [r for r in terr.reps if r in reps and not reps[r].away]
         exhausted: set[int] = set()
-        pools: dict[int, list[tuple[int, str, datetime | None, int]]] = {}
+        pools: dict[int, list[_Idle]] = {}
         while len([m for m in moves if m.kind != "flag"]) < limit and len(local) >= 2:
             donors = [r for r in local if r not in exhausted]
             if not donors:
@@ -369,12 +375,13 @@ def propose(session: Session, user: User, now: datetime, team: str | int | None 
                 break
             pool = pools.setdefault(donor, _idle_accounts(session, donor, terr.id, now))
             fitting = [a for a in pool if 1 <= a[3] <= gap // 2
-                       and sim.room_for_account(receiver, a[3])]
+                       and sim.room_for_account(receiver, a[3], a[4])]
             if not fitting:
                 exhausted.add(donor)
                 continue
-            company_id, name, last, deals = max(fitting, key=lambda a: a[3])
-            pool.remove((company_id, name, last, deals))
+            pick = max(fitting, key=lambda a: a[3])
+            pool.remove(pick)
+            company_id, name, last, deals, leads = pick
             moves.append(Move(
                 "account", company_id, donor, receiver, terr.id, "idle_account",
                 {"company": name, "days": (now - last).days if last else None,
@@ -385,15 +392,21 @@ def propose(session: Session, user: User, now: datetime, team: str | int | None 
             sim.load[receiver] += deals
             sim.accounts[donor] -= 1
             sim.accounts[receiver] += 1
+            sim.leads[donor] -= leads
+            sim.leads[receiver] += leads
     # 3. Leads nobody has contacted yet: to the rep of the lead's territory with the least
     #    load (the better win rate first on a tie), when that narrows the gap by 2 or more.
     eligible = {t.id: [r for r in t.reps if r in reps and not reps[r].away]
                 for t in cov.territories}
+    # An account's open deals of its owner moved with it.
+    moved = {(m.ref_id, m.from_id) for m in moves if m.kind == "account"}
     for deal in _unworked_leads(session, [t.id for t in cov.territories]):
         if len([m for m in moves if m.kind != "flag"]) >= limit:
             break
         assert deal.territory_id is not None  # selected by territory
         owner = deal.owner_id
+        if (deal.company_id, owner) in moved:
+            continue
         options = [r for r in eligible.get(deal.territory_id, [])
                    if r != owner and sim.room_for_lead(r)]
         if not options:
@@ -432,6 +445,10 @@ def _lead_counts(session: Session, rep_ids: list[int]) -> dict[int, int]:
                 Deal.owner_id.in_(rep_ids), Deal.stage.in_(LEAD_STAGES))
             .group_by(Deal.owner_id))})
     return counts
+
+
+def _lead_cap(session: Session, rep: User) -> int:
+    return rep.lead_cap if rep.lead_cap is not None else setting(session, "lead_cap")
 
 
 def _lead_count(session: Session, rep_id: int) -> int:
@@ -505,11 +522,14 @@ def _apply_account(session: Session, user: User, company_id: int, src: int | Non
     if not _eligible(session, target, territory.id, now):
         raise DomainError("coverage.not_in_territory", name=target.name,
                           territory=territory.name)
-    deal_ids = list(session.scalars(select(Deal.id).where(
-        Deal.company_id == company.id, Deal.owner_id == src, Deal.stage.in_(_OPEN))))
+    moving = session.execute(select(Deal.id, Deal.stage).where(
+        Deal.company_id == company.id, Deal.owner_id == src, Deal.stage.in_(_OPEN))).all()
+    deal_ids = [row[0] for row in moving]
+    leads = sum(1 for row in moving if row[1] in LEAD_STAGES)
     load, accounts = _loads(session, target.id)
     if (accounts + 1 > setting(session, "account_cap")
-            or load + len(deal_ids) > setting(session, "deal_cap")):
+            or load + len(deal_ids) > setting(session, "deal_cap")
+            or (leads and _lead_count(session, target.id) + leads > _lead_cap(session, target))):
         raise DomainError("coverage.no_capacity", name=target.name)
     company.owner_id = target.id
     company.updated_at = now
@@ -544,8 +564,8 @@ def _apply_lead(session: Session, user: User, deal_id: int, src: int | None,
         raise DomainError("coverage.not_in_territory", name=target.name,
                           territory=territory.name)
     load, _accounts = _loads(session, target.id)
-    cap = target.lead_cap if target.lead_cap is not None else setting(session, "lead_cap")
-    if load + 1 > setting(session, "deal_cap") or _lead_count(session, target.id) + 1 > cap:
+    if (load + 1 > setting(session, "deal_cap")
+            or _lead_count(session, target.id) + 1 > _lead_cap(session, target)):
         raise DomainError("coverage.no_capacity", name=target.name)
     reassign(session, user, deal.id, target.login, now)  # tells the new owner
     move = Move("lead", deal.id, src, target.id, territory.id, "lead_load", deals=1)
