@@ -613,7 +613,10 @@ async def _area(ctx: Ctx, kind: str) -> Step:
     if not found.companies:
         return done("\n".join(lines))
     if found.breakdown and len(found.breakdown) > 1:
-        lines.append(" · ".join(f"{name} {n}" for name, n in found.breakdown))
+        unnamed = t("(no territory)") if area.industry and not area.place else t(
+            "(no industry)")
+        lines.append(" · ".join(f"{unnamed if name == '-' else name} {n}"
+                                for name, n in found.breakdown))
     lines.append("")
     rows: list[list[object]]
     if kind == "contacts":
@@ -655,8 +658,7 @@ async def _area(ctx: Ctx, kind: str) -> Step:
         lines.append(t("The CSV holds the first {limit}.", limit=AREA_CSV_LIMIT))
     name = f"{kind}-{_slug(label)}.csv"
     data = csv_bytes(header, rows)
-    return done(Reply("\n".join(lines), attachment=Attachment(name, data, "text/csv",
-                                                                caption=name)))
+    return done(Reply("\n".join(lines), attachment=Attachment(name, data, "text/csv")))
 
 
 async def area_contacts(ctx: Ctx, inc: Incoming) -> Step:

@@ -2,7 +2,7 @@
 team"), product families, product specs and saved configurations
 
 Revision ID: 0016_coverage
-Revises: 0001_foundation
+Revises: 0004_quotes
 Create Date: 2026-12-06 07:20:00
 """
 
@@ -13,7 +13,9 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = '0016_coverage'
-down_revision: str | Sequence[str] | None = '0001_foundation'
+# product_specs and configurations refer to products and quotes: after 0004 (as 0010 follows
+# 0009), so PostgreSQL has those tables when the foreign keys are made.
+down_revision: str | Sequence[str] | None = '0004_quotes'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -47,6 +49,9 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['territory_id'], ['territories.id'], name=op.f('fk_territory_industries_territory_id_territories'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('territory_id', 'industry', name=op.f('pk_territory_industries'))
     )
+    # A territory's one industry so far becomes the first of its list.
+    op.execute("INSERT INTO territory_industries (territory_id, industry) "
+               "SELECT id, industry FROM territories WHERE industry IS NOT NULL")
     op.create_table('ownership_moves',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
