@@ -46,6 +46,7 @@ from core.models import (
     Territory,
     User,
 )
+from core.models.fieldday import VisitCheckin
 from core.models.fieldservice import ServiceJob
 from core.models.quotes import Quote, QuoteVersion, SalesOrder
 from core.models.reports import ReportTemplate
@@ -87,7 +88,9 @@ ALLOWED_GROUPINGS: dict[str, tuple[str, ...]] = {
 }
 COLUMNS: dict[str, tuple[str, ...]] = {
     "won": ("amount", "count"),
-    "activities": ("visit", "call", "meeting", "email", "total"),
+    # verified: visits checked in at the customer's site (core.sites); verified_rate: % of
+    # the visits
+    "activities": ("visit", "call", "meeting", "email", "total", "verified", "verified_rate"),
     "new_leads": ("count",),
     "funnel": tuple(s.value for s in STAGE_SEQUENCE),
     "pipeline": ("count", "amount", "weighted"),
@@ -375,7 +378,7 @@ def _labels(session: Session, spec: ReportSpec, keys: list[Any], start: datetime
 
 # Columns that are a rate or a median: an empty bucket has none, not zero.
 RATE_COLUMNS = frozenset({"win_rate", "conversion_rate", "median_response_min", "on_time_rate",
-                          "first_time_fix_rate"})
+                          "first_time_fix_rate", "verified_rate"})
 
 
 def _empty(column: str) -> int | None:
@@ -423,17 +426,22 @@ def _won(session: Session, user: User, spec: ReportSpec, start: datetime, end: d
 def _activities(session: Session, user: User, spec: ReportSpec, start: datetime,
                 end: datetime, now: datetime, tz: ZoneInfo) -> ReportTable:
     key, joins = _group_expr(spec, "activity", Activity.occurred_at, start, end, tz)
-    stmt = select(key.label("k"), Activity.kind, func.count()).select_from(Activity)
+    verified = func.sum(case((VisitCheckin.verified.is_(True), 1), else_=0))
+    stmt = (select(key.label("k"), Activity.kind, func.count(), verified).select_from(Activity)
+            .outerjoin(VisitCheckin, VisitCheckin.activity_id == Activity.id))
     for target, on in joins:
         stmt = stmt.join(target, on)
     stmt = stmt.where(Activity.occurred_at >= start, Activity.occurred_at < end,
                       activity_scope(user)).group_by(key, Activity.kind)
     data: dict[Any, dict[str, Any]] = {}
-    for k, kind, n in session.execute(stmt).all():
+    for k, kind, n, ok in session.execute(stmt).all():
         row = data.setdefault(k, {c: 0 for c in COLUMNS["activities"]})
         if kind in {a.value for a in ActivityKind}:
             row[kind] += int(n)
         row["total"] += int(n)
+        row["verified"] += int(ok or 0)
+    for row in data.values():
+        row["verified_rate"] = _rate(row["verified"], row["visit"])
     return _table(session, spec, start, end, tz, data, sort_by="total")
 
 
@@ -733,6 +741,9 @@ def _totals(table: ReportTable) -> dict[str, Decimal | int | float | None]:
         if column == "conversion_rate":
             totals[column] = _rate(sum(int(r.values.get("accepted") or 0) for r in table.rows),
                                    sum(int(r.values.get("sent") or 0) for r in table.rows))
+        elif column == "verified_rate":
+            totals[column] = _rate(sum(int(r.values.get("verified") or 0) for r in table.rows),
+                                   sum(int(r.values.get("visit") or 0) for r in table.rows))
         elif column == "win_rate":
             won = sum(int(r.values.get("won") or 0) for r in table.rows)
             lost = sum(int(r.values.get("lost") or 0) for r in table.rows)

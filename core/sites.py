@@ -22,10 +22,7 @@ from core.models import (
     Activity,
     Company,
     Deal,
-    FollowUp,
-    FollowUpStatus,
     Role,
-    Team,
     User,
 )
 from core.models.fieldday import CompanySite, SiteChange, VisitCheckin
@@ -262,52 +259,3 @@ def verify_check_in(session: Session, user: User, activity: Activity, lat: float
 
 def checkin_of(session: Session, activity_id: int) -> VisitCheckin | None:
     return session.get(VisitCheckin, activity_id)
-
-
-@dataclass(frozen=True)
-class VerifiedShare:
-    """Visits of one rep in a period: logged, checked in, verified."""
-
-    user_id: int
-    name: str
-    visits: int
-    checked_in: int
-    verified: int
-
-    @property
-    def share(self) -> float | None:
-        return self.verified / self.visits if self.visits else None
-
-
-def verified_shares(session: Session, user: User, start: datetime, end: datetime
-                    ) -> list[VerifiedShare]:
-    """Per rep of the manager's team (an admin: everyone; a rep: themself), the visits
-    logged in [start, end) and how many were verified at the customer's site."""
-    people = select(User.id).where(User.role.in_((Role.REP.value, Role.MANAGER.value)))
-    if user.role == Role.MANAGER.value:
-        teams = select(Team.id).where(Team.manager_id == user.id)
-        people = people.where(or_(User.team_id == user.team_id, User.team_id.in_(teams),
-                                  User.id == user.id))
-    elif user.role != Role.ADMIN.value:
-        people = people.where(User.id == user.id)
-    rows = session.execute(
-        select(User.id, User.name, func.count(Activity.id), func.count(VisitCheckin.activity_id),
-               func.count(VisitCheckin.activity_id).filter(VisitCheckin.verified.is_(True)))
-        .select_from(Activity)
-        .join(User, User.id == Activity.user_id)
-        .outerjoin(VisitCheckin, VisitCheckin.activity_id == Activity.id)
-        .where(Activity.kind == "visit", Activity.occurred_at >= start,
-               Activity.occurred_at < end, Activity.user_id.in_(people))
-        .group_by(User.id, User.name).order_by(User.name)).all()
-    return [VerifiedShare(uid, name, int(v), int(c), int(ok)) for uid, name, v, c, ok in rows]
-
-
-def open_followups_due(session: Session, user: User, company_ids: list[int], until: datetime
-                       ) -> set[int]:
-    """Which of these companies have an open follow-up of the user due by `until`."""
-    if not company_ids:
-        return set()
-    due = func.coalesce(FollowUp.snoozed_until, FollowUp.due_at)
-    return set(session.scalars(select(FollowUp.company_id).where(
-        FollowUp.user_id == user.id, FollowUp.status == FollowUpStatus.OPEN.value,
-        FollowUp.company_id.in_(company_ids), due <= until)))

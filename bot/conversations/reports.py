@@ -71,6 +71,8 @@ COLUMN_LABELS = {
     "meeting": N_("Meetings"),
     "email": N_("E-mails"),
     "total": N_("Total"),
+    "verified": N_("Verified visits"),
+    "verified_rate": N_("Verified %"),
     "weighted": N_("Weighted"),
     "won": N_("Won"),
     "lost": N_("Lost"),

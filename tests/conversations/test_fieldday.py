@@ -184,3 +184,24 @@ async def test_plan_my_day_with_drop_pin_ics_and_the_morning_button(
     # Indonesian
     out = texts(await chat.as_user("sari").say("/plan"))
     assert "Hari Anda" in out or "Tidak ada yang bisa direncanakan" in out
+
+
+async def test_the_managers_activity_report_shows_the_verified_share(
+        chat: CollectingChat, database: Database, clock: ManualClock) -> None:
+    _, lat, lon, _ = sinar(database)
+    budi = chat.as_user("budi")
+    for point in ((lat + 0.0005, lon), (lat + 0.03, lon)):  # 55 m: verified; 3.3 km: not
+        await budi.say("log visit hendro wibisono")
+        await budi.press("👍 Positive")
+        await budi.press("Skip")
+        await budi.press("No next step")
+        await budi.share_location(*point)
+        clock.advance(timedelta(hours=4))
+    await budi.say("log visit hendro wibisono")  # a third visit, never checked in
+    await budi.press("👍 Positive")
+    await budi.press("Skip")
+    await budi.press("No next step")
+    out = texts(await chat.as_user("maya").say("/report activities by rep this month"))
+    assert "Verified %" in out and "Verified visits" in out
+    line = next(x for x in out.splitlines() if x.startswith("Budi"))
+    assert line.split()[-2:] == ["1", "33.3"]  # 1 of 3 visits verified

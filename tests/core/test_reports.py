@@ -179,7 +179,8 @@ def test_activity_levels_this_month(database: Database, data: dict[str, int]) ->
         table = run_report(s, _user(s, data["max"]),
                            ReportSpec("activities", "rep", "this_month"), NOW)
     rows = {r.label: r.values for r in table.rows}
-    assert rows["Ana"] == {"visit": 2, "call": 1, "meeting": 0, "email": 0, "total": 3}
+    assert rows["Ana"] == {"visit": 2, "call": 1, "meeting": 0, "email": 0, "total": 3,
+                           "verified": 0, "verified_rate": 0.0}
     assert rows["Bo"]["meeting"] == 1 and "Cy" not in rows
     assert table.totals["total"] == 4
 
