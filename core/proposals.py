@@ -3,17 +3,25 @@
 Templates are knowledge documents of type "proposal_template" whose text uses Jinja2
 placeholders (``{{ customer.name }}``, ``{% for line in quote.lines %}``...). They are user
 content, so they render in Jinja2's sandbox: no attribute starting with "_", no access to
-Python internals, only the plain dictionaries built here. A placeholder the data cannot fill
-is reported by name (never printed raw); a template with a syntax error is refused with its
-line number.
+Python internals, only the plain dictionaries built here. A template with a syntax error is
+refused with its line number.
+
+A document says only what is true: a placeholder the data cannot fill is never printed (as
+nothing or as its name) but reported by name (`MissingData`), so the chat can ask the rep
+for it, or say what to do first (make a quote, log the meeting, set the company details);
+`{% if last_meeting %}` lets a template thank for a meeting only when one is in the history.
+Dates, amounts and the price table are written by the caller's `DocumentWords`, in the
+template's language (core builds no user-facing text).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from jinja2 import TemplateSyntaxError, Undefined
 from jinja2.exceptions import SecurityError, UndefinedError
@@ -23,13 +31,50 @@ from sqlalchemy.orm import Session
 
 from core import pipeline
 from core.errors import DomainError, NotFound
-from core.models import Company, Contact, Deal, MaterialSent, User
+from core.models import Activity, Company, Contact, Deal, MaterialSent, User
 from core.models.knowledge import Document
 from core.models.quotes import Quote, QuoteVersion
+from core.organisation import Seller
 from core.scope import deal_visible
 
 TEMPLATE_TYPE = "proposal_template"
 MAX_TEMPLATE_CHARS = 100_000
+MEETING_KINDS = ("visit", "meeting")
+# Other names (English and Indonesian) -> the name or placeholder they stand for.
+ALIASES = {"kontak": "contact", "pelanggan": "customer", "penjual": "seller",
+           "tanggal": "today", "date": "today", "pertemuan_terakhir": "last_meeting",
+           "tabel_harga": "price_table", "rep_name": "rep.name", "nama_sales": "rep.name"}
+# A group printed alone when it does not exist: the placeholder that is missing.
+GROUP_NAMES = {"contact": "contact.name", "customer": "customer.name", "quote": "quote.number",
+               "seller": "seller.name", "rep": "rep.name", "deal": "deal.title"}
+SELLER_FIELDS = {"name": "name", "legal_name": "legal_name", "address": "address",
+                 "phone": "phone", "email": "email", "website": "website",
+                 "tax_number": "tax_number", "bank": "bank_details"}
+
+
+class DocumentWords(Protocol):
+    """How the caller writes values into a document of one language."""
+
+    language: str
+
+    def date(self, day: date) -> str: ...
+
+    def money(self, amount: Any, currency: str = "") -> str: ...
+
+    def price_table(self, quote: Mapping[str, Any]) -> str: ...
+
+    def not_set(self, detail: str) -> str:
+        """A visible stand-in for a company detail not set yet (documents are drafts)."""
+        ...
+
+
+class MissingData(DomainError):
+    """The template needs data the deal does not have: `paths` names each placeholder
+    (canonical: "contact.job_title", "quote.lines", "last_meeting", "seller.tax_number")."""
+
+    def __init__(self, paths: list[str]) -> None:
+        super().__init__("proposal.missing", names=", ".join(paths))
+        self.paths = paths
 
 
 class _Recording(Undefined):
@@ -42,7 +87,8 @@ class _Recording(Undefined):
         name = self._undefined_name or "?"
         if isinstance(parent, dict) and "__path__" in parent:
             return f"{parent['__path__']}.{name}"
-        return str(name)
+        name = ALIASES.get(str(name), str(name))
+        return GROUP_NAMES.get(name, name)
 
     def __str__(self) -> str:
         self.missing.add(self._name())
@@ -62,21 +108,47 @@ class _Recording(Undefined):
         return type(self)(name=f"{self._name()}.{name}")
 
 
-def _environment(missing: set[str]) -> SandboxedEnvironment:
+class _Blank:
+    """A placeholder whose value is empty: printing it records it as missing; as a
+    condition it is simply false (`{% if last_meeting %}` asks for nothing)."""
+
+    def __init__(self, path: str, missing: set[str]) -> None:
+        self.path, self.missing = path, missing
+
+    def __str__(self) -> str:
+        self.missing.add(self.path)
+        return ""
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        self.missing.add(self.path)
+        return iter(())
+
+
+class _Node(dict):  # type: ignore[type-arg]
+    """A group of placeholders (customer, contact, ...); printed alone it shows its name."""
+
+    def __str__(self) -> str:
+        for key in ("name", "title", "number"):
+            if key in self:
+                return str(self[key])
+        return ""
+
+
+def _environment(missing: set[str], words: DocumentWords | None = None) -> SandboxedEnvironment:
     undefined = type("RecordingUndefined", (_Recording,), {"missing": missing})
     env = SandboxedEnvironment(undefined=undefined, autoescape=False, trim_blocks=True,
                                lstrip_blocks=True)
-    env.filters["money"] = _money
+
+    def money(value: Any, currency: str = "") -> str:
+        if isinstance(value, _Blank):
+            return str(value)
+        return words.money(value, str(currency)) if words is not None else str(value)
+
+    env.filters["money"] = money
     return env
-
-
-def _money(value: Any, currency: str = "") -> str:
-    try:
-        amount = Decimal(str(value))
-    except Exception:
-        return str(value)
-    text = f"{amount:,.2f}" if amount != amount.to_integral() else f"{amount:,.0f}"
-    return f"{currency} {text}".strip()
 
 
 def validate_template(text: str) -> None:
@@ -99,28 +171,30 @@ class RenderedDocument:
     language: str = "en"  # the template's: the document speaks it to its footer
 
 
-class _Node(dict):  # type: ignore[type-arg]
-    """A group of placeholders (customer, contact, ...); printed alone it shows its name."""
-
-    def __str__(self) -> str:
-        name = self.get("name") or self.get("title") or self.get("number")
-        return "" if name is None else str(name)
-
-
-def _node(path: str, values: dict[str, Any]) -> dict[str, Any]:
-    return _Node({"__path__": path, **values})
+def last_meeting(session: Session, company_id: int, now: datetime) -> datetime | None:
+    """When the customer was last visited or met (the history's latest such activity)."""
+    return session.scalar(
+        select(Activity.occurred_at).where(Activity.company_id == company_id,
+                                           Activity.kind.in_(MEETING_KINDS),
+                                           Activity.occurred_at <= now)
+        .order_by(Activity.occurred_at.desc()).limit(1))
 
 
-def template_context(session: Session, deal: Deal, rep: User, now: datetime) -> dict[str, Any]:
-    """Plain data for the template: customer, contact, deal, quote (latest version), rep."""
+def template_context(session: Session, deal: Deal, rep: User, now: datetime, *,
+                     words: DocumentWords, seller: Seller | None = None,
+                     answers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Plain data for the template: customer, contact, deal, quote (latest version), rep,
+    the seller (the organisation), the last meeting; `answers` are values the rep typed for
+    placeholders the data did not fill ("contact.job_title" -> "Head of IT")."""
+    zone = ZoneInfo(rep.timezone or "Asia/Jakarta")
     company = session.get(Company, deal.company_id)
     contact = session.get(Contact, deal.contact_id) if deal.contact_id else None
     quote_id = (deal.facts or {}).get("accepted_quote_id") or (deal.facts or {}).get("quote_id")
     quote = session.get(Quote, int(quote_id)) if quote_id else session.scalar(
         select(Quote).where(Quote.deal_id == deal.id).order_by(Quote.id.desc()).limit(1))
-    context: dict[str, Any] = {
-        "today": now.date().isoformat(),
-        "customer": _node("customer", {
+    met = last_meeting(session, deal.company_id, now)
+    nodes: dict[str, dict[str, Any]] = {
+        "customer": {
             "name": company.name if company else None,
             "legal_form": company.legal_form if company else None,
             "industry": company.industry if company else None,
@@ -128,85 +202,91 @@ def template_context(session: Session, deal: Deal, rep: User, now: datetime) -> 
             "billing_address": company.billing_address if company else None,
             "delivery_address": company.delivery_address if company else None,
             "city": company.city if company else None,
-        }),
-        "deal": _node("deal", {
+        },
+        "deal": {
             "title": deal.title, "stage": deal.stage, "need": deal.need,
             "amount": deal.amount, "currency": deal.currency,
             "budget": (deal.facts or {}).get("budget"),
             "timeline": (deal.facts or {}).get("timeline"),
-        }),
-        "rep": _node("rep", {"name": rep.name, "email": rep.email, "phone": rep.phone}),
+        },
+        "rep": {"name": rep.name, "email": rep.email, "phone": rep.phone},
     }
     if contact is not None:
-        context["contact"] = _node("contact", {"name": contact.name,
-                                               "job_title": contact.job_title,
-                                               "department": contact.department,
-                                               "email": contact.email,
-                                               "phone": contact.phone or contact.mobile})
+        nodes["contact"] = {"name": contact.name, "job_title": contact.job_title,
+                            "department": contact.department, "email": contact.email,
+                            "phone": contact.phone or contact.mobile}
+    seller = seller or Seller()
+    nodes["seller"] = {key: getattr(seller, column) or (
+        words.not_set(key) if seller.is_draft else None)
+        for key, column in SELLER_FIELDS.items()}
+    flat: dict[str, Any] = {
+        "today": words.date(now.astimezone(zone).date()),
+        "last_meeting": words.date(met.astimezone(zone).date()) if met else None,
+        "scope": deal.need or deal.title,
+        "price_table": None,
+    }
     if quote is not None:
         version = session.scalar(select(QuoteVersion).where(
             QuoteVersion.quote_id == quote.id, QuoteVersion.number == quote.current_version))
         if version is not None:
-            lines = [_node("quote.lines", {
-                "sku": line.sku, "name": line.name, "quantity": line.quantity,
-                "unit_price": line.unit_price, "discount_pct": line.discount_pct,
-                "net": line.net, "tax": line.tax}) for line in version.lines]
-            context["quote"] = _node("quote", {
+            lines = [{"sku": line.sku, "name": line.name, "quantity": line.quantity,
+                      "unit_price": line.unit_price, "discount_pct": line.discount_pct,
+                      "net": line.net, "tax": line.tax} for line in version.lines]
+            nodes["quote"] = {
                 "number": quote.number, "version": version.number,
                 "currency": quote.currency, "lines": lines, "subtotal": version.subtotal,
                 "discount": version.discount_total, "tax": version.tax_total,
-                "total": version.total, "valid_until": version.valid_until.isoformat(),
-            })
-    # Flat names (English and Indonesian) for simpler templates.
-    context["date"] = context["tanggal"] = context["today"]
-    context["rep_name"] = context["nama_sales"] = rep.name
-    context["pelanggan"] = context["customer"]
-    context["scope"] = deal.need or deal.title
-    if "contact" in context:
-        context["kontak"] = context["contact"]
-    if "quote" in context:
-        q = context["quote"]
-        rows = [f"- {line['quantity']} x {line['name']}: "
-                f"{_money(line['net'], q['currency'])}" for line in q["lines"]]
-        rows.append(f"Total: {_money(q['total'], q['currency'])}")
-        context["price_table"] = "\n".join(rows)
+                "net": Decimal(version.subtotal) - Decimal(version.discount_total),
+                "total": version.total, "valid_until": words.date(version.valid_until),
+            }
+            flat["price_table"] = words.price_table(nodes["quote"])
+    for path, value in (answers or {}).items():
+        root, _, leaf = path.partition(".")
+        if leaf and root in ("customer", "contact", "deal", "rep"):
+            nodes.setdefault(root, {})[leaf] = value
+        elif not leaf and root in ("scope",):
+            flat[root] = value
+    context: dict[str, Any] = {**nodes, **flat}
+    for alias, target in ALIASES.items():  # the other names, for simpler templates
+        root, _, leaf = target.partition(".")
+        if root in context:
+            context[alias] = context[root][leaf] if leaf else context[root]
     return context
 
 
-def render_template(text: str, context: dict[str, Any]) -> str:
-    """Render in the sandbox; raise DomainError naming every placeholder left unfilled."""
+def _bind(value: Any, path: str, missing: set[str]) -> Any:
+    """The context as the template sees it: groups print as their name, empty values are
+    blanks that record themselves when printed."""
+    if isinstance(value, dict):
+        node = _Node({key: _bind(item, f"{path}.{key}" if path else key, missing)
+                      for key, item in value.items()})
+        node["__path__"] = path
+        return node
+    if isinstance(value, list):
+        return [_bind(item, path, missing) for item in value]
+    if value is None:
+        return _Blank(path, missing)
+    return value
+
+
+def render_template(text: str, context: dict[str, Any],
+                    words: DocumentWords | None = None) -> str:
+    """Render in the sandbox; raise MissingData naming every placeholder left unfilled."""
     validate_template(text)
     missing: set[str] = set()
-    env = _environment(missing)
+    env = _environment(missing, words)
+    bound = {key: _bind(value, ALIASES.get(key, key), missing) for key, value in context.items()}
     try:
-        rendered = env.from_string(text).render(**context)
+        rendered = env.from_string(text).render(**bound)
     except SecurityError as exc:
         raise DomainError("proposal.template_forbidden") from exc
     except UndefinedError as exc:
-        raise DomainError("proposal.missing", names=str(exc)) from exc
+        raise MissingData([str(exc)]) from exc
     except (TypeError, ValueError, ArithmeticError) as exc:
         raise DomainError("proposal.template_error", message=str(exc)[:120]) from exc
-    # A placeholder whose value is None is as unfilled as a missing one.
-    missing |= _none_placeholders(text, context)
     if missing:
-        raise DomainError("proposal.missing", names=", ".join(sorted(missing)))
+        raise MissingData(sorted(missing))
     return rendered
-
-
-def _none_placeholders(text: str, context: dict[str, Any]) -> set[str]:
-    import re
-
-    found = set()
-    for match in re.finditer(r"\{\{\s*([a-z_]+(?:\.[a-z_]+)*)", text):
-        path = match.group(1).split(".")
-        node: Any = context
-        for part in path:
-            node = node.get(part) if isinstance(node, dict) else None
-            if node is None:
-                break
-        if node is None and path[0] in context:
-            found.add(".".join(path))
-    return found
 
 
 def list_templates(session: Session) -> list[Document]:
@@ -223,16 +303,34 @@ def find_deals(session: Session, user: User, query: str, limit: int = 5) -> list
                                open_first=True)
 
 
+def template_language(template: Document, user: User) -> str:
+    """The language a document from `template` speaks (its own; else the user's)."""
+    return template.language if template.language in ("en", "id") else user.locale
+
+
 def render_proposal(session: Session, user: User, deal_id: int, template_id: int,
-                    now: datetime) -> RenderedDocument:
-    """Fill a template for a deal the user may see, and note it in the deal's history."""
+                    now: datetime, *, words_for: Callable[[str], DocumentWords],
+                    seller: Seller | None = None,
+                    answers: Mapping[str, str] | None = None) -> RenderedDocument:
+    """Fill a template for a deal the user may see, and note it in the deal's history.
+
+    Args:
+        words_for: the DocumentWords of a language (the template's is used).
+        seller: the organisation's details (a draft prints visible stand-ins).
+        answers: values the rep typed for placeholders the data did not fill.
+
+    Raises MissingData (nothing is noted) when a placeholder has no value.
+    """
     deal = session.scalar(select(Deal).where(Deal.id == deal_id, deal_visible(session, user)))
     if deal is None:
         raise NotFound("proposal.deal_not_found")
     template = session.get(Document, template_id)
     if template is None or template.doc_type != TEMPLATE_TYPE or template.status != "published":
         raise NotFound("proposal.template_not_found")
-    text = render_template(template.text, template_context(session, deal, user, now))
+    words = words_for(template_language(template, user))
+    context = template_context(session, deal, user, now, words=words, seller=seller,
+                               answers=answers)
+    text = render_template(template.text, context, words)
     session.add(MaterialSent(material=f"document:{template.title}"[:200], document_id=template.id,
                              company_id=deal.company_id, contact_id=deal.contact_id,
                              deal_id=deal.id, sent_by_id=user.id, sent_at=now,
@@ -240,5 +338,4 @@ def render_proposal(session: Session, user: User, deal_id: int, template_id: int
     company = session.get(Company, deal.company_id)
     title = f"{template.title} — {company.name if company else deal.title}"
     return RenderedDocument(title=title, text=text, template_id=template.id, deal_id=deal.id,
-                            language=template.language if template.language in ("en", "id")
-                            else user.locale)
+                            language=words.language)

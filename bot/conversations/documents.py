@@ -11,6 +11,7 @@ from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, g
 from bot.conversations.messages import Attachment, Button, Incoming, Reply, button_rows
 from bot.conversations.registry import Registry
 from bot.documents.proposal_pdf import proposal_pdf
+from bot.documents.words import SELLER_DETAILS, TemplateWords
 from bot.i18n import N_, Translator, register_errors
 from core import agenda as agenda_service
 from core import mailing, organisation, proposals
@@ -198,19 +199,115 @@ async def choose_template(ctx: Ctx, inc: Incoming) -> Step:
 
 
 def _generate(ctx: Ctx, template_id: int) -> Step:
-    document = proposals.render_proposal(ctx.session, ctx.user, int(ctx.data["deal_id"]),
-                                         template_id, ctx.now)
+    ctx.data["template_id"] = template_id
+    seller = organisation.seller(ctx.session)
+    try:
+        document = proposals.render_proposal(
+            ctx.session, ctx.user, int(ctx.data["deal_id"]), template_id, ctx.now,
+            words_for=lambda language: TemplateWords(Translator(language, ctx.user.timezone)),
+            seller=seller, answers=ctx.data.get("answers") or {})
+    except proposals.MissingData as exc:
+        return _ask_missing(ctx, exc.paths)
     # The document speaks its template's language to its footer, whatever the reader's.
     words = Translator(document.language, ctx.user.timezone)
     progress.working(progress.DOCUMENT)
     pdf = proposal_pdf(document.title, document.text,
                        footer=words("Prepared by {name} on {date}", name=ctx.user.name,
                                     date=words.date(ctx.now)),
-                       seller=organisation.seller(ctx.session), t=words)
+                       seller=seller, t=words)
     filename = "".join(ch if ch.isalnum() else "-" for ch in document.title)[:60] + ".pdf"
     return done(Reply(ctx.t("Here is the document; it is noted in the deal's history."),
                       attachment=Attachment(filename=filename, data=pdf,
                                             mime="application/pdf", caption=document.title)))
+
+
+# What the rep can type for a placeholder the deal's data does not fill (used for this
+# document only), in words: never the placeholder's name.
+ASKABLE = {
+    "customer.name": N_("the customer's name"),
+    "customer.legal_form": N_("the customer's legal form (PT, CV, ...)"),
+    "customer.industry": N_("the customer's industry"),
+    "customer.address": N_("the customer's address"),
+    "customer.billing_address": N_("the address the invoices go to"),
+    "customer.delivery_address": N_("the delivery address"),
+    "customer.city": N_("the customer's city"),
+    "contact.name": N_("the name of the person it is addressed to"),
+    "contact.job_title": N_("the contact's job title"),
+    "contact.department": N_("the contact's department"),
+    "contact.email": N_("the contact's e-mail"),
+    "contact.phone": N_("the contact's phone number"),
+    "deal.need": N_("what the customer needs"),
+    "deal.budget": N_("the customer's budget"),
+    "deal.timeline": N_("when the customer plans to buy"),
+    "deal.amount": N_("the deal's amount"),
+    "rep.email": N_("your e-mail address"),
+    "rep.phone": N_("your phone number"),
+    "scope": N_("the scope of the offer"),
+}
+MAX_ANSWER = 300
+
+
+def _ask_missing(ctx: Ctx, paths: list[str]) -> Step:
+    """Ask for the first missing value the rep can give, or say what to do first."""
+    t = ctx.t
+    roots = {path.partition(".")[0] for path in paths}
+    if roots & {"quote", "price_table"}:
+        return goto("fill", Reply(
+            t("This document lists the deal's quote, and the deal has no quote yet. Make the "
+              "quote first; then ask for the document again."),
+            buttons=((Button(t("Make the quote now"), value="quote"),),)))
+    if "last_meeting" in roots:
+        return done(t("This template thanks the customer for a meeting, and no visit or "
+                      "meeting with them is in the history. Log it first (/visit), or pick "
+                      "another template."))
+    if "seller" in roots:
+        details = ", ".join(t(SELLER_DETAILS.get(p.partition(".")[2], p.partition(".")[2]))
+                            for p in paths if p.startswith("seller."))
+        return done(t("Your company's {details} is not set, and the document needs it. An "
+                      "admin sets it with /org (or sfa org set).", details=details))
+    askable = [p for p in paths if p in ASKABLE or p.partition(".")[0] in
+               ("customer", "contact", "deal", "rep")]
+    if len(askable) < len(paths):
+        odd = ", ".join(f"“{p}”" for p in paths if p not in askable)
+        return done(t("The template asks for something no data fills ({names}). Ask an admin "
+                      "to correct the template.", names=odd))
+    path = askable[0]
+    ctx.data["asking"] = path
+    if path in ASKABLE:
+        what = t(ASKABLE[path])
+    else:
+        what = t("“{detail}” of the {group}", detail=path.partition(".")[2].replace("_", " "),
+                 group=t(GROUP_WORDS[path.partition(".")[0]]))
+    return goto("fill", Reply(
+        t("The document needs {what}, and the deal's data does not have it. Type it (it is "
+          "used for this document only), or tap Leave out.", what=what),
+        buttons=((Button(t("Leave out"), value="skip"),),)))
+
+
+GROUP_WORDS = {"customer": N_("customer"), "contact": N_("contact"), "deal": N_("deal"),
+               "rep": N_("rep")}
+
+
+async def fill_missing(ctx: Ctx, inc: Incoming) -> Step:
+    """Take the value typed for a missing placeholder (or leave it out), then try again."""
+    if inc.button == "quote":
+        return await ctx.begin("quote", deal_id=str(ctx.data["deal_id"]))
+    path = ctx.data.get("asking")
+    if not path:
+        return done(ctx.t("Ask for the document again once the quote is made."))
+    if inc.button == "skip":
+        value = ""
+    elif inc.text and inc.text.strip():
+        value = " ".join(inc.text.split())
+        if len(value) > MAX_ANSWER:
+            return goto("fill", ctx.t("Please keep it under {limit} characters.",
+                                      limit=MAX_ANSWER))
+    else:
+        return goto("fill", Reply(ctx.t("Type it, or tap Leave out."),
+                                  buttons=((Button(ctx.t("Leave out"), value="skip"),),)))
+    ctx.data["answers"] = {**(ctx.data.get("answers") or {}), path: value}
+    ctx.data.pop("asking", None)
+    return _generate(ctx, int(ctx.data["template_id"]))
 
 
 # -- mailing suggestions -----------------------------------------------------------------------
@@ -259,7 +356,8 @@ def register(registry: Registry) -> None:
     """Register proposals, mailing suggestions, "my week" and the calendar-file action."""
     registry.add_flow(Flow(
         "proposal", start=start_proposal, roles=PROPOSAL_ROLES,
-        commands=("proposal",), states={"deal": choose_deal, "template": choose_template},
+        commands=("proposal",), states={"deal": choose_deal, "template": choose_template,
+                                        "fill": fill_missing},
         help=N_("A proposal or contract summary for a deal, as a PDF")))
     registry.add_intent(intent(
         "proposal", r"^(?:a )?(?:proposal|contract summary|document) for (?P<text>.+)$",

@@ -12,6 +12,7 @@ letter when it has one, else "?", never as an empty box.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
 import threading
@@ -54,6 +55,8 @@ def _cache_dir() -> Path:
 def _cut(source: Path, target: Path) -> None:
     from fontTools import subset
     from fontTools.ttLib import TTFont
+
+    logging.getLogger("fontTools").setLevel(logging.WARNING)  # a line per table at INFO
 
     options = subset.Options()
     options.layout_features = []  # no shaping is used for these scripts

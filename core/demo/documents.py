@@ -21,10 +21,11 @@ Date: {{ today }}
 - {{ line.quantity }} x {{ line.name }} ({{ line.sku }}): {{ line.net | money(quote.currency) }}
 {% endfor %}
 
-Subtotal: {{ quote.subtotal | money(quote.currency) }}
-Discount: {{ quote.discount | money(quote.currency) }}
-Tax: {{ quote.tax | money(quote.currency) }}
-Total: {{ quote.total | money(quote.currency) }}
+Subtotal before discounts: {{ quote.subtotal | money(quote.currency) }}
+Discounts: {{ quote.discount | money(quote.currency) }}
+Total before VAT: {{ quote.net | money(quote.currency) }}
+VAT: {{ quote.tax | money(quote.currency) }}
+Total including VAT: {{ quote.total | money(quote.currency) }}
 
 This offer is valid until {{ quote.valid_until }}.
 
@@ -35,6 +36,7 @@ This offer is valid until {{ quote.valid_until }}.
 CONTRACT_SUMMARY = """# Contract summary: {{ customer.name }}
 
 ## Parties
+- Supplier: {{ seller.name }}, {{ seller.address }}
 - Customer: {{ customer.name }}, {{ customer.address }}
 - Invoices to: {{ customer.billing_address }}
 - Delivery to: {{ customer.delivery_address }}
@@ -45,8 +47,8 @@ CONTRACT_SUMMARY = """# Contract summary: {{ customer.name }}
 {% endfor %}
 
 ## Value
-Total {{ quote.total | money(quote.currency) }}
-of which tax {{ quote.tax | money(quote.currency) }}
+Total including VAT {{ quote.total | money(quote.currency) }}
+of which VAT {{ quote.tax | money(quote.currency) }}
 
 Account manager: {{ rep.name }}
 """

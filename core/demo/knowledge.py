@@ -70,15 +70,21 @@ Jangka waktu pembayaran 30 hari.
 
 Dear {{contact}},
 
-Thank you for meeting us on {{date}}. Following our discussion about your production
-needs, we are pleased to propose the following solution.
+{% if last_meeting %}
+Thank you for meeting us on {{last_meeting}}. Following our discussion, we are pleased to
+propose the following solution.
+{% else %}
+Thank you for your interest. We are pleased to propose the following solution.
+{% endif %}
 
 ## Scope
 {{scope}}
 
 ## Investment
 {{price_table}}
-Prices in IDR, excluding VAT. This proposal is valid for 30 days.
+
+Line amounts are before VAT; the VAT is added in the total above. This offer is valid until
+{{quote.valid_until}}.
 
 ## Why us
 Local service teams in Jakarta, Bandung and Surabaya; response within 24 hours.
@@ -91,10 +97,18 @@ Kind regards,
 
 Dengan hormat Bapak/Ibu {{kontak}},
 
-Terima kasih atas waktu pertemuan pada {{tanggal}}. Bersama surat ini kami sampaikan
-penawaran harga untuk kebutuhan perusahaan Bapak/Ibu.
+{% if pertemuan_terakhir %}
+Terima kasih atas waktu pertemuan pada {{pertemuan_terakhir}}. Bersama surat ini kami
+sampaikan penawaran harga untuk kebutuhan perusahaan Bapak/Ibu.
+{% else %}
+Terima kasih atas perhatian Bapak/Ibu. Bersama surat ini kami sampaikan penawaran harga
+untuk kebutuhan perusahaan Bapak/Ibu.
+{% endif %}
 
-Harga dalam rupiah, belum termasuk PPN. Penawaran berlaku 30 hari.
+{{tabel_harga}}
+
+Harga per baris belum termasuk PPN; PPN ditambahkan pada total di atas. Penawaran berlaku
+sampai {{quote.valid_until}}.
 
 Hormat kami,
 {{nama_sales}}

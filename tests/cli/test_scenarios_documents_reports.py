@@ -37,7 +37,7 @@ def test_documents_scenario(demo: dict[str, str]) -> None:
         "Standard-proposal---Lestari-Bintang.pdf"
     assert f"saved to {pdf_path}" in out
     text = PdfReader(pdf_path).pages[0].extract_text()
-    assert "Proposal for Lestari Bintang" in text and "Total: IDR" in text
+    assert "Proposal for Lestari Bintang" in text and "Total including VAT: IDR" in text
     first, second = out.split("budi: what should I send?")[1:3]
     assert "Brochure for Refrigerator 400 L\n     Samudra Abadi" in first
     assert "Noted: brochure:" in second or "Noted: brochure:" in first

@@ -256,9 +256,11 @@ async def test_a_proposal_next_step_can_be_made_at_once(chat: CollectingChat,
     if not any(r_.attachment for r_ in r):  # several templates: pick the plain one
         assert "Which document?" in texts(r)
         r = await u.press("Standard proposal")
-    # The template is filled for this deal, which has no quote yet: the rep is told what
-    # is missing (a deal with a quote gets the PDF; see test_documents_and_mailing).
-    assert "needs data the deal does not have yet: " in texts(r) and "quote." in texts(r)
+    # The template is filled for this deal, which has no quote yet: the rep is told to make
+    # the quote first (a deal with a quote gets the PDF; see test_documents_and_mailing).
+    assert "the deal has no quote yet" in texts(r) and "Make the quote now" in [
+        b.label for b in u.buttons]
+    await u.say("/cancel")
     # "Configure price and solution" opens the quote for that deal at once.
     deal_id = await qualify()
     await u.press("Configure price and solution")

@@ -12,6 +12,8 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from bot.documents.proposal_pdf import proposal_pdf
+from bot.documents.words import TemplateWords
+from bot.i18n import Translator
 from core import mailing, proposals
 from core.clock import ManualClock
 from core.db import Database
@@ -21,6 +23,10 @@ from core.models.knowledge import Document
 from core.models.quotes import Product, Quote, QuoteLine, QuoteVersion, SalesOrder
 from core.models.scheduling import DeliverySchedule
 from tests.support.chat import CollectingChat, texts
+
+
+def words_for(language: str) -> TemplateWords:
+    return TemplateWords(Translator(language))
 
 
 def _quote(s, company: Company, deal: Deal | None, number: str, now, valid_days: int,
@@ -140,12 +146,15 @@ def test_proposal_fills_every_placeholder(database: Database, clock: ManualClock
         budi = s.get(User, fixed["budi"])
         template = s.scalar(select(Document).where(Document.title == "Standard proposal"))
         assert budi and template
-        doc = proposals.render_proposal(s, budi, fixed["deal"], template.id, clock.now())
+        doc = proposals.render_proposal(s, budi, fixed["deal"], template.id, clock.now(),
+                                        words_for=words_for)
         assert s.query(MaterialSent).filter_by(deal_id=fixed["deal"]).count() == 1
     assert "Proposal for Alpha Fabrication" in doc.text
     assert "Rina Kusuma, Purchasing Manager" in doc.text
     assert "- 2 x Server X1 (SRV-X1): IDR 30,000,000" in doc.text
-    assert "Total: IDR 33,300,000" in doc.text
+    assert "Total before VAT: IDR 30,000,000" in doc.text
+    assert "VAT: IDR 3,300,000" in doc.text
+    assert "Total including VAT: IDR 33,300,000" in doc.text
     assert "{{" not in doc.text and "None" not in doc.text
     pdf = proposal_pdf(doc.title, doc.text, footer="Prepared by Budi")
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
@@ -159,7 +168,8 @@ def test_missing_data_is_named_and_bad_templates_refused(database: Database,
         deal = s.get(Deal, fixed["deal"])
         budi = s.get(User, fixed["budi"])
         assert deal and budi
-        context = proposals.template_context(s, deal, budi, clock.now())
+        context = proposals.template_context(s, deal, budi, clock.now(),
+                                             words=words_for("en"))
     with pytest.raises(DomainError) as missing:
         proposals.render_template("Budget {{ deal.budget }} for {{ customer.ceo }}", context)
     assert missing.value.params["names"] == "customer.ceo, deal.budget"
