@@ -560,6 +560,9 @@ class _Found:
 def _candidates(words: list[str], c: _Ctx) -> list[_Found]:
     found: list[_Found] = []
     for start in range(len(words)):
+        longest = _normalise(" ".join(words[start:start + _MAX_WORDS]))
+        if not any(pattern.match(longest) for pattern, _apply in _PIECES):
+            continue  # no piece starts here, so no shorter phrase from here is a date either
         for end in range(min(len(words), start + _MAX_WORDS), start, -1):
             phrase = _normalise(" ".join(words[start:end]))
             if not phrase:
