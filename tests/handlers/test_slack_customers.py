@@ -131,3 +131,42 @@ async def test_the_inbox_on_the_home_tab(app: App, door: SlackDoor, slack: Signe
     with app.db.session() as s:
         assert s.get(ApprovalRequest, first).status == "approved"
         assert s.get(ApprovalRequest, second).status == "pending"
+
+
+async def test_a_quote_sent_and_accepted_later(app: App, users: dict[str, SlackUser],
+                                               fake: FakeSlack) -> None:
+    from core.models.quotes import Quote
+
+    budi = users["budi"]
+    out = await budi.cmd("quote Sinar Jaya")
+    if "For which deal" in out:
+        await budi.press("No deal")
+    await budi.say("2 laptop pro")
+    await budi.press("Create PDF quote")
+    with app.db.session() as s:
+        number = s.scalars(select(Quote.number).order_by(Quote.id.desc())).first()
+    await budi.cmd("whoami")
+    out = await budi.cmd(f"quote {number}")
+    assert f"{number} v1" in out
+    uploads = len(fake.of("files.completeUploadExternal"))
+    await budi.press("📄 PDF to send")
+    assert len(fake.of("files.completeUploadExternal")) == uploads + 1
+    await budi.cmd(f"quote {number}")
+    out = await budi.press("Accept (order)")
+    assert "Order SO-2026-" in out
+
+
+async def test_resolving_a_complaint_drafts_the_letter(app: App,
+                                                       users: dict[str, SlackUser]) -> None:
+    budi = users["budi"]
+    await budi.cmd("complaint Sinar Jaya Abadi")
+    out = await budi.say("The delivered monitors flicker")
+    out = await budi.press("High")
+    out = await budi.press("Me")
+    assert "registered" in out
+    out = await budi.press("Resolve")
+    out = await budi.say("Replaced all five monitors on site")
+    assert "A letter for the customer, ready to send:" in out
+    assert "What we did: Replaced all five monitors on site" in out
+    out = await budi.press("Sent it")
+    assert "Recorded" in out

@@ -142,3 +142,33 @@ async def test_a_chart_is_announced_as_a_photo_upload(app: App, fake: FakeTelegr
     actions = [(c.params.get("chat_id"), c.params.get("action"))
                for c in fake.calls_of("sendChatAction")]
     assert (str(MAYA["id"]), "upload_photo") in [(str(c), a) for c, a in actions]
+
+
+async def test_newlead_adds_a_new_company_on_the_way(app: App, fake: FakeTelegram,
+                                                    door: TelegramDoor) -> None:
+    budi = person(app, fake, "budi", BUDI)
+    out = await budi.say("/newlead Baru Sejahtera Abadi Jaya")
+    assert "who is the contact?" not in out
+    out = await budi.press("➕ New company Baru Sejahtera Abadi Jaya")
+    assert "Which city is Baru Sejahtera Abadi Jaya in?" in out
+    out = await budi.say("Jakarta")
+    assert "✅ Baru Sejahtera Abadi Jaya added." in out
+    assert "Baru Sejahtera Abadi Jaya: who is the contact?" in out
+    out = await budi.press("No contact yet")
+    out = await budi.say("Ten laptops for the sales office")
+    out = await budi.press("Referral")
+    assert "Lead #" in out and "recorded" in out
+
+
+async def test_resolving_a_complaint_drafts_the_letter(app: App, fake: FakeTelegram,
+                                                      door: TelegramDoor) -> None:
+    budi = person(app, fake, "budi", BUDI)
+    await budi.say("/complaint Sinar Jaya Abadi")
+    await budi.say("The delivered monitors flicker")
+    await budi.press("High")
+    out = await budi.press("Me")
+    assert "registered" in out
+    await budi.press("Resolve")
+    out = await budi.say("Replaced all five monitors on site")
+    assert "A letter for the customer, ready to send:" in out
+    assert "What we did: Replaced all five monitors on site" in out
