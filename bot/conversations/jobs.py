@@ -27,12 +27,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.conversations import dates
+from bot.conversations import dates, fieldday
 from bot.conversations.flow import Action, Ctx, Flow, Step, done, goto, intent
 from bot.conversations.messages import Button, Incoming, Reply, button_rows
 from bot.conversations.registry import Registry
 from bot.i18n import N_, Translator, register_errors
 from core import fieldservice as fs
+from core import geo
 from core.contacts import find_companies
 from core.errors import DomainError
 from core.models import Company, Contact, NoticeRow, Role, User
@@ -605,21 +606,26 @@ def _begin_job(ctx: Ctx, *statuses: str) -> ServiceJob:
 async def arrive_start(ctx: Ctx, inc: Incoming) -> Step:
     """Ask for a location share at the site."""
     job = _begin_job(ctx, "assigned", "en_route")
-    return goto("where", ctx.t("Share your location (📎 → Location) so I can check you are at "
-                               "the site of job #{id}: {address}", id=job.id,
-                               address=job.site_address or "—"))
+    return fieldday.ask_location(ctx, "where", ctx.t(
+        "Share your location (📎 → Location) so I can check you are at the site of job #{id}: "
+        "{address}", id=job.id, address=job.site_address or "—"))
 
 
 async def arrive_where(ctx: Ctx, inc: Incoming) -> Step:
-    """Check the shared location against the site."""
-    if inc.location is None:
-        return goto("where", ctx.t("Please share your location (not text), or /cancel."))
-    lat, lon = inc.location
+    """Check the shared location (or a pasted map link) against the site."""
+    try:
+        point = fieldday.location_of(inc)
+    except geo.ShortMapLink:
+        return fieldday.ask_location(ctx, "where", ctx.t(fieldday.SHORT_LINK))
+    if point is None:
+        return fieldday.ask_location(ctx, "where", ctx.t(
+            "Please share your location (or paste a map link), or /cancel."))
+    lat, lon = point
     job = _own(ctx, "assigned", "en_route")
     dist = fs.distance_to_site(job, lat, lon)
     if dist is not None and dist > fs.ARRIVAL_RADIUS_KM:
         fs.record_location(ctx.user, lat, lon, ctx.now)  # still the latest known position
-        return goto("where", ctx.t(
+        return fieldday.ask_location(ctx, "where", ctx.t(
             "You are {km} km from the site; on site means within {radius} m. Share your "
             "location again when you are there, or /cancel.", km=f"{dist:.1f}",
             radius=int(fs.ARRIVAL_RADIUS_KM * 1000)))

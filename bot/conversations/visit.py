@@ -36,6 +36,7 @@ from bot.conversations.messages import (
     FormField,
     FormReply,
     Incoming,
+    Reply,
     button_rows,
     form_values,
 )
@@ -325,13 +326,16 @@ def _save(ctx: Ctx, due) -> Step:
     if logged.follow_up is not None:
         lines.append(t("Next step on {when}; I will remind you.",
                        when=t.datetime(logged.follow_up.due_at)))
-    if ctx.data["kind"] == "visit":
-        lines.append(t("Share your location now to check in (optional)."))
     buttons = []
     if contact is not None:
         buttons.append(Button(t("Brochure sent"), action="visit.material",
                               arg=str(contact.id)))
-    return done(ctx.reply("\n".join(lines), buttons))
+    saved = ctx.reply("\n".join(lines), buttons)
+    if ctx.data["kind"] != "visit":
+        return done(saved)
+    # A message of its own: it carries the one-tap "share location" where a door has one.
+    return done(saved, Reply(t("Share your location now to check in (optional)."),
+                             ask_location=t(fieldday.SHARE_LABEL)))
 
 
 # -- material sent ----------------------------------------------------------------------------

@@ -59,7 +59,9 @@ async def test_check_in_verified_or_marked_with_distance_then_site_set(
     await rep.say("log visit hendro wibisono")
     await rep.press("👍 Positive")
     await rep.press("Skip")
-    await rep.press("No next step")
+    saved = await rep.press("No next step")
+    assert saved[-1].text == "Share your location now to check in (optional)."
+    assert saved[-1].ask_location == "📍 Share location" and saved[0].buttons
     out = texts(await rep.share_location(lat + 0.02, lon))  # 2.2 km away
     assert "Checked in at your visit to PT Sinar Jaya Abadi, but 2.2 km from its site" in out
     assert "Kept, marked with the distance" in out

@@ -112,6 +112,11 @@ async def test_technician_live_location_eta_then_arrived(app: App, chat: Collect
         rep_id = s.get(Company, job.company_id).owner_id
         rep_login = s.get(User, rep_id).login
     rep = chat.as_user(rep_login)
+    asked = await agus.press("Arrived")
+    assert asked[-1].ask_location == "📍 Share location"
+    out = texts(await agus.say(f"https://www.google.com/maps/@{lat + 0.03},{lon},17z"))
+    assert "km from the site" in out  # a pasted map link is a location here too
+    await agus.say("/cancel")
     assert await live(agus, lat + 0.05, lon) == []  # 5.5 km away: on the way
     text = deliver(app, rep, "fieldday.tech_eta")
     assert f"is on the way to job #{job_id} at PT Sinar Jaya Abadi, expected about" in text \
