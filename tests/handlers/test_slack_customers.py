@@ -170,3 +170,14 @@ async def test_resolving_a_complaint_drafts_the_letter(app: App,
     assert "What we did: Replaced all five monitors on site" in out
     out = await budi.press("Sent it")
     assert "Recorded" in out
+
+
+async def test_a_contact_card_on_slack(users: dict[str, SlackUser], fake: FakeSlack) -> None:
+    budi = users["budi"]
+    await budi.cmd("editcontact Hendro Wibisono")
+    await budi.press("✅ Done")
+    uploads = len(fake.of("files.completeUploadExternal"))
+    await budi.press("vCard")
+    assert len(fake.of("files.completeUploadExternal")) == uploads + 1
+    out = await budi.press("📎 .vcf file")
+    assert "Contact card of Hendro Wibisono." in out
