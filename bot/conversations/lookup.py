@@ -164,6 +164,7 @@ def contact_card(ctx: Ctx, p: Contact) -> Reply:
     return ctx.reply("\n".join(lines), [
         Button(t("vCard"), action="contact.vcard", arg=str(p.id)),
         Button(t("Log visit"), action="visit.contact", arg=str(p.id)),
+        Button(t("✏️ Edit"), action="customers.edit", arg=str(p.id)),
     ])
 
 

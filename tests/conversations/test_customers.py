@@ -158,3 +158,16 @@ async def test_merge_by_a_manager_keeps_the_history(chat: CollectingChat,
         assert record.merged_name == "Hendro W." and record.moved == {"activities": 1}
     r = await maya.say("/editcontact Hendro Wibisono")
     assert "Merged with Hendro W. on" in texts(r) and "by Maya" in texts(r)
+
+
+async def test_a_looked_up_contact_can_be_corrected_from_its_card(
+        chat: CollectingChat, database: Database) -> None:
+    budi = chat.as_user("budi")
+    r = await budi.say("/contact Ratna Kusumawati")
+    if "✏️ Edit" not in [b.label for b in budi.buttons]:
+        r = await budi.press("Ratna Kusumawati")
+    r = await budi.press("✏️ Edit")
+    assert "What do you want to change?" in texts(r)
+    await budi.press("📱 Mobile")
+    r = await budi.say("0811 9999 000")
+    assert "Mobile: +628119999000" in texts(r)
