@@ -196,3 +196,14 @@ def test_import_takes_lat_lon_and_map_links(database: Database, clock: ManualClo
         cid = s.scalars(select(Company.id).where(Company.external_id == "A1")).one()
         assert [(c.old_lat, c.new_lat) for c in sites.site_history(s, cid)] == [
             (-6.2001, -6.3), (None, -6.2001)]
+
+
+def test_demo_customers_stand_on_land(database: Database, world: DemoWorld) -> None:
+    from core.demo.fieldday import COASTS
+
+    with database.session() as s:
+        for city, (side, limit) in COASTS.items():
+            rows = s.execute(select(CompanySite.lat, CompanySite.lon).join(
+                Company, Company.id == CompanySite.company_id).where(Company.city == city)).all()
+            for lat, lon in rows:
+                assert (lat <= limit) if side == "lat_max" else (lon >= limit), (city, lat, lon)
