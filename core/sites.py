@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from core import geo
@@ -26,7 +27,7 @@ from core.models import (
     User,
 )
 from core.models.fieldday import CompanySite, SiteChange, VisitCheckin
-from core.scope import company_visible
+from core.scope import company_visible, territory_ids_for
 
 SITE_KINDS = ("head_office", "delivery", "other")
 SOURCES = ("import", "chat", "link", "demo")
@@ -140,15 +141,37 @@ def site_history(session: Session, company_id: int, limit: int = 5) -> list[Site
 
 
 # -- near a point ------------------------------------------------------------------------------
-def _box_clause(lat: float, lon: float, radius_km: float):  # a SQL expression
+# Built once with bound parameters: building these per call cost more than running them.
+_IN_BOX = (
+    CompanySite.grid_row.in_(bindparam("rows", expanding=True)),
+    CompanySite.lon.between(bindparam("min_lon"), bindparam("max_lon")),
+    CompanySite.lat.between(bindparam("min_lat"), bindparam("max_lat")),
+)
+_BOX = (select(CompanySite.id, CompanySite.company_id, CompanySite.lat, CompanySite.lon)
+        .join(Company, Company.id == CompanySite.company_id))
+_BOX_ANY = _BOX.where(*_IN_BOX)
+_BOX_SCOPED = _BOX.where(*_IN_BOX, or_(
+    Company.territory_id.in_(bindparam("territories", expanding=True)),
+    Company.owner_id == bindparam("owner")))
+_TOP = (select(CompanySite, Company).join(Company, Company.id == CompanySite.company_id)
+        .where(CompanySite.id.in_(bindparam("ids", expanding=True))))
+_OPEN_DEALS = (select(Deal.company_id, func.count(), func.sum(Deal.amount))
+               .where(Deal.company_id.in_(bindparam("ids", expanding=True)),
+                      Deal.stage.in_([s.value for s in OPEN_STAGES]))
+               .group_by(Deal.company_id))
+
+
+def _box_params(lat: float, lon: float, radius_km: float) -> list[dict[str, Any]]:
+    """Bound values of the box around a point (two boxes across the antimeridian)."""
     min_lat, max_lat, min_lon, max_lon = geo.bounding_box(lat, lon, radius_km)
-    rows = geo.grid_rows(min_lat, max_lat)
-    lon_range = (CompanySite.lon.between(min_lon, max_lon) if min_lon >= -180 and max_lon <= 180
-                 else or_(CompanySite.lon >= (min_lon + 360 if min_lon < -180 else min_lon),
-                          CompanySite.lon <= (max_lon - 360 if max_lon > 180 else max_lon)))
-    # One index range per grid row (IN on the leading column, a range on the second).
-    return and_(CompanySite.grid_row.in_(rows), lon_range,
-                CompanySite.lat.between(min_lat, max_lat))
+    common = {"rows": geo.grid_rows(min_lat, max_lat), "min_lat": min_lat, "max_lat": max_lat}
+    if min_lon >= -180 and max_lon <= 180:
+        return [{**common, "min_lon": min_lon, "max_lon": max_lon}]
+    if min_lon < -180:
+        return [{**common, "min_lon": min_lon + 360, "max_lon": 180.0},
+                {**common, "min_lon": -180.0, "max_lon": max_lon}]
+    return [{**common, "min_lon": min_lon, "max_lon": 180.0},
+            {**common, "min_lon": -180.0, "max_lon": max_lon - 360}]
 
 
 def near(session: Session, user: User | None, lat: float, lon: float, *, radius_km: float,
@@ -156,7 +179,13 @@ def near(session: Session, user: User | None, lat: float, lon: float, *, radius_
     """Customers `user` may see (None: any) with a site within `radius_km`, nearest first;
     one entry per customer (its nearest site)."""
     lat, lon = check_point(lat, lon)
-    visible = company_visible(session, user) if user is not None else None
+    stmt, scope = _BOX_ANY, {}
+    if user is not None:
+        if not user.active:
+            return []
+        territories = territory_ids_for(session, user)
+        if territories is not None:  # None: an admin sees everything
+            stmt, scope = _BOX_SCOPED, {"territories": sorted(territories), "owner": user.id}
     # Look in a small box first and widen it only while it holds fewer than `limit`
     # customers: whatever lies within radius r is nearer than anything outside it, so the
     # first r with `limit` customers gives the answer (a city centre reads ~1/60 of the
@@ -164,26 +193,21 @@ def near(session: Session, user: User | None, lat: float, lon: float, *, radius_
     steps = [r for r in (radius_km / 8, radius_km / 4, radius_km / 2) if r >= 0.25]
     best: dict[int, tuple[float, int]] = {}
     for step in [*steps, radius_km]:
-        # Bare columns for the rows in the box (no ORM objects), records only for the top.
-        stmt = (select(CompanySite.id, CompanySite.company_id, CompanySite.lat,
-                       CompanySite.lon)
-                .join(Company, Company.id == CompanySite.company_id)
-                .where(_box_clause(lat, lon, step)))
-        if visible is not None:
-            stmt = stmt.where(visible)
         best = {}
-        for site_id, company_id, site_lat, site_lon in session.execute(stmt):
-            km = geo.haversine_km(lat, lon, site_lat, site_lon)
-            if km <= step and (company_id not in best or km < best[company_id][0]):
-                best[company_id] = (km, site_id)
+        for params in _box_params(lat, lon, step):
+            # Bare columns for the rows in the box (no ORM objects), records for the top.
+            for site_id, company_id, site_lat, site_lon in session.execute(
+                    stmt, {**params, **scope}):
+                km = geo.haversine_km(lat, lon, site_lat, site_lon)
+                if km <= step and (company_id not in best or km < best[company_id][0]):
+                    best[company_id] = (km, site_id)
         if len(best) >= limit:
             break
     top = sorted(best.items(), key=lambda kv: (kv[1][0], kv[0]))[:limit]
     if not top:
         return []
     loaded = {site.id: (site, company) for site, company in session.execute(
-        select(CompanySite, Company).join(Company, Company.id == CompanySite.company_id)
-        .where(CompanySite.id.in_([sid for _, (_, sid) in top])))}
+        _TOP, {"ids": [sid for _, (_, sid) in top]})}
     return [Near(loaded[sid][1], loaded[sid][0], km) for _, (km, sid) in top]
 
 
@@ -215,10 +239,7 @@ def near_info(session: Session, companies: list[Company]) -> dict[int, NearInfo]
     company_ids = [c.id for c in companies]
     last = {c.id: c.last_contacted_at for c in companies}
     deals = {cid: (int(n), float(a or 0)) for cid, n, a in session.execute(
-        select(Deal.company_id, func.count(), func.sum(Deal.amount))
-        .where(Deal.company_id.in_(company_ids),
-               Deal.stage.in_([s.value for s in OPEN_STAGES]))
-        .group_by(Deal.company_id)).all()}
+        _OPEN_DEALS, {"ids": company_ids}).all()}
     return {cid: NearInfo(last.get(cid), *deals.get(cid, (0, 0.0))) for cid in company_ids}
 
 
