@@ -154,6 +154,7 @@ def coverage(session: Session, user: User, now: datetime, team: str | int | None
                           lead_cap=u.lead_cap if u.lead_cap is not None else default_cap,
                           idle=dict.fromkeys(IDLE_DAYS, 0)) for u in users}
     ids = list(reps)
+    _accounts = _account_pass(session, ids, [t.id for t in territories], now)
     if ids:
         probability = {stage: prob for stage, (_reqs, prob) in stage_rules(session).items()}
         for owner, stage, count, value in session.execute(
@@ -168,14 +169,9 @@ def coverage(session: Session, user: User, now: datetime, team: str | int | None
                 Decimal("0.01"))
             if stage in _UNWORKED:
                 rep.leads_waiting += int(count)
-        idle_cols = [func.sum(case((or_(Company.last_contacted_at.is_(None),
-                                        Company.last_contacted_at < now - timedelta(days=d)),
-                                    1), else_=0)) for d in IDLE_DAYS]
-        for owner, count, *idle in session.execute(
-                select(Company.owner_id, func.count(), *idle_cols)
-                .where(Company.owner_id.in_(ids)).group_by(Company.owner_id)):
-            reps[owner].accounts = int(count)
-            reps[owner].idle = {d: int(n or 0) for d, n in zip(IDLE_DAYS, idle, strict=True)}
+        for owner, count, idle in _accounts.per_rep:
+            reps[owner].accounts = count
+            reps[owner].idle = idle
         for owner, count in session.execute(
                 select(FollowUp.user_id, func.count())
                 .where(FollowUp.user_id.in_(ids), FollowUp.status == "open",
@@ -183,12 +179,15 @@ def coverage(session: Session, user: User, now: datetime, team: str | int | None
                        or_(FollowUp.snoozed_until.is_(None), FollowUp.snoozed_until < now))
                 .group_by(FollowUp.user_id)):
             reps[owner].overdue = int(count)
+        # Visits counted among the week's activities (a range of the activity time index;
+        # a filter on the kind alone would walk every visit ever logged).
         for owner, count in session.execute(
-                select(Activity.user_id, func.count())
-                .where(Activity.user_id.in_(ids), Activity.kind == ActivityKind.VISIT.value,
-                       Activity.occurred_at >= week, Activity.occurred_at <= now)
+                select(Activity.user_id,
+                       func.sum(case((Activity.kind == ActivityKind.VISIT.value, 1), else_=0)))
+                .where(Activity.user_id.in_(ids), Activity.occurred_at >= week,
+                       Activity.occurred_at <= now)
                 .group_by(Activity.user_id)):
-            reps[owner].visits_week = int(count)
+            reps[owner].visits_week = int(count or 0)
         for owner, stage, count in session.execute(
                 select(Deal.owner_id, Deal.stage, func.count())
                 .where(Deal.owner_id.in_(ids),
@@ -199,12 +198,48 @@ def coverage(session: Session, user: User, now: datetime, team: str | int | None
                 reps[cast(int, owner)].won = int(count)
             else:
                 reps[cast(int, owner)].lost = int(count)
-    covers = _territory_covers(session, territories, set(ids), now)
+    covers = _territory_covers(session, territories, _accounts.per_territory, now)
     return Coverage(found, list(reps.values()), covers, setting(session, "visit_norm"), week)
 
 
-def _territory_covers(session: Session, territories: list[Territory], rep_ids: set[int],
-                      now: datetime) -> list[TerritoryCover]:
+@dataclass
+class _AccountPass:
+    per_rep: list[tuple[int, int, dict[int, int]]]  # (rep, accounts, idle days -> accounts)
+    per_territory: dict[int, tuple[int, int, int]]  # territory -> (accounts, no owner, never)
+
+
+def _account_pass(session: Session, rep_ids: list[int], territory_ids: list[int],
+                  now: datetime) -> _AccountPass:
+    """The figures on accounts: per rep (grouped by owner) and per territory (grouped by
+    territory), each read from one index in its order (see core.models.coverage)."""
+    per_rep: list[tuple[int, int, dict[int, int]]] = []
+    per_terr: dict[int, tuple[int, int, int]] = {}
+    if rep_ids:
+        idle = [func.sum(case((or_(Company.last_contacted_at.is_(None),
+                                    Company.last_contacted_at < now - timedelta(days=d)), 1),
+                              else_=0)) for d in IDLE_DAYS]
+        for owner, count, *counts in session.execute(
+                select(Company.owner_id, func.count(), *idle)
+                .where(Company.owner_id.in_(rep_ids)).group_by(Company.owner_id)):
+            per_rep.append((cast(int, owner), int(count), {
+                d: int(n or 0) for d, n in zip(IDLE_DAYS, counts, strict=True)}))
+    if territory_ids:
+        # The visits, as a set the database builds once (not a lookup per account).
+        visited = Company.id.in_(select(Activity.company_id).where(
+            Activity.kind == ActivityKind.VISIT.value))
+        for tid, count, no_owner, never in session.execute(
+                select(Company.territory_id, func.count(),
+                       func.sum(case((Company.owner_id.is_(None), 1), else_=0)),
+                       func.sum(case((visited, 0), else_=1)))
+                .where(Company.territory_id.in_(territory_ids))
+                .group_by(Company.territory_id)):
+            per_terr[cast(int, tid)] = (int(count), int(no_owner or 0), int(never or 0))
+    return _AccountPass(per_rep, per_terr)
+
+
+def _territory_covers(session: Session, territories: list[Territory],
+                      accounts: dict[int, tuple[int, int, int]], now: datetime
+                      ) -> list[TerritoryCover]:
     tids = [t.id for t in territories]
     if not tids:
         return []
@@ -217,19 +252,12 @@ def _territory_covers(session: Session, territories: list[Territory], rep_ids: s
                    User.active, or_(User.away_until.is_(None), User.away_until <= now))
             .order_by(TerritoryRep.territory_id, User.id)):
         eligible[tid].append(uid)
-    out = {t.id: TerritoryCover(t.id, t.name, t.region, industries.get(t.id, []),
-                                eligible.get(t.id, [])) for t in territories}
-    visited = exists().where(Activity.company_id == Company.id,
-                             Activity.kind == ActivityKind.VISIT.value)
-    for tid, count, no_owner, never in session.execute(
-            select(Company.territory_id, func.count(),
-                   func.sum(case((Company.owner_id.is_(None), 1), else_=0)),
-                   func.sum(case((~visited, 1), else_=0)))
-            .where(Company.territory_id.in_(tids)).group_by(Company.territory_id)):
-        row = out[tid]
-        row.accounts, row.no_owner, row.never_visited = int(count), int(no_owner or 0), \
-            int(never or 0)
-    return list(out.values())
+    out = []
+    for t in territories:
+        count, no_owner, never = accounts.get(t.id, (0, 0, 0))
+        out.append(TerritoryCover(t.id, t.name, t.region, industries.get(t.id, []),
+                                  eligible.get(t.id, []), count, no_owner, never))
+    return out
 
 
 # -- optimisation ---------------------------------------------------------------------------
@@ -357,43 +385,54 @@ def propose(session: Session, user: User, now: datetime, team: str | int | None 
         else:
             moves.append(Move("flag", terr.id, None, None, terr.id, "uncovered",
                               {"territory": terr.name, "accounts": terr.accounts}))
-    # 2. Uncontacted accounts (with their open deals) from the most to the least loaded rep
-    #    of the same territory, while that narrows the gap.
+    # 2. Uncontacted accounts (with their open deals): the most loaded rep first, to the
+    #    least loaded rep with room who covers the account's territory, while that narrows
+    #    their gap.
+    names = {t.id: t.name for t in cov.territories}
+    covering: dict[int, list[int]] = defaultdict(list)  # rep -> the team territories
+    members: dict[int, list[int]] = {}
     for terr in cov.territories:
-        local = [r for r in terr.reps if r in reps and not reps[r].away]
-        exhausted: set[int] = set()
-        pools: dict[int, list[_Idle]] = {}
-        while len([m for m in moves if m.kind != "flag"]) < limit and len(local) >= 2:
-            donors = [r for r in local if r not in exhausted]
-            if not donors:
+        members[terr.id] = [r for r in terr.reps if r in reps and not reps[r].away]
+        for r in members[terr.id]:
+            covering[r].append(terr.id)
+    done_pairs: set[tuple[int, int]] = set()  # (donor, territory) with nothing left to give
+    pools: dict[tuple[int, int], list[_Idle]] = {}
+    while len([m for m in moves if m.kind != "flag"]) < limit:
+        chosen: tuple[int, int, int] | None = None  # (donor, receiver, territory)
+        for donor in sorted(present, key=lambda r: (-sim.load[r], r)):
+            options = [(sim.load[r], r, tid) for tid in covering[donor]
+                       if (donor, tid) not in done_pairs for r in members[tid]
+                       if r != donor and sim.room_for_account(r, 1)
+                       and sim.load[donor] - sim.load[r] >= 2]
+            if options:
+                _load, receiver, tid = min(options)
+                chosen = (donor, receiver, tid)
                 break
-            donor = max(donors, key=lambda r: (sim.load[r], -r))
-            receivers = [r for r in local if r != donor]
-            receiver = min(receivers, key=lambda r: (sim.load[r], r))
-            gap = sim.load[donor] - sim.load[receiver]
-            if gap < 2:
-                break
-            pool = pools.setdefault(donor, _idle_accounts(session, donor, terr.id, now))
-            fitting = [a for a in pool if 1 <= a[3] <= gap // 2
-                       and sim.room_for_account(receiver, a[3], a[4])]
-            if not fitting:
-                exhausted.add(donor)
-                continue
-            pick = max(fitting, key=lambda a: a[3])
-            pool.remove(pick)
-            company_id, name, last, deals, leads = pick
-            moves.append(Move(
-                "account", company_id, donor, receiver, terr.id, "idle_account",
-                {"company": name, "days": (now - last).days if last else None,
-                 "from": reps[donor].name, "to": reps[receiver].name,
-                 "from_load": sim.load[donor], "to_load": sim.load[receiver],
-                 "territory": terr.name}, deals))
-            sim.load[donor] -= deals
-            sim.load[receiver] += deals
-            sim.accounts[donor] -= 1
-            sim.accounts[receiver] += 1
-            sim.leads[donor] -= leads
-            sim.leads[receiver] += leads
+        if chosen is None:
+            break
+        donor, receiver, tid = chosen
+        gap = sim.load[donor] - sim.load[receiver]
+        pool = pools.setdefault((donor, tid), _idle_accounts(session, donor, tid, now))
+        fitting = [a for a in pool if 1 <= a[3] <= gap // 2
+                   and sim.room_for_account(receiver, a[3], a[4])]
+        if not fitting:
+            done_pairs.add((donor, tid))
+            continue
+        pick = max(fitting, key=lambda a: a[3])
+        pool.remove(pick)
+        company_id, name, last, deals, leads = pick
+        moves.append(Move(
+            "account", company_id, donor, receiver, tid, "idle_account",
+            {"company": name, "days": (now - last).days if last else None,
+             "from": reps[donor].name, "to": reps[receiver].name,
+             "from_load": sim.load[donor], "to_load": sim.load[receiver],
+             "territory": names[tid]}, deals))
+        sim.load[donor] -= deals
+        sim.load[receiver] += deals
+        sim.accounts[donor] -= 1
+        sim.accounts[receiver] += 1
+        sim.leads[donor] -= leads
+        sim.leads[receiver] += leads
     # 3. Leads nobody has contacted yet: to the rep of the lead's territory with the least
     #    load (the better win rate first on a tie), when that narrows the gap by 2 or more.
     eligible = {t.id: [r for r in t.reps if r in reps and not reps[r].away]
@@ -407,11 +446,11 @@ def propose(session: Session, user: User, now: datetime, team: str | int | None 
         owner = deal.owner_id
         if (deal.company_id, owner) in moved:
             continue
-        options = [r for r in eligible.get(deal.territory_id, [])
-                   if r != owner and sim.room_for_lead(r)]
-        if not options:
+        takers = [r for r in eligible.get(deal.territory_id, [])
+                  if r != owner and sim.room_for_lead(r)]
+        if not takers:
             continue
-        best = min(options, key=lambda r: (sim.load[r], -(reps[r].win_rate or 0), r))
+        best = min(takers, key=lambda r: (sim.load[r], -(reps[r].win_rate or 0), r))
         if owner is not None:
             if owner not in sim.load or sim.load[owner] - sim.load[best] < 2:
                 continue

@@ -119,10 +119,10 @@ def territory_lines(t: Translator, cov: svc.Coverage) -> list[str]:
 def coverage_chart(t: Translator, cov: svc.Coverage) -> bytes:
     reps = sorted(cov.reps, key=lambda r: (-r.open_deals, r.name))[:CHART_ROWS]
     return render_chart(
-        kind="bar", title=t("Workload this week"), labels=[r.name for r in reps],
+        kind="bar", title=t("Workload this week (visit norm: {norm})", norm=cov.visit_norm),
+        labels=[r.name for r in reps],
         series={t("Open deals"): [float(r.open_deals) for r in reps],
-                t("Visits this week"): [float(r.visits_week) for r in reps],
-                t("Visit norm"): [float(cov.visit_norm) for _ in reps]},
+                t("Visits this week"): [float(r.visits_week) for r in reps]},
         x_label=t("Rep"), y_label=t("Count"))
 
 
