@@ -141,7 +141,7 @@ def build(db: Database, reps: int, accounts: int, seed: int) -> None:
         for start in range(0, len(deals), 5000):
             conn.execute(insert(Deal), deals[start:start + 5000])
         acts = []
-        for a in range(accounts * 2):
+        for _ in range(accounts * 2):
             company = rows[rng.randrange(len(rows))]
             acts.append({"user_id": rng.randint(2, reps + 1), "company_id": company["id"],
                          "kind": rng.choice(["visit", "call", "call", "email"]),
