@@ -331,6 +331,7 @@ class PlannedStop:
     company_id: int
     site_id: int
     name: str
+    legal_form: str | None
     address: str | None
     lat: float
     lon: float
@@ -344,6 +345,7 @@ class PlannedStop:
 
     def to_json(self) -> dict[str, Any]:
         return {"company_id": self.company_id, "site_id": self.site_id, "name": self.name,
+                "legal_form": self.legal_form,
                 "address": self.address, "lat": self.lat, "lon": self.lon,
                 "arrive_at": self.arrive_at.isoformat(), "depart_at": self.depart_at.isoformat(),
                 "travel_min": self.travel_min, "road_km": round(self.road_km, 2),
@@ -353,6 +355,7 @@ class PlannedStop:
     def from_json(d: dict[str, Any]) -> PlannedStop:
         return PlannedStop(
             company_id=int(d["company_id"]), site_id=int(d["site_id"]), name=str(d["name"]),
+            legal_form=d.get("legal_form"),
             address=d.get("address"), lat=float(d["lat"]), lon=float(d["lon"]),
             arrive_at=datetime.fromisoformat(d["arrive_at"]),
             depart_at=datetime.fromisoformat(d["depart_at"]),
@@ -429,6 +432,7 @@ def plan_day(session: Session, user: User, now: datetime, cfg: PlanSettings, *,
         arrive = start + timedelta(minutes=minute)
         stops.append(PlannedStop(
             company_id=cand.company.id, site_id=site.id, name=cand.company.name,
+            legal_form=cand.company.legal_form,
             address=site.address, lat=site.lat, lon=site.lon, arrive_at=arrive,
             depart_at=arrive + timedelta(minutes=cfg.visit_minutes),
             travel_min=math.ceil(km / cfg.speed_kmh * 60), road_km=km,

@@ -448,7 +448,8 @@ def plan_replies(ctx: Ctx, plan: dayplan.Plan, prefix: str | None = None) -> lis
         travel = (t("{minutes} min drive ({km} km)", minutes=stop.travel_min,
                     km=f"{stop.road_km:.1f}") if stop.road_km else "")
         pin = " 📌" if stop.pinned else ""
-        lines.append(f"{i}. {t.time(stop.arrive_at)} {stop.name}{pin} — "
+        name = company_name(Company(name=stop.name, legal_form=stop.legal_form))
+        lines.append(f"{i}. {t.time(stop.arrive_at)} {name}{pin} — "
                      + " · ".join(x for x in (why, travel) if x))
         rows.append((Button(t("❌ Drop {n}", n=i), action="field.drop",
                             arg=str(stop.company_id)),

@@ -154,8 +154,7 @@ async def test_plan_my_day_with_drop_pin_ics_and_the_morning_button(
     replies = await budi.say("/plan")
     out = texts(replies)
     assert "🗺 Your day, Mon 2 Mar 2026:" in out and "visits, about" in out
-    assert "13:00 PT Sinar Jaya Abadi" not in out  # names are the customers' own
-    assert "13:00 Sinar Jaya Abadi — meeting" in out
+    assert "13:00 PT Sinar Jaya Abadi — meeting" in out
     assert "🧭 Route: https://www.google.com/maps/dir/?api=1" in out
     assert f"origin={lat + 0.03:.6f},{lon:.6f}" in out
     ics = next(r.attachment for r in replies if r.attachment is not None)
