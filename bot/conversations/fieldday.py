@@ -57,6 +57,8 @@ SHORT_LINK = N_("That is a shortened map link, which I cannot open without going
                 "the maps app, open the place and copy the full link (it contains the "
                 "coordinates), or share your location.")
 LIST_LIMIT = 6
+# A brief is for the moment of arrival: one held longer (quiet hours) is dropped, not sent.
+BRIEF_STALE = timedelta(hours=1)
 
 
 # -- locations in --------------------------------------------------------------------------
@@ -628,8 +630,8 @@ def brief_text(t: Translator, brief: customer_brief.CustomerBrief) -> str:
 def render_brief(session: Session, row: NoticeRow, user: User | None, t: Translator
                  ) -> Reply | None:
     """The customer brief (arrival or 15 minutes before a planned visit)."""
-    if user is None:
-        return None
+    if user is None or row.due_at - row.created_at > BRIEF_STALE:
+        return None  # held by the quiet hours past the moment it was for: not sent late
     company_id = int(row.params.get("company_id", 0))
     now = row.due_at
     brief = customer_brief.customer_brief(session, user, company_id, now)
