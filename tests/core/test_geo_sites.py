@@ -207,3 +207,25 @@ def test_demo_customers_stand_on_land(database: Database, world: DemoWorld) -> N
                 Company, Company.id == CompanySite.company_id).where(Company.city == city)).all()
             for lat, lon in rows:
                 assert (lat <= limit) if side == "lat_max" else (lon >= limit), (city, lat, lon)
+
+
+def test_near_across_the_antimeridian_and_without_territories(
+        database: Database, world: DemoWorld, clock: ManualClock) -> None:
+    now = clock.now()
+    with database.session() as s:
+        fiji = Company(name="Suva Trading", created_at=now, updated_at=now)
+        tonga = Company(name="Dateline Foods", created_at=now, updated_at=now)
+        s.add_all([fiji, tonga])
+        s.flush()
+        sites.put_site(s, fiji, -17.0, 179.99, now=now, source="import")
+        sites.put_site(s, tonga, -17.0, -179.99, now=now, source="import")
+        found = sites.near(s, None, -17.0, 179.995, radius_km=5)
+        assert {n.company.name for n in found} == {"Suva Trading", "Dateline Foods"}
+        # a rep with no territory sees only the accounts they own
+        budi = _user(s, "budi")
+        from core.models import TerritoryRep
+        s.execute(TerritoryRep.__table__.delete().where(TerritoryRep.user_id == budi.id))
+        tonga.owner_id = budi.id
+        s.flush()
+        assert [n.company.name for n in sites.near(s, budi, -17.0, 179.995,
+                                                   radius_km=5)] == ["Dateline Foods"]
