@@ -357,7 +357,7 @@ NEAR_EN = (
     "who can I visit around here", "nearby accounts", "which clients are near",
     "list customers near my location", "who's close to me", "clients near here",
     "customers within walking distance", "what customers are around me",
-    "find customers near where I am",
+    "find customers near where I am", "accounts near my location", "who can I drop in on nearby",
 )
 NEAR_ID = (
     "pelanggan di dekat saya", "siapa pelanggan terdekat", "pelanggan sekitar sini",
@@ -508,6 +508,9 @@ PLAN_EN = (
     "organise my day", "who do I visit today and in what order", "optimise my route",
     "build my visit plan", "day plan", "what's the best order for my visits today",
     "plan the day for me", "can you plan my customer visits", "schedule my visits today",
+    "what's my visit route today", "route my customer visits", "which customers should I see "
+    "today", "customers to visit today in order", "give me today's visit route",
+    "plan my route for today's visits", "where should I go today", "best route for my visits",
 )
 PLAN_ID = (
     "rencanakan hari saya", "rencana kunjungan hari ini", "buatkan rute hari ini",
@@ -516,6 +519,9 @@ PLAN_ID = (
     "urutan kunjungan terbaik hari ini", "tolong rencanakan kunjungan saya",
     "hari ini ke mana aja ya", "bikin rute buat hari ini", "jadwalkan kunjungan saya hari ini",
     "optimalkan rute saya", "plan kunjungan hari ini", "rencanain hari aku dong",
+    "rute kunjungan saya hari ini", "bikinin rute kunjungan dong", "atur rute kunjungan",
+    "pelanggan yang dikunjungi hari ini", "hari ini kunjungi siapa aja", "rute terbaik kunjungan",
+    "mau ke mana aja hari ini", "urutkan kunjungan pelanggan hari ini",
 )
 
 
