@@ -12,7 +12,7 @@ from bot.conversations.engine import Engine, Services
 from bot.conversations.registry import Registry, build_registry
 from core import migrate
 from core.clock import SystemClock
-from core.db import Database
+from core.db import Database, startup_lock
 from core.demo import SeedOptions, database_is_empty, seed_demo
 from core.ports import Clock, MessageSender
 from core.settings import Settings, get_settings
@@ -294,12 +294,14 @@ def build_app(
     clock = clock or SystemClock()
     db = db or Database(settings.resolved_database_url())
     db.check()
-    if upgrade:
-        migrate.upgrade(db.engine)
-    if seed_if_empty:
-        with db.session() as session:
-            if database_is_empty(session):
-                seed_demo(session, now=clock.now(), options=SeedOptions())
+    with db.startup_guard():  # processes started together: one at a time
+        if upgrade:
+            migrate.upgrade(db.engine)
+        if seed_if_empty:
+            with db.session() as session:
+                startup_lock(session, "seed")  # workers starting together seed once
+                if database_is_empty(session):
+                    seed_demo(session, now=clock.now(), options=SeedOptions())
     services = Services(settings=settings)
     services.knowledge = knowledge_index(settings, db)
     services.contacts = contact_index(settings, db)

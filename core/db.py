@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -120,6 +121,16 @@ def reason_of(exc: BaseException, url: str | URL | None = None) -> str:
     return reason
 
 
+def startup_lock(conn: Any, name: str) -> None:
+    """Run the rest of this transaction alone among the processes starting at once (schema
+    upgrade, seeding an empty database): a transaction-level advisory lock on PostgreSQL;
+    SQLite's BEGIN IMMEDIATE already serialises writers. `conn`: a Connection or Session."""
+    bind = conn.get_bind() if isinstance(conn, Session) else conn
+    if bind.dialect.name == "postgresql":
+        key = zlib.crc32(f"sfa-startup:{name}".encode()) & 0x7FFFFFFF
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
 class Database:
     """An engine plus a session factory; `session()` is one transaction."""
 
@@ -135,6 +146,21 @@ class Database:
     @property
     def is_postgres(self) -> bool:
         return self.dialect == "postgresql"
+
+    @contextmanager
+    def startup_guard(self) -> Iterator[None]:
+        """Start-up work (schema upgrade, seeding) by one process at a time: on a SQLite file
+        a lock file beside it (processes started together would otherwise wait on SQLite's
+        busy timeout while the first one seeds); PostgreSQL uses `startup_lock` in the
+        transactions themselves."""
+        path = self.engine.url.database if self.dialect == "sqlite" else None
+        if not path or path == ":memory:" or path.startswith("file:"):
+            yield
+            return
+        from filelock import FileLock
+
+        with FileLock(f"{path}.startup.lock", timeout=600):
+            yield
 
     def check(self) -> None:
         """Connect once; raise DatabaseUnavailable with the masked URL when that fails."""

@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
+from core.db import startup_lock
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -25,6 +27,7 @@ def upgrade(engine: Engine) -> None:
     """Bring the schema up to every head of the history."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
+        startup_lock(conn, "migrate")  # processes starting together upgrade one at a time
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "heads")
 

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock
 from rapidfuzz import process as rf_process
 from rapidfuzz.distance import Levenshtein
 from whoosh import index as whoosh_index
@@ -101,17 +102,25 @@ class WhooshKnowledgeIndex:
         self._vocab_words: list[str] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
+    def _creation_lock(self) -> FileLock:
+        """Processes starting together on one data directory (systemd units on first boot)
+        open, create or replace the index one at a time: Whoosh's create_in fails in the
+        second one ("File '_MAIN_0.toc' exists") and a half-stamped index looks old to the
+        third. The lock file lives beside the index directory, which may be replaced."""
+        return FileLock(str(self.path.parent / f".{self.path.name}.lock"), timeout=120)
+
     def _open_or_create(self) -> Any:
-        stamp = self.path / "SCHEMA"
-        if whoosh_index.exists_in(str(self.path)):
-            if stamp.exists() and stamp.read_text() == SCHEMA_VERSION:
-                return whoosh_index.open_dir(str(self.path))
-            # An index of an older layout: derived data, so start afresh (then re-sync).
-            shutil.rmtree(self.path)
-            self.path.mkdir(parents=True, exist_ok=True)
-        ix = whoosh_index.create_in(str(self.path), self._schema)
-        stamp.write_text(SCHEMA_VERSION)
-        return ix
+        with self._creation_lock():
+            stamp = self.path / "SCHEMA"
+            if whoosh_index.exists_in(str(self.path)):
+                if stamp.exists() and stamp.read_text() == SCHEMA_VERSION:
+                    return whoosh_index.open_dir(str(self.path))
+                # An index of an older layout: derived data, so start afresh (then re-sync).
+                shutil.rmtree(self.path)
+                self.path.mkdir(parents=True, exist_ok=True)
+            ix = whoosh_index.create_in(str(self.path), self._schema)
+            stamp.write_text(SCHEMA_VERSION)
+            return ix
 
     def close(self) -> None:
         if self._searcher is not None:
@@ -196,8 +205,9 @@ class WhooshKnowledgeIndex:
                 self._searcher.close()
                 self._searcher = None
             self._ix.close()
-            self._ix = whoosh_index.create_in(str(self.path), self._schema)
-            (self.path / "SCHEMA").write_text(SCHEMA_VERSION)
+            with self._creation_lock():
+                self._ix = whoosh_index.create_in(str(self.path), self._schema)
+                (self.path / "SCHEMA").write_text(SCHEMA_VERSION)
             self._versions = {}
             self._after_commit()
             self._sets = None
@@ -213,7 +223,7 @@ class WhooshKnowledgeIndex:
     def _save_vocab(self) -> None:
         """The spelling vocabulary (unstemmed words and counts), kept beside the index."""
         self._vocab_words = None
-        tmp = self.path / "vocab.json.tmp"
+        tmp = self.path / f"vocab.{os.getpid()}.{threading.get_ident()}.tmp"
         tmp.write_text(json.dumps(self._vocab, separators=(",", ":")))
         tmp.replace(self.path / "vocab.json")
 
