@@ -254,12 +254,21 @@ def sync_indexes_once(app: App) -> None:
 async def sync_indexes(app: App) -> None:
     """Keep this node's knowledge and contact indexes in step with the database (another
     node's changes show here within INDEX_SYNC_SECONDS, even when nobody asks meanwhile)."""
+    from core.health import COMPONENTS
+
+    COMPONENTS.register("index sync")
     while True:
-        await asyncio.sleep(INDEX_SYNC_SECONDS)
+        # While the database is down: one try per backoff step, one log line per step.
+        await asyncio.sleep(COMPONENTS.delay("index sync", INDEX_SYNC_SECONDS))
         try:
             await asyncio.to_thread(sync_indexes_once, app)
-        except Exception:
-            log.exception("index sync failed")
+        except Exception as exc:
+            if app.db.availability.down:
+                COMPONENTS.failed("index sync", exc)
+            else:
+                log.exception("index sync failed")
+        else:
+            COMPONENTS.ok("index sync")
 
 
 def index_fresh(app: App) -> bool:
@@ -273,9 +282,10 @@ def index_fresh(app: App) -> bool:
 async def start_ops(app: App, port: int, host: str = "0.0.0.0") -> Any:
     """Serve /healthz and /metrics on port; returns the aiohttp runner (call cleanup())."""
     from bot.observability import HealthCheck, register_outbox_metrics, start_ops_server
+    from core.health import COMPONENTS
 
     register_outbox_metrics(app.db, app.clock)
-    health = HealthCheck(app.db, index_fresh=lambda: index_fresh(app))
+    health = HealthCheck(app.db, index_fresh=lambda: index_fresh(app), components=COMPONENTS)
     runner = await start_ops_server(health, host, port)
     log.info("ops server on port %s", port)
     return runner

@@ -16,6 +16,7 @@ from sqlalchemy import func, select, text
 
 from core import migrate
 from core.db import Database
+from core.health import Components
 from core.models import NoticeRow, NoticeStatus
 from core.ports import Clock
 
@@ -78,10 +79,13 @@ def _aware(value: Any) -> datetime | None:
 
 @dataclass
 class HealthCheck:
-    """What /healthz reports: database reachable, migrations current, indexes fresh."""
+    """What /healthz reports: database reachable, migrations current, indexes fresh, and the
+    state of each of the process's components (core.health: sweeps, notices, outbox, the
+    schedulers' roster, the index sync), each as it is now."""
 
     db: Database
     index_fresh: Callable[[], bool] | None = None
+    components: Components | None = None
 
     def run(self) -> tuple[bool, dict[str, str]]:
         checks: dict[str, str] = {}
@@ -92,6 +96,8 @@ class HealthCheck:
             checks["database"] = "ok"
         except Exception:
             checks["database"] = "unreachable"
+            if self.components is not None:
+                checks.update(self.components.snapshot())
             return False, checks
         current = migrate.is_current(self.db.engine)
         checks["migrations"] = "ok" if current else "behind: run sfa db upgrade"
@@ -100,6 +106,10 @@ class HealthCheck:
             fresh = self.index_fresh()
             checks["index"] = "ok" if fresh else "stale"
             ok &= fresh
+        if self.components is not None:
+            for name, state in self.components.snapshot().items():
+                checks.setdefault(name, state)
+                ok &= state == "ok"
         return ok, checks
 
 

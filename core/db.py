@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,7 +11,13 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    InterfaceError,
+    NoSuchModuleError,
+    OperationalError,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 # The only database file whose directory is created on first run (the README's default); any
@@ -131,6 +138,64 @@ def startup_lock(conn: Any, name: str) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
+class Availability:
+    """Whether the database answers, as this process last saw it (no query of its own): a
+    lost or refused connection marks it down, the next commit marks it up. While down, new
+    work is held back for an exponential delay (capped at 5 s), after which one attempt
+    goes through and finds out. Doors use it to leave a message with the platform (a
+    Telegram webhook answers 503 so Telegram redelivers) instead of answering it with an
+    apology."""
+
+    def __init__(self) -> None:
+        self.failures = 0  # connection failures seen in this process (an epoch counter)
+        self.down_since: float | None = None
+        self._retry_at = 0.0
+        self._step = 0
+
+    @property
+    def down(self) -> bool:
+        return self.down_since is not None
+
+    def unavailable(self) -> bool:
+        """True while the database is known down and the next probe is not due yet."""
+        return self.down_since is not None and time.monotonic() < self._retry_at
+
+    def failed(self) -> None:
+        now = time.monotonic()
+        self.failures += 1
+        if self.down_since is None:
+            self.down_since, self._step = now, 0
+        self._retry_at = now + min(0.5 * 2 ** self._step, 5.0)
+        self._step += 1
+
+    def succeeded(self) -> None:
+        if self.down_since is not None:
+            self.down_since, self._step, self._retry_at = None, 0, 0.0
+
+    def retry_in(self) -> float:
+        """Seconds until the next probe is due (0 when the database is not known down)."""
+        return max(0.0, self._retry_at - time.monotonic()) if self.down else 0.0
+
+
+def _watch_availability(engine: Engine, availability: Availability) -> None:
+    def on_error(context: Any) -> None:
+        exc = context.sqlalchemy_exception
+        if context.is_disconnect or (
+                engine.dialect.name != "sqlite"
+                and isinstance(exc, OperationalError | InterfaceError)
+                and (context.connection is None or context.connection.invalidated
+                     or context.is_disconnect)):
+            availability.failed()
+
+    def on_commit(_conn: Any) -> None:
+        if availability.down_since is not None:
+            availability.succeeded()
+
+    event.listen(engine, "handle_error", on_error)
+    event.listen(engine, "commit", on_commit)
+    event.listen(engine, "engine_connect", lambda conn: on_commit(conn))
+
+
 class Database:
     """An engine plus a session factory; `session()` is one transaction."""
 
@@ -138,6 +203,8 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self.availability = Availability()
+        _watch_availability(self.engine, self.availability)
 
     @property
     def dialect(self) -> str:

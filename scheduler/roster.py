@@ -57,17 +57,39 @@ class SchedulerRoster:
         self._conn = conn
         return self.slot
 
+    @property
+    def joined(self) -> bool:
+        return self._conn is not None
+
     def live(self) -> int:
-        """The number of live schedulers (this one included), at least 1."""
+        """The number of live schedulers (this one included), at least 1. A failure (the
+        database went away) drops this process's connection, and with it its place: the
+        next call joins again, on a fresh connection (the old one would only ever answer
+        PendingRollbackError)."""
+        if self._conn is None:
+            self.join()
         if self._conn is None or self._key is None:
             return 1
-        count = self._conn.execute(text(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-            "AND classid = :k AND objsubid = 2 "
-            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"),
-            {"k": self._key}).scalar_one()
-        self._conn.commit()
+        try:
+            count = self._conn.execute(text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND classid = :k AND objsubid = 2 "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = "
+                "current_database())"), {"k": self._key}).scalar_one()
+            self._conn.commit()
+        except Exception:
+            self._drop()
+            raise
         return max(1, int(count) + (0 if self.slot is not None else 1))
+
+    def _drop(self) -> None:
+        conn, self._conn, self.slot = self._conn, None, None
+        if conn is not None:
+            try:
+                conn.invalidate()
+                conn.close()
+            except Exception as exc:  # already broken: nothing more to give back
+                log.debug("roster connection dropped: %s", exc.__class__.__name__)
 
     def leave(self) -> None:
         """Give the slot back (a clean shutdown); closing the connection would do it too."""

@@ -22,8 +22,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, PendingRollbackError
 
 from core.db import Database
+from core.health import COMPONENTS, Components
 from core.ports import (
     Clock,
     DeliveryError,
@@ -51,6 +53,19 @@ from scheduler.roster import SchedulerRoster
 log = logging.getLogger(__name__)
 
 
+class _SkippedRunFilter(logging.Filter):
+    """Drop APScheduler's warning for a run skipped because the previous one is still going
+    (max_instances=1, coalesce: skipping is the design). While the database is down a run
+    waits for its connection timeout, and these warnings were a line per job every 2 s;
+    the components' own backoff lines (core.health) say what is going on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
+logging.getLogger("apscheduler.scheduler").addFilter(_SkippedRunFilter())
+
+
 def load_sweeps() -> list[Sweep]:
     """Every area's sweeps; an area module that fails to import is logged and skipped, so
     one broken module cannot stop the reminders of all the others."""
@@ -67,6 +82,14 @@ def load_sweeps() -> list[Sweep]:
         except Exception:
             log.exception("sweeps of %s not loaded", module)
     return list(registry._SWEEPS.values())
+
+
+def _is_outage(exc: BaseException, db: Database) -> bool:
+    """True for an error of an unreachable database (not a bug in a sweep)."""
+    if isinstance(exc, OperationalError | InterfaceError | PendingRollbackError):
+        return True
+    return isinstance(exc, DBAPIError) and (exc.connection_invalidated
+                                            or db.availability.down)
 
 
 def worker_name() -> str:
@@ -111,6 +134,7 @@ class Scheduler:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         in_thread: bool = True,
+        components: Components | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -134,6 +158,9 @@ class Scheduler:
         self._to_start: dict[int, asyncio.Future[bool]] = {}
         self._ledger_lock = asyncio.Lock()
         self.delivered = 0
+        self.components = components or COMPONENTS  # states for /healthz, outage logging
+        for name in ("sweeps", "notices", "outbox"):
+            self.components.register(name)
 
     async def _db(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
         if self.in_thread:
@@ -152,13 +179,24 @@ class Scheduler:
                     return 0
             return int(item.fn(session, now) or 0)
 
+    def _failed(self, component: str, exc: Exception, what: str) -> None:
+        """A database outage: one line per backoff step for the component (core.health);
+        anything else: the traceback, as a bug deserves."""
+        if _is_outage(exc, self.db):
+            self.components.failed(component, exc)
+        else:
+            log.exception("%s failed", what)
+
     async def run_sweep(self, item: Sweep) -> int:
         now = self.clock.now()
+        if self.components.waiting("sweeps"):  # the database is down: wait out the backoff
+            return 0
         try:
             count = await self._db(self._run_sweep_sync, item, now)
-        except Exception:
-            log.exception("sweep %s failed", item.name)
+        except Exception as exc:
+            self._failed("sweeps", exc, f"sweep {item.name}")
             return 0
+        self.components.ok("sweeps")
         self._last_run[item.name] = now
         if count:
             log.info("sweep %s: %d due", item.name, count)
@@ -192,11 +230,15 @@ class Scheduler:
 
     async def fill_outbox(self) -> RenderStats:
         """Claim due notices and render them into the outbox."""
-        try:
-            return await self._db(self._fill_sync, self.clock.now())
-        except Exception:
-            log.exception("claiming notices failed")
+        if self.components.waiting("notices"):
             return RenderStats()
+        try:
+            stats = await self._db(self._fill_sync, self.clock.now())
+        except Exception as exc:
+            self._failed("notices", exc, "claiming notices")
+            return RenderStats()
+        self.components.ok("notices")
+        return stats
 
     # -- outbox -> doors ---------------------------------------------------------------------
     async def drain_once(self) -> tuple[int, int, int]:
@@ -354,12 +396,9 @@ class Scheduler:
                                        for p in self.senders):
             # Share the platforms' overall limits with the other live schedulers.
             roster = SchedulerRoster(self.db)
-            try:
-                await self._db(roster.join)
-                self._roster = roster
-                await self.count_schedulers()
-            except Exception:
-                log.exception("joining the scheduler roster failed; pacing alone")
+            self._roster = roster
+            self.components.register("roster")
+            await self.count_schedulers()  # joins; retried by the job below if that failed
             aps.add_job(self.count_schedulers, "interval", id="roster",
                         seconds=self.config.roster_every, max_instances=1, coalesce=True)
         aps.start()
@@ -370,13 +409,14 @@ class Scheduler:
 
     async def count_schedulers(self) -> int:
         """Count the live schedulers and keep 1/N of each platform's overall limit."""
-        if self._roster is None:
+        if self._roster is None or self.components.waiting("roster"):
             return self.pacer.share
         try:
-            live = int(await self._db(self._roster.live))
-        except Exception:
-            log.exception("counting the live schedulers failed")
+            live = int(await self._db(self._roster.live))  # joins again after an outage
+        except Exception as exc:
+            self._failed("roster", exc, "counting the live schedulers")
             return self.pacer.share
+        self.components.ok("roster")
         if live != self.pacer.share:
             log.info("scheduler %s: %d schedulers live, each sends 1/%d of the platform "
                      "limits", self.worker, live, live)
@@ -401,6 +441,7 @@ class Scheduler:
                         claim_outbox, self.db, worker=self.worker, now=self.clock.now(),
                         lease=self.config.outbox_lease, platforms=set(self.senders),
                         limit=wanted)
+                    self.components.ok("outbox")
                     now = self.monotonic()
                     queue.extend((now, item) for item in items)
                     # A short claim: the outbox is drained for now, look again a bit later.
@@ -431,9 +472,11 @@ class Scheduler:
                 task = self._start(item, gate)
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)
-            except Exception:
-                log.exception("outbox drain failed")
-                await asyncio.sleep(self.config.idle_poll)
+            except Exception as exc:
+                self._failed("outbox", exc, "outbox drain")
+                with contextlib.suppress(TimeoutError):  # the backoff, or a stop
+                    await asyncio.wait_for(self._stopping.wait(), self.components.delay(
+                        "outbox", self.config.idle_poll))
         if in_flight:
             await asyncio.gather(*in_flight, return_exceptions=True)
 

@@ -49,7 +49,10 @@ async def _run(app: Any, senders: dict[str, Any], config: Any, once: bool,
             from bot.observability import HealthCheck, register_outbox_metrics, start_ops_server
 
             register_outbox_metrics(app.db, app.clock)
-            ops = await start_ops_server(HealthCheck(app.db), "0.0.0.0", ops_port)
+            from core.health import COMPONENTS
+
+            ops = await start_ops_server(HealthCheck(app.db, components=COMPONENTS), "0.0.0.0",
+                                         ops_port)
             stack.push_async_callback(ops.cleanup)
         click.echo(f"scheduler {scheduler.worker} running (platforms: "
                    f"{', '.join(sorted(senders))}); Ctrl-C to stop", err=True)

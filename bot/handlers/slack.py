@@ -1053,7 +1053,17 @@ class SlackDoor:
             file=upload, chat_is_group=job.is_group,
             # Kept until sent: a takeover after a kill between commit and send replays it.
             keep_answer=self.inbox_enabled and job.update_id is not None)
-        replies = await self.engine.handle(incoming)
+        availability = self.engine.db.availability
+        while True:
+            # The database is down: this intake keeps the job (Slack was already answered)
+            # and works it once the database is back, instead of answering it with an
+            # apology for something that was never saved.
+            while availability.unavailable():
+                await asyncio.sleep(max(availability.retry_in(), 0.1))
+            seen = availability.failures
+            replies = await self.engine.handle(incoming)
+            if availability.failures == seen or not availability.down:
+                break
         if job.message_ts and (
                 (job.kind == "button" and job.is_group and any(not r.ephemeral for r in replies))
                 or (job.kind == "form" and await self._read(self._moved_on, job))):

@@ -238,6 +238,12 @@ async def send_reply(
                                    parse_mode=ParseMode.HTML, reply_markup=markup, **common)
 
 
+
+def _unavailable() -> web.Response:
+    """The answer to a webhook call while the database is down: Telegram retries a 5xx."""
+    return web.Response(status=503, text="database unavailable, retry later",
+                        headers={"Retry-After": "5"})
+
 class AiohttpRequest(BaseRequest):
     """PTB's HTTP layer on aiohttp's client (already our web server's library): the same
     behaviour as the default httpx one at a fraction of the CPU per request. Errors carry the
@@ -430,6 +436,7 @@ class TelegramDoor:
         self.sender = TelegramSender(self.bot)
         self._chat_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary())
+        self._not_handled: set[int] = set()  # webhook updates left for a redelivery
         self._menus: dict[str, tuple[str, str]] = {}  # chat id -> (role, locale) last set
         # Chats shown the one-tap "share location" keyboard, until a reply takes it away.
         self._location_keyboards: set[str] = set()
@@ -523,6 +530,10 @@ class TelegramDoor:
         if update is None:
             log.info("telegram webhook: bad update dropped")
             return web.Response(status=400, text="bad update")
+        # The database is down: not handled, not acknowledged; Telegram redelivers it later.
+        availability = self.engine.db.availability
+        if availability.unavailable():
+            return _unavailable()
         # Handled before answering: if this worker dies now, Telegram redelivers and the
         # engine's processed-update record keeps a second worker from running it twice.
         try:
@@ -530,6 +541,9 @@ class TelegramDoor:
         except Exception as exc:  # PTB's own bookkeeping on a malformed update (chat id [])
             log.warning("telegram webhook: update dropped: %s", exc.__class__.__name__)
             return web.Response(status=400, text="bad update")
+        if update.update_id in self._not_handled:
+            self._not_handled.discard(update.update_id)
+            return _unavailable()
         return web.Response(text="ok")
 
     # -- menus -------------------------------------------------------------------------------
@@ -629,8 +643,23 @@ class TelegramDoor:
             # keeps the replies until they are sent, for a redelivery after a crash here.
             inc = replace(inc, keep_answer=True)
         shown: set[str] = set()
-        with working.listening(lambda kind: self._show_working(inc.chat_id, kind, shown)):
-            replies = await self.engine.handle(inc)
+        availability = self.engine.db.availability
+        while True:
+            seen = availability.failures
+            with working.listening(lambda kind: self._show_working(inc.chat_id, kind, shown)):
+                replies = await self.engine.handle(inc)
+            if availability.failures == seen or not availability.down:
+                break
+            # The database went away during this update: nothing was saved, and the
+            # engine's apology would tell the user it was. A webhook answers 503 (Telegram
+            # redelivers); long polling holds the update and tries again once it is back.
+            if self.webhook_url:
+                self._not_handled.add(update.update_id)
+                if query is not None:
+                    with contextlib.suppress(TelegramError):
+                        await query.answer()
+                return
+            await asyncio.sleep(max(availability.retry_in(), 0.5))
         progress["handled"] = True  # from here on, a failure is in sending the answer
         reply_to = None
         if query is not None:

@@ -62,8 +62,11 @@ def test_processes_started_together_on_an_empty_directory(tmp_path: Path) -> Non
         workdir.mkdir()
         for command, code, err in _start_together(workdir):
             if code != 0 or "Traceback" in err or "Error" in err:
+                ours = [line.strip() for line in err.splitlines()
+                        if ('File "' in line and "site-packages" not in line)
+                        or "Error" in line]
                 failures.append(f"round {round_no}: sfa {command} exited {code}: "
-                                f"{err.strip()[-600:]}")
+                                + " | ".join(ours[-12:]))
         assert (workdir / "var" / "index" / "knowledge" / "SCHEMA").is_file()
         db = Database(f"sqlite:///{workdir / 'var' / 'sfa.db'}")
         try:
