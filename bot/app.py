@@ -312,8 +312,10 @@ def build_app(
                 startup_lock(session, "seed")  # workers starting together seed once
                 if database_is_empty(session):
                     seed_demo(session, now=clock.now(), options=SeedOptions())
-    services = Services(settings=settings)
-    services.knowledge = knowledge_index(settings, db)
+        services = Services(settings=settings)
+        # The first sync of a fresh index holds SQLite's write lock while it indexes every
+        # document: the processes started with this one wait here, not on the busy timeout.
+        services.knowledge = knowledge_index(settings, db)
     services.contacts = contact_index(settings, db)
     registry = build_registry()
     engine = Engine(db, registry, settings=settings, clock=clock, services=services)
