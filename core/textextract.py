@@ -109,7 +109,7 @@ class ExtractLimits:
 
 
 LIMIT_CODES = tuple(f"kb.limit_{which}" for which in (
-    "size", "unpacked", "entries", "pages", "chars", "time", "memory"))
+    "size", "unpacked", "entries", "pages", "chars", "time", "memory", "pixels"))
 
 
 def default_limits() -> ExtractLimits:
@@ -180,6 +180,35 @@ def extract(filename: str, data: bytes, mime: str | None = None,
     if not text:
         raise DomainError("kb.unreadable", name=name, reason="no text")
     return Extracted(text=text, mime=MIME[ext], language=detect_language(text))
+
+
+# -- images ------------------------------------------------------------------------------------
+MAX_IMAGE_PIXELS = 40_000_000  # a 40-megapixel photo; more is a decompression bomb
+
+
+def check_image(name: str, data: bytes, limits: ExtractLimits | None = None,
+                max_pixels: int = MAX_IMAGE_PIXELS) -> tuple[int, int]:
+    """(width, height) of an uploaded picture, read from its header only (nothing is
+    decoded); refused: not an image Pillow knows ("kb.not_image"), too big as sent, or more
+    pixels than `max_pixels` (a small file that would decode to gigabytes)."""
+    from PIL import Image, UnidentifiedImageError
+
+    limits = limits or default_limits()
+    check_size(name, len(data), limits)
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+    except Image.DecompressionBombError as exc:  # Pillow's own cap (twice its warning)
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        pixels = int(found.group(1)) if found else max_pixels + 1
+        raise _limit(name, "pixels", megapixels=f"{pixels / 1e6:.0f}",
+                     max=f"{max_pixels / 1e6:g}") from None
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise DomainError("kb.not_image", name=name) from None
+    if width * height > max_pixels:
+        raise _limit(name, "pixels", megapixels=f"{width * height / 1e6:.0f}",
+                     max=f"{max_pixels / 1e6:g}")
+    return width, height
 
 
 # -- the parsing child -------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from core.contacts import find_companies
 from core.errors import DomainError
 from core.models import Company, Contact, NoticeRow, Role, User
 from core.models.fieldservice import JobOffer, ServiceJob
+from core.textextract import ExtractLimits, check_image
 
 DISPATCHERS = frozenset({Role.MANAGER, Role.ADMIN})
 TECHNICIANS = frozenset({Role.TECHNICIAN})
@@ -672,6 +673,14 @@ async def done_photo(ctx: Ctx, inc: Incoming) -> Step:
     if inc.file is not None:
         if not inc.file.mime.startswith("image/"):
             return goto("photo", ctx.t("That is not a photo. Send a picture, or press Skip."))
+        try:  # its header only: a picture that would decode to gigabytes is refused
+            check_image(inc.file.name, inc.file.data,
+                        ExtractLimits.from_settings(ctx.services.settings))
+        except DomainError as exc:
+            if exc.code == "kb.not_image":
+                return goto("photo", ctx.t("That is not a photo. Send a picture, or press "
+                                           "Skip."))
+            return goto("photo", ctx.t.error(exc.code, exc.params))
         photo = (inc.file.name[:200], inc.file.mime[:80], inc.file.data)
     elif not (inc.button == "skip" or (inc.text or "").strip().lower() in SKIP_WORDS):
         return goto("photo", ctx.t("Send a photo, or press Skip."))

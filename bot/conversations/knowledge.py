@@ -83,6 +83,9 @@ register_errors({
                         "Nothing was saved; send a smaller or simpler file."),
     "kb.limit_memory": N_("Reading {name} needed more than {limit} of memory, so I "
                           "stopped. Nothing was saved; send a smaller or simpler file."),
+    "kb.limit_pixels": N_("{name} has {megapixels} megapixels; the limit is {max}. Send a "
+                          "smaller picture."),
+    "kb.not_image": N_("{name} is not a picture I can read. Send a JPEG or PNG photo."),
 })
 
 

@@ -133,6 +133,8 @@ async def test_p1_job_declined_then_accepted_and_completed(app: App, chat: Colle
     out = texts(await agus.upload("notes.txt", b"not a photo", "text/plain"))
     assert "not a photo" in out
     out = texts(await agus.upload("after.jpg", b"\xff\xd8\xff fake jpeg", "image/jpeg"))
+    assert "not a photo" in out  # a JPEG header and nothing after it: not a picture
+    out = texts(await agus.upload("after.jpg", _jpeg(), "image/jpeg"))
     assert f"Job #{job_id} is done" in out
     job = job_row(app, job_id)
     assert job.status == "done" and job.photo_name == "after.jpg"
@@ -302,3 +304,13 @@ async def test_cannot_complete_then_dispatch_again(app: App, chat: CollectingCha
     maya.buttons = failed_buttons  # pressed twice: refused, nothing changes
     assert "does not apply" in texts(await maya.press("Dispatch again"))
     assert "New job offer" in deliver(app, agus, "job.offer")
+
+
+def _jpeg() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 24), "gray").save(buffer, "JPEG")
+    return buffer.getvalue()

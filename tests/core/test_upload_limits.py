@@ -172,3 +172,41 @@ def test_kb_add_refuses_the_bomb_with_one_line(tmp_path: Path, bomb: bytes) -> N
         assert s.scalar(select(func.count(Document.id)).where(
             Document.filename == "bomb.docx")) == 0
     db.dispose()
+
+
+def test_pictures_are_checked_by_their_header() -> None:
+    from PIL import Image
+
+    from core.textextract import check_image
+
+    small = io.BytesIO()
+    Image.new("RGB", (64, 48), "white").save(small, "PNG")
+    assert check_image("ok.png", small.getvalue(), ExtractLimits()) == (64, 48)
+    # A PNG of 20000 x 20000 pixels, one colour: a few hundred KB that would decode to
+    # 1.2 GB. Written row by row by hand (the header is all that is read).
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(
+            ">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    side = 20_000
+    rows = zlib.compressobj(9)
+    packed = b"".join(rows.compress(b"\x00" + b"\x00" * side * 3) for _ in range(side))
+    packed += rows.flush()
+    bomb = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 2,
+                                                               0, 0, 0))
+            + chunk(b"IDAT", packed) + chunk(b"IEND", b""))
+    assert len(bomb) < 2_000_000
+    error = _refused_image(bomb)
+    assert error.code == "kb.limit_pixels" and error.params["megapixels"] == "400"
+    assert _refused_image(b"\xff\xd8\xff\xe0 not really a jpeg").code == "kb.not_image"
+
+
+def _refused_image(data: bytes) -> DomainError:
+    from core.textextract import check_image
+
+    with pytest.raises(DomainError) as caught:
+        check_image("photo.png", data, ExtractLimits())
+    return caught.value
