@@ -20,6 +20,7 @@ the OWASP way) and read back without it (`restore_cell`).
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import re
 import sys
@@ -288,9 +289,14 @@ def import_rows(session: Session, rows: Iterable[tuple[int, Row]],
 
 
 # -- field helpers ---------------------------------------------------------------------------
+@functools.lru_cache(maxsize=65_536)
 def name_key(name: str | None) -> str:
     """A name as a natural key: tokens without case, diacritics, punctuation, legal forms."""
     return " ".join(normalise(name or "")) or (name or "").strip().casefold()
+
+
+# A row's numbers are keyed when matched, remembered and compared: parse each once.
+phone_key = functools.lru_cache(maxsize=65_536)(phone_key)
 
 
 def _text(row: Row, key: str, limit: int) -> str | None:
@@ -511,33 +517,84 @@ class ContactImporter:
             for key in {" ".join(normalise(row.name)), row.name.lower()}:
                 # Two companies with the same name: the row must use company_external_id.
                 self.companies_name[key] = None if key in self.companies_name else row.id
-        self.by_ext: dict[str, int] = {}
-        self.by_email: dict[str, int] = {}
-        self.by_phone: dict[str, int] = {}
+        self.by_ext: dict[str, Any] = {}
+        self.by_email: dict[str, Any] = {}
+        self.by_phone: dict[str, Any] = {}
         # The natural key of a row without external id, e-mail or phone: normalised name
         # within the company (README, "Importing").
-        self.by_name: dict[tuple[int, str], list[int]] = {}
-        self.keys: dict[int, tuple[str | None, str | None]] = {}  # id -> (external id, email)
+        self.by_name: dict[tuple[int, str], list[Any]] = {}
+        self.keys: dict[Any, tuple[str | None, str | None]] = {}  # id -> (external id, email)
+        self._undo: list[Callable[[], None]] | None = None  # a chunk's undo log
+        self._pending: list[Contact] = []  # created in this chunk, not flushed yet
         for crow in session.execute(select(Contact.id, Contact.external_id, Contact.email,
                                            Contact.phone, Contact.mobile, Contact.company_id,
                                            Contact.name)):
             self._remember(crow.id, crow.external_id, crow.email, crow.phone, crow.mobile,
                            crow.company_id, crow.name)
 
-    def _remember(self, cid: int, ext: str | None, email: str | None, phone: str | None,
+    # The maps hold ids, or for a contact created in the current chunk (no id before the
+    # chunk's one flush) the object itself, replaced by its id once flushed (`settle`).
+    def _put(self, mapping: dict[Any, Any], key: Any, ref: Any, *, keep: bool = False) -> None:
+        if keep and key in mapping:
+            return
+        if self._undo is not None:
+            if key in mapping:
+                old = mapping[key]
+                self._undo.append(lambda: mapping.__setitem__(key, old))
+            else:
+                self._undo.append(lambda: mapping.pop(key, None))
+        mapping[key] = ref
+
+    def _remember(self, cid: Any, ext: str | None, email: str | None, phone: str | None,
                   mobile: str | None, company_id: int, name: str) -> None:
         if ext:
-            self.by_ext[ext] = cid
+            self._put(self.by_ext, ext, cid)
         if email:
-            self.by_email.setdefault(email.lower(), cid)
+            self._put(self.by_email, email.lower(), cid, keep=True)
         for number in (mobile, phone):
             key = phone_key(number)
             if key:
-                self.by_phone.setdefault(key, cid)
-        ids = self.by_name.setdefault((company_id, name_key(name)), [])
-        if cid not in ids:
+                self._put(self.by_phone, key, cid, keep=True)
+        ids = self.by_name.get((company_id, name_key(name)))
+        if ids is None:
+            self._put(self.by_name, (company_id, name_key(name)), [cid])
+        elif cid not in ids:
             ids.append(cid)
-        self.keys[cid] = (ext, email.lower() if email else None)
+            if self._undo is not None:
+                self._undo.append(lambda: ids.remove(cid))
+        self._put(self.keys, cid, (ext, email.lower() if email else None))
+
+    def begin(self) -> None:
+        """Start a chunk (or a row): what is remembered from here on can be undone."""
+        self._undo, self._pending = [], []
+
+    def undo(self) -> None:
+        """The chunk was rolled back: forget what it remembered."""
+        for step in reversed(self._undo or []):
+            step()
+        self._undo, self._pending = None, []
+
+    def settle(self) -> None:
+        """The chunk was flushed: its new contacts are known by id from now on."""
+        pending, self._pending, self._undo = self._pending, [], None
+        if not pending:
+            return
+        objects = {id(c): c.id for c in pending}
+        for mapping in (self.by_ext, self.by_email, self.by_phone):
+            for key, ref in list(mapping.items()):
+                if isinstance(ref, Contact) and id(ref) in objects:
+                    mapping[key] = objects[id(ref)]
+        for contact in pending:
+            ids = self.by_name.get((contact.company_id, name_key(contact.name)), [])
+            ids[:] = [objects.get(id(r), r) if isinstance(r, Contact) else r for r in ids]
+            if contact in self.keys:
+                self.keys[contact.id] = self.keys.pop(contact)
+
+    def prefetch(self, session: Session, rows: list[dict[str, Any]]) -> None:
+        """Load the stored contacts a chunk's rows match in one query (not one per row)."""
+        ids = {ref for ref in map(self._match, rows) if isinstance(ref, int)}
+        if ids:
+            session.scalars(select(Contact).where(Contact.id.in_(ids))).all()
 
     def parse(self, row: Row) -> dict[str, Any]:
         name = _text(row, "name", 200)
@@ -579,11 +636,16 @@ class ContactImporter:
         if cid is None:
             contact = Contact(**values, created_at=self.now, updated_at=self.now)
             session.add(contact)
-            session.flush()
-            self._remember(contact.id, contact.external_id, contact.email, contact.phone,
+            if self._undo is None:  # row by row: flushed now, known by id
+                session.flush()
+                ref: Any = contact.id
+            else:  # in a chunk: flushed with it (one INSERT for many rows)
+                self._pending.append(contact)
+                ref = contact
+            self._remember(ref, contact.external_id, contact.email, contact.phone,
                            contact.mobile, contact.company_id, contact.name)
             return "created"
-        found = session.get(Contact, cid)
+        found = cid if isinstance(cid, Contact) else session.get(Contact, cid)
         assert found is not None
         contact = found
         values = _filled(values)
@@ -594,11 +656,12 @@ class ContactImporter:
         if not _assign(contact, values):
             return "unchanged"
         contact.updated_at = self.now
-        self._remember(contact.id, contact.external_id, contact.email, contact.phone,
+        self._remember(cid, contact.external_id, contact.email, contact.phone,
                        contact.mobile, contact.company_id, contact.name)
         return "updated"
 
-    def _match(self, values: Mapping[str, Any]) -> int | None:
+    def _match(self, values: Mapping[str, Any]) -> Any:
+        """The stored contact the row is: its id (or the object created in this chunk)."""
         if values.get("external_id") and values["external_id"] in self.by_ext:
             return self.by_ext[values["external_id"]]
         if values.get("email") and values["email"] in self.by_email:
@@ -627,7 +690,77 @@ def import_companies(session: Session, rows: Iterable[tuple[int, Row]], now: dat
 def import_contacts(session: Session, rows: Iterable[tuple[int, Row]], now: datetime,
                     progress: Callable[[int], None] | None = None) -> ImportReport:
     importer = ContactImporter(session, now)
-    return import_rows(session, rows, importer.parse, importer.upsert, progress)
+    return import_chunked(session, rows, importer, progress)
+
+
+CHUNK_ROWS = 500
+
+
+def import_chunked(session: Session, rows: Iterable[tuple[int, Row]], importer: Any,
+                   progress: Callable[[int], None] | None = None,
+                   chunk: int = CHUNK_ROWS) -> ImportReport:
+    """`import_rows` for a large file: the rows of a chunk are checked, their stored records
+    loaded in one query, and written in one savepoint with one flush; a chunk that fails
+    as a whole (a clash found by the database) is rolled back and done again row by row,
+    each in its own savepoint, so the report and the result are the same as row by row.
+    `importer` has parse, upsert, begin, undo, settle and prefetch (ContactImporter)."""
+    report = ImportReport()
+    batch: list[tuple[int, Row]] = []
+    for item in rows:
+        batch.append(item)
+        if len(batch) >= chunk:
+            _import_chunk(session, batch, importer, report, progress)
+            batch = []
+    if batch:
+        _import_chunk(session, batch, importer, report, progress)
+    report.errors.sort(key=lambda e: e.line)
+    return report
+
+
+def _import_chunk(session: Session, batch: list[tuple[int, Row]], importer: Any,
+                  report: ImportReport, progress: Callable[[int], None] | None) -> None:
+    good: list[tuple[int, Any]] = []
+    for line, row in batch:
+        report.total += 1
+        unreadable = row_error(row)
+        try:
+            if unreadable is not None:
+                raise DomainError(unreadable.code, **unreadable.params)
+            if row.get("__extra__"):
+                raise DomainError("import.extra_columns")
+            good.append((line, importer.parse(row)))
+        except DomainError as exc:
+            report.errors.append(RowError(line, exc.code, dict(exc.params)))
+    importer.prefetch(session, [values for _, values in good])
+    outcomes: list[str] = []
+    importer.begin()
+    try:
+        with session.begin_nested():
+            outcomes = [importer.upsert(session, values) for _, values in good]
+            session.flush()
+    except (DomainError, IntegrityError):
+        importer.undo()
+        for line, values in good:  # again, row by row: the report names the bad ones
+            importer.begin()
+            try:
+                with session.begin_nested():
+                    outcome = importer.upsert(session, values)
+                    session.flush()
+            except DomainError as exc:
+                importer.undo()
+                report.errors.append(RowError(line, exc.code, dict(exc.params)))
+            except IntegrityError:
+                importer.undo()
+                report.errors.append(RowError(line, "import.conflict"))
+            else:
+                importer.settle()
+                setattr(report, outcome, getattr(report, outcome) + 1)
+    else:
+        importer.settle()
+        for outcome in outcomes:
+            setattr(report, outcome, getattr(report, outcome) + 1)
+    if progress is not None:
+        progress(len(batch))
 
 
 # -- leads -------------------------------------------------------------------------------------

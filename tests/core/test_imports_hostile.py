@@ -295,3 +295,31 @@ def test_report_csv_neutralises_names() -> None:
     rows = list(csv.reader(io.StringIO(render_csv(Translator("en"), table).decode())))
     assert rows[1][0] == "'=HYPERLINK(\"http://x\",\"open\")" and rows[1][2] == "-5.5"
     assert rows[2][0] == "'@SUM(A1)"
+
+
+def test_a_chunk_that_fails_is_done_again_row_by_row(database: Database, world: DemoWorld,
+                                                      clock: ManualClock) -> None:
+    """A large file goes in chunks of one flush each; a chunk with a row the database (or
+    the upsert) refuses is rolled back and done row by row: same report, no duplicate."""
+    from core.errors import DomainError as Refused
+    from core.imports import ContactImporter, import_chunked
+
+    class Picky(ContactImporter):
+        def upsert(self, session, values):  # type: ignore[no-untyped-def]
+            if values["name"] == "Boom Row":
+                raise Refused("import.conflict")
+            return super().upsert(session, values)
+
+    text = "name,company,email\n" + "".join(
+        f"Chunk Person {i},Sinar Jaya Abadi,chunk{i}@x.id\n" for i in range(25)) \
+        + "Boom Row,Sinar Jaya Abadi,boom@x.id\n" + "Chunk Person 3,Sinar Jaya Abadi,\n"
+    _, rows = read_csv(text)
+    with database.session() as s:
+        report = import_chunked(s, rows, Picky(s, clock.now()), chunk=10)
+    assert (report.total, report.created, report.unchanged) == (27, 25, 1)
+    assert [(e.line, e.code) for e in report.errors] == [(27, "import.conflict")]
+    with database.session() as s:
+        again = import_chunked(s, rows, Picky(s, clock.now()), chunk=10)
+        assert s.scalar(select(func.count(Contact.id)).where(
+            Contact.name.like("Chunk Person %"))) == 25
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 26)
