@@ -324,7 +324,11 @@ def import_paths(
 
 def _reason(exc: DomainError) -> str:
     reason = exc.params.get("reason")
-    return f" ({reason})" if reason else ""
+    if reason:
+        return f" ({reason})"
+    # An upload limit (kb.limit_*): its figures, e.g. "(size 150 MB, limit 100 MB)".
+    figures = ", ".join(f"{k} {v}" for k, v in exc.params.items() if k != "name")
+    return f" ({figures})" if figures else ""
 
 
 def sync_folder(session: Session, folder: Path, *, owner: User | None, now: datetime
