@@ -22,6 +22,7 @@ CLI_MODULES: tuple[str, ...] = (
     "bot.cli.customers",
     "bot.cli.pipeline",
     "bot.cli.quotes",
+    "bot.cli.configurator",
     "bot.cli.knowledge",
     "bot.cli.scheduler",
     "bot.cli.fieldservice",

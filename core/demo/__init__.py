@@ -17,6 +17,7 @@ AREA_SEEDERS: tuple[str, ...] = (
     "core.demo.coverage",
     "core.demo.pipeline",
     "core.demo.quotes",
+    "core.demo.configurator",
     "core.demo.knowledge",
     "core.demo.scheduling",
     "core.demo.fieldservice",
