@@ -50,12 +50,12 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.catalog import check_configuration, expand_bundles
 from core.errors import DomainError, NotFound
 from core.models import Company, Deal, User
 from core.models.configurator import ConfigFamily, Configuration, ProductSpec
 from core.models.quotes import PriceListItem, Product, ProductRule, Quote, QuoteVersion
-from core.quotes import price_items, price_list_for, save_quote
+from core.pricing import LineInput, price_quote
+from core.quotes import price_list_for, save_quote, tiers_on
 
 OPS = (">=", "<=", "==", ">", "<")
 CHOICES = ("budget", "recommended")
@@ -107,6 +107,14 @@ class Candidates:
     texts: dict[str, np.ndarray]  # text attributes (object arrays, "" where absent)
 
 
+@dataclass(frozen=True)
+class Info:
+    sku: str
+    name: str
+    tax_rate: Decimal
+    category: str
+
+
 @dataclass
 class Model:
     code: str
@@ -115,7 +123,7 @@ class Model:
     questions: tuple[Question, ...]
     components: tuple[Component, ...]
     candidates: tuple[Candidates, ...]
-    products: dict[int, tuple[str, str]]  # id -> (sku, name), family and rule targets
+    products: dict[int, Info]  # the family's products and every product a rule names
     requires: dict[int, list[tuple[int, int]]]
     excludes: dict[int, set[int]]  # both directions
     options: dict[int, list[tuple[int, int]]]
@@ -216,9 +224,8 @@ def compile_spec(spec: Mapping[str, Any]) -> tuple[tuple[Question, ...],
 
 
 def _stamp(session: Session, code: str) -> tuple[Any, ...]:
-    """What the compiled family depends on, in one query."""
-    mix = (ProductRule.id + ProductRule.product_id * 7 + ProductRule.target_id * 13
-           + ProductRule.quantity * 31)
+    """What the compiled family depends on, in one query: the family, its products' specs,
+    the products, the rules (rules are only added or deleted: count and highest id)."""
     row = session.execute(select(
         select(ConfigFamily.updated_at).where(ConfigFamily.code == code).scalar_subquery(),
         select(func.count()).select_from(ProductSpec).where(ProductSpec.family == code)
@@ -226,7 +233,7 @@ def _stamp(session: Session, code: str) -> tuple[Any, ...]:
         select(func.max(ProductSpec.updated_at)).where(ProductSpec.family == code)
         .scalar_subquery(),
         select(func.count()).select_from(ProductRule).scalar_subquery(),
-        select(func.coalesce(func.sum(mix), 0)).scalar_subquery(),
+        select(func.max(ProductRule.id)).scalar_subquery(),
         select(func.count()).select_from(Product).scalar_subquery(),
         select(func.max(Product.updated_at)).scalar_subquery())).one()
     return tuple(row)
@@ -257,10 +264,9 @@ def _compile(session: Session, code: str) -> Model:
         raise NotFound("config.no_family", name=code[:40])
     questions, components = compile_spec(family.spec)
     rows = session.execute(
-        select(Product.id, Product.sku, Product.name, ProductSpec.attrs)
+        select(Product.id, ProductSpec.attrs)
         .join(ProductSpec, ProductSpec.product_id == Product.id)
         .where(ProductSpec.family == code, Product.active).order_by(Product.id)).all()
-    products = {r.id: (r.sku, r.name) for r in rows}
     candidates = []
     for comp in components:
         mine = [r for r in rows if (r.attrs or {}).get("role") == comp.role]
@@ -294,11 +300,11 @@ def _compile(session: Session, code: str) -> Model:
         table = {"requires": requires, "option": options, "bundle": bundles}[kind]
         table.setdefault(pid, []).append((target, int(qty)))
         targets.add(target)
-    missing = targets - set(products)
-    if missing:
-        for pid, sku, name in session.execute(select(Product.id, Product.sku, Product.name)
-                                              .where(Product.id.in_(missing))):
-            products[pid] = (sku, name)
+    wanted = {r.id for r in rows} | targets | set(bundles)
+    products = {pid: Info(sku, name, Decimal(tax), category) for pid, sku, name, tax, category
+                in session.execute(select(Product.id, Product.sku, Product.name,
+                                          Product.tax_rate, Product.category)
+                                   .where(Product.id.in_(wanted)))}
     name = family.spec.get("name") or family.name
     words = tuple(str(w).lower() for w in family.spec.get("words") or () if str(w).strip())
     return Model(code, _words(name, "name"), words, questions, components, tuple(candidates),
@@ -498,11 +504,34 @@ def quantity(comp: Component, answers: Mapping[str, Any]) -> int:
     return max(1, min(10_000, math.ceil(value)))
 
 
-def _prices(session: Session, price_list_id: int, model: Model) -> dict[int, Decimal]:
-    ids = list(model.products)
-    rows = session.execute(select(PriceListItem.product_id, PriceListItem.unit_price).where(
-        PriceListItem.price_list_id == price_list_id, PriceListItem.product_id.in_(ids)))
-    prices = {pid: Decimal(price) for pid, price in rows}
+_PRICES: dict[tuple[str, int], tuple[tuple[Any, ...], dict[int, tuple[Decimal, Decimal]]]] = {}
+
+
+def _price_table(session: Session, price_list_id: int) -> dict[int, tuple[Decimal, Decimal]]:
+    """product id -> (unit price, floor) on a price list (cached per database while its
+    items keep their count, ids and sums)."""
+    key = (str(session.get_bind().engine.url), price_list_id)
+    stamp = tuple(session.execute(
+        select(func.count(), func.max(PriceListItem.id),
+               func.coalesce(func.sum(PriceListItem.unit_price + PriceListItem.floor_price
+                                      + PriceListItem.product_id), 0))
+        .where(PriceListItem.price_list_id == price_list_id)).one())
+    with _LOCK:
+        cached = _PRICES.get(key)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    table = {pid: (Decimal(price), Decimal(floor)) for pid, price, floor in session.execute(
+        select(PriceListItem.product_id, PriceListItem.unit_price, PriceListItem.floor_price)
+        .where(PriceListItem.price_list_id == price_list_id))}
+    with _LOCK:
+        _PRICES[key] = (stamp, table)
+    return table
+
+
+def _unit_prices(model: Model, table: dict[int, tuple[Decimal, Decimal]]
+                 ) -> dict[int, Decimal]:
+    """Each product's unit price, a bundle's the sum of its parts (None: not priceable)."""
+    prices = {pid: price for pid, (price, _floor) in table.items() if pid in model.products}
 
     def of(pid: int, depth: int = 0) -> Decimal | None:
         if pid in prices:
@@ -524,10 +553,13 @@ def _prices(session: Session, price_list_id: int, model: Model) -> dict[int, Dec
     return prices
 
 
-def _blocked(model: Model, pid: int, chosen: Mapping[int, int]) -> bool:
-    """`pid` (or what it requires) cannot sit next to what is chosen."""
+def _blocked(model: Model, pid: int, chosen: Mapping[int, int],
+             prices: Mapping[int, Decimal]) -> bool:
+    """`pid` (or what it requires) cannot sit next to what is chosen, or cannot be priced."""
     group = {pid} | {t for t, _q in model.requires.get(pid, ())}
     for member in group:
+        if member not in prices:
+            return True
         clash = model.excludes.get(member, set())
         if clash & set(chosen) or clash & group:
             return True
@@ -535,19 +567,22 @@ def _blocked(model: Model, pid: int, chosen: Mapping[int, int]) -> bool:
 
 
 def _add(model: Model, chosen: dict[int, int], pid: int, qty: int,
-         added: list[tuple[str, str, str]], *, options: bool, depth: int = 0) -> None:
+         added: list[tuple[str, str, str]], prices: Mapping[int, Decimal], *, options: bool,
+         depth: int = 0) -> None:
     chosen[pid] = max(chosen.get(pid, 0), qty)
     if depth > 4:
         return
     for target, per in model.requires.get(pid, ()):
         if chosen.get(target, 0) < qty * per:
-            added.append(("requires", model.products[target][1], model.products[pid][1]))
-            _add(model, chosen, target, qty * per, added, options=options, depth=depth + 1)
+            added.append(("requires", model.products[target].name, model.products[pid].name))
+            _add(model, chosen, target, qty * per, added, prices, options=options,
+                 depth=depth + 1)
     if options:
         for target, per in model.options.get(pid, ()):
-            if target not in chosen and not _blocked(model, target, chosen):
-                added.append(("option", model.products[target][1], model.products[pid][1]))
-                _add(model, chosen, target, qty * per, added, options=False,
+            if target not in chosen and not _blocked(model, target, chosen, prices):
+                added.append(("option", model.products[target].name,
+                              model.products[pid].name))
+                _add(model, chosen, target, qty * per, added, prices, options=False,
                      depth=depth + 1)
 
 
@@ -583,17 +618,47 @@ def _pick(model: Model, index: int, answers: Mapping[str, Any], prices: dict[int
         slots.sort(key=rank)
     for i in slots:
         pid = int(cand.ids[i])
-        if not _blocked(model, pid, chosen):
+        if not _blocked(model, pid, chosen, prices):
             return pid
     return None
+
+
+def _expand(model: Model, items: Mapping[int, int]) -> dict[int, int]:
+    """Bundles replaced by their parts (as core.catalog.expand_bundles, from the model)."""
+    result = dict(items)
+    for _depth in range(5):
+        if not any(pid in model.bundles for pid in result):
+            return result
+        expanded: dict[int, int] = {}
+        for pid, qty in result.items():
+            for target, per in model.bundles.get(pid, [(pid, 1)]):
+                expanded[target] = expanded.get(target, 0) + qty * per
+        result = expanded
+    raise DomainError("catalog.bundle_loop")
+
+
+def _check(model: Model, items: Mapping[int, int]) -> None:
+    """The catalogue's requires / excludes over the expanded items (as
+    core.catalog.check_configuration, from the model): the first broken rule is refused."""
+    for pid, qty in items.items():
+        for target, per in model.requires.get(pid, ()):
+            if items.get(target, 0) < qty * per:
+                raise DomainError("quote.config_requires", product=model.products[pid].name,
+                                  target=model.products[target].name)
+        for other in model.excludes.get(pid, ()):
+            if other in items:
+                raise DomainError("quote.config_excludes", product=model.products[pid].name,
+                                  target=model.products[other].name)
 
 
 def build(session: Session, model: Model, company: Company, answers: Mapping[str, Any],
           on: date) -> Proposal:
     """The budget and the recommended bill of materials, checked by the catalogue's rules and
-    priced on the customer's price list."""
+    priced on the customer's price list (the quote prices them the same way)."""
     price_list = price_list_for(session, company, on)
-    prices = _prices(session, price_list.id, model)
+    table = _price_table(session, price_list.id)
+    prices = _unit_prices(model, table)
+    tiers = tiers_on(session, on)
     alternatives: list[Alternative] = []
     missing: list[Component] = []
     for choice in CHOICES:
@@ -607,21 +672,28 @@ def build(session: Session, model: Model, company: Company, answers: Mapping[str
                 if comp.required and comp not in missing:
                     missing.append(comp)
                 continue
-            _add(model, chosen, pid, quantity(comp, answers), added,
+            _add(model, chosen, pid, quantity(comp, answers), added, prices,
                  options=choice == "recommended")
         if not chosen or missing:
             continue
-        issues = check_configuration(session, expand_bundles(session, chosen))
-        if issues:
-            raise DomainError(f"quote.config_{issues[0].kind}", product=issues[0].product.name,
-                              target=issues[0].target.name)
-        priced = price_items(session, price_list, chosen, on).priced
-        by_sku = {sku: pid for pid, (sku, _n) in model.products.items()}
-        lines = [Line(by_sku.get(line.key, 0), line.key, line.name, line.quantity,
-                      line.unit_price, line.net) for line in priced.lines]
-        alternatives.append(Alternative(choice, chosen, lines, priced.net_total,
-                                        priced.tax_total, priced.total, priced.currency,
-                                        added))
+        expanded = _expand(model, chosen)
+        _check(model, expanded)
+        lines = []
+        for pid, qty in expanded.items():
+            info = model.products[pid]
+            if pid not in table:
+                raise DomainError("quote.no_price", name=info.name,
+                                  price_list=price_list.name, currency=price_list.currency)
+            price, floor = table[pid]
+            lines.append(LineInput(key=info.sku, name=info.name, quantity=qty,
+                                   unit_price=price, floor_price=floor,
+                                   tax_rate=info.tax_rate, category=info.category))
+        priced = price_quote(lines, currency=price_list.currency, on=on, tiers=tiers)
+        by_sku = {info.sku: pid for pid, info in model.products.items()}
+        alternatives.append(Alternative(
+            choice, chosen, [Line(by_sku[line.key], line.key, line.name, line.quantity,
+                                  line.unit_price, line.net) for line in priced.lines],
+            priced.net_total, priced.tax_total, priced.total, priced.currency, added))
     return Proposal(alternatives, missing)
 
 

@@ -266,10 +266,10 @@ def _prune(model: svc.Model, answers: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def _next(ctx: Ctx, note: str = "") -> Step:
+def _next(ctx: Ctx, note: str = "", model: svc.Model | None = None) -> Step:
     """Ask the next question that matters, or propose when none is left."""
     t = ctx.t
-    model = svc.load_model(ctx.session, ctx.data["family"])
+    model = model or svc.load_model(ctx.session, ctx.data["family"])
     answers = _prune(model, ctx.data["answers"])
     ask = svc.next_question(model, answers)
     answers.update(ask.auto)
@@ -302,7 +302,7 @@ async def answer(ctx: Ctx, inc: Incoming) -> Step:
     model = svc.load_model(ctx.session, ctx.data["family"])
     question = next((q for q in model.questions if q.attr == ctx.data.get("q")), None)
     if question is None:
-        return _next(ctx)
+        return _next(ctx, model=model)
     offered: list[int] = list(ctx.data.get("offered") or [])
     value = inc.button or ""
     if value == "back":
@@ -311,13 +311,13 @@ async def answer(ctx: Ctx, inc: Incoming) -> Step:
             last = asked.pop()
             ctx.data["answers"].pop(last, None)
             ctx.data["asked"] = asked
-        return _next(ctx)
+        return _next(ctx, model=model)
     chosen: int | None = None
     if value == "skip":
         ctx.data["answers"][question.attr] = svc.not_sure(model, question, ctx.data["answers"],
                                                           offered)
         ctx.data["asked"] = [*ctx.data.get("asked", []), question.attr]
-        return _next(ctx)
+        return _next(ctx, model=model)
     if value[:1] == "o" and value[1:].isdigit():
         chosen = int(value[1:])
     elif inc.text:
@@ -328,7 +328,7 @@ async def answer(ctx: Ctx, inc: Incoming) -> Step:
         return goto("question", t("Pick one of the answers with the buttons (or Not sure)."))
     ctx.data["answers"][question.attr] = question.options[chosen].value
     ctx.data["asked"] = [*ctx.data.get("asked", []), question.attr]
-    return _next(ctx)
+    return _next(ctx, model=model)
 
 
 def _typed_option(ctx: Ctx, question: svc.Question, offered: list[int], text: str
