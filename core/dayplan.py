@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import geo, sites
@@ -392,16 +393,30 @@ def start_point(user: User, now: datetime) -> geo.Point | None:
     return user.last_lat, user.last_lon
 
 
+def _plan_row(session: Session, user: User, day: date, now: datetime) -> DayPlan:
+    """The user's plan of the day, locked; created when missing (a concurrent creation by
+    another worker is taken, not an error)."""
+    query = (select(DayPlan).where(DayPlan.user_id == user.id, DayPlan.day == day)
+             .with_for_update())
+    row = session.scalar(query)
+    if row is not None:
+        return row
+    try:
+        with session.begin_nested():
+            row = DayPlan(user_id=user.id, day=day, stops=[], pinned=[], dropped=[],
+                          created_at=now, updated_at=now)
+            session.add(row)
+    except IntegrityError:
+        row = session.scalar(query)
+        assert row is not None
+    return row
+
+
 def plan_day(session: Session, user: User, now: datetime, cfg: PlanSettings, *,
              pin: int | None = None, drop: int | None = None) -> Plan:
     """Plan (or re-plan) the user's day and keep it; `pin` / `drop` a customer first."""
     day, start, end = day_window(user, now, cfg)
-    row = session.scalar(select(DayPlan).where(DayPlan.user_id == user.id, DayPlan.day == day)
-                         .with_for_update())
-    if row is None:
-        row = DayPlan(user_id=user.id, day=day, stops=[], pinned=[], dropped=[],
-                      created_at=now, updated_at=now)
-        session.add(row)
+    row = _plan_row(session, user, day, now)
     pinned = [int(x) for x in row.pinned or []]
     dropped = [int(x) for x in row.dropped or []]
     if drop is not None:
