@@ -137,6 +137,11 @@ def parse_point(text: str) -> Point | None:
     return None
 
 
+def looks_like_point(text: str) -> bool:
+    """True for two numbers like "lat, lon" (valid or not)."""
+    return bool(_PAIR.match(text or ""))
+
+
 def without_links(text: str) -> str:
     """The text with its links (and geo: URIs) taken out."""
     return " ".join(_URL.sub(" ", text or "").split())

@@ -86,6 +86,8 @@ def _unreadable(ctx: Ctx, state: str, inc: Incoming) -> Step:
         location_of(inc)
     except geo.ShortMapLink:
         return ask_location(ctx, state, ctx.t(SHORT_LINK))
+    if inc.text and geo.looks_like_point(inc.text):  # "95, 200": numbers, not a place
+        return ask_location(ctx, state, ctx.t.error("site.bad_location", {}))
     if inc.text and len(inc.text.strip()) > 3:
         return ask_location(ctx, state, ctx.t(NO_GEOCODING))
     return ask_location(ctx, state, ctx.t("Share your location, or paste a map link."))

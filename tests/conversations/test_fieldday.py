@@ -31,6 +31,8 @@ async def test_near_me_asks_for_a_location_then_lists_with_buttons(
     assert replies[-1].ask_location == "📍 Share location"
     out = texts(await budi.say("Jl. Sudirman 5, Jakarta"))  # an address: no geocoding
     assert "cannot look up addresses" in out
+    out = texts(await budi.say("95, 200"))  # numbers, but no place on earth
+    assert "That location is not valid" in out
     out = texts(await budi.share_location(lat + 0.001, lon))
     assert "Customers near you:" in out
     assert "1. PT Sinar Jaya Abadi — 110 m" in out
