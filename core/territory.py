@@ -17,10 +17,8 @@ from sqlalchemy import (
     and_,
     case,
     delete,
-    event,
     exists,
     func,
-    inspect,
     or_,
     select,
     true,
@@ -42,7 +40,12 @@ from core.models import (
     TerritoryRep,
     User,
 )
-from core.models.coverage import TerritoryIndustry
+from core.models.coverage import (
+    TerritoryIndustry,
+    forget_territory_table,
+    match_territory_id,
+    territory_table,
+)
 from core.models.pipeline import LeadAnnouncement, PipelineSetting
 from core.notices import enqueue_notice
 from core.sweeps import sweep
@@ -228,7 +231,6 @@ def set_away(session: Session, user: User, login: str, until: datetime | None) -
 
 # -- industries: what a territory covers, and matching accounts to territories ---------------
 INDUSTRY_LIMIT = 80
-_TABLE_KEY = "territory_table"
 
 
 def clean_industries(values: Iterable[str] | None) -> list[str] | None:
@@ -288,7 +290,7 @@ def _write_industries(session: Session, row: Territory, industries: list[str]) -
         session.add(TerritoryIndustry(territory_id=row.id, industry=industry))
     # The single column older readers use mirrors the first industry.
     row.industry = industries[0] if industries else None
-    session.info.pop(_TABLE_KEY, None)
+    forget_territory_table(session)
     session.flush()
 
 
@@ -304,74 +306,14 @@ def set_industries(session: Session, user: User, territory: str,
     return row
 
 
-@dataclass(frozen=True)
-class _Cover:
-    id: int
-    region: str  # lower case
-    industries: frozenset[str]  # lower case; empty = the region's other industries
-
-
-def _territory_table(session: Session) -> list[_Cover]:
-    table = session.info.get(_TABLE_KEY)
-    if table is None:
-        with session.no_autoflush:
-            rows = session.execute(select(Territory.id, Territory.region)
-                                   .order_by(Territory.id)).all()
-            covered = industries_of(session, [r.id for r in rows])
-        table = [_Cover(r.id, r.region.lower(),
-                        frozenset(i.lower() for i in covered.get(r.id, [])))
-                 for r in rows]
-        session.info[_TABLE_KEY] = table
-    return cast(list[_Cover], table)
-
-
-def _match_id(table: list[_Cover], city: str | None, industry: str | None) -> int | None:
-    if not city:
-        return None
-    here = [row for row in table if row.region == city.strip().lower()]
-    wanted = (industry or "").strip().lower()
-    if wanted:
-        for row in here:
-            if wanted in row.industries:
-                return row.id
-    return next((row.id for row in here if not row.industries), None)
-
-
 def match_territory(session: Session, company: Company) -> Territory | None:
     """The company's territory, else the one of its city that covers its industry, else the
-    city's territory that covers every other industry."""
+    city's territory that covers every other industry (core.models.coverage matches every
+    account flushed without one the same way)."""
     if company.territory_id is not None:
         return session.get(Territory, company.territory_id)
-    found = _match_id(_territory_table(session), company.city, company.industry)
+    found = match_territory_id(territory_table(session), company.city, company.industry)
     return session.get(Territory, found) if found is not None else None
-
-
-@event.listens_for(Session, "before_flush")
-def _match_accounts(session: Session, _context: object, _instances: object) -> None:
-    """Accounts get their territory when they are created or moved (any path: import, chat,
-    API) unless one was given: region = the company's city, then its industry."""
-    changes = (*session.new, *session.dirty, *session.deleted)
-    if any(isinstance(obj, Territory | TerritoryIndustry) for obj in changes):
-        session.info.pop(_TABLE_KEY, None)
-    waiting = [obj for obj in session.new
-               if isinstance(obj, Company) and obj.territory_id is None and obj.city]
-    for obj in session.dirty:
-        if isinstance(obj, Company) and obj.territory_id is None and obj.city:
-            state = inspect(obj)
-            if (state.attrs.city.history.has_changes()
-                    or state.attrs.industry.history.has_changes()):
-                waiting.append(obj)
-    if not waiting:
-        return
-    table = _territory_table(session)
-    for company in waiting:
-        company.territory_id = _match_id(table, company.city, company.industry)
-
-
-@event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_rollback")
-def _forget_table(session: Session) -> None:
-    session.info.pop(_TABLE_KEY, None)
 
 
 # -- areas: "contacts in Jakarta", "customers in manufacturing in Java West" ----------------

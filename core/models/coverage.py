@@ -3,14 +3,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ForeignKey, Index, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ForeignKey, Index, String, event, inspect, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.models.accounts import Company
 from core.models.base import Base
+from core.models.org import Territory
 from core.models.sales import Activity, Deal
 
 
@@ -60,3 +62,77 @@ Index("ix_companies_territory_owner", Company.territory_id, Company.owner_id)
 Index("ix_activities_kind_company", Activity.kind, Activity.company_id)
 # Open deals and their value per rep and stage (the view, "my pipeline") from the index alone.
 Index("ix_deals_owner_stage_amount", Deal.owner_id, Deal.stage, Deal.amount)
+
+
+# -- accounts find their territory ------------------------------------------------------------
+# Every account flushed without a territory (created by an import, in chat, by any code) gets
+# the one of its city that covers its industry, else the city's territory that covers every
+# other industry. Declared with the models so it holds whatever module writes the account.
+_TABLE_KEY = "territory_table"
+
+
+@dataclass(frozen=True)
+class TerritoryCover:
+    id: int
+    region: str  # lower case
+    industries: frozenset[str]  # lower case; empty = the region's other industries
+
+
+def territory_table(session: Session) -> list[TerritoryCover]:
+    """Every territory's region and industries (read once per transaction)."""
+    table = session.info.get(_TABLE_KEY)
+    if table is None:
+        with session.no_autoflush:
+            rows = session.execute(select(Territory.id, Territory.region)
+                                   .order_by(Territory.id)).all()
+            covered: dict[int, set[str]] = {}
+            for tid, industry in session.execute(
+                    select(TerritoryIndustry.territory_id, TerritoryIndustry.industry)):
+                covered.setdefault(tid, set()).add(industry.lower())
+        table = [TerritoryCover(r.id, r.region.lower(), frozenset(covered.get(r.id, ())))
+                 for r in rows]
+        session.info[_TABLE_KEY] = table
+    return cast(list[TerritoryCover], table)
+
+
+def forget_territory_table(session: Session) -> None:
+    session.info.pop(_TABLE_KEY, None)
+
+
+def match_territory_id(table: list[TerritoryCover], city: str | None,
+                       industry: str | None) -> int | None:
+    if not city:
+        return None
+    here = [row for row in table if row.region == city.strip().lower()]
+    wanted = (industry or "").strip().lower()
+    if wanted:
+        for row in here:
+            if wanted in row.industries:
+                return row.id
+    return next((row.id for row in here if not row.industries), None)
+
+
+@event.listens_for(Session, "before_flush")
+def _match_accounts(session: Session, _context: object, _instances: object) -> None:
+    changes = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(obj, Territory | TerritoryIndustry) for obj in changes):
+        forget_territory_table(session)
+    waiting = [obj for obj in session.new
+               if isinstance(obj, Company) and obj.territory_id is None and obj.city]
+    for obj in session.dirty:
+        if isinstance(obj, Company) and obj.territory_id is None and obj.city:
+            state = inspect(obj)
+            if (state.attrs.city.history.has_changes()
+                    or state.attrs.industry.history.has_changes()):
+                waiting.append(obj)
+    if not waiting:
+        return
+    table = territory_table(session)
+    for company in waiting:
+        company.territory_id = match_territory_id(table, company.city, company.industry)
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget_table(session: Session) -> None:
+    forget_territory_table(session)

@@ -441,3 +441,38 @@ def test_industry_rows_follow_the_territory(database: Database, world: DemoWorld
         s.delete(row)
         s.flush()
         assert s.scalar(select(func.count()).select_from(TerritoryIndustry)) == 0
+
+
+@pytest.mark.process
+def test_matching_holds_for_any_writer(tmp_path) -> None:
+    """A script that imports only core.imports (no service of this area) still gets its
+    accounts matched: the rule lives with the models."""
+    import subprocess
+    import sys
+
+    script = f"""
+import sys
+from datetime import UTC, datetime
+from core.db import Database
+from core.imports import import_companies
+from core.models import Base, Company, Territory
+from core.models.coverage import TerritoryIndustry
+db = Database("sqlite:///{tmp_path / 'm.db'}")
+Base.metadata.create_all(db.engine)
+now = datetime(2026, 3, 2, tzinfo=UTC)
+with db.session() as s:
+    s.add_all([Territory(id=1, name="Bali", region="Denpasar"),
+               Territory(id=2, name="Bali Hotels", region="Denpasar")])
+    s.flush()
+    s.add(TerritoryIndustry(territory_id=2, industry="Hospitality"))
+with db.session() as s:
+    import_companies(s, [(2, {{"name": "Hotel Kuta", "city": "Denpasar",
+                               "industry": "Hospitality"}})], now=now)
+with db.session() as s:
+    print("territory", s.query(Company).one().territory_id,
+          "core.territory" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=60, cwd=str(__import__("pathlib").Path(__file__).parents[2]))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "territory 2 False"
