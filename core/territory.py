@@ -257,16 +257,18 @@ def parse_industries(text: str | None) -> list[str]:
 
 
 def industries_of(session: Session, territory_ids: Iterable[int]) -> dict[int, list[str]]:
-    """Each territory's industries (sorted); a territory without any is absent."""
+    """Each territory's industries (sorted, case aside); a territory without any is
+    absent."""
     ids = list(set(territory_ids))
     out: dict[int, list[str]] = {}
     if not ids:
         return out
     for tid, industry in session.execute(
             select(TerritoryIndustry.territory_id, TerritoryIndustry.industry)
-            .where(TerritoryIndustry.territory_id.in_(ids))
-            .order_by(TerritoryIndustry.territory_id, TerritoryIndustry.industry)):
+            .where(TerritoryIndustry.territory_id.in_(ids))):
         out.setdefault(tid, []).append(industry)
+    for names in out.values():  # the same order on every database
+        names.sort(key=lambda name: (name.lower(), name))
     return out
 
 

@@ -90,3 +90,33 @@ def test_coverage_optimise_and_area_lists_through_the_cli(tmp_path: Path) -> Non
     assert "📍 Jakarta (that you can see): 9 customers · 15 contacts" in rep  # his territory
     assert "Your role cannot use that" in out.split("budi: /coverage")[1]
     db.dispose()
+    # territories' industries from the command line, a CSV and the chat (admin)
+    set_ok = runner.invoke(main, ["territory", "set", "Bandung", "--industries",
+                                  "Retail, education,Retail"], env=env)
+    assert set_ok.exit_code == 0 and "Bandung: industry=education,Retail" in set_ok.output
+    clash = runner.invoke(main, ["territory", "set", "Surabaya", "--industries",
+                                 "Logistics"], env=env)
+    assert clash.exit_code != 0 and "Surabaya Industrial already covers" in clash.output
+    norm = runner.invoke(main, ["territory", "set", "visit_norm", "10"], env=env)
+    assert norm.exit_code == 0 and "visit_norm = 10" in norm.output
+    bad = runner.invoke(main, ["territory", "set", "visit_norm", "ten"], env=env)
+    assert bad.exit_code != 0 and "visit_norm takes a whole number" in bad.output
+    unknown = runner.invoke(main, ["territory", "set", "Nowhere", "5"], env=env)
+    assert unknown.exit_code != 0 and "unknown setting 'Nowhere'" in unknown.output
+    csv_file = tmp_path / "territories.csv"
+    csv_file.write_text("name,region,industries,team,reps\n"
+                        "Jakarta Hotels,Jakarta,Hospitality|Education,Java West,budi\n"
+                        "Broken,,Retail,,\n", encoding="utf-8")
+    imported = runner.invoke(main, ["territory", "import", str(csv_file)], env=env)
+    assert "1 territories saved, 1 errors" in imported.output
+    listed = runner.invoke(main, ["territory", "list"], env=env).output
+    assert "Bandung\tregion=Bandung\tindustry=education,Retail\tteam=Java West" in listed
+    assert "Jakarta Hotels\tregion=Jakarta\tindustry=Education,Hospitality" in listed
+    assert "Surabaya Industrial\tregion=Surabaya\tindustry=Logistics,Manufacturing" in listed
+    chat = runner.invoke(main, ["chat", "--as", "admin", "--script", "-"], env=env,
+                         input="/territory industries Medan | Retail, Logistics\n"
+                               "/territory industries Medan | " + "x" * 90 + "\n"
+                               "/territory list\n")
+    assert "Medan now covers: Logistics, Retail." in chat.output
+    assert "Medan: Medan · Logistics, Retail · reps kevin, rahmat" in chat.output
+    assert chat.output.count("Medan now covers") == 1  # the long one is refused
