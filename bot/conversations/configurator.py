@@ -75,9 +75,24 @@ def _deal(ctx: Ctx) -> Deal | None:
 
 
 # -- customer and deal ------------------------------------------------------------------------
+def _wanted_family(ctx: Ctx, typed: str) -> None:
+    """A family named in the message ("... a server room for X"), else in the customer's
+    own words ("Hotel Cahaya Indah")."""
+    said = ctx.incoming.text or ""
+    if typed:
+        said = said.replace(typed, " ")
+    for words in (said, typed):
+        family = svc.find_family(ctx.session, words) if words else None
+        if family is not None:
+            ctx.data["family"] = ctx.data["wanted"] = family.code
+            return
+
+
 async def begin(ctx: Ctx, inc: Incoming) -> Step:
     t = ctx.t
     ctx.data.update(answers={}, asked=[], auto=[])
+    text = (ctx.args.get("company") or ctx.args.get("text") or "").strip()
+    _wanted_family(ctx, (ctx.args.get("text") or text).strip())
     if ctx.args.get("deal_id", "").isdigit():
         deal = ctx.session.scalar(select(Deal).where(
             Deal.id == int(ctx.args["deal_id"]), deal_visible(ctx.session, ctx.user)))
@@ -89,14 +104,10 @@ async def begin(ctx: Ctx, inc: Incoming) -> Step:
         company = ctx.session.get(Company, int(ctx.args["company_id"]))
         if company is not None and can_see_company(ctx.session, ctx.user, company):
             return await _after_customer(ctx, company)
-    text = (ctx.args.get("company") or ctx.args.get("text") or "").strip()
     if not svc.families(ctx.session):
         return done(t("No product family is set up for guided configuration yet. Ask an admin "
                       "to load one (sfa configurator load FILE)."))
     if text:
-        family = svc.find_family(ctx.session, text)
-        if family is not None:
-            ctx.data["family"] = ctx.data["wanted"] = family.code
         return await _pick_customer(ctx, text)
     return goto("customer", t("Which customer is the solution for? Type part of the name."))
 
