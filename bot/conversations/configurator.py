@@ -344,14 +344,13 @@ async def answer(ctx: Ctx, inc: Incoming) -> Step:
 
 def _typed_option(ctx: Ctx, question: svc.Question, offered: list[int], text: str
                   ) -> int | None:
-    """An answer typed instead of pressed: its label, or its number in the list."""
+    """An answer typed instead of pressed: its label (or value) in either language. A
+    bare number is never read as a position in the list: "2" is the answer labelled 2."""
     typed = " ".join(text.lower().split())
     for i in offered:
         labels = {svc.text_of(question.options[i].label, lang).lower() for lang in ("en", "id")}
         if typed in labels or typed == str(question.options[i].value).lower():
             return i
-    if typed.isdigit() and 1 <= int(typed) <= len(offered):
-        return offered[int(typed) - 1]
     return None
 
 
