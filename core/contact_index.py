@@ -46,7 +46,7 @@ from array import array
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -89,6 +89,7 @@ EDIT_MAX = 94.0  # a token with a typo scores below any completion
 # EXTRA_TOKEN for each word of the name the query did not mention.
 TOKEN_WEIGHT = 0.85
 EXTRA_TOKEN = 3.0
+RERANK_MIN = 16  # candidates re-ranked with WRatio at least
 
 
 def normalise(text: str) -> list[str]:
@@ -255,6 +256,7 @@ class ContactIndex:
         self._company = np.zeros(0, np.int32)
         self._alive = np.zeros(0, bool)
         self._tok = np.full((0, TOKENS_PER_ROW), -1, np.int32)
+        self._ntok = np.zeros(0, np.int16)  # how many tokens
         self._long = np.zeros(0, bool)  # more tokens than a row holds
         self._more: dict[int, tuple[int, ...]] = {}  # slot -> all its token numbers
         self._phone: np.ndarray | None = None  # (slots, PHONES_PER_ROW) int64, when any
@@ -357,6 +359,7 @@ class ContactIndex:
         row = self._tok[slot]
         row[:] = -1
         row[: min(len(tids), TOKENS_PER_ROW)] = tids[:TOKENS_PER_ROW]
+        self._ntok[slot] = min(len(tids), 32767)
         if len(tids) > TOKENS_PER_ROW:
             self._long[slot] = True
             self._more[slot] = tuple(tids)
@@ -388,6 +391,7 @@ class ContactIndex:
             self._alive = _grow(self._alive, need, False)
             self._tok = _grow(self._tok, need, -1)
             self._long = _grow(self._long, need, False)
+            self._ntok = _grow(self._ntok, need, 0)
             if self._phone is not None:
                 self._phone = _grow(self._phone, need, 0)
         return slot
@@ -425,6 +429,7 @@ class ContactIndex:
                 self._live_words -= 1
                 self._version += 1
         self._tok[slot] = -1
+        self._ntok[slot] = 0
         if self._long[slot]:
             self._long[slot] = False
             del self._more[slot]
@@ -507,7 +512,9 @@ class ContactIndex:
             if extra:
                 tids = np.concatenate([tids, np.array([t for t, _ in extra], np.int32)])
                 slots = np.concatenate([slots, np.array([s for _, s in extra], np.int32)])
-        order = np.argsort(tids, kind="stable")
+        # Within a token, shorter names first: a query cut short by its budget keeps the
+        # records that name nothing more than the token.
+        order = np.lexsort((slots, self._ntok[slots], tids))
         self._post_slots = slots[order]
         self._post_off = np.searchsorted(tids[order], np.arange(n_words + 1)).astype(np.int64)
         # Phone tails.
@@ -824,14 +831,18 @@ class ContactIndex:
                                         np.int64, count=len(tids))
         return sizes
 
-    def _postings(self, tids: np.ndarray, budget: int) -> list[np.ndarray]:
-        """Slots of the records holding these tokens (best scored first), about `budget`."""
+    def _postings(self, tids: np.ndarray, budget: int, per_token: int | None = None
+                  ) -> list[np.ndarray]:
+        """Slots of the records holding these tokens (best scored first), about `budget`;
+        at most `per_token` of each token's (its shortest names)."""
         parts: list[np.ndarray] = []
         taken = 0
         off, slots = self._post_off, self._post_slots
         for tid in tids.tolist():
             if tid < self._base_words:
                 a, b = int(off[tid]), int(off[tid + 1])
+                if per_token is not None:
+                    b = min(b, a + per_token)
                 if b > a:
                     parts.append(slots[a:b])
                     taken += b - a
@@ -844,7 +855,7 @@ class ContactIndex:
         return parts
 
     def _candidates(self, matches: list[tuple[np.ndarray, np.ndarray]], *,
-                    widen: bool) -> np.ndarray:
+                    widen: bool, keep: int) -> np.ndarray:
         """Candidate slots: the postings of the most selective query token (of every
         token when `widen`)."""
         sized = []
@@ -855,8 +866,11 @@ class ContactIndex:
         if not sized:
             return _EMPTY_I32
         sized.sort(key=lambda item: item[0])
-        parts = self._postings(sized[0][1], CANDIDATE_BUDGET)
-        budget = CANDIDATE_BUDGET - sum(len(p) for p in parts)
+        # One word that matched: the records of a token tie but for their length (and the
+        # WRatio of the whole name): the `keep` shortest of each token are enough.
+        budget = CANDIDATE_BUDGET
+        parts = self._postings(sized[0][1], budget, keep if len(sized) == 1 else None)
+        budget -= sum(len(p) for p in parts)
         for _size, tids in sized[1:] if widen else ():
             if budget <= 0:
                 break
@@ -865,8 +879,21 @@ class ContactIndex:
             parts += more
         if not parts:
             return _EMPTY_I32
-        cand = np.unique(np.concatenate(parts)) if len(parts) > 1 else np.unique(parts[0])
+        if len(parts) == 1 and parts[0].base is self._post_slots:
+            cand = parts[0]  # one merged posting list: sorted, no repeats
+        else:
+            cand = _unique(np.concatenate(parts))
         return cand[self._alive[cand]]
+
+    def _widened_bound(self, matches: list[tuple[np.ndarray, np.ndarray]]) -> float:
+        """The best mean score a record could reach without any token of the most
+        selective query word (the only records `_candidates(widen=True)` adds)."""
+        sized = [(int(self._posting_sizes(tids).sum()), float(scores.max()))
+                 for tids, scores in matches if tids.size]
+        if len(sized) < 2:
+            return 0.0
+        sized.sort(key=lambda item: item[0])
+        return sum(top for _size, top in sized[1:]) / len(matches)
 
     def _score(self, cand: np.ndarray, matches: list[tuple[np.ndarray, np.ndarray]]
                ) -> np.ndarray:
@@ -878,8 +905,12 @@ class ContactIndex:
                 continue
             pos = np.searchsorted(tids, tok)
             np.minimum(pos, tids.size - 1, out=pos)
-            hit = tids[pos] == tok
-            total += np.where(hit, scores[pos], np.float32(0)).max(axis=1)
+            best = np.where(tids[pos] == tok, scores[pos], np.float32(0))
+            # Column by column: a reduction along a short axis is slow in numpy.
+            row = best[:, 0]
+            for col in range(1, TOKENS_PER_ROW):
+                row = np.maximum(row, best[:, col])
+            total += row
         if self._more:
             for i in np.flatnonzero(self._long[cand]).tolist():
                 every = self._more[int(cand[i])]
@@ -914,11 +945,14 @@ class ContactIndex:
             if not any(tids.size for tids, _ in matches):
                 return []
             multi = len(qtokens) > 1
-            cand = self._candidates(matches, widen=False)
+            keep = max(limit * 4, RERANK_MIN)
+            cand = self._candidates(matches, widen=False, keep=keep)
             total = self._score(cand, matches) if cand.size else _EMPTY_F32
-            if multi and not (total >= WIDEN_BELOW).any():
-                # The selective token found nobody who fits the rest well: look wider.
-                cand = self._candidates(matches, widen=True)
+            best = float(total.max()) if total.size else 0.0
+            if multi and best < WIDEN_BELOW and best < self._widened_bound(matches):
+                # The selective token found nobody who fits the rest well, and a record
+                # without that token could score more: look wider.
+                cand = self._candidates(matches, widen=True, keep=keep)
                 total = self._score(cand, matches) if cand.size else _EMPTY_F32
             # With several words, a record matching only one of them is not a candidate
             # (unless nothing matches more).
@@ -932,19 +966,22 @@ class ContactIndex:
             cand, total = cand[visible], total[visible]
             if cand.size == 0:
                 return []
-            keep = min(cand.size, max(limit * 6, 30))
+            # The words of each name the query did not mention cost EXTRA_TOKEN each; the
+            # best by that go on to the WRatio of the whole names.
+            extra = np.maximum(self._ntok[cand].astype(np.int32) - len(qtokens)
+                               - len(initials), 0)
+            rough = TOKEN_WEIGHT * total - EXTRA_TOKEN * extra
+            keep = min(cand.size, keep)
             if cand.size > keep:
-                top = np.argpartition(-total, keep - 1)[:keep]
-                cand, total = cand[top], total[top]
+                top = np.argpartition(-rough, keep - 1)[:keep]
+                cand, rough = cand[top], rough[top]
             qtext = " ".join(qtokens)
             words = self._words
             hits: list[Hit] = []
-            for slot, base in zip(cand.tolist(), total.tolist(), strict=True):
+            for slot, partial in zip(cand.tolist(), rough.tolist(), strict=True):
                 tids = self._tids_of(slot)
-                name = " ".join(words[t] for t in tids)
-                whole = fuzz.WRatio(qtext, name)
-                extra = max(0, len(tids) - len(qtokens) - len(initials))
-                score = TOKEN_WEIGHT * base + (1 - TOKEN_WEIGHT) * whole - EXTRA_TOKEN * extra
+                whole = fuzz.WRatio(qtext, " ".join(words[t] for t in tids))
+                score = partial + (1 - TOKEN_WEIGHT) * whole
                 for initial in initials:
                     if not any(words[t].startswith(initial) for t in tids):
                         score -= 10.0
@@ -999,6 +1036,17 @@ class ContactIndex:
                 for s in cand.tolist()]
         hits.sort(key=lambda h: (-h.score, h.kind, h.id))
         return hits[:limit]
+
+
+def _unique(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (np.unique hashes first: slower on a few thousand ints)."""
+    values = np.sort(values)
+    if values.size < 2:
+        return values
+    keep = np.empty(values.size, bool)
+    keep[0] = True
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values[keep]
 
 
 def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
