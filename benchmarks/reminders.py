@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import gc
 import json
+import os
 import random
 import statistics
 import sys
@@ -33,12 +34,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import delete, func, insert, select, text
 
 from core import followups
 from core.clock import SystemClock
 from core.db import Database
 from core.models import Base, ChatIdentity, FollowUp, NoticeRow, User
+from core.models.derived import SweepMark
 from core.models.scheduling import OutboxRow
 from scheduler import Scheduler, SchedulerConfig
 from scheduler.fakeapi import FakeBotApi
@@ -123,10 +125,149 @@ def add_pending_sql(db: Database, n: int, due: datetime, now: datetime) -> None:
             f":now FROM {series}"), params)
 
 
-def timed(fn, *args, **kw):
-    t0 = time.perf_counter()
+def timed(fn, *args, cpu: dict[str, list[float]] | None = None, label: str = "", **kw):
+    t0, c0 = time.perf_counter(), time.process_time()
     out = fn(*args, **kw)
+    if cpu is not None:
+        cpu.setdefault(label, []).append((time.process_time() - c0) * 1000)
     return out, (time.perf_counter() - t0) * 1000
+
+
+def reset(db: Database) -> None:
+    """Notices, outbox rows and the sweep's mark gone: the next sweep is a first one."""
+    with db.engine.begin() as conn:
+        for model in (OutboxRow, NoticeRow, SweepMark):
+            conn.execute(delete(model))
+
+
+# -- the peer: the same work by hand on the DB-API connection ---------------------------------
+MEETINGS = "('meeting', 'demo', 'visit', 'presentation')"
+
+
+def _sql(db: Database, sqlite: str, postgres: str) -> str:
+    return postgres if db.is_postgres else sqlite
+
+
+def _param(db: Database, value: datetime) -> object:
+    return value if db.is_postgres else value.replace(tzinfo=None).strftime(
+        "%Y-%m-%d %H:%M:%S.%f")
+
+
+def peer_sweep(db: Database, now: datetime) -> int:
+    """One hand-written INSERT ... SELECT ... ON CONFLICT DO NOTHING (the floor)."""
+    due = "COALESCE(snoozed_until, due_at)"
+    epoch = _sql(db, f"CAST(strftime('%s', substr({due}, 1, 19)) AS INTEGER)",
+                 f"floor(extract(epoch from {due}))::bigint")
+    params = _sql(db, "json_object('followup_id', id)", "jsonb_build_object('followup_id', id)")
+    mark = _sql(db, "?", "%s")
+    sql = (f"INSERT INTO notices (recipient_user_id, kind, key, params, urgent, due_at, status, "
+           f"attempts, created_at) SELECT user_id, 'followup.due', 'u' || user_id || "
+           f"'|followup:' || id || ':due:' || {epoch}, {params}, false, {due}, 'pending', 0, "
+           f"{mark} FROM follow_ups WHERE status = 'open' AND kind NOT IN {MEETINGS} AND "
+           f"{due} <= {mark} AND {due} > {mark} ON CONFLICT (key) DO NOTHING RETURNING id")
+    raw = db.engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute(sql, (_param(db, now), _param(db, now), _param(db, now - timedelta(days=1))))
+        count = len(cur.fetchall())
+        raw.commit()
+        return count
+    finally:
+        raw.close()
+
+
+def peer_rescan(db: Database, now: datetime) -> int:
+    """The nothing-new read by hand: what fell due in the last two seconds (index seeks)."""
+    mark = _sql(db, "?", "%s")
+    raw = db.engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute(f"SELECT id FROM follow_ups WHERE status = 'open' AND snoozed_until IS NULL "
+                    f"AND due_at <= {mark} AND due_at > {mark} UNION SELECT id FROM follow_ups "
+                    f"WHERE status = 'open' AND snoozed_until <= {mark} AND snoozed_until > "
+                    f"{mark}", [_param(db, x) for x in (now, now - timedelta(seconds=2)) * 2])
+        count = len(cur.fetchall())
+        raw.commit()
+        return count
+    finally:
+        raw.close()
+
+
+def peer_render(db: Database, worker: str, now: datetime) -> int:
+    """Claimed reminders rendered by hand: one join read, str.format, json, executemany."""
+    p = _sql(db, "?", "%s")
+    fid = _sql(db, "CAST(json_extract(n.params, '$.followup_id') AS INTEGER)",
+               "(n.params->>'followup_id')::int")
+    raw = db.engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute(f"SELECT n.id, n.key, n.kind, n.recipient_user_id, f.id, f.kind, f.note, "
+                    f"f.due_at, c.platform, c.chat_id FROM notices n JOIN follow_ups f ON "
+                    f"f.id = {fid} JOIN chat_identities c ON c.user_id = n.recipient_user_id "
+                    f"WHERE n.status = 'claimed' AND n.claimed_by = {p}", (worker,))
+        rows, done = [], []
+        stamp = _param(db, now)
+        for nid, key, kind, uid, fu, fkind, note, due_at, platform, chat in cur.fetchall():
+            text = (f"⏰ {fkind.replace('_', ' ').capitalize()} due: {note}\n"
+                    f"Due {str(due_at)[:16]}")
+            buttons = [[["Snooze 1h", f"a|followup.snooze|{fu}:1h"],
+                        ["Tomorrow", f"a|followup.snooze|{fu}:tomorrow"]],
+                       [["Done", f"a|followup.done|{fu}"]]]
+            rows.append((f"{key}|{platform}", nid, kind, platform, chat, uid,
+                         json.dumps({"text": text, "buttons": buttons, "attachment": None}),
+                         "pending", 0, stamp, stamp))
+            done.append(nid)
+        cur.executemany(f"INSERT INTO outbox (key, notice_id, kind, platform, chat_id, user_id, "
+                        f"message, status, attempts, next_attempt_at, created_at) VALUES "
+                        f"({', '.join([p] * 11)}) ON CONFLICT (key) DO NOTHING", rows)
+        for start in range(0, len(done), 1000):
+            chunk = done[start:start + 1000]
+            cur.execute(f"UPDATE notices SET status = 'queued', claimed_by = NULL, "
+                        f"claimed_until = NULL WHERE id IN ({', '.join([p] * len(chunk))})",
+                        chunk)
+        raw.commit()
+        return len(rows)
+    finally:
+        raw.close()
+
+
+def print_sweeps(args, db, sweep_ms, rescan_ms, claim_ms, render_ms, cpu, peer) -> dict:
+    """The goal table of issue 23 (goal 6) and its JSON."""
+    med = statistics.median
+    load = os.getloadavg()
+    rate = args.reminders / (med(render_ms) / 1000)
+    peer_rate = args.reminders / (med(peer["render"]) / 1000)
+    rows = [
+        ("10k due found and queued (ms)", "<= 200", med(sweep_ms), med(peer["sweep"]),
+         med(cpu["sweep"])),
+        ("nothing-new sweep (ms)", "<= 20", med(rescan_ms), med(peer["rescan"]),
+         med(cpu["rescan"])),
+        ("claim of 10k due notices (ms)", "", med(claim_ms), None, med(cpu["claim"])),
+        ("render 10k into the outbox (ms)", "<= 2000", med(render_ms), med(peer["render"]),
+         med(cpu["render"])),
+    ]
+    print(f"\ngoal 6 (issue 23), {db.dialect}, median of {args.repeat} runs; peer: the same "
+          f"work by hand on the DB-API driver\nload average {load[0]:.2f} {load[1]:.2f} "
+          f"{load[2]:.2f} (2 shared cores)")
+    print(f"{'measure':<36}{'goal':>9}{'ours':>10}{'peer':>10}{'ours/peer':>11}{'our CPU':>10}")
+    for label, goal, ours, theirs, ours_cpu in rows:
+        peer_cell = f"{theirs:.1f}" if theirs is not None else "-"
+        ratio = f"{ours / theirs:.2f}" if theirs else "-"
+        print(f"{label:<36}{goal:>9}{ours:>10.1f}{peer_cell:>10}{ratio:>11}{ours_cpu:>10.1f}")
+    print(f"{'rendering rate (/s)':<36}{'>= 5000':>9}{rate:>10.0f}{peer_rate:>10.0f}"
+          f"{rate / peer_rate:>11.2f}")
+    result = {"database": db.dialect, "reminders": args.reminders, "repeat": args.repeat,
+              "load_average": load,
+              "sweep_ms": sweep_ms, "rescan_ms": rescan_ms, "claim_ms": claim_ms,
+              "render_ms": render_ms, "cpu_ms": cpu, "peer_ms": peer,
+              "render_per_s": rate, "peer_render_per_s": peer_rate,
+              "goals_met": {"sweep": med(sweep_ms) <= 200, "rescan": med(rescan_ms) <= 20,
+                            "render": rate >= 5000}}
+    if args.sweeps_only:
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "reminders.json").write_text(json.dumps(result, indent=2, default=str))
+        print(f"written to {RESULTS / 'reminders.json'}")
+    return result
 
 
 async def drain(db: Database, render, url: str, api: FakeBotApi, target: int,
@@ -183,6 +324,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="sweep timing repetitions")
     ap.add_argument("--db", default=None, help="database URL (default: a temp SQLite file)")
     ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--sweeps-only", action="store_true",
+                    help="only the sweep / claim / render timings (goal 6), no delivery")
     ap.add_argument("--unpaced", type=int, default=3000,
                     help="messages for the unpaced drain (outbox overhead); 0 skips it")
     ap.add_argument("--unpaced-latency", type=float, default=0.003,
@@ -210,26 +353,46 @@ def main() -> None:
 
     # 1. sweeps -------------------------------------------------------------------------------
     sweep_ms, claim_ms, render_ms, rescan_ms = [], [], [], []
+    cpu: dict[str, list[float]] = {}
+    peer: dict[str, list[float]] = {"sweep": [], "rescan": [], "render": []}
     for rep in range(args.repeat):
-        with db.engine.begin() as conn:  # start each repetition from the same state
-            conn.execute(OutboxRow.__table__.delete())
-            conn.execute(NoticeRow.__table__.delete())
+        reset(db)  # start each repetition from the same state
         with db.session() as s:
-            count, ms = timed(followups.followups_due, s, now)
+            count, ms = timed(followups.followups_due, s, now, cpu=cpu, label="sweep")
         assert count == args.reminders, count
         sweep_ms.append(ms)
         with db.session() as s:  # the same sweep again: everything is already enqueued
-            again, ms = timed(followups.followups_due, s, now)
+            again, ms = timed(followups.followups_due, s, now, cpu=cpu, label="rescan")
         assert again == 0
         rescan_ms.append(ms)
         ids, ms = timed(claim_notices, db, worker=f"bench{rep}", now=now,
-                        lease=timedelta(minutes=5), limit=args.reminders)
+                        lease=timedelta(minutes=5), limit=args.reminders, cpu=cpu,
+                        label="claim")
         assert len(ids) == args.reminders
         claim_ms.append(ms)
         stats, ms = timed(render_claimed, db, worker=f"bench{rep}", ids=ids, now=now,
-                          render=render, platforms={"telegram"})
+                          render=render, platforms={"telegram"}, cpu=cpu, label="render")
         assert stats.queued == args.reminders, stats
         render_ms.append(ms)
+        # The peer: the same work written by hand against the DB-API driver, no SQLAlchemy.
+        reset(db)
+        count, ms = timed(peer_sweep, db, now)
+        assert count == args.reminders, count
+        peer["sweep"].append(ms)
+        _, ms = timed(peer_rescan, db, now)
+        peer["rescan"].append(ms)
+        ids = claim_notices(db, worker=f"peer{rep}", now=now, lease=timedelta(minutes=5),
+                            limit=args.reminders)
+        count, ms = timed(peer_render, db, f"peer{rep}", now)
+        assert count == args.reminders, count
+        peer["render"].append(ms)
+        print(f"  run {rep + 1}: sweep {sweep_ms[-1]:.0f} ms (peer {peer['sweep'][-1]:.0f}), "
+              f"nothing new {rescan_ms[-1]:.1f} ms (peer {peer['rescan'][-1]:.1f}), claim "
+              f"{claim_ms[-1]:.0f} ms, render {render_ms[-1]:.0f} ms "
+              f"(peer {peer['render'][-1]:.0f}); load {os.getloadavg()[0]:.1f}", flush=True)
+    if args.sweeps_only:
+        print_sweeps(args, db, sweep_ms, rescan_ms, claim_ms, render_ms, cpu, peer)
+        return
 
     # 2. delivery -----------------------------------------------------------------------------
     api = FakeBotApi(overall=30, per_chat_seconds=1.0)
@@ -271,9 +434,8 @@ def main() -> None:
     unpaced: dict = {}
     if args.unpaced:
         with db.engine.begin() as conn:
-            conn.execute(OutboxRow.__table__.delete())
-            conn.execute(NoticeRow.__table__.delete())
-            conn.execute(FollowUp.__table__.delete())
+            for model in (OutboxRow, NoticeRow, FollowUp, SweepMark):
+                conn.execute(delete(model))
         populate(db, chats=args.chats, reminders=args.unpaced, due=due, seed=args.seed + 1,
                  tz=tz, note_prefix="Unpaced", start_user=1)
         with db.session() as s:
@@ -343,8 +505,10 @@ def main() -> None:
         "unpaced": unpaced,
         "repeat": args.repeat, "p95_note": "few repetitions: p95 = max",
     }
+    result["goal6"] = print_sweeps(args, db, sweep_ms, rescan_ms, claim_ms, render_ms, cpu,
+                                   peer)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "reminders.json").write_text(json.dumps(result, indent=2))
+    (RESULTS / "reminders.json").write_text(json.dumps(result, indent=2, default=str))
     d = result["delivery"]
     print()
     print(f"{'measure':<44} {'median':>10} {'max/p95':>10} {'target':>12}")

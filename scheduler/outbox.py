@@ -23,7 +23,6 @@ not linked a chat yet may do so); after a day of that the notice is marked faile
 from __future__ import annotations
 
 import base64
-import contextlib
 import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -124,19 +123,33 @@ class RenderStats:
 
 def render_claimed(db: Database, *, worker: str, ids: list[int], now: datetime,
                    render: NoticeRenderFn, platforms: Collection[str],
-                   batch: int = 500) -> RenderStats:
+                   batch: int = 2000) -> RenderStats:
     """Render this worker's claimed notices into outbox rows (one transaction per batch)."""
     stats = RenderStats()
     for start in range(0, len(ids), batch):
-        with db.session() as session:
-            _render_batch(session, db, worker, ids[start:start + batch], now, render,
-                          platforms, stats)
+        chunk = ids[start:start + batch]
+        try:
+            with db.session() as session:
+                part = _render_batch(session, db, worker, chunk, now, render, platforms,
+                                     careful=False)
+        except _RenderAgain:
+            with db.session() as session:
+                part = _render_batch(session, db, worker, chunk, now, render, platforms,
+                                     careful=True)
+        for name in ("queued", "deferred", "cancelled", "failed"):
+            setattr(stats, name, getattr(stats, name) + getattr(part, name))
     return stats
 
 
+class _RenderAgain(Exception):
+    """A renderer raised on PostgreSQL outside a savepoint (a failed statement poisons the
+    transaction): the batch is rolled back and rendered again, each notice in a savepoint."""
+
+
 def _render_batch(session: Session, db: Database, worker: str, ids: list[int], now: datetime,
-                  render: NoticeRenderFn, platforms: Collection[str],
-                  stats: RenderStats) -> None:
+                  render: NoticeRenderFn, platforms: Collection[str], *,
+                  careful: bool) -> RenderStats:
+    stats = RenderStats()
     # Renderers read; this batch's own changes are collected and written in bulk at the end
     # (so a renderer's savepoint has nothing to flush).
     notices = session.scalars(select(NoticeRow).where(
@@ -149,10 +162,15 @@ def _render_batch(session: Session, db: Database, worker: str, ids: list[int], n
             ChatIdentity.user_id.in_(user_ids))):
         identities.setdefault(linked.user_id, []).append(linked)
     prefetch = getattr(render, "prefetch", None)
-    if prefetch is not None:  # let the renderers load what they need for the whole batch
-        prefetch(session, notices)
+    # Let the renderers load what they need for the whole batch; what it returns is kept
+    # referenced until the batch is done (the session's identity map is weak).
+    loaded = prefetch(session, notices) if prefetch is not None else None
     changes: list[dict[str, Any]] = []
+    queued: list[int] = []
     rows: list[dict[str, Any]] = []
+    # Per batch: the quiet hours of each time zone now, each user's chat.
+    releases: dict[str, datetime | None] = {}
+    chats: dict[int, ChatIdentity | None] = {}
 
     def change(notice: NoticeRow, status: NoticeStatus, **values: Any) -> None:
         changes.append({"id": notice.id, "status": status.value, "claimed_by": None,
@@ -166,12 +184,16 @@ def _render_batch(session: Session, db: Database, worker: str, ids: list[int], n
                 stats.cancelled += 1
                 continue
             if not notice.urgent:
-                release = quiet_release(user.timezone, now)
+                if user.timezone not in releases:
+                    releases[user.timezone] = quiet_release(user.timezone, now)
+                release = releases[user.timezone]
                 if release is not None:
                     change(notice, NoticeStatus.PENDING, due_at=release)
                     stats.deferred += 1
                     continue
-            ident = _pick_identity(identities.get(user.id, []), platforms)
+            if user.id not in chats:
+                chats[user.id] = _pick_identity(identities.get(user.id, []), platforms)
+            ident = chats[user.id]
             if ident is None:
                 attempts = notice.attempts + 1
                 if attempts >= UNREACHABLE_MAX:
@@ -193,16 +215,22 @@ def _render_batch(session: Session, db: Database, worker: str, ids: list[int], n
                 stats.deferred += 1
                 continue
         try:
-            # On PostgreSQL a failed statement poisons the transaction: give each renderer
-            # a savepoint there. SQLite carries on after an error, so save the round trips.
-            with session.begin_nested() if db.is_postgres else contextlib.nullcontext():
+            # On PostgreSQL a failed statement poisons the transaction. Savepoints cost two
+            # round trips a notice, so the batch first renders without them and is rendered
+            # again with them if a renderer fails. SQLite carries on after an error.
+            if careful and db.is_postgres:
+                with session.begin_nested():
+                    message = render(session, notice, user)
+            else:
                 message = render(session, notice, user)
-        except LookupError:
-            log.error("no renderer for notice kind %s (notice %s)", notice.kind, notice.id)
-            change(notice, NoticeStatus.FAILED, last_error=f"no renderer for {notice.kind}")
-            stats.failed += 1
-            continue
         except Exception as exc:
+            if db.is_postgres and not careful:
+                raise _RenderAgain from exc
+            if isinstance(exc, LookupError):
+                log.error("no renderer for notice kind %s (notice %s)", notice.kind, notice.id)
+                change(notice, NoticeStatus.FAILED, last_error=f"no renderer for {notice.kind}")
+                stats.failed += 1
+                continue
             log.exception("rendering notice %s (%s) failed", notice.id, notice.kind)
             change(notice, NoticeStatus.FAILED,
                    last_error=f"render failed: {exc.__class__.__name__}")
@@ -212,18 +240,30 @@ def _render_batch(session: Session, db: Database, worker: str, ids: list[int], n
             change(notice, NoticeStatus.CANCELLED, last_error="no longer applies")
             stats.cancelled += 1
             continue
-        change(notice, NoticeStatus.QUEUED)
+        queued.append(notice.id)
         rows.append(dict(key=f"{notice.key}|{platform}", notice_id=notice.id, kind=notice.kind,
                          platform=platform, chat_id=chat_id, user_id=notice.recipient_user_id,
                          message=encode_message(message), status="pending", attempts=0,
                          next_attempt_at=now, created_at=now))
         stats.queued += 1
+    del loaded
     session.expunge_all()  # the bulk writes below are the truth; nothing stale to flush
+    # Core statements, executemany: the ORM's bulk paths cost more than the writes here.
+    conn = session.connection()
     if rows:
-        session.execute(_insert(db)(OutboxRow).on_conflict_do_nothing(index_elements=["key"]),
-                        rows)
-    for keys in _group_by_keys(changes):
-        session.execute(update(NoticeRow), keys)
+        outbox: Any = OutboxRow.__table__
+        conn.execute(_insert(db)(outbox).on_conflict_do_nothing(index_elements=["key"]), rows)
+    table: Any = NoticeRow.__table__
+    for start in range(0, len(queued), 1000):  # the common case: one statement for many
+        conn.execute(update(table).where(table.c.id.in_(queued[start:start + 1000])).values(
+            status=NoticeStatus.QUEUED.value, claimed_by=None, claimed_until=None))
+    for group in _group_by_keys(changes):
+        columns = [c for c in group[0] if c != "id"]
+        conn.execute(update(table).where(table.c.id == bindparam("notice_id"))
+                     .values({c: bindparam("v_" + c) for c in columns}),
+                     [{"notice_id": g["id"], **{"v_" + c: g[c] for c in columns}}
+                      for g in group])
+    return stats
 
 
 def _group_by_keys(changes: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

@@ -22,7 +22,8 @@ from dataclasses import replace
 from datetime import datetime, time
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.conversations import dates
 from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, goto, intent
@@ -769,12 +770,23 @@ async def delay_reason(ctx: Ctx, inc: Incoming) -> Step:
     return done(ctx.reply(text, (_sent_button(ctx.t, f"y{d.id}"),)))
 
 
-def prefetch_followups(session: Session, notices: list[NoticeRow]) -> None:
-    """Load the follow-ups (with company and contact) a batch of reminders names."""
+def prefetch_followups(session: Session, notices: list[NoticeRow]) -> list[object]:
+    """Load the follow-ups (with company and contact) a batch of reminders names; returned
+    so that the caller keeps them (and their loaded relations) in the identity map."""
     ids = {int(n.params.get("followup_id", 0)) for n in notices}
-    if ids:
-        session.scalars(select(FollowUp).where(FollowUp.id.in_(ids)).options(
-            selectinload(FollowUp.company), selectinload(FollowUp.contact))).all()
+    if not ids:
+        return []
+    followups = list(session.scalars(select(FollowUp).where(FollowUp.id.in_(ids))))
+    # Their companies and contacts, set as loaded (cheaper than selectinload, and than a
+    # lazy load each, which most follow-ups, with neither, would still go through).
+    companies = {c.id: c for c in session.scalars(select(Company).where(Company.id.in_(
+        {f.company_id for f in followups if f.company_id})))}
+    contacts = {c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(
+        {f.contact_id for f in followups if f.contact_id})))}
+    for f in followups:
+        set_committed_value(f, "company", companies.get(f.company_id or 0))
+        set_committed_value(f, "contact", contacts.get(f.contact_id or 0))
+    return [*followups, *companies.values(), *contacts.values()]
 
 
 # -- personal reminders ("remind me tomorrow at 10 to call Hendro") --------------------------

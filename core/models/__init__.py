@@ -5,6 +5,7 @@ from core.models import (  # noqa: F401  (imported for their tables)
     contacts,
     coverage,
     customers,
+    derived,
     fieldday,
     fieldservice,
     knowledge,

@@ -130,6 +130,7 @@ class FollowUp(Base):
 
 
 Index("ix_follow_ups_due", FollowUp.status, FollowUp.due_at)
+Index("ix_follow_ups_snoozed", FollowUp.status, FollowUp.snoozed_until)  # the due sweep
 Index("ix_follow_ups_user_due", FollowUp.user_id, FollowUp.due_at)
 Index("ix_follow_ups_company", FollowUp.company_id)
 
