@@ -34,11 +34,22 @@ VALIDITY_DAYS = 30  # until the admin sets the organisation's quote validity
 DEFAULT_LIMIT_PCT = Decimal("0")
 
 
+@dataclass(frozen=True, slots=True)
+class PricedProduct:
+    """What a quote line keeps of its product."""
+
+    id: int
+    sku: str
+    name: str
+    unit: str | None
+    category: str | None
+
+
 @dataclass(frozen=True)
 class Pricing:
     price_list: PriceList
     priced: PricedQuote
-    products: dict[str, Product]  # by SKU
+    products: dict[str, PricedProduct]  # by SKU
 
 
 def local_day(now: datetime) -> date:
@@ -73,14 +84,14 @@ def price_list_for(session: Session, company: Company, on: date, currency: str |
 
 
 def tiers_on(session: Session, on: date) -> list[Tier]:
+    d = DiscountSchedule
     rows = session.execute(
-        select(DiscountSchedule, Product.sku)
-        .outerjoin(Product, Product.id == DiscountSchedule.product_id)
-        .where(DiscountSchedule.valid_from <= on,
-               (DiscountSchedule.valid_to.is_(None)) | (DiscountSchedule.valid_to >= on))).all()
-    return [Tier(min_quantity=d.min_quantity, pct=Decimal(d.pct), product_key=sku,
-                 category=d.category, valid_from=d.valid_from, valid_to=d.valid_to)
-            for d, sku in rows]
+        select(d.min_quantity, d.pct, Product.sku, d.category, d.valid_from, d.valid_to)
+        .outerjoin(Product, Product.id == d.product_id)
+        .where(d.valid_from <= on, (d.valid_to.is_(None)) | (d.valid_to >= on))).all()
+    return [Tier(min_quantity=qty, pct=Decimal(pct), product_key=sku, category=category,
+                 valid_from=valid_from, valid_to=valid_to)
+            for qty, pct, sku, category, valid_from, valid_to in rows]
 
 
 def price_items(session: Session, price_list: PriceList, items: dict[int, int], on: date,
@@ -93,28 +104,31 @@ def price_items(session: Session, price_list: PriceList, items: dict[int, int], 
     if not items:
         raise DomainError("quote.no_items")
     expanded = expand_bundles(session, items)
+    # Columns, not entities: a 200-line quote is 400 ORM objects less (a third of the time).
     rows = session.execute(
-        select(Product, PriceListItem)
+        select(Product.id, Product.sku, Product.name, Product.unit, Product.category,
+               Product.tax_rate, PriceListItem.id, PriceListItem.unit_price,
+               PriceListItem.floor_price)
         .outerjoin(PriceListItem, (PriceListItem.product_id == Product.id)
                    & (PriceListItem.price_list_id == price_list.id))
         .where(Product.id.in_(list(expanded)))).all()
-    by_id = {p.id: (p, item) for p, item in rows}
+    by_id = {row[0]: row for row in rows}
     lines = []
-    products: dict[str, Product] = {}
+    products: dict[str, PricedProduct] = {}
     for pid, qty in expanded.items():
         if pid not in by_id:
             raise NotFound("quote.unknown_product", name=str(pid))
-        product, item = by_id[pid]
-        if item is None:
-            raise DomainError("quote.no_price", name=product.name, price_list=price_list.name,
+        _, sku, name, unit, category, tax_rate, item_id, unit_price, floor_price = by_id[pid]
+        if item_id is None:
+            raise DomainError("quote.no_price", name=name, price_list=price_list.name,
                               currency=price_list.currency)
         if qty <= 0:
-            raise DomainError("quote.bad_quantity", quantity=qty, name=product.name)
-        products[product.sku] = product
-        lines.append(LineInput(key=product.sku, name=product.name, quantity=qty,
-                               unit_price=Decimal(item.unit_price),
-                               floor_price=Decimal(item.floor_price),
-                               tax_rate=Decimal(product.tax_rate), category=product.category))
+            raise DomainError("quote.bad_quantity", quantity=qty, name=name)
+        products[sku] = PricedProduct(pid, sku, name, unit, category)
+        lines.append(LineInput(key=sku, name=name, quantity=qty,
+                               unit_price=Decimal(unit_price),
+                               floor_price=Decimal(floor_price),
+                               tax_rate=Decimal(tax_rate), category=category))
     priced = price_quote(lines, currency=price_list.currency, on=on,
                          tiers=tiers_on(session, on), discount_pct=discount_pct)
     return Pricing(price_list, priced, products)
