@@ -30,4 +30,9 @@ class ReportTemplate(Base):
 
 # Covering indexes for grouped reports over large activity and stage-change tables.
 Index("ix_activities_at_user_kind", Activity.occurred_at, Activity.user_id, Activity.kind)
+# Activities per person / per customer and kind over a period, read from the index alone
+# (covering: no table row is read; issue 23).
+Index("ix_activities_user_kind_at", Activity.user_id, Activity.kind, Activity.occurred_at)
+Index("ix_activities_company_at_kind", Activity.company_id, Activity.occurred_at, Activity.kind,
+      Activity.user_id)
 Index("ix_deal_stage_changes_to_at", DealStageChange.to_stage, DealStageChange.at)
