@@ -37,6 +37,16 @@ def register_errors(messages: Mapping[str, str]) -> None:
     _ERRORS.update(messages)
 
 
+# Error parameters whose values are internal keys (a stage "order_placed", a requirement
+# "budget"): the words to show instead, per parameter name.
+_PARAM_WORDS: dict[str, Any] = {}
+
+
+def register_error_words(words: Mapping[str, Any]) -> None:
+    """Turn error parameters holding internal keys into words: {"stage": fn(t, value)}."""
+    _PARAM_WORDS.update(words)
+
+
 def error_message(code: str) -> str | None:
     return _ERRORS.get(code)
 
@@ -94,7 +104,9 @@ class Translator:
         msgid = error_message(code)
         if msgid is None:
             return self("That did not work ({code}). Try again, or /cancel.", code=code)
-        return self(msgid, **params)
+        shown = {k: (_PARAM_WORDS[k](self, v) if k in _PARAM_WORDS and isinstance(v, str)
+                     else v) for k, v in params.items()}
+        return self(msgid, **shown)
 
     # -- formatting in the user's locale and time zone --------------------------------------
     def local(self, when: dt.datetime) -> dt.datetime:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.conversations.flow import ALL_ROLES, Action, Ctx, Flow, Step, done, intent
+from bot.conversations.flow import ALL_ROLES, Action, Ctx, Flow, Step, done
 from bot.conversations.messages import Attachment, Button, Incoming, Reply
+from bot.conversations.phrasings import admin as admin_phrasings
 from bot.conversations.registry import Registry
 from bot.i18n import N_, register_errors
 from core import invites
@@ -35,6 +36,11 @@ async def greet(ctx: Ctx, inc: Incoming) -> Step:
                           "/help to see everything I can do.", name=name))
     return done(ctx.t("Hi {name}! Ask me about a customer (\"who handles Sinar Jaya?\"), "
                       "log a visit, or send /help to see everything I can do.", name=name))
+
+
+async def show_help(ctx: Ctx, inc: Incoming) -> Step:
+    """List what the user's role can do (asked in plain words: "what can you do?")."""
+    return done(ctx.engine.help_reply(ctx))
 
 
 async def invite(ctx: Ctx, inc: Incoming) -> Step:
@@ -105,15 +111,11 @@ register_errors({
 
 def register(registry: Registry) -> None:
     """Register the admin flows."""
+    registry.add_phrasings(*admin_phrasings.PHRASINGS)
     registry.add_flow(Flow("whoami", start=whoami, roles=ALL_ROLES, commands=("whoami",),
                            help=N_("Show who this chat is linked to")))
-    registry.add_flow(Flow("greet", start=greet, roles=ALL_ROLES))
-    registry.add_intent(intent(
-        "greet", r"^(?:hi|hello|hey|hai|halo|hallo|good (?:morning|afternoon|evening)|"
-                 r"selamat (?:pagi|siang|sore|malam)|pagi|assalamu'?alaikum)"
-                 r"\b[\s!.,]*\w{0,12}[!.]*$",
-        r"^(?P<thanks>thanks?|thank you|thx|ty|terima ?kasih|makasih|trims|ok(?:ay)? thanks?)"
-        r"\b[\s!.,]*\w{0,12}[!.]*$", priority=90))
+    registry.add_flow(Flow("greet", start=greet, roles=ALL_ROLES, group_ok=True))
+    registry.add_flow(Flow("help", start=show_help, roles=ALL_ROLES))
     registry.add_flow(Flow("invite", start=invite, roles=ADMINS, commands=("invite",),
                            help=N_("Create an invite code for a user")))
     registry.add_action(Action("invite.qr", invite_qr, roles=ADMINS, group_ok=False))

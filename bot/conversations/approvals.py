@@ -191,7 +191,8 @@ def register(registry: Registry) -> None:
                            help=N_("Everything waiting for your approval, oldest first")))
     registry.add_phrasings(INBOX_PHRASINGS)
     registry.add_flow(Flow("approval_reject", start=reject_start,
-                           states={"reason": reject_reason}, roles=APPROVERS))
+                           states={"reason": reject_reason}, accepts={"reason": "text"},
+                           roles=APPROVERS))
     registry.add_action(Action("approval.approve", approve_action, roles=APPROVERS,
                                group_ok=False))
     registry.add_action(Action("approval.reject", reject_action, roles=APPROVERS,

@@ -8,15 +8,17 @@ team pipeline for managers.
 
 from __future__ import annotations
 
+import re
 from datetime import time
 
 from sqlalchemy import select
 
 from bot.conversations import dates
-from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, goto, intent
+from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, goto, ongoing
 from bot.conversations.messages import Button, Incoming, Reply, button_rows
+from bot.conversations.phrasings import deal as deal_phrasings
 from bot.conversations.registry import Registry
-from bot.i18n import N_, Translator, register_errors
+from bot.i18n import N_, Translator, register_error_words, register_errors
 from core import pipeline as svc
 from core.activities import DEFAULT_HOUR, due_for
 from core.errors import Conflict, DomainError
@@ -105,6 +107,18 @@ def req_label(t: Translator, req: str) -> str:
     return t(REQUIREMENT_LABELS[req]) if req in REQUIREMENT_LABELS else req
 
 
+# A budget names an amount: digits, or a number word with its scale ("tiga ratus juta").
+_AMOUNT = re.compile(r"\d|\b(?:satu|dua|tiga|empat|lima|enam|tujuh|delapan|sembilan|sepuluh|"
+                     r"seratus|one|two|three|four|five|six|seven|eight|nine|ten|hundred)\b.*\b"
+                     r"(?:juta|miliar|milyar|ribu|million|billion|thousand)\b", re.IGNORECASE)
+
+
+register_error_words({
+    "stage": stage_label, "to": stage_label,
+    "missing": lambda t, value: ", ".join(req_label(t, r.strip()) for r in value.split(",")),
+})
+
+
 def deal_card(ctx: Ctx, deal: Deal) -> str:
     t, s = ctx.t, ctx.session
     owner = s.get(User, deal.owner_id) if deal.owner_id else None
@@ -185,8 +199,6 @@ async def _pick(ctx: Ctx, ref: str, then: str) -> Step | Deal:
 
 
 async def pick(ctx: Ctx, inc: Incoming) -> Step:
-    if (other := await ctx.other_request(inc)) is not None:
-        return other
     answer = (inc.button or inc.text or "").strip()
     found = await _pick(ctx, answer, ctx.data.get("then", "card"))
     if isinstance(found, Step):
@@ -225,12 +237,8 @@ async def card_button(ctx: Ctx, inc: Incoming) -> Step:
     if choice in ("lost", "kalah", "hilang"):
         ctx.data["then"] = "lost"
         return _ask_lost(ctx, deal)
-    if inc.text and not inc.button:
-        # A card waits for a button; typed words are a new request ("who handles X?").
-        if (other := await ctx.other_request(inc)) is not None:
-            return other
-        if ctx.engine.registry.fallback:
-            return await ctx.begin(ctx.engine.registry.fallback, text=inc.text)
+    # Typed words that ask for something else ("who handles X?") were answered by the
+    # engine before this step; anything else shows the card again.
     return goto("card", _card_reply(ctx, deal))
 
 
@@ -379,6 +387,10 @@ async def answer(ctx: Ctx, inc: Incoming) -> Step:
         if len(text) > svc.MAX_TEXT:
             return goto("answer", ctx.reply(t(
                 "That is too long: keep it under {limit} characters.", limit=svc.MAX_TEXT)))
+        if req == svc.BUDGET and not _AMOUNT.search(text):
+            return goto("answer", ctx.reply(t(
+                "I need an amount for the budget, e.g. \"IDR 300 million\" or \"Rp 300 "
+                "juta\". What is the customer's budget? (or /cancel)")))
         key = {svc.SOLUTION: "solution", svc.ORDER: "order_ref"}.get(req, req)
         answers[key] = text
     ctx.data["answers"] = answers
@@ -403,8 +415,6 @@ async def _move(ctx: Ctx, deal: Deal) -> Step:
 
 async def choose_next(ctx: Ctx, inc: Incoming) -> Step:
     t = ctx.t
-    if (other := await ctx.other_request(inc)) is not None:
-        return other
     kind = inc.button or ""
     if kind == "none" or (inc.text or "").strip().lower() in ("no", "none", "tidak"):
         return done(t("OK."))
@@ -424,8 +434,6 @@ async def choose_next(ctx: Ctx, inc: Incoming) -> Step:
 
 async def choose_when(ctx: Ctx, inc: Incoming) -> Step:
     t = ctx.t
-    if (other := await ctx.other_request(inc)) is not None:
-        return other
     choice = inc.button or ""
     kind = ctx.data["next_kind"]
     if choice == "now" and kind in MAKE_NOW:
@@ -544,27 +552,28 @@ async def team_pipeline(ctx: Ctx, inc: Incoming) -> Step:
 
 def register(registry: Registry) -> None:
     """Register the deal card, advance, lost and pipeline flows."""
+    registry.add_phrasings(*deal_phrasings.PHRASINGS)
     picks = {"pick": pick, "card": card_button, "target": choose_target, "answer": answer,
              "next": choose_next, "when": choose_when, "lost_reason": lost_reason}
+    accepts = {"pick": "button", "card": "button", "target": "button", "answer": "text",
+               "next": "button", "when": "date", "lost_reason": "text"}
     registry.add_flow(Flow("deal", start=card_start, states=picks, roles=FIELD_ROLES,
-                           commands=("deal",), help=N_("A deal's card: /deal NAME")))
+                           accepts=accepts,
+                           commands=("deal",), help=N_("A deal's card: /deal NAME"),
+        ongoing=ongoing(N_("Still on the deal card."))))
     registry.add_flow(Flow("advance", start=advance_start, states=picks, roles=FIELD_ROLES,
+                           accepts=accepts,
                            commands=("advance",),
-                           help=N_("Move a deal to its next stage: /advance NAME")))
+                           help=N_("Move a deal to its next stage: /advance NAME"),
+        ongoing=ongoing(N_("Still moving a deal to its next stage."))))
     registry.add_flow(Flow("lost", start=lost_start, states=picks, roles=FIELD_ROLES,
-                           commands=("lost",), help=N_("Close a deal as Lost: /lost NAME")))
+                           accepts=accepts,
+                           commands=("lost",), help=N_("Close a deal as Lost: /lost NAME"),
+        ongoing=ongoing(N_("Still closing a deal as lost."))))
     registry.add_flow(Flow("pipeline", start=my_pipeline, roles=FIELD_ROLES,
                            commands=("pipeline",), help=N_("My pipeline by stage")))
     registry.add_flow(Flow("team_pipeline", start=team_pipeline, roles=MANAGERS,
                            commands=("team",),
                            help=N_("Team pipeline: /team rep|stage|territory")))
-    registry.add_intent(intent("advance", r"^(?:advance|move) (?:the )?deal\b\s*(?P<deal>.*)$",
-                               r"^(?:majukan|naikkan) (?:deal|peluang)\b\s*(?P<deal>.*)$",
-                               priority=50))
-    registry.add_intent(intent(
-        "pipeline", r"^(?:(?:show )?my )?(?:pipeline|(?:open )?deals)\??$",
-        r"^(?:pipeline|deal|peluang)(?: saya)?\??$", priority=50))
     registry.add_action(Action("deal.open", open_deal_action, roles=FIELD_ROLES,
                                group_ok=False))
-    registry.add_intent(intent("team_pipeline", r"^team pipeline(?: by (?P<by>\w+))?$",
-                               r"^pipeline tim(?: per (?P<by>\w+))?$", priority=50))

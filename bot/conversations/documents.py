@@ -7,8 +7,10 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from bot.conversations import progress
-from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, goto, intent
+from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, goto, ongoing
+from bot.conversations.lookup import material_label
 from bot.conversations.messages import Attachment, Button, Incoming, Reply, button_rows
+from bot.conversations.phrasings import documents as documents_phrasings
 from bot.conversations.registry import Registry
 from bot.documents.proposal_pdf import proposal_pdf
 from bot.documents.words import SELLER_DETAILS, TemplateWords
@@ -348,35 +350,25 @@ async def mark_sent(ctx: Ctx, arg: str) -> Step:
     if not company_text.isdigit():
         return done(ctx.t("That suggestion is no longer valid."))
     row = mailing.mark_sent(ctx.session, ctx.user, int(company_text), material, ctx.now)
-    return done(ctx.t("Noted: {material} sent on {date}.", material=row.material,
+    return done(ctx.t("Noted: {material} sent on {date}.",
+                      material=material_label(ctx.t, row.material, session=ctx.session),
                       date=ctx.t.date(row.sent_at)))
 
 
 def register(registry: Registry) -> None:
     """Register proposals, mailing suggestions, "my week" and the calendar-file action."""
+    registry.add_phrasings(*documents_phrasings.PHRASINGS)
     registry.add_flow(Flow(
         "proposal", start=start_proposal, roles=PROPOSAL_ROLES,
         commands=("proposal",), states={"deal": choose_deal, "template": choose_template,
                                         "fill": fill_missing},
-        help=N_("A proposal or contract summary for a deal, as a PDF")))
-    registry.add_intent(intent(
-        "proposal", r"^(?:a )?(?:proposal|contract summary|document) for (?P<text>.+)$",
-        r"^(?:proposal|proposal penawaran|ringkasan kontrak|dokumen) untuk (?P<text>.+)$",
-        priority=40))
+        accepts={"deal": "button", "template": "button", "fill": "text"},
+        help=N_("A proposal or contract summary for a deal, as a PDF"),
+        ongoing=ongoing(N_("Still preparing the proposal."))))
     registry.add_flow(Flow("what_to_send", start=what_to_send, roles=PROPOSAL_ROLES,
                            commands=("mailing",),
                            help=N_("What should I send? Brochures, thank-yous, reminders")))
     registry.add_action(Action("mail.sent", mark_sent, roles=PROPOSAL_ROLES, group_ok=False))
-    registry.add_intent(intent(
-        "what_to_send", r"^what (?:should|do) i send\??$", r"^mailing suggestions?$",
-        r"^apa yang (?:harus|perlu) saya kirim\??$", priority=40))
     registry.add_flow(Flow("my_week", start=my_week, roles=AGENDA_ROLES, commands=("week",),
                            help=N_("Your week: meetings, follow-ups and contact-by dates")))
     registry.add_action(Action("agenda.ics", send_ics, roles=AGENDA_ROLES, group_ok=False))
-    registry.add_intent(intent(
-        "my_week", r"^(?:my week|my agenda|agenda|what'?s (?:on )?my week|this week'?s plan)"
-                   r"\??$",
-        r"^(?:today|my day|today'?s plan|plan for today|what'?s (?:on )?(?:for )?today"
-        r"|what (?:should|do) i do today|what'?s next)\??$",
-        r"^(?:minggu saya|agenda saya|jadwal saya|jadwal minggu ini|hari ini|rencana hari ini"
-        r"|apa yang (?:harus|perlu) saya (?:lakukan|kerjakan) hari ini)\??$", priority=40))

@@ -29,6 +29,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from bot.conversations.flow import END, Action, Ctx, Flow, Step
 from bot.conversations.messages import Button, Incoming, Reply, pack_replies, unpack_replies
 from bot.conversations.registry import Registry
+from bot.conversations.understanding import routing
+from bot.conversations.understanding.understander import Understander, Understanding
 from bot.i18n import N_, Translator, register_errors
 from bot.observability import LOCK_WAIT_SECONDS, REPLAYED, UPDATE_SECONDS, UPDATES
 from core import users as user_service
@@ -41,6 +43,7 @@ from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
+LANGUAGE = "_lang"  # state data: the language a flow was asked in (when not the user's)
 MAX_PAYLOAD_BYTES = 64  # Telegram's callback_data limit; Slack allows more
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\ufeff]")
 
@@ -67,6 +70,7 @@ class Services:
     settings: Settings
     knowledge: Any | None = None  # core.ports.KnowledgeIndex
     contacts: Any | None = None  # the contact lookup index
+    understanding: Understander | None = None  # intents and slots (built from the registry)
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -103,6 +107,9 @@ class Engine:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.services = services or Services(settings=settings)
+        if self.services.understanding is None:
+            self.services.understanding = Understander.for_phrasings(registry.phrasings)
+        self.understander: Understander = self.services.understanding
         self._locks: weakref.WeakValueDictionary[tuple[str, str, str], asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -359,15 +366,31 @@ class Engine:
             identity.chat_id = inc.chat_id  # where pushes to this user go
         if state is None:
             state = self._lock_state(session, inc, user, now)
+        u: Understanding | None = None
+        text = inc.text or ""
+        if text and not text.startswith("/") and not inc.button and (
+                not inc.chat_is_group or inc.addressed):
+            u = self._understand(session, text)
+            if u.intent is not None and u.language and u.language != user.locale:
+                t = Translator(u.language, user.timezone)  # a request: answered as asked
+        if state is not None and state.flow is not None and (state.data or {}).get(LANGUAGE):
+            # A flow started by a message in another language goes on in that language.
+            t = Translator(state.data[LANGUAGE], user.timezone)
         ctx = Ctx(session=session, user=user, identity=identity, incoming=inc, t=t,
                   clock=self.clock, services=self.services, engine=self, data={},
-                  flow=None)
+                  flow=None, understanding=u)
         active = state.flow is not None and state.expires_at is not None and state.expires_at > now
         expired_flow = state.flow if state.flow is not None and not active else None
         if active:
             ctx.flow = state.flow
             ctx.data = dict(state.data or {})
         return await self._dispatch(ctx, state, inc, active, expired_flow)
+
+    def _understand(self, session: Session, text: str) -> Understanding:
+        index = self.services.contacts
+        if index is not None:
+            index.sync(session)
+        return self.understander.understand(text, session, index)
 
     # -- routing -----------------------------------------------------------------------------
     async def _dispatch(
@@ -382,16 +405,37 @@ class Engine:
             command, _, rest = text[1:].partition(" ")
             command = command.split("@", 1)[0].lower()  # Telegram: /help@SomeBot
             return await self._command(ctx, state, command, rest.strip())
+        u = ctx.understanding
+        if active and state.flow == routing.CLARIFY_FLOW and text:
+            self._clear(state)  # a question typed instead of a choice: a new message
+            active = False
+            ctx.flow, ctx.data = None, {}
         if active and state.flow in self.registry.flows:
             flow = self.registry.flows[state.flow]
             step_fn = flow.states.get(state.state or "")
             if step_fn is not None:
+                accepts = flow.accepts.get(state.state or "", "any")
+                if u is not None and routing.interrupts(u, accepts, ctx.data, flow.name,
+                                                        self.understander):
+                    return await self._interrupt(ctx, state, u)
+                if u is not None and routing.asks_instead(u, accepts, ctx.data):
+                    # Typed instead of a tap and not clearly anything: one question, the open
+                    # flow kept behind it.
+                    choices = routing.choices_for(u, self.understander, self.registry,
+                                                  ctx.user)
+                    if choices:
+                        saved = routing.suspend(state)
+                        replies = await self._start(
+                            ctx, state, routing.CLARIFY_FLOW,
+                            {"choices": routing.encode_choices(choices)})
+                        state.data = {**(state.data or {}), routing.SUSPENDED: saved}
+                        return replies
                 return await self._run(ctx, state, flow, lambda: step_fn(ctx, inc))
         notes: list[Reply] = []
         if expired_flow:
             notes.append(Reply(t("(Your previous conversation timed out and was closed.)")))
             self._clear(state)
-        if inc.chat_is_group:
+        if inc.chat_is_group and not inc.addressed:
             if not notes:
                 log.debug("dropped plain group chatter (platform=%s)", inc.platform)
             return notes  # plain chatter in a group is not for us
@@ -403,14 +447,70 @@ class Engine:
         if inc.file and self.registry.file_flow:
             return notes + await self._start(ctx, state, self.registry.file_flow, {})
         if text:
-            for item in self.registry.intents:
+            for item in self.registry.intents:  # fixed syntax only
                 args = item.match(text)
                 if args is not None and self._allowed(ctx.user, self.registry.flows[item.flow]):
                     return notes + await self._start(ctx, state, item.flow, args)
+            if u is not None and (u.intent or u.choices or not self.registry.fallback):
+                return notes + await self._understood(ctx, state, u)
             fallback = self.registry.fallback
             if fallback and self._allowed(ctx.user, self.registry.flows[fallback]):
                 return notes + await self._start(ctx, state, fallback, {"text": text})
         return [*notes, Reply(t("I did not understand that. Send /help to see what I can do."))]
+
+    async def _understood(self, ctx: Ctx, state: ConversationState, u: Understanding
+                          ) -> list[Reply]:
+        """Start what the message asks for, or ask one clarifying question."""
+        self._speak_as_asked(ctx, u)
+        if u.intent is not None:
+            flow = self.registry.flows[self.understander.phrasings[u.intent].flow]
+            if self._allowed(ctx.user, flow):
+                replies = await self._start(ctx, state, flow.name, u.args)
+                self._keep_language(ctx, state, u)
+                return replies
+        choices = routing.choices_for(u, self.understander, self.registry, ctx.user)
+        if choices:
+            replies = await self._start(ctx, state, routing.CLARIFY_FLOW,
+                                        {"choices": routing.encode_choices(choices)})
+            self._keep_language(ctx, state, u)
+            return replies
+        return [routing.miss_reply(ctx.t, u, self.understander)]
+
+    def _speak_as_asked(self, ctx: Ctx, u: Understanding) -> None:
+        """Answer a request in the language it was written in, when that is clear (an answer
+        to a flow's question does not switch the flow's language)."""
+        if u.language and u.language != ctx.t.locale:
+            ctx.t = Translator(u.language, ctx.user.timezone)
+
+    def _keep_language(self, ctx: Ctx, state: ConversationState, u: Understanding) -> None:
+        if state.flow is not None and u.language and u.language != ctx.user.locale:
+            state.data = {**(state.data or {}), LANGUAGE: u.language}
+
+    async def _interrupt(self, ctx: Ctx, state: ConversationState, u: Understanding
+                         ) -> list[Reply]:
+        """Answer a message that asks for something else in the middle of a flow: the open
+        flow is kept (its buttons keep working) and the answer ends with a way back."""
+        assert u.intent is not None
+        saved = routing.suspend(state)
+        name = self.understander.phrasings[u.intent].flow
+        self._speak_as_asked(ctx, u)
+        replies = await self._start(ctx, state, name, u.args)
+        self._keep_language(ctx, state, u)
+        if state.flow is None:  # answered at once: the open flow is back as it was
+            routing.restore(state, saved, self._expiry(saved["flow"]))
+            return [*replies, self._resume_line(ctx, saved)]
+        state.data = {**(state.data or {}), routing.SUSPENDED: saved}
+        return replies
+
+    def _resume_line(self, ctx: Ctx, saved: dict[str, Any]) -> Reply:
+        flow = self.registry.flows.get(saved["flow"])
+        return self._stamp([routing.resume_reply(ctx.t, flow, saved)], None, 0, [])[0]
+
+    def _expiry(self, flow_name: str) -> datetime:
+        flow = self.registry.flows.get(flow_name)
+        timeout = (flow.timeout if flow is not None and flow.timeout else
+                   timedelta(minutes=self.settings.conversation_timeout_minutes))
+        return self.clock.now() + timeout
 
     async def _command(
         self, ctx: Ctx, state: ConversationState, command: str, rest: str
@@ -446,6 +546,11 @@ class Engine:
         t = ctx.t
         payload = inc.button or ""
         parts = payload.split("|")
+        if parts[0] == "a" and len(parts) == 3 and parts[1] == routing.RESUME_ACTION:
+            if active and state.flow != routing.CLARIFY_FLOW:
+                return routing.unpack_prompt(ctx.data) or [Reply(t("Go on where we were."))]
+            return [Reply(t("That conversation is already over. Start again when you "
+                            "like."))]
         if parts[0] == "a" and len(parts) == 3:
             action = self.registry.actions.get(parts[1])
             if action is None or _names_no_record(parts[2]):
@@ -454,6 +559,12 @@ class Engine:
         if parts[0] == "f" and len(parts) == 4:
             flow_name, token, value = parts[1], parts[2], parts[3]
             current = active and state.flow == flow_name and f"{state.token:x}" == token
+            previous = (ctx.data.get(routing.PREVIOUS) or {}) if active else {}
+            if (not current and state.flow == flow_name and previous
+                    and f"{previous.get('token', -1):x}" == token
+                    and value in (previous.get("offered") or [])):
+                current = True  # a button of the same question asked again
+                ctx.data["_offered"] = [*(ctx.data.get("_offered") or []), value]
             if not current:
                 if expired_flow == flow_name:
                     self._clear(state)
@@ -531,10 +642,19 @@ class Engine:
                 "again, or send /cancel."))]) from None
         next_flow = step.flow or (flow.name if flow else None)
         if step.next == END or next_flow is None:
-            if not (keep_current and step.flow is None):
-                self._clear(state)
-            return self._stamp(step.replies, None, 0, [])
+            if keep_current and step.flow is None:
+                return self._stamp(step.replies, None, 0, [])
+            suspended = (ctx.data or {}).get(routing.SUSPENDED)
+            self._clear(state)
+            replies = self._stamp(step.replies, None, 0, [])
+            if suspended and suspended.get("flow") in self.registry.flows:
+                # The flow that was interrupted is open again, its buttons still valid.
+                routing.restore(state, suspended, self._expiry(suspended["flow"]))
+                replies.append(self._resume_line(ctx, suspended))
+            return replies
         target = self.registry.flows[next_flow]
+        same_step = state.flow == next_flow and state.state == step.next
+        previous = (state.token, list((state.data or {}).get("_offered") or []))
         state.flow = next_flow
         state.state = step.next
         state.token = (state.token or 0) + 1
@@ -542,7 +662,13 @@ class Engine:
         state.expires_at = self.clock.now() + timeout
         offered: list[str] = []
         replies = self._stamp(step.replies, next_flow, state.token, offered)
-        state.data = {**ctx.data, "_offered": offered}
+        data = {**ctx.data, "_offered": offered, routing.LABELS: routing.labels_of(replies),
+                routing.PROMPT: routing.pack_prompt(replies)}
+        data.pop(routing.PREVIOUS, None)
+        if same_step and previous[1]:
+            # Asked again after a typed answer: the buttons shown before still work.
+            data[routing.PREVIOUS] = {"token": previous[0], "offered": previous[1]}
+        state.data = data
         state.updated_at = self.clock.now()
         return replies
 

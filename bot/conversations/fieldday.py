@@ -137,9 +137,8 @@ async def near_where(ctx: Ctx, inc: Incoming) -> Step:
         point = location_of(inc)
     except geo.ShortMapLink:
         return ask_location(ctx, "where", ctx.t(SHORT_LINK))
-    if point is None:
-        other = await ctx.other_request(inc)
-        return other if other is not None else _unreadable(ctx, "where", inc)
+    if point is None:  # a request typed instead was answered by the engine before this step
+        return _unreadable(ctx, "where", inc)
     return near_list(ctx, remember(ctx, point))
 
 
@@ -265,9 +264,8 @@ async def setsite_where(ctx: Ctx, inc: Incoming) -> Step:
         point = location_of(inc)
     except geo.ShortMapLink:
         return ask_location(ctx, "where", ctx.t(SHORT_LINK))
-    if point is None:
-        other = await ctx.other_request(inc)
-        return other if other is not None else _unreadable(ctx, "where", inc)
+    if point is None:  # a request typed instead was answered by the engine before this step
+        return _unreadable(ctx, "where", inc)
     if inc.location is not None:
         remember(ctx, point)
     if ctx.data.get("company_id") is None:
@@ -392,11 +390,13 @@ def register(registry: Registry) -> None:
     """Register near me, set site, the map-link intent and the field actions."""
     registry.add_flow(Flow(
         "near_me", start=near_start, roles=FIELD_ROLES, commands=("near",),
-        help=N_("Customers near you (share your location)"), states={"where": near_where}))
+        help=N_("Customers near you (share your location)"), states={"where": near_where},
+        accepts={"where": "any"}))
     registry.add_flow(Flow(
         "set_site", start=setsite_start, roles=FIELD_ROLES, commands=("setsite",),
         help=N_("Set a customer's location from where you stand"),
-        states={"company": setsite_company, "where": setsite_where}))
+        states={"company": setsite_company, "where": setsite_where},
+        accepts={"company": "customer", "where": "any"}))
     registry.add_flow(Flow("map_link", start=link_start,
                            roles=FIELD_ROLES | {Role.TECHNICIAN}))
     registry.add_action(Action("field.visit", act_visit, roles=FIELD_ROLES, group_ok=False))

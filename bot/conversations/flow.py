@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,6 +18,7 @@ from core.ports import Clock
 
 if TYPE_CHECKING:
     from bot.conversations.engine import Engine, Services
+    from bot.conversations.understanding.understander import Understanding
 
 END = "__end__"
 TIMEOUT = "__timeout__"
@@ -63,6 +65,8 @@ class Ctx:
     data: dict[str, Any]
     flow: str | None = None
     args: dict[str, str] = field(default_factory=dict)
+    # What the engine made of the message (None for buttons, commands, files).
+    understanding: Understanding | None = None
 
     @property
     def now(self) -> datetime:
@@ -79,17 +83,19 @@ class Ctx:
         """Start another flow from here (its start step runs now, with `args`)."""
         return await self.engine.start_flow(self, flow_name, args)
 
-    async def other_request(self, inc: Incoming) -> Step | None:
-        """Start the request typed text asks for ("my pipeline", "who handles X?") instead of
-        taking it as the answer a step waits for; None when it asks for nothing else."""
-        if inc.button or not inc.text:
-            return None
-        registry = self.engine.registry
-        for item in registry.intents:
-            args = item.match(inc.text)
-            if args is not None and self.role in registry.flows[item.flow].roles:
-                return await self.begin(item.flow, **args)
-        return None
+
+def ongoing(msgid: str, fallback: str = "") -> Callable[[Translator, dict[str, Any]], str]:
+    """A flow's "still doing" line (Flow.ongoing): `msgid` filled from the flow's data, or
+    `fallback` while a field it names is not in the data yet."""
+    fields = [name for _, name, _, _ in string.Formatter().parse(msgid) if name]
+
+    def line(t: Translator, data: dict[str, Any]) -> str:
+        values = {k: data[k] for k in fields if isinstance(data.get(k), str | int) and data[k]}
+        if len(values) < len(fields):
+            return t(fallback or msgid)
+        return t(msgid, **values)
+
+    return line
 
 
 StepFn = Callable[[Ctx, Incoming], Awaitable[Step]]
@@ -110,6 +116,12 @@ class Flow:
         help: a one-line description (N_ msgid) shown in /help; empty = not listed.
         timeout: how long the flow waits for an answer (default from settings).
         group_ok: may be used in a group chat / channel (default: private chats only).
+        accepts: what each state takes as its answer: "button", "text" (notes: only a clear
+            question interrupts), "customer", "date", "number", "amount" or "any" (default).
+            A message that is not such an answer and is confidently another request is
+            handled as that request; the flow stays open with a [Continue] button back.
+        ongoing: the line shown under such an answer, from the flow's data ("Still logging
+            the visit with Hadi Effendi").
     """
 
     name: str
@@ -121,6 +133,8 @@ class Flow:
     timeout: timedelta | None = None
     group_ok: bool = False
     on_timeout: Callable[[Translator], str] | None = None
+    accepts: Mapping[str, str] = field(default_factory=dict)
+    ongoing: Callable[[Translator, dict[str, Any]], str] | None = None
 
 
 @dataclass(frozen=True)

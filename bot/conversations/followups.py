@@ -26,14 +26,19 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.conversations import dates
-from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, goto, intent
+from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, goto, ongoing
+from bot.conversations.lookup import material_label
 from bot.conversations.messages import Button, Incoming, Reply, button_rows
 from bot.conversations.notices import PREFETCH
+from bot.conversations.phrasings import followups as followups_phrasings
 from bot.conversations.registry import Registry
 from bot.i18n import N_, Translator, register_errors
 from core import followups as fu_service
 from core.models import Company, Contact, Deal, FollowUp, NoticeRow, Role, User
 from core.models.scheduling import Complaint, CustomerMessage, DeliverySchedule
+
+QUOTE_STATUS = {"draft": N_("draft"), "pending": N_("discount waiting for approval"),
+                "sent": N_("sent"), "accepted": N_("accepted")}
 
 register_errors({
     "followup.not_found": N_("That follow-up is not yours or no longer exists."),
@@ -263,13 +268,15 @@ def brief_lines(t: Translator, brief: fu_service.Brief) -> list[str]:
         lines.append(t("Open deals: none"))
     if brief.quotes:
         lines.append(t("Open quotes: {numbers}",
-                       numbers=", ".join(f"{q.number} ({q.status})" for q in brief.quotes)))
+                       numbers=", ".join(f"{q.number} ({t(QUOTE_STATUS.get(q.status, q.status))})"
+                                         for q in brief.quotes)))
     if brief.materials:
         lines.append(t("Materials sent: {items}", items=", ".join(
-            f"{m.material} ({t.date(m.sent_at)})" for m in brief.materials)))
+            f"{material_label(t, m.material)} ({t.date(m.sent_at)})" for m in brief.materials)))
     if brief.complaints:
         lines.append(t("⚠️ Open complaints:"))
-        lines += [f"• {c.issue[:80]} ({c.severity})" for c in brief.complaints]
+        lines += [f"• {c.issue[:80]} ({t(dict(SEVERITIES).get(c.severity, c.severity))})"
+                  for c in brief.complaints]
     return lines
 
 
@@ -802,8 +809,6 @@ async def remind_start(ctx: Ctx, inc: Incoming) -> Step:
 
 async def remind_when(ctx: Ctx, inc: Incoming) -> Step:
     """Take the time (the note may come with it)."""
-    if (other := await ctx.other_request(inc)) is not None:
-        return other
     when, rest = find_when(ctx, inc.text or "")
     if when is None:
         return goto("when", ctx.t("I did not understand that time. Try {examples}, or /cancel.",
@@ -815,8 +820,6 @@ async def remind_when(ctx: Ctx, inc: Incoming) -> Step:
 
 async def remind_what(ctx: Ctx, inc: Incoming) -> Step:
     """Take the note."""
-    if (other := await ctx.other_request(inc)) is not None:
-        return other
     ctx.data["what"] = (inc.text or "").strip()
     return _remind_next(ctx, datetime.fromisoformat(ctx.data["when"]))
 
@@ -859,32 +862,38 @@ def _named_contact(ctx: Ctx, note: str) -> Contact | None:
 
 def register(registry: Registry) -> None:
     """Register reminders, complaints, deliveries: flows, actions and notice renderers."""
+    registry.add_phrasings(*followups_phrasings.PHRASINGS)
     registry.add_flow(Flow(
         "complaint", start=complaint_start, roles=FIELD_ROLES, commands=("complaint",),
         help=N_("Register a customer complaint"),
+        accepts={"company": "customer", "issue": "text", "severity": "button",
+                 "owner": "button"},
         states={"company": complaint_company, "issue": complaint_issue,
-                "severity": complaint_severity, "owner": complaint_owner}))
+                "severity": complaint_severity, "owner": complaint_owner},
+        ongoing=ongoing(N_("Still registering the complaint."))))
     registry.add_flow(Flow("complaint_resolve", start=resolve_start, roles=FIELD_ROLES,
-                           states={"resolution": resolve_text}))
+                           states={"resolution": resolve_text},
+                           accepts={"resolution": "text"}))
     registry.add_flow(Flow("complaints", start=complaints_list, roles=FIELD_ROLES,
                            commands=("complaints",), help=N_("Open complaints")))
     registry.add_flow(Flow(
         "remind", start=remind_start, roles=FIELD_ROLES, commands=("remind",),
         help=N_("Remind me: /remind tomorrow 10:00 call Hendro"),
-        states={"when": remind_when, "what": remind_what}))
-    registry.add_intent(intent(
-        "remind", r"^(?:please\s+)?remind me\b\s*(?P<text>.*)$",
-        r"^(?:set|add)\s+(?:a\s+)?reminder\b\s*(?:to|for)?\s*(?P<text>.*)$",
-        r"^(?:tolong\s+)?ingatkan(?:\s+(?:saya|aku))?\b\s*(?P<text>.*)$", priority=30))
+        states={"when": remind_when, "what": remind_what},
+        accepts={"when": "date", "what": "text"},
+        ongoing=ongoing(N_("Still setting your reminder."))))
     registry.add_flow(Flow("reminders", start=reminders_list, roles=FIELD_ROLES,
                            commands=("reminders",),
                            help=N_("Your open follow-ups and deliveries")))
     registry.add_flow(Flow(
         "delivery", start=delivery_start, roles=FIELD_ROLES, commands=("delivery",),
         help=N_("Schedule a delivery to a customer"),
-        states={"company": delivery_company, "what": delivery_what, "when": delivery_when}))
+        states={"company": delivery_company, "what": delivery_what, "when": delivery_when},
+        accepts={"company": "customer", "what": "text", "when": "date"},
+        ongoing=ongoing(N_("Still scheduling the delivery."))))
     registry.add_flow(Flow("delivery_delay", start=delay_start, roles=FIELD_ROLES,
-                           states={"when": delay_when, "reason": delay_reason}))
+                           states={"when": delay_when, "reason": delay_reason},
+                           accepts={"when": "date", "reason": "text"}))
     for action in (Action("followup.snooze", snooze_action, group_ok=False),
                    Action("followup.done", done_action, group_ok=False),
                    Action("followup.sent", sent_action, roles=FIELD_ROLES, group_ok=False),
@@ -894,13 +903,6 @@ def register(registry: Registry) -> None:
                    Action("complaint.resolve", resolve_action, roles=FIELD_ROLES,
                           group_ok=False)):
         registry.add_action(action)
-    registry.add_intent(intent(
-        "complaint",
-        r"^(?:register\s+(?:a\s+)?)?complaint\s+(?:from|by|of)\s+(?P<company>.+)$",
-        r"^(?:catat\s+)?keluhan\s+(?:dari\s+)?(?P<company>.+)$", priority=40))
-    registry.add_intent(intent(
-        "reminders", r"^(?:my\s+)?(?:reminders|follow-?ups)\??$",
-        r"^(?:pengingat|tindak lanjut)(?:\s+saya)?\??$", priority=60))
     PREFETCH["followup.due"] = PREFETCH["followup.meeting"] = prefetch_followups
     registry.add_notice("followup.due", render_due)
     registry.add_notice("followup.meeting", render_meeting)

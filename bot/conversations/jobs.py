@@ -28,8 +28,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.conversations import dates, fieldday
-from bot.conversations.flow import Action, Ctx, Flow, Step, done, goto, intent
+from bot.conversations.flow import Action, Ctx, Flow, Step, done, goto, ongoing
 from bot.conversations.messages import Button, Incoming, Reply, button_rows
+from bot.conversations.phrasings import jobs as jobs_phrasings
 from bot.conversations.registry import Registry
 from bot.i18n import N_, Translator, register_errors
 from core import fieldservice as fs
@@ -866,31 +867,35 @@ def render_arrived(session: Session, row: NoticeRow, user: User | None, t: Trans
 
 def register(registry: Registry) -> None:
     """Register the field-service flows, actions, intents and notice renderers."""
+    registry.add_phrasings(*jobs_phrasings.PHRASINGS)
     registry.add_flow(Flow(
         "newjob", start=newjob_start, roles=DISPATCHERS, commands=("newjob",),
         help=N_("Create a service job and dispatch it"),
+        accepts={"company": "customer", "skill": "button", "priority": "button",
+                 "window": "button", "description": "text", "equipment": "text",
+                 "confirm": "button"},
         states={"company": newjob_company, "skill": newjob_skill,
                 "priority": newjob_priority, "window": newjob_window,
                 "description": newjob_description, "equipment": newjob_equipment,
-                "confirm": newjob_confirm}))
+                "confirm": newjob_confirm},
+        ongoing=ongoing(N_("Still creating the service job."))))
     registry.add_flow(Flow("jobs", start=jobs_start, roles=JOB_VIEWERS, commands=("jobs",),
                            help=N_("My jobs today and job offers")))
     registry.add_flow(Flow("job_arrive", start=arrive_start, roles=TECHNICIANS,
-                           states={"where": arrive_where}))
+                           states={"where": arrive_where}, accepts={"where": "text"}))
     registry.add_flow(Flow("job_done", start=done_start, roles=TECHNICIANS,
+                           accepts={"notes": "text", "parts": "text", "photo": "text"},
                            states={"notes": done_notes, "parts": done_parts,
-                                   "photo": done_photo}))
+                                   "photo": done_photo},
+        ongoing=ongoing(N_("Still reporting the job as done."))))
     registry.add_flow(Flow("job_fail", start=fail_start, roles=TECHNICIANS,
-                           states={"reason": fail_reason}))
+                           states={"reason": fail_reason}, accepts={"reason": "text"}))
     registry.add_flow(Flow("job_eta", start=eta_start, roles=TECHNICIANS,
-                           states={"minutes": eta_minutes}))
+                           states={"minutes": eta_minutes}, accepts={"minutes": "number"}))
     # For a technician's location share outside a flow: the registry has one location
     # flow (the visit check-in), which should hand technicians over to this one.
     registry.add_flow(Flow("job_location", start=location_start, roles=TECHNICIANS))
     registry.more_location_flows.append("job_location")
-    registry.add_intent(intent(
-        "jobs", r"^(?:my )?jobs?(?: today)?\??$", r"^(?:pekerjaan|tugas)(?: saya)?"
-        r"(?: hari ini)?\??$", r"^(?:my )?route(?: today)?\??$"))
     for name, handler, roles in (
         ("job.show", act_show, JOB_VIEWERS),
         ("job.accept", act_accept, TECHNICIANS),

@@ -9,8 +9,9 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from bot.conversations.flow import ALL_ROLES, Action, Ctx, Flow, Step, done, goto, intent
+from bot.conversations.flow import ALL_ROLES, Action, Ctx, Flow, Step, done, goto, ongoing
 from bot.conversations.messages import Attachment, Button, Incoming, Reply, button_rows
+from bot.conversations.phrasings import knowledge as knowledge_phrasings
 from bot.conversations.registry import Registry
 from bot.i18n import N_, Translator, register_errors
 from core import knowledge as kb
@@ -544,22 +545,25 @@ def render_broken(session: Session, row: NoticeRow, user: User | None, t: Transl
 
 def register(registry: Registry) -> None:
     """Register the knowledge flows, intents, actions and notices."""
+    registry.add_phrasings(*knowledge_phrasings.PHRASINGS)
     registry.add_flow(Flow(
-        "kb", start=kb_start, states={"query": kb_query}, roles=ALL_ROLES,
-        commands=("kb",), help=N_("Search the document library: /kb WORDS")))
+        "kb", start=kb_start, states={"query": kb_query}, accepts={"query": "any"},
+        roles=ALL_ROLES,
+        commands=("kb",), help=N_("Search the document library: /kb WORDS"),
+        ongoing=ongoing(N_("Still searching the documents."))))
     registry.add_flow(Flow(
         "kb_checkin", start=checkin_start,
-        states={"note": checkin_note, "content": checkin_content}, roles=ALL_ROLES))
+        states={"note": checkin_note, "content": checkin_content},
+        accepts={"note": "text", "content": "text"}, roles=ALL_ROLES,
+        ongoing=ongoing(N_("Still checking in your document."))))
     registry.add_flow(Flow(
         "kb_upload", start=upload_start,
         states={"target": upload_target, "type": upload_type, "publish": upload_publish},
+        accepts={"target": "button", "type": "button", "publish": "button"},
         roles=ALL_ROLES, commands=("upload",),
-        help=N_("Add a document to the library (send the file)")))
+        help=N_("Add a document to the library (send the file)"),
+        ongoing=ongoing(N_("Still adding your document to the library."))))
     registry.file_flow = "kb_upload"
-    registry.add_intent(intent(
-        "kb", r"^(?:search|find documents?|look up documents?)\s+(?:for\s+)?(?P<text>.+)$",
-        r"^(?:cari|carikan)\s+(?:dokumen|berkas|file)\s+(?:tentang\s+)?(?P<text>.+)$",
-        priority=90))
     for name, handler in (("kb.open", act_open), ("kb.checkout", act_checkout),
                           ("kb.checkin", act_checkin), ("kb.release", act_release),
                           ("kb.wait", act_wait), ("kb.break", act_break),

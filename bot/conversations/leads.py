@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.conversations.deal import stage_label
-from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, goto, intent
+from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, goto, ongoing
 from bot.conversations.messages import (
     Attachment,
     Button,
@@ -39,6 +39,7 @@ from bot.conversations.messages import (
     button_rows,
     form_values,
 )
+from bot.conversations.phrasings import leads as leads_phrasings
 from bot.conversations.registry import Registry
 from bot.conversations.team import csv_bytes
 from bot.conversations.understanding.intents import Phrasings
@@ -709,14 +710,15 @@ AREA_CUSTOMERS_ID = (
 
 def register(registry: Registry) -> None:
     """Register /newlead, the claim and manager actions, and the lead notices."""
+    registry.add_phrasings(*leads_phrasings.PHRASINGS)
     registry.add_flow(Flow(
         "newlead", start=newlead_start,
+        accepts={"company": "customer", "contact": "customer", "need": "text",
+                 "source": "button"},
         states={"company": choose_company, "contact": choose_contact, "need": ask_need,
                 "source": ask_source},
-        roles=FIELD_ROLES, commands=("newlead",), help=N_("Record a new lead")))
-    registry.add_intent(intent("newlead", r"^new lead(?: (?:for|at) (?P<company>.+))?$",
-                               r"^(?:lead|prospek) baru(?: (?:untuk|di) (?P<company>.+))?$",
-                               priority=50))
+        roles=FIELD_ROLES, commands=("newlead",), help=N_("Record a new lead"),
+        ongoing=ongoing(N_("Still recording the new lead."))))
     registry.add_flow(Flow("leads", start=leads_queue, roles=MANAGERS, commands=("leads",),
                            help=N_("Leads waiting for an owner or overdue")))
     registry.add_flow(Flow("territory", start=territory_admin,
@@ -724,8 +726,6 @@ def register(registry: Registry) -> None:
                            help=N_("Territories and their reps (admin)")))
     registry.add_flow(Flow("region_deals", start=region_deals, roles=MANAGERS,
                            commands=("region",), help=N_("Open deals of a region: /region NAME")))
-    registry.add_intent(intent("region_deals", r"^deals (?:in|of) (?P<region>[\w .-]+)$",
-                               r"^deal (?:di|wilayah) (?P<region>[\w .-]+)$", priority=50))
     registry.add_flow(Flow("area_contacts", start=area_contacts, roles=FIELD_ROLES,
                            commands=("contacts",),
                            help=N_("Contacts of a region, territory, team or industry (CSV)")))

@@ -9,10 +9,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, goto, intent
+from sqlalchemy.orm import Session
+
+from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, goto
 from bot.conversations.messages import Attachment, Button, Incoming, Reply, button_rows
+from bot.conversations.phrasings import lookup as lookup_phrasings
 from bot.conversations.registry import Registry
-from bot.i18n import N_, register_errors
+from bot.i18n import N_, Translator, register_errors
 from core import activities
 from core import contacts as svc
 from core.errors import DomainError
@@ -63,6 +66,18 @@ def _label(ctx: Ctx, m: svc.Match) -> str:
     return f"{p.name} · {company_name(p.company)}"[:60]
 
 
+def material_label(t: Translator, material: str, product: str | None = None,
+                   session: Session | None = None) -> str:
+    """Material sent, in words ("Server X1 brochure"), never its key ("brochure:SRV-X1");
+    the product's name is read when not given and a session is."""
+    kind, _, ref = material.partition(":")
+    if kind == "brochure" and ref:
+        if product is None and session is not None:
+            product = svc.product_name(session, ref)
+        return t("{product} brochure", product=product or ref)
+    return material
+
+
 def company_name(company: Company) -> str:
     if company.legal_form and company.legal_form in ("PT", "CV"):
         return f"{company.legal_form} {company.name}"
@@ -78,6 +93,8 @@ async def _start_question(ctx: Ctx, q: str) -> Step:
             ctx.data[key] = ctx.args[key]
     text = (ctx.args.get("text") or "").strip()
     want = WANTS[q]
+    if want != "product" and (named := _named(ctx, q)) is not None:
+        return _answer(ctx, q, named)
     if want == "product":
         text = _clean_product(ctx.args.get("product") or text)
         if not text:
@@ -88,17 +105,45 @@ async def _start_question(ctx: Ctx, q: str) -> Step:
     return _resolve_and_answer(ctx, q, text)
 
 
+def match_value(m: svc.Match) -> str:
+    """A "did you mean" button's value: c<company id> or p<contact id> (two people can share a
+    name, and a company and a person can share an id)."""
+    return f"{'c' if m.kind == 'company' else 'p'}{m.record.id}"
+
+
+def _named(ctx: Ctx, q: str) -> svc.Match | None:
+    """The customer the message named, when the understanding found it exactly."""
+    for kind in ("contact", "company"):
+        raw = ctx.args.get(f"{kind}_id", "")
+        if not raw.isdigit():
+            continue
+        try:
+            record = (svc.visible_company(ctx.session, ctx.user, int(raw)) if kind == "company"
+                      else svc.visible_contact(ctx.session, ctx.user, int(raw)))
+        except DomainError:
+            return None  # out of the user's scope: resolved (and told) by name below
+        if WANTS[q] == "company" and kind == "contact":
+            return svc.Match("company", record.company, 100.0)
+        return svc.Match(kind, record, 100.0)
+    return None
+
+
 def _resolve_and_answer(ctx: Ctx, q: str, text: str) -> Step:
     text = text.strip().strip("?!.\"'“”").strip()
     matches = _matches(ctx, text, WANTS[q])
     if not matches:
+        elsewhere = svc.handled_elsewhere(ctx.session, ctx.user, text, _index(ctx))
+        if elsewhere is not None:
+            return done(ctx.t(
+                "{company} is handled by another team, so I cannot show it to you. Ask your "
+                "manager if you need it.", company=company_name(elsewhere)))
         return done(ctx.t(
-            "I found no customer matching \"{query}\" that you can see. Check the spelling, "
+            "I found no customer named \"{query}\" that you can see. Check the spelling, "
             "or try part of the name or a phone number. /help lists everything I can do.",
             query=text[:60]))
-    if svc.is_clear(matches):
+    if svc.is_clear(matches, query=text):
         return _answer(ctx, q, matches[0])
-    buttons = [Button(_label(ctx, m), value=f"{m.kind[0]}{m.record.id}") for m in matches]
+    buttons = [Button(_label(ctx, m), value=match_value(m)) for m in matches]
     buttons.append(Button(ctx.t("None of these"), value="none"))
     return goto("pick", ctx.reply(ctx.t("Did you mean…?"), *button_rows(buttons, 1)))
 
@@ -115,13 +160,13 @@ async def on_query(ctx: Ctx, inc: Incoming) -> Step:
 async def on_pick(ctx: Ctx, inc: Incoming) -> Step:
     value = inc.button or ""
     if not value:
-        if (other := await ctx.other_request(inc)) is not None:
-            return other  # "my pipeline", "who handles X?": a new request
         # A typed answer: treat it as a new search for the same question.
         return await on_query(ctx, inc)
     if value == "none":
         return done(ctx.t("OK. Try again with more of the name, or a phone number."))
     kind = "company" if value[0] == "c" else "contact"
+    if not value[1:].isdigit():
+        raise DomainError("contacts.not_found")
     record_id = int(value[1:])
     record = (svc.visible_company(ctx.session, ctx.user, record_id) if kind == "company"
               else svc.visible_contact(ctx.session, ctx.user, record_id))
@@ -333,7 +378,8 @@ def _answer_product(ctx: Ctx, q: str, text: str) -> Step:
         for r in rows[:15]:
             to = r.contact.name if r.contact else "-"
             lines.append(t("• {date}: {material} to {contact} ({company}) by {user}",
-                           date=t.date(r.material.sent_at), material=r.material.material,
+                           date=t.date(r.material.sent_at),
+                           material=material_label(t, r.material.material, product.name),
                            contact=to, company=company_name(r.company),
                            user=r.sent_by.name if r.sent_by else "-"))
         return done("\n".join(lines))
@@ -387,6 +433,8 @@ def _flow(name: str, q: str, commands: tuple[str, ...] = (), help_text: str = ""
         return await _start_question(ctx, q)
 
     return Flow(name, start=start, states={"query": on_query, "pick": on_pick},
+                accepts={"query": "any" if WANTS[q] == "product" else "customer",
+                         "pick": "button"},
                 roles=FIELD_ROLES, commands=commands, help=help_text)
 
 
@@ -396,6 +444,7 @@ _S = r"(?:'s|’s|'|’)"
 
 def register(registry: Registry) -> None:
     """Register the lookup flows, their intents (EN + ID) and the contact actions."""
+    registry.add_phrasings(*lookup_phrasings.PHRASINGS)
     registry.add_flow(_flow("lookup", "find", ("find",),
                             N_("Find a customer or contact (typos and phone numbers are fine)")))
     registry.add_flow(_flow("ask_company", "company", ("company",),
@@ -408,113 +457,7 @@ def register(registry: Registry) -> None:
     registry.add_flow(_flow("ask_next", "next"))
     registry.add_flow(_flow("ask_targets", "targets"))
     registry.add_flow(_flow("ask_brochure", "brochure"))
-    registry.fallback = "lookup"
     registry.add_action(Action("contact.vcard", vcard_action, roles=FIELD_ROLES))
     registry.add_action(Action("contact.vcf", vcf_action, roles=FIELD_ROLES))
     registry.add_action(Action("contact.card", card_action, roles=FIELD_ROLES))
 
-    add = registry.add_intent
-    add(intent(
-        "ask_handles",
-        rf"^who\s+(?:handles|is\s+in\s+charge\s+of|takes\s+care\s+of|manages)\s+"
-        rf"(?P<text>.+?){_S}\s+(?P<dept>[\w-]+)(?:\s+(?:department|dept|team|division))?{_END}",
-        rf"^who\s+(?:handles|is\s+in\s+charge\s+of|manages)\s+(?:the\s+)?(?P<dept>[\w-]+)"
-        rf"(?:\s+(?:department|dept|team|division))?\s+(?:at|in|for|of)\s+(?P<text>.+?){_END}",
-        rf"^siapa\s+(?:yang\s+)?(?:menangani|mengurus|memegang|pic)\s+"
-        rf"(?:bagian|divisi|departemen)\s+(?P<dept>[\w-]+)\s+(?:di\s+|dari\s+|untuk\s+)?"
-        rf"(?P<text>.+?){_END}",
-        rf"^siapa\s+(?:yang\s+)?(?:menangani|mengurus|pic)\s+(?P<dept>[\w-]+)\s+"
-        rf"(?:di|dari|untuk)\s+(?P<text>.+?){_END}",
-        priority=20))
-    add(intent(
-        "ask_handles",
-        rf"^who\s+(?:handles|is\s+in\s+charge\s+of|manages|owns|covers|looks\s+after)\s+"
-        rf"(?:the\s+)?(?:account\s+)?(?:of\s+)?(?P<text>.+?){_END}",
-        rf"^siapa\s+(?:yang\s+)?(?:menangani|mengurus|memegang|pegang)\s+(?P<text>.+?){_END}",
-        priority=30))
-    add(intent(
-        "ask_billing",
-        rf"^where\s+(?:does|do|will)\s+(?P<text>.+?){_S}\s+(?:bills?|invoices?)\s+go{_END}",
-        rf"^where\s+(?:do|does|should)\s+(?:the\s+)?(?:bills?|invoices?)\s+(?:for|of)\s+"
-        rf"(?P<text>.+?)\s+go{_END}",
-        rf"^(?:which|what)\s+office\s+pays\s+(?:for\s+)?(?P<text>.+?){_END}",
-        rf"^(?:which|what)\s+office\s+(?:of|at)\s+(?P<text>.+?)\s+pays{_END}",
-        rf"^(?:billing|invoice|invoicing|delivery|head\s+office)\s+address(?:es)?\s+"
-        rf"(?:of|for)\s+(?P<text>.+?){_END}",
-        rf"^(?:where\s+is|where's|what\s+is|what's)\s+(?P<text>.+?){_S}\s+(?:billing|invoice|"
-        rf"delivery|head\s+office)\s+address{_END}",
-        rf"^(?:ke\s*mana)\s+tagihan\s+(?:untuk\s+)?(?P<text>.+?)(?:\s+dikirim)?{_END}",
-        rf"^tagihan\s+(?P<text>.+?)\s+(?:dikirim\s+)?ke\s*mana{_END}",
-        rf"^alamat\s+(?:tagihan|penagihan|pengiriman|kantor\s+pusat)\s+(?P<text>.+?){_END}",
-        rf"^kantor\s+mana\s+(?:yang\s+)?(?:membayar|bayar)\s+(?:tagihan\s+)?(?P<text>.+?){_END}",
-        priority=25))
-    add(intent(
-        "ask_last",
-        rf"^when\s+did\s+(?:i|we)\s+last\s+(?:contact|visit|call|meet|see|talk\s+to|"
-        rf"speak\s+(?:to|with)|e-?mail)\s+(?:with\s+)?(?P<text>.+?){_END}",
-        rf"^when\s+was\s+(?:my|our|the)\s+last\s+(?:contact|visit|call|meeting)\s+"
-        rf"(?:with|to|at)\s+(?P<text>.+?){_END}",
-        rf"^last\s+contact(?:ed)?\s+(?:with\s+)?(?P<text>.+?){_END}",
-        rf"^kapan\s+(?:terakhir\s+(?:kali\s+)?(?:saya|kita|aku)|(?:saya|kita|aku)\s+"
-        rf"terakhir(?:\s+kali)?)\s+(?:menghubungi|hubungi|mengunjungi|kunjungi|menelepon|"
-        rf"telepon|bertemu(?:\s+dengan)?|ketemu|kontak)\s+(?P<text>.+?){_END}",
-        rf"^kontak\s+terakhir\s+(?:dengan\s+)?(?P<text>.+?){_END}",
-        priority=25))
-    add(intent(
-        "ask_next",
-        rf"^when\s+is\s+my\s+next\s+(?:contact|meeting|visit|call|follow[- ]?up)\s+"
-        rf"(?:with|at|to)\s+(?P<text>.+?){_END}",
-        rf"^when\s+(?:do|will|should)\s+i\s+(?:next\s+)?(?:contact|visit|call|meet|see)\s+"
-        rf"(?P<text>.+?)\s+(?:next|again){_END}",
-        rf"^next\s+(?:contact|meeting|visit|call|follow[- ]?up)\s+(?:with|at)\s+"
-        rf"(?P<text>.+?){_END}",
-        rf"^kapan\s+(?:kontak|jadwal|pertemuan|kunjungan|follow[- ]?up)\s+(?:saya\s+)?"
-        rf"berikutnya\s+(?:dengan|ke|di)\s+(?P<text>.+?){_END}",
-        rf"^kapan\s+(?:saya|kita|aku)\s+(?:menghubungi|hubungi|mengunjungi|kunjungi|bertemu|"
-        rf"ketemu)\s+(?P<text>.+?)\s+lagi{_END}",
-        priority=25))
-    add(intent(
-        "ask_brochure",
-        rf"^who\s+(?:has\s+)?(?:already\s+)?(?:got|has|have|received|was\s+sent|"
-        rf"were\s+sent)\s+(?:the\s+|a\s+)?(?:brochures?|materials?|leaflets?|catalog(?:ue)?s?)"
-        rf"\s+(?:for|of|about|on)\s+(?P<product>.+?){_END}",
-        rf"^who\s+(?:has\s+)?(?:already\s+)?(?:got|received)\s+(?:the\s+)?(?P<product>.+?)\s+"
-        rf"brochures?{_END}",
-        rf"^siapa\s+(?:saja\s+)?(?:yang\s+)?(?:sudah\s+)?(?:menerima|dapat|mendapat|dikirimi|"
-        rf"terima)\s+brosur\s+(?P<product>.+?){_END}",
-        priority=25))
-    add(intent(
-        "ask_targets",
-        rf"^(?:(?:which|what)\s+(?:customers?|clients?|companies|accounts)|who(?:m)?\s+"
-        rf"(?:should|to|can|do|could))\b.*?\btarget\w*\b.*?\b(?:for|of|with)\s+"
-        rf"(?P<product>.+?){_END}",
-        rf"^(?:which|what)\s+customers\b.*?\bpromot\w*\s+(?P<product>.+?){_END}",
-        rf"^(?:pelanggan|customer|siapa|perusahaan)\b.*?\b(?:target\w*|sasar\w*|ditargetkan|"
-        rf"disasar)\b"
-        rf".*?\b(?:untuk|promosi)\s+(?P<product>.+?){_END}",
-        rf"^target\s+promosi\s+(?P<product>.+?){_END}",
-        priority=25))
-    add(intent(
-        "ask_contact",
-        rf"^(?:who\s+is|who's|who\s+are)\s+(?P<text>.+?){_S}\s+(?:contacts?|contact\s+persons?|"
-        rf"pic|sales\s*agent|sales\s*person|salesperson|sales|rep|account\s+manager){_END}",
-        rf"^(?:what\s+is|what's)\s+(?P<text>.+?){_S}\s+(?:phone|phone\s+number|number|mobile|"
-        rf"mobile\s+number|e-?mail){_END}",
-        rf"^(?:phone|phone\s+number|number|mobile|contacts?|vcard)\s+(?:of|for)\s+"
-        rf"(?P<text>.+?){_END}",
-        rf"^(?:who\s+is\s+)?(?:the\s+)?(?:contact|contact\s+person|sales\s*agent)\s+"
-        rf"(?:at|of|for)\s+(?P<text>.+?){_END}",
-        rf"^siapa\s+(?:kontak|pic|sales|agen\s+sales|sales\s+agent|orang)\s+(?:di\s+|dari\s+|"
-        rf"untuk\s+)?(?P<text>.+?){_END}",
-        rf"^(?:kontak|pic|sales)\s+(?:di\s+|dari\s+)?(?P<text>.+?)\s+siapa{_END}",
-        rf"^(?:berapa\s+)?(?:nomor|no\.?)\s+(?:telepon|telp|hp|wa|handphone|kontak)\s+"
-        rf"(?P<text>.+?)(?:\s+berapa)?{_END}",
-        priority=30))
-    add(intent(
-        "ask_company",
-        rf"^(?:what\s+is|what's|tell\s+me\s+about|info\s+(?:on|about)|about|profile\s+of)\s+"
-        rf"(?!(?:my|our|your|the|a|an|this|that)\b)(?:company\s+)?(?P<text>.+?){_END}",
-        rf"^(?:apa\s+itu|info|informasi|profil|ceritakan\s+tentang)\s+(?:perusahaan\s+)?"
-        rf"(?P<text>.+?){_END}",
-        rf"^(?P<text>.+?)\s+(?:itu\s+)?perusahaan\s+apa{_END}",
-        priority=60))

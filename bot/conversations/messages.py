@@ -31,6 +31,9 @@ class Incoming:
     location: tuple[float, float] | None = None
     file: IncomingFile | None = None
     chat_is_group: bool = False
+    # In a group: the message is for the bot (a mention, a reply to it, a slash command);
+    # plain chatter in a group is not.
+    addressed: bool = False
     display_name: str | None = None
     language: str | None = None  # the platform's language hint, e.g. "id"
     email: str | None = None  # the platform profile e-mail, when the door knows it

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from bot.conversations import progress
 from bot.conversations.engine import encode_payload
-from bot.conversations.flow import Action, Ctx, Flow, Step, done, goto, intent
+from bot.conversations.flow import Action, Ctx, Flow, Step, done, goto, ongoing
 from bot.conversations.messages import (
     Attachment,
     Button,
@@ -48,6 +48,7 @@ from bot.conversations.messages import (
     Reply,
     form_values,
 )
+from bot.conversations.phrasings import quote as quote_phrasings
 from bot.conversations.registry import Registry
 from bot.documents.quote_pdf import PdfLine, PdfQuote, render_quote_pdf
 from bot.i18n import N_, Translator, register_errors
@@ -767,18 +768,20 @@ def render_ready(session: Session, row: NoticeRow, user: User | None, t: Transla
 
 def register(registry: Registry) -> None:
     """Register the quote flow, its intents, actions and the decision notice."""
+    registry.add_phrasings(*quote_phrasings.PHRASINGS)
     registry.add_flow(Flow(
         "quote", start=begin,
+        accepts={"customer": "customer", "deal": "button", "items": "text",
+                 "discount": "number", "reason": "text"},
         states={"customer": choose_customer, "deal": choose_deal, "items": edit_items,
                 "discount": ask_discount, "reason": ask_reason},
         roles=QUOTE_ROLES, commands=("quote", "penawaran"),
-        help=N_("Make a price quote (PDF) for a customer")))
+        help=N_("Make a price quote (PDF) for a customer"),
+        ongoing=ongoing(N_("Still making the quote."))))
     registry.add_flow(Flow(
-        "quotes", start=list_quotes, states={"pick": pick_quote}, roles=QUOTE_ROLES,
+        "quotes", start=list_quotes, states={"pick": pick_quote}, accepts={"pick": "button"},
+        roles=QUOTE_ROLES,
         commands=("quotes",), help=N_("Recent quotes and discounts waiting for you")))
-    registry.add_intent(intent(
-        "quote", r"^(?:new |make a |create a )?(?:quote|quotation) (?:for|to) (?P<customer>.+)$",
-        r"^(?:buat )?penawaran(?: harga)? (?:untuk|ke) (?P<customer>.+)$", priority=60))
     registry.add_action(Action("quote.accept", accept_action, roles=QUOTE_ROLES, group_ok=False))
     registry.add_action(Action("quote.revise", revise_action, roles=QUOTE_ROLES,
                                group_ok=False))

@@ -37,6 +37,7 @@ FLOW_MODULES: tuple[str, ...] = (
     "bot.conversations.admin",
     "bot.conversations.fieldday",
     "bot.conversations.org",
+    "bot.conversations.clarify",
 )
 
 
@@ -74,11 +75,12 @@ class Registry:
         self.intents.append(item)
         self.intents.sort(key=lambda i: i.priority)
 
-    def add_phrasings(self, item: Phrasings) -> None:
-        if item.name in self.phrasings:
-            raise ValueError(f"intent {item.name!r} registered twice")
-        item.validate()
-        self.phrasings[item.name] = item
+    def add_phrasings(self, *items: Phrasings) -> None:
+        for item in items:
+            if item.name in self.phrasings:
+                raise ValueError(f"intent {item.name!r} registered twice")
+            item.validate()
+            self.phrasings[item.name] = item
 
     def add_action(self, action: Action) -> None:
         if action.name in self.actions:
@@ -94,6 +96,13 @@ class Registry:
         for item in self.intents:
             if item.flow not in self.flows:
                 raise ValueError(f"intent for unknown flow {item.flow!r}")
+        from bot.conversations.understanding.routing import ACCEPTS
+
+        for flow in self.flows.values():
+            for state in flow.states:
+                if flow.accepts.get(state, "any") not in ACCEPTS:
+                    raise ValueError(f"flow {flow.name!r} state {state!r}: unknown accepts "
+                                     f"{flow.accepts.get(state)!r}")
         for phrasing in self.phrasings.values():
             if phrasing.flow not in self.flows:
                 raise ValueError(f"intent {phrasing.name!r} for unknown flow {phrasing.flow!r}")

@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 
 from bot.charts import render_chart
 from bot.conversations import progress
-from bot.conversations.flow import Action, Ctx, Flow, Step, done, goto, intent
+from bot.conversations.flow import Action, Ctx, Flow, Step, done, goto, ongoing
 from bot.conversations.messages import Attachment, Button, Incoming, Reply, button_rows
+from bot.conversations.phrasings import reports as reports_phrasings
 from bot.conversations.registry import Registry
 from bot.i18n import N_, Translator, register_errors
 from core import reports as report_service
@@ -206,6 +207,20 @@ def parse_request(text: str) -> ReportSpec | None:
     return ReportSpec(measure, grouping, period, interval)
 
 
+_ANY_GROUPING = re.compile(r"\b(?:by|per|grouped by|menurut|berdasarkan)\s+([^\W\d_]{3,30})\b")
+
+
+def unknown_grouping(text: str) -> str | None:
+    """The word after "by"/"per" when it names no grouping ("won by industry"), else None."""
+    lowered = " ".join(text.lower().split())
+    if any(re.search(rf"\b(?:{rx})\b", lowered) for _, rx in _GROUP_WORDS):
+        return None
+    m = _ANY_GROUPING.search(lowered)
+    if m is None or parse_period(m.group(1)) or m.group(1) in ("the", "a", "an", "all"):
+        return None
+    return m.group(1)
+
+
 # -- presentation ----------------------------------------------------------------------------
 def _cell(t: Translator, column: str, value: Any) -> str:
     if value is None:
@@ -339,6 +354,8 @@ async def start(ctx: Ctx, inc: Incoming) -> Step:
             spec = parse_request(text)
             if spec is None:
                 raise
+            if (word := unknown_grouping(text)) is not None:
+                return _unknown_grouping(ctx, spec, word)
         else:
             spec = report_service.template_spec(template)
         return _show(ctx, spec)
@@ -395,6 +412,18 @@ def _show(ctx: Ctx, spec: ReportSpec) -> Step:
     buttons = [Button(ctx.t("Export CSV"), value="csv"),
                Button(ctx.t("Save as template"), value="save")]
     return goto("result", *report_replies(ctx.t, table, buttons))
+
+
+def _unknown_grouping(ctx: Ctx, spec: ReportSpec, word: str) -> Step:
+    """Say which groupings exist instead of silently answering another one."""
+    ctx.data["measure"] = spec.measure
+    groupings = ALLOWED_GROUPINGS[spec.measure]
+    buttons = [Button(ctx.t(GROUPING_LABELS[g]), value=g) for g in groupings]
+    return goto("grouping", Reply(
+        ctx.t("I cannot group {measure} by \"{word}\". It can be shown: {groupings}. "
+              "Grouped how?", measure=ctx.t(MEASURE_LABELS[spec.measure]), word=word[:30],
+              groupings=", ".join(ctx.t(GROUPING_LABELS[g]) for g in groupings)),
+        buttons=button_rows(buttons, 3)))
 
 
 def _ask_grouping(ctx: Ctx, spec: ReportSpec) -> Step:
@@ -492,21 +521,18 @@ def render_digest(session: Session, notice: NoticeRow, user: User | None, t: Tra
 
 def register(registry: Registry) -> None:
     """Register the report flows, actions, intents and the digest renderer."""
+    registry.add_phrasings(*reports_phrasings.PHRASINGS)
     registry.add_flow(Flow(
         "report", start=start, roles=REPORT_ROLES, commands=("report",),
         help=N_("Sales figures as a table and a chart, e.g. /report won by rep this quarter"),
+        accepts={"measure": "button", "grouping": "button", "period": "button",
+                 "result": "button", "save_name": "text"},
         states={"measure": choose_measure, "grouping": choose_grouping,
-                "period": choose_period, "result": on_result, "save_name": save_name}))
+                "period": choose_period, "result": on_result, "save_name": save_name},
+        ongoing=ongoing(N_("Still building your report."))))
     registry.add_flow(Flow("reports", start=list_saved, roles=REPORT_ROLES,
                            commands=("reports",), help=N_("Your saved reports")))
     registry.add_action(Action("report.run", run_saved, roles=REPORT_ROLES, group_ok=False))
     registry.add_action(Action("report.weekly", make_weekly, roles=REPORT_ROLES,
                                group_ok=False))
-    registry.add_intent(intent(
-        "report",
-        r"^(?:report|laporan)\b\s*(?P<text>.+)$",
-        r"^(?P<text>(?:won|sales|penjualan|activities|aktivitas|funnel|pipeline|forecast)"
-        r"\b.*\b(?:by|per)\b.+)$",
-        rf"^(?P<text>(?:{_REPORT_PHRASES})\b.*)$",
-        priority=50))
     registry.add_notice("report.digest", render_digest)

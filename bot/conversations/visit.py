@@ -28,8 +28,8 @@ from __future__ import annotations
 from datetime import datetime, time
 
 from bot.conversations import dates, fieldday
-from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, goto, intent
-from bot.conversations.lookup import KIND_LABELS, _clean_product, company_name
+from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, goto, ongoing
+from bot.conversations.lookup import KIND_LABELS, _clean_product, company_name, match_value
 from bot.conversations.messages import (
     Button,
     Form,
@@ -40,6 +40,7 @@ from bot.conversations.messages import (
     button_rows,
     form_values,
 )
+from bot.conversations.phrasings import visit as visit_phrasings
 from bot.conversations.registry import Registry
 from bot.i18n import N_, register_errors
 from core import activities, geo
@@ -97,10 +98,15 @@ async def begin(ctx: Ctx, inc: Incoming) -> Step:
 
 def _resolve(ctx: Ctx, text: str) -> Step:
     matches = svc.find_any(ctx.session, ctx.user, text, 5, index=ctx.services.contacts)
+    if not matches and (elsewhere := svc.handled_elsewhere(
+            ctx.session, ctx.user, text, ctx.services.contacts)) is not None:
+        return done(ctx.t("{company} is handled by another team, so you cannot log a visit "
+                          "there. Ask your manager if you need it.",
+                          company=company_name(elsewhere)))
     if not matches:
         return goto("who", ctx.t("I found nobody matching \"{query}\" that you can see. Type "
                                  "another name, or /cancel.", query=text[:60]))
-    if svc.is_clear(matches):
+    if svc.is_clear(matches, query=text):
         m = matches[0]
         if m.kind == "contact":
             return _with_contact(ctx, m.record.company, m.record)
@@ -109,7 +115,7 @@ def _resolve(ctx: Ctx, text: str) -> Step:
     for m in matches:
         label = (f"{m.record.name} · {company_name(m.record.company)}" if m.kind == "contact"
                  else company_name(m.record))
-        buttons.append(Button(label[:60], value=f"{m.kind[0]}{m.record.id}"))
+        buttons.append(Button(label[:60], value=match_value(m)))
     return goto("who", ctx.reply(ctx.t("Did you mean…?"), *button_rows(buttons, 1)))
 
 
@@ -362,14 +368,14 @@ def _material_who(ctx: Ctx, text: str) -> Step | None:
     if not matches:
         return goto("mwho", ctx.t("I found nobody matching \"{query}\" that you can see. Type "
                                   "another name, or /cancel.", query=text[:60]))
-    if svc.is_clear(matches):
+    if svc.is_clear(matches, query=text):
         m = matches[0]
         ctx.data["company_id"] = m.company.id
         ctx.data["contact_id"] = m.record.id if m.kind == "contact" else None
         return None
     buttons = [Button(((f"{m.record.name} · {company_name(m.record.company)}")
                        if m.kind == "contact" else company_name(m.record))[:60],
-                      value=f"{m.kind[0]}{m.record.id}") for m in matches]
+                      value=match_value(m)) for m in matches]
     return goto("mwho", ctx.reply(ctx.t("Did you mean…?"), *button_rows(buttons, 1)))
 
 
@@ -451,33 +457,25 @@ async def material_action(ctx: Ctx, arg: str) -> Step:
 
 def register(registry: Registry) -> None:
     """Register the visit, material and check-in flows with their intents (EN + ID)."""
+    registry.add_phrasings(*visit_phrasings.PHRASINGS)
     registry.add_flow(Flow(
         "log_visit", start=begin, roles=FIELD_ROLES, commands=("visit", "log"),
         help=N_("Log a visit, call, meeting or e-mail with its next step"),
+        accepts={"who": "customer", "kind": "button", "outcome": "button", "notes": "text",
+                 "next": "button", "date": "date"},
         states={"who": on_who, "kind": on_kind, "outcome": on_outcome, "notes": on_notes,
-                "next": on_next, "date": on_date}))
+                "next": on_next, "date": on_date},
+        ongoing=ongoing(N_("Still logging the visit with {who}."), N_("Still logging a visit."))))
     registry.add_flow(Flow(
         "send_material", start=material_begin, roles=FIELD_ROLES, commands=("brochure",),
         help=N_("Record a brochure or other material sent to a contact"),
-        states={"mwho": on_material_who, "product": on_material_product}))
+        states={"mwho": on_material_who, "product": on_material_product},
+        accepts={"mwho": "customer", "product": "any"},
+        ongoing=ongoing(N_("Still recording the material sent."))))
     registry.add_flow(Flow("visit_checkin", start=checkin, roles=FIELD_ROLES,
-                           states={"where": checkin_where}))
+                           states={"where": checkin_where}, accepts={"where": "any"}))
     registry.location_flow = "visit_checkin"
     registry.add_action(Action("visit.contact", visit_action, roles=FIELD_ROLES,
                                group_ok=False))
     registry.add_action(Action("visit.material", material_action, roles=FIELD_ROLES,
                                group_ok=False))
-    registry.add_intent(intent(
-        "log_visit",
-        r"^(?:log|record)\s+(?:a\s+|an\s+|my\s+)?(?P<kind>visit|call|meeting|e-?mail)"
-        r"(?:\s+(?:to|at|with|for)\s+(?P<text>.+?)|\s+(?P<text2>.+?))?\s*$",
-        r"^catat\s+(?P<kind>kunjungan|telepon|panggilan|rapat|pertemuan|email)"
-        r"(?:\s+(?:ke|di|dengan|untuk)\s+(?P<text>.+?)|\s+(?P<text2>.+?))?\s*$",
-        priority=15))
-    registry.add_intent(intent(
-        "send_material",
-        r"^(?:i\s+)?(?:sent|gave|send|give)\s+(?:the\s+|a\s+)?(?:brochure|leaflet|catalog(?:ue)?|"
-        r"material)\s+(?:for\s+|of\s+|about\s+)?(?P<product>.+?)\s+to\s+(?P<text>.+?)\s*$",
-        r"^(?:sudah\s+)?(?:kirim|mengirim|memberi|kasih)\s+brosur\s+(?P<product>.+?)\s+"
-        r"(?:ke|kepada)\s+(?P<text>.+?)\s*$",
-        priority=15))

@@ -1050,7 +1050,7 @@ class SlackDoor:
         incoming = Incoming(
             platform=PLATFORM, chat_id=chat_id, user_id=job.external_id,
             update_id=job.update_id, text=text if button is None else None, button=button,
-            file=upload, chat_is_group=job.is_group,
+            file=upload, chat_is_group=job.is_group, addressed=job.kind in ("mention", "command"),
             # Kept until sent: a takeover after a kill between commit and send replays it.
             keep_answer=self.inbox_enabled and job.update_id is not None)
         availability = self.engine.db.availability

@@ -753,7 +753,10 @@ class TelegramDoor:
         if msg.text is not None:
             if self._for_another_bot(msg.text):
                 return None
-            return Incoming(**base, text=msg.text)
+            text, addressed = msg.text, False
+            if is_group:
+                text, addressed = self._addressed(msg)
+            return Incoming(**base, text=text, addressed=addressed)
         if msg.location is not None:
             return Incoming(**base, location=(msg.location.latitude, msg.location.longitude))
         if msg.contact is not None:
@@ -770,6 +773,21 @@ class TelegramDoor:
         if is_group:
             return None  # joins, pins, stickers in a group: not for us
         return Incoming(**base)  # a sticker, a voice note: the engine says what it takes
+
+    def _addressed(self, msg: Message) -> tuple[str, bool]:
+        """A group message is for the bot when it mentions the bot (the mention is taken out)
+        or replies to one of the bot's messages."""
+        text = msg.text or ""
+        username = (self.bot.username or "").lower()
+        if username:
+            mention = re.compile(rf"@{re.escape(username)}\b[,:]?\s*", re.IGNORECASE)
+            if mention.search(text):
+                return mention.sub("", text).strip(), True
+        reply_to = msg.reply_to_message
+        if reply_to is not None and reply_to.from_user is not None and (
+                reply_to.from_user.id == self.bot.id):
+            return text, True
+        return text, False
 
     def _for_another_bot(self, text: str) -> bool:
         """`/help@OtherBot` in a group is for that bot, not for us."""

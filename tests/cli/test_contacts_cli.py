@@ -131,7 +131,8 @@ def test_contacts_scenario(env: dict[str, str]) -> None:
     assert "Checked in at your visit to PT Sinar Jaya Abadi" in out
     assert "You last contacted PT Sinar Jaya Abadi on Mon 2 Mar 2026 (visit)." in out
     assert "Your next follow-up with Hendro Wibisono: Tue 3 Mar 2026 09:00." in out
-    assert "You last contacted Hendro Wibisono on Mon 2 Mar 2026 (visit)" in out
+    # asked in Indonesian: answered in Indonesian
+    assert "Terakhir Anda menghubungi Hendro Wibisono pada Sen 2 Mar 2026 (kunjungan)" in out
 
 
 def test_contacts_merge_from_the_shell(env: dict[str, str]) -> None:

@@ -35,6 +35,8 @@ EXPECTED_FLOWS: dict[str, frozenset[Role]] = {
     "deal": FIELD, "pipeline": FIELD, "newlead": FIELD, "leads": MANAGERS,
     "advance": FIELD, "lost": FIELD, "team_pipeline": MANAGERS, "approval_reject": MANAGERS,
     "territory": frozenset({A}), "region_deals": MANAGERS,
+    "area_contacts": FIELD, "area_customers": FIELD, "team_coverage": MANAGERS,
+    "team_optimise": MANAGERS,
     # quotes
     "quote": FIELD, "quotes": FIELD,
     # knowledge
@@ -49,7 +51,8 @@ EXPECTED_FLOWS: dict[str, frozenset[Role]] = {
     "report": FIELD, "reports": FIELD, "proposal": FIELD, "what_to_send": FIELD,
     "my_week": EVERYONE,
     # administration
-    "whoami": EVERYONE, "greet": EVERYONE, "invite": frozenset({A}), "users": frozenset({A}),
+    "whoami": EVERYONE, "greet": EVERYONE, "help": EVERYONE, "clarify": EVERYONE,
+    "invite": frozenset({A}), "users": frozenset({A}),
     "linkchannel": MANAGERS,
     # the field day
     "near_me": FIELD, "set_site": FIELD, "map_link": EVERYONE, "plan_day": FIELD,
@@ -77,6 +80,7 @@ EXPECTED_ACTIONS: dict[str, frozenset[Role]] = {
     "lead.claim": frozenset({R, M}), "lead.reassign": MANAGERS, "lead.give": MANAGERS,
     "lead.extend": MANAGERS, "lead.remind": MANAGERS, "approval.approve": MANAGERS,
     "approval.reject": MANAGERS, "deal.open": FIELD,
+    "cov.all": MANAGERS, "cov.apply": MANAGERS, "cov.optimise": MANAGERS,
     "field.visit": FIELD, "field.directions": FIELD, "field.setsite": FIELD,
     "contact.vcf": FIELD, "invite.qr": frozenset({A}),
     "customers.edit": FIELD, "customers.add_contact": FIELD, "customers.new_lead": FIELD,

@@ -111,10 +111,12 @@ async def test_did_you_mean_when_not_clear(chat: CollectingChat) -> None:
 
 
 async def test_rep_cannot_see_other_territory(chat: CollectingChat) -> None:
-    # Nusantara Logistik is in Surabaya: budi (Jakarta) must get "not found", dewi sees it.
+    # Nusantara Logistik is in Surabaya: budi (Jakarta) is told another team handles it, and
+    # nothing of it (no owner, no contact), dewi sees it.
     budi = chat.as_user("budi")
     out = texts(await budi.say("who handles Nusantara Logistik?"))
-    assert "handled by" not in out  # other "Nusantara" companies may be offered, not this one
+    assert "is handled by another team" in out and "spelling" not in out
+    assert "Dewi" not in out and "Rizky" not in out and "Contacts" not in out
     assert not any("Logistik" in b.label for b in budi.buttons)
     out = texts(await budi.say("/find Bambang Hartono"))
     assert "Operations Manager" not in out
@@ -176,9 +178,10 @@ async def test_brochure_log_and_targets(chat: CollectingChat, database: Database
 
 
 @pytest.mark.parametrize("login, question, expect", [
-    ("budi", "who is Sinar Jaya's sales agent?", "Sales agent for PT Sinar Jaya Abadi: "),
+    ("budi", "who is Sinar Jaya's sales agent?", "PT Sinar Jaya Abadi is handled by"),
     ("budi", "phone number of Ratna Kusumawati", "Ratna Kusumawati"),
-    ("sari", "siapa sales Sinar Jaya?", "Sales untuk PT Sinar Jaya Abadi: "),
+    ("sari", "siapa sales Sinar Jaya?", "PT Sinar Jaya Abadi ditangani oleh"),
+    ("budi", "contacts at Sinar Jaya Abadi", "Contacts at PT Sinar Jaya Abadi:"),
     ("sari", "siapa kontak di Sinar Jaya Abadi?", "Kontak di PT Sinar Jaya Abadi:"),
     ("sari", "no hp Joko Susilo berapa?", "Joko Susilo"),
     ("sari", "info Sinar Jaya", "Wilayah: Jakarta"),

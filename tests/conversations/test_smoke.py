@@ -19,5 +19,8 @@ async def test_greetings_and_thanks_get_a_word_not_a_customer_search(chat) -> No
     assert "You're welcome, Budi Santoso!" in texts(await budi.say("thanks!"))
     assert "/jobs" in texts(await chat.as_user("wayan").say("halo"))
     assert "Sama-sama" not in texts(await budi.say("terima kasih"))  # budi reads English
-    # A customer search still works, and a miss points to /help.
-    assert "/help lists everything" in texts(await budi.say("zzqx industries"))
+    # A name alone is still a customer search, and a miss names what was looked for.
+    out = texts(await budi.say("zzqx industries"))
+    assert '"zzqx industries"' in out and "/help" in out
+    out = texts(await budi.say("could you zzqx the frobnicator for me"))
+    assert 'did not understand "zzqx frobnicator"' in out

@@ -47,8 +47,9 @@ async def test_sfa_run_in_webhook_mode(tmp_path: Path, fake: FakeTelegram) -> No
     assert await seed.wait() == 0
     invite = await asyncio.create_subprocess_exec(
         str(SFA), "users", "invite", "budi", env=env, stdout=asyncio.subprocess.PIPE)
-    code = (await invite.communicate())[0].decode().strip()
-    assert len(code) == 8
+    # With the bot's token set, the deep link to the bot follows the code on the same output.
+    code, *link = (await invite.communicate())[0].decode().split()
+    assert len(code) == 8 and link == [f"https://t.me/sfa_test_bot?start={code}"]
 
     proc = await asyncio.create_subprocess_exec(
         str(SFA), "run", "--telegram-webhook", f"https://bot.example.com/tg/{port}",
