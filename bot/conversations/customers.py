@@ -796,21 +796,25 @@ def register(registry: Registry) -> None:
     registry.add_flow(Flow(
         "newcompany", start=newcompany_start,
         states={"name": newcompany_name, "city": newcompany_city, "dupes": newcompany_dupes},
+        accepts={"name": "text", "city": "text", "dupes": "button"},
         roles=FIELD_ROLES, commands=("newcompany",), help=N_("Add a customer company")))
     registry.add_flow(Flow(
         "newcontact", start=newcontact_start,
         states={"name": newcontact_name, "company": newcontact_company,
                 "details": newcontact_details, "dupes": newcontact_dupes},
+        accepts={"name": "text", "company": "customer", "details": "text", "dupes": "button"},
         roles=FIELD_ROLES, commands=("newcontact",), help=N_("Add a contact at a customer")))
     registry.add_flow(Flow(
         "editcontact", start=editcontact_start,
         states={"pick": editcontact_pick, "field": editcontact_field,
                 "value": editcontact_value},
+        accepts={"pick": "button", "field": "button", "value": "text"},
         roles=FIELD_ROLES, commands=("editcontact",),
         help=N_("Change a contact's phone, e-mail, job title, department")))
     registry.add_flow(Flow(
         "merge", start=merge_start,
         states={"duplicate": merge_duplicate, "keep": merge_keep, "confirm": merge_confirm},
+        accepts={"duplicate": "customer", "keep": "button", "confirm": "button"},
         roles=MANAGERS, commands=("merge",), help=N_("Merge duplicate contacts or companies")))
     registry.add_action(Action("customers.edit", edit_action, roles=FIELD_ROLES,
                                group_ok=False))

@@ -176,6 +176,7 @@ def register(registry: Registry) -> None:
         "org", start=org_start, roles=ADMINS, commands=("org",),
         states={"field": org_field, "language": org_language, "value": org_value,
                 "logo": org_logo},
+        accepts={"field": "button", "language": "button", "value": "text", "logo": "any"},
         help=N_("The company details printed on every document")))
     registry.add_phrasings(Phrasings(
         "org_profile", flow="org", label=N_("The company details on documents"),
