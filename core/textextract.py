@@ -231,6 +231,8 @@ def _parse_in_child(name: str, ext: str, data: bytes, limits: ExtractLimits) -> 
         if done.returncode in (-signal.SIGXCPU, -signal.SIGKILL) or \
                 time.monotonic() - started >= limits.seconds * 0.9:
             raise _limit(name, "time", seconds=_seconds(limits.seconds))
+        if os.environ.get("SFA_DEBUG_CHILD"):
+            print("CHILD", done.returncode, done.stderr[-3000:], file=sys.stderr)
         if b"MemoryError" in done.stderr or done.returncode == -signal.SIGSEGV:
             raise _limit(name, "memory", limit=_size(limits.memory_bytes))
         log.warning("document parser exited with %s", done.returncode)

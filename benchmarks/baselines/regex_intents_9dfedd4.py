@@ -2,7 +2,6 @@
 verbatim so benchmarks/understanding.py can score them on the same labelled set. Not used by
 the product."""
 
-# ruff: noqa: E501
 from bot.conversations.flow import intent
 
 _END = r"\s*[?.!]*\s*$"

@@ -131,6 +131,7 @@ class Engine:
         self._sent: dict[str, set[str]] = {}
         self._flusher: asyncio.Task[None] | None = None
         self._throttled: set[tuple[str, str]] = set()
+        self._allowed_intents: dict[Role, frozenset[str]] = {}
 
     @property
     def writer_lock(self) -> asyncio.Lock:
@@ -370,7 +371,7 @@ class Engine:
         text = inc.text or ""
         if text and not text.startswith("/") and not inc.button and (
                 not inc.chat_is_group or inc.addressed):
-            u = self._understand(session, text)
+            u = self._understand(session, text, Role(user.role))
             if u.intent is not None and u.language and u.language != user.locale:
                 t = Translator(u.language, user.timezone)  # a request: answered as asked
         if state is not None and state.flow is not None and (state.data or {}).get(LANGUAGE):
@@ -386,11 +387,17 @@ class Engine:
             ctx.data = dict(state.data or {})
         return await self._dispatch(ctx, state, inc, active, expired_flow)
 
-    def _understand(self, session: Session, text: str) -> Understanding:
+    def _understand(self, session: Session, text: str, role: Role) -> Understanding:
         index = self.services.contacts
         if index is not None:
             index.sync(session)
-        return self.understander.understand(text, session, index)
+        allowed = self._allowed_intents.get(role)
+        if allowed is None:
+            flows = self.registry.flows
+            allowed = self._allowed_intents[role] = frozenset(
+                name for name, p in self.understander.phrasings.items()
+                if p.flow in flows and role in flows[p.flow].roles)
+        return self.understander.understand(text, session, index, allowed.__contains__)
 
     # -- routing -----------------------------------------------------------------------------
     async def _dispatch(

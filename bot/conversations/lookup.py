@@ -118,13 +118,15 @@ def _named(ctx: Ctx, q: str) -> svc.Match | None:
         if not raw.isdigit():
             continue
         try:
-            record = (svc.visible_company(ctx.session, ctx.user, int(raw)) if kind == "company"
-                      else svc.visible_contact(ctx.session, ctx.user, int(raw)))
+            if kind == "company":
+                return svc.Match(kind, svc.visible_company(ctx.session, ctx.user, int(raw)),
+                                 100.0)
+            contact = svc.visible_contact(ctx.session, ctx.user, int(raw))
         except DomainError:
             return None  # out of the user's scope: resolved (and told) by name below
-        if WANTS[q] == "company" and kind == "contact":
-            return svc.Match("company", record.company, 100.0)
-        return svc.Match(kind, record, 100.0)
+        if WANTS[q] == "company":
+            return svc.Match("company", contact.company, 100.0)
+        return svc.Match(kind, contact, 100.0)
     return None
 
 

@@ -204,7 +204,7 @@ async def test_proposal_and_mailing_in_chat(chat: CollectingChat, fixed: dict[st
     assert any(b.label == "Mark sent: Beta Works" for b in mark)
     assert mark
     done = await budi.send(budi.incoming(button=mark[0].payload))
-    assert "Noted: brochure:SRV-X1" in texts(done)
+    assert "Noted: Server X1 brochure sent" in texts(done)
     again = texts(await budi.say("what should I send?"))
     assert "Beta Works" not in again
     nothing = texts(await budi.say("proposal for Nonexistent Company Zzz"))

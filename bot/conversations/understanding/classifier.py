@@ -9,7 +9,7 @@ examples give the same model.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,6 +75,12 @@ class Scored:
     def probability(self, intent: str) -> float:
         return self.probs.get(intent, 0.0)
 
+    def only(self, allowed: Callable[[str], bool]) -> Scored:
+        """The same scores among the intents `allowed` keeps (and "none"), renormalised."""
+        kept = [(i, p) for i, p in self.ranked if i == NONE or allowed(i)]
+        total = sum(p for _, p in kept) or 1.0
+        return Scored(tuple((i, p / total) for i, p in kept), self.probs)
+
     @property
     def second(self) -> tuple[str, float]:
         return self.ranked[1] if len(self.ranked) > 1 else (NONE, 0.0)
@@ -115,6 +121,7 @@ class IntentClassifier:
         self.model = LinearSVC(C=0.5, random_state=0)
         self.model.fit(x, labels)
         self.classes = [str(c) for c in self.model.classes_]
+        self._none = self.classes.index(NONE)
         # Scoring one message by hand (the same n-grams, tf-idf and weights) is ~20x cheaper
         # than sklearn's transform, whose input validation dominates for a single message.
         coef = self.model.coef_.T.astype(np.float32)
@@ -160,7 +167,6 @@ class IntentClassifier:
         logits -= logits.max()
         probs = np.exp(logits)
         probs /= probs.sum()
-        order = np.argsort(-probs)[:4]
-        none = self.classes.index(NONE)
+        order = np.argsort(-probs)[:8]
         return Scored(tuple((self.classes[i], float(probs[i])) for i in order),
-                      {NONE: float(probs[none])})
+                      {NONE: float(probs[self._none])})

@@ -175,7 +175,8 @@ class SlotFinder:
             names.add(region)
         for city, in session.execute(select(Company.city).where(Company.city.is_not(None))
                                       .distinct().limit(500)):
-            names.add(city)
+            if city:
+                names.add(city)
         for name in names:
             if name:
                 gaz.regions[" ".join(t.norm for t in tokens(name))] = name

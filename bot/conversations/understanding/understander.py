@@ -7,7 +7,7 @@ import hashlib
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
@@ -133,14 +133,18 @@ class Understander:
         self.example_count = len(examples)
 
     def understand(self, text: str, session: Session | None = None,
-                   index: ContactIndex | None = None) -> Understanding:
-        """Slots, intent scores and the decision for one message."""
+                   index: ContactIndex | None = None,
+                   allowed: Callable[[str], bool] | None = None) -> Understanding:
+        """Slots, intent scores and the decision for one message; `allowed` keeps the intents
+        the user may use (a rep's "my route today" is a day plan, a technician's their jobs)."""
         started = time.perf_counter()
         if session is not None:
             self.slots.refresh(session)
         toks, slots = self.slots.find(text, index)
         masked = _mask(text, toks, slots)
         scored = self.classifier.score(masked)
+        if allowed is not None:
+            scored = scored.only(allowed)
         words = [t.norm for t in toks
                  if not any(s.start <= t.start < s.end for s in slots)]
         u = Understanding(text=text, tokens=toks, slots=slots, masked=masked, scored=scored,
