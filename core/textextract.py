@@ -284,14 +284,29 @@ def child_main() -> None:
     except Exception as exc:  # corrupt archives, broken PDFs: the library's own errors
         # A parser out of memory may say anything (lxml: "unknown error"): near the limit,
         # it was the limit.
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        if peak >= limits.memory_bytes // 2:
+        if _peak_bytes() >= limits.memory_bytes // 2:
             out.write(b"memory\n")
         else:
             reason = str(exc) if isinstance(exc, ValueError) and str(exc) in (
                 "binary data", "encrypted", "not a zip archive") else "damaged file"
             out.write(f"unreadable {reason}\n".encode())
     out.flush()
+
+
+def _peak_bytes() -> int:
+    """This process's peak resident memory since it started. VmHWM belongs to the memory map
+    exec made; getrusage's ru_maxrss is kept across fork and exec, so a child of a big
+    process (a test run of 500 MB) would look out of memory before it parsed anything."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 class _TooMany(Exception):
