@@ -30,7 +30,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.conversations.flow import FIELD_ROLES, Ctx, Flow, Step, done, goto
+from bot.conversations.flow import FIELD_ROLES, Ctx, Flow, Step, done, goto, ongoing
 from bot.conversations.messages import Button, Incoming, button_rows
 from bot.conversations.quote import quote_reply
 from bot.conversations.registry import Registry
@@ -131,8 +131,6 @@ async def choose_customer(ctx: Ctx, inc: Incoming) -> Step:
         if company is None or not can_see_company(ctx.session, ctx.user, company):
             raise NotFound("config.gone")
         return await _after_customer(ctx, company)
-    if (other := await ctx.other_request(inc)) is not None:
-        return other
     text = (inc.text or "").strip()
     if not text:
         return goto("customer", ctx.t("Type part of the customer's name."))
@@ -161,8 +159,6 @@ async def _after_customer(ctx: Ctx, company: Company) -> Step:
 async def choose_deal(ctx: Ctx, inc: Incoming) -> Step:
     value = inc.button or ""
     if not (value[:1] == "d" and value[1:].isdigit()):
-        if (other := await ctx.other_request(inc)) is not None:
-            return other
         return goto("deal", ctx.t("Press one of the buttons to pick the deal (or No deal)."))
     deal = None
     if int(value[1:]):
@@ -212,8 +208,6 @@ async def choose_reopen(ctx: Ctx, inc: Incoming) -> Step:
         if ctx.data.get("wanted"):
             ctx.data["family"] = ctx.data["wanted"]
         return _ask_family(ctx)
-    if (other := await ctx.other_request(inc)) is not None:
-        return other
     return goto("reopen", ctx.t("Press Revise it or Start over."))
 
 
@@ -242,8 +236,6 @@ async def choose_family(ctx: Ctx, inc: Incoming) -> Step:
         family = ctx.session.get(ConfigFamily, int(value[1:]))
     elif inc.text:
         family = svc.find_family(ctx.session, inc.text)
-        if family is None and (other := await ctx.other_request(inc)) is not None:
-            return other
     if family is None or not family.active:
         return goto("family", ctx.t("Pick one of the families with the buttons."))
     ctx.data["family"] = family.code
@@ -333,8 +325,6 @@ async def answer(ctx: Ctx, inc: Incoming) -> Step:
         chosen = int(value[1:])
     elif inc.text:
         chosen = _typed_option(ctx, question, offered, inc.text)
-        if chosen is None and (other := await ctx.other_request(inc)) is not None:
-            return other
     if chosen is None or chosen not in offered:
         return goto("question", t("Pick one of the answers with the buttons (or Not sure)."))
     ctx.data["answers"][question.attr] = question.options[chosen].value
@@ -413,8 +403,6 @@ async def choose_quote(ctx: Ctx, inc: Incoming) -> Step:
     if value == "change":
         return _ask_change(ctx, "")
     if not value.startswith("q:"):
-        if (other := await ctx.other_request(inc)) is not None:
-            return other
         return goto("proposal", t("Press one of the buttons: a quote, or Change an answer."))
     config = ctx.session.get(Configuration, int(ctx.data["config_id"]))
     if config is None:
@@ -454,8 +442,6 @@ async def choose_change(ctx: Ctx, inc: Incoming) -> Step:
         ctx.data["asked"] = [a for a in ctx.data.get("asked", []) if a != attr]
         ctx.data["auto"] = [a for a in ctx.data.get("auto", []) if a != attr]
         return _next(ctx)
-    if (other := await ctx.other_request(inc)) is not None:
-        return other
     return goto("change", ctx.t("Press the answer to change, or Propose again."))
 
 
@@ -487,6 +473,11 @@ def register(registry: Registry) -> None:
         states={"customer": choose_customer, "deal": choose_deal, "reopen": choose_reopen,
                 "family": choose_family, "question": answer, "proposal": choose_quote,
                 "change": choose_change},
+        # Another request typed at any of these is answered by the engine, the flow kept.
+        accepts={"customer": "customer", "deal": "button", "reopen": "button",
+                 "family": "button", "question": "button", "proposal": "button",
+                 "change": "button"},
+        ongoing=ongoing(N_("Still configuring the solution.")),
         roles=FIELD_ROLES, commands=("configure", "konfigurasi"),
         help=N_("Configure a solution for a customer, question by question")))
     registry.add_phrasings(Phrasings(
