@@ -379,7 +379,7 @@ class SlotFinder:
             if na < 0 or nb > len(toks) or any(taken[na:nb]) or used >= budget:
                 continue
             ext = (na, nb, *look(na, nb))
-            if ext[2] >= max(best[2] + 5, 85):
+            if ext[2] >= max(best[2] + 1, 85):  # a word more that names someone better
                 best = ext
                 a, b = na, nb
         score, kind, rid, close = best[2], best[3], best[4], best[5]
