@@ -435,6 +435,13 @@ class ContactIndex:
             del self._more[slot]
         self._set_phones(slot, ())
 
+    def names_word(self, word: str) -> bool:
+        """True when `word` (lower case, no diacritics) is a word of some record's name: a
+        sentence's word next to a found name is worth a look-up only then."""
+        with self._lock:
+            tid = self._lookup_word(word)
+            return tid >= 0 and int(self._refs[tid]) > 0
+
     def _word_id(self, word: str) -> int:
         tid = self._lookup_word(word)
         if tid >= 0:

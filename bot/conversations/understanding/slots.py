@@ -378,6 +378,8 @@ class SlotFinder:
             na, nb = a + da, b + db
             if na < 0 or nb > len(toks) or any(taken[na:nb]) or used >= budget:
                 continue
+            if not index.names_word(toks[na if da else nb - 1].norm):
+                continue  # not a word of any name: no look-up
             ext = (na, nb, *look(na, nb))
             if ext[2] >= max(best[2] + 1, 85):  # a word more that names someone better
                 best = ext
