@@ -37,8 +37,8 @@ EXPECTED_FLOWS: dict[str, frozenset[Role]] = {
     "territory": frozenset({A}), "region_deals": MANAGERS,
     "area_contacts": FIELD, "area_customers": FIELD, "team_coverage": MANAGERS,
     "team_optimise": MANAGERS,
-    # quotes
-    "quote": FIELD, "quotes": FIELD,
+    # quotes and the solution configurator
+    "quote": FIELD, "quotes": FIELD, "configurator": FIELD,
     # knowledge
     "kb": EVERYONE, "kb_checkin": EVERYONE, "kb_upload": EVERYONE,
     # follow-ups
