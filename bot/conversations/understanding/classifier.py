@@ -70,7 +70,7 @@ class Scored:
 
     @property
     def best(self) -> tuple[str, float]:
-        return self.ranked[0]
+        return self.ranked[0] if self.ranked else (NONE, 1.0)
 
     def probability(self, intent: str) -> float:
         return self.probs.get(intent, 0.0)
@@ -167,6 +167,6 @@ class IntentClassifier:
         logits -= logits.max()
         probs = np.exp(logits)
         probs /= probs.sum()
-        order = np.argsort(-probs)[:8]
+        order = np.argsort(-probs)  # all of them: a role filter may drop the first few
         return Scored(tuple((self.classes[i], float(probs[i])) for i in order),
                       {NONE: float(probs[self._none])})
