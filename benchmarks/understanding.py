@@ -40,7 +40,13 @@ from core.contact_index import ContactIndex  # noqa: E402
 from core.db import Database  # noqa: E402
 from core.demo import SeedOptions, seed_demo  # noqa: E402
 from core.models import Base  # noqa: E402
-from tests.understanding.labelled import evaluate, load, predicted_intent  # noqa: E402
+from tests.understanding.labelled import (  # noqa: E402
+    ROLE_ORDER,
+    asker_of,
+    evaluate,
+    load,
+    predicted_intent,
+)
 
 FIRST = ("Budi", "Siti", "Agus", "Dewi", "Andi", "Rina", "Joko", "Sri", "Hendra", "Lina",
          "Wahyu", "Fitri", "Dedi", "Yanti", "Eko", "Nur", "Bambang", "Ratna", "Irfan", "Wulan",
@@ -111,6 +117,7 @@ def regex_flow(text: str) -> str:
 
 def run(contacts: int, runs: int) -> dict[str, object]:
     db, index, understander, train_seconds = build(contacts)
+    registry = build_registry()
     items = load()
     flow_of = {p.name: p.flow for p in understander.phrasings.values()}
     flow_of["__none__"] = "__none__"
@@ -120,13 +127,17 @@ def run(contacts: int, runs: int) -> dict[str, object]:
     with db.session() as session:
         understander.understand("warm up", session, index)
         for _ in range(runs):
-            result = evaluate(understander, session, index, items)
+            result = evaluate(understander, session, index, items, registry)
             times.extend(result.seconds)
             results.append(result)
         regex_ok = flows_ok = 0
         per_intent: dict[str, Counter[str]] = defaultdict(Counter)
+        allowed = {role: frozenset(n for n, p in understander.phrasings.items()
+                                   if role in registry.flows[p.flow].roles)
+                   for role in ROLE_ORDER}
         for item in items:
-            u = understander.understand(item.text, session, index)
+            role = asker_of(item.intent, understander, registry)
+            u = understander.understand(item.text, session, index, allowed[role].__contains__)
             got = predicted_intent(u)
             per_intent[item.intent][got] += 1
             if flow_of.get(got) == flow_of.get(item.intent, item.intent):
@@ -139,7 +150,7 @@ def run(contacts: int, runs: int) -> dict[str, object]:
             if flow == want:
                 regex_ok += 1
         by_language = {lang: evaluate(understander, session, index,
-                                      [i for i in items if i.language == lang])
+                                      [i for i in items if i.language == lang], registry)
                        for lang in ("en", "id")}
     result = results[-1]
     ms = [t * 1000 for t in times]

@@ -375,6 +375,8 @@ SETSITE_EN = (
     "pin {company} here", "set {company} site to my location", "{company} is here",
     "save {company}'s address as this location", "set the location of {company}",
     "record {company}'s coordinates here", "change {company}'s location to where I am",
+    "pin {company} here",
+    "I'm at {company}, save the spot",
 )
 SETSITE_ID = (
     "jadikan ini lokasi {company}", "ini lokasi {company}", "simpan lokasi saya sebagai {company}",
@@ -383,6 +385,8 @@ SETSITE_ID = (
     "pakai lokasi saya untuk {company}", "pin {company} di sini", "{company} ada di sini",
     "simpan titik lokasi {company}", "atur lokasi {company}", "catat koordinat {company} di sini",
     "ubah lokasi {company} ke tempat saya sekarang", "lokasi {company} disini ya",
+    "simpan titik {company}",
+    "tandai posisi ini {company}",
 )
 
 
@@ -513,6 +517,8 @@ PLAN_EN = (
     "what's my visit route today", "route my customer visits", "which customers should I see "
     "today", "customers to visit today in order", "give me today's visit route",
     "plan my route for today's visits", "where should I go today", "best route for my visits",
+    "best route for today",
+    "order my visits today",
 )
 PLAN_ID = (
     "rencanakan hari saya", "rencana kunjungan hari ini", "buatkan rute hari ini",
@@ -524,6 +530,9 @@ PLAN_ID = (
     "rute kunjungan saya hari ini", "bikinin rute kunjungan dong", "atur rute kunjungan",
     "pelanggan yang dikunjungi hari ini", "hari ini kunjungi siapa aja", "rute terbaik kunjungan",
     "mau ke mana aja hari ini", "urutkan kunjungan pelanggan hari ini",
+    "urutan kunjungan saya",
+    "susun jadwal kunjungan hari ini",
+    "rute kunjungan saya hari ini",
 )
 
 

@@ -678,6 +678,8 @@ AREA_CONTACTS_EN = (
     "export the contacts of {region}", "contacts in the {text} industry",
     "which contacts do we have in {region}", "contact list for {region}",
     "{region} contacts please", "contacts at {text} companies in {region}",
+    "people we know in {region}",
+    "all the contacts around {region}",
 )
 AREA_CONTACTS_ID = (
     "kontak di {region}", "kontak di wilayah {region}", "daftar kontak di {region}",

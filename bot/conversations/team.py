@@ -317,6 +317,9 @@ COVERAGE_EN = (
     "how busy are my reps", "team coverage this week", "show coverage and workload",
     "which accounts are not contacted in my team", "my team's visits this week",
     "coverage view", "team load", "how loaded is my team", "show the team's workload chart",
+    "who has too many accounts",
+    "who is overloaded on my team",
+    "workload per rep",
 )
 COVERAGE_ID = (
     "cakupan tim", "tampilkan cakupan tim saya", "beban kerja tim", "gimana tim saya",
@@ -325,6 +328,9 @@ COVERAGE_ID = (
     "seberapa sibuk sales saya", "akun yang belum dihubungi di tim saya",
     "tolong tampilkan cakupan tim", "grafik beban kerja tim", "coverage tim dong",
     "beban tim gimana", "kinerja kunjungan tim minggu ini",
+    "siapa yang paling sibuk di tim",
+    "beban kerja per sales",
+    "siapa yang kebanyakan akun",
 )
 OPTIMISE_EN = (
     "optimise my team", "optimize my team", "balance my team's workload", "rebalance my team",
@@ -333,6 +339,8 @@ OPTIMISE_EN = (
     "spread the workload more evenly", "my team is unbalanced, fix it",
     "propose moves for my team", "reassign neglected accounts", "balance the leads",
     "optimise territories of my team",
+    "distribute the work evenly",
+    "rebalance accounts between my reps",
 )
 OPTIMISE_ID = (
     "optimalkan tim saya", "seimbangkan beban tim saya", "ratakan beban kerja tim",
@@ -341,6 +349,8 @@ OPTIMISE_ID = (
     "tolong seimbangkan tim", "bagi rata kerjaan tim", "siapa yang harus ambil alih akun",
     "optimalkan wilayah tim saya", "seimbangkan lead di tim", "rapikan beban sales saya",
     "optimisasi tim",
+    "bagi rata kerjaan tim",
+    "bagi ulang akun antar sales",
 )
 
 

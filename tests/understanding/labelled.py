@@ -15,10 +15,11 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.conversations.registry import Registry
 from bot.conversations.understanding.classifier import NONE
 from bot.conversations.understanding.understander import Understander, Understanding
 from core.contact_index import ContactIndex
-from core.models import Company, Contact
+from core.models import Company, Contact, Role
 
 HERE = Path(__file__).resolve().parent
 # Intents that share a flow and an answer are told apart in the table but the customer gets
@@ -76,16 +77,38 @@ def predicted_intent(u: Understanding) -> str:
     return u.intent or NONE
 
 
+ROLE_ORDER = (Role.REP, Role.MANAGER, Role.TECHNICIAN, Role.ADMIN)
+
+
+def asker_of(intent: str, understander: Understander, registry: Registry | None) -> Role:
+    """Who would ask this: the first of rep, manager, technician, admin whose role may use
+    the labelled intent's flow (a rep for chatter)."""
+    phrasing = understander.phrasings.get(intent)
+    flow = registry.flows.get(phrasing.flow) if registry and phrasing else None
+    if flow is None:
+        return Role.REP
+    return next((r for r in ROLE_ORDER if r in flow.roles), Role.REP)
+
+
 def evaluate(understander: Understander, session: Session, index: ContactIndex,
-             items: list[Labelled]) -> Result:
-    """Understand every item; count intents and slots found right."""
+             items: list[Labelled], registry: Registry | None = None) -> Result:
+    """Understand every item, as its asker (the engine scores only the intents the user's
+    role may use; without a registry, every intent); count intents and slots found right."""
+    allowed: dict[Role, frozenset[str]] = {}
+    if registry is not None:
+        for role in ROLE_ORDER:
+            allowed[role] = frozenset(
+                n for n, p in understander.phrasings.items()
+                if p.flow in registry.flows and role in registry.flows[p.flow].roles)
     names = {("company", cid): name for cid, name in session.execute(
         select(Company.id, Company.name))}
     names.update({("contact", cid): name for cid, name in session.execute(
         select(Contact.id, Contact.name))})
     result = Result()
     for item in items:
-        u = understander.understand(item.text, session, index)
+        keep = allowed.get(asker_of(item.intent, understander, registry))
+        u = understander.understand(item.text, session, index,
+                                    keep.__contains__ if keep is not None else None)
         result.seconds.append(u.seconds)
         result.total += 1
         got = predicted_intent(u)

@@ -40,10 +40,11 @@ def test_intents_and_slots_of_the_labelled_set(app: App) -> None:
     with app.db.session() as session:
         index = app.services.contacts
         index.sync(session)
-        result = evaluate(understander, session, index, items)
+        result = evaluate(understander, session, index, items, app.registry)
         per_language = {
             lang: evaluate(understander, session, index, [i for i in items
-                                                          if i.language == lang])
+                                                          if i.language == lang],
+                           app.registry)
             for lang in ("en", "id")}
     report = "\n".join(result.errors[:60])
     assert result.intent_accuracy >= 0.95, f"{result.intent_accuracy:.3f}\n{report}"

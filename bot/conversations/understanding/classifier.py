@@ -76,10 +76,11 @@ class Scored:
         return self.probs.get(intent, 0.0)
 
     def only(self, allowed: Callable[[str], bool]) -> Scored:
-        """The same scores among the intents `allowed` keeps (and "none"); not renormalised:
-        what went to intents the user may not use stays doubt."""
-        return Scored(tuple((i, p) for i, p in self.ranked if i == NONE or allowed(i)),
-                      self.probs)
+        """The same scores among the intents `allowed` keeps (and "none"), renormalised: what
+        a rep means by "my route today" is their day plan, not the technicians' jobs."""
+        kept = [(i, p) for i, p in self.ranked if i == NONE or allowed(i)]
+        total = sum(p for _, p in kept) or 1.0
+        return Scored(tuple((i, p / total) for i, p in kept), self.probs)
 
     @property
     def second(self) -> tuple[str, float]:
