@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, goto
+from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, goto, intent
 from bot.conversations.messages import Button, Incoming, Reply, button_rows
 from bot.conversations.registry import Registry
 from bot.conversations.understanding.intents import Phrasings
@@ -828,3 +828,8 @@ def register(registry: Registry) -> None:
                                group_ok=False))
     for phrasing in PHRASINGS:
         registry.add_phrasings(phrasing)
+    # A contact typed as one line ("add Hadi Effendi, purchasing at Utama Indah, 0812 3456
+    # 789") is fixed syntax: a name, a comma, what is known of them.
+    registry.add_intent(intent(
+        "newcontact", r"^(?:please\s+|tolong\s+)?(?:add|new contact|tambah(?:kan|in)?|"
+        r"kontak baru|simpan kontak)\s+[^,\d]{3,60},\s*\S.*$", priority=20))

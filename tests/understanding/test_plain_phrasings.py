@@ -1,0 +1,33 @@
+"""The questions and tasks the other issues added, asked in plain words (English and
+Indonesian) instead of their slash commands: each reaches its flow."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.chat import CollectingChat, texts
+
+
+@pytest.mark.parametrize(("login", "message", "expect"), [
+    ("budi", "add Hadi Effendi, purchasing at Sinar Jaya Abadi, 0812 3456 789",
+     "Hadi Effendi"),
+    ("budi", "tambah perusahaan baru Kopi Kenangan", "Kopi Kenangan ada di kota mana?"),
+    ("budi", "plan my day", "🗺 Your day"),
+    ("budi", "rencanakan hari saya", "🗺 Hari Anda"),
+    ("budi", "customers near me", "Share your location"),
+    ("maya", "optimise my team", "Proposal for Java West"),
+    ("maya", "how is my team doing", "Coverage of Java West"),
+    ("maya", "contacts in Jakarta", "📍 Jakarta"),
+    ("maya", "kontak di wilayah Bandung", "📍 Bandung"),
+    ("maya", "customers in manufacturing in Java West", "Manufacturing in Java West"),
+    ("budi", "configure a solution for Sinar Jaya Abadi",
+     "What should the solution be for Sinar Jaya Abadi?"),
+    ("maya", "what is waiting for my approval", "Nothing waits for your decision."),
+    ("admin", "show our company details", "Company details on every quote"),
+    ("budi", "change Hendro Wibisono's phone", "What do you want to change?"),
+    ("maya", "merge Hendro Wibisono", "into which record?"),
+])
+async def test_asked_in_plain_words(chat: CollectingChat, login: str, message: str,
+                                    expect: str) -> None:
+    out = texts(await chat.as_user(login).say(message))
+    assert expect in out, out[:300]
