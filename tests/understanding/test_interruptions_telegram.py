@@ -23,3 +23,18 @@ async def test_the_conversation_on_telegram(app: App, fake: FakeTelegram,
     check(transcript)
 
 
+
+
+async def test_a_group_message_counts_when_it_mentions_the_bot(app: App, fake: FakeTelegram,
+                                                               door: TelegramDoor) -> None:
+    import asyncio
+
+    link(app, "budi", BUDI_TG)
+    group = fake.group_chat(-100555, "Java West sales")
+    fake.send_text(BUDI_TG, "who handles Sinar Jaya Abadi?", chat=group)  # chatter
+    await asyncio.sleep(1.5)
+    assert fake.sent_to(group["id"]) == []
+    fake.send_text(BUDI_TG, "@sfa_test_bot who handles Sinar Jaya Abadi?", chat=group)
+    await fake.wait_for(lambda: len(fake.sent_to(group["id"])) > 0, 10)
+    answer = fake.sent_to(group["id"])[0]["text"]
+    assert "private chat" in answer  # understood, and customer data kept out of the group
