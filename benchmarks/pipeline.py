@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select, text  # noqa: E402
 
 import core.models  # noqa: E402, F401
+from core import leads as lead_svc  # noqa: E402
 from core import pipeline, territory  # noqa: E402
 from core.db import Database  # noqa: E402
 from core.models import Base, Company, Deal, Role, Stage, User  # noqa: E402
@@ -92,7 +93,7 @@ def run(url: str, leads: int, reps: int, samples: int) -> dict:
     allocated = 0
     while True:
         with db.session() as s:
-            n = territory.allocate_unclaimed(s, NOW + timedelta(hours=2))
+            n = lead_svc.allocate_unclaimed(s, NOW + timedelta(hours=2))
         if n == 0:
             break
         allocated += n
@@ -112,14 +113,14 @@ def run(url: str, leads: int, reps: int, samples: int) -> dict:
         t0 = time.perf_counter()
         with db.session() as s:
             admin = s.scalars(select(User).where(User.login == "admin")).one()
-            deal = territory.create_lead(s, admin, company=s.get(Company, company_ids[i % 200]),
+            deal = lead_svc.create_lead(s, admin, company=s.get(Company, company_ids[i % 200]),
                                          need="bench", source="web", now=NOW).deal
             deal_id = deal.id
         create_t.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         with db.session() as s:
             rep = s.scalars(select(User).where(User.login == f"rep{i % reps}")).one()
-            assert territory.claim_lead(s, rep, deal_id, NOW).won
+            assert lead_svc.claim_lead(s, rep, deal_id, NOW).won
         claim_t.append(time.perf_counter() - t0)
     results["create_lead"] = stats(create_t)
     results["claim_lead"] = stats(claim_t)
@@ -152,7 +153,7 @@ def run(url: str, leads: int, reps: int, samples: int) -> dict:
     for _ in range(5):
         t0 = time.perf_counter()
         with db.session() as s:
-            due = len(territory.due_escalations(s, NOW + timedelta(days=3), limit=100_000))
+            due = len(lead_svc.due_escalations(s, NOW + timedelta(days=3), limit=100_000))
         due_t.append(time.perf_counter() - t0)
     results["due_escalations"] = {**stats(due_t), "due": due}
     db.dispose()

@@ -23,6 +23,7 @@ from sqlalchemy import and_, case, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, DomainError, Forbidden, NotFound
+from core.leads import LEAD_STAGES, reassign
 from core.models import (
     OPEN_STAGES,
     Activity,
@@ -42,7 +43,7 @@ from core.models.coverage import OwnershipMove
 from core.notices import enqueue_notice
 from core.pipeline import rules as stage_rules
 from core.teams import team_of
-from core.territory import LEAD_STAGES, industries_of, setting
+from core.territory import industries_of, setting
 
 IDLE_DAYS = (30, 60, 90)
 MOVE_IDLE_DAYS = 60  # an account not contacted for this long may be moved
@@ -589,8 +590,6 @@ def _apply_account(session: Session, user: User, company_id: int, src: int | Non
 
 def _apply_lead(session: Session, user: User, deal_id: int, src: int | None,
                 target: User | None, now: datetime) -> Applied:
-    from core.territory import reassign
-
     deal = session.get(Deal, deal_id)
     if deal is None:
         raise NotFound("coverage.gone")
@@ -647,7 +646,7 @@ def _record(session: Session, user: User, move: Move, now: datetime, *,
     session.add(row)
     session.flush()
     for role, uid in (("from", move.from_id), ("to", move.to_id)):
-        # A lead's new owner is told by the lead's own notice (core.territory.reassign).
+        # A lead's new owner is told by the lead's own notice (core.leads.reassign).
         if uid is None or uid == user.id or (move.kind == "lead" and role == "to"):
             continue
         enqueue_notice(session, kind="coverage.moved", reason=f"move:{row.id}:{role}",

@@ -819,7 +819,7 @@ class LeadImporter:
                 "need": need, "source": source, "amount": parse_amount(row.get("amount"))}
 
     def upsert(self, session: Session, values: dict[str, Any]) -> str:
-        from core.territory import create_lead
+        from core.leads import create_lead
 
         company = session.get(Company, values["company_id"])
         assert company is not None

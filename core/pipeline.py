@@ -569,11 +569,3 @@ def _register() -> None:
 
 _register()
 
-
-# The escalation sweep lives in core.territory; importing it here registers it with
-# core.sweeps (SWEEP_MODULES lists core.pipeline).
-def _load_territory() -> None:
-    import core.territory  # noqa: F401
-
-
-_load_territory()

@@ -18,7 +18,7 @@ SweepFn = Callable[[Session, datetime], int]
 
 # Core modules that define sweeps (imported by all_sweeps()).
 SWEEP_MODULES: tuple[str, ...] = (
-    "core.pipeline",
+    "core.leads",
     "core.followups",
     "core.fieldservice",
     "core.knowledge",

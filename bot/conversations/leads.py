@@ -44,6 +44,7 @@ from bot.conversations.registry import Registry
 from bot.conversations.team import csv_bytes
 from bot.conversations.understanding.intents import Phrasings
 from bot.i18n import N_, Translator, register_errors
+from core import leads
 from core import territory as svc
 from core.contacts import find_companies
 from core.models import Company, Contact, Deal, NoticeRow, Role, Stage, Territory, User
@@ -327,7 +328,7 @@ def _record(ctx: Ctx, company: Company | None, contact: Contact | None, need: st
     t = ctx.t
     if company is None:
         return _ask_company(ctx)
-    lead = svc.create_lead(ctx.session, ctx.user, company=company, contact=contact,
+    lead = leads.create_lead(ctx.session, ctx.user, company=company, contact=contact,
                            need=need, source=source, amount=amount, now=ctx.now)
     text = t("Lead #{id} recorded: {title}.", id=lead.deal.id, title=lead.deal.title)
     if lead.queued or lead.territory is None:
@@ -344,7 +345,7 @@ def _record(ctx: Ctx, company: Company | None, contact: Contact | None, need: st
 # -- claims and manager actions -------------------------------------------------------------
 async def claim_action(ctx: Ctx, arg: str) -> Step:
     t = ctx.t
-    result = svc.claim_lead(ctx.session, ctx.user, arg, ctx.now)
+    result = leads.claim_lead(ctx.session, ctx.user, arg, ctx.now)
     if result.won:
         return done(t("✅ {name} took lead #{id} ({title}).", name=ctx.user.name,
                       id=result.deal.id, title=result.deal.title))
@@ -357,7 +358,7 @@ async def claim_action(ctx: Ctx, arg: str) -> Step:
 
 
 def _rep_buttons(session: Session, deal: Deal, now) -> list[Button]:
-    reps = svc.eligible_reps(session, deal.territory_id, now) if deal.territory_id else []
+    reps = leads.eligible_reps(session, deal.territory_id, now) if deal.territory_id else []
     if not reps and deal.team_id:
         reps = list(session.scalars(select(User).where(
             User.team_id == deal.team_id, User.role == Role.REP.value, User.active)
@@ -384,21 +385,21 @@ async def give_action(ctx: Ctx, arg: str) -> Step:
     rep = ctx.session.get(User, int(user_id)) if user_id.isdigit() else None
     if rep is None:
         return done(t("That button is no longer valid."))
-    deal = svc.reassign(ctx.session, ctx.user, deal_id, rep.login, ctx.now)
+    deal = leads.reassign(ctx.session, ctx.user, deal_id, rep.login, ctx.now)
     assert deal.contact_by is not None  # a reassigned lead always gets a contact-by date
     return done(t("Lead #{id} now belongs to {name}; contact by {when}.", id=deal.id,
                   name=rep.name, when=t.datetime(deal.contact_by)))
 
 
 async def extend_action(ctx: Ctx, arg: str) -> Step:
-    deal = svc.extend_contact_by(ctx.session, ctx.user, arg, ctx.now)
+    deal = leads.extend_contact_by(ctx.session, ctx.user, arg, ctx.now)
     assert deal.contact_by is not None  # extending sets it
     return done(ctx.t("Lead #{id}: contact by moved to {when}.", id=deal.id,
                       when=ctx.t.datetime(deal.contact_by)))
 
 
 async def remind_action(ctx: Ctx, arg: str) -> Step:
-    deal = svc.remind_rep(ctx.session, ctx.user, arg, ctx.now)
+    deal = leads.remind_rep(ctx.session, ctx.user, arg, ctx.now)
     owner = ctx.session.get(User, deal.owner_id) if deal.owner_id is not None else None
     return done(ctx.t("I reminded {name} about lead #{id}.",
                       name=owner.name if owner is not None else "-", id=deal.id))

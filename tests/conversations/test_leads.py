@@ -11,8 +11,7 @@ from sqlalchemy import select
 
 from bot.app import App
 from bot.i18n import Translator
-from core import approvals
-from core import territory as svc
+from core import approvals, leads
 from core.db import Database
 from core.models import ApprovalRequest, Company, Deal, NoticeRow, Team, User
 from tests.support.chat import CollectingChat, texts
@@ -97,13 +96,13 @@ async def test_escalation_buttons_for_the_manager(app: App, chat: CollectingChat
         admin = s.scalars(select(User).where(User.login == "admin")).one()
         sari = s.scalars(select(User).where(User.login == "sari")).one()
         company = s.scalars(select(Company).where(Company.name == "Sinar Jaya Abadi")).one()
-        deal = svc.create_lead(s, admin, company=company, need="CCTV", source="web",
+        deal = leads.create_lead(s, admin, company=company, need="CCTV", source="web",
                                now=now).deal
-        svc.claim_lead(s, sari, deal.id, now)
+        leads.claim_lead(s, sari, deal.id, now)
         deal_id = deal.id
     later = now + timedelta(days=2)
     with database.session() as s:
-        assert svc.escalate_uncontacted(s, later) >= 1
+        assert leads.escalate_uncontacted(s, later) >= 1
     reply = _render(app, database, "lead.escalation", "maya", deal_id)
     assert "was not contacted in time" in reply.text
     assert [b.label for b in reply.buttons[0]] == ["Reassign", "Extend", "Remind the rep"]
@@ -185,7 +184,7 @@ async def test_manager_sees_the_lead_queue_and_assigns(chat: CollectingChat,
         nowhere = Company(name="Nowhere Ltd", city="Atlantis", created_at=now, updated_at=now)
         s.add(nowhere)
         s.flush()
-        deal_id = svc.create_lead(s, budi, company=nowhere, need="x", source="web",
+        deal_id = leads.create_lead(s, budi, company=nowhere, need="x", source="web",
                                   now=now).deal.id
     maya = chat.as_user("maya")
     r = await maya.say("/leads")

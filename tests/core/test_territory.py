@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core import leads
 from core import territory as svc
 from core.activities import log_activity
 from core.clock import ManualClock
@@ -54,7 +55,7 @@ def test_new_lead_is_matched_and_announced_with_a_claim_window(
     now = clock.now()
     with database.session() as s:
         team, terr, company = make_bali(s, now)
-        lead = svc.create_lead(s, user(s, "admin"), company=company, need="wifi for 200 rooms",
+        lead = leads.create_lead(s, user(s, "admin"), company=company, need="wifi for 200 rooms",
                                source="website", now=now)
         assert lead.territory.id == terr.id and lead.announced and not lead.queued
         deal = lead.deal
@@ -64,8 +65,8 @@ def test_new_lead_is_matched_and_announced_with_a_claim_window(
         ann = s.get(LeadAnnouncement, deal.id)
         assert ann.claim_until == now + timedelta(minutes=60)
         # before the window closes nothing is allocated; after it, the rule allocates
-        assert svc.allocate_unclaimed(s, now + timedelta(minutes=59)) == 0
-        assert svc.allocate_unclaimed(s, now + timedelta(minutes=60)) == 1
+        assert leads.allocate_unclaimed(s, now + timedelta(minutes=59)) == 0
+        assert leads.allocate_unclaimed(s, now + timedelta(minutes=60)) == 1
         assert deal.owner_id is not None and deal.stage == "lead_allocated"
         assert s.get(LeadAnnouncement, deal.id).how == "rule"
         assert s.scalars(select(NoticeRow).where(NoticeRow.kind == "lead.assigned")).one()
@@ -79,7 +80,7 @@ def test_no_territory_goes_to_the_managers_queue(database: Database, world: Demo
         company = Company(name="Nowhere Ltd", city="Atlantis", created_at=now, updated_at=now)
         s.add(company)
         s.flush()
-        lead = svc.create_lead(s, budi, company=company, need="x", source="event", now=now)
+        lead = leads.create_lead(s, budi, company=company, need="x", source="event", now=now)
         assert lead.queued and lead.deal.owner_id is None
         notice = s.scalars(select(NoticeRow).where(NoticeRow.kind == "lead.unassigned")).one()
         assert notice.recipient_user_id == user(s, "maya").id
@@ -91,7 +92,7 @@ def test_twenty_concurrent_claims_have_exactly_one_winner(database: Database,
     now = clock.now()
     with database.session() as s:
         _team, _terr, company = make_bali(s, now, reps=20)
-        deal_id = svc.create_lead(s, user(s, "admin"), company=company, need="x",
+        deal_id = leads.create_lead(s, user(s, "admin"), company=company, need="x",
                                   source="web", now=now).deal.id
     barrier = threading.Barrier(20)
     results: list[object] = [None] * 20
@@ -100,7 +101,7 @@ def test_twenty_concurrent_claims_have_exactly_one_winner(database: Database,
         barrier.wait()
         try:
             with database.session() as s:
-                r = svc.claim_lead(s, user(s, f"bali{i}"), deal_id, now)
+                r = leads.claim_lead(s, user(s, f"bali{i}"), deal_id, now)
                 results[i] = (r.won, r.owner.login if r.owner else None)
         except BaseException as exc:  # collected for the assertion
             results[i] = exc
@@ -127,10 +128,10 @@ def test_claims_from_outside_the_territory_are_refused(database: Database, world
     now = clock.now()
     with database.session() as s:
         _team, _terr, company = make_bali(s, now)
-        deal = svc.create_lead(s, user(s, "admin"), company=company, need="x", source="w",
+        deal = leads.create_lead(s, user(s, "admin"), company=company, need="x", source="w",
                                now=now).deal
         with pytest.raises(Forbidden):
-            svc.claim_lead(s, user(s, "budi"), deal.id, now)
+            leads.claim_lead(s, user(s, "budi"), deal.id, now)
         assert deal.owner_id is None
 
 
@@ -155,7 +156,7 @@ def test_allocation_is_fair_over_1000_leads_with_cap_and_away(database: Database
     later = now + timedelta(hours=2)
     with database.session() as s:
         total = 0
-        while (n := svc.allocate_unclaimed(s, later)) > 0:
+        while (n := leads.allocate_unclaimed(s, later)) > 0:
             total += n
         assert total == 1000
         counts = dict(s.execute(select(User.login, func.count(Deal.id)).join(
@@ -175,9 +176,9 @@ def test_everyone_at_cap_sends_the_lead_to_the_queue(database: Database, world: 
         _team, _terr, company = make_bali(s, now, reps=1)
         user(s, "bali0").lead_cap = 1
         admin = user(s, "admin")
-        a = svc.create_lead(s, admin, company=company, need="a", source="w", now=now).deal
-        b = svc.create_lead(s, admin, company=company, need="b", source="w", now=now).deal
-        assert svc.allocate_unclaimed(s, now + timedelta(hours=1)) == 1
+        a = leads.create_lead(s, admin, company=company, need="a", source="w", now=now).deal
+        b = leads.create_lead(s, admin, company=company, need="b", source="w", now=now).deal
+        assert leads.allocate_unclaimed(s, now + timedelta(hours=1)) == 1
         assert a.owner_id is not None and b.owner_id is None
         assert s.get(LeadAnnouncement, b.id).status == "queue"
         queued = s.scalars(select(NoticeRow).where(NoticeRow.kind == "lead.unassigned")).one()
@@ -186,11 +187,11 @@ def test_everyone_at_cap_sends_the_lead_to_the_queue(database: Database, world: 
 
 def test_contact_by_skips_the_weekend() -> None:
     tz = "Asia/Jakarta"
-    friday = svc.contact_by_date(FRIDAY_4PM, tz, 1)
+    friday = leads.contact_by_date(FRIDAY_4PM, tz, 1)
     assert friday == FRIDAY_4PM + timedelta(days=3)  # Monday 16:00
-    saturday = svc.contact_by_date(FRIDAY_4PM + timedelta(days=1), tz, 1)
+    saturday = leads.contact_by_date(FRIDAY_4PM + timedelta(days=1), tz, 1)
     assert saturday == datetime(2026, 3, 10, 2, 0, tzinfo=UTC)  # Tuesday 09:00 Jakarta
-    monday = svc.contact_by_date(FRIDAY_4PM + timedelta(days=3), tz, 2)
+    monday = leads.contact_by_date(FRIDAY_4PM + timedelta(days=3), tz, 2)
     assert monday == FRIDAY_4PM + timedelta(days=5)  # Wednesday
 
 
@@ -199,32 +200,32 @@ def test_escalation_is_due_after_the_weekend_once_and_not_after_a_call(
     with database.session() as s:
         _team, _terr, company = make_bali(s, FRIDAY_4PM)
         admin = user(s, "admin")
-        d1 = svc.create_lead(s, admin, company=company, need="a", source="w",
+        d1 = leads.create_lead(s, admin, company=company, need="a", source="w",
                              now=FRIDAY_4PM).deal
         rep = user(s, "bali2")
-        assert svc.claim_lead(s, rep, d1.id, FRIDAY_4PM).won
+        assert leads.claim_lead(s, rep, d1.id, FRIDAY_4PM).won
         assert d1.contact_by == FRIDAY_4PM + timedelta(days=3)
         d1_id = d1.id
     saturday = FRIDAY_4PM + timedelta(days=1)
     monday_due = FRIDAY_4PM + timedelta(days=3)
     with database.session() as s:
         def due(at: datetime) -> bool:  # (the demo world has due leads of its own)
-            return d1_id in {d.id for d in svc.due_escalations(s, at)}
+            return d1_id in {d.id for d in leads.due_escalations(s, at)}
 
         assert not due(saturday)
         assert not due(monday_due - timedelta(minutes=1))
         assert due(monday_due)
-        assert svc.escalate_uncontacted(s, monday_due) >= 1
-        assert svc.escalate_uncontacted(s, monday_due + timedelta(minutes=5)) == 0  # once
+        assert leads.escalate_uncontacted(s, monday_due) >= 1
+        assert leads.escalate_uncontacted(s, monday_due + timedelta(minutes=5)) == 0  # once
         notice = next(n for n in s.scalars(select(NoticeRow).where(
             NoticeRow.kind == "lead.escalation")) if n.params["deal_id"] == d1_id)
         assert notice.recipient_user_id == user(s, "made").id
         assert notice.key.endswith(f"lead:{d1_id}:contact_by:2026-03-09")
         # the manager extends by a working day: due again on Tuesday, a new notice
-        svc.extend_contact_by(s, user(s, "made"), d1_id, monday_due)
+        leads.extend_contact_by(s, user(s, "made"), d1_id, monday_due)
         assert not due(monday_due + timedelta(hours=1))
         tuesday = monday_due + timedelta(days=1)
-        assert svc.escalate_uncontacted(s, tuesday) == 1
+        assert leads.escalate_uncontacted(s, tuesday) == 1
         # a logged call settles it
         deal = s.get(Deal, d1_id)
         log_activity(s, user(s, "bali2"), company=deal.company, contact=None, kind="call",
@@ -238,19 +239,19 @@ def test_manager_reassigns_and_reminds_reps_cannot(database: Database, world: De
     now = clock.now()
     with database.session() as s:
         _team, _terr, company = make_bali(s, now)
-        deal = svc.create_lead(s, user(s, "admin"), company=company, need="a", source="w",
+        deal = leads.create_lead(s, user(s, "admin"), company=company, need="a", source="w",
                                now=now).deal
-        svc.claim_lead(s, user(s, "bali1"), deal.id, now)
+        leads.claim_lead(s, user(s, "bali1"), deal.id, now)
         with pytest.raises(Forbidden):
-            svc.reassign(s, user(s, "bali1"), deal.id, "bali2", now)
+            leads.reassign(s, user(s, "bali1"), deal.id, "bali2", now)
         with pytest.raises(NotFound):  # another team's manager does not even see it
-            svc.reassign(s, user(s, "maya"), deal.id, "bali2", now)
+            leads.reassign(s, user(s, "maya"), deal.id, "bali2", now)
         later = now + timedelta(hours=3)
-        svc.reassign(s, user(s, "made"), deal.id, "bali2", later)
+        leads.reassign(s, user(s, "made"), deal.id, "bali2", later)
         assert deal.owner_id == user(s, "bali2").id and deal.allocated_at == later
         with pytest.raises(DomainError):
-            svc.reassign(s, user(s, "made"), deal.id, "bali2", later)
-        svc.remind_rep(s, user(s, "made"), deal.id, later)
+            leads.reassign(s, user(s, "made"), deal.id, "bali2", later)
+        leads.remind_rep(s, user(s, "made"), deal.id, later)
         reminder = s.scalars(select(NoticeRow).where(NoticeRow.kind == "lead.reminder")).one()
         assert reminder.recipient_user_id == user(s, "bali2").id
 

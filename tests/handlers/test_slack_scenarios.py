@@ -167,7 +167,7 @@ async def test_team_channel_and_a_claim_race(app: App, door: SlackDoor,
 async def test_a_real_lead_announced_in_the_team_channel_and_claimed_once(
         app: App, door: SlackDoor, users: dict[str, SlackUser], fake: FakeSlack,
         slack: SignedSlack) -> None:
-    from core import territory
+    from core import leads
     from tests.scheduler.support import clean_slate, make_scheduler
 
     clean_slate(app)
@@ -178,7 +178,7 @@ async def test_a_real_lead_announced_in_the_team_channel_and_claimed_once(
     with app.db.session() as session:
         maya = session.scalar(select(User).where(User.login == "maya"))
         company = session.scalar(select(Company).where(Company.name == "Sinar Jaya Abadi"))
-        lead = territory.create_lead(session, maya, company=company, now=app.clock.now(),
+        lead = leads.create_lead(session, maya, company=company, now=app.clock.now(),
                                      need="20 laptops")
         assert lead.announced
         deal_id = lead.deal.id

@@ -235,7 +235,7 @@ async def test_team_channel_and_a_claim_race(app: App, fake: FakeTelegram,
 
 async def test_a_real_lead_announced_in_the_team_channel_and_claimed_once(
         app: App, fake: FakeTelegram, door: TelegramDoor) -> None:
-    from core import territory
+    from core import leads
     from tests.scheduler.support import clean_slate, make_scheduler
 
     _users(app, fake)
@@ -247,7 +247,7 @@ async def test_a_real_lead_announced_in_the_team_channel_and_claimed_once(
         maya = session.scalar(select(User).where(User.login == "maya"))
         company = session.scalar(select(Company).where(Company.name == "Sinar Jaya Abadi"))
         assert maya is not None and company is not None
-        lead = territory.create_lead(session, maya, company=company, now=app.clock.now(),
+        lead = leads.create_lead(session, maya, company=company, now=app.clock.now(),
                                      need="20 laptops")
         assert lead.announced
         deal_id = lead.deal.id
