@@ -114,7 +114,7 @@ def run(url: str, leads: int, reps: int, samples: int) -> dict:
         with db.session() as s:
             admin = s.scalars(select(User).where(User.login == "admin")).one()
             deal = lead_svc.create_lead(s, admin, company=s.get(Company, company_ids[i % 200]),
-                                         need="bench", source="web", now=NOW).deal
+                                        need="bench", source="web", now=NOW).deal
             deal_id = deal.id
         create_t.append(time.perf_counter() - t0)
         t0 = time.perf_counter()

@@ -1,5 +1,6 @@
 """Follow-up management: reminders, snooze/done, pre-visit briefs, the morning plan, quiet
-hours, complaints with SLA escalation, delivery schedules and thank-you notes.
+hours, thank-you notes and the drafts a rep sends a customer (complaints are
+core.complaints, promised deliveries core.deliveries).
 
 Everything here is rules and records; the words are written by the bot's renderers
 (bot/conversations/followups.py). Times are aware UTC; local times are computed with
@@ -19,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from core.approvals import count_waiting
-from core.errors import Conflict, DomainError, Forbidden, NotFound
+from core.errors import Conflict, DomainError, NotFound
 from core.models import (
     OPEN_STAGES,
     Activity,
@@ -34,14 +35,19 @@ from core.models import (
     NoticeStatus,
     Role,
     Stage,
-    Team,
     User,
 )
 from core.models.base import UTCDateTime
 from core.models.derived import SweepMark
 from core.models.quotes import Quote
-from core.models.scheduling import Complaint, CustomerMessage, DeliverySchedule
-from core.notices import cancel_notices, enqueue_notice, notice_key
+from core.models.scheduling import Complaint, CustomerMessage
+from core.notices import (
+    cancel_notices,
+    enqueue_notice,
+    enqueue_notices,
+    existing_keys,
+    notice_key,
+)
 from core.scope import company_visible
 from core.sweeps import sweep
 
@@ -53,14 +59,6 @@ SNOOZE_TOMORROW_AT = time(9, 0)
 BRIEF_BEFORE = timedelta(minutes=30)
 DUE_LOOKBACK = timedelta(days=1)  # older overdue follow-ups appear in the morning plan
 MEETING_KINDS = frozenset({"meeting", "demo", "visit", "presentation"})
-# Complaint severity -> time to resolve before the manager is pinged.
-COMPLAINT_SLA: dict[str, timedelta] = {
-    "critical": timedelta(hours=4),
-    "high": timedelta(hours=24),
-    "medium": timedelta(hours=72),
-    "low": timedelta(days=7),
-}
-DELIVERY_NOTICE_BEFORE = timedelta(hours=24)
 THANKS_WITHIN = timedelta(days=3)
 
 
@@ -160,38 +158,6 @@ def open_followups(session: Session, user: User, *, limit: int = 20) -> list[Fol
         .order_by(func.coalesce(FollowUp.snoozed_until, FollowUp.due_at)).limit(limit)))
 
 
-def _existing_keys(session: Session, keys: list[str]) -> set[str]:
-    found: set[str] = set()
-    for i in range(0, len(keys), 500):
-        found.update(session.scalars(select(NoticeRow.key).where(
-            NoticeRow.key.in_(keys[i:i + 500]))))
-    return found
-
-
-def _enqueue_many(session: Session, items: list[dict], now: datetime) -> int:
-    """Enqueue user notices whose key is not there yet: what enqueue_notice does, as batched
-    INSERT ... ON CONFLICT (key) DO NOTHING RETURNING (a sweep may find 10k); returns how
-    many were new."""
-    if not items:
-        return 0
-    rows = [dict(recipient_user_id=item["recipient_user_id"], channel_platform=None,
-                 channel_id=None, kind=item["kind"],
-                 key=notice_key(item["reason"], user_id=item["recipient_user_id"]),
-                 params=dict(item.get("params") or {}), urgent=bool(item.get("urgent")),
-                 due_at=item["due_at"], status=NoticeStatus.PENDING.value, attempts=0,
-                 claimed_by=None, claimed_until=None, last_error=None, sent_at=None,
-                 created_at=now)
-            for item in items]
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    table: Any = NoticeRow.__table__
-    # Core, not the ORM's bulk insert: a third of the cost for 10k rows.
-    done = session.connection().execute(
-        insert(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.id),
-        rows)
-    return len(done.all())
-
-
 # The due sweep keeps a high-water mark in the database (core.models.derived.SweepMark,
 # written in the sweep's own transaction): the time of its last run (every follow-up due by
 # then was seen) and the highest follow-up id then. A run reads what fell due since (by the
@@ -286,7 +252,7 @@ def meeting_briefs(session: Session, now: datetime) -> int:
                   reason=f"followup:{fid}:brief:{int(due_at.timestamp())}",
                   recipient_user_id=user_id, due_at=due_at - BRIEF_BEFORE, urgent=True,
                   params={"followup_id": fid}) for fid, user_id, due_at in rows]
-    return _enqueue_many(session, items, now)
+    return enqueue_notices(session, items, now)
 
 
 @dataclass
@@ -371,7 +337,7 @@ def morning_plans(session: Session, now: datetime) -> int:
             candidates.append((user, day, at))
     if not candidates:
         return 0
-    existing = _existing_keys(session, [notice_key(f"morning:{day.isoformat()}", user_id=u.id)
+    existing = existing_keys(session, [notice_key(f"morning:{day.isoformat()}", user_id=u.id)
                                         for u, day, _ in candidates])
     count = 0
     for user, day, at in candidates:
@@ -387,219 +353,6 @@ def morning_plans(session: Session, now: datetime) -> int:
     return count
 
 
-# -- complaints ------------------------------------------------------------------------------
-def _visible_company(session: Session, user: User, company_id: int) -> Company:
-    company = session.scalar(select(Company).where(Company.id == company_id,
-                                                   company_visible(session, user)))
-    if company is None:
-        raise NotFound("complaint.company_not_found")
-    return company
-
-
-def manager_of(session: Session, user: User | None) -> User | None:
-    """The user's team manager, else the first active admin."""
-    if user is not None and user.team_id is not None:
-        team = session.get(Team, user.team_id)
-        if team is not None and team.manager_id and team.manager_id != user.id:
-            manager = session.get(User, team.manager_id)
-            if manager is not None and manager.active:
-                return manager
-    return session.scalar(select(User).where(User.role == Role.ADMIN.value, User.active)
-                          .order_by(User.id).limit(1))
-
-
-def register_complaint(session: Session, user: User, *, company_id: int, issue: str,
-                       severity: str, now: datetime, contact_id: int | None = None,
-                       owner_id: int | None = None) -> Complaint:
-    """Record a complaint, give it a follow-up owner and a follow-up reminder half-way to its
-    SLA; the owner is told when it is someone else."""
-    issue = (issue or "").strip()
-    if len(issue) < 3:
-        raise DomainError("complaint.bad_issue")
-    if len(issue) > 2000:
-        raise DomainError("complaint.issue_too_long", limit=2000)
-    if severity not in COMPLAINT_SLA:
-        raise DomainError("complaint.bad_severity", severity=severity[:20])
-    company = _visible_company(session, user, company_id)
-    owner = user
-    if owner_id is not None and owner_id != user.id:
-        chosen = session.get(User, owner_id)
-        if chosen is None or not chosen.active or chosen.role == Role.TECHNICIAN.value:
-            raise DomainError("complaint.bad_owner")
-        owner = chosen
-    if contact_id is not None:
-        contact = session.get(Contact, contact_id)
-        if contact is None or contact.company_id != company.id:
-            raise NotFound("complaint.contact_not_found")
-    sla = COMPLAINT_SLA[severity]
-    complaint = Complaint(company_id=company.id, contact_id=contact_id, reported_by_id=user.id,
-                          owner_id=owner.id, issue=issue, severity=severity, status="open",
-                          sla_due_at=now + sla, created_at=now, updated_at=now)
-    session.add(complaint)
-    session.flush()
-    fu = FollowUp(user_id=owner.id, company_id=company.id, contact_id=contact_id,
-                  kind="complaint", note=issue[:500], due_at=now + sla / 2,
-                  status=FollowUpStatus.OPEN.value, created_at=now)
-    session.add(fu)
-    session.flush()
-    complaint.follow_up_id = fu.id
-    if owner.id != user.id:
-        enqueue_notice(session, kind="complaint.assigned",
-                       reason=f"complaint:{complaint.id}:owner",
-                       recipient_user_id=owner.id, due_at=now, now=now,
-                       urgent=severity == "critical", params={"complaint_id": complaint.id})
-    return complaint
-
-
-def resolve_complaint(session: Session, user: User, complaint_id: int, resolution: str,
-                      now: datetime) -> Complaint:
-    """Close a complaint with what was done; its follow-up is closed too."""
-    complaint = session.scalar(select(Complaint).where(Complaint.id == complaint_id)
-                               .with_for_update())
-    if complaint is None:
-        raise NotFound("complaint.not_found")
-    allowed = user.role == Role.ADMIN.value or user.id in (complaint.owner_id,
-                                                          complaint.reported_by_id)
-    if not allowed and user.role == Role.MANAGER.value:
-        owner = session.get(User, complaint.owner_id) if complaint.owner_id else None
-        allowed = owner is not None and owner.team_id == user.team_id
-    if not allowed:
-        raise Forbidden("complaint.not_owner")
-    if complaint.status != "open":
-        raise Conflict("complaint.closed")
-    resolution = (resolution or "").strip()
-    if len(resolution) < 3:
-        raise DomainError("complaint.bad_resolution")
-    complaint.status = "resolved"
-    complaint.resolution = resolution[:2000]
-    complaint.resolved_at = now
-    complaint.updated_at = now
-    if complaint.follow_up_id:
-        fu = session.get(FollowUp, complaint.follow_up_id)
-        if fu is not None and fu.status == FollowUpStatus.OPEN.value:
-            fu.status = FollowUpStatus.DONE.value
-            fu.done_at = now
-            cancel_notices(session, reason_prefix=f"followup:{fu.id}:")
-    return complaint
-
-
-def open_complaints(session: Session, user: User, *, limit: int = 10) -> list[Complaint]:
-    """Open complaints the user owns or reported (managers: their team's too)."""
-    query = select(Complaint).where(Complaint.status == "open")
-    if user.role == Role.MANAGER.value and user.team_id is not None:
-        team_ids = select(User.id).where(User.team_id == user.team_id)
-        query = query.where(Complaint.owner_id.in_(team_ids) |
-                            (Complaint.reported_by_id == user.id))
-    elif user.role != Role.ADMIN.value:
-        query = query.where((Complaint.owner_id == user.id) |
-                            (Complaint.reported_by_id == user.id))
-    return list(session.scalars(query.order_by(Complaint.sla_due_at).limit(limit)))
-
-
-@sweep("followups.complaint_escalation", every=timedelta(minutes=5))
-def escalate_complaints(session: Session, now: datetime) -> int:
-    """Complaints still open past their SLA: the owner's manager is pinged, once."""
-    rows = session.scalars(select(Complaint).where(
-        Complaint.status == "open", Complaint.sla_due_at <= now,
-        Complaint.escalated_at.is_(None)).limit(500)).all()
-    count = 0
-    for complaint in rows:
-        owner = session.get(User, complaint.owner_id) if complaint.owner_id else None
-        target = manager_of(session, owner)
-        complaint.escalated_at = now
-        if target is None:
-            continue
-        complaint.escalated_to_id = target.id
-        if enqueue_notice(session, kind="complaint.escalation",
-                          reason=f"complaint:{complaint.id}:escalated",
-                          recipient_user_id=target.id, due_at=now, now=now, urgent=True,
-                          params={"complaint_id": complaint.id}):
-            count += 1
-    return count
-
-
-# -- deliveries ------------------------------------------------------------------------------
-def schedule_delivery(session: Session, user: User, *, company_id: int, description: str,
-                      when: datetime, now: datetime, contact_id: int | None = None,
-                      deal_id: int | None = None) -> DeliverySchedule:
-    """Record a promised delivery; the rep is reminded the day before, with a draft to the
-    customer's contact person."""
-    description = (description or "").strip()
-    if len(description) < 2:
-        raise DomainError("delivery.bad_description")
-    if when <= now:
-        raise DomainError("delivery.in_past")
-    company = _visible_company(session, user, company_id)
-    delivery = DeliverySchedule(company_id=company.id, contact_id=contact_id, deal_id=deal_id,
-                                owner_id=user.id, description=description[:300],
-                                scheduled_for=when, status="scheduled", created_at=now,
-                                updated_at=now)
-    session.add(delivery)
-    session.flush()
-    return delivery
-
-
-def _own_delivery(session: Session, user: User, delivery_id: int) -> DeliverySchedule:
-    delivery = session.scalar(select(DeliverySchedule).where(DeliverySchedule.id == delivery_id)
-                              .with_for_update())
-    if delivery is None or (delivery.owner_id != user.id and user.role not in (
-            Role.MANAGER.value, Role.ADMIN.value)):
-        raise NotFound("delivery.not_found")
-    if delivery.status in ("delivered", "cancelled"):
-        raise Conflict("delivery.closed", status=delivery.status)
-    return delivery
-
-
-def delay_delivery(session: Session, user: User, delivery_id: int, *, new_when: datetime,
-                   reason: str, now: datetime) -> DeliverySchedule:
-    """Move a delivery later; the bot drafts the delay confirmation for the customer."""
-    delivery = _own_delivery(session, user, delivery_id)
-    if new_when <= now:
-        raise DomainError("delivery.in_past")
-    if new_when <= delivery.scheduled_for:
-        raise DomainError("delivery.not_later")
-    if delivery.original_for is None:
-        delivery.original_for = delivery.scheduled_for
-    delivery.scheduled_for = new_when
-    delivery.status = "delayed"
-    delivery.delay_reason = (reason or "").strip()[:500] or None
-    delivery.updated_at = now
-    return delivery
-
-
-def mark_delivered(session: Session, user: User, delivery_id: int, now: datetime
-                   ) -> DeliverySchedule:
-    delivery = _own_delivery(session, user, delivery_id)
-    delivery.status = "delivered"
-    delivery.updated_at = now
-    cancel_notices(session, reason_prefix=f"delivery:{delivery.id}:")
-    return delivery
-
-
-def upcoming_deliveries(session: Session, user: User, now: datetime, *, limit: int = 10
-                        ) -> list[DeliverySchedule]:
-    return list(session.scalars(select(DeliverySchedule).where(
-        DeliverySchedule.owner_id == user.id,
-        DeliverySchedule.status.in_(("scheduled", "delayed")))
-        .order_by(DeliverySchedule.scheduled_for).limit(limit)))
-
-
-@sweep("followups.deliveries", every=timedelta(minutes=10))
-def delivery_reminders(session: Session, now: datetime) -> int:
-    """A day before a delivery: remind the rep to confirm it to the customer's contact."""
-    rows = session.execute(select(DeliverySchedule.id, DeliverySchedule.owner_id,
-                                  DeliverySchedule.scheduled_for).where(
-        DeliverySchedule.status.in_(("scheduled", "delayed")),
-        DeliverySchedule.owner_id.is_not(None),
-        DeliverySchedule.scheduled_for > now,
-        DeliverySchedule.scheduled_for <= now + DELIVERY_NOTICE_BEFORE)).all()
-    items = [dict(kind="delivery.upcoming",
-                  reason=f"delivery:{did}:upcoming:{int(when.timestamp())}",
-                  recipient_user_id=owner_id, due_at=now, params={"delivery_id": did})
-             for did, owner_id, when in rows]
-    return _enqueue_many(session, items, now)
-
-
 # -- thank-you notes -------------------------------------------------------------------------
 @sweep("followups.thanks", every=timedelta(minutes=10))
 def thank_you_notes(session: Session, now: datetime) -> int:
@@ -612,7 +365,7 @@ def thank_you_notes(session: Session, now: datetime) -> int:
     items = [dict(kind="followup.thanks", reason=f"deal:{deal_id}:thanks",
                   recipient_user_id=owner_id, due_at=now, params={"deal_id": deal_id})
              for deal_id, owner_id in set(rows)]
-    return _enqueue_many(session, items, now)
+    return enqueue_notices(session, items, now)
 
 
 # -- customer message drafts -----------------------------------------------------------------

@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -82,3 +84,36 @@ def cancel_notices(session: Session, *, reason_prefix: str) -> int:
             row.status = NoticeStatus.CANCELLED.value
             count += 1
     return count
+
+
+def existing_keys(session: Session, keys: list[str]) -> set[str]:
+    """The keys among `keys` that some notice already has."""
+    found: set[str] = set()
+    for i in range(0, len(keys), 500):
+        found.update(session.scalars(select(NoticeRow.key).where(
+            NoticeRow.key.in_(keys[i:i + 500]))))
+    return found
+
+
+def enqueue_notices(session: Session, items: list[dict], now: datetime) -> int:
+    """Enqueue user notices whose key is not there yet: what enqueue_notice does, as batched
+    INSERT ... ON CONFLICT (key) DO NOTHING RETURNING (a sweep may find 10k); returns how
+    many were new."""
+    if not items:
+        return 0
+    rows = [dict(recipient_user_id=item["recipient_user_id"], channel_platform=None,
+                 channel_id=None, kind=item["kind"],
+                 key=notice_key(item["reason"], user_id=item["recipient_user_id"]),
+                 params=dict(item.get("params") or {}), urgent=bool(item.get("urgent")),
+                 due_at=item["due_at"], status=NoticeStatus.PENDING.value, attempts=0,
+                 claimed_by=None, claimed_until=None, last_error=None, sent_at=None,
+                 created_at=now)
+            for item in items]
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    table: Any = NoticeRow.__table__
+    # Core, not the ORM's bulk insert: a third of the cost for 10k rows.
+    done = session.connection().execute(
+        insert(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.id),
+        rows)
+    return len(done.all())

@@ -20,6 +20,8 @@ SweepFn = Callable[[Session, datetime], int]
 SWEEP_MODULES: tuple[str, ...] = (
     "core.leads",
     "core.followups",
+    "core.complaints",
+    "core.deliveries",
     "core.fieldservice",
     "core.knowledge",
     "core.reports",

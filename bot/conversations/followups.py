@@ -33,6 +33,7 @@ from bot.conversations.notices import PREFETCH
 from bot.conversations.phrasings import followups as followups_phrasings
 from bot.conversations.registry import Registry
 from bot.i18n import N_, Translator, register_errors
+from core import complaints, deliveries
 from core import followups as fu_service
 from core.models import Company, Contact, Deal, FollowUp, NoticeRow, Role, User
 from core.models.scheduling import Complaint, CustomerMessage, DeliverySchedule
@@ -49,6 +50,7 @@ register_errors({
     "complaint.bad_severity": N_("Severity {severity} is unknown: use low, medium, high or "
                                  "critical."),
     "complaint.company_not_found": N_("I cannot find that company among your accounts."),
+    "delivery.company_not_found": N_("I cannot find that company among your accounts."),
     "complaint.contact_not_found": N_("That contact does not belong to this company."),
     "complaint.bad_owner": N_("The follow-up owner must be an active rep or manager."),
     "complaint.not_found": N_("That complaint no longer exists."),
@@ -465,7 +467,7 @@ async def delivered_action(ctx: Ctx, arg: str) -> Step:
     """Mark a delivery delivered."""
     if not arg.isdigit():
         return done(ctx.t("That button is no longer valid."))
-    d = fu_service.mark_delivered(ctx.session, ctx.user, int(arg), ctx.now)
+    d = deliveries.mark_delivered(ctx.session, ctx.user, int(arg), ctx.now)
     return done(ctx.t("✅ Delivery marked delivered: {what}.", what=d.description))
 
 
@@ -557,7 +559,7 @@ async def complaint_issue(ctx: Ctx, inc: Incoming) -> Step:
 async def complaint_severity(ctx: Ctx, inc: Incoming) -> Step:
     """Choose the severity."""
     value = inc.button or SEVERITY_WORDS.get((inc.text or "").strip().lower())
-    if value not in fu_service.COMPLAINT_SLA:
+    if value not in complaints.COMPLAINT_SLA:
         buttons = [Button(ctx.t(label), value=code) for code, label in SEVERITIES]
         return goto("severity", ctx.reply(ctx.t("Choose low, medium, high or critical."),
                                           *button_rows(buttons, 4)))
@@ -568,7 +570,7 @@ async def complaint_severity(ctx: Ctx, inc: Incoming) -> Step:
 
 def _owner_buttons(ctx: Ctx) -> tuple[Button, ...]:
     buttons = [Button(ctx.t("Me"), value="me")]
-    manager = fu_service.manager_of(ctx.session, ctx.user)
+    manager = complaints.manager_of(ctx.session, ctx.user)
     if manager is not None and manager.id != ctx.user.id:
         buttons.append(Button(manager.name[:40], value=f"u:{manager.id}"))
     return tuple(buttons)
@@ -594,7 +596,7 @@ async def complaint_owner(ctx: Ctx, inc: Incoming) -> Step:
             owner_id = row.id
     company = ctx.session.get(Company, ctx.data["company_id"])
     contact = _main_contact(ctx.session, company) if company else None
-    complaint = fu_service.register_complaint(
+    complaint = complaints.register_complaint(
         ctx.session, ctx.user, company_id=ctx.data["company_id"], issue=ctx.data["issue"],
         severity=ctx.data["severity"], now=ctx.now, owner_id=owner_id,
         contact_id=contact.id if contact else None)
@@ -630,7 +632,7 @@ async def resolve_text(ctx: Ctx, inc: Incoming) -> Step:
     text = (inc.text or "").strip()
     if len(text) < 3:
         return goto("resolution", ctx.t("Please say in a few words what was done."))
-    c = fu_service.resolve_complaint(ctx.session, ctx.user, ctx.data["complaint_id"], text,
+    c = complaints.resolve_complaint(ctx.session, ctx.user, ctx.data["complaint_id"], text,
                                      ctx.now)
     t = ctx.t
     contact = ctx.session.get(Contact, c.contact_id) if c.contact_id else None
@@ -643,7 +645,7 @@ async def resolve_text(ctx: Ctx, inc: Incoming) -> Step:
 
 async def complaints_list(ctx: Ctx, inc: Incoming) -> Step:
     """List open complaints with Resolve buttons."""
-    rows = fu_service.open_complaints(ctx.session, ctx.user)
+    rows = complaints.open_complaints(ctx.session, ctx.user)
     if not rows:
         return done(ctx.t("No open complaints. Register one with /complaint."))
     lines = [ctx.t("Open complaints:")]
@@ -662,8 +664,8 @@ async def complaints_list(ctx: Ctx, inc: Incoming) -> Step:
 async def reminders_list(ctx: Ctx, inc: Incoming) -> Step:
     """The user's open follow-ups (soonest first) and upcoming deliveries."""
     items = fu_service.open_followups(ctx.session, ctx.user, limit=8)
-    deliveries = fu_service.upcoming_deliveries(ctx.session, ctx.user, ctx.now, limit=5)
-    if not items and not deliveries:
+    upcoming = deliveries.upcoming_deliveries(ctx.session, ctx.user, ctx.now, limit=5)
+    if not items and not upcoming:
         return done(ctx.t("Nothing planned: no open follow-ups or deliveries."))
     replies: list[Reply] = []
     if items:
@@ -675,7 +677,7 @@ async def reminders_list(ctx: Ctx, inc: Incoming) -> Step:
                 f"{ctx.t.datetime(when)}{late} — {kind_word(ctx.t, f.kind)}: "
                 f"{_who(ctx.t, f.company, f.contact)}" + (f"\n{f.note[:100]}" if f.note else ""),
                 followup_buttons(ctx.t, f.id)))
-    for d in deliveries:
+    for d in upcoming:
         company = ctx.session.get(Company, d.company_id)
         replies.append(Reply.with_buttons(
             ctx.t("🚚 {when} {company}: {what}", when=ctx.t.datetime(d.scheduled_for),
@@ -722,7 +724,7 @@ async def delivery_when(ctx: Ctx, inc: Incoming) -> Step:
                                   "10/3 14:00, tomorrow 10:00 or in 3 days."))
     company = ctx.session.get(Company, ctx.data["company_id"])
     contact = _main_contact(ctx.session, company) if company else None
-    d = fu_service.schedule_delivery(ctx.session, ctx.user, company_id=ctx.data["company_id"],
+    d = deliveries.schedule_delivery(ctx.session, ctx.user, company_id=ctx.data["company_id"],
                                      description=ctx.data["what"], when=when, now=ctx.now,
                                      contact_id=contact.id if contact else None)
     text = "\n".join([
@@ -765,7 +767,7 @@ async def delay_when(ctx: Ctx, inc: Incoming) -> Step:
 async def delay_reason(ctx: Ctx, inc: Incoming) -> Step:
     """Record the delay and draft the confirmation to the customer."""
     reason = "" if inc.button == "skip" else (inc.text or "").strip()
-    d = fu_service.delay_delivery(ctx.session, ctx.user, ctx.data["delivery_id"],
+    d = deliveries.delay_delivery(ctx.session, ctx.user, ctx.data["delivery_id"],
                                   new_when=datetime.fromisoformat(ctx.data["when"]),
                                   reason=reason, now=ctx.now)
     company = ctx.session.get(Company, d.company_id)

@@ -329,7 +329,7 @@ def _record(ctx: Ctx, company: Company | None, contact: Contact | None, need: st
     if company is None:
         return _ask_company(ctx)
     lead = leads.create_lead(ctx.session, ctx.user, company=company, contact=contact,
-                           need=need, source=source, amount=amount, now=ctx.now)
+                             need=need, source=source, amount=amount, now=ctx.now)
     text = t("Lead #{id} recorded: {title}.", id=lead.deal.id, title=lead.deal.title)
     if lead.queued or lead.territory is None:
         text += "\n" + t("No territory matches it: it waits in the manager's queue.")

@@ -97,7 +97,7 @@ async def test_escalation_buttons_for_the_manager(app: App, chat: CollectingChat
         sari = s.scalars(select(User).where(User.login == "sari")).one()
         company = s.scalars(select(Company).where(Company.name == "Sinar Jaya Abadi")).one()
         deal = leads.create_lead(s, admin, company=company, need="CCTV", source="web",
-                               now=now).deal
+                                 now=now).deal
         leads.claim_lead(s, sari, deal.id, now)
         deal_id = deal.id
     later = now + timedelta(days=2)
@@ -185,7 +185,7 @@ async def test_manager_sees_the_lead_queue_and_assigns(chat: CollectingChat,
         s.add(nowhere)
         s.flush()
         deal_id = leads.create_lead(s, budi, company=nowhere, need="x", source="web",
-                                  now=now).deal.id
+                                    now=now).deal.id
     maya = chat.as_user("maya")
     r = await maya.say("/leads")
     assert "Without an owner:" in texts(r) and f"#{deal_id} Nowhere Ltd: x" in texts(r)

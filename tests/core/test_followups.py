@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 from sqlalchemy import select, update
 
+from core import complaints, deliveries
 from core import followups as svc
 from core.db import Database
 from core.demo import DemoWorld
@@ -170,8 +171,9 @@ def test_complaint_gets_owner_reminder_and_escalates_once(clean: Database) -> No
     with clean.session() as s:
         budi, andi = _user(s, "budi"), _user(s, "andi")
         company = _company_of(s, budi)
-        c = svc.register_complaint(s, budi, company_id=company.id, issue="Printer arrived broken",
-                                   severity="critical", now=now, owner_id=andi.id)
+        c = complaints.register_complaint(s, budi, company_id=company.id,
+                                          issue="Printer arrived broken",
+                                          severity="critical", now=now, owner_id=andi.id)
         assert c.sla_due_at == now + timedelta(hours=4)
         fu = s.get(FollowUp, c.follow_up_id)
         assert fu is not None and fu.user_id == andi.id and fu.due_at == now + timedelta(hours=2)
@@ -179,17 +181,18 @@ def test_complaint_gets_owner_reminder_and_escalates_once(clean: Database) -> No
         assert [n.recipient_user_id for n in assigned] == [andi.id] and assigned[0].urgent
         cid = c.id
     with clean.session() as s:
-        assert svc.escalate_complaints(s, now + timedelta(hours=3)) == 0
-        assert svc.escalate_complaints(s, now + timedelta(hours=4)) == 1
-        assert svc.escalate_complaints(s, now + timedelta(hours=5)) == 0
+        assert complaints.escalate_complaints(s, now + timedelta(hours=3)) == 0
+        assert complaints.escalate_complaints(s, now + timedelta(hours=4)) == 1
+        assert complaints.escalate_complaints(s, now + timedelta(hours=5)) == 0
         maya = _user(s, "maya")
         assert [n.recipient_user_id for n in _notices(s, "complaint.escalation")] == [maya.id]
     with clean.session() as s, pytest.raises(DomainError):
-        svc.resolve_complaint(s, _user(s, "budi"), cid, "", now)
+        complaints.resolve_complaint(s, _user(s, "budi"), cid, "", now)
     with clean.session() as s, pytest.raises(DomainError):  # someone from another team
-        svc.resolve_complaint(s, _user(s, "dewi"), cid, "Replaced it", now)
+        complaints.resolve_complaint(s, _user(s, "dewi"), cid, "Replaced it", now)
     with clean.session() as s:
-        resolved = svc.resolve_complaint(s, _user(s, "maya"), cid, "Replaced the printer", now)
+        resolved = complaints.resolve_complaint(s, _user(s, "maya"), cid,
+                                                "Replaced the printer", now)
         assert resolved.status == "resolved"
         assert s.get(FollowUp, resolved.follow_up_id).status == "done"
 
@@ -202,14 +205,14 @@ def test_complaint_input_is_checked(clean: Database) -> None:
         for kwargs, code in ((dict(issue="x", severity="low"), "complaint.bad_issue"),
                              (dict(issue="Late", severity="urgent"), "complaint.bad_severity")):
             with pytest.raises(DomainError) as err:
-                svc.register_complaint(s, budi, company_id=company.id, now=now, **kwargs)
+                complaints.register_complaint(s, budi, company_id=company.id, now=now, **kwargs)
             assert err.value.code == code
         # A company outside the rep's territories is "not found".
         dewi = _user(s, "dewi")
         theirs = _company_of(s, dewi)
         with pytest.raises(NotFound):
-            svc.register_complaint(s, budi, company_id=theirs.id, issue="Late", severity="low",
-                                   now=now)
+            complaints.register_complaint(s, budi, company_id=theirs.id, issue="Late",
+                                          severity="low", now=now)
         assert s.scalar(select(Complaint.id)) is None
 
 
@@ -219,24 +222,24 @@ def test_delivery_reminder_day_before_and_after_delay(clean: Database) -> None:
         budi = _user(s, "budi")
         company = _company_of(s, budi)
         with pytest.raises(DomainError):
-            svc.schedule_delivery(s, budi, company_id=company.id, description="Servers",
-                                  when=now - timedelta(hours=1), now=now)
-        d = svc.schedule_delivery(s, budi, company_id=company.id, description="Servers",
-                                  when=now + timedelta(days=3), now=now)
+            deliveries.schedule_delivery(s, budi, company_id=company.id, description="Servers",
+                                         when=now - timedelta(hours=1), now=now)
+        d = deliveries.schedule_delivery(s, budi, company_id=company.id, description="Servers",
+                                         when=now + timedelta(days=3), now=now)
         did = d.id
     with clean.session() as s:
-        assert svc.delivery_reminders(s, now + timedelta(days=1)) == 0
-        assert svc.delivery_reminders(s, now + timedelta(days=2)) == 1
-        assert svc.delivery_reminders(s, now + timedelta(days=2, hours=1)) == 0
+        assert deliveries.delivery_reminders(s, now + timedelta(days=1)) == 0
+        assert deliveries.delivery_reminders(s, now + timedelta(days=2)) == 1
+        assert deliveries.delivery_reminders(s, now + timedelta(days=2, hours=1)) == 0
         budi = _user(s, "budi")
         with pytest.raises(DomainError):
-            svc.delay_delivery(s, budi, did, new_when=now + timedelta(days=1), reason="",
-                               now=now)
-        d = svc.delay_delivery(s, budi, did, new_when=now + timedelta(days=5),
-                               reason="Customs", now=now + timedelta(days=2))
+            deliveries.delay_delivery(s, budi, did, new_when=now + timedelta(days=1), reason="",
+                                      now=now)
+        d = deliveries.delay_delivery(s, budi, did, new_when=now + timedelta(days=5),
+                                      reason="Customs", now=now + timedelta(days=2))
         assert d.original_for == now + timedelta(days=3) and d.status == "delayed"
     with clean.session() as s:
-        assert svc.delivery_reminders(s, now + timedelta(days=4, hours=1)) == 1
+        assert deliveries.delivery_reminders(s, now + timedelta(days=4, hours=1)) == 1
         assert len(_notices(s, "delivery.upcoming")) == 2
 
 

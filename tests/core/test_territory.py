@@ -56,7 +56,7 @@ def test_new_lead_is_matched_and_announced_with_a_claim_window(
     with database.session() as s:
         team, terr, company = make_bali(s, now)
         lead = leads.create_lead(s, user(s, "admin"), company=company, need="wifi for 200 rooms",
-                               source="website", now=now)
+                                 source="website", now=now)
         assert lead.territory.id == terr.id and lead.announced and not lead.queued
         deal = lead.deal
         assert (deal.stage, deal.team_id, deal.owner_id) == ("opportunity", team.id, None)
@@ -93,7 +93,7 @@ def test_twenty_concurrent_claims_have_exactly_one_winner(database: Database,
     with database.session() as s:
         _team, _terr, company = make_bali(s, now, reps=20)
         deal_id = leads.create_lead(s, user(s, "admin"), company=company, need="x",
-                                  source="web", now=now).deal.id
+                                    source="web", now=now).deal.id
     barrier = threading.Barrier(20)
     results: list[object] = [None] * 20
 
@@ -129,7 +129,7 @@ def test_claims_from_outside_the_territory_are_refused(database: Database, world
     with database.session() as s:
         _team, _terr, company = make_bali(s, now)
         deal = leads.create_lead(s, user(s, "admin"), company=company, need="x", source="w",
-                               now=now).deal
+                                 now=now).deal
         with pytest.raises(Forbidden):
             leads.claim_lead(s, user(s, "budi"), deal.id, now)
         assert deal.owner_id is None
@@ -201,7 +201,7 @@ def test_escalation_is_due_after_the_weekend_once_and_not_after_a_call(
         _team, _terr, company = make_bali(s, FRIDAY_4PM)
         admin = user(s, "admin")
         d1 = leads.create_lead(s, admin, company=company, need="a", source="w",
-                             now=FRIDAY_4PM).deal
+                               now=FRIDAY_4PM).deal
         rep = user(s, "bali2")
         assert leads.claim_lead(s, rep, d1.id, FRIDAY_4PM).won
         assert d1.contact_by == FRIDAY_4PM + timedelta(days=3)
@@ -240,7 +240,7 @@ def test_manager_reassigns_and_reminds_reps_cannot(database: Database, world: De
     with database.session() as s:
         _team, _terr, company = make_bali(s, now)
         deal = leads.create_lead(s, user(s, "admin"), company=company, need="a", source="w",
-                               now=now).deal
+                                 now=now).deal
         leads.claim_lead(s, user(s, "bali1"), deal.id, now)
         with pytest.raises(Forbidden):
             leads.reassign(s, user(s, "bali1"), deal.id, "bali2", now)

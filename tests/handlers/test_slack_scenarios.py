@@ -179,7 +179,7 @@ async def test_a_real_lead_announced_in_the_team_channel_and_claimed_once(
         maya = session.scalar(select(User).where(User.login == "maya"))
         company = session.scalar(select(Company).where(Company.name == "Sinar Jaya Abadi"))
         lead = leads.create_lead(session, maya, company=company, now=app.clock.now(),
-                                     need="20 laptops")
+                                 need="20 laptops")
         assert lead.announced
         deal_id = lead.deal.id
     scheduler = make_scheduler(app, {"slack": door.sender})

@@ -248,7 +248,7 @@ async def test_a_real_lead_announced_in_the_team_channel_and_claimed_once(
         company = session.scalar(select(Company).where(Company.name == "Sinar Jaya Abadi"))
         assert maya is not None and company is not None
         lead = leads.create_lead(session, maya, company=company, now=app.clock.now(),
-                                     need="20 laptops")
+                                 need="20 laptops")
         assert lead.announced
         deal_id = lead.deal.id
     scheduler = make_scheduler(app, {"telegram": door.sender})
