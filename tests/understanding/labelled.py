@@ -8,6 +8,7 @@ examples (a test checks it): they measure what the bot makes of phrasings it nev
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,7 @@ class Result:
     errors: list[str] = field(default_factory=list)
     confusion: Counter[tuple[str, str]] = field(default_factory=Counter)
     seconds: list[float] = field(default_factory=list)
+    cpu_seconds: list[float] = field(default_factory=list)
 
     @property
     def intent_accuracy(self) -> float:
@@ -107,8 +109,10 @@ def evaluate(understander: Understander, session: Session, index: ContactIndex,
     result = Result()
     for item in items:
         keep = allowed.get(asker_of(item.intent, understander, registry))
+        cpu = time.process_time()
         u = understander.understand(item.text, session, index,
                                     keep.__contains__ if keep is not None else None)
+        result.cpu_seconds.append(time.process_time() - cpu)
         result.seconds.append(u.seconds)
         result.total += 1
         got = predicted_intent(u)
