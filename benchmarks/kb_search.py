@@ -1,7 +1,8 @@
 """Knowledge search at scale: Whoosh (search_index/) against SQLite FTS5 on the same corpus.
 
-Targets (issue 6), with a warm reused searcher: query p95 <= 15 ms, p99 <= 30 ms; full
-index build <= 120 s; one changed document searchable within 2 s without blocking searches.
+Targets (issue 23, goal 5; whoosh3): query p95 <= 10 ms, common-word queries p95 <= 50 ms;
+full index build <= 60 s (issue 6 had 15 / 30 ms and 120 s); one changed document searchable
+within 2 s without blocking searches.
 
 The corpus is synthetic and seeded: DOCS documents of about 150 words (Zipf-distributed
 vocabulary of business words plus generated words; one in five documents Indonesian),
@@ -341,7 +342,7 @@ def main() -> None:
     ws, fs = summary(w_times), summary(f_times)
     print()
     print(f"{'':<22}{'Whoosh':>12}{'FTS5':>12}{'Whoosh/FTS5':>14}{'target':>12}")
-    for key, target in (("median_ms", ""), ("p95_ms", "<= 15"), ("p99_ms", "<= 30"),
+    for key, target in (("median_ms", ""), ("p95_ms", "<= 10"), ("p99_ms", ""),
                         ("max_ms", "")):
         print(f"{'query ' + key:<22}{ws[key]:>12.2f}{fs[key]:>12.2f}"
               f"{ws[key] / fs[key]:>14.2f}{target:>12}")
@@ -351,9 +352,9 @@ def main() -> None:
     wcs, fcs = summary(wc_times), summary(fc_times)
     for key in ("median_ms", "p95_ms", "p99_ms"):
         print(f"{'common-word ' + key:<22}{wcs[key]:>12.2f}{fcs[key]:>12.2f}"
-              f"{wcs[key] / fcs[key]:>14.2f}{'':>12}")
+              f"{wcs[key] / fcs[key]:>14.2f}{'<= 50' if key == 'p95_ms' else '':>12}")
     print(f"{'full build s':<22}{whoosh_build:>12.1f}{fts_build:>12.1f}"
-          f"{whoosh_build / fts_build:>14.2f}{'<= 120':>12}")
+          f"{whoosh_build / fts_build:>14.2f}{'<= 60':>12}")
     print(f"{'full build CPU s':<22}{BUILD_CPU['whoosh']:>12.1f}{BUILD_CPU['fts5']:>12.1f}"
           f"{BUILD_CPU['whoosh'] / BUILD_CPU['fts5']:>14.2f}")
     print(f"{'queries with hits':<22}{w_found:>12}{f_found:>12}")
@@ -379,7 +380,8 @@ def main() -> None:
         "open_and_versions_s": open_s, "open_and_versions_cpu_s": open_cpu_s,
         "change": change,
         "targets_met": {
-            "p95": ws["p95_ms"] <= 15, "p99": ws["p99_ms"] <= 30, "build": whoosh_build <= 120,
+            "p95": ws["p95_ms"] <= 10, "common_p95": wcs["p95_ms"] <= 50,
+            "build": whoosh_build <= 60,
             "change": change["searchable_after_s"] <= 2},
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
