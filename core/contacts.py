@@ -172,6 +172,17 @@ def handled_elsewhere(session: Session, user: User, query: str,
     return company
 
 
+def companies_named(session: Session, user: User, name: str, *, limit: int = 5) -> list[Company]:
+    """Companies in the user's scope whose name contains `name` (case-insensitive): the plain
+    search behind the fuzzy index."""
+    name = (name or "").strip()
+    if len(name) < 2:
+        return []
+    return list(session.scalars(select(Company).where(
+        company_visible(session, user), Company.name.ilike(f"%{name}%"))
+        .order_by(Company.name).limit(limit)))
+
+
 def visible_company(session: Session, user: User, company_id: int) -> Company:
     row = session.scalar(select(Company).where(Company.id == company_id,
                                                company_visible(session, user)))

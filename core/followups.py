@@ -48,7 +48,6 @@ from core.notices import (
     existing_keys,
     notice_key,
 )
-from core.scope import company_visible
 from core.sweeps import sweep
 
 QUIET_START = time(21, 0)
@@ -389,12 +388,3 @@ def record_customer_message(session: Session, user: User, *, kind: str, company_
                          occurred_at=now, created_at=now))
     return message, True
 
-
-def find_company(session: Session, user: User, name: str, *, limit: int = 5) -> list[Company]:
-    """Companies in the user's scope whose name contains `name` (case-insensitive)."""
-    name = (name or "").strip()
-    if len(name) < 2:
-        return []
-    return list(session.scalars(select(Company).where(
-        company_visible(session, user), Company.name.ilike(f"%{name}%"))
-        .order_by(Company.name).limit(limit)))

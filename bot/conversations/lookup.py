@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, goto
@@ -427,6 +428,42 @@ def _int(arg: str) -> int:
         return int(arg)
     except ValueError:
         raise DomainError("contacts.not_found") from None
+
+
+# -- choosing a company (a step that asks "which customer?") ---------------------------------
+def _find_companies(ctx: Ctx, text: str) -> list[Company]:
+    matches = svc.find_companies(ctx.session, ctx.user, text, limit=5,
+                                 index=ctx.services.contacts)
+    if matches and svc.is_clear(matches):
+        return [matches[0].company]
+    return [m.company for m in matches] or svc.companies_named(ctx.session, ctx.user, text)
+
+
+async def pick_company(ctx: Ctx, inc: Incoming) -> Step | Company:
+    """The company a step's answer names (a pressed "co:ID" button or typed words); else the
+    step that asks again (state "company") or offers the candidates as buttons."""
+    if inc.button and inc.button.startswith("co:"):
+        company = ctx.session.get(Company, int(inc.button[3:]))
+        if company is not None:
+            return company
+    text = (inc.text or "").strip()
+    if not text:
+        return goto("company", ctx.t("Which company? Type part of its name."))
+    found = _find_companies(ctx, text)
+    if not found:
+        return goto("company", ctx.t("I found no company like \"{text}\" among your accounts. "
+                                     "Try another part of the name, or /cancel.",
+                                     text=text[:40]))
+    if len(found) == 1:
+        return found[0]
+    buttons = [Button(c.name[:40], value=f"co:{c.id}") for c in found]
+    return goto("company", ctx.reply(ctx.t("Which one?"), *button_rows(buttons, 1)))
+
+
+def main_contact(session: Session, company: Company) -> Contact | None:
+    """The company's decision maker, else its first contact."""
+    return session.scalar(select(Contact).where(Contact.company_id == company.id)
+                          .order_by(Contact.is_decision_maker.desc(), Contact.id).limit(1))
 
 
 # -- registration -----------------------------------------------------------------------------

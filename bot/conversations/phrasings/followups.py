@@ -1,4 +1,4 @@
-"""Reminders, follow-ups, complaints and deliveries, as reps ask for them."""
+"""Reminders and follow-ups, as reps ask for them."""
 
 from bot.conversations.understanding import Phrasings
 from bot.i18n import N_
@@ -30,50 +30,4 @@ PHRASINGS = (
             "follow up yang telat", "lihat pengingat saya", "reminder saya",
             "apa yang harus saya follow up", "tugas follow up saya", "pengingat yang aktif",
             "daftar follow up", "to-do saya")),
-    Phrasings(
-        "complaint", flow="complaint", slots=("company", "text"),
-        label=N_("Register a complaint from {customer}"),
-        en=("complaint from {company}", "register a complaint for {company}",
-            "{company} complained about {text}", "{company} has a complaint",
-            "log a complaint from {company}", "new complaint {company}", "customer complaint",
-            "{company} is unhappy about {text}", "record a complaint",
-            "file a complaint for {company}", "{company} is complaining",
-            "complaint about {text} from {company}", "open a complaint for {company}",
-            "{company} reported a problem with {text}", "register complaint"),
-        id=("keluhan dari {company}", "catat keluhan {company}", "{company} komplain soal {text}",
-            "{company} mengeluh", "ada komplain dari {company}", "komplain {company}",
-            "daftarkan keluhan {company}", "pelanggan komplain", "catat komplain",
-            "{company} nggak puas soal {text}", "keluhan baru", "buat keluhan untuk {company}",
-            "{company} lapor masalah {text}", "{company} protes soal {text}",
-            "ada keluhan pelanggan")),
-    Phrasings(
-        "complaints", flow="complaints", label=N_("Open complaints"),
-        en=("open complaints", "show complaints", "list complaints", "my complaints",
-            "which complaints are open", "complaints waiting", "unresolved complaints",
-            "any complaints?", "complaints list", "customer complaints open",
-            "what complaints do we have", "pending complaints", "complaints to handle",
-            "show open complaints", "outstanding complaints"),
-        id=("keluhan yang masih terbuka", "daftar keluhan", "keluhan saya",
-            "komplain yang belum beres", "lihat keluhan", "ada keluhan apa aja", "keluhan terbuka",
-            "komplain pending", "daftar komplain", "keluhan pelanggan yang belum selesai",
-            "keluhan yang harus ditangani", "komplain apa saja", "tampilkan keluhan",
-            "keluhan belum beres", "list komplain")),
-    Phrasings(
-        "delivery", flow="delivery", slots=("company", "date"),
-        label=N_("Schedule a delivery to {customer}"),
-        en=("schedule a delivery to {company}", "delivery for {company} {date}",
-            "plan a delivery to {company}", "ship to {company} {date}",
-            "new delivery for {company}", "book a delivery", "arrange delivery to {company}",
-            "deliver to {company} {date}", "set up a delivery for {company}",
-            "delivery schedule {company}", "when we deliver to {company}",
-            "schedule shipment to {company}", "add a delivery", "delivery to {company}",
-            "plan shipment for {company}",
-            "delivery date for {company}"),
-        id=("jadwalkan pengiriman ke {company}", "pengiriman untuk {company} {date}",
-            "kirim barang ke {company} {date}", "atur pengiriman ke {company}",
-            "jadwal kirim {company}", "buat jadwal pengiriman", "pengiriman baru {company}",
-            "rencana kirim ke {company}", "antar barang ke {company}", "jadwal delivery {company}",
-            "tambah pengiriman", "kirim ke {company} {date}", "jadwalkan delivery",
-            "pengiriman ke {company}", "atur jadwal kirim {company}", "tanggal kirim {company}",
-            "harus kirim ke {company} {date}")),
 )
