@@ -8,8 +8,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bot.conversations.engine import Engine, Services
+from bot.conversations.engine import Engine
 from bot.conversations.registry import Registry, build_registry
+from bot.conversations.services import Services
 from core import migrate
 from core.clock import SystemClock
 from core.db import Database, startup_lock
@@ -34,6 +35,16 @@ class Door(Protocol):
 
 
 @dataclass
+class RunOptions:
+    """How `sfa run` was asked to serve (its command-line options)."""
+
+    telegram_webhook: tuple[str, int] | None = None  # (public URL, port): webhook mode
+    slack_http_port: int | None = None  # Slack HTTP mode on this port
+    scheduler: bool = True  # False: a pure chat worker (`sfa scheduler` does the sweeps)
+    ops_port: int | None = None  # also serve /healthz and /metrics here
+
+
+@dataclass
 class App:
     settings: Settings
     db: Database
@@ -43,6 +54,9 @@ class App:
     services: Services
     # Factories of per-console tick hooks (the scheduler's sweeps run by `@advance`).
     tick_hooks: list[Any] = field(default_factory=list)
+    run: RunOptions = field(default_factory=RunOptions)
+    # time.monotonic() of the last successful index sync (/healthz: "index ok")
+    index_synced_at: float | None = None
 
     def run_doors(self) -> bool:
         """Run the configured doors and the scheduler until interrupted.
@@ -89,7 +103,7 @@ def build_doors(app: App) -> list[Door]:
 
 def telegram_doors(app: App) -> list[Door]:
     """The Telegram door when TELEGRAM_BOT_TOKEN is set: long polling, or webhook mode when
-    `sfa run --telegram-webhook URL --port N` put ("URL", N) in services.extras."""
+    `sfa run --telegram-webhook URL --port N` asked for it (app.run.telegram_webhook)."""
     token = app.settings.telegram_bot_token
     if token is None or not token.get_secret_value():
         return []
@@ -97,7 +111,7 @@ def telegram_doors(app: App) -> list[Door]:
 
     from bot.handlers.telegram import TelegramDoor
 
-    url, port = app.services.extras.get("telegram_webhook") or (None, None)
+    url, port = app.run.telegram_webhook or (None, None)
     secret = app.settings.telegram_webhook_secret
     # Messages/s this process sends at most (Telegram allows ~30/s per bot in all: with N
     # workers, give each 30/N); 0 turns the limiter off (benchmarks against a fake API).
@@ -110,14 +124,14 @@ def telegram_doors(app: App) -> list[Door]:
 
 def slack_doors(app: App) -> list[Door]:
     """The Slack door when SLACK_BOT_TOKEN is set: Socket Mode with SLACK_APP_TOKEN, else
-    HTTP mode (signing secret required) on the port `sfa run --slack-http --port N` put in
-    services.extras["slack_http"] (default 3000)."""
+    HTTP mode (signing secret required) on the port of `sfa run --slack-http --port N`
+    (app.run.slack_http_port; default 3000)."""
     token = app.settings.slack_bot_token
     if token is None or not token.get_secret_value():
         return []
     from bot.handlers.slack import SlackDoor
 
-    port = app.services.extras.get("slack_http")
+    port = app.run.slack_http_port
     if port is None and app.settings.slack_app_token is None:
         port = 3000
     if port is not None and app.settings.slack_signing_secret is None:
@@ -205,7 +219,7 @@ async def serve(app: App, doors: list[Door]) -> None:
     """Start the scheduler and the doors; run until cancelled; stop everything cleanly."""
     senders = {door.sender.platform: door.sender for door in doors}
     scheduler = None
-    if not app.services.extras.get("no_scheduler"):
+    if app.run.scheduler:
         scheduler = await start_scheduler(app, senders)
     # Warm the indexes before the doors listen: the first lookup must not pay the load of
     # every contact, and /healthz reports "index ok" only once they are in step.
@@ -218,8 +232,8 @@ async def serve(app: App, doors: list[Door]) -> None:
         await door.start()
         log.info("door %s started", door.name)
     ops = None  # started last: /healthz answers once the doors are listening
-    if app.services.extras.get("ops_port"):
-        ops = await start_ops(app, app.services.extras["ops_port"])
+    if app.run.ops_port:
+        ops = await start_ops(app, app.run.ops_port)
     try:
         await asyncio.Event().wait()
     finally:
@@ -248,7 +262,7 @@ def sync_indexes_once(app: App) -> None:
             knowledge.ensure_synced(session, app.services.knowledge)
         if app.services.contacts is not None:
             app.services.contacts.sync(session, force=True)
-    app.services.extras["index_synced_at"] = time.monotonic()
+    app.index_synced_at = time.monotonic()
 
 
 async def sync_indexes(app: App) -> None:
@@ -275,7 +289,7 @@ def index_fresh(app: App) -> bool:
     """True when the periodic index sync succeeded recently."""
     import time
 
-    at = app.services.extras.get("index_synced_at")
+    at = app.index_synced_at
     return at is not None and time.monotonic() - at < INDEX_STALE_SECONDS
 
 

@@ -457,13 +457,12 @@ def run(telegram_webhook: str | None, port: int, slack_http: bool = False,
             fail("--telegram-webhook needs TELEGRAM_BOT_TOKEN")
         if not telegram_webhook.startswith(("https://", "http://")):
             fail(f"--telegram-webhook needs a URL, got {telegram_webhook!r}")
+    from bot.app import RunOptions
+
     app = load_app(seed_if_empty=True)
-    if telegram_webhook:
-        app.services.extras["telegram_webhook"] = (telegram_webhook, port)
-    if slack_http:
-        app.services.extras["slack_http"] = port
-    app.services.extras["no_scheduler"] = no_scheduler
-    app.services.extras["ops_port"] = ops_port
+    app.run = RunOptions(telegram_webhook=(telegram_webhook, port) if telegram_webhook else None,
+                         slack_http_port=port if slack_http else None,
+                         scheduler=not no_scheduler, ops_port=ops_port)
     runner = getattr(app, "run_doors", None)
     if runner is not None and runner():
         return

@@ -16,7 +16,7 @@ import re
 import time
 import unicodedata
 import weakref
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +29,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from bot.conversations.flow import END, Action, Ctx, Flow, Step
 from bot.conversations.messages import Button, Incoming, Reply, pack_replies, unpack_replies
 from bot.conversations.registry import Registry
+from bot.conversations.services import Services
 from bot.conversations.understanding import routing
 from bot.conversations.understanding.understander import Understander, Understanding
 from bot.i18n import N_, Translator, register_errors
@@ -61,17 +62,6 @@ register_errors(
         "user.bad_login": N_("A login may use letters, digits, dots, dashes and underscores."),
     }
 )
-
-
-@dataclass
-class Services:
-    """Shared services the steps may use (built once by the composition root)."""
-
-    settings: Settings
-    knowledge: Any | None = None  # core.ports.KnowledgeIndex
-    contacts: Any | None = None  # the contact lookup index
-    understanding: Understander | None = None  # intents and slots (built from the registry)
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 def clean_text(text: str) -> str:

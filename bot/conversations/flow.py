@@ -7,18 +7,18 @@ import string
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session
 
 from bot.conversations.messages import Button, Incoming, Reply
+from bot.conversations.services import Services
 from bot.i18n import Translator
 from core.models import ChatIdentity, Role, User
 from core.ports import Clock
 
 if TYPE_CHECKING:
-    from bot.conversations.engine import Engine, Services
-    from bot.conversations.understanding.understander import Understanding
+    from bot.conversations.understanding.understander import Understander, Understanding
 
 END = "__end__"
 TIMEOUT = "__timeout__"
@@ -49,6 +49,28 @@ def goto(state: str, *replies: Reply | str) -> Step:
     return Step(state, [r if isinstance(r, Reply) else Reply(r) for r in replies])
 
 
+class FlowNames(Protocol):
+    """The registry as a step sees it: the flow a shared location starts."""
+
+    @property
+    def location_flow(self) -> str | None: ...
+
+
+class EngineView(Protocol):
+    """What a step may ask of the engine (bot.conversations.engine.Engine): start another
+    flow (`Ctx.begin`), the /help answer, the registry's flow names, the understander."""
+
+    @property
+    def registry(self) -> FlowNames: ...
+
+    @property
+    def understander(self) -> Understander: ...
+
+    async def start_flow(self, ctx: Ctx, name: str, args: dict[str, str]) -> Step: ...
+
+    def help_reply(self, ctx: Ctx) -> Reply: ...
+
+
 @dataclass
 class Ctx:
     """Everything a step may use: the user, one DB session (one transaction), the clock,
@@ -61,7 +83,7 @@ class Ctx:
     t: Translator
     clock: Clock
     services: Services
-    engine: Engine
+    engine: EngineView
     data: dict[str, Any]
     flow: str | None = None
     args: dict[str, str] = field(default_factory=dict)
@@ -98,6 +120,9 @@ def ongoing(msgid: str, fallback: str = "") -> Callable[[Translator, dict[str, A
     return line
 
 
+# What a step accepts (Flow.accepts): a button, free text (notes), a customer, a date, a
+# number or an amount; "any" when not declared.
+ACCEPTS = frozenset({"button", "text", "customer", "date", "number", "amount", "any"})
 StepFn = Callable[[Ctx, Incoming], Awaitable[Step]]
 ActionFn = Callable[[Ctx, str], Awaitable[Step]]
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from bot.conversations.flow import Action, Flow, Intent
+from bot.conversations.flow import ACCEPTS, Action, Flow, Intent
 from bot.conversations.messages import Reply
 from bot.conversations.understanding.intents import Phrasings
 from bot.i18n import Translator
@@ -99,8 +99,6 @@ class Registry:
         for item in self.intents:
             if item.flow not in self.flows:
                 raise ValueError(f"intent for unknown flow {item.flow!r}")
-        from bot.conversations.understanding.routing import ACCEPTS
-
         for flow in self.flows.values():
             for state in flow.states:
                 if flow.accepts.get(state, "any") not in ACCEPTS:

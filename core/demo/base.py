@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from core.demo import DemoWorld
+from core.demo.world import DemoWorld
 from core.models import Company, Contact, Role, Team, Territory, TerritoryRep, User
 
 REGIONS = ("Jakarta", "Surabaya", "Bandung", "Medan", "Semarang", "Makassar")

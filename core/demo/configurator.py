@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from core.configurator import load_families
-from core.demo import DemoWorld
+from core.demo.world import DemoWorld
 
 DATA = Path(__file__).resolve().parent / "configurator.json"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.demo import DemoWorld
+from core.demo.world import DemoWorld
 from core.models import Territory, TerritoryRep
 from core.models.coverage import TerritoryIndustry
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from core.demo import DemoWorld
+from core.demo.world import DemoWorld
 from core.knowledge import add_document
 from core.proposals import TEMPLATE_TYPE
 

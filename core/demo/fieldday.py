@@ -11,7 +11,7 @@ import random
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from core.demo import DemoWorld
+from core.demo.world import DemoWorld
 from core.models.fieldservice import ServiceJob
 from core.sites import put_site
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from core import fieldservice
-from core.demo import DemoWorld
+from core.demo.world import DemoWorld
 from core.models import Company
 
 # login -> (skills, shift minutes, work days, load cap, home base, offset from the anchor)

@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.demo import DemoWorld
+from core.demo.world import DemoWorld
 from core.models import STAGE_SEQUENCE, Contact, Deal, DealStageChange, Stage, TerritoryRep
 
 NEEDS = ("20 laptops for the new office", "Server refresh", "Network upgrade for 3 floors",

@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from core.catalog import add_rule
-from core.demo import DemoWorld
+from core.demo.world import DemoWorld
 from core.models.quotes import DiscountSchedule, PriceList, PriceListItem, Product
 
 USD_RATE = Decimal(16000)

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from core.activities import log_activity
 from core.complaints import register_complaint
 from core.deliveries import schedule_delivery
-from core.demo import DemoWorld
 from core.demo.pipeline import NEEDS, add_deal
+from core.demo.world import DemoWorld
 from core.followups import local_at, local_date
 from core.models import Company, Contact, Stage, TerritoryRep, User
 

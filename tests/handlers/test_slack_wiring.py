@@ -38,10 +38,10 @@ def test_http_mode_by_default_and_socket_mode_with_an_app_token(app: App) -> Non
     (door,) = slack_doors(app)
     assert isinstance(door, SlackDoor) and door.http_port == 3000
     assert door.sender.platform == "slack"
-    app.services.extras["slack_http"] = 8080
+    app.run.slack_http_port = 8080
     (door,) = slack_doors(app)
     assert door.http_port == 8080
-    del app.services.extras["slack_http"]
+    app.run.slack_http_port = None
     _with(app, slack_app_token=SecretStr("xapp-1"))
     (door,) = slack_doors(app)
     assert door.http_port is None  # Socket Mode: no public endpoint

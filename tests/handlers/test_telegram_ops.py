@@ -197,11 +197,11 @@ def test_composition_root_builds_the_door_from_settings(app: App) -> None:
     [polling] = telegram_doors(with_token)
     assert isinstance(polling, TelegramDoor) and polling.webhook_url is None
     assert polling.bot.base_url == "http://127.0.0.1:1/bot123:abcdefgh"
-    with_token.services.extras["telegram_webhook"] = ("https://x.example/hook", 8444)
+    with_token.run.telegram_webhook = ("https://x.example/hook", 8444)
     [hooked] = telegram_doors(with_token)
     assert hooked.webhook_url == "https://x.example/hook" and hooked.port == 8444
     assert hooked.application.updater is None
-    del with_token.services.extras["telegram_webhook"]
+    with_token.run.telegram_webhook = None
 
 
 def test_cli_run_webhook_needs_a_token(tmp_path) -> None:  # type: ignore[no-untyped-def]

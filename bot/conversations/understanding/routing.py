@@ -8,6 +8,7 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from bot.conversations.flow import Flow
 from bot.conversations.messages import Button, Reply, pack_replies, unpack_replies
 from bot.conversations.understanding.slots import CUSTOMER_KINDS
 from bot.conversations.understanding.text import fold
@@ -16,7 +17,6 @@ from bot.i18n import Translator
 from core.models import ConversationState, Role, User
 
 if TYPE_CHECKING:
-    from bot.conversations.flow import Flow
     from bot.conversations.registry import Registry
 
 CLARIFY_FLOW = "clarify"
@@ -25,9 +25,6 @@ SUSPENDED = "_suspended"  # state data: the flow a longer question interrupted
 PROMPT = "_prompt"  # state data: the open step's last question (to show it again)
 PREVIOUS = "_previous"  # state data: the buttons of the same question asked before
 LABELS = "_labels"  # state data: the open step's button labels (typed answers)
-# What a step accepts (Flow.accepts): a button, free text (notes), a customer, a date, a
-# number or an amount; "any" when not declared.
-ACCEPTS = frozenset({"button", "text", "customer", "date", "number", "amount", "any"})
 ALL_SLOT_KINDS = ("company", "contact", "product", "department", "region", "date", "amount",
                   "number", "reference")
 CLEAR_QUESTION = 0.6  # confidence from which a question interrupts a free-text step

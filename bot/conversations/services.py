@@ -1,0 +1,24 @@
+"""The shared services a step may use (`ctx.services`), built once by the composition root
+(bot/app.py): typed fields, no bag of strings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from core.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.conversations.understanding.understander import Understander
+    from core.contact_index import ContactIndex
+    from core.ports import KnowledgeIndex
+
+
+@dataclass
+class Services:
+    """Shared services the steps may use (built once by the composition root)."""
+
+    settings: Settings
+    knowledge: KnowledgeIndex | None = None  # the knowledge search index of this node
+    contacts: ContactIndex | None = None  # the contact lookup index
+    understanding: Understander | None = None  # intents and slots (built from the registry)
