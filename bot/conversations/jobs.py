@@ -1,6 +1,7 @@
-"""Field-service jobs in chat: /newjob for managers, offers with accept (ETA) / decline
-buttons for technicians, the status flow from the site, /jobs (today's route), manual
-assignment from an escalation, and the notices of this area.
+"""Field-service jobs in chat: offers with accept (ETA) / decline buttons for technicians,
+/jobs (today's route), manual assignment from an escalation, and the notices of this area.
+/newjob is bot.conversations.dispatch, the technician's reports from the site
+bot.conversations.job_status.
 
 ```mermaid
 stateDiagram-v2
@@ -21,28 +22,25 @@ stateDiagram-v2
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
-from typing import Any
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.conversations import dates, fieldday
-from bot.conversations.flow import Action, Ctx, Flow, Step, done, goto, ongoing
+from bot.conversations.flow import Action, Ctx, Flow, Step, done
 from bot.conversations.messages import Button, Incoming, Reply, button_rows
 from bot.conversations.phrasings import jobs as jobs_phrasings
 from bot.conversations.registry import Registry
 from bot.i18n import N_, Translator, register_errors
 from core import fieldservice as fs
-from core import geo
-from core.contacts import find_companies
 from core.errors import DomainError
 from core.models import Company, Contact, NoticeRow, Role, User
 from core.models.fieldservice import JobOffer, ServiceJob
-from core.textextract import ExtractLimits, check_image
 
 DISPATCHERS = frozenset({Role.MANAGER, Role.ADMIN})
+
 TECHNICIANS = frozenset({Role.TECHNICIAN})
+
 JOB_VIEWERS = frozenset({Role.TECHNICIAN, Role.MANAGER, Role.ADMIN})
 
 SKILL_LABELS = {
@@ -53,12 +51,14 @@ SKILL_LABELS = {
     "electrical": N_("Electrical"),
     "hvac": N_("Air conditioning"),
 }
+
 PRIORITY_LABELS = {
     1: N_("P1 urgent"),
     2: N_("P2 high"),
     3: N_("P3 normal"),
     4: N_("P4 low"),
 }
+
 STATUS_LABELS = {
     "new": N_("new"),
     "offered": N_("offered"),
@@ -70,6 +70,7 @@ STATUS_LABELS = {
     "cannot_complete": N_("could not be completed"),
     "cancelled": N_("cancelled"),
 }
+
 SKIP_WORDS = {"skip", "lewati", "none", "no", "tidak", "tidak ada", "-"}
 
 register_errors({
@@ -114,7 +115,7 @@ def company_name(company: Company | None) -> str:
     return f"{company.name} {form}" if form in ("Tbk", "Ltd", "Inc") else f"{form} {company.name}"
 
 
-def _eta_label(t: Translator, minutes: int) -> str:
+def eta_label(t: Translator, minutes: int) -> str:
     if minutes < 60:
         return t("{minutes} min", minutes=minutes)
     return t("{hours} h", hours=minutes // 60)
@@ -187,7 +188,7 @@ def offer_reply(t: Translator, session: Session, offer: JobOffer, job: ServiceJo
         lines.append(t("About {km} km from your last location.", km=f"{offer.distance_km:.1f}"))
     lines.append(t("Answer by {time}, or it goes to the next technician.",
                    time=t.time(offer.expires_at)))
-    accept = [Button(t("Accept · {eta}", eta=_eta_label(t, m)), action="job.accept",
+    accept = [Button(t("Accept · {eta}", eta=eta_label(t, m)), action="job.accept",
                      arg=f"{offer.id}:{m}") for m in fs.ETA_CHOICES_MIN[:3]]
     return Reply.with_buttons("\n".join(lines), accept,
                               [Button(t("Decline"), action="job.decline", arg=str(offer.id))])
@@ -231,7 +232,6 @@ def escalation_text(t: Translator, session: Session, job: ServiceJob) -> str:
         text += "\n" + t("⚠ = off shift or at the load cap.")
     return text
 
-
 OFFER_LABELS = {
     "pending": N_("waiting"),
     "accepted": N_("accepted"),
@@ -261,202 +261,6 @@ def delay_draft(t: Translator, session: Session, job: ServiceJob, eta: datetime)
               eta=t.time(eta), end=t.time(job.window_end) if job.window_end else "—")
     return t("Delay notice for {contact} ({phone}), ready to send:", contact=name,
              phone=phone) + "\n“" + draft + "”"
-
-
-# -- /newjob ----------------
-async def newjob_start(ctx: Ctx, inc: Incoming) -> Step:
-    """Create a service job: customer, skill, priority, window, work, equipment."""
-    text = ctx.args.get("text", "").strip()
-    if text:
-        return await _pick_company(ctx, text)
-    return goto("company", ctx.t("New service job. Which customer? Type part of the name."))
-
-
-async def _pick_company(ctx: Ctx, text: str) -> Step:
-    matches = find_companies(ctx.session, ctx.user, text, limit=6)
-    if not matches:
-        return goto("company", ctx.t("No customer of yours matches “{text}”. Type another part "
-                                     "of the name, or /cancel.", text=text[:60]))
-    wanted = text.strip().lower()
-    exact = [m.company for m in matches
-             if wanted in (m.company.name.lower(), company_name(m.company).lower())]
-    if len(matches) == 1 or len(exact) == 1:
-        return _ask_skill(ctx, exact[0] if exact else matches[0].company)
-    buttons = [Button(company_name(m.company), value=f"c{m.company.id}") for m in matches]
-    return goto("company", Reply.with_buttons(ctx.t("Which one?"), *button_rows(buttons, 1)))
-
-
-async def newjob_company(ctx: Ctx, inc: Incoming) -> Step:
-    """Take the customer (a button from the list, or more of the name)."""
-    if inc.button and inc.button.startswith("c") and inc.button[1:].isdigit():
-        company = ctx.session.get(Company, int(inc.button[1:]))
-        if company is not None:
-            return _ask_skill(ctx, company)
-    if inc.text:
-        return await _pick_company(ctx, inc.text)
-    return goto("company", ctx.t("Type part of the customer's name, or /cancel."))
-
-
-def _ask_skill(ctx: Ctx, company: Company) -> Step:
-    ctx.data["company_id"] = company.id
-    buttons = [Button(ctx.t(label), value=key) for key, label in SKILL_LABELS.items()]
-    return goto("skill", Reply.with_buttons(
-        ctx.t("{company}. Which skill does the job need?", company=company_name(company)),
-        *button_rows(buttons, 3)))
-
-
-def _match_choice(ctx: Ctx, inc: Incoming, labels: dict[Any, str]) -> str | None:
-    if inc.button:
-        return inc.button
-    text = (inc.text or "").strip().lower()
-    for key, label in labels.items():
-        if text in (str(key).lower(), ctx.t(label).lower(), label.lower()):
-            return str(key)
-    return None
-
-
-async def newjob_skill(ctx: Ctx, inc: Incoming) -> Step:
-    """Take the skill."""
-    skill = _match_choice(ctx, inc, SKILL_LABELS)
-    if skill not in SKILL_LABELS:
-        return goto("skill", ctx.t("Pick one of the skill buttons."))
-    ctx.data["skill"] = skill
-    buttons = [Button(ctx.t(label), value=str(p)) for p, label in PRIORITY_LABELS.items()]
-    return goto("priority", Reply.with_buttons(ctx.t("How urgent is it?"),
-                                               *button_rows(buttons, 2)))
-
-
-async def newjob_priority(ctx: Ctx, inc: Incoming) -> Step:
-    """Take the priority."""
-    choice = _match_choice(ctx, inc, PRIORITY_LABELS)
-    if choice is None and inc.text:
-        choice = inc.text.strip().upper().lstrip("P")
-    if choice not in ("1", "2", "3", "4"):
-        return goto("priority", ctx.t("Pick P1, P2, P3 or P4."))
-    priority = int(choice)
-    ctx.data["priority"] = priority
-    t, now = ctx.t, ctx.now
-    asap_end = now + fs.RESPONSE_WINDOW[priority]
-    buttons = [Button(t("As soon as possible (by {time})", time=t.datetime(asap_end)),
-                      value="asap")]
-    local = t.local(now)
-    if local.hour < 16:
-        buttons.append(Button(t("Today until 17:00"), value="today"))
-    buttons.append(Button(t("Tomorrow 08:00–17:00"), value="tomorrow"))
-    return goto("window", Reply.with_buttons(t("When should the technician be there?"),
-                                             *button_rows(buttons, 1)))
-
-
-def _window_for(ctx: Ctx, choice: str) -> tuple[datetime, datetime] | None:
-    now = ctx.now
-    local = ctx.t.local(now)
-    if choice == "asap":
-        return now, now + fs.RESPONSE_WINDOW[int(ctx.data["priority"])]
-    if choice == "today" and local.hour < 16:
-        return now, local.replace(hour=17, minute=0, second=0, microsecond=0).astimezone(
-            now.tzinfo)
-    if choice == "tomorrow":
-        day = local.replace(hour=8, minute=0, second=0, microsecond=0) + timedelta(days=1)
-        return day.astimezone(now.tzinfo), (day + timedelta(hours=9)).astimezone(now.tzinfo)
-    return None
-
-
-def _typed_window(ctx: Ctx, text: str) -> tuple[datetime, datetime] | None:
-    """A typed day (08:00-17:00 that day) or time (two hours from it) as a window."""
-    value = dates.parse_when(text, ctx.t.locale, ctx.now, ctx.user.timezone)
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value, value + timedelta(hours=2)
-    start = dates.moment(value, ctx.user.timezone, time(8, 0))
-    return max(start, ctx.now), start + timedelta(hours=9)
-
-
-async def newjob_window(ctx: Ctx, inc: Incoming) -> Step:
-    """Take the time window."""
-    choice = inc.button or {"asap": "asap", "now": "asap", "today": "today", "hari ini": "today",
-                            "tomorrow": "tomorrow", "besok": "tomorrow"}.get(
-                                (inc.text or "").strip().lower(), "")
-    window = _window_for(ctx, choice)
-    if window is None and not inc.button and inc.text:
-        window = _typed_window(ctx, inc.text)
-    if window is None:
-        return goto("window", ctx.t("Pick one of the time buttons, or type a day or time "
-                                    "(e.g. friday, tomorrow 13:00, 15 Dec)."))
-    if window[1] <= ctx.now:
-        return goto("window", ctx.t("That time has already passed. Give a time in the future, "
-                                    "e.g. tomorrow 10:00, Friday 14:00 or in 3 days."))
-    ctx.data["window"] = [window[0].isoformat(), window[1].isoformat()]
-    return goto("description", ctx.t("What is the work? Describe it in a sentence or two."))
-
-
-async def newjob_description(ctx: Ctx, inc: Incoming) -> Step:
-    """Take the description."""
-    text = (inc.text or "").strip()
-    if not 3 <= len(text) <= 2000:
-        return goto("description", ctx.t("Describe the job in 3 to 2000 characters."))
-    ctx.data["description"] = text
-    return goto("equipment", Reply.with_buttons(
-        ctx.t("Which equipment is involved (model, serial)? Or press Skip."),
-        [Button(ctx.t("Skip"), value="skip")]))
-
-
-async def newjob_equipment(ctx: Ctx, inc: Incoming) -> Step:
-    """Take the equipment (optional) and show the summary."""
-    text = (inc.text or "").strip()
-    if inc.button == "skip" or text.lower() in SKIP_WORDS:
-        ctx.data["equipment"] = None
-    elif text:
-        if len(text) > 300:
-            return goto("equipment", ctx.t("Keep the equipment under 300 characters."))
-        ctx.data["equipment"] = text
-    else:
-        return goto("equipment", ctx.t("Type the equipment, or press Skip."))
-    t = ctx.t
-    company = ctx.session.get(Company, ctx.data["company_id"])
-    start, end = (datetime.fromisoformat(x) for x in ctx.data["window"])
-    summary = [
-        t("Create this job?"),
-        t("Customer: {company}", company=company_name(company)),
-        t("Skill: {skill} · {priority}", skill=t(SKILL_LABELS[ctx.data["skill"]]),
-          priority=t(PRIORITY_LABELS[ctx.data["priority"]])),
-        t("Window: {start} – {end}", start=t.datetime(start), end=t.datetime(end)),
-        t("Work: {description}", description=ctx.data["description"]),
-    ]
-    if ctx.data["equipment"]:
-        summary.append(t("Equipment: {equipment}", equipment=ctx.data["equipment"]))
-    return goto("confirm", Reply.with_buttons("\n".join(summary), [
-        Button(t("Create and dispatch"), value="yes"), Button(t("Cancel"), value="no")]))
-
-
-async def newjob_confirm(ctx: Ctx, inc: Incoming) -> Step:
-    """Create the job and dispatch it."""
-    answer = inc.button or (inc.text or "").strip().lower()
-    if answer in ("no", "cancel", "batal"):
-        return done(ctx.t("Cancelled; no job was created."))
-    if answer not in ("yes", "ok", "create", "ya", "buat"):
-        return goto("confirm", ctx.t("Press Create and dispatch, or Cancel."))
-    company = ctx.session.get(Company, ctx.data["company_id"])
-    if company is None:
-        raise DomainError("job.not_found")
-    start, end = (datetime.fromisoformat(x) for x in ctx.data["window"])
-    job = fs.create_job(
-        ctx.session, company=company, skill=ctx.data["skill"],
-        priority=int(ctx.data["priority"]), description=ctx.data["description"], now=ctx.now,
-        created_by=ctx.user, equipment=ctx.data.get("equipment"), window=(start, end))
-    offer = fs.dispatch(ctx.session, job, ctx.now)
-    t = ctx.t
-    if offer is not None:
-        tech = ctx.session.get(User, offer.technician_id)
-        where = (t(" ({km} km away)", km=f"{offer.distance_km:.1f}")
-                 if offer.distance_km is not None else "")
-        return done(t("Job #{id} created and offered to {tech}{where}; they have until {time} "
-                      "to answer. You will hear when it is taken or if nobody takes it.",
-                      id=job.id, tech=tech.name if tech else "?", where=where,
-                      time=t.time(offer.expires_at)))
-    ctx.session.info["now"] = ctx.now
-    return done(Reply.with_buttons(escalation_text(t, ctx.session, job),
-                                   *assign_rows(t, ctx.session, job)))
 
 
 # -- /jobs ----------------
@@ -502,7 +306,7 @@ async def jobs_start(ctx: Ctx, inc: Incoming) -> Step:
 
 
 # -- actions ----------------
-def _int(arg: str) -> int:
+def number_arg(arg: str) -> int:
     if not arg.isdigit():
         raise DomainError("job.not_found")
     return int(arg)
@@ -510,7 +314,7 @@ def _int(arg: str) -> int:
 
 async def act_show(ctx: Ctx, arg: str) -> Step:
     """Show a job with the buttons that apply now."""
-    job = fs.get_job(ctx.session, _int(arg), ctx.user)
+    job = fs.get_job(ctx.session, number_arg(arg), ctx.user)
     ctx.session.info["now"] = ctx.now
     return done(job_card(ctx.t, ctx.session, job, ctx.user))
 
@@ -518,8 +322,8 @@ async def act_show(ctx: Ctx, arg: str) -> Step:
 async def act_accept(ctx: Ctx, arg: str) -> Step:
     """Accept an offer with an ETA."""
     offer_text, _, eta_text = arg.partition(":")
-    job = fs.accept_offer(ctx.session, offer_id=_int(offer_text), user=ctx.user,
-                          eta_minutes=_int(eta_text), now=ctx.now)
+    job = fs.accept_offer(ctx.session, offer_id=number_arg(offer_text), user=ctx.user,
+                          eta_minutes=number_arg(eta_text), now=ctx.now)
     t = ctx.t
     replies = [Reply(t("Job #{id} is yours. Expected on site at {eta}.", id=job.id,
                        eta=t.time(job.eta_at) if job.eta_at else "—")),
@@ -533,15 +337,15 @@ async def act_accept(ctx: Ctx, arg: str) -> Step:
 
 async def act_decline(ctx: Ctx, arg: str) -> Step:
     """Decline an offer; it moves to the next technician."""
-    offer = ctx.session.get(JobOffer, _int(arg))
+    offer = ctx.session.get(JobOffer, number_arg(arg))
     job_id = offer.job_id if offer else 0
-    fs.decline_offer(ctx.session, offer_id=_int(arg), user=ctx.user, now=ctx.now)
+    fs.decline_offer(ctx.session, offer_id=number_arg(arg), user=ctx.user, now=ctx.now)
     return done(ctx.t("Declined job #{id}; it goes to the next technician.", id=job_id))
 
 
 async def act_go(ctx: Ctx, arg: str) -> Step:
     """Mark a job en route."""
-    job = fs.start_travel(ctx.session, job_id=_int(arg), user=ctx.user, now=ctx.now)
+    job = fs.start_travel(ctx.session, job_id=number_arg(arg), user=ctx.user, now=ctx.now)
     t = ctx.t
     return done(Reply.with_buttons(
         t("On your way to job #{id}. Press Arrived at the site and share your location.",
@@ -568,8 +372,8 @@ async def act_late(ctx: Ctx, arg: str) -> Step:
 async def act_assign(ctx: Ctx, arg: str) -> Step:
     """Assign a job by hand (the first manager to press wins)."""
     job_text, _, tech_text = arg.partition(":")
-    job = fs.assign_job(ctx.session, job_id=_int(job_text), technician_id=_int(tech_text),
-                        by=ctx.user, now=ctx.now)
+    job = fs.assign_job(ctx.session, job_id=number_arg(job_text),
+                        technician_id=number_arg(tech_text), by=ctx.user, now=ctx.now)
     tech = ctx.session.get(User, job.technician_id)
     return done(ctx.t("Job #{id} assigned to {tech}; they have been told.", id=job.id,
                       tech=tech.name if tech else "?"))
@@ -577,10 +381,10 @@ async def act_assign(ctx: Ctx, arg: str) -> Step:
 
 async def act_redispatch(ctx: Ctx, arg: str) -> Step:
     """Offer a job that could not be completed to the next technician."""
-    offer = fs.redispatch(ctx.session, job_id=_int(arg), by=ctx.user, now=ctx.now)
+    offer = fs.redispatch(ctx.session, job_id=number_arg(arg), by=ctx.user, now=ctx.now)
     t = ctx.t
     if offer is None:
-        job = ctx.session.get(ServiceJob, _int(arg))
+        job = ctx.session.get(ServiceJob, number_arg(arg))
         assert job is not None
         ctx.session.info["now"] = ctx.now
         return done(Reply.with_buttons(escalation_text(t, ctx.session, job),
@@ -588,181 +392,6 @@ async def act_redispatch(ctx: Ctx, arg: str) -> Step:
     tech = ctx.session.get(User, offer.technician_id)
     return done(t("Job #{id} is offered to {tech} now.", id=offer.job_id,
                   tech=tech.name if tech else "?"))
-
-
-# -- the technician's small flows ----------------
-def _own(ctx: Ctx, *statuses: str) -> ServiceJob:
-    job = fs.get_job(ctx.session, int(ctx.data["job"]), ctx.user)
-    if job.technician_id != ctx.user.id:
-        raise DomainError("job.not_found")
-    if statuses and job.status not in statuses:
-        raise DomainError("job.bad_status", job=job.id, status=ctx.t(STATUS_LABELS[job.status]))
-    return job
-
-
-def _begin_job(ctx: Ctx, *statuses: str) -> ServiceJob:
-    ctx.data["job"] = _int(ctx.args.get("job", ""))
-    return _own(ctx, *statuses)
-
-
-async def arrive_start(ctx: Ctx, inc: Incoming) -> Step:
-    """Ask for a location share at the site."""
-    job = _begin_job(ctx, "assigned", "en_route")
-    return fieldday.ask_location(ctx, "where", ctx.t(
-        "Share your location (📎 → Location) so I can check you are at the site of job #{id}: "
-        "{address}", id=job.id, address=job.site_address or "—"))
-
-
-async def arrive_where(ctx: Ctx, inc: Incoming) -> Step:
-    """Check the shared location (or a pasted map link) against the site."""
-    try:
-        point = fieldday.location_of(inc)
-    except geo.ShortMapLink:
-        return fieldday.ask_location(ctx, "where", ctx.t(fieldday.SHORT_LINK))
-    if point is None:
-        return fieldday.ask_location(ctx, "where", ctx.t(
-            "Please share your location (or paste a map link), or /cancel."))
-    lat, lon = point
-    job = _own(ctx, "assigned", "en_route")
-    dist = fs.distance_to_site(job, lat, lon)
-    if dist is not None and dist > fs.ARRIVAL_RADIUS_KM:
-        fs.record_location(ctx.user, lat, lon, ctx.now)  # still the latest known position
-        return fieldday.ask_location(ctx, "where", ctx.t(
-            "You are {km} km from the site; on site means within {radius} m. Share your "
-            "location again when you are there, or /cancel.", km=f"{dist:.1f}",
-            radius=int(fs.ARRIVAL_RADIUS_KM * 1000)))
-    job = fs.arrive(ctx.session, job_id=job.id, user=ctx.user, lat=lat, lon=lon, now=ctx.now)
-    return done(Reply.with_buttons(
-        ctx.t("On site at job #{id} since {time}. Press Done when finished.", id=job.id,
-              time=ctx.t.time(ctx.now)), *technician_buttons(ctx.t, job)))
-
-
-async def done_start(ctx: Ctx, inc: Incoming) -> Step:
-    """Finish a job: notes, parts used, an optional photo."""
-    job = _begin_job(ctx, "on_site")
-    return goto("notes", ctx.t("Job #{id}: what did you do? A short note for the customer file.",
-                               id=job.id))
-
-
-async def done_notes(ctx: Ctx, inc: Incoming) -> Step:
-    """Take the notes."""
-    text = (inc.text or "").strip()
-    if len(text) < 3:
-        return goto("notes", ctx.t("Write a short note of what you did."))
-    ctx.data["notes"] = text[:4000]
-    return goto("parts", Reply.with_buttons(
-        ctx.t("Which parts did you use? e.g. \"2x filter, 1x belt\"."),
-        [Button(ctx.t("No parts"), value="none")]))
-
-
-async def done_parts(ctx: Ctx, inc: Incoming) -> Step:
-    """Take the parts used."""
-    text = (inc.text or "").strip()
-    if inc.button == "none" or text.lower() in SKIP_WORDS:
-        ctx.data["parts"] = []
-    elif text:
-        ctx.data["parts"] = fs.parse_parts(text)
-    else:
-        return goto("parts", ctx.t("List the parts, or press No parts."))
-    return goto("photo", Reply.with_buttons(ctx.t("Send a photo of the finished work, or press "
-                                                  "Skip."), [Button(ctx.t("Skip"), value="skip")]))
-
-
-async def done_photo(ctx: Ctx, inc: Incoming) -> Step:
-    """Take the optional photo and close the job."""
-    photo = None
-    if inc.file is not None:
-        if not inc.file.mime.startswith("image/"):
-            return goto("photo", ctx.t("That is not a photo. Send a picture, or press Skip."))
-        try:  # its header only: a picture that would decode to gigabytes is refused
-            check_image(inc.file.name, inc.file.data,
-                        ExtractLimits.from_settings(ctx.services.settings))
-        except DomainError as exc:
-            if exc.code == "kb.not_image":
-                return goto("photo", ctx.t("That is not a photo. Send a picture, or press "
-                                           "Skip."))
-            return goto("photo", ctx.t.error(exc.code, exc.params))
-        photo = (inc.file.name[:200], inc.file.mime[:80], inc.file.data)
-    elif not (inc.button == "skip" or (inc.text or "").strip().lower() in SKIP_WORDS):
-        return goto("photo", ctx.t("Send a photo, or press Skip."))
-    job = fs.complete_job(ctx.session, job_id=int(ctx.data["job"]), user=ctx.user,
-                          notes=ctx.data["notes"], parts=ctx.data["parts"], now=ctx.now,
-                          photo=photo)
-    parts = ", ".join(f"{p['qty']}× {p['item']}" for p in job.parts) or ctx.t("none")
-    return done(ctx.t("Job #{id} is done. Parts: {parts}. The rep and the manager are told. "
-                      "Thank you!", id=job.id, parts=parts))
-
-
-async def fail_start(ctx: Ctx, inc: Incoming) -> Step:
-    """Report that a job cannot be completed."""
-    job = _begin_job(ctx, *fs.ACTIVE)
-    return goto("reason", ctx.t("Why can job #{id} not be completed? (e.g. part missing, "
-                                "customer absent)", id=job.id))
-
-
-async def fail_reason(ctx: Ctx, inc: Incoming) -> Step:
-    """Take the reason."""
-    text = (inc.text or "").strip()
-    if len(text) < 3:
-        return goto("reason", ctx.t("Say in a few words why the job cannot be completed."))
-    job = fs.cannot_complete(ctx.session, job_id=int(ctx.data["job"]), user=ctx.user,
-                             reason=text, now=ctx.now)
-    return done(ctx.t("Job #{id} is marked as not completed. The manager is told and will "
-                      "follow up.", id=job.id))
-
-
-async def eta_start(ctx: Ctx, inc: Incoming) -> Step:
-    """Ask for a new ETA."""
-    job = _begin_job(ctx, "assigned", "en_route")
-    buttons = [Button(ctx.t("In {eta}", eta=_eta_label(ctx.t, m)), value=str(m))
-               for m in fs.ETA_CHOICES_MIN]
-    return goto("minutes", Reply.with_buttons(
-        ctx.t("When will you be at job #{id}?", id=job.id), *button_rows(buttons, 2)))
-
-
-async def eta_minutes(ctx: Ctx, inc: Incoming) -> Step:
-    """Take the new ETA; draft the delay notice when it slips past the window."""
-    value = inc.button or (inc.text or "").strip()
-    if not value.isdigit() and (typed := dates.parse_when(
-            value, ctx.t.locale, ctx.now, ctx.user.timezone)) is not None:
-        # "14:30", "in 45 minutes", "jam 3 sore": minutes from now
-        at = dates.moment(typed, ctx.user.timezone, time(8, 0))
-        value = str(max(0, int((at - ctx.now).total_seconds() // 60)))
-    if not value.isdigit():
-        return goto("minutes", ctx.t("Pick one of the buttons, or type a time (e.g. 14:30 or "
-                                     "in 45 minutes)."))
-    job = fs.set_eta(ctx.session, job_id=int(ctx.data["job"]), user=ctx.user,
-                     minutes=int(value), now=ctx.now)
-    t = ctx.t
-    text = t("New ETA for job #{id}: {eta}.", id=job.id,
-             eta=t.time(job.eta_at) if job.eta_at else "—")
-    if job.eta_at and fs.is_late(job, ctx.now):
-        text += "\n" + t("That is after the customer's window, so the account's rep was "
-                         "asked to send this:") + "\n" + delay_draft(t, ctx.session, job,
-                                                                      job.eta_at)
-    return done(text)
-
-
-async def location_start(ctx: Ctx, inc: Incoming) -> Step:
-    """A technician's location share outside a job step: remember it for dispatch; at the
-    site of one of their jobs, offer to check in."""
-    point = inc.location
-    if point is None and ctx.args.get("lat") and ctx.args.get("lon"):  # a pasted map link
-        point = (float(ctx.args["lat"]), float(ctx.args["lon"]))
-    if point is None:
-        return done(ctx.t("Share your location to update where dispatch thinks you are."))
-    lat, lon = point
-    fs.record_location(ctx.user, lat, lon, ctx.now)
-    for job in fs.route_for_today(ctx.session, ctx.user, ctx.now):
-        dist = fs.distance_to_site(job, lat, lon)
-        if job.status in ("assigned", "en_route") and dist is not None \
-                and dist <= fs.ARRIVAL_RADIUS_KM:
-            job = fs.arrive(ctx.session, job_id=job.id, user=ctx.user, lat=lat, lon=lon,
-                            now=ctx.now)
-            return done(Reply.with_buttons(
-                ctx.t("On site at job #{id} since {time}. Press Done when finished.",
-                      id=job.id, time=ctx.t.time(ctx.now)), *technician_buttons(ctx.t, job)))
-    return done(ctx.t("Location noted; new jobs are offered by distance from here."))
 
 
 # -- notices ----------------
@@ -866,36 +495,10 @@ def render_arrived(session: Session, row: NoticeRow, user: User | None, t: Trans
 
 
 def register(registry: Registry) -> None:
-    """Register the field-service flows, actions, intents and notice renderers."""
+    """Register /jobs, the job buttons, the intents and the notices of field service."""
     registry.add_phrasings(*jobs_phrasings.PHRASINGS)
-    registry.add_flow(Flow(
-        "newjob", start=newjob_start, roles=DISPATCHERS, commands=("newjob",),
-        help=N_("Create a service job and dispatch it"),
-        accepts={"company": "customer", "skill": "button", "priority": "button",
-                 "window": "button", "description": "text", "equipment": "text",
-                 "confirm": "button"},
-        states={"company": newjob_company, "skill": newjob_skill,
-                "priority": newjob_priority, "window": newjob_window,
-                "description": newjob_description, "equipment": newjob_equipment,
-                "confirm": newjob_confirm},
-        ongoing=ongoing(N_("Still creating the service job."))))
     registry.add_flow(Flow("jobs", start=jobs_start, roles=JOB_VIEWERS, commands=("jobs",),
                            help=N_("My jobs today and job offers")))
-    registry.add_flow(Flow("job_arrive", start=arrive_start, roles=TECHNICIANS,
-                           states={"where": arrive_where}, accepts={"where": "text"}))
-    registry.add_flow(Flow("job_done", start=done_start, roles=TECHNICIANS,
-                           accepts={"notes": "text", "parts": "text", "photo": "text"},
-                           states={"notes": done_notes, "parts": done_parts,
-                                   "photo": done_photo},
-        ongoing=ongoing(N_("Still reporting the job as done."))))
-    registry.add_flow(Flow("job_fail", start=fail_start, roles=TECHNICIANS,
-                           states={"reason": fail_reason}, accepts={"reason": "text"}))
-    registry.add_flow(Flow("job_eta", start=eta_start, roles=TECHNICIANS,
-                           states={"minutes": eta_minutes}, accepts={"minutes": "number"}))
-    # For a technician's location share outside a flow: the registry has one location
-    # flow (the visit check-in), which should hand technicians over to this one.
-    registry.add_flow(Flow("job_location", start=location_start, roles=TECHNICIANS))
-    registry.more_location_flows.append("job_location")
     for name, handler, roles in (
         ("job.show", act_show, JOB_VIEWERS),
         ("job.accept", act_accept, TECHNICIANS),

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
-from bot.conversations import dates, fieldday
+from bot.conversations import dates, fieldday, locations
 from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, goto, ongoing
 from bot.conversations.lookup import KIND_LABELS, _clean_product, company_name, match_value
 from bot.conversations.messages import (
@@ -341,7 +341,7 @@ def _save(ctx: Ctx, due) -> Step:
         return done(saved)
     # A message of its own: it carries the one-tap "share location" where a door has one.
     return done(saved, Reply(t("Share your location now to check in (optional)."),
-                             ask_location=t(fieldday.SHARE_LABEL)))
+                             ask_location=t(locations.SHARE_LABEL)))
 
 
 # -- material sent ----------------------------------------------------------------------------
@@ -421,9 +421,9 @@ def _material_save(ctx: Ctx, text: str) -> Step:
 async def checkin(ctx: Ctx, inc: Incoming) -> Step:
     """A location shared outside a flow: check in the latest visit against the customer's
     site (verified within the radius), or else list the customers near here."""
-    point = fieldday.location_of(inc, ctx.args)
+    point = locations.location_of(inc, ctx.args)
     if point is None:
-        return fieldday.ask_location(ctx, "where", ctx.t(
+        return locations.ask_location(ctx, "where", ctx.t(
             "Share your location to check in to your latest visit."))
     return await fieldday.check_in_or_near(ctx, point)
 
@@ -431,9 +431,9 @@ async def checkin(ctx: Ctx, inc: Incoming) -> Step:
 async def checkin_where(ctx: Ctx, inc: Incoming) -> Step:
     """Take the location asked for."""
     try:
-        point = fieldday.location_of(inc)
+        point = locations.location_of(inc)
     except geo.ShortMapLink:
-        return fieldday.ask_location(ctx, "where", ctx.t(fieldday.SHORT_LINK))
+        return locations.ask_location(ctx, "where", ctx.t(locations.SHORT_LINK))
     if point is None:
         return done(ctx.t("Share your location to check in to your latest visit."))
     return await fieldday.check_in_or_near(ctx, point)
