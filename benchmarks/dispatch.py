@@ -177,13 +177,13 @@ def run(db: Database, technicians: int, runs: int, seed: int) -> dict[str, dict[
 
     def rank() -> None:
         job = jobs[next(picks) % len(jobs)]
-        ranked = fs.rank_technicians(session, job, NOW, limit=1)
+        ranked = technicians.rank_technicians(session, job, NOW, limit=1)
         assert ranked and ranked[0].eligible
         if len(candidates) < 50:
-            candidates.append(len(fs.rank_technicians(session, job, NOW)))
+            candidates.append(len(technicians.rank_technicians(session, job, NOW)))
 
     def rank_wide() -> None:
-        assert fs.rank_technicians(session, wide, NOW, limit=1)
+        assert technicians.rank_technicians(session, wide, NOW, limit=1)
 
     def dispatch() -> None:
         job = jobs[next(picks) % len(jobs)]

@@ -1,39 +1,40 @@
 """Field service: service jobs dispatched to the right technician, offers with time-outs,
-manager escalation, manual assignment and the technician's status flow from the site.
+manager escalation, manual assignment, re-dispatch, what a user sees, and the CSV import.
 
-Dispatch rule: eligible technicians have the job's skill, cover its territory, are on
-shift (their working days and hours, in their own time zone) and are below their load
-cap. They are ranked by haversine distance from their last known location plus a
-penalty per job they already hold. The best gets an offer that times out after a
-priority-dependent delay; a decline or a time-out moves the job to the next candidate;
-when nobody is left the territory's manager is asked to assign by hand. The job row is
-locked for every change, so a job is never held by two technicians.
+Dispatch rule: the best technician (core.technicians ranks them) gets an offer that times
+out after a priority-dependent delay; a decline or a time-out moves the job to the next
+candidate; when nobody is left the territory's manager is asked to assign by hand. The job
+row is locked for every change, so a job is never held by two technicians. The
+technician's progress on the job is core.job_status.
 """
 
 from __future__ import annotations
 
 import csv
-import heapq
 import io
-import math
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, DomainError, Forbidden, NotFound
-from core.models import Company, Deal, Role, Team, Territory, TerritoryRep, User
-from core.models.fieldservice import JobOffer, ServiceJob, TechnicianProfile, TechnicianSkill
+from core.models import Company, Deal, Role, Team, Territory, User
+from core.models.fieldservice import (
+    ACTIVE,
+    FINISHED,
+    OPEN,
+    PRIORITIES,
+    SKILLS,
+    JobOffer,
+    ServiceJob,
+)
 from core.notices import enqueue_notice
 from core.sweeps import sweep
+from core.technicians import haversine_km, rank_technicians
 
-SKILLS: tuple[str, ...] = ("installation", "repair", "maintenance", "network", "electrical",
-                           "hvac")
-PRIORITIES: tuple[int, ...] = (1, 2, 3, 4)
 # How long a technician has to answer an offer.
 OFFER_TIMEOUT: dict[int, timedelta] = {
     1: timedelta(minutes=5), 2: timedelta(minutes=15),
@@ -44,199 +45,8 @@ RESPONSE_WINDOW: dict[int, timedelta] = {
     1: timedelta(hours=4), 2: timedelta(hours=8),
     3: timedelta(days=1), 4: timedelta(days=3),
 }
-LOAD_PENALTY_KM = 5.0  # one job already held counts like 5 km more travel
-ARRIVAL_RADIUS_KM = 0.5  # an "on site" location share must be this close to the site
 ETA_CHOICES_MIN: tuple[int, ...] = (30, 60, 120, 240)
-EARTH_RADIUS_KM = 6371.0088
-
-OPEN = ("new", "offered", "escalated")
-ACTIVE = ("assigned", "en_route", "on_site")
-FINISHED = ("done", "cannot_complete", "cancelled")
 DISPATCHER_ROLES = (Role.MANAGER.value, Role.ADMIN.value)
-
-
-# -- geometry and time ----------------
-def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in kilometres."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
-
-
-def on_shift(profile: TechnicianProfile | _ProfileRow, timezone: str, now: datetime) -> bool:
-    """True when `now` falls in the technician's working days and hours (their zone)."""
-    local = now.astimezone(ZoneInfo(timezone))
-    return _in_shift(profile.shift_start_min, profile.shift_end_min, profile.work_days,
-                     local.weekday(), local.hour * 60 + local.minute)
-
-
-def _in_shift(start: int, end: int, days: str, day: int, minute: int) -> bool:
-    if start <= end:
-        return str(day) in days and start <= minute < end
-    # A night shift: the part after midnight belongs to the previous day's shift.
-    if minute >= start:
-        return str(day) in days
-    return minute < end and str((day - 1) % 7) in days
-
-
-# -- technician profiles ----------------
-def set_profile(
-    session: Session,
-    user: User,
-    *,
-    skills: Iterable[str],
-    now: datetime,
-    shift: tuple[int, int] = (8 * 60, 17 * 60),
-    work_days: str = "01234",
-    load_cap: int = 4,
-    home_base: str | None = None,
-) -> TechnicianProfile:
-    """Create or replace a technician's dispatch profile and skills."""
-    if user.role != Role.TECHNICIAN.value:
-        raise DomainError("job.not_technician", name=user.name)
-    clean = sorted({s.strip().lower() for s in skills if s.strip()})
-    for skill in clean:
-        if skill not in SKILLS:
-            raise DomainError("job.bad_skill", skill=skill, skills=", ".join(SKILLS))
-    if load_cap < 1 or not (0 <= shift[0] < 1440 and 0 < shift[1] <= 1440):
-        raise DomainError("job.bad_profile")
-    profile = session.get(TechnicianProfile, user.id)
-    if profile is None:
-        profile = TechnicianProfile(user_id=user.id, updated_at=now)
-        session.add(profile)
-    profile.shift_start_min, profile.shift_end_min = shift
-    profile.work_days = "".join(sorted(set(work_days)))
-    profile.load_cap = load_cap
-    profile.home_base = home_base
-    profile.dispatchable = True
-    profile.updated_at = now
-    existing = set(session.scalars(select(TechnicianSkill.skill).where(
-        TechnicianSkill.user_id == user.id)))
-    for skill in existing - set(clean):
-        session.delete(session.get(TechnicianSkill, (user.id, skill)))
-    for skill in set(clean) - existing:
-        session.add(TechnicianSkill(user_id=user.id, skill=skill))
-    session.flush()
-    return profile
-
-
-def record_location(user: User, lat: float, lon: float, now: datetime) -> None:
-    """Remember a shared location as the user's last known position."""
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise DomainError("job.bad_location")
-    user.last_lat, user.last_lon, user.last_location_at = lat, lon, now
-
-
-# -- ranking ----------------
-@dataclass(frozen=True)
-class _ProfileRow:
-    shift_start_min: int
-    shift_end_min: int
-    work_days: str
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A technician who could take the job, with why they rank where they do."""
-
-    user_id: int
-    name: str
-    distance_km: float | None
-    load: int
-    load_cap: int
-    on_shift: bool
-    score: float
-
-    @property
-    def eligible(self) -> bool:
-        return self.on_shift and self.load < self.load_cap
-
-
-def _rank_statement(by_territory: bool) -> Any:
-    """The eligibility query, built once: technicians with the skill (covering the
-    territory), active and dispatchable, with their current load (a correlated count of
-    active jobs on an index)."""
-    load = (select(func.count(ServiceJob.id))
-            .where(ServiceJob.technician_id == User.id, ServiceJob.status.in_(ACTIVE))
-            .correlate(User).scalar_subquery())
-    columns = (User.id, User.name, User.timezone, User.last_lat, User.last_lon,
-               TechnicianProfile.shift_start_min, TechnicianProfile.shift_end_min,
-               TechnicianProfile.work_days, TechnicianProfile.load_cap, load)
-    if by_territory:  # start from the territory's people
-        stmt = (select(*columns).select_from(TerritoryRep)
-                .join(TechnicianSkill, and_(TechnicianSkill.user_id == TerritoryRep.user_id,
-                                            TechnicianSkill.skill == bindparam("skill")))
-                .where(TerritoryRep.territory_id == bindparam("territory_id")))
-    else:
-        stmt = select(*columns).select_from(TechnicianSkill).where(
-            TechnicianSkill.skill == bindparam("skill"))
-    return (stmt.join(User, User.id == TechnicianSkill.user_id)
-            .join(TechnicianProfile, TechnicianProfile.user_id == User.id)
-            .where(User.active.is_(True), User.role == Role.TECHNICIAN.value,
-                   TechnicianProfile.dispatchable.is_(True)))
-
-
-_RANK_IN_TERRITORY = _rank_statement(True)
-_RANK_ANYWHERE = _rank_statement(False)
-
-
-def rank_technicians(
-    session: Session,
-    job: ServiceJob,
-    now: datetime,
-    *,
-    exclude: Sequence[int] = (),
-    eligible_only: bool = True,
-    limit: int | None = None,
-) -> list[Candidate]:
-    """Technicians with the job's skill covering its territory, best first.
-
-    Args:
-        exclude: technicians not to consider (already offered this job).
-        limit: return only the best `limit` (dispatch needs one).
-        eligible_only: drop those off shift or at their load cap (the manager's manual
-            assignment list keeps them, marked, at the end).
-    """
-    if job.territory_id is not None:
-        rows = session.connection().execute(
-            _RANK_IN_TERRITORY, {"skill": job.skill, "territory_id": job.territory_id})
-    else:
-        rows = session.connection().execute(_RANK_ANYWHERE, {"skill": job.skill})
-    skip = set(exclude)
-    has_site = job.site_lat is not None and job.site_lon is not None
-    site_lat = math.radians(job.site_lat) if has_site else 0.0  # type: ignore[arg-type]
-    site_lon = math.radians(job.site_lon) if has_site else 0.0  # type: ignore[arg-type]
-    cos_site = math.cos(site_lat)
-    radians, sin, cos, asin, sqrt = math.radians, math.sin, math.cos, math.asin, math.sqrt
-    local_by_zone: dict[str, tuple[int, int]] = {}
-    keyed: list[tuple[bool, float, int, int, Any]] = []
-    for row in rows.fetchall():
-        uid, _name, tz, lat, lon, s_start, s_end, days, cap, load = row
-        if uid in skip:
-            continue
-        local = local_by_zone.get(tz)
-        if local is None:
-            when = now.astimezone(ZoneInfo(tz))
-            local = local_by_zone[tz] = (when.weekday(), when.hour * 60 + when.minute)
-        shift_ok = _in_shift(s_start, s_end, days, local[0], local[1])
-        eligible = shift_ok and load < cap
-        if eligible_only and not eligible:
-            continue
-        if has_site and lat is not None and lon is not None:
-            # haversine_km, inlined: this loop runs for every candidate of every dispatch.
-            p1 = radians(lat)
-            a = (sin((site_lat - p1) / 2) ** 2
-                 + cos(p1) * cos_site * sin((site_lon - radians(lon)) / 2) ** 2)
-            dist: float | None = 2 * EARTH_RADIUS_KM * asin(min(1.0, sqrt(a)))
-        else:
-            dist = None
-        # Unknown distance ranks behind every known one.
-        score = (dist if dist is not None else 10_000.0) + LOAD_PENALTY_KM * load
-        keyed.append((not eligible, score, load, uid, (row, dist, shift_ok)))
-    best = heapq.nsmallest(limit, keyed) if limit else sorted(keyed)
-    return [Candidate(row[0], row[1], dist, int(row[9]), row[8], shift_ok, score)
-            for _ineligible, score, _load, _uid, (row, dist, shift_ok) in best]
 
 
 # -- creating jobs ----------------
@@ -319,9 +129,8 @@ def create_installation_job(session: Session, deal: Deal, now: datetime) -> Serv
     dispatch(session, job, now)
     return job
 
-
 # -- dispatch ----------------
-def _lock_job(session: Session, job_id: int) -> ServiceJob:
+def lock_job(session: Session, job_id: int) -> ServiceJob:
     job = session.scalar(select(ServiceJob).where(ServiceJob.id == job_id).with_for_update()
                          .execution_options(populate_existing=True))
     if job is None:
@@ -387,7 +196,7 @@ def dispatch(session: Session, job: ServiceJob, now: datetime) -> JobOffer | Non
 
 def start_dispatch(session: Session, job_id: int, now: datetime) -> JobOffer | None:
     """Dispatch a newly created (or re-opened) job."""
-    return dispatch(session, _lock_job(session, job_id), now)
+    return dispatch(session, lock_job(session, job_id), now)
 
 
 def pending_offer(session: Session, job_id: int) -> JobOffer | None:
@@ -399,7 +208,7 @@ def _lock_offer(session: Session, offer_id: int, user: User) -> tuple[JobOffer, 
     offer = session.get(JobOffer, offer_id)
     if offer is None or offer.technician_id != user.id:
         raise NotFound("job.offer_not_found")
-    job = _lock_job(session, offer.job_id)
+    job = lock_job(session, offer.job_id)
     session.refresh(offer)
     return offer, job
 
@@ -467,7 +276,7 @@ def decline_offer(
 
 @sweep("fieldservice.offers", every=timedelta(minutes=1))
 def expire_offers(session: Session, now: datetime) -> int:
-    """Time out unanswered offers (next candidate, or the manager) and note slipping jobs."""
+    """Time out unanswered offers (next candidate, or the manager)."""
     stmt = (select(JobOffer.id).where(JobOffer.status == "pending", JobOffer.expires_at <= now)
             .order_by(JobOffer.expires_at).limit(500))
     if session.get_bind().dialect.name == "postgresql":
@@ -476,7 +285,7 @@ def expire_offers(session: Session, now: datetime) -> int:
     for offer_id in list(session.scalars(stmt)):
         offer = session.get(JobOffer, offer_id)
         assert offer is not None
-        job = _lock_job(session, offer.job_id)
+        job = lock_job(session, offer.job_id)
         session.refresh(offer)
         if offer.status != "pending":
             continue
@@ -484,8 +293,7 @@ def expire_offers(session: Session, now: datetime) -> int:
         session.flush()
         dispatch(session, job, now)
         count += 1
-    return count + note_late_jobs(session, now)
-
+    return count
 
 # -- manual assignment ----------------
 def assign_job(
@@ -494,7 +302,7 @@ def assign_job(
     """A manager or admin gives the job to a technician by hand; the first one wins."""
     if by.role not in DISPATCHER_ROLES:
         raise Forbidden("job.not_dispatcher")
-    job = _lock_job(session, job_id)
+    job = lock_job(session, job_id)
     if job.technician_id is not None or job.status not in OPEN:
         holder = session.get(User, job.technician_id) if job.technician_id else None
         who = session.get(User, job.assigned_by_id) if job.assigned_by_id else None
@@ -515,120 +323,12 @@ def assign_job(
     return job
 
 
-# -- the technician's status flow ----------------
-def _own_job(session: Session, job_id: int, user: User, *allowed: str) -> ServiceJob:
-    job = _lock_job(session, job_id)
-    if job.technician_id != user.id:
-        raise NotFound("job.not_found")
-    if job.status not in allowed:
-        raise Conflict("job.bad_status", job=job.id, status=job.status)
-    return job
-
-
-def start_travel(session: Session, *, job_id: int, user: User, now: datetime) -> ServiceJob:
-    """Assigned -> en route."""
-    job = _own_job(session, job_id, user, "assigned")
-    job.status, job.en_route_at, job.updated_at = "en_route", now, now
-    return job
-
-
-def distance_to_site(job: ServiceJob, lat: float, lon: float) -> float | None:
-    if job.site_lat is None or job.site_lon is None:
-        return None
-    return haversine_km(lat, lon, job.site_lat, job.site_lon)
-
-
-def arrive(
-    session: Session, *, job_id: int, user: User, lat: float, lon: float, now: datetime
-) -> ServiceJob:
-    """Assigned / en route -> on site, when the shared location is at the site."""
-    job = _own_job(session, job_id, user, "assigned", "en_route")
-    record_location(user, lat, lon, now)
-    dist = distance_to_site(job, lat, lon)
-    if dist is not None and dist > ARRIVAL_RADIUS_KM:
-        raise DomainError("job.too_far", km=f"{dist:.1f}",
-                          radius=int(ARRIVAL_RADIUS_KM * 1000))
-    if job.en_route_at is None:
-        job.en_route_at = now
-    job.status, job.arrived_at, job.updated_at = "on_site", now, now
-    rep = customer_rep(session, job)
-    if rep is not None:  # the customer's rep hears the technician is there
-        enqueue_notice(session, kind="job.arrived", reason=f"job:{job.id}:arrived",
-                       recipient_user_id=rep.id, due_at=now, now=now,
-                       params={"job_id": job.id})
-    return job
-
-
-def parse_parts(text: str) -> list[dict[str, Any]]:
-    """"2x filter, belt; 3 fuse" -> [{"qty": 2, "item": "filter"}, ...]."""
-    out: list[dict[str, Any]] = []
-    for raw in text.replace(";", ",").replace("\n", ",").split(","):
-        item = raw.strip()
-        if not item:
-            continue
-        qty = 1
-        head, _, rest = item.partition(" ")
-        digits = head.lower().rstrip("x×")
-        if rest and digits.isdigit() and 0 < int(digits) <= 10_000:
-            qty, item = int(digits), rest.strip()
-        if len(item) > 120:
-            raise DomainError("job.bad_parts")
-        out.append({"qty": qty, "item": item})
-    if len(out) > 50:
-        raise DomainError("job.bad_parts")
-    return out
-
-
-def complete_job(
-    session: Session,
-    *,
-    job_id: int,
-    user: User,
-    notes: str,
-    parts: list[dict[str, Any]],
-    now: datetime,
-    photo: tuple[str, str, bytes] | None = None,
-) -> ServiceJob:
-    """On site -> done, with notes, parts used and an optional photo; rep and manager told."""
-    job = _own_job(session, job_id, user, "on_site")
-    notes = (notes or "").strip()
-    if not notes:
-        raise DomainError("job.notes_missing")
-    job.status, job.finished_at, job.updated_at = "done", now, now
-    job.notes = notes[:4000]
-    job.parts = list(parts)
-    if photo is not None:
-        job.photo_name, job.photo_mime, job.photo = photo
-    for recipient in _told_of_outcome(session, job):
-        enqueue_notice(session, kind="job.completed", reason=f"job:{job.id}:completed",
-                       recipient_user_id=recipient.id, due_at=now, now=now,
-                       params={"job_id": job.id})
-    return job
-
-
-def cannot_complete(
-    session: Session, *, job_id: int, user: User, reason: str, now: datetime
-) -> ServiceJob:
-    """Assigned / en route / on site -> cannot complete (reason); the managers are told."""
-    job = _own_job(session, job_id, user, *ACTIVE)
-    reason = (reason or "").strip()
-    if len(reason) < 3:
-        raise DomainError("job.reason_missing")
-    job.status, job.finished_at, job.updated_at = "cannot_complete", now, now
-    job.failure_reason = reason[:2000]
-    for recipient in _told_of_outcome(session, job):
-        enqueue_notice(session, kind="job.cannot_complete", reason=f"job:{job.id}:failed",
-                       recipient_user_id=recipient.id, due_at=now, now=now,
-                       params={"job_id": job.id}, urgent=job.priority <= 2)
-    return job
-
-
 def redispatch(session: Session, *, job_id: int, by: User, now: datetime) -> JobOffer | None:
     """A manager re-opens a job that could not be completed: it is offered again to the
     technicians not asked yet (or escalated back). The first press wins."""
     if by.role not in DISPATCHER_ROLES:
         raise Forbidden("job.not_dispatcher")
-    job = _lock_job(session, job_id)
+    job = lock_job(session, job_id)
     if job.status != "cannot_complete":
         raise Conflict("job.bad_status", job=job.id, status=job.status)
     job.status, job.technician_id, job.eta_at = "new", None, None
@@ -638,74 +338,6 @@ def redispatch(session: Session, *, job_id: int, by: User, now: datetime) -> Job
     job.updated_at = now
     session.flush()
     return dispatch(session, job, now)
-
-
-def _told_of_outcome(session: Session, job: ServiceJob) -> list[User]:
-    """The rep (deal owner, else account owner) and the managers."""
-    out: list[User] = []
-    rep_id = None
-    if job.deal_id is not None:
-        deal = session.get(Deal, job.deal_id)
-        rep_id = deal.owner_id if deal else None
-    if rep_id is None:
-        company = session.get(Company, job.company_id)
-        rep_id = company.owner_id if company else None
-    rep = session.get(User, rep_id) if rep_id else None
-    if rep is not None and rep.active:
-        out.append(rep)
-    for manager in managers_for(session, job):
-        if manager not in out:
-            out.append(manager)
-    return out
-
-
-# -- delays ----------------
-def is_late(job: ServiceJob, now: datetime) -> bool:
-    """The expected arrival is past the window's end (and the technician is not there)."""
-    if job.status not in ("assigned", "en_route") or job.window_end is None:
-        return False
-    expected = max(job.eta_at or now, now)
-    return expected > job.window_end
-
-
-def set_eta(
-    session: Session, *, job_id: int, user: User, minutes: int, now: datetime
-) -> ServiceJob:
-    """The technician gives a new ETA (running late); a slip past the window is noted."""
-    job = _own_job(session, job_id, user, "assigned", "en_route")
-    if not 5 <= minutes <= 24 * 60:
-        raise DomainError("job.bad_eta")
-    job.eta_at = now + timedelta(minutes=minutes)
-    job.updated_at = now
-    note_delay(session, job, now)
-    return job
-
-
-def note_delay(session: Session, job: ServiceJob, now: datetime) -> bool:
-    """When the job is late, ask the rep (and managers) to send the customer the drafted
-    delay notice; once per ETA. True when noted."""
-    if not is_late(job, now):
-        return False
-    eta = max(job.eta_at or now, now)
-    stamp = int(eta.timestamp()) // 60
-    noted = False
-    for recipient in _told_of_outcome(session, job):
-        row = enqueue_notice(session, kind="job.delay", reason=f"job:{job.id}:delay:{stamp}",
-                             recipient_user_id=recipient.id, due_at=now, now=now,
-                             params={"job_id": job.id, "eta": eta.isoformat()})
-        noted = noted or row is not None
-    if noted:
-        job.delay_noted_at = now
-    return noted
-
-
-def note_late_jobs(session: Session, now: datetime) -> int:
-    """Jobs whose window ended with nobody on site yet and no delay noted: note them."""
-    rows = session.scalars(select(ServiceJob).where(
-        ServiceJob.status.in_(("assigned", "en_route")), ServiceJob.window_end < now,
-        ServiceJob.delay_noted_at.is_(None)).limit(500))
-    return sum(1 for job in rows if note_delay(session, job, now))
-
 
 # -- reading ----------------
 def get_job(session: Session, job_id: int, user: User) -> ServiceJob:
@@ -796,14 +428,12 @@ def open_jobs_for_manager(session: Session, user: User, limit: int = 20) -> list
     rows.sort(key=lambda j: (order.get(j.status, 3), j.priority, j.id))
     return rows[:limit]
 
-
 # -- import ----------------
 @dataclass
 class ImportResult:
     created: list[int] = field(default_factory=list)
     skipped: int = 0
     errors: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
-
 
 IMPORT_COLUMNS = ("company", "skill", "priority", "description")
 

@@ -23,6 +23,7 @@ SWEEP_MODULES: tuple[str, ...] = (
     "core.complaints",
     "core.deliveries",
     "core.fieldservice",
+    "core.job_status",
     "core.knowledge",
     "core.reports",
     "core.update_records",

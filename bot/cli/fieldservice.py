@@ -149,7 +149,7 @@ def register(main: click.Group) -> None:
     @click.option("--cap", default=4, show_default=True, type=click.IntRange(1, 50))
     def set_technician(login: str, skills: str, shift: str, days: str, cap: int) -> None:
         """Create or replace a technician's dispatch profile."""
-        from core import fieldservice
+        from core import technicians as technician_svc
         from core.errors import DomainError
         from core.users import get_user_by_login
 
@@ -164,9 +164,9 @@ def register(main: click.Group) -> None:
         with app.db.session() as session:
             try:
                 user = get_user_by_login(session, login)
-                fieldservice.set_profile(session, user, skills=skills.split(","),
-                                         now=app.clock.now(), shift=window, work_days=days,
-                                         load_cap=cap)
+                technician_svc.set_profile(session, user, skills=skills.split(","),
+                                           now=app.clock.now(), shift=window, work_days=days,
+                                           load_cap=cap)
             except DomainError as exc:
                 if exc.code == "user.not_found":
                     fail(f"no user with login {login!r}")

@@ -21,7 +21,7 @@ from bot.conversations.messages import Button, Incoming, Reply, button_rows
 from bot.conversations.registry import Registry
 from bot.i18n import N_
 from core import fieldservice as fs
-from core import geo
+from core import geo, job_status, technicians
 from core.errors import DomainError
 from core.models.fieldservice import ServiceJob
 from core.textextract import ExtractLimits, check_image
@@ -61,14 +61,15 @@ async def arrive_where(ctx: Ctx, inc: Incoming) -> Step:
             "Please share your location (or paste a map link), or /cancel."))
     lat, lon = point
     job = _own(ctx, "assigned", "en_route")
-    dist = fs.distance_to_site(job, lat, lon)
-    if dist is not None and dist > fs.ARRIVAL_RADIUS_KM:
-        fs.record_location(ctx.user, lat, lon, ctx.now)  # still the latest known position
+    dist = job_status.distance_to_site(job, lat, lon)
+    if dist is not None and dist > job_status.ARRIVAL_RADIUS_KM:
+        technicians.record_location(ctx.user, lat, lon, ctx.now)  # still the latest known position
         return locations.ask_location(ctx, "where", ctx.t(
             "You are {km} km from the site; on site means within {radius} m. Share your "
             "location again when you are there, or /cancel.", km=f"{dist:.1f}",
-            radius=int(fs.ARRIVAL_RADIUS_KM * 1000)))
-    job = fs.arrive(ctx.session, job_id=job.id, user=ctx.user, lat=lat, lon=lon, now=ctx.now)
+            radius=int(job_status.ARRIVAL_RADIUS_KM * 1000)))
+    job = job_status.arrive(ctx.session, job_id=job.id, user=ctx.user, lat=lat, lon=lon,
+                            now=ctx.now)
     return done(Reply.with_buttons(
         ctx.t("On site at job #{id} since {time}. Press Done when finished.", id=job.id,
               time=ctx.t.time(ctx.now)), *technician_buttons(ctx.t, job)))
@@ -98,7 +99,7 @@ async def done_parts(ctx: Ctx, inc: Incoming) -> Step:
     if inc.button == "none" or text.lower() in SKIP_WORDS:
         ctx.data["parts"] = []
     elif text:
-        ctx.data["parts"] = fs.parse_parts(text)
+        ctx.data["parts"] = job_status.parse_parts(text)
     else:
         return goto("parts", ctx.t("List the parts, or press No parts."))
     return goto("photo", Reply.with_buttons(ctx.t("Send a photo of the finished work, or press "
@@ -122,9 +123,9 @@ async def done_photo(ctx: Ctx, inc: Incoming) -> Step:
         photo = (inc.file.name[:200], inc.file.mime[:80], inc.file.data)
     elif not (inc.button == "skip" or (inc.text or "").strip().lower() in SKIP_WORDS):
         return goto("photo", ctx.t("Send a photo, or press Skip."))
-    job = fs.complete_job(ctx.session, job_id=int(ctx.data["job"]), user=ctx.user,
-                          notes=ctx.data["notes"], parts=ctx.data["parts"], now=ctx.now,
-                          photo=photo)
+    job = job_status.complete_job(ctx.session, job_id=int(ctx.data["job"]), user=ctx.user,
+                                  notes=ctx.data["notes"], parts=ctx.data["parts"], now=ctx.now,
+                                  photo=photo)
     parts = ", ".join(f"{p['qty']}× {p['item']}" for p in job.parts) or ctx.t("none")
     return done(ctx.t("Job #{id} is done. Parts: {parts}. The rep and the manager are told. "
                       "Thank you!", id=job.id, parts=parts))
@@ -142,8 +143,8 @@ async def fail_reason(ctx: Ctx, inc: Incoming) -> Step:
     text = (inc.text or "").strip()
     if len(text) < 3:
         return goto("reason", ctx.t("Say in a few words why the job cannot be completed."))
-    job = fs.cannot_complete(ctx.session, job_id=int(ctx.data["job"]), user=ctx.user,
-                             reason=text, now=ctx.now)
+    job = job_status.cannot_complete(ctx.session, job_id=int(ctx.data["job"]), user=ctx.user,
+                                     reason=text, now=ctx.now)
     return done(ctx.t("Job #{id} is marked as not completed. The manager is told and will "
                       "follow up.", id=job.id))
 
@@ -168,12 +169,12 @@ async def eta_minutes(ctx: Ctx, inc: Incoming) -> Step:
     if not value.isdigit():
         return goto("minutes", ctx.t("Pick one of the buttons, or type a time (e.g. 14:30 or "
                                      "in 45 minutes)."))
-    job = fs.set_eta(ctx.session, job_id=int(ctx.data["job"]), user=ctx.user,
-                     minutes=int(value), now=ctx.now)
+    job = job_status.set_eta(ctx.session, job_id=int(ctx.data["job"]), user=ctx.user,
+                             minutes=int(value), now=ctx.now)
     t = ctx.t
     text = t("New ETA for job #{id}: {eta}.", id=job.id,
              eta=t.time(job.eta_at) if job.eta_at else "—")
-    if job.eta_at and fs.is_late(job, ctx.now):
+    if job.eta_at and job_status.is_late(job, ctx.now):
         text += "\n" + t("That is after the customer's window, so the account's rep was "
                          "asked to send this:") + "\n" + delay_draft(t, ctx.session, job,
                                                                       job.eta_at)
@@ -189,13 +190,13 @@ async def location_start(ctx: Ctx, inc: Incoming) -> Step:
     if point is None:
         return done(ctx.t("Share your location to update where dispatch thinks you are."))
     lat, lon = point
-    fs.record_location(ctx.user, lat, lon, ctx.now)
+    technicians.record_location(ctx.user, lat, lon, ctx.now)
     for job in fs.route_for_today(ctx.session, ctx.user, ctx.now):
-        dist = fs.distance_to_site(job, lat, lon)
+        dist = job_status.distance_to_site(job, lat, lon)
         if job.status in ("assigned", "en_route") and dist is not None \
-                and dist <= fs.ARRIVAL_RADIUS_KM:
-            job = fs.arrive(ctx.session, job_id=job.id, user=ctx.user, lat=lat, lon=lon,
-                            now=ctx.now)
+                and dist <= job_status.ARRIVAL_RADIUS_KM:
+            job = job_status.arrive(ctx.session, job_id=job.id, user=ctx.user, lat=lat, lon=lon,
+                                    now=ctx.now)
             return done(Reply.with_buttons(
                 ctx.t("On site at job #{id} since {time}. Press Done when finished.",
                       id=job.id, time=ctx.t.time(ctx.now)), *technician_buttons(ctx.t, job)))

@@ -33,6 +33,7 @@ from bot.conversations.phrasings import jobs as jobs_phrasings
 from bot.conversations.registry import Registry
 from bot.i18n import N_, Translator, register_errors
 from core import fieldservice as fs
+from core import job_status, technicians
 from core.errors import DomainError
 from core.models import Company, Contact, NoticeRow, Role, User
 from core.models.fieldservice import JobOffer, ServiceJob
@@ -196,8 +197,8 @@ def offer_reply(t: Translator, session: Session, offer: JobOffer, job: ServiceJo
 
 def assign_rows(t: Translator, session: Session, job: ServiceJob) -> list[list[Button]]:
     """Buttons to give the job to a technician by hand (eligible ones first)."""
-    candidates = fs.rank_technicians(session, job, _now(session, job), eligible_only=False,
-                                    limit=6)
+    candidates = technicians.rank_technicians(session, job, _now(session, job),
+                                              eligible_only=False, limit=6)
     buttons = []
     for c in candidates[:6]:
         first = c.name.split()[0] if c.name.split()[0] not in ("I",) else c.name
@@ -226,8 +227,8 @@ def escalation_text(t: Translator, session: Session, job: ServiceJob) -> str:
     else:
         head += "\n" + t("Nobody with that skill is on shift and free in that territory.")
     text = head + "\n" + job_summary(t, session, job)
-    candidates = fs.rank_technicians(session, job, _now(session, job), eligible_only=False,
-                                    limit=6)
+    candidates = technicians.rank_technicians(session, job, _now(session, job),
+                                              eligible_only=False, limit=6)
     if any(not c.eligible for c in candidates[:6]):
         text += "\n" + t("⚠ = off shift or at the load cap.")
     return text
@@ -328,7 +329,7 @@ async def act_accept(ctx: Ctx, arg: str) -> Step:
     replies = [Reply(t("Job #{id} is yours. Expected on site at {eta}.", id=job.id,
                        eta=t.time(job.eta_at) if job.eta_at else "—")),
                job_card(t, ctx.session, job, ctx.user)]
-    if job.eta_at and fs.note_delay(ctx.session, job, ctx.now):
+    if job.eta_at and job_status.note_delay(ctx.session, job, ctx.now):
         replies.append(Reply(t("That is after the customer's window, so the account's rep "
                                "was asked to send this:") + "\n"
                              + delay_draft(t, ctx.session, job, job.eta_at)))
@@ -345,7 +346,7 @@ async def act_decline(ctx: Ctx, arg: str) -> Step:
 
 async def act_go(ctx: Ctx, arg: str) -> Step:
     """Mark a job en route."""
-    job = fs.start_travel(ctx.session, job_id=number_arg(arg), user=ctx.user, now=ctx.now)
+    job = job_status.start_travel(ctx.session, job_id=number_arg(arg), user=ctx.user, now=ctx.now)
     t = ctx.t
     return done(Reply.with_buttons(
         t("On your way to job #{id}. Press Arrived at the site and share your location.",

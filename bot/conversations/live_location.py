@@ -19,7 +19,7 @@ from bot.conversations.messages import (
 )
 from bot.conversations.registry import Registry
 from bot.i18n import Translator
-from core import customer_brief, dayplan, sites
+from core import customer_brief, dayplan, job_status, sites
 from core import fieldservice as fs
 from core.errors import DomainError
 from core.models import Company, NoticeRow, Role, User
@@ -38,13 +38,13 @@ def _technician_live(ctx: Ctx, point: tuple[float, float]) -> Step:
     for job in fs.route_for_today(ctx.session, ctx.user, ctx.now):
         if job.status not in ("assigned", "en_route"):
             continue
-        dist = fs.distance_to_site(job, point[0], point[1])
+        dist = job_status.distance_to_site(job, point[0], point[1])
         if dist is None:
             continue
         rep = fs.customer_rep(ctx.session, job)
-        if dist <= fs.ARRIVAL_RADIUS_KM:  # arrived: the rep hears it (core.fieldservice)
-            job = fs.arrive(ctx.session, job_id=job.id, user=ctx.user, lat=point[0],
-                            lon=point[1], now=ctx.now)
+        if dist <= job_status.ARRIVAL_RADIUS_KM:  # arrived: the rep hears it (core.fieldservice)
+            job = job_status.arrive(ctx.session, job_id=job.id, user=ctx.user, lat=point[0],
+                                    lon=point[1], now=ctx.now)
             return done(Reply.with_buttons(
                 ctx.t("📍 You reached the site of job #{id}: on site since {time}. Press "
                       "Done when finished.", id=job.id, time=ctx.t.time(ctx.now)),

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from core import fieldservice
+from core import fieldservice, technicians
 from core.demo.world import DemoWorld
 from core.models import Company
 
@@ -35,14 +35,14 @@ def seed(session: Session, world: DemoWorld) -> None:
         user = world.users.get(login)
         if user is None:
             continue
-        fieldservice.set_profile(session, user, skills=skills, now=now, shift=shift,
-                                 work_days=days, load_cap=cap, home_base=base)
+        technicians.set_profile(session, user, skills=skills, now=now, shift=shift,
+                                work_days=days, load_cap=cap, home_base=base)
         if offset is not None and anchor is not None and anchor.lat is not None \
                 and anchor.lon is not None:
-            fieldservice.record_location(user, anchor.lat + offset[0],
-                                         anchor.lon + offset[1], now - timedelta(hours=1))
+            technicians.record_location(user, anchor.lat + offset[0],
+                                        anchor.lon + offset[1], now - timedelta(hours=1))
         elif login == "wayan":
-            fieldservice.record_location(user, -7.2575, 112.7521, now - timedelta(hours=2))
+            technicians.record_location(user, -7.2575, 112.7521, now - timedelta(hours=2))
     manager = world.users.get("maya")
     # One job each for tono and agus today, one finished yesterday, one open in Surabaya.
     plan = (

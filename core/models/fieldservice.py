@@ -12,6 +12,13 @@ from core.models.accounts import Company, Contact
 from core.models.base import Base
 from core.models.org import User
 
+SKILLS: tuple[str, ...] = ("installation", "repair", "maintenance", "network", "electrical",
+                           "hvac")
+PRIORITIES: tuple[int, ...] = (1, 2, 3, 4)
+OPEN = ("new", "offered", "escalated")  # job statuses: waiting for a technician
+ACTIVE = ("assigned", "en_route", "on_site")  # held by a technician
+FINISHED = ("done", "cannot_complete", "cancelled")
+
 
 class TechnicianProfile(Base):
     """What dispatch needs to know about a technician beyond the user row.

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import fieldservice as fs
+from core import job_status, technicians
 from core.clock import ManualClock
 from core.db import Database
 from core.demo import DemoWorld
@@ -39,7 +40,7 @@ def new_job(session: Session, now: datetime, *, skill: str = "repair", priority:
                          created_by=user(session, creator))
 
 
-def names(candidates: list[fs.Candidate]) -> list[str]:
+def names(candidates: list[technicians.Candidate]) -> list[str]:
     return [c.name.split()[0] for c in candidates]
 
 
@@ -53,14 +54,15 @@ def give_jobs(session: Session, login: str, count: int, now: datetime) -> None:
 
 def test_haversine_and_night_shift() -> None:
     # Jakarta to Bandung is about 120 km as the crow flies.
-    assert 110 < fs.haversine_km(-6.2088, 106.8456, -6.9175, 107.6191) < 130
+    assert 110 < technicians.haversine_km(-6.2088, 106.8456, -6.9175, 107.6191) < 130
     night = TechnicianProfile(shift_start_min=22 * 60, shift_end_min=6 * 60, work_days="0")
     monday_23 = datetime.fromisoformat("2026-03-02T23:00:00+07:00")
     tuesday_05 = datetime.fromisoformat("2026-03-03T05:00:00+07:00")
     tuesday_23 = datetime.fromisoformat("2026-03-03T23:00:00+07:00")
-    assert fs.on_shift(night, "Asia/Jakarta", monday_23)
-    assert fs.on_shift(night, "Asia/Jakarta", tuesday_05)  # Monday's shift, after midnight
-    assert not fs.on_shift(night, "Asia/Jakarta", tuesday_23)
+    assert technicians.on_shift(night, "Asia/Jakarta", monday_23)
+    # Monday's shift, after midnight
+    assert technicians.on_shift(night, "Asia/Jakarta", tuesday_05)
+    assert not technicians.on_shift(night, "Asia/Jakarta", tuesday_23)
 
 
 def test_ranking_by_distance_then_load(database: Database, world: DemoWorld,
@@ -68,12 +70,12 @@ def test_ranking_by_distance_then_load(database: Database, world: DemoWorld,
     now = clock.now()
     with database.session() as session:
         job = new_job(session, now)
-        ranked = fs.rank_technicians(session, job, now)
+        ranked = technicians.rank_technicians(session, job, now)
         assert names(ranked) == ["Tono", "Agus"]  # wayan covers Java East only
         assert ranked[0].distance_km is not None and ranked[0].distance_km < 1
         assert ranked[1].distance_km is not None and 8 < ranked[1].distance_km < 12
         give_jobs(session, "tono", 2, now)  # 3 jobs: 15 km of penalty, more than 10 km
-        ranked = fs.rank_technicians(session, job, now)
+        ranked = technicians.rank_technicians(session, job, now)
         assert names(ranked) == ["Agus", "Tono"]
         assert ranked[1].load == 3
 
@@ -82,23 +84,23 @@ def test_eligibility_skill_territory_shift_cap_active(database: Database, world:
                                                       clock: ManualClock) -> None:
     now = clock.now()
     with database.session() as session:
-        assert names(fs.rank_technicians(session, new_job(session, now, skill="network"),
-                                         now)) == ["Tono"]
-        assert names(fs.rank_technicians(session, new_job(session, now, skill="hvac"),
-                                         now)) == ["Agus"]
+        assert names(technicians.rank_technicians(session, new_job(session, now, skill="network"),
+                                                  now)) == ["Tono"]
+        assert names(technicians.rank_technicians(session, new_job(session, now, skill="hvac"),
+                                                  now)) == ["Agus"]
         job = new_job(session, now)
         # 16:30 in Jakarta: agus's shift (07-16) is over, tono's (08-17) is not.
         late = now + timedelta(hours=7, minutes=30)
-        assert names(fs.rank_technicians(session, job, late)) == ["Tono"]
+        assert names(technicians.rank_technicians(session, job, late)) == ["Tono"]
         sunday = now + timedelta(days=6)
-        assert fs.rank_technicians(session, job, sunday) == []
-        everyone = fs.rank_technicians(session, job, sunday, eligible_only=False)
+        assert technicians.rank_technicians(session, job, sunday) == []
+        everyone = technicians.rank_technicians(session, job, sunday, eligible_only=False)
         assert names(everyone) == ["Tono", "Agus"] and not any(c.eligible for c in everyone)
         give_jobs(session, "tono", 3, now)  # cap 4 reached
-        assert names(fs.rank_technicians(session, job, now)) == ["Agus"]
+        assert names(technicians.rank_technicians(session, job, now)) == ["Agus"]
         user(session, "agus").active = False
         session.flush()
-        assert fs.rank_technicians(session, job, now) == []
+        assert technicians.rank_technicians(session, job, now) == []
         assert fs.dispatch(session, job, now) is None
         assert job.status == "escalated"
 
@@ -218,38 +220,41 @@ def test_status_flow(database: Database, world: DemoWorld, clock: ManualClock) -
         assert offer is not None
         tono, agus = user(session, "tono"), user(session, "agus")
         with pytest.raises(DomainError):  # not on site yet
-            fs.complete_job(session, job_id=job.id, user=tono, notes="x", parts=[], now=now)
+            job_status.complete_job(session, job_id=job.id, user=tono, notes="x", parts=[],
+                                    now=now)
         fs.accept_offer(session, offer_id=offer.id, user=tono, eta_minutes=30, now=now)
         with pytest.raises(NotFound):
-            fs.start_travel(session, job_id=job.id, user=agus, now=now)
-        fs.start_travel(session, job_id=job.id, user=tono, now=now)
+            job_status.start_travel(session, job_id=job.id, user=agus, now=now)
+        job_status.start_travel(session, job_id=job.id, user=tono, now=now)
         assert job.status == "en_route"
         lat, lon = job.site_lat, job.site_lon
         assert lat is not None and lon is not None
         with pytest.raises(DomainError) as far:
-            fs.arrive(session, job_id=job.id, user=tono, lat=lat + 0.05, lon=lon, now=now)
+            job_status.arrive(session, job_id=job.id, user=tono, lat=lat + 0.05, lon=lon, now=now)
         assert far.value.code == "job.too_far"
-        fs.arrive(session, job_id=job.id, user=tono, lat=lat + 0.002, lon=lon,
-                  now=now + timedelta(minutes=25))
+        job_status.arrive(session, job_id=job.id, user=tono, lat=lat + 0.002, lon=lon,
+                          now=now + timedelta(minutes=25))
         assert job.status == "on_site" and tono.last_lat == lat + 0.002
         with pytest.raises(DomainError):
-            fs.complete_job(session, job_id=job.id, user=tono, notes=" ", parts=[], now=now)
-        fs.complete_job(session, job_id=job.id, user=tono, notes="Fixed", now=now,
-                        parts=fs.parse_parts("2x fuse, cable tie"),
+            job_status.complete_job(session, job_id=job.id, user=tono, notes=" ", parts=[],
+                                    now=now)
+        job_status.complete_job(session, job_id=job.id, user=tono, notes="Fixed", now=now,
+                        parts=job_status.parse_parts("2x fuse, cable tie"),
                         photo=("a.jpg", "image/jpeg", b"jpg"))
         assert job.status == "done" and job.parts[0] == {"qty": 2, "item": "fuse"}
         told = set(session.scalars(select(NoticeRow.recipient_user_id).where(
             NoticeRow.kind == "job.completed")))
         assert user(session, "maya").id in told and sinar(session).owner_id in told
         with pytest.raises(Conflict):
-            fs.cannot_complete(session, job_id=job.id, user=tono, reason="late", now=now)
+            job_status.cannot_complete(session, job_id=job.id, user=tono, reason="late", now=now)
 
         other = new_job(session, now)
         fs.assign_job(session, job_id=other.id, technician_id=agus.id,
                       by=user(session, "maya"), now=now)
         with pytest.raises(DomainError):
-            fs.cannot_complete(session, job_id=other.id, user=agus, reason="", now=now)
-        fs.cannot_complete(session, job_id=other.id, user=agus, reason="Part missing", now=now)
+            job_status.cannot_complete(session, job_id=other.id, user=agus, reason="", now=now)
+        job_status.cannot_complete(session, job_id=other.id, user=agus, reason="Part missing",
+                                   now=now)
         assert other.status == "cannot_complete"
         assert session.scalar(select(NoticeRow.id).where(
             NoticeRow.kind == "job.cannot_complete")) is not None
@@ -296,13 +301,13 @@ def test_running_late_notes_a_delay_once(database: Database, world: DemoWorld,
         assert offer is not None
         tono = user(session, "tono")
         fs.accept_offer(session, offer_id=offer.id, user=tono, eta_minutes=60, now=now)
-        assert not fs.is_late(job, now)
-        assert fs.note_late_jobs(session, now + timedelta(hours=3)) == 0
+        assert not job_status.is_late(job, now)
+        assert job_status.note_late_jobs(session, now + timedelta(hours=3)) == 0
         # The P1 window (4 h) ends; nobody on site yet: the sweep notes it once (and the
         # demo job of agus whose window also ended).
-        assert fs.note_late_jobs(session, now + timedelta(hours=4, minutes=1)) == 2
+        assert job_status.note_late_jobs(session, now + timedelta(hours=4, minutes=1)) == 2
         assert job.delay_noted_at == now + timedelta(hours=4, minutes=1)
-        assert fs.note_late_jobs(session, now + timedelta(hours=4, minutes=2)) == 0
+        assert job_status.note_late_jobs(session, now + timedelta(hours=4, minutes=2)) == 0
         rows = session.scalars(select(NoticeRow).where(NoticeRow.kind == "job.delay")).all()
         assert {r.recipient_user_id for r in rows} >= {user(session, "maya").id}
 
