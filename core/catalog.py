@@ -14,8 +14,8 @@ from rapidfuzz import fuzz, process, utils
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
+from core.csv_files import ImportReport, Row, import_rows
 from core.errors import DomainError
-from core.imports import ImportReport, Row, import_rows
 from core.models.quotes import (
     PriceList,
     PriceListItem,

@@ -30,7 +30,6 @@ from core.models.fieldservice import (
 )
 
 LOAD_PENALTY_KM = 5.0  # one job already held counts like 5 km more travel
-
 EARTH_RADIUS_KM = 6371.0088
 
 # -- geometry and time ----------------

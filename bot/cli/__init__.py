@@ -62,7 +62,7 @@ def read_import_file(path: Path, required: tuple[str, ...] = ()) -> Any:
     """Read a CSV file for `sfa import ...` (core.imports.CsvFile), or exit with one line:
     no such file, too big, empty, or a required column missing. Its encoding is detected;
     rows that cannot be read come with their error and are reported by line."""
-    from core.imports import read_csv_bytes
+    from core.csv_files import read_csv_bytes
 
     if not path.is_file():
         fail(f"no file {path}")

@@ -82,7 +82,8 @@ def register(main: click.Group) -> None:
     def export_contacts(output: Path | None) -> None:
         """Export every contact as CSV (the same columns `sfa import contacts` reads)."""
         from bot.cli import load_app
-        from core.imports import CONTACT_COLUMNS, write_csv
+        from core.csv_files import write_csv
+        from core.imports import CONTACT_COLUMNS
         from core.imports import export_contacts as rows
 
         app = load_app()

@@ -33,7 +33,7 @@ def _keyed_jobs(csv_file: Any) -> tuple[str, dict[int, int], list[tuple[int, str
     own external_id, else `row-` and a hash of its content (the natural key of a job row,
     so that importing the same file again creates nothing); the map from the text's line
     numbers to the file's; the rows that could not be read, with their errors."""
-    from core.imports import row_error
+    from core.csv_files import row_error
 
     header = [h for h in csv_file.header if h]
     columns = header if "external_id" in header else [*header, "external_id"]

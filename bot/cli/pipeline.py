@@ -189,7 +189,7 @@ def register(main: click.Group) -> None:
         rows = _read_csv(file)
 
         def do(s, a, now) -> str:
-            from core.imports import row_error
+            from core.csv_files import row_error
 
             done, errors = 0, []
             for line, row in rows:

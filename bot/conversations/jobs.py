@@ -39,9 +39,7 @@ from core.models import Company, Contact, NoticeRow, Role, User
 from core.models.fieldservice import JobOffer, ServiceJob
 
 DISPATCHERS = frozenset({Role.MANAGER, Role.ADMIN})
-
 TECHNICIANS = frozenset({Role.TECHNICIAN})
-
 JOB_VIEWERS = frozenset({Role.TECHNICIAN, Role.MANAGER, Role.ADMIN})
 
 SKILL_LABELS = {

@@ -17,10 +17,8 @@ from bot.i18n import N_, Translator
 from core import geo, sites
 
 SHARE_LABEL = N_("📍 Share location")
-
 NO_GEOCODING = N_("I cannot look up addresses (no online maps service is used). Share your "
                   "location, or paste a Google Maps or OpenStreetMap link (or \"-6.2, 106.8\").")
-
 SHORT_LINK = N_("That is a shortened map link, which I cannot open without going online. In "
                 "the maps app, open the place and copy the full link (it contains the "
                 "coordinates), or share your location.")

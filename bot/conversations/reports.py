@@ -20,8 +20,8 @@ from bot.conversations.phrasings import reports as reports_phrasings
 from bot.conversations.registry import Registry
 from bot.i18n import N_, Translator, register_errors
 from core import reports as report_service
+from core.csv_files import safe_row
 from core.errors import NotFound
-from core.imports import safe_row
 from core.models import NoticeRow, Role, User
 from core.reports import ALLOWED_GROUPINGS, ReportSpec, ReportTable
 

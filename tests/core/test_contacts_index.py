@@ -10,10 +10,10 @@ from sqlalchemy import delete, select
 
 from core import contacts as svc
 from core.contact_index import CONTACT, ContactIndex, normalise, phone_key
+from core.csv_files import import_rows, read_csv
 from core.db import Database
 from core.demo import DemoWorld
 from core.errors import DomainError
-from core.imports import import_rows, read_csv
 from core.models import Company, Contact, User
 
 

@@ -163,7 +163,8 @@ def test_site_changes_are_kept(database: Database, world: DemoWorld) -> None:
 
 
 def test_import_takes_lat_lon_and_map_links(database: Database, clock: ManualClock) -> None:
-    from core.imports import import_companies, read_csv
+    from core.csv_files import read_csv
+    from core.imports import import_companies
 
     csv_text = (
         "external_id,name,city,lat,lon,map_link\n"

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from bot.cli import main
 from core.clock import ManualClock
+from core.csv_files import read_csv, read_csv_bytes, restore_cell, spreadsheet_safe, write_csv
 from core.db import Database
 from core.demo import DemoWorld
 from core.imports import (
@@ -24,11 +25,6 @@ from core.imports import (
     import_companies,
     import_contacts,
     import_leads,
-    read_csv,
-    read_csv_bytes,
-    restore_cell,
-    spreadsheet_safe,
-    write_csv,
 )
 from core.models import Company, Contact, Deal, User
 
@@ -301,8 +297,9 @@ def test_a_chunk_that_fails_is_done_again_row_by_row(database: Database, world: 
                                                       clock: ManualClock) -> None:
     """A large file goes in chunks of one flush each; a chunk with a row the database (or
     the upsert) refuses is rolled back and done row by row: same report, no duplicate."""
+    from core.csv_files import import_chunked
     from core.errors import DomainError as Refused
-    from core.imports import ContactImporter, import_chunked
+    from core.imports import ContactImporter
 
     class Picky(ContactImporter):
         def upsert(self, session, values):  # type: ignore[no-untyped-def]
