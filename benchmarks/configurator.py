@@ -40,6 +40,7 @@ from sqlalchemy import insert, select
 
 from bot.app import build_app
 from bot.conversations.messages import Incoming, Reply
+from core import config_families as families
 from core import configurator as cfg
 from core.clock import ManualClock
 from core.db import Database
@@ -185,7 +186,7 @@ def build(db: Database, n_products: int, n_rules: int, seed: int) -> None:
                                              "chat_id": "rep", "user_id": 1,
                                              "linked_at": NOW}])
     with db.session() as s:
-        cfg.load_families(s, {"families": [FAMILY]}, NOW)
+        families.load_families(s, {"families": [FAMILY]}, NOW)
 
 
 # -- the brute-force peer: every product and rule scanned in plain Python -------------------
@@ -382,7 +383,7 @@ def main() -> None:
     with db.session() as s:
         company = s.get(Company, 1)
         assert company is not None
-        model = cfg.load_model(s, "bench")
+        model = families.load_model(s, "bench")
         for path in walks:
             answers: dict[str, Any] = {}
             ask = cfg.next_question(model, answers)
@@ -391,7 +392,7 @@ def main() -> None:
                 assert ask.question is not None
                 t0 = time.perf_counter()
                 answers[ask.question.attr] = ask.question.options[int(value[1:])].value
-                nxt = cfg.next_question(cfg.load_model(s, "bench"), answers)
+                nxt = cfg.next_question(families.load_model(s, "bench"), answers)
                 if nxt.question is None:
                     answers.update(nxt.auto)
                     cfg.build(s, model, company, answers, NOW.date())

@@ -26,7 +26,7 @@ def register(main: click.Group) -> None:
         "products": {SKU: {"family": CODE, "attrs": {...}}}} (core/demo/configurator.json is
         an example). Loading the same file again changes nothing new."""
         from bot.cli import fail, load_app
-        from core.configurator import load_families
+        from core.config_families import load_families
 
         if not file.is_file():
             fail(f"no file {file}")

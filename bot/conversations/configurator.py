@@ -36,6 +36,7 @@ from bot.conversations.quote import quote_reply
 from bot.conversations.registry import Registry
 from bot.conversations.understanding.intents import Phrasings
 from bot.i18n import N_, register_errors
+from core import config_families as families
 from core import configurator as svc
 from core.contacts import find_companies
 from core.errors import NotFound
@@ -82,7 +83,7 @@ def _wanted_family(ctx: Ctx, typed: str) -> None:
     if typed:
         said = said.replace(typed, " ")
     for words in (said, typed):
-        family = svc.find_family(ctx.session, words) if words else None
+        family = families.find_family(ctx.session, words) if words else None
         if family is not None:
             ctx.data["family"] = ctx.data["wanted"] = family.code
             return
@@ -104,7 +105,7 @@ async def begin(ctx: Ctx, inc: Incoming) -> Step:
         company = ctx.session.get(Company, int(ctx.args["company_id"]))
         if company is not None and can_see_company(ctx.session, ctx.user, company):
             return await _after_customer(ctx, company)
-    if not svc.families(ctx.session):
+    if not families.families(ctx.session):
         return done(t("No product family is set up for guided configuration yet. Ask an admin "
                       "to load one (sfa configurator load FILE)."))
     if text:
@@ -177,7 +178,7 @@ async def _after_deal(ctx: Ctx, deal: Deal | None) -> Step:
     if last is not None and ctx.data.get("wanted") in (None, last.family):
         family = ctx.session.scalar(select(ConfigFamily).where(
             ConfigFamily.code == last.family))
-        name = svc.text_of(family.spec.get("name") or family.name, _lang(ctx)) \
+        name = families.text_of(family.spec.get("name") or family.name, _lang(ctx)) \
             if family is not None else last.family
         quote = ctx.session.get(Quote, last.quote_id) if last.quote_id else None
         state = t("quoted as {number}", number=quote.number) if quote is not None else t(
@@ -214,7 +215,7 @@ async def choose_reopen(ctx: Ctx, inc: Incoming) -> Step:
 # -- family ---------------------------------------------------------------------------------
 def _ask_family(ctx: Ctx) -> Step:
     t = ctx.t
-    found = svc.families(ctx.session)
+    found = families.families(ctx.session)
     if not found:
         return done(t("No product family is set up for guided configuration yet. Ask an admin "
                       "to load one (sfa configurator load FILE)."))
@@ -223,7 +224,7 @@ def _ask_family(ctx: Ctx) -> Step:
     if len(found) == 1:
         ctx.data["family"] = found[0].code
         return _next(ctx)
-    buttons = [Button(svc.text_of(f.spec.get("name") or f.name, _lang(ctx))[:40],
+    buttons = [Button(families.text_of(f.spec.get("name") or f.name, _lang(ctx))[:40],
                       value=f"f{f.id}") for f in found]
     return goto("family", ctx.reply(t("What should the solution be for {customer}?",
                                       customer=_company(ctx).name), *button_rows(buttons, 1)))
@@ -235,7 +236,7 @@ async def choose_family(ctx: Ctx, inc: Incoming) -> Step:
     if value[:1] == "f" and value[1:].isdigit():
         family = ctx.session.get(ConfigFamily, int(value[1:]))
     elif inc.text:
-        family = svc.find_family(ctx.session, inc.text)
+        family = families.find_family(ctx.session, inc.text)
     if family is None or not family.active:
         return goto("family", ctx.t("Pick one of the families with the buttons."))
     ctx.data["family"] = family.code
@@ -243,24 +244,24 @@ async def choose_family(ctx: Ctx, inc: Incoming) -> Step:
 
 
 # -- questions ------------------------------------------------------------------------------
-def _label(ctx: Ctx, question: svc.Question, value: Any) -> str:
+def _label(ctx: Ctx, question: families.Question, value: Any) -> str:
     for option in question.options:
         if option.value == value:
-            return svc.text_of(option.label, _lang(ctx))
+            return families.text_of(option.label, _lang(ctx))
     return str(value)
 
 
-def _answers_line(ctx: Ctx, model: svc.Model) -> str:
+def _answers_line(ctx: Ctx, model: families.Model) -> str:
     parts = []
     for question in model.questions:
         if question.attr in ctx.data["answers"]:
             mark = " *" if question.attr in ctx.data.get("auto", []) else ""
-            parts.append(f"{svc.text_of(question.text, _lang(ctx))} "
+            parts.append(f"{families.text_of(question.text, _lang(ctx))} "
                          f"{_label(ctx, question, ctx.data['answers'][question.attr])}{mark}")
     return "\n".join(f"• {p}" for p in parts)
 
 
-def _prune(model: svc.Model, answers: dict[str, Any]) -> dict[str, Any]:
+def _prune(model: families.Model, answers: dict[str, Any]) -> dict[str, Any]:
     """Drop answers to questions that would not be asked now (their ask_if is false)."""
     kept = dict(answers)
     for question in model.questions:
@@ -269,20 +270,20 @@ def _prune(model: svc.Model, answers: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def _next(ctx: Ctx, note: str = "", model: svc.Model | None = None) -> Step:
+def _next(ctx: Ctx, note: str = "", model: families.Model | None = None) -> Step:
     """Ask the next question that matters, or propose when none is left."""
     t = ctx.t
-    model = model or svc.load_model(ctx.session, ctx.data["family"])
+    model = model or families.load_model(ctx.session, ctx.data["family"])
     answers = _prune(model, ctx.data["answers"])
     ask = svc.next_question(model, answers)
     answers.update(ask.auto)
     ctx.data["answers"] = answers
     ctx.data["auto"] = sorted(set(ctx.data.get("auto", [])) | set(ask.auto))
     ctx.data["asked"] = [a for a in ctx.data.get("asked", []) if a in answers]
-    head = t("🧩 {family} for {customer}", family=svc.text_of(model.name, _lang(ctx)),
+    head = t("🧩 {family} for {customer}", family=families.text_of(model.name, _lang(ctx)),
              customer=_company(ctx).name)
     if ask.blocked is not None:
-        label = svc.text_of(ask.blocked.label, _lang(ctx))
+        label = families.text_of(ask.blocked.label, _lang(ctx))
         text = t("Nothing in the catalogue fits these answers for {component}. Change an "
                  "earlier answer.", component=label)
         return _ask_change(ctx, "\n".join(x for x in (note, head, text) if x))
@@ -291,18 +292,18 @@ def _next(ctx: Ctx, note: str = "", model: svc.Model | None = None) -> Step:
     question = ask.question
     ctx.data["q"] = question.attr
     ctx.data["offered"] = ask.options
-    buttons = [Button(svc.text_of(question.options[i].label, _lang(ctx))[:30], value=f"o{i}")
+    buttons = [Button(families.text_of(question.options[i].label, _lang(ctx))[:30], value=f"o{i}")
                for i in ask.options]
     extra = [Button(t("Not sure"), value="skip")]
     if ctx.data["asked"]:
         extra.append(Button(t("⬅ Back"), value="back"))
-    text = "\n".join(x for x in (note, head, svc.text_of(question.text, _lang(ctx))) if x)
+    text = "\n".join(x for x in (note, head, families.text_of(question.text, _lang(ctx))) if x)
     return goto("question", ctx.reply(text, *button_rows(buttons, 4), extra))
 
 
 async def answer(ctx: Ctx, inc: Incoming) -> Step:
     t = ctx.t
-    model = svc.load_model(ctx.session, ctx.data["family"])
+    model = families.load_model(ctx.session, ctx.data["family"])
     question = next((q for q in model.questions if q.attr == ctx.data.get("q")), None)
     if question is None:
         return _next(ctx, model=model)
@@ -332,13 +333,14 @@ async def answer(ctx: Ctx, inc: Incoming) -> Step:
     return _next(ctx, model=model)
 
 
-def _typed_option(ctx: Ctx, question: svc.Question, offered: list[int], text: str
+def _typed_option(ctx: Ctx, question: families.Question, offered: list[int], text: str
                   ) -> int | None:
     """An answer typed instead of pressed: its label (or value) in either language. A
     bare number is never read as a position in the list: "2" is the answer labelled 2."""
     typed = " ".join(text.lower().split())
     for i in offered:
-        labels = {svc.text_of(question.options[i].label, lang).lower() for lang in ("en", "id")}
+        labels = {families.text_of(question.options[i].label, lang).lower()
+                  for lang in ("en", "id")}
         if typed in labels or typed == str(question.options[i].value).lower():
             return i
     return None
@@ -361,15 +363,15 @@ def _alternative_lines(ctx: Ctx, alt: svc.Alternative) -> list[str]:
     return lines
 
 
-def _propose(ctx: Ctx, model: svc.Model, note: str = "") -> Step:
+def _propose(ctx: Ctx, model: families.Model, note: str = "") -> Step:
     t = ctx.t
     company = _company(ctx)
     answers = ctx.data["answers"]
     proposal = svc.build(ctx.session, model, company, answers, ctx.now.date())
-    head = t("🧩 {family} for {customer}", family=svc.text_of(model.name, _lang(ctx)),
+    head = t("🧩 {family} for {customer}", family=families.text_of(model.name, _lang(ctx)),
              customer=company.name)
     if not proposal.alternatives:
-        names = ", ".join(svc.text_of(c.label, _lang(ctx)) for c in proposal.missing) or "-"
+        names = ", ".join(families.text_of(c.label, _lang(ctx)) for c in proposal.missing) or "-"
         return _ask_change(ctx, "\n".join(x for x in (note, head, t(
             "No priced, compatible product fits {components} with these answers. Change an "
             "answer.", components=names)) if x))
@@ -423,8 +425,8 @@ async def choose_quote(ctx: Ctx, inc: Incoming) -> Step:
 # -- changing answers -----------------------------------------------------------------------
 def _ask_change(ctx: Ctx, text: str) -> Step:
     t = ctx.t
-    model = svc.load_model(ctx.session, ctx.data["family"])
-    buttons = [Button(svc.text_of(q.text, _lang(ctx))[:30], value=f"a:{q.attr}"[:40])
+    model = families.load_model(ctx.session, ctx.data["family"])
+    buttons = [Button(families.text_of(q.text, _lang(ctx))[:30], value=f"a:{q.attr}"[:40])
                for q in model.questions if q.attr in ctx.data["answers"]]
     rows = [*button_rows(buttons, 2), (Button(t("Propose again"), value="propose"),)]
     body = "\n".join(x for x in (text, t("Your answers:"), _answers_line(ctx, model),

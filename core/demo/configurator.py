@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from core.configurator import load_families
+from core.config_families import load_families
 from core.demo.world import DemoWorld
 
 DATA = Path(__file__).resolve().parent / "configurator.json"

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core import config_families as families
 from core import configurator as cfg
 from core.catalog import add_rule
 from core.clock import ManualClock
@@ -34,7 +35,7 @@ def company(s: Session, name: str = "Sinar Jaya Abadi") -> Company:
     return s.scalars(select(Company).where(Company.name == name)).one()
 
 
-def walk(model: cfg.Model, picks: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def walk(model: families.Model, picks: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """Answer every question asked with `picks` (else the first offered); return the answers
     and the questions asked, in order."""
     answers: dict[str, Any] = {}
@@ -54,7 +55,7 @@ def walk(model: cfg.Model, picks: dict[str, Any]) -> tuple[dict[str, Any], list[
 
 def test_only_the_questions_that_matter(database: Database, world: DemoWorld) -> None:
     with database.session() as s:
-        model = cfg.load_model(s, "server_room")
+        model = families.load_model(s, "server_room")
         # 25 users: storage is not asked (ask_if users >= 100); both servers fit, so the
         # budget band (which picks the recommended one) is asked
         _answers, asked = walk(model, {"users": 25})
@@ -67,7 +68,7 @@ def test_only_the_questions_that_matter(database: Database, world: DemoWorld) ->
         _answers, asked = walk(model, {"users": 100, "storage_tb": 8})
         assert "storage_tb" in asked and "budget" not in asked
         # an answer nothing fits is not offered (no plan for more than 60 staff)
-        telecom = cfg.load_model(s, "office_connectivity")
+        telecom = families.load_model(s, "office_connectivity")
         ask = cfg.next_question(telecom, {})
         assert ask.question is not None and ask.question.attr == "staff"
         assert [ask.question.options[i].value for i in ask.options] == [10, 30, 60]
@@ -81,7 +82,7 @@ def test_only_the_questions_that_matter(database: Database, world: DemoWorld) ->
 def test_rules_shape_the_bill_of_materials(database: Database, world: DemoWorld,
                                            clock: ManualClock) -> None:
     with database.session() as s:
-        model = cfg.load_model(s, "server_room")
+        model = families.load_model(s, "server_room")
         answers = {"users": 25, "sites": 2, "uptime": "24x7", "budget": "economy"}
         proposal = cfg.build(s, model, company(s), answers, clock.now().date())
         assert proposal.missing == []
@@ -105,7 +106,7 @@ def test_excludes_and_bundles(database: Database, world: DemoWorld,
         # the cheap UPS now excludes Server X1: with 24/7, X1 cannot be picked next to it;
         # the budget alternative takes Server X2 instead (never the two together)
         add_rule(s, "excludes", products["UPS-1K"], products["SRV-X1"])
-        model = cfg.load_model(s, "server_room")
+        model = families.load_model(s, "server_room")
         proposal = cfg.build(s, model, company(s), {"users": 25, "sites": 1,
                                                     "uptime": "24x7"}, clock.now().date())
         for alt in proposal.alternatives:
@@ -121,8 +122,8 @@ def test_excludes_and_bundles(database: Database, world: DemoWorld,
                                                                     "label": "10"}]}],
             "components": [{"role": "kit", "quantity": {"per": "desks", "divide": 5}}]}],
             "products": {"BND-OFFICE": {"family": "office_kit", "attrs": {"role": "kit"}}}}
-        cfg.load_families(s, data, clock.now())
-        kit = cfg.load_model(s, "office_kit")
+        families.load_families(s, data, clock.now())
+        kit = families.load_model(s, "office_kit")
         answers, _asked = walk(kit, {"desks": 10})
         budget = cfg.build(s, kit, company(s), answers, clock.now().date()).alternatives[0]
         assert budget.items == {bundle.id: 2}
@@ -146,20 +147,20 @@ def test_a_family_is_checked_and_the_cache_follows_the_data(
     with database.session() as s:
         for spec in bad:
             with pytest.raises(DomainError) as refused:
-                cfg.load_families(s, {"families": [spec]}, clock.now())
+                families.load_families(s, {"families": [spec]}, clock.now())
             assert refused.value.code == "config.bad_family"
         with pytest.raises(DomainError):
-            cfg.load_families(s, {"products": {"NOPE": {"family": "x", "attrs": {}}}},
-                              clock.now())
-        before = cfg.load_model(s, "server_room")
-        assert cfg.load_model(s, "server_room") is before  # cached
+            families.load_families(s, {"products": {"NOPE": {"family": "x", "attrs": {}}}},
+                                   clock.now())
+        before = families.load_model(s, "server_room")
+        assert families.load_model(s, "server_room") is before  # cached
         # Server X1 now serves 400 users: the next use sees it
         spec = s.get(Product, s.scalar(select(Product.id).where(Product.sku == "SRV-X1")))
         assert spec is not None
-        cfg.load_families(s, {"products": {"SRV-X1": {"family": "server_room", "attrs": {
+        families.load_families(s, {"products": {"SRV-X1": {"family": "server_room", "attrs": {
             "role": "server", "max_users": 400, "storage_tb": 4, "tier": "economy"}}}},
             clock.now() + timedelta(minutes=1))
-        after = cfg.load_model(s, "server_room")
+        after = families.load_model(s, "server_room")
         assert after is not before
         proposal = cfg.build(s, after, company(s), {"users": 300, "sites": 1,
                                                     "uptime": "office"}, clock.now().date())
@@ -180,7 +181,7 @@ def test_revisions_on_the_deal_and_their_quotes(database: Database, world: DemoW
                     created_at=now, updated_at=now)
         s.add(deal)
         s.flush()
-        model = cfg.load_model(s, "server_room")
+        model = families.load_model(s, "server_room")
         answers = {"users": 25, "sites": 1, "uptime": "office", "budget": "economy"}
         first = cfg.save(s, budi, customer, deal, model, answers,
                          cfg.build(s, model, customer, answers, now.date()), now)
@@ -214,7 +215,7 @@ def test_no_price_means_no_pick(database: Database, world: DemoWorld,
         for item in s.scalars(select(PriceListItem).where(PriceListItem.product_id == ups)):
             s.delete(item)
         s.flush()
-        model = cfg.load_model(s, "server_room")
+        model = families.load_model(s, "server_room")
         proposal = cfg.build(s, model, company(s), {"users": 25, "sites": 1,
                                                     "uptime": "24x7"}, clock.now().date())
         assert proposal.alternatives == [] and [c.name for c in proposal.missing] == ["ups"]
