@@ -6,7 +6,7 @@ owners and last-contacted dates, 40k deals, 200k activities, 20k follow-ups), th
 - the real path of the manager's message: `/coverage` through the conversation engine
   (scope, the grouped queries of core.coverage, the table, the chart image);
 - core.coverage.coverage alone (the figures, in SQL);
-- core.coverage.propose ("optimise my team": the figures plus the moves);
+- core.team_moves.propose ("optimise my team": the figures plus the moves);
 - a brute-force peer: every row of the team's accounts, deals, follow-ups and activities
   loaded into Python and counted there, side by side in the same run.
 
@@ -38,7 +38,7 @@ from sqlalchemy import insert, select, text
 
 from bot.app import build_app
 from bot.conversations.messages import Incoming
-from core import coverage
+from core import coverage, team_moves
 from core.clock import ManualClock
 from core.db import Database
 from core.models import (
@@ -220,11 +220,11 @@ def main() -> None:
             assert boss is not None
             return coverage.coverage(s, boss, NOW)
 
-    def optimise() -> coverage.Proposal:
+    def optimise() -> team_moves.Proposal:
         with db.session() as s:
             boss = s.get(User, 1)
             assert boss is not None
-            return coverage.propose(s, boss, NOW)
+            return team_moves.propose(s, boss, NOW)
 
     counter = iter(range(10**9))
 
@@ -246,7 +246,7 @@ def main() -> None:
         assert rep.visits_week == mine.get("visits", 0), rep.login
     rows = [("/coverage via the engine (table + chart)", timed(through_engine, args.runs)),
             ("core.coverage.coverage (figures)", timed(service, args.runs)),
-            ("core.coverage.propose (optimise)", timed(optimise, max(5, args.runs // 2))),
+            ("core.team_moves.propose (optimise)", timed(optimise, max(5, args.runs // 2))),
             ("brute force peer (rows into Python)",
              timed(lambda: brute_force(db, week), max(3, args.runs // 3), warmup=1))]
     load = os.getloadavg()

@@ -1,6 +1,6 @@
 """A manager's team: coverage and workload (a table and a chart), and "optimise my team"
 (moves with a reason each, one button per move and one for all of them, the load spread
-before and after). Both reps of a move are told; the moves are kept (core.coverage).
+before and after). Both reps of a move are told; the moves are kept (core.team_moves).
 
 /coverage (or /team with nothing after it) -> the table and the chart, with [Optimise my team]
 /optimise -> the proposal; [Apply n] applies one move, [Apply all] the proposal as shown.
@@ -23,6 +23,7 @@ from bot.conversations.registry import Registry
 from bot.conversations.understanding.intents import Phrasings
 from bot.i18n import N_, Translator, register_errors
 from core import coverage as svc
+from core import team_moves
 from core.errors import Conflict
 from core.models import Company, Deal, NoticeRow, Role, Territory, User
 from core.models.coverage import OwnershipMove
@@ -169,7 +170,7 @@ def _rate(t: Translator, value: int | None) -> str:
     return t("wins {pct}%", pct=value) if value is not None else t("no closed deals yet")
 
 
-def move_text(t: Translator, move: svc.Move) -> str:
+def move_text(t: Translator, move: team_moves.Move) -> str:
     p = move.params
     if move.kind == "account":
         idle = (t("not contacted for {days} days", days=p["days"]) if p.get("days") is not None
@@ -197,7 +198,7 @@ def move_text(t: Translator, move: svc.Move) -> str:
              "add: ask an admin.", territory=p["territory"], accounts=p["accounts"])
 
 
-def proposal_reply(t: Translator, proposal: svc.Proposal) -> Reply:
+def proposal_reply(t: Translator, proposal: team_moves.Proposal) -> Reply:
     cov = proposal.coverage
     team = cov.team.name if cov.team is not None else t("every team")
     (b_high, b_low), (a_high, a_low) = proposal.before, proposal.after
@@ -225,7 +226,7 @@ def proposal_reply(t: Translator, proposal: svc.Proposal) -> Reply:
 
 
 async def optimise_view(ctx: Ctx, inc: Incoming) -> Step:
-    proposal = svc.propose(ctx.session, ctx.user, ctx.now, _team_arg(ctx))
+    proposal = team_moves.propose(ctx.session, ctx.user, ctx.now, _team_arg(ctx))
     return done(proposal_reply(ctx.t, proposal))
 
 
@@ -234,7 +235,7 @@ async def optimise_action(ctx: Ctx, arg: str) -> Step:
     return await ctx.begin("team_optimise", team_id=str(team_id) if team_id else "")
 
 
-def applied_text(t: Translator, session: Session, applied: svc.Applied) -> str:
+def applied_text(t: Translator, session: Session, applied: team_moves.Applied) -> str:
     move = applied.move
     to = session.get(User, move.to_id) if move.to_id else None
     src = session.get(User, move.from_id) if move.from_id else None
@@ -256,7 +257,7 @@ def applied_text(t: Translator, session: Session, applied: svc.Applied) -> str:
 
 
 async def apply_action(ctx: Ctx, arg: str) -> Step:
-    applied = svc.apply_move(ctx.session, ctx.user, arg, ctx.now)
+    applied = team_moves.apply_move(ctx.session, ctx.user, arg, ctx.now)
     return done(applied_text(ctx.t, ctx.session, applied))
 
 
@@ -265,11 +266,11 @@ async def apply_all_action(ctx: Ctx, arg: str) -> Step:
     digest, _, raw = arg.partition(":")
     team = _team_id(raw)
     try:
-        applied = svc.apply_all(ctx.session, ctx.user, digest, ctx.now, team)
+        applied = team_moves.apply_all(ctx.session, ctx.user, digest, ctx.now, team)
     except Conflict as exc:
         if exc.code != "coverage.changed":
             raise
-        fresh = svc.propose(ctx.session, ctx.user, ctx.now, team)
+        fresh = team_moves.propose(ctx.session, ctx.user, ctx.now, team)
         return done(Reply(t("The team changed since that proposal: nothing was moved. Here "
                             "is a fresh one.")), proposal_reply(t, fresh))
     high, low = svc.coverage(ctx.session, ctx.user, ctx.now, team).spread

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import coverage as cov
+from core import team_moves
 from core import territory as svc
 from core.activities import log_activity
 from core.clock import ManualClock
@@ -244,7 +245,7 @@ def test_optimise_moves_idle_accounts_and_narrows_the_spread(
     with database.session() as s:
         maya = user(s, "maya")
         idle = _overload(s, "sari", "Jakarta", accounts=4, deals_each=2, now=now)
-        proposal = cov.propose(s, maya, now)
+        proposal = team_moves.propose(s, maya, now)
         accounts = [m for m in proposal.moves if m.kind == "account"]
         assert accounts and all(m.from_id == user(s, "sari").id for m in accounts)
         assert {m.to_id for m in accounts} <= {user(s, "budi").id}  # Jakarta's other rep
@@ -256,7 +257,7 @@ def test_optimise_moves_idle_accounts_and_narrows_the_spread(
         digest = proposal.digest
         # one move applied: the account, its contacts and its open deals change hands
         first = accounts[0]
-        applied = cov.apply_move(s, maya, first.key, now)
+        applied = team_moves.apply_move(s, maya, first.key, now)
         company = s.get(Company, first.ref_id)
         assert company.owner_id == first.to_id
         assert {c.owner_id for c in s.scalars(select(Contact).where(
@@ -272,13 +273,13 @@ def test_optimise_moves_idle_accounts_and_narrows_the_spread(
         assert set(notices) == {first.from_id, first.to_id}
         # the same button again: the account changed hands, nothing moves twice
         with pytest.raises(Conflict):
-            cov.apply_move(s, maya, first.key, now)
+            team_moves.apply_move(s, maya, first.key, now)
         # "apply all" of the old proposal: refused, nothing moves
         with pytest.raises(Conflict):
-            cov.apply_all(s, maya, digest, now)
+            team_moves.apply_all(s, maya, digest, now)
         assert s.scalar(select(func.count()).select_from(OwnershipMove)) == 1
-        fresh = cov.propose(s, maya, now)
-        done = cov.apply_all(s, maya, fresh.digest, now)
+        fresh = team_moves.propose(s, maya, now)
+        done = team_moves.apply_all(s, maya, fresh.digest, now)
         assert len(done) == len([m for m in fresh.moves if m.kind != "flag"])
         assert cov.coverage(s, maya, now).spread == fresh.after
 
@@ -298,34 +299,34 @@ def test_leads_go_to_the_less_loaded_rep_and_uncovered_territories_get_one(
         lead = _deal(s, sari, company, Stage.LEAD_ALLOCATED, now)
         # a territory of the team nobody covers
         svc.upsert_territory(s, admin, "Bogor", region="Bogor", team="Java West")
-        proposal = cov.propose(s, maya, now)
+        proposal = team_moves.propose(s, maya, now)
         kinds = {(m.kind, m.ref_id): m for m in proposal.moves}
         move = kinds[("lead", lead.id)]
         assert move.from_id == sari.id and move.to_id == budi.id
         cover = kinds[("cover", territory(s, "Bogor").id)]
         assert cover.to_id in {budi.id, user(s, "andi").id}
-        cov.apply_move(s, maya, move.key, now)
+        team_moves.apply_move(s, maya, move.key, now)
         assert s.get(Deal, lead.id).owner_id == budi.id
         told = {n.kind: n.recipient_user_id for n in s.scalars(select(NoticeRow).where(
             NoticeRow.kind.in_(["lead.assigned", "coverage.moved"])))}
         assert told == {"lead.assigned": budi.id, "coverage.moved": sari.id}
-        cov.apply_move(s, maya, cover.key, now)
+        team_moves.apply_move(s, maya, cover.key, now)
         assert s.get(TerritoryRep, (territory(s, "Bogor").id, cover.to_id)) is not None
         with pytest.raises(Conflict):  # covered now
-            cov.apply_move(s, maya, cover.key, now)
+            team_moves.apply_move(s, maya, cover.key, now)
         # another team's manager cannot apply it; forged keys are refused
         with pytest.raises(Forbidden):
-            cov.apply_move(s, user(s, "hendra"), move.key.replace(
+            team_moves.apply_move(s, user(s, "hendra"), move.key.replace(
                 f":{sari.id}:", f":{budi.id}:").replace(f":{budi.id}", f":{sari.id}", 1), now)
         for bad in ("x:1:2:3", "a:1:2", "a:-1:2:3", "a:1:2:99999999999", ""):
             with pytest.raises(DomainError):
-                cov.apply_move(s, maya, bad, now)
+                team_moves.apply_move(s, maya, bad, now)
 
 
 def test_a_balanced_team_gets_no_moves(database: Database, world: DemoWorld,
                                        clock: ManualClock) -> None:
     with database.session() as s:
-        proposal = cov.propose(s, user(s, "hendra"), clock.now())
+        proposal = team_moves.propose(s, user(s, "hendra"), clock.now())
         high, low = proposal.before
         assert high - low < 2  # the demo's Java East: nothing to even out
         assert proposal.moves == [] and proposal.after == proposal.before
@@ -393,7 +394,7 @@ def test_moves_stay_in_territory_and_under_capacity(seed: int, tmp_path, clock) 
             deal_cap = svc.setting(s, "deal_cap")
             account_cap = svc.setting(s, "account_cap")
             load0 = {r.id: r.open_deals for r in cov.coverage(s, boss, now).reps}
-            proposal = cov.propose(s, boss, now)
+            proposal = team_moves.propose(s, boss, now)
             load = dict(load0)
             accounts = {r.id: r.accounts for r in cov.coverage(s, boss, now).reps}
             for move in proposal.moves:
@@ -421,7 +422,7 @@ def test_moves_stay_in_territory_and_under_capacity(seed: int, tmp_path, clock) 
                     assert accounts[move.to_id] <= account_cap
                 # never past a cap (a rep already past it receives nothing)
                 assert load[move.to_id] <= deal_cap
-            cov.apply_all(s, boss, proposal.digest, now)
+            team_moves.apply_all(s, boss, proposal.digest, now)
             after = {r.id: r for r in cov.coverage(s, boss, now).reps}
             for rep_id, row in after.items():
                 if row.open_deals > load0[rep_id]:
