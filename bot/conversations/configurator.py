@@ -32,7 +32,7 @@ from sqlalchemy import select
 
 from bot.conversations.flow import FIELD_ROLES, Ctx, Flow, Step, done, goto, ongoing
 from bot.conversations.messages import Button, Incoming, button_rows
-from bot.conversations.quote import quote_reply
+from bot.conversations.quote_card import quote_reply
 from bot.conversations.registry import Registry
 from bot.conversations.understanding.intents import Phrasings
 from bot.i18n import N_, register_errors

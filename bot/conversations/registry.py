@@ -27,6 +27,7 @@ FLOW_MODULES: tuple[str, ...] = (
     "bot.conversations.customers",
     "bot.conversations.team",
     "bot.conversations.quote",
+    "bot.conversations.quote_card",
     "bot.conversations.configurator",
     "bot.conversations.knowledge",
     "bot.conversations.drafts",
