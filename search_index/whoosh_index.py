@@ -1,28 +1,27 @@
 """The Whoosh implementation of core.ports.KnowledgeIndex.
 
-- Title fields are boosted over body fields; English text is stemmed, Indonesian text goes
-  through a light Indonesian stemmer; stop words of both languages are dropped.
+- Title fields are boosted over body fields; English text is stemmed (Porter), Indonesian
+  text goes through PySastrawi; stop words of both languages are dropped.
 - One writer at a time (a thread lock in the process, Whoosh's file lock across processes);
-  readers keep a searcher open on an immutable snapshot and refresh it after a commit, so a
-  write never blocks a search.
+  searches read an immutable snapshot, refreshed after a commit (search_index.snapshots),
+  so a write never blocks a search.
 - The index remembers the revision of every document it holds (`indexed_versions`), so the
   caller re-indexes only documents whose revision changed.
-- Searching is Whoosh's: `Searcher.search_with_collector` with its top-N collector (BM25F,
-  block-quality skipping) and the user's visibility set as the filter; a rebuild goes
-  through Whoosh's multiprocessing writer (`procs`, `multisegment`, `limitmb`).
+- Searching scores Whoosh's BM25F over numpy arrays of the snapshot's postings
+  (search_index.ranking, search_index.arrays), with the user's visibility as a mask kept
+  per snapshot; snippets mark every form of the query words (search_index.snippets). A
+  rebuild goes through Whoosh's multiprocessing writer (`procs`, `multisegment`).
 """
 
 from __future__ import annotations
 
 import functools
-import heapq
 import itertools
 import json
 import os
 import re
 import shutil
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -32,32 +31,28 @@ from filelock import FileLock
 from rapidfuzz import process as rf_process
 from rapidfuzz.distance import Levenshtein
 from whoosh import index as whoosh_index
-from whoosh.collectors import FilterCollector, TopCollector
 from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.multiproc import MpWriter
-from whoosh.query import And, Or, Query, Term
-from whoosh.searching import Searcher
 
 from core.ports import IndexedDocument, SearchHit, SearchResult
-from search_index.analysis import STOP_WORDS, english_analyzer, indonesian_analyzer
+from search_index.analysis import STOP_WORDS, english_analyzer, indonesian_analyzer, stem_id
+from search_index.arrays import ArrayStore
+from search_index.ranking import Alternative, Ranked, SnapshotRanker, first_documents
+from search_index.snapshots import SnapshotReaders
+from search_index.snippets import snippet, snippet_marker
 
 SCHEMA_VERSION = "kb-5"  # kb-5: PySastrawi for Indonesian, one-pass analysers
 TITLE_BOOST = 3.0
 TAG_BOOST = 2.0
 SEARCH_FIELDS = ("title_en", "title_id", "body_en", "body_id", "tags")
 FIELD_BOOSTS = {"title_en": TITLE_BOOST, "title_id": TITLE_BOOST, "tags": TAG_BOOST}
-SNIPPET_CHARS = 180
-COUNT_CAP = 100  # totals are exact up to here, then "more than"
 # A write of at least this many documents into an empty index (a rebuild) goes through
 # Whoosh's multiprocessing writer: BUILD_PROCS sub-writers, each writing its own segment.
 BULK_MIN_DOCS = 5000
 BUILD_PROCS = 2
+MERGE_SEGMENTS = 6  # a commit merges the small segments when the index has this many
 BUILD_LIMITMB = 1024  # per sub-writer: 256 spilled runs to disk at 50k documents (x1.7 CPU)
-_ALLOWED_SETS_KEPT = 16  # visibility sets per snapshot (one per user / filter combination)
-_TERM_SETS_KEPT = 64  # documents of a status / owner / type / tag, per snapshot
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_REFRESH_SECONDS = 1.0
-_MARKUP = re.compile(r"(?:^|\s)(?:#{1,6}|[-|]{2,}|\|)(?=\s|$)")
 
 
 def build_schema() -> Schema:
@@ -80,6 +75,7 @@ def build_schema() -> Schema:
 
 
 _ANALYSIS_SCHEMA = build_schema()
+_SCORABLE = {name: bool(field.scorable) for name, field in _ANALYSIS_SCHEMA.items()}
 
 
 class WhooshKnowledgeIndex:
@@ -92,14 +88,18 @@ class WhooshKnowledgeIndex:
         self._write_lock = threading.Lock()
         self._schema = build_schema()
         self._ix = self._open_or_create()
-        self._searcher: Searcher | None = None
-        self._searcher_checked = 0.0
-        self._dirty = False
-        self._sets: _SnapshotSets | None = None  # document sets of the current searcher
+        self._snapshots = SnapshotReaders(self._ix)
+        self._arrays = ArrayStore()  # what has been read of each segment, as arrays
+        self._snapshot_ranker: SnapshotRanker | None = None  # of the current snapshot
         self._versions: dict[int, int] | None = None
         self._versions_generation = -1
         self._vocab = _load_vocab(self.path)
         self._vocab_words: list[str] | None = None
+        # Start-up work, not the first search's: the Indonesian stemmer (its dictionary, its
+        # rules' regexes), the snapshot's segment readers, the published documents' mask.
+        for word in ("mempersembahkan", "pengiriman", "ditawarkan", "kelola", "xyzzy"):
+            stem_id(word)
+        self._ranker().allowed((), (), None, False)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def _creation_lock(self) -> FileLock:
@@ -123,9 +123,7 @@ class WhooshKnowledgeIndex:
             return ix
 
     def close(self) -> None:
-        if self._searcher is not None:
-            self._searcher.close()
-            self._searcher = None
+        self._snapshots.close()
         self._ix.close()
 
     # -- writing -----------------------------------------------------------------------------
@@ -154,7 +152,7 @@ class WhooshKnowledgeIndex:
                     known[doc.id] = doc.version
                     count += 1
                 if count:
-                    writer.commit(merge=not bulk and count >= 1000)
+                    writer.commit(merge=not bulk and (count >= 1000 or _many_segments(writer)))
             except BaseException:
                 _cancel(writer)
                 self._versions = None
@@ -195,22 +193,21 @@ class WhooshKnowledgeIndex:
                 writer.cancel()
                 self._versions = None
                 raise
-            writer.commit(merge=False)
+            writer.commit(merge=_many_segments(writer))
             self._after_commit(writer.generation)
 
     def clear(self) -> None:
         """Drop everything (before a rebuild)."""
         with self._write_lock:
-            if self._searcher is not None:
-                self._searcher.close()
-                self._searcher = None
+            self._snapshots.close()
             self._ix.close()
             with self._creation_lock():
                 self._ix = whoosh_index.create_in(str(self.path), self._schema)
                 (self.path / "SCHEMA").write_text(SCHEMA_VERSION)
+            self._snapshots = SnapshotReaders(self._ix)
             self._versions = {}
             self._after_commit()
-            self._sets = None
+            self._snapshot_ranker = None
             self._vocab = Counter()
             self._save_vocab()
 
@@ -228,7 +225,7 @@ class WhooshKnowledgeIndex:
         tmp.replace(self.path / "vocab.json")
 
     def _after_commit(self, generation: int | None = None) -> None:
-        self._dirty = True
+        self._snapshots.changed()
         self._versions_generation = (self._ix.latest_generation() if generation is None
                                      else generation)
         if self._versions is not None:
@@ -272,27 +269,6 @@ class WhooshKnowledgeIndex:
         return dict(self._known_versions())
 
     # -- reading -----------------------------------------------------------------------------
-    def searcher(self) -> Searcher:
-        """The warm searcher, replaced when a commit happened (ours, or another process's).
-
-        A new searcher is opened on the new snapshot (Whoosh's `refresh` re-uses segment
-        readers and can miss deletions made in them), then the old one is closed.
-        """
-        now = time.monotonic()
-        if self._searcher is None:
-            self._searcher = self._ix.searcher()
-            self._searcher_checked = now
-            self._dirty = False
-            self._sets = None
-        elif self._dirty or now - self._searcher_checked > _REFRESH_SECONDS:
-            self._dirty = False
-            self._searcher_checked = now
-            if self._ix.latest_generation() != self._searcher.reader().generation():
-                old, self._searcher = self._searcher, self._ix.searcher()
-                self._sets = None
-                old.close()
-        return self._searcher
-
     def search(
         self,
         query: str,
@@ -307,141 +283,59 @@ class WhooshKnowledgeIndex:
         """Every word must match (title boosted over body, Whoosh's BM25F); when no document
         has every word, any word, best first (`partial`).
 
-        Whoosh's searcher does the matching and scoring (`Searcher.search` with the top
-        `page * page_size` collected and block-quality skipping); what the user may see is a
-        set of document numbers from `Searcher.docs_for_query`, kept per snapshot and passed
-        as the search's filter. The total is exact up to COUNT_CAP, then a lower bound.
+        The ranking is search_index.ranking's: Whoosh's BM25F scores over numpy arrays of
+        the snapshot's postings, restricted to what the user may see (a mask kept per
+        snapshot and user / filter). Totals are exact.
         """
         page = max(1, page)
         page_size = max(1, min(page_size, 50))
-        searcher = self.searcher()
+        ranker = self._ranker()
         words = [w.lower() for w in _WORD.findall(query)]
         if not words and not (doc_types or tags):
             return SearchResult(hits=[], total=0, page=page)
-        allow = self._allowed(searcher, tuple(doc_types), tuple(t.lower() for t in tags),
-                              visible_owner_id, include_drafts)
+        allow = ranker.allowed(tuple(doc_types), tuple(t.lower() for t in tags),
+                               visible_owner_id, include_drafts)
         limit = page * page_size
-        # Collected past the page up to the count cap: the total then comes from the same
-        # pass (the collector only skips once it holds that many) instead of a second one.
-        collect = max(limit, COUNT_CAP + 1)
-        partial = False
-        exact = True
-        top: list[tuple[int, float]]
         if not words:  # filters only: every visible document of that type / tag, in order
-            total = len(allow)
-            top = [(docnum, 1.0) for docnum in heapq.nsmallest(limit, allow)]
+            ranked = Ranked(first_documents(allow, limit), int(allow.sum()))
         else:
-            per_word, missing = self._word_queries(words, searcher.reader())
-            total, top = 0, []
-            if per_word and not missing:
-                every = per_word[0] if len(per_word) == 1 else And(per_word)
-                top = _top(searcher, every, collect, allow)
-                total, exact = _count(searcher, every, allow, len(top), collect, limit)
-            if not top and len(words) > 1 and per_word:
-                # Nothing has every word: the documents with all words but one first (when
-                # there are three or more: intersections, cheaper than scoring every
-                # document with any word), then those with any word; best first in each.
-                tiers: list[Query] = [Or(per_word)]
-                if len(per_word) >= 3:
-                    tiers.insert(0, Or([And(list(most)) for most in
-                                        itertools.combinations(per_word, len(per_word) - 1)]))
-                for tier in tiers:
-                    seen = {docnum for docnum, _ in top}
-                    top += _top(searcher, tier, collect - len(top), allow, seen)
-                    if len(top) >= limit:
-                        break  # the page is full: no need to score the next tier
-                total, exact = _count(searcher, tiers[-1], allow, len(top), collect, limit,
-                                      complete=tier is tiers[-1])
-                partial = bool(top)
+            per_word = self._word_queries(words)
+            ranked = (ranker.rank(per_word, allow, limit, fallback=len(words) > 1)
+                      if per_word else Ranked([], 0))
         suggestions: list[str] = []
-        if words and (total < 2 or partial):
-            suggestions = self._suggest(searcher, words)
-        marker = _marker(words, self._schema)  # not ix.schema: that reads the TOC file
+        if words and (ranked.total < 2 or ranked.partial):
+            suggestions = self._suggest(ranker.reader, words)
+        marker = snippet_marker(tuple(words))
+        reader = ranker.reader
         hits: list[SearchHit] = []
-        for docnum, score in top[(page - 1) * page_size:limit]:
-            stored = searcher.reader().stored_fields(docnum)
+        for docnum, score in ranked.top[(page - 1) * page_size:limit]:
+            stored = reader.stored_fields(docnum)
             hits.append(SearchHit(id=int(stored["id"]), title=stored.get("title") or "",
                                   doc_type=stored.get("doc_type") or "", score=float(score),
-                                  snippet=_snippet(stored.get("text") or "", marker)))
-        return SearchResult(hits=hits, total=total, page=page, suggestions=suggestions,
-                            partial=partial, total_exact=exact)
+                                  snippet=snippet(stored.get("text") or "", marker)))
+        return SearchResult(hits=hits, total=ranked.total, page=page, suggestions=suggestions,
+                            partial=ranked.partial, total_exact=True)
 
-    def _word_queries(self, words: list[str], reader: Any) -> tuple[list[Query], bool]:
-        """Per query word (stop words left out), a query for the word in every field it may
-        match in the index (title and tags boosted); `missing` when some word matches no
-        term at all (then no document has every word)."""
-        per_word: list[Query] = []
-        missing = False
-        for word in words:
-            if word in STOP_WORDS:
-                continue
-            alternatives: list[Query] = [
-                Term(field, term, boost=FIELD_BOOSTS.get(field, 1.0))
-                for field in SEARCH_FIELDS for term in _analysed_cached(field, word)
-                if (field, term) in reader]
-            if len(alternatives) == 1:
-                per_word.append(alternatives[0])
-            elif alternatives:
-                per_word.append(Or(alternatives))
-            else:
-                missing = True
-        return per_word, missing
+    def _ranker(self) -> SnapshotRanker:
+        """The ranker of the current snapshot (a new one after a commit)."""
+        snapshot = self._snapshots.current()
+        ranker = self._snapshot_ranker
+        if ranker is None or ranker.snapshot is not snapshot:
+            ranker = self._snapshot_ranker = SnapshotRanker(self._arrays, snapshot, _SCORABLE)
+        return ranker
 
-    def _allowed(self, searcher: Searcher, doc_types: tuple[str, ...], tags: tuple[str, ...],
-                 owner_id: int | None, include_drafts: bool) -> set[int]:
-        """The documents a search may return: published (and the drafts this user may
-        see), of one of `doc_types`, with one of `tags`; kept while the snapshot is current.
-        Built from the documents of each status / owner / type / tag term, which Whoosh
-        matches (`docs_for_query`, deleted documents never) once per snapshot."""
-        key = (doc_types, tags, owner_id, include_drafts)
-        sets = self._snapshot_sets(searcher)
-        found = sets.allowed.get(key)
-        if found is not None:
-            return found
-        if doc_types or tags:
-            found = set(self._allowed(searcher, (), (), owner_id, include_drafts))
-            if doc_types:
-                found.intersection_update(self._term_docs(searcher, "doc_type", doc_types))
-            if tags:
-                found.intersection_update(self._term_docs(searcher, "tags", tags))
-        else:
-            found = set(self._term_docs(searcher, "status", ("published",)))
-            if include_drafts:
-                found.update(self._term_docs(searcher, "status", ("draft",)))
-            elif owner_id is not None:
-                found.update(self._term_docs(searcher, "status", ("draft",)).intersection(
-                    self._term_docs(searcher, "owner", (str(owner_id),))))
-        sets.keep(sets.allowed, key, found, _ALLOWED_SETS_KEPT)
-        return found
-
-    def _snapshot_sets(self, searcher: Searcher) -> _SnapshotSets:
-        """The document sets kept for `searcher` (new ones when it is not the current)."""
-        sets = self._sets
-        if sets is None or sets.searcher is not searcher:
-            sets = self._sets = _SnapshotSets(searcher)
-        return sets
-
-    def _term_docs(self, searcher: Searcher, field: str, values: tuple[str, ...]
-                   ) -> frozenset[int]:
-        """The documents with any of `values` in `field` (kept while the snapshot is)."""
-        key = (field, values)
-        sets = self._snapshot_sets(searcher)
-        found = sets.terms.get(key)
-        if found is None:
-            query = (Term(field, values[0]) if len(values) == 1
-                     else Or([Term(field, v) for v in values]))
-            found = frozenset(searcher.docs_for_query(query))
-            sets.keep(sets.terms, key, found, _TERM_SETS_KEPT)
-        return found
+    def _word_queries(self, words: list[str]) -> list[tuple[Alternative, ...]]:
+        """Per query word (stop words left out), the terms it may match, in every field
+        (title and tags boosted): what the word becomes through each field's analyser."""
+        return [_alternatives(word) for word in words if word not in STOP_WORDS]
 
     def _vocabulary(self) -> list[str]:
         if self._vocab_words is None:
             self._vocab_words = list(self._vocab)
         return self._vocab_words
 
-    def _suggest(self, searcher: Searcher, words: list[str]) -> list[str]:
+    def _suggest(self, reader: Any, words: list[str]) -> list[str]:
         """A corrected query when some words are unknown ("did you mean")."""
-        reader = searcher.reader()
         changed = False
         corrected: list[str] = []
         for word in words:
@@ -464,58 +358,11 @@ class WhooshKnowledgeIndex:
         return [" ".join(corrected)] if changed else []
 
 
-class _SnapshotSets:
-    """Document sets of one searcher (what a search may return; the documents of filter
-    terms), kept while it is the current one; a search on another searcher starts anew."""
-
-    def __init__(self, searcher: Searcher) -> None:
-        self.searcher = searcher
-        self.allowed: dict[tuple[Any, ...], set[int]] = {}
-        self.terms: dict[tuple[str, tuple[str, ...]], frozenset[int]] = {}
-        self._lock = threading.Lock()
-
-    def keep(self, cache: dict[Any, Any], key: Any, value: Any, most: int) -> None:
-        with self._lock:
-            while len(cache) >= most:
-                cache.pop(next(iter(cache)))
-            cache[key] = value
-
-
-def _top(searcher: Searcher, query: Query, limit: int, allow: set[int],
-         skip: set[int] | None = None) -> list[tuple[int, float]]:
-    """The best `limit` allowed documents (not in `skip`) and their scores: Whoosh's top-N
-    collector with block-quality skipping, run by `Searcher.search_with_collector`, but
-    without matcher replacement (`replace=0`; `Searcher.search` always replaces): with it,
-    Whoosh 2.7 left a document out of the top N of an And of boosted title/body terms
-    (tests/search_index/test_rebuild_and_counts.py compares two index layouts). At 50k
-    documents replacement did not make the slow queries faster."""
-    collector = FilterCollector(TopCollector(limit=limit, usequality=True, replace=0),
-                                allow=allow, restrict=skip or None)
-    searcher.search_with_collector(query, collector)
-    return [(hit.docnum, hit.score or 0.0) for hit in collector.results()]
-
-
-def _count(searcher: Searcher, query: Query, allow: set[int], collected: int, asked: int,
-           limit: int, *, complete: bool = True) -> tuple[int, bool]:
-    """How many allowed documents match `query`: exact up to COUNT_CAP (or the page's
-    end, `limit`), else that number and False ("more than").
-
-    `collected` of the `asked` were collected. With fewer (and the query's own collector
-    `complete`), the collector's heap never filled, so nothing was skipped: that is the
-    count. Otherwise the query is matched again without scoring (`docs_for_query`),
-    stopping one past the cap."""
-    if complete and collected < asked:
-        return collected, True
-    cap = max(COUNT_CAP, limit)
-    if collected > cap:
-        return cap, False
-    n = 0
-    for docnum in searcher.docs_for_query(query):
-        if docnum in allow:
-            n += 1
-            if n > cap:
-                return cap, False
-    return n, True
+def _many_segments(writer: Any) -> bool:
+    """Whether a commit should merge the small segments (Whoosh's MERGE_SMALL): each
+    commit of a few documents writes a segment of its own, and every search reads every
+    segment, so past MERGE_SEGMENTS the small ones are merged (cheap: they are small)."""
+    return len(writer.segments) >= MERGE_SEGMENTS
 
 
 def _cancel(writer: Any) -> None:
@@ -540,6 +387,12 @@ def _analysed_cached(field: str, word: str) -> tuple[str, ...]:
     return tuple(t.text for t in analyzer(word))
 
 
+@functools.lru_cache(maxsize=65536)
+def _alternatives(word: str) -> tuple[Alternative, ...]:
+    return tuple(Alternative(field, term, FIELD_BOOSTS.get(field, 1.0))
+                 for field in SEARCH_FIELDS for term in _analysed_cached(field, word))
+
+
 def _load_vocab(path: Path) -> Counter[str]:
     try:
         return Counter(json.loads((path / "vocab.json").read_text()))
@@ -554,60 +407,6 @@ def _known(reader: Any, word: str) -> bool:
             if reader.doc_frequency(field, term):
                 return True
     return False
-
-
-def _marker(words: list[str], schema: Schema) -> re.Pattern[str] | None:
-    return _marker_cached(tuple(words))
-
-
-@functools.lru_cache(maxsize=4096)
-def _marker_cached(words: tuple[str, ...]) -> re.Pattern[str] | None:
-    """A regex for the query words in raw text: the word, or its English / Indonesian stem
-    as a word prefix (so "pricing" marks "prices", "penjualan" marks "menjual")."""
-    parts: set[str] = set()
-    for word in words:
-        if word in STOP_WORDS:
-            continue
-        parts.add(re.escape(word))
-        for field in ("body_en", "body_id"):
-            for stem in _analysed_cached(field, word):
-                common = 0
-                while common < min(len(stem), len(word)) and stem[common] == word[common]:
-                    common += 1
-                if common >= 3:
-                    parts.add(re.escape(word[:common]) + r"\w*")
-                elif len(stem) >= 3:
-                    parts.add(r"\w*" + re.escape(stem) + r"\w*")
-    if not parts:
-        return None
-    alternatives = "|".join(sorted(parts, key=len, reverse=True))
-    return re.compile(r"(?<!\w)(?:" + alternatives + r")(?!\w)", re.IGNORECASE)
-
-
-def _snippet(text: str, marker: re.Pattern[str] | None) -> str:
-    """About SNIPPET_CHARS of text around the first match, matches marked *like this*."""
-    flat = " ".join(_MARKUP.sub(" ", text).split())
-    match = marker.search(flat) if marker is not None else None
-    if match is None:
-        return _lead(flat)
-    start = max(0, match.start() - 50)
-    if start:
-        start = flat.find(" ", start) + 1 or start
-    end = min(len(flat), start + SNIPPET_CHARS)
-    if end < len(flat):
-        end = flat.rfind(" ", start, end) if flat.rfind(" ", start, end) > match.end() else end
-    window = flat[start:end]
-    assert marker is not None
-    marked = marker.sub(lambda m: "*" + m.group(0) + "*", window)
-    return ("… " if start else "") + marked + (" …" if end < len(flat) else "")
-
-
-def _lead(text: str) -> str:
-    flat = " ".join(text.split())
-    if len(flat) <= SNIPPET_CHARS:
-        return flat
-    cut = flat[:SNIPPET_CHARS].rsplit(" ", 1)[0]
-    return cut + " …"
 
 
 def _fields(doc: IndexedDocument) -> dict[str, Any]:

@@ -58,3 +58,22 @@ def test_root_and_derived_queries_find_the_document(index: WhooshKnowledgeIndex)
                           ("pembayaran", 4), ("mengirim barang", 1)):
         assert [h.id for h in index.search(query).hits][:1] == [doc_id], query
 
+
+
+def test_snippets_mark_the_derived_forms(tmp_path: Path) -> None:
+    ix = WhooshKnowledgeIndex(tmp_path / "ix")
+    ix.upsert([IndexedDocument(
+        id=1, version=1, title="Jadwal pengiriman",
+        body="Tim gudang mengirim barang setiap Senin. Pengiriman ke luar kota dikirimkan "
+             "lewat kurir; harga pada penawaran sudah termasuk ongkos kirim.",
+        doc_type="policy", language="id")])
+    snippet = ix.search("kirim").hits[0].snippet
+    for form in ("mengirim", "Pengiriman", "dikirimkan", "kirim"):
+        assert f"*{form}*" in snippet, snippet
+    assert "*penawaran*" not in snippet and "*kurir*" not in snippet
+    assert "*penawaran*" in ix.search("tawar").hits[0].snippet
+    # an English stem marks its forms, not a longer word that only starts like it
+    ix.upsert([IndexedDocument(id=2, version=1, title="Prices", doc_type="policy",
+                               body="Our prices are priceless; pricing is reviewed yearly.")])
+    english = ix.search("price").hits[0].snippet
+    assert "*prices*" in english and "*pricing*" in english and "*priceless*" not in english

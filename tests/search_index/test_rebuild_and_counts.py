@@ -1,6 +1,6 @@
 """A rebuild through Whoosh's multiprocessing writer (a segment per sub-writer) answers as
 the single writer does; a failed write leaves nothing behind on either path; any-word
-results when no document has every word; totals exact up to the cap, then a lower bound."""
+results when no document has every word; exact totals."""
 
 from __future__ import annotations
 
@@ -129,17 +129,14 @@ def test_with_three_words_those_missing_one_come_before_those_with_one(
     assert [h.id for h in ix.search("hotel meal taxi", page_size=10).hits] == [2, 4, 1, 3]
 
 
-def test_totals_are_exact_up_to_the_cap_then_a_lower_bound(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(wi, "COUNT_CAP", 12)
+def test_totals_are_exact(tmp_path: Path) -> None:
     ix = WhooshKnowledgeIndex(tmp_path / "ix")
     ix.upsert([_doc(i, "price list" + " price" * (i % 5), status=(
-        "draft" if i % 3 == 0 else "published")) for i in range(1, 31)])
+        "draft" if i % 3 == 0 else "published")) for i in range(1, 301)])
     few = ix.search("price list", doc_types=("other",), page_size=50)
-    assert (few.total, few.total_exact, len(few.hits)) == (20, True, 20)
-    capped = ix.search("price list", page_size=5)  # 20 visible, 5 collected
-    assert (capped.total, capped.total_exact, len(capped.hits)) == (12, False, 5)
+    assert (few.total, few.total_exact, len(few.hits)) == (200, True, 50)
     drafts = ix.search("price", include_drafts=True, page=6, page_size=5)
-    assert (drafts.total, drafts.total_exact, len(drafts.hits)) == (30, True, 5)
-    scores = [h.score for h in ix.search("price", page_size=20).hits]
+    assert (drafts.total, drafts.total_exact, len(drafts.hits)) == (300, True, 5)
+    assert ix.search("price", visible_owner_id=None, doc_types=("rule",)).total == 0
+    scores = [h.score for h in ix.search("price", page_size=50).hits]
     assert scores == sorted(scores, reverse=True) and scores[0] > scores[-1]
