@@ -25,6 +25,8 @@ FLOW_MODULES: tuple[str, ...] = (
     "bot.conversations.deal",
     "bot.conversations.leads",
     "bot.conversations.customers",
+    "bot.conversations.contact_edit",
+    "bot.conversations.merge",
     "bot.conversations.team",
     "bot.conversations.quote",
     "bot.conversations.quote_card",

@@ -1,0 +1,72 @@
+"""New customers and contacts, contact edits and merges, as reps ask for them."""
+
+from bot.conversations.understanding import Phrasings
+from bot.i18n import N_
+
+PHRASINGS = (
+    Phrasings(
+        "new_company", flow="newcompany", slots=("text",), label=N_("Add a new company"),
+        en=("add a new company", "new company {text}", "add company {text}",
+            "create a customer {text}", "register a new customer", "add a new customer",
+            "new customer {text}", "add the company {text} please", "create company {text}",
+            "I want to add a company", "can you add a new account {text}",
+            "record a new company {text}", "new account", "add {text} as a new customer",
+            "make a new company record", "save a new customer {text}"),
+        id=("tambah perusahaan baru", "perusahaan baru {text}", "tambah perusahaan {text}",
+            "buat pelanggan baru {text}", "daftarkan pelanggan baru", "tambah customer baru",
+            "customer baru {text}", "tolong tambahkan perusahaan {text}",
+            "bikin perusahaan {text}", "saya mau tambah perusahaan", "tambahin akun baru {text}",
+            "catat perusahaan baru {text}", "akun baru", "masukin {text} sebagai pelanggan baru",
+            "buat data perusahaan baru", "simpan pelanggan baru {text}")),
+    Phrasings(
+        "new_contact", flow="newcontact", slots=("text",), label=N_("Add a new contact"),
+        en=("add a new contact", "new contact {text}", "add {text}", "add contact {text}",
+            "create a contact {text}", "save a new contact", "add a person {text}",
+            "I met someone new {text}", "new person at a customer {text}",
+            "please add {text} to contacts", "register a contact {text}",
+            "add {text} to my contacts", "record a new contact {text}", "new contact person",
+            "can you save this contact {text}", "add this person {text}", "add a contact {text}",
+            "new contact person {text}"),
+        id=("tambah kontak baru", "kontak baru {text}", "tambah {text}", "tambah kontak {text}",
+            "buat kontak {text}", "simpan kontak baru", "tambahkan orang {text}",
+            "saya ketemu orang baru {text}", "orang baru di pelanggan {text}",
+            "tolong tambahkan {text} ke kontak", "daftarkan kontak {text}",
+            "masukin {text} ke kontak saya", "catat kontak baru {text}", "pic baru",
+            "bisa simpan kontak ini {text}", "tambahin orang ini {text}", "simpan kontak {text}",
+            "kontak baru dong {text}")),
+)
+EDIT_CONTACT = Phrasings(
+    "edit_contact", flow="editcontact", slots=("contact", "text"),
+    label=N_("Change a contact's details"),
+    en=("change {contact}'s phone", "update the e-mail of {contact}",
+        "edit contact {contact}", "{contact} has a new phone number {text}",
+        "fix {contact}'s job title", "{contact} moved to another department",
+        "update {contact}", "correct the details of {contact}",
+        "{contact} is the decision maker now", "change the mobile number of {contact}",
+        "{contact}'s email changed", "edit {contact}", "new e-mail for {contact} {text}",
+        "set {contact}'s department", "update contact details of {contact}",
+        "update {contact}'s number", "change the mobile of {contact}"),
+    id=("ganti nomor {contact}", "ubah email {contact}", "edit kontak {contact}",
+        "{contact} punya nomor baru {text}", "perbaiki jabatan {contact}",
+        "{contact} pindah bagian", "update {contact}", "koreksi data {contact}",
+        "{contact} sekarang pengambil keputusan", "ganti nomor hp {contact}",
+        "email {contact} berubah", "ubah data {contact}", "email baru {contact} {text}",
+        "atur departemen {contact}", "perbarui detail kontak {contact}",
+        "ganti email {contact}", "update nomor hp {contact}"))
+MERGE_RECORDS = Phrasings(
+    "merge_records", flow="merge", slots=("customer",),
+    label=N_("Merge a duplicate contact or company"),
+    en=("merge {customer}", "merge duplicates", "{customer} is a duplicate",
+        "merge the duplicate contact {customer}", "combine {customer} with the other one",
+        "there are two records for {customer}", "remove the duplicate of {customer}",
+        "merge these contacts", "{customer} appears twice", "deduplicate {customer}",
+        "merge duplicate companies", "join the two records of {customer}",
+        "{customer} is recorded twice", "clean up duplicates of {customer}",
+        "merge company {customer}"),
+    id=("gabungkan {customer}", "gabung data dobel", "{customer} dobel",
+        "gabungkan kontak ganda {customer}", "satukan {customer} dengan yang lain",
+        "ada dua data untuk {customer}", "hapus duplikat {customer}",
+        "gabungkan kontak-kontak ini", "{customer} muncul dua kali",
+        "bersihkan duplikat {customer}", "gabung perusahaan dobel",
+        "satukan dua data {customer}", "{customer} tercatat dua kali",
+        "rapikan data ganda {customer}", "merge perusahaan {customer}"))
