@@ -331,12 +331,12 @@ def register(registry: Registry) -> None:
     registry.add_flow(Flow(
         "near_me", start=near_start, roles=FIELD_ROLES, commands=("near",),
         help=N_("Customers near you (share your location)"), states={"where": near_where},
-        accepts={"where": "any"}))
+        accepts={"where": "text"}))
     registry.add_flow(Flow(
         "set_site", start=setsite_start, roles=FIELD_ROLES, commands=("setsite",),
         help=N_("Set a customer's location from where you stand"),
         states={"company": setsite_company, "where": setsite_where},
-        accepts={"company": "customer", "where": "any"}))
+        accepts={"company": "customer", "where": "text"}))
     registry.add_flow(Flow("map_link", start=link_start,
                            roles=FIELD_ROLES | {Role.TECHNICIAN}))
     registry.add_action(Action("field.visit", act_visit, roles=FIELD_ROLES, group_ok=False))

@@ -50,6 +50,8 @@ def interrupts(u: Understanding, accepts: str, data: dict[str, Any], flow_name: 
     if accepts == "button":
         typed = " ".join(fold(u.text).split())
         return typed not in (data.get(LABELS) or [])
+    if accepts == "customer" and u.customer is None and u.confidence < SURE:
+        return False  # "which customer?" answered with a name we do not know
     wants_customer = bool(set(phrasing.slots) & CUSTOMER_KINDS)
     if (wants_customer and u.customer is None and u.slot("reference") is None
             and u.confidence < SURE):
