@@ -19,6 +19,7 @@ from bot.conversations.messages import Button, Incoming, Reply, button_rows
 from bot.conversations.phrasings import deal as deal_phrasings
 from bot.conversations.registry import Registry
 from bot.i18n import N_, Translator, register_error_words, register_errors
+from core import config_families
 from core import pipeline as svc
 from core.activities import DEFAULT_HOUR, due_for
 from core.errors import Conflict, DomainError
@@ -71,6 +72,7 @@ HOW_LABELS = {"claim": N_("claimed in the team channel"), "rule": N_("allocated 
 # Next steps the bot can do at once instead of scheduling them.
 MAKE_NOW = {"proposal": N_("Make it now"), "contract": N_("Make it now"),
             "configure": N_("Make the quote now")}
+CONFIGURE_NOW = N_("Configure it now")  # when product families are set up
 WHEN_LABELS = (("tomorrow", N_("Tomorrow")), ("3days", N_("In 3 days")),
                ("nextweek", N_("Next week")))
 
@@ -426,10 +428,21 @@ async def choose_next(ctx: Ctx, inc: Incoming) -> Step:
             svc.request_contract_approval(ctx.session, ctx.user, deal, ctx.now)
             return done(t("Approval requested from your manager."))
     ctx.data["next_kind"] = kind
-    buttons = [Button(t(label), value=v) for v, label in WHEN_LABELS]
+    return goto("when", ctx.reply(t("When?"), *button_rows(_when_buttons(ctx, kind), 2)))
+
+
+def _configurable(ctx: Ctx, kind: str) -> bool:
+    """A "configure" step is done in the guided configurator once product families exist
+    (the configuration is kept on the deal), else as a plain quote."""
+    return kind == "configure" and bool(config_families.families(ctx.session))
+
+
+def _when_buttons(ctx: Ctx, kind: str) -> list[Button]:
+    buttons = [Button(ctx.t(label), value=v) for v, label in WHEN_LABELS]
     if kind in MAKE_NOW:
-        buttons.insert(0, Button(t(MAKE_NOW[kind]), value="now"))
-    return goto("when", ctx.reply(t("When?"), *button_rows(buttons, 2)))
+        label = CONFIGURE_NOW if _configurable(ctx, kind) else MAKE_NOW[kind]
+        buttons.insert(0, Button(ctx.t(label), value="now"))
+    return buttons
 
 
 async def choose_when(ctx: Ctx, inc: Incoming) -> Step:
@@ -438,17 +451,15 @@ async def choose_when(ctx: Ctx, inc: Incoming) -> Step:
     kind = ctx.data["next_kind"]
     if choice == "now" and kind in MAKE_NOW:
         # The document or quote is made right away, in its own flow.
-        flow = "quote" if kind == "configure" else "proposal"
+        flow = ("configurator" if _configurable(ctx, kind)
+                else "quote" if kind == "configure" else "proposal")
         return await ctx.begin(flow, deal_id=str(ctx.data["deal_id"]))
     typed = (dates.parse_when(inc.text, ctx.t.locale, ctx.now, ctx.user.timezone)
              if not choice and inc.text else None)
     if choice not in {v for v, _ in WHEN_LABELS} and typed is None:
-        buttons = [Button(t(label), value=v) for v, label in WHEN_LABELS]
-        if kind in MAKE_NOW:
-            buttons.insert(0, Button(t(MAKE_NOW[kind]), value="now"))
         return goto("when", ctx.reply(t("Pick a day with the buttons or type one (e.g. friday "
                                         "10:00, 15 Dec), or /cancel."),
-                                      *button_rows(buttons, 2)))
+                                      *button_rows(_when_buttons(ctx, kind), 2)))
     deal = svc.get_deal(ctx.session, ctx.user, ctx.data["deal_id"])
     if typed is not None:
         when = dates.moment(typed, ctx.user.timezone, time(DEFAULT_HOUR))

@@ -12,6 +12,7 @@ from core import pipeline as svc
 from core.activities import log_activity
 from core.db import Database
 from core.models import ApprovalRequest, Company, Deal, DealStageChange, FollowUp, Stage, User
+from core.models.configurator import ConfigFamily
 from tests.support.chat import CollectingChat, texts
 
 
@@ -261,10 +262,21 @@ async def test_a_proposal_next_step_can_be_made_at_once(chat: CollectingChat,
     assert "the deal has no quote yet" in texts(r) and "Make the quote now" in [
         b.label for b in u.buttons]
     await u.say("/cancel")
-    # "Configure price and solution" opens the quote for that deal at once.
+    # "Configure price and solution" opens the guided configurator for that deal at once
+    # (the demo has product families), the configuration kept on the deal ...
+    deal_id = await qualify()
+    await u.press("Configure price and solution")
+    assert [b.label for b in u.buttons][:2] == ["Configure it now", "Tomorrow"]
+    r = await u.press("Configure it now")
+    assert "What should the solution be for" in texts(r)
+    with database.session() as s:  # nothing scheduled when it was done at once
+        assert s.scalars(select(FollowUp).where(FollowUp.deal_id == deal_id)).all() == []
+    await u.say("/cancel")
+    # ... and, where no product family is set up, opens the quote for that deal.
+    with database.session() as s:
+        for family in s.scalars(select(ConfigFamily)):
+            family.active = False
     deal_id = await qualify()
     await u.press("Configure price and solution")
     r = await u.press("Make the quote now")
     assert "Which products?" in texts(r)
-    with database.session() as s:  # nothing scheduled when it was done at once
-        assert s.scalars(select(FollowUp).where(FollowUp.deal_id == deal_id)).all() == []
