@@ -23,7 +23,7 @@ from core import reports as report_service
 from core.csv_files import safe_row
 from core.errors import NotFound
 from core.models import NoticeRow, Role, User
-from core.reports import ALLOWED_GROUPINGS, ReportSpec, ReportTable
+from core.report_spec import ALLOWED_GROUPINGS, FIRST_TIME_FIX_DAYS, ReportSpec, ReportTable
 
 REPORT_ROLES = frozenset({Role.REP, Role.MANAGER, Role.ADMIN})
 
@@ -278,7 +278,7 @@ def render_table(t: Translator, table: ReportTable) -> str:
         notes.append(t("Response: median minutes from the job being logged to the "
                        "technician on site. First-time fix: never \"cannot complete\" and no "
                        "repeat service call at the same site within {days} days.",
-                       days=report_service.FIRST_TIME_FIX_DAYS))
+                       days=FIRST_TIME_FIX_DAYS))
     if notes:
         out += ["", *notes]
     if table.spec.measure == "funnel":

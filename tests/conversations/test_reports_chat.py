@@ -15,7 +15,7 @@ from bot.conversations.reports import parse_request
 from core.clock import ManualClock
 from core.db import Database
 from core.models import Company, Deal, DealStageChange, NoticeRow, User
-from core.reports import ReportSpec
+from core.report_spec import ReportSpec
 from tests.support.chat import CollectingChat, texts
 
 

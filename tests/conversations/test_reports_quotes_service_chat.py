@@ -17,7 +17,8 @@ from core.db import Database
 from core.models import Company, Territory, User
 from core.models.fieldservice import ServiceJob
 from core.models.quotes import Quote, QuoteVersion, SalesOrder
-from core.reports import ReportSpec, run_report
+from core.report_spec import ReportSpec
+from core.reports import run_report
 from tests.support.chat import ChatUser, CollectingChat, texts
 
 JKT = ZoneInfo("Asia/Jakarta")

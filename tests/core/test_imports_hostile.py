@@ -280,7 +280,7 @@ def test_report_csv_neutralises_names() -> None:
 
     from bot.conversations.reports import render_csv
     from bot.i18n import Translator
-    from core.reports import ReportRow, ReportSpec, ReportTable
+    from core.report_spec import ReportRow, ReportSpec, ReportTable
 
     table = ReportTable(
         spec=ReportSpec("won", group_by="customer"), columns=("count", "amount"),

@@ -23,7 +23,8 @@ from core.models import (
     Territory,
     User,
 )
-from core.reports import ReportSpec, period_range, run_report
+from core.report_spec import ReportSpec, ReportTable, period_range
+from core.reports import run_report
 
 JKT = ZoneInfo("Asia/Jakarta")
 # Wednesday 15 April 2026, 10:00 Jakarta.
@@ -125,7 +126,7 @@ def _user(s: Session, uid: int) -> User:
     return u
 
 
-def _by_label(table: reports.ReportTable, column: str) -> dict[str, object]:
+def _by_label(table: ReportTable, column: str) -> dict[str, object]:
     return {r.label: r.values[column] for r in table.rows}
 
 

@@ -16,7 +16,8 @@ from sqlalchemy import select, update
 from core.db import Database
 from core.models import Activity, Company, Role, Team, Territory, User
 from core.models.fieldday import VisitCheckin
-from core.reports import ReportSpec, bucket_starts, local_midnight_utc, period_range, run_report
+from core.report_spec import ReportSpec, bucket_starts, local_midnight_utc, period_range
+from core.reports import run_report
 
 JKT = ZoneInfo("Asia/Jakarta")
 NOW = datetime(2026, 4, 15, 3, 0, tzinfo=UTC)  # Wednesday 15 April 2026, 10:00 Jakarta

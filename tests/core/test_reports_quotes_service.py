@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.orm import Session
 
-from core import reports
 from core.db import Database
 from core.errors import DomainError
 from core.models import ApprovalRequest, Company, Role, Team, Territory, User
 from core.models.fieldservice import ServiceJob
 from core.models.quotes import Quote, QuoteVersion, SalesOrder
-from core.reports import ReportSpec, run_report
+from core.report_spec import ReportSpec, ReportTable
+from core.reports import run_report
 
 JKT = ZoneInfo("Asia/Jakarta")
 # Wednesday 15 April 2026, 10:00 Jakarta: this quarter is April-June.
@@ -160,7 +160,7 @@ def _user(s: Session, uid: int) -> User:
     return u
 
 
-def _rows(table: reports.ReportTable) -> dict[str, dict[str, Decimal | int | float | None]]:
+def _rows(table: ReportTable) -> dict[str, dict[str, Decimal | int | float | None]]:
     return {r.label: r.values for r in table.rows}
 
 
