@@ -72,15 +72,16 @@ class App:
 
 
 def knowledge_index(settings: Settings, db: Database) -> Any | None:
-    """The knowledge search index of this process (Whoosh, under data_dir/index), synced
-    from the documents table: only documents whose revision changed are re-indexed."""
-    from core import knowledge
+    """The knowledge search of this process (a Whoosh index under data_dir/index, with the
+    mark of its last sync), synced from the documents table: only documents whose revision
+    changed are re-indexed."""
+    from core.knowledge_search import KnowledgeSearch
     from search_index import WhooshKnowledgeIndex
 
-    index = WhooshKnowledgeIndex(settings.data_dir / "index" / "knowledge")
+    search = KnowledgeSearch(WhooshKnowledgeIndex(settings.data_dir / "index" / "knowledge"))
     with db.session() as session:
-        knowledge.sync_index(session, index)
-    return index
+        search.sync(session)
+    return search
 
 
 def contact_index(settings: Settings, db: Database) -> Any | None:
@@ -255,11 +256,9 @@ def sync_indexes_once(app: App) -> None:
     first call loads the contact index); records the time of the sync for /healthz."""
     import time
 
-    from core import knowledge
-
     with app.db.session() as session:
         if app.services.knowledge is not None:
-            knowledge.ensure_synced(session, app.services.knowledge)
+            app.services.knowledge.ensure_synced(session)
         if app.services.contacts is not None:
             app.services.contacts.sync(session, force=True)
     app.index_synced_at = time.monotonic()

@@ -1,5 +1,6 @@
-"""Knowledge management: documents, versions, check-out / check-in, history, permissions,
-and keeping the search index (core.ports.KnowledgeIndex) in step with the documents table.
+"""Knowledge management: documents, versions, history, permissions, uploads and imports.
+Check-out / check-in is core.document_checkout; search and keeping the index
+(core.ports.KnowledgeIndex) in step with the documents table, core.knowledge_search.
 
 Rules:
 - Published documents are visible to every active user; drafts to their owner and admins;
@@ -13,11 +14,8 @@ Rules:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import re
-import time
-import weakref
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -25,23 +23,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from core.approvals import approver_for
 from core.errors import Conflict, DomainError, Forbidden, NotFound
 from core.models import Role, User
-from core.models.knowledge import (
-    Document,
-    DocumentEvent,
-    DocumentVersion,
-    LockWaiter,
-    PendingUpload,
-)
+from core.models.knowledge import Document, DocumentEvent, DocumentVersion, PendingUpload
 from core.notices import enqueue_notice
-from core.ports import IndexedDocument, KnowledgeIndex, SearchResult
 from core.proposals import TEMPLATE_TYPE, validate_template
-from core.sweeps import sweep
 from core.textextract import (
     SUPPORTED,
     Extracted,
@@ -80,12 +70,10 @@ TYPE_ALIASES: dict[str, str] = {
     "laporan": "sales_report",
     "other": "other", "lain": "other", "lainnya": "other",
 }
-_FILTER = re.compile(r"(?<!\S)(type|tipe|jenis|tag):(\S+)", re.IGNORECASE)
-_FULL_SYNC_SECONDS = 60.0
 
 
 # -- errors with words in bot/conversations/knowledge.py -------------------------------------
-def _locked_error(session: Session, doc: Document) -> Conflict:
+def locked_error(session: Session, doc: Document) -> Conflict:
     holder = session.get(User, doc.locked_by_id) if doc.locked_by_id else None
     return Conflict("kb.locked", title=doc.title, holder=holder.name if holder else "?",
                     since=doc.locked_at.isoformat() if doc.locked_at else "",
@@ -158,7 +146,7 @@ def clean_tags(tags: Iterable[str]) -> list[str]:
 _REVISION_LOCK = zlib.crc32(b"documents.revision") & 0x7FFFFFFF
 
 
-def _next_revision(session: Session) -> int:
+def next_revision(session: Session) -> int:
     """The next revision stamp. On PostgreSQL a transaction-level advisory lock makes writers
     take stamps one after the other and commit in stamp order, so two concurrent changes
     never share a stamp and a node that synced up to stamp N never misses a change stamped
@@ -169,12 +157,12 @@ def _next_revision(session: Session) -> int:
     return int(session.scalar(select(func.coalesce(func.max(Document.revision), 0))) or 0) + 1
 
 
-def _touch(session: Session, doc: Document, now: datetime) -> None:
-    doc.revision = _next_revision(session)
+def touch(session: Session, doc: Document, now: datetime) -> None:
+    doc.revision = next_revision(session)
     doc.updated_at = now
 
 
-def _event(session: Session, doc: Document, kind: str, user: User | None, now: datetime,
+def record_event(session: Session, doc: Document, kind: str, user: User | None, now: datetime,
            **details: Any) -> None:
     session.add(DocumentEvent(document_id=doc.id, kind=kind,
                               user_id=user.id if user else None, at=now, details=details))
@@ -215,7 +203,7 @@ def add_document(
         title=title, doc_type=doc_type, tags=clean_tags(tags), source=source,
         source_path=source_path, owner_id=owner.id if owner else None, status=status,
         language=language or detect_language(text), version=1,
-        revision=_next_revision(session), text=text, filename=filename, mime=mime,
+        revision=next_revision(session), text=text, filename=filename, mime=mime,
         content=content, content_hash=_hash(content if content is not None else text.encode()),
         created_at=now, updated_at=now)
     session.add(doc)
@@ -269,7 +257,7 @@ def import_file(
         return existing, "unchanged"
     extracted = extract(path.name, data, limits=limits)
     if existing is not None:
-        _new_version(session, existing, author=owner, now=now, text=extracted.text,
+        new_version(session, existing, author=owner, now=now, text=extracted.text,
                      filename=path.name, mime=extracted.mime, content=data,
                      note=f"{source}: {path.name}")
         existing.language = extracted.language
@@ -344,8 +332,8 @@ def sync_folder(session: Session, folder: Path, *, owner: User | None, now: date
     for doc in gone:
         if doc.source_path not in seen and not Path(doc.source_path or "").exists():
             doc.status = "archived"
-            _touch(session, doc, now)
-            _event(session, doc, "archived", None, now, reason="file removed")
+            touch(session, doc, now)
+            record_event(session, doc, "archived", None, now, reason="file removed")
     return report
 
 
@@ -402,137 +390,23 @@ def set_status(session: Session, user: User, doc_id: int, status: str, now: date
         raise Forbidden("kb.forbidden")
     if doc.status != status:
         doc.status = status
-        _touch(session, doc, now)
-        _event(session, doc, status, user, now)
+        touch(session, doc, now)
+        record_event(session, doc, status, user, now)
     return doc
 
 
-# -- check-out / check-in ----------------------------------------------------------------------
-def lock_is_live(doc: Document, now: datetime) -> bool:
-    return (doc.locked_by_id is not None and doc.lock_expires_at is not None
-            and doc.lock_expires_at > now)
-
-
-def check_out(session: Session, user: User, doc_id: int, *, now: datetime,
-              ttl: timedelta = DEFAULT_LOCK_TTL) -> Document:
-    """Take the edit lock. One conditional UPDATE: of concurrent attempts exactly one wins;
-    the others get Conflict("kb.locked"). Checking out again extends your own lock."""
-    doc = get_document(session, user, doc_id)
-    if doc.status == "archived":
-        raise Conflict("kb.archived", title=doc.title)
-    previous = doc.locked_by_id if not lock_is_live(doc, now) else None
-    result = session.execute(
-        update(Document)
-        .where(Document.id == doc_id,
-               or_(Document.locked_by_id.is_(None), Document.lock_expires_at <= now,
-                   Document.locked_by_id == user.id))
-        .values(locked_by_id=user.id, locked_at=now, lock_expires_at=now + ttl)
-        .execution_options(synchronize_session=False))
-    doc = get_document(session, user, doc_id)
-    if result.rowcount != 1 or doc.locked_by_id != user.id:  # type: ignore[attr-defined]
-        raise _locked_error(session, doc)
-    if previous is not None and previous != user.id:
-        _event(session, doc, "expired", session.get(User, previous), now)
-    _event(session, doc, "checkout", user, now, until=(now + ttl).isoformat())
-    session.execute(delete(LockWaiter).where(LockWaiter.document_id == doc_id,
-                                             LockWaiter.user_id == user.id))
-    return doc
-
-
-def _clear_lock(doc: Document) -> None:
-    doc.locked_by_id = None
-    doc.locked_at = None
-    doc.lock_expires_at = None
-
-
-def release(session: Session, user: User, doc_id: int, *, now: datetime) -> Document:
-    """Give the lock back without a new version (the holder)."""
-    doc = get_document(session, user, doc_id, for_update=True)
-    if not lock_is_live(doc, now) or doc.locked_by_id != user.id:
-        raise Conflict("kb.not_checked_out", title=doc.title)
-    _clear_lock(doc)
-    _event(session, doc, "release", user, now)
-    notify_waiters(session, doc, now)
-    return doc
-
-
-def break_lock(session: Session, admin: User, doc_id: int, *, now: datetime) -> User | None:
-    """An admin takes the lock away from its holder (recorded; the holder is told)."""
-    if admin.role != Role.ADMIN:
-        raise Forbidden("kb.forbidden")
-    doc = get_document(session, admin, doc_id, for_update=True)
-    if not lock_is_live(doc, now):
-        raise Conflict("kb.not_locked", title=doc.title)
-    holder = session.get(User, doc.locked_by_id)
-    _clear_lock(doc)
-    _event(session, doc, "break", admin, now, holder_id=holder.id if holder else None,
-           holder=holder.name if holder else "")
-    if holder is not None and holder.id != admin.id:
-        enqueue_notice(session, kind="kb.lock_broken",
-                       reason=f"kb:broken:{doc.id}:{now:%Y%m%d%H%M%S}",
-                       recipient_user_id=holder.id, due_at=now, now=now,
-                       params={"document_id": doc.id, "by": admin.name})
-    notify_waiters(session, doc, now)
-    return holder
-
-
-def check_in(
-    session: Session,
-    user: User,
-    doc_id: int,
-    *,
-    now: datetime,
-    note: str,
-    text: str | None = None,
-    filename: str | None = None,
-    data: bytes | None = None,
-    mime: str | None = None,
-) -> DocumentVersion:
-    """A new version from a file (`filename`+`data`) or from `text`; needs your live lock."""
-    doc = get_document(session, user, doc_id, for_update=True)
-    if doc.locked_by_id != user.id or not lock_is_live(doc, now):
-        if lock_is_live(doc, now):
-            raise _locked_error(session, doc)
-        raise Conflict("kb.not_checked_out", title=doc.title)
-    note = " ".join(note.split())[:MAX_NOTE]
-    if not note:
-        raise DomainError("kb.note_needed")
-    if data is not None:
-        extracted = extract(filename or doc.filename or "file", data, mime)
-        new_text, new_mime, content = extracted.text, extracted.mime, data
-        doc.language = extracted.language
-        name = Path(filename or doc.filename or "file").name
-    else:
-        new_text = (text or "").strip()
-        if not new_text:
-            raise DomainError("kb.empty_text")
-        base = Path(doc.filename).stem if doc.filename else _slug(doc.title)
-        name, new_mime, content = f"{base}.md", "text/markdown", new_text.encode()
-        doc.language = detect_language(new_text)
-    if doc.doc_type == TEMPLATE_TYPE:
-        validate_template(new_text)
-    version = _new_version(session, doc, author=user, now=now, text=new_text, filename=name,
-                           mime=new_mime, content=content, note=note)
-    _clear_lock(doc)
-    _event(session, doc, "checkin", user, now, version=version.version)
-    notify_waiters(session, doc, now)
-    return version
-
-
-def _slug(title: str) -> str:
-    return re.sub(r"[^\w]+", "-", title.lower()).strip("-")[:60] or "document"
-
-
-def _new_version(session: Session, doc: Document, *, author: User | None, now: datetime,
+# -- versions ----------------------------------------------------------------------------------
+def new_version(session: Session, doc: Document, *, author: User | None, now: datetime,
                  text: str, filename: str | None, mime: str | None, content: bytes | None,
                  note: str) -> DocumentVersion:
+    """The document's next version (its text and file as given, who, when, the note)."""
     doc.version += 1
     doc.text = text
     doc.filename = filename
     doc.mime = mime
     doc.content = content
     doc.content_hash = _hash(content if content is not None else text.encode())
-    _touch(session, doc, now)
+    touch(session, doc, now)
     version = DocumentVersion(document_id=doc.id, version=doc.version, title=doc.title,
                               text=text, filename=filename, mime=mime, content=content,
                               note=note[:MAX_NOTE], author_id=author.id if author else None,
@@ -540,53 +414,6 @@ def _new_version(session: Session, doc: Document, *, author: User | None, now: d
     session.add(version)
     session.flush()
     return version
-
-
-def wait_for(session: Session, user: User, doc_id: int, *, now: datetime) -> Document:
-    """Ask to be told when a locked document is free (idempotent)."""
-    doc = get_document(session, user, doc_id)
-    if not lock_is_live(doc, now):
-        raise Conflict("kb.not_locked", title=doc.title)
-    if doc.locked_by_id == user.id:
-        raise Conflict("kb.own_lock", title=doc.title)
-    exists = session.get(LockWaiter, (doc.id, user.id))
-    if exists is None:
-        session.add(LockWaiter(document_id=doc.id, user_id=user.id, created_at=now))
-        session.flush()
-    return doc
-
-
-def notify_waiters(session: Session, doc: Document, now: datetime) -> int:
-    """Tell everyone waiting for `doc` that it is free; forget them."""
-    waiters = session.scalars(select(LockWaiter).where(LockWaiter.document_id == doc.id)).all()
-    for waiter in waiters:
-        enqueue_notice(session, kind="kb.free",
-                       reason=f"kb:free:{doc.id}:{waiter.created_at:%Y%m%d%H%M%S%f}",
-                       recipient_user_id=waiter.user_id, due_at=now, now=now,
-                       params={"document_id": doc.id})
-        session.delete(waiter)
-    return len(waiters)
-
-
-@sweep("knowledge.locks", every=timedelta(minutes=5))
-def expire_locks(session: Session, now: datetime) -> int:
-    """Expire overdue locks (the holder and the waiters are told); drop stale uploads."""
-    docs = session.scalars(select(Document).where(
-        Document.locked_by_id.is_not(None), Document.lock_expires_at <= now
-    ).with_for_update(skip_locked=True)).all()
-    for doc in docs:
-        holder_id = doc.locked_by_id
-        expired_at = doc.lock_expires_at
-        _clear_lock(doc)
-        _event(session, doc, "expired", session.get(User, holder_id) if holder_id else None, now)
-        if holder_id is not None and expired_at is not None:
-            enqueue_notice(session, kind="kb.lock_expired",
-                           reason=f"kb:expired:{doc.id}:{expired_at:%Y%m%d%H%M%S}",
-                           recipient_user_id=holder_id, due_at=now, now=now,
-                           params={"document_id": doc.id})
-        notify_waiters(session, doc, now)
-    session.execute(delete(PendingUpload).where(PendingUpload.created_at < now - UPLOAD_TTL))
-    return len(docs)
 
 
 # -- history -------------------------------------------------------------------------------------
@@ -635,156 +462,3 @@ def get_version(session: Session, user: User, doc_id: int, version: int) -> Docu
     if row is None:
         raise NotFound("kb.no_version", version=version)
     return row
-
-
-def locks_held(session: Session, user: User, now: datetime) -> list[Document]:
-    """Documents `user` has checked out (live locks)."""
-    return list(session.scalars(select(Document).where(
-        Document.locked_by_id == user.id, Document.lock_expires_at > now
-    ).order_by(Document.title)))
-
-
-# -- search and the index --------------------------------------------------------------------
-@dataclass(frozen=True)
-class ParsedQuery:
-    text: str
-    doc_types: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
-
-
-def parse_query(raw: str) -> ParsedQuery:
-    """Split `type:policy tag:pricing words` into filters and words."""
-    types: list[str] = []
-    tags: list[str] = []
-    for kind, value in _FILTER.findall(raw):
-        if kind.lower() == "tag":
-            tags.extend(clean_tags(value.split(",")))
-        else:
-            types.extend(normalise_type(v) for v in value.split(",") if v)
-    text = " ".join(_FILTER.sub(" ", raw).split())
-    return ParsedQuery(text=text, doc_types=tuple(dict.fromkeys(types)),
-                       tags=tuple(dict.fromkeys(tags)))
-
-
-MAX_QUERY_CHARS = 200  # a longer query is cut: search cost must not grow with abuse
-
-
-def search(session: Session, index: KnowledgeIndex, user: User, raw_query: str, *,
-           page: int = 1, page_size: int = 5) -> SearchResult:
-    """Search what `user` may see (published; their own drafts; every draft for admins)."""
-    parsed = parse_query(raw_query[:MAX_QUERY_CHARS])
-    ensure_synced(session, index)
-    return index.search(parsed.text, doc_types=parsed.doc_types, tags=parsed.tags,
-                        visible_owner_id=user.id, include_drafts=user.role == Role.ADMIN,
-                        page=page, page_size=page_size)
-
-
-def to_indexed(doc: Document) -> IndexedDocument:
-    return IndexedDocument(id=doc.id, version=doc.revision, title=doc.title, body=doc.text,
-                           doc_type=doc.doc_type, tags=tuple(doc.tags or ()),
-                           status=doc.status, owner_id=doc.owner_id, source=doc.source,
-                           language=doc.language)
-
-
-@dataclass(frozen=True)
-class SyncReport:
-    upserted: int
-    deleted: int
-
-
-_SYNCED: weakref.WeakKeyDictionary[Any, tuple[tuple[int, int], float]] = (
-    weakref.WeakKeyDictionary())
-
-
-def _fingerprint(session: Session) -> tuple[int, int]:
-    count, top = session.execute(
-        select(func.count(Document.id), func.coalesce(func.max(Document.revision), 0))).one()
-    return int(count), int(top)
-
-
-_INDEXED_COLUMNS = (Document.id, Document.revision, Document.title, Document.text,
-                    Document.doc_type, Document.tags, Document.status, Document.owner_id,
-                    Document.source, Document.language)
-
-
-def _indexed_rows(session: Session, *conditions: Any, after: int = 0,
-                  limit: int | None = None) -> list[IndexedDocument]:
-    """What the index needs of the matching documents, by id (never the stored files)."""
-    stmt = select(*_INDEXED_COLUMNS).where(Document.id > after, *conditions).order_by(
-        Document.id)
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    return [IndexedDocument(id=row.id, version=row.revision, title=row.title, body=row.text,
-                            doc_type=row.doc_type, tags=tuple(row.tags or ()),
-                            status=row.status, owner_id=row.owner_id, source=row.source,
-                            language=row.language)
-            for row in session.execute(stmt)]
-
-
-def sync_index(session: Session, index: KnowledgeIndex, *, batch: int = 500) -> SyncReport:
-    """Bring the index in step with the table: re-index only documents whose revision
-    differs, drop what is gone (archived or deleted)."""
-    fingerprint = _fingerprint(session)
-    wanted = dict(session.execute(select(Document.id, Document.revision).where(
-        Document.status.in_(SEARCHABLE))).all())
-    have = index.indexed_versions()
-    stale = [doc_id for doc_id, rev in wanted.items() if have.get(doc_id) != rev]
-    gone = [doc_id for doc_id in have if doc_id not in wanted]
-    if gone:
-        index.delete(gone)
-    upserted = 0
-    for start in range(0, len(stale), batch):
-        ids = stale[start:start + batch]
-        upserted += index.upsert(_indexed_rows(session, Document.id.in_(ids)))
-    _remember(index, fingerprint)
-    return SyncReport(upserted=upserted, deleted=len(gone))
-
-
-def _remember(index: KnowledgeIndex, fingerprint: tuple[int, int]) -> None:
-    with contextlib.suppress(TypeError):  # not weakly referable: checked every time
-        _SYNCED[index] = (fingerprint, time.monotonic())
-
-
-def ensure_synced(session: Session, index: KnowledgeIndex) -> SyncReport | None:
-    """Sync when the table changed since the last sync (a cheap count/max check), and in
-    full at least every minute (another node's concurrent change)."""
-    seen = _SYNCED.get(index) if _is_weakrefable(index) else None
-    if seen is not None:
-        fingerprint, at = seen
-        if time.monotonic() - at < _FULL_SYNC_SECONDS and _fingerprint(session) == fingerprint:
-            return None
-    return sync_index(session, index)
-
-
-def _is_weakrefable(obj: Any) -> bool:
-    try:
-        weakref.ref(obj)
-    except TypeError:
-        return False
-    return True
-
-
-def rebuild_index(session: Session, index: KnowledgeIndex, *, batch: int = 1000,
-                  progress: Callable[[int], None] | None = None) -> int:
-    """Recreate the index from the table (drafts and published): the documents are read
-    `batch` at a time (by id, only the columns the index needs) and streamed into one
-    `upsert` (one commit; into the emptied index a large one goes through the index's
-    multiprocessing writer)."""
-    index.clear()
-    fingerprint = _fingerprint(session)
-
-    def stream() -> Iterator[IndexedDocument]:
-        last = 0
-        while True:
-            docs = _indexed_rows(session, Document.status.in_(SEARCHABLE), after=last,
-                                 limit=batch)
-            if not docs:
-                return
-            yield from docs
-            last = docs[-1].id
-            if progress is not None:
-                progress(len(docs))
-
-    done = index.upsert(stream())
-    _remember(index, fingerprint)
-    return done

@@ -24,7 +24,7 @@ SWEEP_MODULES: tuple[str, ...] = (
     "core.deliveries",
     "core.fieldservice",
     "core.job_status",
-    "core.knowledge",
+    "core.document_checkout",
     "core.reports",
     "core.update_records",
     "core.dayplan",

@@ -49,12 +49,10 @@ def _reason(exc) -> str:
 
 
 def _sync_index(app) -> int:
-    from core import knowledge
-
     if app.services.knowledge is None:
         return 0
     with app.db.session() as session:
-        return knowledge.sync_index(session, app.services.knowledge).upserted
+        return app.services.knowledge.sync(session).upserted
 
 
 def register(main: click.Group) -> None:
@@ -158,6 +156,7 @@ def register(main: click.Group) -> None:
 
         from core import knowledge, migrate
         from core.db import Database, DatabaseUnavailable
+        from core.knowledge_search import rebuild_index
         from core.models.knowledge import Document
         from core.settings import Settings
         from search_index import WhooshKnowledgeIndex
@@ -176,8 +175,7 @@ def register(main: click.Group) -> None:
                 Document.status.in_(knowledge.SEARCHABLE))) or 0
             with click.progressbar(length=total, label="Indexing", show_pos=True,
                                    file=sys.stderr) as bar:
-                done = knowledge.rebuild_index(session, index, batch=batch,
-                                               progress=bar.update)
+                done = rebuild_index(session, index, batch=batch, progress=bar.update)
         click.echo(f"indexed {done} document(s) in {time.perf_counter() - started:.1f} s")
 
 

@@ -14,12 +14,14 @@ from bot.conversations.messages import Attachment, Button, Incoming, Reply, butt
 from bot.conversations.phrasings import knowledge as knowledge_phrasings
 from bot.conversations.registry import Registry
 from bot.i18n import N_, Translator, register_errors
+from core import document_checkout as checkout
 from core import knowledge as kb
 from core.customer_brief import record_read
 from core.errors import Conflict, DomainError
+from core.knowledge_search import KnowledgeSearch
 from core.models import NoticeRow, Role, User
 from core.models.knowledge import Document
-from core.ports import KnowledgeIndex, SearchResult
+from core.ports import SearchResult
 from core.textextract import ExtractLimits, extract
 
 PAGE_SIZE = 5
@@ -99,8 +101,8 @@ def lock_ttl(ctx: Ctx) -> timedelta:
     return timedelta(hours=float(hours)) if hours else kb.DEFAULT_LOCK_TTL
 
 
-def _index(ctx: Ctx) -> KnowledgeIndex | None:
-    return ctx.services.knowledge  # type: ignore[no-any-return]
+def _index(ctx: Ctx) -> KnowledgeSearch | None:
+    return ctx.services.knowledge
 
 
 # -- search ------------------------------------------------------------------------------------
@@ -139,8 +141,8 @@ async def _search(ctx: Ctx, query: str, page: int) -> Step:
     index = _index(ctx)
     if index is None:
         return done(t("Document search is not available right now. Please try later."))
-    result: SearchResult = kb.search(ctx.session, index, ctx.user, query, page=page,
-                                     page_size=PAGE_SIZE)
+    result: SearchResult = index.search(ctx.session, ctx.user, query, page=page,
+                                        page_size=PAGE_SIZE)
     ctx.data.update(query=query, page=page)
     ctx.data.pop("suggestion", None)
     suggestion = result.suggestions[0] if result.suggestions else None
@@ -198,7 +200,7 @@ def card_buttons(ctx: Ctx, doc: Document) -> list[Button]:
     now = ctx.now
     ref = str(doc.id)
     buttons: list[Button] = []
-    if kb.lock_is_live(doc, now):
+    if checkout.lock_is_live(doc, now):
         if doc.locked_by_id == ctx.user.id:
             buttons.append(Button(t("Check in"), action="kb.checkin", arg=ref))
             buttons.append(Button(t("Release"), action="kb.release", arg=ref))
@@ -215,7 +217,7 @@ def card_buttons(ctx: Ctx, doc: Document) -> list[Button]:
 
 
 def lock_line(ctx: Ctx, doc: Document) -> str:
-    if not kb.lock_is_live(doc, ctx.now) or doc.locked_at is None:
+    if not checkout.lock_is_live(doc, ctx.now) or doc.locked_at is None:
         return ""
     assert doc.lock_expires_at is not None
     if doc.locked_by_id == ctx.user.id:
@@ -279,7 +281,8 @@ def locked_reply(ctx: Ctx, doc: Document) -> Reply:
 async def act_checkout(ctx: Ctx, arg: str) -> Step:
     t = ctx.t
     try:
-        doc = kb.check_out(ctx.session, ctx.user, _doc_id(arg), now=ctx.now, ttl=lock_ttl(ctx))
+        doc = checkout.check_out(ctx.session, ctx.user, _doc_id(arg), now=ctx.now,
+                                 ttl=lock_ttl(ctx))
     except Conflict as exc:
         if exc.code != "kb.locked":
             raise
@@ -294,18 +297,18 @@ async def act_checkout(ctx: Ctx, arg: str) -> Step:
 
 
 async def act_release(ctx: Ctx, arg: str) -> Step:
-    doc = kb.release(ctx.session, ctx.user, _doc_id(arg), now=ctx.now)
+    doc = checkout.release(ctx.session, ctx.user, _doc_id(arg), now=ctx.now)
     return done(ctx.t("Released {title} without changes; others can check it out now.",
                       title=doc.title))
 
 
 async def act_wait(ctx: Ctx, arg: str) -> Step:
-    doc = kb.wait_for(ctx.session, ctx.user, _doc_id(arg), now=ctx.now)
+    doc = checkout.wait_for(ctx.session, ctx.user, _doc_id(arg), now=ctx.now)
     return done(ctx.t("OK, I will tell you when {title} is free.", title=doc.title))
 
 
 async def act_break(ctx: Ctx, arg: str) -> Step:
-    holder = kb.break_lock(ctx.session, ctx.user, _doc_id(arg), now=ctx.now)
+    holder = checkout.break_lock(ctx.session, ctx.user, _doc_id(arg), now=ctx.now)
     doc = kb.get_document(ctx.session, ctx.user, _doc_id(arg))
     return done(ctx.t("Lock on {title} broken (it was held by {holder}); this is recorded in "
                       "its history and {holder} is told.", title=doc.title,
@@ -354,8 +357,8 @@ async def act_checkin(ctx: Ctx, arg: str) -> Step:
 # -- check-in ----------------------------------------------------------------------------------
 def _held(ctx: Ctx, doc_id: int) -> Document:
     doc = kb.get_document(ctx.session, ctx.user, doc_id)
-    if doc.locked_by_id != ctx.user.id or not kb.lock_is_live(doc, ctx.now):
-        if kb.lock_is_live(doc, ctx.now):
+    if doc.locked_by_id != ctx.user.id or not checkout.lock_is_live(doc, ctx.now):
+        if checkout.lock_is_live(doc, ctx.now):
             raise Conflict("kb.locked", title=doc.title,
                            holder=_name(ctx.session, doc.locked_by_id))
         raise Conflict("kb.not_checked_out", title=doc.title)
@@ -387,10 +390,10 @@ async def checkin_content(ctx: Ctx, inc: Incoming) -> Step:
     doc_id = int(ctx.data["doc"])
     note = ctx.data.get("note", "")
     if inc.file is not None:
-        version = kb.check_in(ctx.session, ctx.user, doc_id, now=ctx.now, note=note,
+        version = checkout.check_in(ctx.session, ctx.user, doc_id, now=ctx.now, note=note,
                               filename=inc.file.name, data=inc.file.data, mime=inc.file.mime)
     elif inc.text and inc.text.strip():
-        version = kb.check_in(ctx.session, ctx.user, doc_id, now=ctx.now, note=note,
+        version = checkout.check_in(ctx.session, ctx.user, doc_id, now=ctx.now, note=note,
                               text=inc.text)
     else:
         return goto("content", ctx.t("Send the new file, or type the new text (or /cancel)."))
@@ -404,7 +407,7 @@ def _checked_in(ctx: Ctx, title: str, version: int) -> str:
 
 def _finish_upload_checkin(ctx: Ctx) -> Step:
     upload = kb.get_upload(ctx.session, ctx.user, int(ctx.data["upload"]))
-    version = kb.check_in(ctx.session, ctx.user, int(ctx.data["doc"]), now=ctx.now,
+    version = checkout.check_in(ctx.session, ctx.user, int(ctx.data["doc"]), now=ctx.now,
                           note=ctx.data.get("note", ""), filename=upload.filename,
                           data=upload.content, mime=upload.mime)
     ctx.session.delete(upload)
@@ -425,7 +428,7 @@ async def upload_start(ctx: Ctx, inc: Incoming) -> Step:
     upload = kb.stage_upload(ctx.session, ctx.user, filename=inc.file.name, mime=inc.file.mime,
                              data=inc.file.data, now=ctx.now, extracted=extracted)
     ctx.data["upload"] = upload.id
-    held = kb.locks_held(ctx.session, ctx.user, ctx.now)
+    held = checkout.locks_held(ctx.session, ctx.user, ctx.now)
     if held:
         buttons = [Button(t("New version of {title}", title=d.title[:40]), value=f"v{d.id}")
                    for d in held[:6]]

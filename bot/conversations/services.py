@@ -11,7 +11,7 @@ from core.settings import Settings
 if TYPE_CHECKING:
     from bot.conversations.understanding.understander import Understander
     from core.contact_index import ContactIndex
-    from core.ports import KnowledgeIndex
+    from core.knowledge_search import KnowledgeSearch
 
 
 @dataclass
@@ -19,6 +19,6 @@ class Services:
     """Shared services the steps may use (built once by the composition root)."""
 
     settings: Settings
-    knowledge: KnowledgeIndex | None = None  # the knowledge search index of this node
+    knowledge: KnowledgeSearch | None = None  # this node's knowledge index and its sync mark
     contacts: ContactIndex | None = None  # the contact lookup index
     understanding: Understander | None = None  # intents and slots (built from the registry)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from bot.app import App
 from bot.conversations.messages import live_location_update
+from core import document_checkout as checkout
 from core import knowledge as kb
 from core.clock import ManualClock
 from core.customer_brief import record_read
@@ -57,8 +58,8 @@ async def test_arrival_brief_once_a_day_and_the_open_flow_stays(
                               now=now - timedelta(days=10), source="upload",
                               status="published")
         record_read(s, budi, doc, now - timedelta(days=9))
-        kb.check_out(s, budi, doc.id, now=now - timedelta(days=2))
-        kb.check_in(s, budi, doc.id, text="Server X1 specs, new PSU.", note="new PSU option",
+        checkout.check_out(s, budi, doc.id, now=now - timedelta(days=2))
+        checkout.check_in(s, budi, doc.id, text="Server X1 specs, new PSU.", note="new PSU option",
                     now=now - timedelta(days=2))
     rep = chat.as_user("budi")
     out = texts(await rep.say("/visit"))

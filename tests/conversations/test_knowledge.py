@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot.app import App
+from core import document_checkout as checkout
 from core import knowledge as kb
 from core.clock import ManualClock
 from core.models import NoticeRow, User
@@ -190,7 +191,7 @@ async def test_lock_expiry_sweep_notifies(chat: CollectingChat, app: App,
     await budi.press("Check out")
     clock.advance(kb.DEFAULT_LOCK_TTL + timedelta(minutes=1))
     with app.db.session() as session:
-        assert kb.expire_locks(session, clock.now()) == 1
+        assert checkout.expire_locks(session, clock.now()) == 1
     with app.db.session() as session:
         row = session.get(Document, doc.id)
         assert row is not None and row.locked_by_id is None

@@ -214,6 +214,7 @@ async def test_proposal_and_mailing_in_chat(chat: CollectingChat, fixed: dict[st
 
 def test_broken_template_is_refused_at_add_and_check_in(database: Database,
                                                         clock: ManualClock, world: object) -> None:
+    from core import document_checkout as checkout
     from core import knowledge
 
     with database.session() as s:
@@ -226,11 +227,11 @@ def test_broken_template_is_refused_at_add_and_check_in(database: Database,
         assert refused.value.params["line"] == 2
         template = s.scalar(select(Document).where(Document.title == "Standard proposal"))
         assert template is not None
-        knowledge.check_out(s, admin, template.id, now=clock.now())
+        checkout.check_out(s, admin, template.id, now=clock.now())
         with pytest.raises(DomainError) as again:
-            knowledge.check_in(s, admin, template.id, now=clock.now(), note="edit",
+            checkout.check_in(s, admin, template.id, now=clock.now(), note="edit",
                                text="# Title\n{% if deal.title %}\nno endif")
         assert again.value.code == "proposal.template_syntax"
-        version = knowledge.check_in(s, admin, template.id, now=clock.now(), note="fine",
+        version = checkout.check_in(s, admin, template.id, now=clock.now(), note="fine",
                                      text="# Proposal for {{ customer.name }}")
         assert version.version == 2

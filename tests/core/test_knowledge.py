@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from core import document_checkout as checkout
 from core import knowledge as kb
 from core import users as user_service
 from core.clock import ManualClock
 from core.db import Database
 from core.errors import Conflict, DomainError, Forbidden, NotFound
+from core.knowledge_search import parse_query
 from core.models import NoticeRow, Team, User
 from core.models.knowledge import Document, DocumentEvent, DocumentVersion, LockWaiter
 
@@ -81,28 +83,28 @@ def test_check_out_lock_rules_and_check_in(database: Database, clock: ManualCloc
                                            people: dict[str, int]) -> None:
     doc_id = _add(database, clock, people)
     with database.session() as s:
-        doc = kb.check_out(s, _user(s, people, "budi"), doc_id, now=clock.now(),
+        doc = checkout.check_out(s, _user(s, people, "budi"), doc_id, now=clock.now(),
                            ttl=timedelta(hours=2))
         assert doc.lock_expires_at == clock.now() + timedelta(hours=2)
     with database.session() as s:
         with pytest.raises(Conflict) as info:
-            kb.check_out(s, _user(s, people, "andi"), doc_id, now=clock.now())
+            checkout.check_out(s, _user(s, people, "andi"), doc_id, now=clock.now())
         assert info.value.code == "kb.locked" and info.value.params["holder"] == "Budi"
         with pytest.raises(Conflict):  # andi cannot check in over budi's lock
-            kb.check_in(s, _user(s, people, "andi"), doc_id, now=clock.now(), note="x",
+            checkout.check_in(s, _user(s, people, "andi"), doc_id, now=clock.now(), note="x",
                         text="new")
-        kb.wait_for(s, _user(s, people, "andi"), doc_id, now=clock.now())
-        kb.wait_for(s, _user(s, people, "andi"), doc_id, now=clock.now())  # idempotent
+        checkout.wait_for(s, _user(s, people, "andi"), doc_id, now=clock.now())
+        checkout.wait_for(s, _user(s, people, "andi"), doc_id, now=clock.now())  # idempotent
         with pytest.raises(Conflict):
-            kb.wait_for(s, _user(s, people, "budi"), doc_id, now=clock.now())
+            checkout.wait_for(s, _user(s, people, "budi"), doc_id, now=clock.now())
     clock.advance(minutes=30)
     with database.session() as s:
         with pytest.raises(DomainError) as bad:
-            kb.check_in(s, _user(s, people, "budi"), doc_id, now=clock.now(), note="  ",
+            checkout.check_in(s, _user(s, people, "budi"), doc_id, now=clock.now(), note="  ",
                         text="New rules")
         assert bad.value.code == "kb.note_needed"
     with database.session() as s:
-        version = kb.check_in(s, _user(s, people, "budi"), doc_id, now=clock.now(),
+        version = checkout.check_in(s, _user(s, people, "budi"), doc_id, now=clock.now(),
                               note="Raised the limit to 7 percent",
                               text="Discounts above 7 percent need approval.")
         assert version.version == 2
@@ -123,7 +125,7 @@ def test_check_out_lock_rules_and_check_in(database: Database, clock: ManualCloc
             kb.get_version(s, _user(s, people, "andi"), doc_id, 9)
         # checking in again needs a new check-out
         with pytest.raises(Conflict) as info:
-            kb.check_in(s, _user(s, people, "budi"), doc_id, now=clock.now(), note="again",
+            checkout.check_in(s, _user(s, people, "budi"), doc_id, now=clock.now(), note="again",
                         text="x")
         assert info.value.code == "kb.not_checked_out"
 
@@ -133,27 +135,27 @@ def test_lock_expires_and_the_sweep_tells_holder_and_waiters(
 ) -> None:
     doc_id = _add(database, clock, people)
     with database.session() as s:
-        kb.check_out(s, _user(s, people, "budi"), doc_id, now=clock.now(),
+        checkout.check_out(s, _user(s, people, "budi"), doc_id, now=clock.now(),
                      ttl=timedelta(hours=1))
-        kb.wait_for(s, _user(s, people, "andi"), doc_id, now=clock.now())
+        checkout.wait_for(s, _user(s, people, "andi"), doc_id, now=clock.now())
     clock.advance(minutes=59)
     with database.session() as s:
-        assert kb.expire_locks(s, clock.now()) == 0
+        assert checkout.expire_locks(s, clock.now()) == 0
         with pytest.raises(Conflict):
-            kb.check_out(s, _user(s, people, "andi"), doc_id, now=clock.now())
+            checkout.check_out(s, _user(s, people, "andi"), doc_id, now=clock.now())
     clock.advance(minutes=2)
     # the old holder cannot check in on an expired lock
     with database.session() as s, pytest.raises(Conflict):
-        kb.check_in(s, _user(s, people, "budi"), doc_id, now=clock.now(), note="late",
+        checkout.check_in(s, _user(s, people, "budi"), doc_id, now=clock.now(), note="late",
                         text="late text")
     with database.session() as s:
-        assert kb.expire_locks(s, clock.now()) == 1
-        assert kb.expire_locks(s, clock.now()) == 0
+        assert checkout.expire_locks(s, clock.now()) == 1
+        assert checkout.expire_locks(s, clock.now()) == 0
     with database.session() as s:
         kinds = sorted(s.scalars(select(NoticeRow.kind)).all())
         assert kinds == ["kb.free", "kb.lock_expired"]
         assert s.scalar(select(DocumentEvent.kind).where(DocumentEvent.kind == "expired"))
-        doc = kb.check_out(s, _user(s, people, "andi"), doc_id, now=clock.now())
+        doc = checkout.check_out(s, _user(s, people, "andi"), doc_id, now=clock.now())
         assert doc.locked_by_id == people["andi"]
 
 
@@ -162,11 +164,11 @@ def test_expired_lock_can_be_taken_over_before_the_sweep(
 ) -> None:
     doc_id = _add(database, clock, people)
     with database.session() as s:
-        kb.check_out(s, _user(s, people, "budi"), doc_id, now=clock.now(),
+        checkout.check_out(s, _user(s, people, "budi"), doc_id, now=clock.now(),
                      ttl=timedelta(minutes=10))
     clock.advance(minutes=11)
     with database.session() as s:
-        doc = kb.check_out(s, _user(s, people, "andi"), doc_id, now=clock.now())
+        doc = checkout.check_out(s, _user(s, people, "andi"), doc_id, now=clock.now())
         assert doc.locked_by_id == people["andi"]
         kinds = [e.kind for e in kb.history(s, _user(s, people, "andi"), doc_id)]
         assert kinds.count("expired") == 1
@@ -176,11 +178,11 @@ def test_admin_breaks_a_lock_and_it_is_recorded(database: Database, clock: Manua
                                                  people: dict[str, int]) -> None:
     doc_id = _add(database, clock, people)
     with database.session() as s:
-        kb.check_out(s, _user(s, people, "budi"), doc_id, now=clock.now())
+        checkout.check_out(s, _user(s, people, "budi"), doc_id, now=clock.now())
     with database.session() as s, pytest.raises(Forbidden):
-        kb.break_lock(s, _user(s, people, "maya"), doc_id, now=clock.now())
+        checkout.break_lock(s, _user(s, people, "maya"), doc_id, now=clock.now())
     with database.session() as s:
-        holder = kb.break_lock(s, _user(s, people, "admin"), doc_id, now=clock.now())
+        holder = checkout.break_lock(s, _user(s, people, "admin"), doc_id, now=clock.now())
         assert holder is not None and holder.login == "budi"
     with database.session() as s:
         event = s.scalars(select(DocumentEvent).where(DocumentEvent.kind == "break")).one()
@@ -188,18 +190,18 @@ def test_admin_breaks_a_lock_and_it_is_recorded(database: Database, clock: Manua
         assert s.scalar(select(NoticeRow.recipient_user_id).where(
             NoticeRow.kind == "kb.lock_broken")) == people["budi"]
         with pytest.raises(Conflict):
-            kb.break_lock(s, _user(s, people, "admin"), doc_id, now=clock.now())
+            checkout.break_lock(s, _user(s, people, "admin"), doc_id, now=clock.now())
 
 
 def test_release_gives_the_lock_back(database: Database, clock: ManualClock,
                                      people: dict[str, int]) -> None:
     doc_id = _add(database, clock, people)
     with database.session() as s:
-        kb.check_out(s, _user(s, people, "budi"), doc_id, now=clock.now())
+        checkout.check_out(s, _user(s, people, "budi"), doc_id, now=clock.now())
         with pytest.raises(Conflict):
-            kb.release(s, _user(s, people, "andi"), doc_id, now=clock.now())
-        kb.release(s, _user(s, people, "budi"), doc_id, now=clock.now())
-        assert kb.check_out(s, _user(s, people, "andi"), doc_id, now=clock.now())
+            checkout.release(s, _user(s, people, "andi"), doc_id, now=clock.now())
+        checkout.release(s, _user(s, people, "budi"), doc_id, now=clock.now())
+        assert checkout.check_out(s, _user(s, people, "andi"), doc_id, now=clock.now())
 
 
 def test_concurrent_check_outs_exactly_one_wins(database: Database, clock: ManualClock,
@@ -213,7 +215,7 @@ def test_concurrent_check_outs_exactly_one_wins(database: Database, clock: Manua
         barrier.wait()
         try:
             with database.session() as s:
-                kb.check_out(s, _user(s, people, login), doc_id, now=clock.now())
+                checkout.check_out(s, _user(s, people, login), doc_id, now=clock.now())
             outcomes[login] = "won"
         except Conflict as exc:
             outcomes[login] = exc.code
@@ -237,16 +239,16 @@ def test_check_in_with_a_file_and_unreadable_file_changes_nothing(
 ) -> None:
     doc_id = _add(database, clock, people)
     with database.session() as s:
-        kb.check_out(s, _user(s, people, "budi"), doc_id, now=clock.now())
+        checkout.check_out(s, _user(s, people, "budi"), doc_id, now=clock.now())
     with database.session() as s:
         with pytest.raises(DomainError) as info:
-            kb.check_in(s, _user(s, people, "budi"), doc_id, now=clock.now(), note="scan",
+            checkout.check_in(s, _user(s, people, "budi"), doc_id, now=clock.now(), note="scan",
                         filename="scan.pdf", data=b"%PDF-broken")
         assert info.value.code == "kb.unreadable"
     with database.session() as s:
         doc = s.get(Document, doc_id)
         assert doc is not None and doc.version == 1 and doc.locked_by_id == people["budi"]
-        v = kb.check_in(s, _user(s, people, "budi"), doc_id, now=clock.now(), note="file",
+        v = checkout.check_in(s, _user(s, people, "budi"), doc_id, now=clock.now(), note="file",
                         filename="rules.md", data=b"# Rules\n\nNew tiers for 2026.")
         assert v.version == 2 and v.filename == "rules.md" and v.content is not None
 
@@ -283,12 +285,12 @@ def test_import_folder_versions_changed_files_and_reports_bad_ones(
 
 
 def test_parse_query_filters() -> None:
-    parsed = kb.parse_query("type:policy tag:Travel,hotel hotel limit jenis:laporan")
+    parsed = parse_query("type:policy tag:Travel,hotel hotel limit jenis:laporan")
     assert parsed.text == "hotel limit"
     assert parsed.doc_types == ("policy", "sales_report")
     assert parsed.tags == ("travel", "hotel")
     with pytest.raises(DomainError):
-        kb.parse_query("type:banana x")
+        parse_query("type:banana x")
 
 
 def test_concurrent_changes_take_distinct_revisions_in_commit_order(

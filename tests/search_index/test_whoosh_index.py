@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from core import document_checkout as checkout
 from core import knowledge as kb
 from core import users as user_service
 from core.clock import ManualClock
 from core.db import Database
+from core.knowledge_search import KnowledgeSearch, rebuild_index, sync_index
 from core.models import User
 from core.models.knowledge import Document
 from core.ports import IndexedDocument
@@ -174,8 +176,8 @@ def test_sync_reindexes_only_changed_documents_and_rebuild_equals_incremental(
                             owner=admin, now=clock.now(), doc_type="policy")
     incremental = WhooshKnowledgeIndex(tmp_path / "inc")
     with database.session() as s:
-        assert kb.sync_index(s, incremental).upserted == 8
-        assert kb.sync_index(s, incremental).upserted == 0  # nothing changed
+        assert sync_index(s, incremental).upserted == 8
+        assert sync_index(s, incremental).upserted == 0  # nothing changed
 
     clock.advance(hours=1)
     with database.session() as s:
@@ -183,13 +185,13 @@ def test_sync_reindexes_only_changed_documents_and_rebuild_equals_incremental(
         assert admin is not None
         first = s.scalars(select(Document).order_by(Document.id)).first()
         assert first is not None
-        kb.check_out(s, admin, first.id, now=clock.now())
-        kb.check_in(s, admin, first.id, now=clock.now(), note="new",
+        checkout.check_out(s, admin, first.id, now=clock.now())
+        checkout.check_in(s, admin, first.id, now=clock.now(), note="new",
                     text="Per diem for Bali trips only.")
         kb.set_status(s, admin, first.id + 1, "archived", clock.now())
         kb.set_status(s, admin, first.id + 2, "draft", clock.now())
     with database.session() as s:
-        report = kb.sync_index(s, incremental)
+        report = sync_index(s, incremental)
     # the checked-in one, the one back to draft; the archived one is dropped
     assert (report.upserted, report.deleted) == (2, 1)
     assert incremental.search("bali").total == 1
@@ -198,7 +200,7 @@ def test_sync_reindexes_only_changed_documents_and_rebuild_equals_incremental(
     rebuilt = WhooshKnowledgeIndex(tmp_path / "rebuilt")
     progress: list[int] = []
     with database.session() as s:
-        assert kb.rebuild_index(s, rebuilt, batch=3, progress=progress.append) == 7
+        assert rebuild_index(s, rebuilt, batch=3, progress=progress.append) == 7
     assert sum(progress) == 7
     queries = ["hotel", "limit travel", "bali", "policy 3", "per diem"]
     assert _snapshot(rebuilt, queries) == _snapshot(incremental, queries)
@@ -207,7 +209,7 @@ def test_sync_reindexes_only_changed_documents_and_rebuild_equals_incremental(
 def test_search_syncs_a_changed_document_on_the_next_query(
     database: Database, clock: ManualClock, owner: int, tmp_path: Path
 ) -> None:
-    ix = WhooshKnowledgeIndex(tmp_path / "live")
+    ix = KnowledgeSearch(WhooshKnowledgeIndex(tmp_path / "live"))
     with database.session() as s:
         admin = s.get(User, owner)
         assert admin is not None
@@ -217,13 +219,13 @@ def test_search_syncs_a_changed_document_on_the_next_query(
     with database.session() as s:
         admin = s.get(User, owner)
         assert admin is not None
-        assert kb.search(s, ix, admin, "compressor").total == 1
-        kb.check_out(s, admin, doc_id, now=clock.now())
+        assert ix.search(s, admin, "compressor").total == 1
+        checkout.check_out(s, admin, doc_id, now=clock.now())
         clock.advance(timedelta(minutes=5))
-        kb.check_in(s, admin, doc_id, now=clock.now(), note="gen", text="Generator 5 units.")
+        checkout.check_in(s, admin, doc_id, now=clock.now(), note="gen", text="Generator 5 units.")
         # same transaction, next query: the index follows the table
-        assert kb.search(s, ix, admin, "generator").total == 1
-        assert kb.search(s, ix, admin, "compressor").total == 0
+        assert ix.search(s, admin, "generator").total == 1
+        assert ix.search(s, admin, "compressor").total == 0
 
 
 def test_versions_are_kept_beside_the_index_per_generation(tmp_path: Path) -> None:
