@@ -116,7 +116,7 @@ async def _serve(db_url: str, data_dir: str, api_url: str, users: int, conn: Any
     measured = max(1, door.stats.received - received_before)
     from sqlalchemy import func, select
 
-    from core.models import InboundUpdate
+    from bot.intake.models import InboundUpdate
     with app.db.session() as session:
         left = session.scalar(select(func.count()).select_from(InboundUpdate))
     conn.send({"inbox": door.inbox_enabled, "inbox_left": left,

@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from bot.conversations import update_records  # noqa: F401  (its sweep: updates.forget)
 from bot.conversations.engine import Engine
 from bot.conversations.registry import Registry, build_registry
 from bot.conversations.services import Services

@@ -26,7 +26,6 @@ SWEEP_MODULES: tuple[str, ...] = (
     "core.job_status",
     "core.document_checkout",
     "core.reports",
-    "core.update_records",
     "core.dayplan",
 )
 

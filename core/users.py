@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, DomainError, NotFound
@@ -170,13 +170,13 @@ def deactivate_user(
 ) -> dict[str, int]:
     """Deactivate a user: every door refuses them from the next message on; their open deals
     and follow-ups go to their team manager's queue (unassigned when the team has none),
-    their pending notices are cancelled and their conversations closed.
+    their pending notices are cancelled. (Their conversations are the chat side's to close:
+    bot.conversations.models.close_conversations.)
 
     Returns counts of what was handed over.
     """
     from core.models import (
         OPEN_STAGES,
-        ConversationState,
         Deal,
         FollowUp,
         NoticeRow,
@@ -207,9 +207,6 @@ def deactivate_user(
         NoticeRow.status == NoticeStatus.PENDING.value)).all()
     for notice in notices:
         notice.status = NoticeStatus.CANCELLED.value
-    for state in session.scalars(select(ConversationState).where(
-            ConversationState.user_id == user.id)).all():
-        state.flow, state.state, state.data, state.expires_at = None, None, {}, None
     session.flush()
     return {"deals": len(deals), "follow_ups": len(follow_ups), "notices": len(notices)}
 
@@ -217,3 +214,31 @@ def deactivate_user(
 def reactivate_user(session: Session, user: User) -> None:
     """Let a deactivated user in again (their old records stay with whoever has them now)."""
     user.active = True
+
+
+def link_by_email(
+    session: Session,
+    *,
+    email: str | None,
+    platform: str,
+    external_id: str,
+    chat_id: str | None,
+    now: datetime,
+) -> User | None:
+    """Link `external_id` to the one active user whose e-mail is `email` (case-insensitive): a
+    door that can read the e-mail of a platform profile (Slack, when enabled) offers it.
+
+    Returns the user, or None when the address is empty, unknown, shared by several users
+    (ambiguous: nobody is linked) or belongs to a deactivated user.
+    """
+    address = (email or "").strip().lower()
+    if not address or "@" not in address:
+        return None
+    users = session.scalars(
+        select(User).where(func.lower(User.email) == address).limit(2)
+    ).all()
+    if len(users) != 1 or not users[0].active:
+        return None
+    link_identity(session, users[0], platform=platform, external_id=external_id,
+                  chat_id=chat_id, now=now)
+    return users[0]

@@ -7,7 +7,7 @@ from typing import Any
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-import core.models  # noqa: F401  (registers every table)
+import bot.tables  # noqa: F401  (registers every table: core's and the chat side's)
 from core.models.base import Base, UTCDateTime
 from core.settings import get_settings
 

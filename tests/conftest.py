@@ -12,7 +12,7 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 
-import core.models  # noqa: F401
+import bot.tables  # noqa: F401  (every table, core's and the chat side's)
 from bot.app import App, build_app
 from core.clock import ManualClock
 from core.db import Database

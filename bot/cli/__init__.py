@@ -365,6 +365,7 @@ def _telegram_username(app: Any) -> str | None:
 @click.argument("login")
 def users_deactivate(login: str) -> None:
     """Deactivate LOGIN on every door; hand their open deals and follow-ups to the manager."""
+    from bot.conversations.models import close_conversations
     from core import users as user_service
     from core.errors import NotFound
 
@@ -375,6 +376,7 @@ def users_deactivate(login: str) -> None:
         except NotFound:
             fail(f"no user with login {login!r}")
         moved = user_service.deactivate_user(session, user, now=app.clock.now())
+        close_conversations(session, user.id)
     click.echo(f"deactivated {login}: {moved['deals']} open deals and {moved['follow_ups']} "
                f"follow-ups handed to the manager's queue")
 

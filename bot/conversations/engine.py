@@ -28,6 +28,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from bot.conversations.flow import END, Action, Ctx, Flow, Step
 from bot.conversations.messages import Button, Incoming, Reply, pack_replies, unpack_replies
+from bot.conversations.models import ConversationState, ProcessedUpdate
 from bot.conversations.registry import Registry
 from bot.conversations.services import Services
 from bot.conversations.understanding import routing
@@ -38,7 +39,7 @@ from core import users as user_service
 from core.clock import SystemClock
 from core.db import Database
 from core.errors import DomainError
-from core.models import ChatIdentity, ConversationState, ProcessedUpdate, Role, User
+from core.models import ChatIdentity, Role, User
 from core.ports import Clock
 from core.settings import Settings
 

@@ -30,7 +30,7 @@ them inline (`process_before_response=True`), so the HTTP answer leaves as soon 
 queued; the work happens on the main loop's workers.
 
 Inbox (on by default, on every database): Slack never redelivers an update it got an ack
-for, so before the ack each job is written to the database inbox (core.inbox), claimed by
+for, so before the ack each job is written to the database inbox (bot.intake), claimed by
 this worker, and the Incoming asks the engine to keep its answer. Once the replies are posted,
 the inbox row and the kept answer are forgotten together (batched). Every worker renews its
 claims and, every few seconds, takes over rows whose claim lapsed
@@ -85,11 +85,12 @@ from bot.conversations.messages import (
     form_file,
     from_outbound,
 )
+from bot.conversations.models import ConversationState
 from bot.i18n import N_, Translator
+from bot.intake import store as inbox
 from core import home as home_service
-from core import inbox, slack_link
 from core import users as user_service
-from core.models import ConversationState, Platform
+from core.models import Platform
 from core.ports import DeliveryError, OutboundMessage, PermanentFailure, RateLimited
 from core.settings import Settings
 
@@ -1213,7 +1214,7 @@ class SlackDoor:
             return
         async with self.engine.writer_lock:  # one writer per process (see Engine)
             with self.engine.db.session() as session:
-                user = slack_link.link_by_email(
+                user = user_service.link_by_email(
                     session, email=email, platform=PLATFORM, external_id=job.external_id,
                     chat_id=chat_id, now=self.engine.clock.now())
                 if user is None:

@@ -1,4 +1,8 @@
-"""All models; importing this package registers every table on Base.metadata."""
+"""The sales domain's models; importing this package registers their tables on Base.metadata.
+
+The chat side's tables (conversation state, update records, the intake) are
+bot.conversations.models and bot.intake.models; `bot.tables` imports both halves (migrations,
+tests and benchmarks that create a schema import it)."""
 
 from core.models import (  # noqa: F401  (imported for their tables)
     configurator,
@@ -17,7 +21,6 @@ from core.models import (  # noqa: F401  (imported for their tables)
 )
 from core.models.accounts import Company, Contact
 from core.models.base import Base
-from core.models.conversation import ConversationState, ProcessedUpdate
 from core.models.enums import (
     OPEN_STAGES,
     STAGE_SEQUENCE,
@@ -28,7 +31,6 @@ from core.models.enums import (
     Role,
     Stage,
 )
-from core.models.inbox import InboundUpdate as InboundUpdate  # re-exported
 from core.models.notices import NoticeRow
 from core.models.org import ChatIdentity, InviteCode, Team, Territory, TerritoryRep, User
 from core.models.sales import (
@@ -50,7 +52,6 @@ __all__ = [
     "ChatIdentity",
     "Company",
     "Contact",
-    "ConversationState",
     "Deal",
     "DealStageChange",
     "FollowUp",
@@ -60,7 +61,6 @@ __all__ = [
     "NoticeRow",
     "NoticeStatus",
     "Platform",
-    "ProcessedUpdate",
     "Role",
     "Stage",
     "Team",

@@ -12,19 +12,13 @@ from sqlalchemy import func, select
 from bot.conversations.engine import Engine
 from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, goto, intent
 from bot.conversations.messages import Button, Incoming, Reply
+from bot.conversations.models import ConversationState, ProcessedUpdate
 from bot.conversations.registry import Registry
 from core import users as user_service
 from core.clock import ManualClock
 from core.db import Database
 from core.errors import DomainError
-from core.models import (
-    Activity,
-    ChatIdentity,
-    ConversationState,
-    InviteCode,
-    ProcessedUpdate,
-    User,
-)
+from core.models import Activity, ChatIdentity, InviteCode, User
 from core.settings import Settings
 from tests.support.chat import CollectingChat, texts
 

@@ -24,11 +24,12 @@ from bot.conversations.messages import (
     pack_replies,
     unpack_replies,
 )
+from bot.conversations.models import ProcessedUpdate
+from bot.conversations.update_records import forget_old_updates
 from core.clock import ManualClock
 from core.db import Database
-from core.models import Activity, ProcessedUpdate
+from core.models import Activity
 from core.settings import Settings
-from core.update_records import forget_old_updates
 from tests.conversations.test_engine import make_registry
 from tests.support.chat import CollectingChat, texts
 

@@ -25,10 +25,11 @@ from bot.conversations.messages import (
     Reply,
     form_values,
 )
+from bot.conversations.models import ProcessedUpdate
 from bot.handlers.slack import SlackDoor, SlackSender, make_client
 from core import users as user_service
 from core.errors import DomainError
-from core.models import ChatIdentity, ProcessedUpdate
+from core.models import ChatIdentity
 from core.ports import PermanentFailure, RateLimited
 from core.settings import Settings
 from tests.handlers.fake_slack import BOT_USER, TEAM, FakeSlack

@@ -18,11 +18,12 @@ from sqlalchemy import func, select
 from bot.app import App
 from bot.conversations.flow import Ctx, Flow, Step, goto
 from bot.conversations.messages import Incoming
+from bot.conversations.models import ConversationState, ProcessedUpdate
 from bot.handlers.slack import SlackDoor
-from core import inbox
+from bot.intake import store as inbox
+from bot.intake.models import InboundUpdate
 from core import users as user_service
 from core.clock import ManualClock
-from core.models import ConversationState, InboundUpdate, ProcessedUpdate
 from core.settings import Settings
 from tests.handlers.fake_slack import TEAM, FakeSlack
 from tests.handlers.slack_fixtures import fake_fixture, slack_settings_for  # noqa: F401

@@ -13,10 +13,11 @@ from sqlalchemy import select
 from bot.app import App
 from bot.conversations.flow import Flow, Step, done, goto
 from bot.conversations.messages import Button, Incoming
+from bot.conversations.models import ProcessedUpdate
 from bot.handlers.telegram import TelegramDoor
 from bot.i18n import Translator
 from core import users as user_service
-from core.models import ChatIdentity, ProcessedUpdate, Team
+from core.models import ChatIdentity, Team
 from tests.handlers.fake_telegram import FakeTelegram
 from tests.handlers.telegram_fixtures import door_fixture, fake_fixture, link  # noqa: F401
 
@@ -125,7 +126,7 @@ async def test_one_shot_commands_leave_no_old_button_alive(
     """A one-shot command on a clear conversation writes no state (the engine's fast path);
     a button from a finished flow stays refused and the next run of that flow gets a new
     token."""
-    from core.models import ConversationState
+    from bot.conversations.models import ConversationState
 
     app.registry.add_flow(_pick_flow())
     link(app, "budi", BUDI)

@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 
 from bot.app import App, build_app, telegram_doors
 from bot.cli import main
+from bot.conversations.models import ProcessedUpdate
 from bot.handlers.telegram import SECRET_HEADER, TelegramDoor, TelegramStartError
-from core.models import ProcessedUpdate
 from core.ports import DeliveryError, OutboundMessage, PermanentFailure, RateLimited
 from core.settings import Settings
 from tests.handlers.fake_telegram import FakeTelegram

@@ -25,12 +25,12 @@ import aiohttp
 import pytest
 from sqlalchemy import func, insert, select, text, update
 
+from bot.conversations.models import ConversationState
 from bot.handlers.telegram import SECRET_HEADER
 from core import migrate
 from core.db import Database
 from core.demo import SeedOptions, seed_demo
 from core.models import ChatIdentity, Company, User
-from core.models.conversation import ConversationState
 from core.models.org import TerritoryRep
 from core.models.sales import Activity, FollowUp
 from core.models.scheduling import OutboxRow

@@ -21,10 +21,12 @@ import aiohttp
 import pytest
 from sqlalchemy import func, insert, select, text
 
+from bot.conversations.models import ProcessedUpdate
+from bot.intake.models import InboundUpdate
 from core import migrate
 from core.db import Database
 from core.demo import SeedOptions, seed_demo
-from core.models import ChatIdentity, InboundUpdate, ProcessedUpdate, User
+from core.models import ChatIdentity, User
 from tests.handlers.fake_slack import TEAM, FakeSlack
 from tests.handlers.slack_support import BOT_TOKEN, SIGNING_SECRET, SignedSlack
 

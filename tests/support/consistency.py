@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-import core.models  # noqa: F401  (every table registered on the metadata)
+import bot.tables  # noqa: F401  (every table registered on the metadata)
 from core.db import Database
 from core.models import Base
 

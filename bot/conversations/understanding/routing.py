@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from bot.conversations.flow import Flow
 from bot.conversations.messages import Button, Reply, pack_replies, unpack_replies
+from bot.conversations.models import ConversationState
 from bot.conversations.understanding.slots import CUSTOMER_KINDS
 from bot.conversations.understanding.text import fold
 from bot.conversations.understanding.understander import Understander, Understanding
 from bot.i18n import Translator
-from core.models import ConversationState, Role, User
+from core.models import Role, User
 
 if TYPE_CHECKING:
     from bot.conversations.registry import Registry

@@ -1,4 +1,4 @@
-"""Inbound platform updates acknowledged but not yet done (the Slack door's durable intake)."""
+"""Inbound platform updates acknowledged but not yet done (bot.intake)."""
 
 from __future__ import annotations
 

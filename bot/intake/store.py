@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from core.models import InboundUpdate
+from bot.intake.models import InboundUpdate
 
 MAX_ATTEMPTS = 5  # claims of one update before it is given up
 

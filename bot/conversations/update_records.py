@@ -1,5 +1,5 @@
-"""The platform update records the conversation engine keeps (core.models.ProcessedUpdate):
-they make a redelivered update a no-op; after a week no platform redelivers, so they go."""
+"""The platform update records the conversation engine keeps (models.ProcessedUpdate): they
+make a redelivered update a no-op; after a week no platform redelivers, so they go."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from core.models import ProcessedUpdate
+from bot.conversations.models import ProcessedUpdate
 from core.sweeps import sweep
 
 KEEP_FOR = timedelta(days=7)  # Telegram redelivers for 24 hours at most, Slack for minutes

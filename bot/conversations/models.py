@@ -1,12 +1,13 @@
-"""Conversation state and processed platform updates (the engine's persistence)."""
+"""Conversation state and processed platform updates: the engine's persistence (chat side;
+the tables share core's Base, so one metadata and one migration history hold them all)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.models.base import Base
 
@@ -43,3 +44,12 @@ class ProcessedUpdate(Base):
 
 
 Index("ix_processed_updates_at", ProcessedUpdate.processed_at)
+
+
+def close_conversations(session: Session, user_id: int) -> int:
+    """Close every conversation of a user (deactivated: no flow waits for them if they come
+    back); return how many states were reset."""
+    result = session.execute(update(ConversationState).where(
+        ConversationState.user_id == user_id).values(
+        flow=None, state=None, data={}, expires_at=None))
+    return int(getattr(result, "rowcount", 0) or 0)
