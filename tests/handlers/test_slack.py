@@ -412,6 +412,18 @@ async def test_app_home_shows_the_day(app: App, door: SlackDoor, slack: SignedSl
     assert budi.args["view"]["type"] == "home"
     assert "Your day, Budi" in shown and "Pipeline" in shown and "Today" in shown
     assert "Link your Slack account first" in str(stranger.args["view"])
+    # The stages carry the chat's own labels (those of /pipeline and the deal card).
+    from bot.conversations.deal import stage_label
+    from bot.i18n import Translator
+    from core.models import OPEN_STAGES, Deal
+
+    with app.db.session() as session:
+        budi_id = user_service.get_user_by_login(session, "budi").id
+        stages = set(session.scalars(select(Deal.stage).where(
+            Deal.owner_id == budi_id, Deal.stage.in_([s.value for s in OPEN_STAGES]))))
+    assert stages
+    for stage in stages:
+        assert f"• {stage_label(Translator('en'), stage)}: " in shown
 
 
 async def test_app_home_shows_a_technicians_jobs_in_indonesian(

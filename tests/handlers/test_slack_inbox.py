@@ -74,17 +74,19 @@ async def running(app: App, settings: Settings) -> AsyncIterator[tuple[SlackDoor
 
 async def kill(door: SlackDoor) -> None:
     """Stop the door's work as kill -9 would: nothing drained, forgotten or released."""
-    tasks = [t for t in (*door._workers, door._takeover, door._forgetting) if t is not None]
+    intake = door.intake
+    tasks = [t for t in (*intake._workers, intake._takeover, intake._forgetting)
+             if t is not None]
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    door._workers, door._takeover, door._forgetting = [], None, None
-    door._done_ids.clear()
+    intake._workers, intake._takeover, intake._forgetting = [], None, None
+    intake._done_ids.clear()
 
     async def dead() -> None:  # its stop() (test cleanup) must not release anything
         return None
 
-    door._release_unfinished = dead  # type: ignore[method-assign]
+    intake._release_unfinished = dead  # type: ignore[method-assign]
 
 
 def tallies(fake: FakeSlack) -> list[str]:
@@ -123,7 +125,7 @@ async def test_a_job_acked_by_a_killed_worker_is_completed_once_by_another(
         status, _ = await slack_first.dm("U1", "more", event_id="EvKilled")
         assert status == 200  # Slack has its ack: it will never send this again
         (row,) = inbox_rows(app)
-        assert row.update_id == "EvKilled" and row.claimed_by == first.worker_name
+        assert row.update_id == "EvKilled" and row.claimed_by == first.intake.worker_name
         async with running(app, slack_settings) as (second, _):
             assert await second.take_over() == 0  # the first worker's claim still holds
             clock.advance(seconds=LEASE + 1)
@@ -250,7 +252,7 @@ async def test_a_stopped_worker_hands_its_unfinished_jobs_on_at_once(
     async with running(app, slack_settings) as (first, slack_first):
         await slack_first.command("U1", "tally")
         await first.drain()
-        for task in first._workers:  # busy: the job waits in its queue
+        for task in first.intake._workers:  # busy: the job waits in its queue
             task.cancel()
         await slack_first.dm("U1", "more", event_id="EvQueued")
     (row,) = inbox_rows(app)  # stop() released it: no lease to wait for
