@@ -1,6 +1,6 @@
-"""Follow-up management: reminders, snooze/done, pre-visit briefs, the morning plan, quiet
-hours, thank-you notes and the drafts a rep sends a customer (complaints are
-core.complaints, promised deliveries core.deliveries).
+"""Follow-up management: reminders, snooze/done, pre-visit briefs, the morning plan,
+thank-you notes and the drafts a rep sends a customer (complaints are core.complaints,
+promised deliveries core.deliveries; quiet hours, like all delivery rules, core.notices).
 
 Everything here is rules and records; the words are written by the bot's renderers
 (bot/conversations/followups.py). Times are aware UTC; local times are computed with
@@ -50,8 +50,6 @@ from core.notices import (
 )
 from core.sweeps import sweep
 
-QUIET_START = time(21, 0)
-QUIET_END = time(7, 0)
 MORNING_PLAN_AT = time(7, 30)
 MORNING_PLAN_UNTIL = time(11, 0)  # a plan not sent by then (scheduler down) is skipped
 SNOOZE_TOMORROW_AT = time(9, 0)
@@ -69,19 +67,6 @@ def local_at(tz_name: str, day: date, at: time) -> datetime:
 
 def local_date(tz_name: str, when: datetime) -> date:
     return when.astimezone(ZoneInfo(tz_name)).date()
-
-
-def quiet_release(tz_name: str, when: datetime, *, start: time = QUIET_START,
-                  end: time = QUIET_END) -> datetime | None:
-    """When `when` falls in the quiet hours of zone `tz_name`, the UTC time they end
-    (the next local `end`); None when it may be sent now."""
-    local = when.astimezone(ZoneInfo(tz_name))
-    now_t = local.time()
-    quiet = (now_t >= start or now_t < end) if start > end else start <= now_t < end
-    if not quiet:
-        return None
-    day = local.date() if now_t < end else local.date() + timedelta(days=1)
-    return local_at(tz_name, day, end)
 
 
 # -- follow-ups ------------------------------------------------------------------------------

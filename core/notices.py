@@ -1,9 +1,22 @@
-"""Enqueue notices (pushed messages) in the caller's transaction: durable and idempotent."""
+"""Notices (pushed messages): enqueued in the caller's transaction, durable and idempotent;
+and the delivery policy the scheduler applies to them.
+
+The policy is the product's rules for a due notice, decided here so that the scheduler only
+schedules and sends: whether it still goes (an inactive recipient's notice is cancelled),
+when (not in the recipient's quiet hours unless urgent), where (the chat the user linked
+most recently among the platforms the sending process serves) and when to give up (a user
+no process can reach is retried hourly for a day; a send is tried MAX_SEND_ATTEMPTS times,
+and the admins hear of a push that failed for good).
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -11,7 +24,18 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.models import NoticeRow, NoticeStatus
+from core.models import ChatIdentity, NoticeRow, NoticeStatus, Role, User
+
+log = logging.getLogger(__name__)
+
+QUIET_START = time(21, 0)  # local time: no pushes from 21:00 ...
+QUIET_END = time(7, 0)  # ... to 07:00, unless urgent
+UNREACHABLE_RETRY = timedelta(hours=1)  # a user no chat of this process reaches: again in 1 h
+UNREACHABLE_MAX = 24  # ... and failed after that many tries (a day)
+MAX_SEND_ATTEMPTS = 8  # failed sends of one push before it is given up
+BACKOFF_BASE = timedelta(seconds=5)
+BACKOFF_MAX = timedelta(hours=1)
+FAILURE_KIND = "delivery.failed"  # what the admins get for a push given up
 
 
 def notice_key(reason: str, *, user_id: int | None = None, channel: str | None = None) -> str:
@@ -117,3 +141,158 @@ def enqueue_notices(session: Session, items: list[dict], now: datetime) -> int:
         insert(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.id),
         rows)
     return len(done.all())
+
+
+# -- the delivery policy ---------------------------------------------------------------------
+def quiet_release(tz_name: str, when: datetime, *, start: time = QUIET_START,
+                  end: time = QUIET_END) -> datetime | None:
+    """When `when` falls in the quiet hours of zone `tz_name`, the UTC time they end
+    (the next local `end`); None when it may be sent now."""
+    zone = ZoneInfo(tz_name)
+    local = when.astimezone(zone)
+    now_t = local.time()
+    quiet = (now_t >= start or now_t < end) if start > end else start <= now_t < end
+    if not quiet:
+        return None
+    day = local.date() if now_t < end else local.date() + timedelta(days=1)
+    return datetime.combine(day, end, tzinfo=zone).astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What becomes of one due notice now: sent to (platform, chat_id) when `status` is
+    QUEUED; otherwise the notice's new status, with `due_at` (PENDING: when to look again),
+    `attempts` and `reason` (kept as its last error) when they change."""
+
+    status: NoticeStatus
+    platform: str = ""
+    chat_id: str = ""
+    due_at: datetime | None = None
+    attempts: int | None = None
+    reason: str | None = None
+
+    @property
+    def send(self) -> bool:
+        return self.status is NoticeStatus.QUEUED
+
+    def changes(self) -> dict[str, Any]:
+        """The notice's columns this decision sets (besides its status)."""
+        values: dict[str, Any] = {}
+        if self.due_at is not None:
+            values["due_at"] = self.due_at
+        if self.attempts is not None:
+            values["attempts"] = self.attempts
+        if self.reason is not None:
+            values["last_error"] = self.reason
+        return values
+
+
+INACTIVE = Delivery(NoticeStatus.CANCELLED, reason="recipient inactive")
+
+
+def pick_chat(identities: Iterable[ChatIdentity], platforms: Collection[str]
+              ) -> ChatIdentity | None:
+    """The chat a user's notices go to: the one linked most recently among `platforms`."""
+    usable = [i for i in identities if i.platform in platforms and i.chat_id]
+    if not usable:
+        return None
+    return max(usable, key=lambda i: (i.linked_at, i.id))
+
+
+class DeliveryPolicy:
+    """Decides, for a batch of due notices, where each goes now (see the module's doc).
+
+    Built per batch by `for_batch` (two queries: the recipients and their chats); `decide`
+    then needs no database. `platforms` are those the deciding process can send on."""
+
+    def __init__(self, users: dict[int, User], identities: dict[int, list[ChatIdentity]],
+                 *, platforms: Collection[str], now: datetime) -> None:
+        self.users = users
+        self.identities = identities
+        self.platforms = frozenset(platforms)
+        self.now = now
+        self._releases: dict[str, datetime | None] = {}  # time zone -> end of quiet hours
+        self._chats: dict[int, Delivery | None] = {}  # user -> where their notices go
+
+    @classmethod
+    def for_batch(cls, session: Session, notices: Iterable[NoticeRow], *,
+                  platforms: Collection[str], now: datetime) -> DeliveryPolicy:
+        user_ids = {n.recipient_user_id for n in notices if n.recipient_user_id is not None}
+        users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))}
+        identities: dict[int, list[ChatIdentity]] = {}
+        for linked in session.scalars(select(ChatIdentity).where(
+                ChatIdentity.user_id.in_(user_ids))):
+            identities.setdefault(linked.user_id, []).append(linked)
+        return cls(users, identities, platforms=platforms, now=now)
+
+    def recipient(self, notice: NoticeRow) -> User | None:
+        """The notice's user (None for a team channel's notice or an unknown user)."""
+        if notice.recipient_user_id is None:
+            return None
+        return self.users.get(notice.recipient_user_id)
+
+    def decide(self, notice: NoticeRow) -> Delivery:
+        if notice.recipient_user_id is None:  # a team channel
+            platform = str(notice.channel_platform)
+            if platform not in self.platforms:
+                return Delivery(NoticeStatus.PENDING, due_at=self.now + UNREACHABLE_RETRY)
+            return Delivery(NoticeStatus.QUEUED, platform, str(notice.channel_id))
+        user = self.users.get(notice.recipient_user_id)
+        if user is None or not user.active:
+            return INACTIVE
+        if not notice.urgent:
+            zone = user.timezone
+            if zone not in self._releases:
+                self._releases[zone] = quiet_release(zone, self.now)
+            release = self._releases[zone]
+            if release is not None:
+                return Delivery(NoticeStatus.PENDING, due_at=release)
+        if user.id not in self._chats:
+            ident = pick_chat(self.identities.get(user.id, ()), self.platforms)
+            self._chats[user.id] = (None if ident is None else Delivery(
+                NoticeStatus.QUEUED, ident.platform, str(ident.chat_id)))
+        found = self._chats[user.id]
+        if found is not None:
+            return found
+        attempts = notice.attempts + 1
+        if attempts >= UNREACHABLE_MAX:
+            return Delivery(NoticeStatus.FAILED, attempts=attempts, reason="no linked chat")
+        # Another process, with that platform's door, sends it when due; a user who has not
+        # linked a chat yet may do so.
+        return Delivery(NoticeStatus.PENDING, due_at=self.now + UNREACHABLE_RETRY,
+                        attempts=attempts,
+                        reason=("no chat on this process's platforms"
+                                if self.identities.get(user.id) else "no linked chat"))
+
+
+def send_backoff(attempts: int) -> timedelta:
+    """The wait after `attempts` failed sends of a push: 5 s, 10 s, 20 s, ... up to 1 h."""
+    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
+
+
+def give_up_send(attempts: int, *, permanent: bool) -> bool:
+    """True when a push that failed `attempts` times (the last one `permanent`: the chat is
+    gone or blocked the bot) is not tried again."""
+    return permanent or attempts >= MAX_SEND_ATTEMPTS
+
+
+def delivery_failed(session: Session, *, outbox_id: int, kind: str, platform: str,
+                    user_id: int | None, error: str | None, now: datetime) -> int:
+    """A push was given up: tell every active admin but its own recipient, at once (urgent);
+    returns how many were told. A failed failure report is not reported (no loops)."""
+    log.error("delivery failed for good (outbox %s, %s to %s): %s", outbox_id, kind,
+              platform, error)
+    if kind == FAILURE_KIND:
+        return 0
+    admins = session.scalars(select(User.id).where(User.role == Role.ADMIN.value, User.active)
+                             ).all()
+    told = 0
+    for admin_id in admins:
+        if admin_id == user_id:
+            continue
+        if enqueue_notice(session, kind=FAILURE_KIND, reason=f"delivery-failed:{outbox_id}",
+                          recipient_user_id=admin_id, due_at=now, now=now, urgent=True,
+                          params={"outbox_id": outbox_id, "kind": kind, "platform": platform,
+                                  "user_id": user_id, "error": error}) is not None:
+            told += 1
+    return told

@@ -14,10 +14,9 @@ died with in "sending": the platform may have accepted it before the result was 
 Such a row is taken again when its lease runs out, noted in `last_error`; a row merely
 "claimed" by a dead process was never tried and is sent once.
 
-Who receives a user's notice: the identity (platform, chat) linked most recently among the
-platforms this process can send on. A user with identities only on other platforms is
-retried an hour later (another process, with that door, sends it when due; a user who has
-not linked a chat yet may do so); after a day of that the notice is marked failed.
+Who receives a notice, on which platform, when (quiet hours) and when to give up are the
+product's rules: core.notices (DeliveryPolicy, send_backoff, give_up_send, delivery_failed)
+decides them; this module applies the decisions and moves the rows.
 """
 
 from __future__ import annotations
@@ -35,10 +34,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from core.db import Database
-from core.followups import quiet_release
-from core.models import ChatIdentity, NoticeRow, NoticeStatus, Role, User
+from core.models import NoticeRow, NoticeStatus, User
 from core.models.scheduling import OutboxRow
-from core.notices import enqueue_notice
+from core.notices import DeliveryPolicy, delivery_failed, give_up_send, send_backoff
 from core.ports import OutboundMessage
 
 log = logging.getLogger(__name__)
@@ -47,13 +45,6 @@ log = logging.getLogger(__name__)
 # Raises LookupError when no renderer exists for the kind. It may carry an attribute
 # `prefetch(session, notices)` that loads what a whole batch needs in a few queries.
 NoticeRenderFn = Callable[[Session, NoticeRow, User | None], OutboundMessage | None]
-
-UNREACHABLE_RETRY = timedelta(hours=1)
-UNREACHABLE_MAX = 24
-MAX_ATTEMPTS = 8
-BACKOFF_BASE = timedelta(seconds=5)
-BACKOFF_MAX = timedelta(hours=1)
-FAILURE_KIND = "delivery.failed"
 
 
 def encode_message(message: OutboundMessage) -> dict[str, Any]:
@@ -105,14 +96,6 @@ def claim_notices(db: Database, *, worker: str, now: datetime, lease: timedelta,
     return [row.id for row in sorted(claimed, key=lambda r: (r.due_at, r.id))]
 
 
-def _pick_identity(identities: list[ChatIdentity], platforms: Collection[str]
-                   ) -> ChatIdentity | None:
-    usable = [i for i in identities if i.platform in platforms and i.chat_id]
-    if not usable:
-        return None
-    return max(usable, key=lambda i: (i.linked_at, i.id))
-
-
 @dataclass
 class RenderStats:
     queued: int = 0
@@ -155,12 +138,7 @@ def _render_batch(session: Session, db: Database, worker: str, ids: list[int], n
     notices = session.scalars(select(NoticeRow).where(
         NoticeRow.id.in_(ids), NoticeRow.status == NoticeStatus.CLAIMED.value,
         NoticeRow.claimed_by == worker)).all()
-    user_ids = {n.recipient_user_id for n in notices if n.recipient_user_id is not None}
-    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))}
-    identities: dict[int, list[ChatIdentity]] = {}
-    for linked in session.scalars(select(ChatIdentity).where(
-            ChatIdentity.user_id.in_(user_ids))):
-        identities.setdefault(linked.user_id, []).append(linked)
+    policy = DeliveryPolicy.for_batch(session, notices, platforms=platforms, now=now)
     prefetch = getattr(render, "prefetch", None)
     # Let the renderers load what they need for the whole batch; what it returns is kept
     # referenced until the batch is done (the session's identity map is weak).
@@ -168,52 +146,22 @@ def _render_batch(session: Session, db: Database, worker: str, ids: list[int], n
     changes: list[dict[str, Any]] = []
     queued: list[int] = []
     rows: list[dict[str, Any]] = []
-    # Per batch: the quiet hours of each time zone now, each user's chat.
-    releases: dict[str, datetime | None] = {}
-    chats: dict[int, ChatIdentity | None] = {}
+    counts = {NoticeStatus.PENDING: "deferred", NoticeStatus.CANCELLED: "cancelled",
+              NoticeStatus.FAILED: "failed"}
 
     def change(notice: NoticeRow, status: NoticeStatus, **values: Any) -> None:
         changes.append({"id": notice.id, "status": status.value, "claimed_by": None,
                         "claimed_until": None, **values})
 
     for notice in notices:
-        user = users.get(notice.recipient_user_id) if notice.recipient_user_id else None
-        if notice.recipient_user_id is not None:
-            if user is None or not user.active:
-                change(notice, NoticeStatus.CANCELLED, last_error="recipient inactive")
-                stats.cancelled += 1
-                continue
-            if not notice.urgent:
-                if user.timezone not in releases:
-                    releases[user.timezone] = quiet_release(user.timezone, now)
-                release = releases[user.timezone]
-                if release is not None:
-                    change(notice, NoticeStatus.PENDING, due_at=release)
-                    stats.deferred += 1
-                    continue
-            if user.id not in chats:
-                chats[user.id] = _pick_identity(identities.get(user.id, []), platforms)
-            ident = chats[user.id]
-            if ident is None:
-                attempts = notice.attempts + 1
-                if attempts >= UNREACHABLE_MAX:
-                    change(notice, NoticeStatus.FAILED, attempts=attempts,
-                           last_error="no linked chat")
-                    stats.failed += 1
-                else:
-                    change(notice, NoticeStatus.PENDING, attempts=attempts,
-                           due_at=now + UNREACHABLE_RETRY,
-                           last_error=("no chat on this process's platforms"
-                                       if identities.get(user.id) else "no linked chat"))
-                    stats.deferred += 1
-                continue
-            platform, chat_id = ident.platform, str(ident.chat_id)
-        else:
-            platform, chat_id = str(notice.channel_platform), str(notice.channel_id)
-            if platform not in platforms:
-                change(notice, NoticeStatus.PENDING, due_at=now + UNREACHABLE_RETRY)
-                stats.deferred += 1
-                continue
+        delivery = policy.decide(notice)
+        if not delivery.send:
+            change(notice, delivery.status, **delivery.changes())
+            name = counts[delivery.status]
+            setattr(stats, name, getattr(stats, name) + 1)
+            continue
+        platform, chat_id = delivery.platform, delivery.chat_id
+        user = policy.recipient(notice)
         try:
             # On PostgreSQL a failed statement poisons the transaction. Savepoints cost two
             # round trips a notice, so the batch first renders without them and is rendered
@@ -340,11 +288,6 @@ class Outcome:
     permanent: bool = False
 
 
-def backoff(attempts: int) -> timedelta:
-    """Exponential back-off after `attempts` failed tries: 5 s, 10 s, 20 s, ... up to 1 h."""
-    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
-
-
 def start_sends(session: Session, ids: Collection[int], *, worker: str, now: datetime,
                 lease: timedelta) -> set[int]:
     """Mark claimed rows "sending" (with a fresh lease) before their requests go out; the
@@ -421,16 +364,17 @@ def _record(session: Session, outcomes: list[Outcome], *, worker: str, now: date
             row.next_attempt_at = now + timedelta(seconds=outcome.retry_after)
             continue
         row.attempts += 1
-        if outcome.permanent or row.attempts >= MAX_ATTEMPTS:
+        if give_up_send(row.attempts, permanent=outcome.permanent):
             row.status = "failed"
             if row.notice_id is not None:
                 session.execute(update(NoticeRow).where(NoticeRow.id == row.notice_id)
                                 .values(status=NoticeStatus.FAILED.value,
                                         last_error=row.last_error))
-            _report_failure(session, row, now)
+            delivery_failed(session, outbox_id=row.id, kind=row.kind, platform=row.platform,
+                            user_id=row.user_id, error=row.last_error, now=now)
         else:
             row.status = "pending"
-            row.next_attempt_at = now + backoff(row.attempts)
+            row.next_attempt_at = now + send_backoff(row.attempts)
 
 
 def _mark_sent(session: Session, row: OutboxRow, outcome: Outcome, now: datetime) -> None:
@@ -443,22 +387,6 @@ def _mark_sent(session: Session, row: OutboxRow, outcome: Outcome, now: datetime
     if row.notice_id is not None:
         session.execute(update(NoticeRow).where(NoticeRow.id == row.notice_id).values(
             status=NoticeStatus.SENT.value, sent_at=now, attempts=NoticeRow.attempts + 1))
-
-
-def _report_failure(session: Session, row: OutboxRow, now: datetime) -> None:
-    log.error("delivery failed for good (outbox %s, %s to %s): %s", row.id, row.kind,
-              row.platform, row.last_error)
-    if row.kind == FAILURE_KIND:
-        return  # never report a failed failure report (no loops)
-    admins = session.scalars(select(User.id).where(User.role == Role.ADMIN.value, User.active)
-                             ).all()
-    for admin_id in admins:
-        if admin_id == row.user_id:
-            continue
-        enqueue_notice(session, kind=FAILURE_KIND, reason=f"delivery-failed:{row.id}",
-                       recipient_user_id=admin_id, due_at=now, now=now, urgent=True,
-                       params={"outbox_id": row.id, "kind": row.kind, "platform": row.platform,
-                               "user_id": row.user_id, "error": row.last_error})
 
 
 def release_claims(db: Database, *, worker: str) -> None:

@@ -1,4 +1,4 @@
-"""Follow-up rules: local times across DST, quiet hours, snooze, sweeps, complaints with
+"""Follow-up rules: local times across DST, snooze, sweeps, complaints with
 SLA escalation, deliveries and thank-you notes."""
 
 from __future__ import annotations
@@ -63,19 +63,6 @@ def test_local_times_follow_dst() -> None:
                                                                        tzinfo=UTC)
     assert svc.local_at("Asia/Jakarta", date(2026, 3, 2), time(7, 30)) == datetime(
         2026, 3, 2, 0, 30, tzinfo=UTC)
-
-
-def test_quiet_hours() -> None:
-    jkt = "Asia/Jakarta"
-    assert svc.quiet_release(jkt, datetime(2026, 3, 2, 2, 0, tzinfo=UTC)) is None  # 09:00
-    assert svc.quiet_release(jkt, datetime(2026, 3, 2, 13, 59, tzinfo=UTC)) is None  # 20:59
-    assert svc.quiet_release(jkt, datetime(2026, 3, 2, 14, 0, tzinfo=UTC)) == datetime(
-        2026, 3, 3, 0, 0, tzinfo=UTC)  # 21:00 -> 07:00 next day
-    assert svc.quiet_release(jkt, datetime(2026, 3, 2, 20, 0, tzinfo=UTC)) == datetime(
-        2026, 3, 3, 0, 0, tzinfo=UTC)  # 03:00 -> 07:00 the same local day
-    # Across the DST change in New York: 22:00 Saturday -> 07:00 Sunday (EDT, 11:00 UTC).
-    assert svc.quiet_release(NY, datetime(2026, 3, 8, 3, 0, tzinfo=UTC)) == datetime(
-        2026, 3, 8, 11, 0, tzinfo=UTC)
 
 
 def test_snooze_done_and_ownership(clean: Database) -> None:
