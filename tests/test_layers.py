@@ -25,7 +25,12 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "search_index": ("bot", "scheduler", "telegram", "slack_bolt", "slack_sdk", "apscheduler"),
     "bot.conversations": ("bot.handlers", "telegram", "slack_bolt", "slack_sdk", "apscheduler",
                           "whoosh", "search_index", "scheduler"),
+    # A door only translates: the database is the chat side's (bot.conversations.door_services,
+    # bot.intake.queue), never a door's own.
+    "bot.handlers": ("sqlalchemy", "bot.conversations.models", "bot.intake.store",
+                     "bot.intake.models", "core.db"),
 }
+DOOR_MAX_LINES = 500
 
 
 def modules(root: Path, packages: Iterable[str]) -> dict[str, tuple[Path, bool]]:
@@ -172,6 +177,20 @@ def test_no_arrow_points_the_wrong_way() -> None:
     assert not bad, "imports against the layering (see docs/DEVELOPING.md):\n" + "\n".join(bad)
 
 
+def test_doors_only_translate() -> None:
+    """No door file over DOOR_MAX_LINES lines; none opens a session or takes the engine's
+    lock (the imports are checked above; these are the calls through the engine)."""
+    too_long, own_database = [], []
+    for path in sorted((ROOT / "bot" / "handlers").glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") > DOOR_MAX_LINES:
+            too_long.append(f"{path.name}: {text.count(chr(10))} lines")
+        if any(call in text for call in (".db.session(", ".db.engine", "writer_lock",
+                                         ".sessionmaker(")):
+            own_database.append(path.name)
+    assert too_long == [] and own_database == []
+
+
 def _tree(root: Path, files: dict[str, str]) -> None:
     for name, text in files.items():
         path = root / name
@@ -204,6 +223,7 @@ def test_the_checks_see_lazy_typing_and_relative_imports(tmp_path: Path) -> None
     ("scheduler", "from bot.app import App"),
     ("bot/conversations", "from bot.handlers.slack import SlackDoor"),
     ("bot/conversations", "from bot import handlers"),
+    ("bot/handlers", "from sqlalchemy import select"),
     ("search_index", "import scheduler.outbox"),
 ])
 def test_a_wrong_arrow_is_found(tmp_path: Path, package: str, line: str) -> None:

@@ -121,3 +121,29 @@ class DoorServices:
             with self.engine.db.session() as session:
                 state = session.get(ConversationState, (platform, chat_id, external_id))
                 return state is None or state.flow != flow[0] or f"{state.token:x}" != flow[1]
+
+    # -- menus and links ---------------------------------------------------------------------
+    async def role_and_locale(self, platform: str, external_id: str) -> tuple[str, str] | None:
+        """The role and language of this identity's active user (a door's command menu);
+        None when linked to nobody (or deactivated)."""
+        async with self.engine.writer_lock:
+            with self.engine.db.session() as session:
+                user = user_service.identity_user(session, platform, external_id)
+                return (user.role, user.locale) if user is not None and user.active else None
+
+    def remember_bot_username(self, username: str) -> None:
+        """Keep the bot's username for invite deep links (a door's start-up, on a thread)."""
+        from core import invites
+
+        with self.engine.db.session() as session:
+            invites.remember_username(session, username, self.engine.clock.now())
+
+    def link_by_login(self, platform: str, login: str) -> None:
+        """Link a trusted local door's identity (the terminal) to the user with this login
+        (core.errors.NotFound when there is none)."""
+        with self.engine.db.session() as session:
+            user = user_service.get_user_by_login(session, login)
+            if user_service.identity_user(session, platform, user.login) is None:
+                user_service.link_identity(session, user, platform=platform,
+                                           external_id=user.login, chat_id=user.login,
+                                           now=self.engine.clock.now())

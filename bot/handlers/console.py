@@ -19,8 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 
-from sqlalchemy import select
-
+from bot.conversations.door_services import DoorServices
 from bot.conversations.engine import Engine
 from bot.conversations.messages import (
     Button,
@@ -29,9 +28,8 @@ from bot.conversations.messages import (
     Reply,
     live_location_update,
 )
-from core import users as user_service
 from core.clock import ManualClock
-from core.models import ChatIdentity, Platform
+from core.models import Platform
 from core.ports import OutboundMessage
 
 PLATFORM = Platform.CONSOLE.value
@@ -80,14 +78,7 @@ class ConsoleDoor:
     # -- identity ----------------------------------------------------------------------------
     def ensure_identity(self, login: str) -> None:
         """The console is a trusted local door: the terminal user is linked by login."""
-        with self.engine.db.session() as session:
-            user = user_service.get_user_by_login(session, login)
-            exists = session.scalar(select(ChatIdentity.id).where(
-                ChatIdentity.platform == PLATFORM, ChatIdentity.external_id == user.login))
-            if exists is None:
-                user_service.link_identity(session, user, platform=PLATFORM,
-                                           external_id=user.login, chat_id=user.login,
-                                           now=self.engine.clock.now())
+        DoorServices(self.engine).link_by_login(PLATFORM, login)
 
     def switch(self, login: str) -> None:
         self.ensure_identity(login)

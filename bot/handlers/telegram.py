@@ -7,14 +7,17 @@ keyboards carrying the engine's stamped payloads. Long polling by default; webho
 request. Sends go through PTB's AIORateLimiter, which also holds every request back for the
 time a 429 names, so replies never turn into a 429 storm. The bot token never reaches a log
 line: httpx is kept at WARNING and every Telegram/HTTP logger gets a redacting filter.
+
+The door only translates: updates to `Incoming` (telegram_incoming), replies to Bot API calls
+(telegram_render; the transport and the outbox sender are telegram_api). What needs the
+database (the user's role for the command menu, the bot's username for invite links) it asks
+the chat side (bot.conversations.door_services); it opens no session and takes no lock.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
-import hashlib
 import hmac
 import html
 import json
@@ -22,71 +25,48 @@ import logging
 import re
 import threading
 import urllib.request
-import warnings
 import weakref
-from collections.abc import Iterable
 from dataclasses import replace
-from datetime import timedelta
 from typing import Any
-from urllib.parse import urlencode, urlparse
+from urllib.parse import urlparse
 
-import aiohttp
 from aiohttp import web
 from telegram import (
     BotCommand,
     BotCommandScopeChat,
     BotCommandScopeDefault,
     CallbackQuery,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    InputFile,
-    KeyboardButton,
     Message,
-    ReplyKeyboardMarkup,
-    ReplyKeyboardRemove,
-    ReplyParameters,
     Update,
 )
-from telegram._utils.defaultvalue import DefaultValue
-from telegram._utils.types import ODVInput
-from telegram.constants import ChatType, ParseMode
-from telegram.error import (
-    BadRequest,
-    Forbidden,
-    InvalidToken,
-    NetworkError,
-    RetryAfter,
-    TelegramError,
-    TimedOut,
-)
+from telegram.constants import ParseMode
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
-from telegram.request import BaseRequest, RequestData
 
 from bot.conversations import progress as working
+from bot.conversations.door_services import DoorServices
 from bot.conversations.engine import Engine
-from bot.conversations.messages import (
-    FORM_MIME,
-    Incoming,
-    IncomingFile,
-    Reply,
-    from_outbound,
-    live_location_update,
+from bot.conversations.messages import Incoming, Reply
+from bot.handlers.telegram_api import (
+    PLATFORM,
+    TELEGRAM_API,
+    AiohttpRequest,
+    TelegramSender,
+    api_urls,
+    freeze_startup_heap,
+    protect_logs,
+    webhook_secret_for,
 )
+from bot.handlers.telegram_incoming import language_of, to_incoming
+from bot.handlers.telegram_render import MAX_TEXT, keyboard, send_reply, split_text, to_html
 from bot.i18n import N_, Translator
-from bot.logs import RedactSecrets, redact_everywhere
-from core import users as user_service
 from core.models import Role
-from core.ports import DeliveryError, OutboundMessage, PermanentFailure, RateLimited
 
 log = logging.getLogger(__name__)
 # What a step is making (bot.conversations.progress) -> Telegram's chat action.
 CHAT_ACTIONS = {working.TYPING: "typing", working.DOCUMENT: "upload_document",
                 working.IMAGE: "upload_photo"}
 
-PLATFORM = "telegram"
-TELEGRAM_API = "https://api.telegram.org"
-MAX_TEXT = 4096  # Telegram's limit for one message
-MAX_CAPTION = 1024
 MAX_ALERT = 200  # a callback query answer shown as a pop-up
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # edited_message: a shared live location moves by edits of its message.
@@ -101,142 +81,6 @@ _SORRY = N_("Sorry, something went wrong on our side. Nothing was saved; please 
             "or send /cancel.")
 _NOT_SENT = N_("Sorry, Telegram did not take my answer. Your last message was handled; ask "
                "again to see the result.")
-_DOWNLOAD_FAILED = N_("I could not fetch that file from Telegram. Please send it again.")
-
-
-# -- configuration helpers -------------------------------------------------------------------
-def api_urls(api_url: str | None) -> tuple[str, str]:
-    """PTB's base_url and base_file_url for a Bot API server root (default Telegram's)."""
-    root = (api_url or TELEGRAM_API).rstrip("/")
-    return f"{root}/bot", f"{root}/file/bot"
-
-
-def webhook_secret_for(token: str, configured: str | None = None) -> str:
-    """The secret Telegram must send with every webhook call: the configured one, else one
-    derived from the token, so several workers agree without extra configuration."""
-    if configured:
-        return configured
-    return hashlib.sha256(f"sfa-telegram-webhook:{token}".encode()).hexdigest()
-
-
-def protect_logs(secrets: Iterable[str]) -> None:
-    """Keep the token out of every log line: quiet httpx and filter the HTTP/PTB loggers."""
-    secrets = list(secrets)
-    redact_everywhere(secrets)  # records of loggers created later are redacted too
-    redact = RedactSecrets(secrets)
-    for name in ("httpx", "httpcore"):
-        logger = logging.getLogger(name)
-        if logger.level == logging.NOTSET or logger.level < logging.WARNING:
-            logger.setLevel(logging.WARNING)  # httpx logs request URLs (with the token) at INFO
-    names = ["httpx", "httpcore", "telegram", __name__, "aiohttp.access", "aiohttp.server"]
-    names += [n for n in logging.Logger.manager.loggerDict
-              if n.startswith(("telegram", "httpx", "httpcore"))]
-    for name in names:
-        logger = logging.getLogger(name)
-        logger.filters = [f for f in logger.filters if not isinstance(f, RedactSecrets)]
-        logger.addFilter(redact)
-
-
-# -- rendering ------------------------------------------------------------------------------
-def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Cut text into pieces under Telegram's limit, at line breaks where possible."""
-    pieces: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
-        if cut <= 0:
-            cut = limit
-        pieces.append(text[:cut])
-        text = text[cut:].lstrip("\n")
-    if text:
-        pieces.append(text)
-    return pieces
-
-
-def to_html(text: str, preformatted: bool = False) -> str:
-    """Escape text for Telegram's HTML mode (user text can never inject markup)."""
-    escaped = html.escape(text, quote=False)
-    return f"<pre>{escaped}</pre>" if preformatted else escaped
-
-
-def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
-    """Inline keyboard of the reply's stamped buttons (None without buttons)."""
-    rows = [[InlineKeyboardButton(b.label[:64], callback_data=b.payload)
-             for b in row if b.payload] for row in reply.buttons]
-    rows = [row for row in rows if row]
-    return InlineKeyboardMarkup(rows) if rows else None
-
-
-def _vcard_contact(data: bytes) -> dict[str, str] | None:
-    """First name, last name and phone of a one-card vCard, for sendContact; None if unfit."""
-    import vobject
-
-    try:
-        card = vobject.readOne(data.decode("utf-8", "replace"))
-        phone = str(card.tel.value).strip()
-        full = str(card.fn.value).strip()
-    except Exception:
-        return None
-    if not phone or not full:
-        return None
-    first, _, last = full.partition(" ")
-    return {"phone_number": phone, "first_name": first[:64], "last_name": last[:64]}
-
-
-async def send_reply(
-    bot: Any, chat_id: str | int, reply: Reply, *, reply_to: int | None = None,
-    remove_keyboard: bool = False,
-) -> Message | None:
-    """Send one Reply to a chat; returns the last message sent (None if nothing to send).
-    A reply asking for a location (and without inline buttons) shows a one-tap "share
-    location" keyboard; `remove_keyboard` takes such a keyboard away again."""
-    markup: Any = keyboard(reply)
-    if markup is None and reply.ask_location:
-        markup = ReplyKeyboardMarkup(
-            [[KeyboardButton(reply.ask_location[:64], request_location=True)]],
-            one_time_keyboard=True, resize_keyboard=True)
-    elif markup is None and remove_keyboard:
-        markup = ReplyKeyboardRemove()
-    attachment = reply.attachment
-    common: dict[str, Any] = {}
-    if reply_to is not None:
-        common["reply_parameters"] = ReplyParameters(reply_to,
-                                                     allow_sending_without_reply=True)
-    if attachment is None:
-        pieces = split_text(reply.text)
-        if not pieces:
-            if markup is None:
-                return None
-            pieces = ["…"]
-        last: Message | None = None
-        for i, piece in enumerate(pieces):
-            last = await bot.send_message(
-                chat_id, to_html(piece, reply.preformatted), parse_mode=ParseMode.HTML,
-                reply_markup=markup if i == len(pieces) - 1 else None,
-                link_preview_options=None, **common)
-        return last
-    caption = "\n\n".join(x for x in (reply.text, attachment.caption or "") if x)
-    if len(caption) > MAX_CAPTION:
-        for piece in split_text(reply.text):
-            await bot.send_message(chat_id, to_html(piece, reply.preformatted),
-                                   parse_mode=ParseMode.HTML, **common)
-        caption = (attachment.caption or "")[:MAX_CAPTION]
-        preformatted = False
-    else:
-        preformatted = reply.preformatted and not attachment.caption
-    upload = InputFile(attachment.data, filename=attachment.filename)
-    html_caption = to_html(caption, preformatted) if caption else None
-    if attachment.mime in ("text/vcard", "text/x-vcard") and not caption:
-        fields = _vcard_contact(attachment.data)
-        if fields is not None:
-            return await bot.send_contact(
-                chat_id, vcard=attachment.data.decode("utf-8", "replace")[:2048],
-                reply_markup=markup, **fields, **common)
-    if attachment.is_image and attachment.mime in ("image/png", "image/jpeg", "image/webp"):
-        return await bot.send_photo(chat_id, upload, caption=html_caption,
-                                    parse_mode=ParseMode.HTML, reply_markup=markup, **common)
-    return await bot.send_document(chat_id, upload, caption=html_caption,
-                                   parse_mode=ParseMode.HTML, reply_markup=markup, **common)
-
 
 
 def _unavailable() -> web.Response:
@@ -244,137 +88,6 @@ def _unavailable() -> web.Response:
     return web.Response(status=503, text="database unavailable, retry later",
                         headers={"Retry-After": "5"})
 
-class AiohttpRequest(BaseRequest):
-    """PTB's HTTP layer on aiohttp's client (already our web server's library): the same
-    behaviour as the default httpx one at a fraction of the CPU per request. Errors carry the
-    exception class only, never a URL (it contains the token)."""
-
-    def __init__(self, pool_size: int = 32, read_timeout: float = 5.0,
-                 connect_timeout: float = 5.0, media_timeout: float = 20.0) -> None:
-        self._pool_size = pool_size
-        self._read = read_timeout
-        self._connect = connect_timeout
-        self._media = media_timeout
-        self._session: aiohttp.ClientSession | None = None
-        self._timeouts: dict[tuple[float | None, float | None], aiohttp.ClientTimeout] = {}
-
-    @property
-    def read_timeout(self) -> float | None:
-        return self._read
-
-    async def initialize(self) -> None:
-        if self._session is None or self._session.closed:
-            # Keep-alive pool; no cookie jar (the Bot API sets none, and a jar is consulted
-            # on every request).
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._pool_size),
-                cookie_jar=aiohttp.DummyCookieJar(),
-                headers={"User-Agent": self.USER_AGENT})
-
-    async def shutdown(self) -> None:
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
-        if self._session is None or self._session.closed:
-            raise RuntimeError("This AiohttpRequest is not initialized!")
-        data: Any = None
-        headers: dict[str, str] | None = None
-        files = request_data.multipart_data if request_data is not None else None
-        if request_data is not None:
-            if files:
-                form = aiohttp.FormData()
-                for key, value in request_data.json_parameters.items():
-                    form.add_field(key, value)
-                for name, (filename, content, mime) in files.items():
-                    form.add_field(name, content, filename=filename or name,
-                                   content_type=mime or "application/octet-stream")
-                data = form
-            else:
-                # The same urlencoded form aiohttp would build from the dict, without its
-                # per-request FormData machinery.
-                data = urlencode(request_data.json_parameters).encode()
-                headers = {"Content-Type": "application/x-www-form-urlencoded"}
-        read = self._read if isinstance(read_timeout, DefaultValue) else read_timeout
-        if files and isinstance(write_timeout, DefaultValue):
-            read = max(read or 0, self._media)
-        connect = self._connect if isinstance(connect_timeout, DefaultValue) else connect_timeout
-        timeout = self._timeouts.get((connect, read))
-        if timeout is None:
-            timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read)
-            if len(self._timeouts) < 64:
-                self._timeouts[(connect, read)] = timeout
-        try:
-            async with self._session.request(method, url, data=data, headers=headers,
-                                             timeout=timeout) as response:
-                return response.status, await response.read()
-        except TimeoutError as err:
-            raise TimedOut("timed out talking to the Bot API") from err
-        except aiohttp.ClientError as err:
-            raise NetworkError(f"aiohttp.{err.__class__.__name__}") from None
-
-
-def _retry_seconds(exc: RetryAfter) -> float:
-    with warnings.catch_warnings():  # PTB 22 warns that the type becomes a timedelta
-        warnings.simplefilter("ignore")
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
-class TelegramSender:
-    """The scheduler's way out to Telegram (core.ports.MessageSender)."""
-
-    platform = PLATFORM
-
-    def __init__(self, bot: Any) -> None:
-        self.bot = bot
-        self._opened = False
-        self._opening = asyncio.Lock()
-
-    async def _open(self) -> None:
-        # `sfa scheduler` uses the sender of a door that was never started: connect once.
-        if self._opened:
-            return
-        async with self._opening:
-            if self._opened:
-                return
-            try:
-                await self.bot.initialize()  # a no-op when the door already did it
-            except InvalidToken:
-                raise PermanentFailure("Telegram refused the bot token") from None
-            except TelegramError as exc:
-                raise DeliveryError(f"telegram error: {exc.__class__.__name__}") from None
-            self._opened = True
-
-    async def close(self) -> None:
-        """Disconnect (when the scheduler runs without the door)."""
-        if self._opened:
-            self._opened = False
-            await self.bot.shutdown()
-
-    async def deliver(self, chat_id: str, message: OutboundMessage) -> str | None:
-        """Send one outbox message; map Telegram's refusals to the outbox's error types."""
-        await self._open()
-        try:
-            sent = await send_reply(self.bot, chat_id, from_outbound(message))
-        except RetryAfter as exc:
-            raise RateLimited(_retry_seconds(exc)) from None
-        except Forbidden as exc:  # blocked by the user, kicked from the group
-            raise PermanentFailure(f"telegram refused: {exc.message}") from None
-        except BadRequest as exc:  # chat not found, bad markup: retrying will not help
-            raise PermanentFailure(f"telegram bad request: {exc.message}") from None
-        except TelegramError as exc:  # network trouble, timeouts, a 5xx
-            raise DeliveryError(f"telegram error: {exc.__class__.__name__}") from None
-        return str(sent.message_id) if sent is not None else None
 
 
 # -- the door -------------------------------------------------------------------------------
@@ -405,6 +118,7 @@ class TelegramDoor:
         set_commands: bool = True,
     ) -> None:
         self.engine = engine
+        self.chat = DoorServices(engine)
         self._token = token
         self.webhook_url = webhook_url
         self.port = port
@@ -464,7 +178,7 @@ class TelegramDoor:
             except TelegramError as exc:
                 log.warning("could not set the Telegram command menu: %s", exc)
         await self.application.start()
-        _freeze_startup_heap()
+        freeze_startup_heap()
         if self.webhook_url:
             await self._start_webhook()
         else:
@@ -490,12 +204,8 @@ class TelegramDoor:
 
     def _remember_username(self) -> None:
         """Keep getMe's username (initialize asked for it) for invite deep links."""
-        from core import invites
-
         try:
-            with self.engine.db.session() as session:
-                invites.remember_username(session, self.bot.username or "",
-                                          self.engine.clock.now())
+            self.chat.remember_bot_username(self.bot.username or "")
         except Exception as exc:  # links then show the code only; the door still starts
             log.warning("could not keep the bot's username: %s", exc.__class__.__name__)
 
@@ -566,9 +276,7 @@ class TelegramDoor:
 
     async def _refresh_menu(self, inc: Incoming) -> None:
         """Show this private chat the commands of its user's role, in their language."""
-        with self.engine.db.session() as session:
-            user = user_service.identity_user(session, PLATFORM, inc.user_id)
-            wanted = (user.role, user.locale) if user is not None and user.active else None
+        wanted = await self.chat.role_and_locale(PLATFORM, inc.user_id)
         if wanted is None:
             self._menus.pop(inc.chat_id, None)  # not linked yet: look again next time
             return
@@ -715,114 +423,7 @@ class TelegramDoor:
 
     async def to_incoming(self, update: Update) -> Incoming | None:
         """Translate an update into the engine's Incoming (None: nothing for the engine)."""
-        query = update.callback_query
-        if query is not None:
-            chat = query.message.chat if query.message is not None else None
-            return Incoming(
-                platform=PLATFORM,
-                chat_id=str(chat.id if chat is not None else query.from_user.id),
-                user_id=str(query.from_user.id),
-                update_id=str(update.update_id),
-                button=query.data or "",
-                chat_is_group=chat is not None and chat.type in (ChatType.GROUP,
-                                                                 ChatType.SUPERGROUP),
-                display_name=query.from_user.full_name,
-                language=_language(query.from_user.language_code),
-            )
-        edited = update.edited_message
-        if edited is not None:  # only a live location's moves are for the engine
-            if (edited.location is None or edited.from_user is None
-                    or edited.chat.type != ChatType.PRIVATE):
-                return None
-            return live_location_update(
-                platform=PLATFORM, chat_id=str(edited.chat.id),
-                user_id=str(edited.from_user.id), update_id=str(update.update_id),
-                lat=edited.location.latitude, lon=edited.location.longitude,
-                language=_language(edited.from_user.language_code))
-        msg = update.message
-        if msg is None or msg.from_user is None or msg.chat.type == ChatType.CHANNEL:
-            return None
-        is_group = msg.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
-        base: dict[str, Any] = {
-            "platform": PLATFORM, "chat_id": str(msg.chat.id), "user_id": str(msg.from_user.id),
-            "update_id": str(update.update_id), "chat_is_group": is_group,
-            "display_name": msg.from_user.full_name,
-            "language": _language(msg.from_user.language_code),
-            "received_at": msg.date,
-        }
-        if msg.text is not None:
-            if self._for_another_bot(msg.text):
-                return None
-            text, addressed = msg.text, False
-            if is_group:
-                text, addressed = self._addressed(msg)
-            return Incoming(**base, text=text, addressed=addressed)
-        if msg.location is not None:
-            return Incoming(**base, location=(msg.location.latitude, msg.location.longitude))
-        if msg.contact is not None:
-            return Incoming(**base, file=_contact_file(msg))
-        if msg.document is not None or msg.photo:
-            if is_group:
-                return None  # files shared in a group are the group's business
-            upload = await self._upload(msg)
-            if upload is None:
-                await send_reply(self.bot, msg.chat.id, Reply(
-                    Translator(base["language"] or "en")(_DOWNLOAD_FAILED)))
-                return None
-            return Incoming(**base, file=upload)
-        if is_group:
-            return None  # joins, pins, stickers in a group: not for us
-        return Incoming(**base)  # a sticker, a voice note: the engine says what it takes
-
-    def _addressed(self, msg: Message) -> tuple[str, bool]:
-        """A group message is for the bot when it mentions the bot (the mention is taken out)
-        or replies to one of the bot's messages."""
-        text = msg.text or ""
-        username = (self.bot.username or "").lower()
-        if username:
-            mention = re.compile(rf"@{re.escape(username)}\b[,:]?\s*", re.IGNORECASE)
-            if mention.search(text):
-                return mention.sub("", text).strip(), True
-        reply_to = msg.reply_to_message
-        if reply_to is not None and reply_to.from_user is not None and (
-                reply_to.from_user.id == self.bot.id):
-            return text, True
-        return text, False
-
-    def _for_another_bot(self, text: str) -> bool:
-        """`/help@OtherBot` in a group is for that bot, not for us."""
-        if not text.startswith("/"):
-            return False
-        command = text.split(maxsplit=1)[0]
-        if "@" not in command:
-            return False
-        mention = command.split("@", 1)[1].lower()
-        return bool(self.bot.username) and mention != self.bot.username.lower()
-
-    async def _upload(self, msg: Message) -> IncomingFile | None:
-        """The uploaded file; above the size limit only its size (refused, not downloaded)."""
-        if msg.document is not None:
-            doc = msg.document
-            file_id, size = doc.file_id, doc.file_size
-            name = doc.file_name or "document"
-            mime = doc.mime_type or "application/octet-stream"
-        else:
-            photo = msg.photo[-1]  # the largest size
-            file_id, size = photo.file_id, photo.file_size
-            name, mime = f"photo_{photo.file_unique_id}.jpg", "image/jpeg"
-        if mime == FORM_MIME:  # only a door may build form submissions
-            mime = "application/json"
-        if size is not None and size > self.max_upload_bytes:
-            return IncomingFile(name=name, mime=mime, size=size)
-        try:
-            remote = await self.bot.get_file(file_id)
-            if remote.file_size is not None and remote.file_size > self.max_upload_bytes:
-                return IncomingFile(name=name, mime=mime, size=remote.file_size)
-            data = bytes(await remote.download_as_bytearray())
-        except TelegramError as exc:
-            log.warning("telegram file download failed: %s", exc.__class__.__name__)
-            return None
-        return IncomingFile(name=name, mime=mime, size=len(data), data=data)
+        return await to_incoming(self.bot, update, self.max_upload_bytes)
 
     # -- callback queries ----------------------------------------------------------------------
     async def _answer(self, query: CallbackQuery, text: str | None = None,
@@ -865,7 +466,7 @@ class TelegramDoor:
         if chat is None:
             return
         user = update.effective_user
-        t = Translator(_language(user.language_code if user else None) or "en")
+        t = Translator(language_of(user.language_code if user else None) or "en")
         try:
             await self.bot.send_message(int(chat), t(_NOT_SENT if handled else _SORRY))
         except Exception as exc:  # the apology itself failed: the log has the story
@@ -876,42 +477,10 @@ class TelegramDoor:
                   exc_info=context.error)
 
 
-_heap_frozen = False
-
-
-def _freeze_startup_heap() -> None:
-    """Move everything alive after start-up (modules, the registry, PTB's objects) out of the
-    cyclic collector's reach, once per process. Without it every full collection rescans that
-    heap: 45-100 ms pauses with the whole event loop stopped, the p99 of every reply."""
-    global _heap_frozen
-    if _heap_frozen:
-        return
-    _heap_frozen = True
-    gc.collect()
-    gc.freeze()
-
-
-def _language(code: str | None) -> str | None:
-    if not code or not isinstance(code, str):  # a malformed update may carry anything
-        return None
-    return code.split("-", 1)[0].lower()[:2] or None
-
-
 def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _contact_file(msg: Message) -> IncomingFile:
-    """A shared contact, as the vCard the engine's flows read (Telegram's own, or built)."""
-    c = msg.contact
-    assert c is not None
-    if c.vcard:
-        data = c.vcard.encode()
-    else:
-        name = " ".join(x for x in (c.first_name, c.last_name) if x)
-        lines = ["BEGIN:VCARD", "VERSION:3.0", f"FN:{name}",
-                 f"N:{c.last_name or ''};{c.first_name};;;", f"TEL;TYPE=CELL:{c.phone_number}",
-                 "END:VCARD"]
-        data = ("\r\n".join(lines) + "\r\n").encode()
-    return IncomingFile(name="contact.vcf", mime="text/vcard", size=len(data), data=data)
-
+__all__ = ["SECRET_HEADER", "TELEGRAM_API", "AiohttpRequest", "TelegramDoor", "TelegramSender",
+           "TelegramStartError", "api_urls", "keyboard", "protect_logs", "send_reply",
+           "split_text", "to_html"]
