@@ -187,8 +187,8 @@ class SlackDoor:
             if client.session is None:
                 client.session = self._http
         self.intake.start()
-        await self.server.start()
-        self.intake.received_on(self.server.loop)  # HTTP: jobs come in on its own thread
+        # HTTP on its own thread: the intake learns that loop before the first request.
+        await self.server.start(on_loop=self.intake.received_on)
 
     @property
     def port(self) -> int | None:

@@ -41,7 +41,9 @@ class SlackServer:
         self._runner: web.AppRunner | None = None
         self._socket: Any = None
 
-    async def start(self) -> None:
+    async def start(self, on_loop: Callable[[asyncio.AbstractEventLoop], None]) -> None:
+        """Start taking requests; `on_loop` learns the HTTP thread's loop before the first
+        request can arrive on it."""
         app_token = self.settings.slack_app_token
         if app_token is not None and self.http_port is None:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -52,6 +54,7 @@ class SlackServer:
             return
         if self.own_thread:
             self.loop = asyncio.new_event_loop()
+            on_loop(self.loop)
             self.thread = threading.Thread(target=self.loop.run_forever,
                                            name="slack-intake", daemon=True)
             self.thread.start()
