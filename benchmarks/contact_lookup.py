@@ -55,7 +55,8 @@ from rapidfuzz.distance import Levenshtein
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.contact_index import CONTACT, ContactIndex, normalise  # noqa: E402
+from core.contact_index import ContactIndex  # noqa: E402
+from core.contact_records import CONTACT, normalise  # noqa: E402
 
 FIRST = ("Budi", "Siti", "Agus", "Dewi", "Andi", "Rina", "Joko", "Sri", "Hendra", "Lina",
          "Wahyu", "Fitri", "Dedi", "Yanti", "Eko", "Nur", "Bambang", "Ratna", "Irfan", "Wulan",

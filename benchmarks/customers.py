@@ -37,7 +37,8 @@ from sqlalchemy import insert, text  # noqa: E402
 
 import core.models  # noqa: E402,F401
 from core import customers  # noqa: E402
-from core.contact_index import ContactIndex, phone_key, register_index  # noqa: E402
+from core.contact_index import ContactIndex  # noqa: E402
+from core.contact_records import phone_key  # noqa: E402
 from core.db import Database  # noqa: E402
 from core.models import Base, Company, Contact, Role, Territory, TerritoryRep, User  # noqa: E402
 
@@ -206,7 +207,6 @@ def main() -> None:
     data = seed(db, args.contacts, rng)
     seeded = time.perf_counter() - t0
     index = ContactIndex(min_sync_interval=1.0)
-    register_index(db.engine, index)
     with db.session() as s:
         index.load(s)
     work = cases(data, args.runs, rng)

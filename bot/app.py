@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.conversations import update_records  # noqa: F401  (its sweep: updates.forget)
 from bot.conversations.engine import Engine
@@ -18,6 +18,9 @@ from core.db import Database, startup_lock
 from core.demo import SeedOptions, database_is_empty, seed_demo
 from core.ports import Clock, MessageSender
 from core.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from core.contact_index import ContactIndex
 
 log = logging.getLogger(__name__)
 
@@ -85,14 +88,12 @@ def knowledge_index(settings: Settings, db: Database) -> Any | None:
     return search
 
 
-def contact_index(settings: Settings, db: Database) -> Any | None:
-    """Build the in-memory contact lookup index (loaded on first use, kept in step with the
-    database by polling; see core.contact_index)."""
-    from core.contact_index import ContactIndex, register_index
+def contact_index(settings: Settings, db: Database) -> ContactIndex:
+    """Build the in-memory contact lookup index of the database (loaded on first use, kept
+    in step with it by polling; see core.contact_index): this process's one, in Services."""
+    from core.contact_index import ContactIndex
 
-    index = ContactIndex(min_sync_interval=1.0)
-    register_index(db.engine, index)
-    return index
+    return ContactIndex(min_sync_interval=1.0)
 
 
 def build_doors(app: App) -> list[Door]:

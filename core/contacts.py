@@ -17,7 +17,8 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.contact_index import COMPANY, CONTACT, ContactIndex, index_for, normalise
+from core.contact_index import ContactIndex
+from core.contact_records import COMPANY, CONTACT, normalise
 from core.errors import NotFound
 from core.models import (
     OPEN_STAGES,
@@ -44,9 +45,7 @@ class ContactMatch:
 
 
 # -- lookup ---------------------------------------------------------------------------------
-def _index(session: Session, index: ContactIndex | None) -> ContactIndex:
-    if index is None:
-        return index_for(session)
+def _index(session: Session, index: ContactIndex) -> ContactIndex:
     index.sync(session)
     return index
 
@@ -55,8 +54,8 @@ def _scope(session: Session, user: User) -> tuple[set[int] | None, int]:
     return territory_ids_for(session, user), user.id
 
 
-def find_companies(session: Session, user: User, query: str, limit: int = 5,
-                   index: ContactIndex | None = None) -> list[CompanyMatch]:
+def find_companies(session: Session, user: User, query: str, limit: int = 5, *,
+                   index: ContactIndex) -> list[CompanyMatch]:
     """Companies the user may see whose name (or phone) matches `query`, best first."""
     if not user.active or not (query or "").strip():
         return []
@@ -67,8 +66,8 @@ def find_companies(session: Session, user: User, query: str, limit: int = 5,
     return [CompanyMatch(rows[h.id], h.score) for h in hits if h.id in rows]
 
 
-def find_contacts(session: Session, user: User, query: str, limit: int = 5,
-                  index: ContactIndex | None = None, company: Company | None = None
+def find_contacts(session: Session, user: User, query: str, limit: int = 5, *,
+                  index: ContactIndex, company: Company | None = None
                   ) -> list[ContactMatch]:
     """Contacts (of companies the user may see) matching `query` by name or phone."""
     if not user.active or not (query or "").strip():
@@ -94,8 +93,8 @@ class Match:
         return self.record if self.kind == "company" else self.record.company
 
 
-def find_any(session: Session, user: User, query: str, limit: int = 5,
-             index: ContactIndex | None = None) -> list[Match]:
+def find_any(session: Session, user: User, query: str, limit: int = 5, *,
+             index: ContactIndex) -> list[Match]:
     """Companies and contacts matching `query`, best first, within the user's scope."""
     if not user.active or not (query or "").strip():
         return []
@@ -155,7 +154,7 @@ def _name_of(match: Any) -> str:
 
 
 def handled_elsewhere(session: Session, user: User, query: str,
-                      index: ContactIndex | None = None) -> Company | None:
+                      index: ContactIndex) -> Company | None:
     """The company a name clearly means when the user may not see it (another team's
     account): they are told it is handled by another team, not that they misspelt it."""
     if not (query or "").strip():

@@ -24,7 +24,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.contact_index import COMPANY, CONTACT, ContactIndex, index_for, normalise
+from core.contact_index import ContactIndex
+from core.contact_records import COMPANY, CONTACT, normalise
 from core.contacts import department_for, visible_company, visible_contact
 from core.errors import Conflict, DomainError, Forbidden, NotFound
 from core.imports import LEGAL_FORMS
@@ -120,9 +121,7 @@ def split_legal_form(name: str) -> tuple[str | None, str]:
 
 
 # -- duplicate checks ----------------------------------------------------------------------
-def _index(session: Session, index: ContactIndex | None) -> ContactIndex:
-    if index is None:
-        return index_for(session)
+def _index(session: Session, index: ContactIndex) -> ContactIndex:
     index.sync(session)
     return index
 
@@ -139,7 +138,7 @@ def _visible_ids(session: Session, user: User, company_ids: set[int]) -> set[int
 
 
 def company_duplicates(session: Session, user: User, *, name: str, phone: str | None = None,
-                       email: str | None = None, index: ContactIndex | None = None,
+                       email: str | None = None, index: ContactIndex,
                        limit: int = 3) -> list[Duplicate]:
     """Companies that may be the one `name` (and phone, e-mail) describes, best first."""
     idx = _index(session, index)
@@ -171,7 +170,7 @@ def company_duplicates(session: Session, user: User, *, name: str, phone: str | 
 
 def contact_duplicates(session: Session, user: User, *, name: str, company_id: int | None,
                        phone: str | None = None, mobile: str | None = None,
-                       email: str | None = None, index: ContactIndex | None = None,
+                       email: str | None = None, index: ContactIndex,
                        exclude_id: int | None = None, limit: int = 3) -> list[Duplicate]:
     """Contacts that may be this person: a like name at the same company, or the same phone
     or e-mail anywhere. Best first."""
@@ -237,7 +236,7 @@ def check_company(values: dict[str, Any]) -> CompanyInput:
 
 
 def create_company(session: Session, user: User, data: CompanyInput, *, now: datetime,
-                   force: bool = False, index: ContactIndex | None = None
+                   force: bool = False, index: ContactIndex
                    ) -> tuple[Company | None, list[Duplicate]]:
     """Create the company unless duplicates exist (then nothing is written and they are
     returned); `force` creates it anyway. Technicians cannot create customers."""
@@ -291,7 +290,7 @@ def check_contact(values: dict[str, Any]) -> ContactInput:
 
 
 def create_contact(session: Session, user: User, company_id: int, data: ContactInput, *,
-                   now: datetime, force: bool = False, index: ContactIndex | None = None
+                   now: datetime, force: bool = False, index: ContactIndex
                    ) -> tuple[Contact | None, list[Duplicate]]:
     """Create a contact at a company the user may see, unless duplicates exist (nothing is
     written then and they are returned); `force` creates it anyway."""

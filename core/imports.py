@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import geo
-from core.contact_index import normalise, phone_key
+from core.contact_records import normalise, phone_key
 from core.csv_files import ImportReport, Row, import_chunked, import_rows
 from core.errors import DomainError
 from core.models import Company, Contact, Deal, Territory, User

@@ -267,7 +267,7 @@ def _fuzzy_deals(session: Session, base: Any, text: str, limit: int) -> list[Dea
     """The visible deals whose "company title" is closest to `text`, best first."""
     from rapidfuzz import fuzz, process
 
-    from core.contact_index import normalise
+    from core.contact_records import normalise
 
     rows = session.execute(base.with_only_columns(Deal.id, Company.name, Deal.title)
                            .order_by(Deal.updated_at.desc()).limit(FUZZY_DEAL_SCAN)).all()

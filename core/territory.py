@@ -336,7 +336,7 @@ def _best(tokens: list[str], names: dict[str, tuple[str, str]], taken: set[int]
 def resolve_area(session: Session, text: str) -> Area:
     """Read a place and an industry from free words ("manufacturing in Java West",
     "wilayah Bandung", "Jakarta"); typos and missing diacritics are fine."""
-    from core.contact_index import normalise
+    from core.contact_records import normalise
 
     tokens = [w for w in normalise(text) if w not in _AREA_NOISE]
     if not tokens:

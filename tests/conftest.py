@@ -15,6 +15,7 @@ from sqlalchemy import text
 import bot.tables  # noqa: F401  (every table, core's and the chat side's)
 from bot.app import App, build_app
 from core.clock import ManualClock
+from core.contact_index import ContactIndex
 from core.db import Database
 from core.demo import DemoWorld, SeedOptions, seed_demo
 from core.models import Base
@@ -69,6 +70,13 @@ def database(tmp_path: Path, _pg_database: Database | None) -> Iterator[Database
     Base.metadata.create_all(db.engine)
     yield db
     db.dispose()
+
+
+@pytest.fixture
+def contacts() -> ContactIndex:
+    """A contact lookup index of this test's database (what Services.contacts is in the app;
+    the lookups in core.contacts and core.customers take it as an argument)."""
+    return ContactIndex(min_sync_interval=0.0)
 
 
 @pytest.fixture

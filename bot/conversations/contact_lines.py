@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from bot.conversations.flow import Ctx
-from core.contact_index import looks_like_phone
+from core.contact_records import looks_like_phone
 from core.contacts import (
     department_for,
 )

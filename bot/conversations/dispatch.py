@@ -37,7 +37,8 @@ async def newjob_start(ctx: Ctx, inc: Incoming) -> Step:
 
 
 async def _pick_company(ctx: Ctx, text: str) -> Step:
-    matches = find_companies(ctx.session, ctx.user, text, limit=6)
+    matches = find_companies(ctx.session, ctx.user, text, limit=6,
+                             index=ctx.services.contacts)
     if not matches:
         return goto("company", ctx.t("No customer of yours matches “{text}”. Type another part "
                                      "of the name, or /cancel.", text=text[:60]))

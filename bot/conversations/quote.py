@@ -147,7 +147,8 @@ async def begin(ctx: Ctx, inc: Incoming) -> Step:
 
 async def _pick_customer(ctx: Ctx, text: str) -> Step:
     t = ctx.t
-    matches = find_companies(ctx.session, ctx.user, text, limit=5)
+    matches = find_companies(ctx.session, ctx.user, text, limit=5,
+                             index=ctx.services.contacts)
     if not matches:
         return goto("customer", t("No customer matching \"{text}\" that you can see. Try "
                                   "another part of the name.", text=text[:60]))

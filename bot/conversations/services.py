@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from core.settings import Settings
@@ -20,5 +20,13 @@ class Services:
 
     settings: Settings
     knowledge: KnowledgeSearch | None = None  # this node's knowledge index and its sync mark
-    contacts: ContactIndex | None = None  # the contact lookup index
+    # The contact lookup index of the database served (one per database: passed to
+    # core.contacts and core.customers, never looked up)
+    contacts: ContactIndex = field(default_factory=lambda: _contact_index())
     understanding: Understander | None = None  # intents and slots (built from the registry)
+
+
+def _contact_index() -> ContactIndex:
+    from core.contact_index import ContactIndex
+
+    return ContactIndex()

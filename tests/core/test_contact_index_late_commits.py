@@ -9,7 +9,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, insert, select, update
 
-from core.contact_index import CONTACT, ContactIndex
+from core.contact_index import ContactIndex
+from core.contact_records import CONTACT
 from core.db import Database
 from core.demo import DemoWorld
 from core.models import Company, Contact

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import delete, select
 
 from core import contacts as svc
-from core.contact_index import CONTACT, ContactIndex, normalise, phone_key
+from core.contact_index import ContactIndex
+from core.contact_records import CONTACT, normalise, phone_key
 from core.csv_files import import_rows, read_csv
 from core.db import Database
 from core.demo import DemoWorld

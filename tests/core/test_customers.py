@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from core import customers as svc
 from core.activities import log_activity
 from core.clock import ManualClock
+from core.contact_index import ContactIndex
 from core.contacts import find_contacts
 from core.db import Database
 from core.demo import DemoWorld
@@ -42,66 +43,67 @@ def contact(s: Session, name: str) -> Contact:
 
 
 def test_a_new_company_is_checked_for_duplicates_first(
-        database: Database, world: DemoWorld, clock: ManualClock) -> None:
+        database: Database, world: DemoWorld, clock: ManualClock, contacts: ContactIndex) -> None:
     now = clock.now()
     with database.session() as s:
         budi = user(s, "budi")
         # a typo of an existing name
         data = svc.check_company({"name": "PT Sinar Jaya Abadii"})
-        created, dupes = svc.create_company(s, budi, data, now=now)
+        created, dupes = svc.create_company(s, budi, data, now=now, index=contacts)
         assert created is None and dupes[0].name == "PT Sinar Jaya Abadi"
         assert dupes[0].reasons == ("name",) and dupes[0].visible
         # the issue's example: shares two words only, so it is not a duplicate
         data = svc.check_company({"name": "Baru Sejahtera Abadi Jaya", "city": "Jakarta"})
-        created, dupes = svc.create_company(s, budi, data, now=now)
+        created, dupes = svc.create_company(s, budi, data, now=now, index=contacts)
         assert dupes == [] and created is not None
         assert created.territory.name == "Jakarta" and created.owner_id == budi.id
         # the same phone number, typed another way, is a duplicate whatever the name
         data = svc.check_company({"name": "Toko Lain", "phone": "021 844 8005"})
-        _created, dupes = svc.create_company(s, budi, data, now=now)
+        _created, dupes = svc.create_company(s, budi, data, now=now, index=contacts)
         assert [d.name for d in dupes] == ["PT Sinar Jaya Abadi"] and dupes[0].reasons == (
             "phone",)
         # the same e-mail
         data = svc.check_company({"name": "Another One",
                                   "email": "INFO@majubersama.co.id"})
-        _created, dupes = svc.create_company(s, budi, data, now=now)
+        _created, dupes = svc.create_company(s, budi, data, now=now, index=contacts)
         assert dupes[0].name == "CV Maju Bersama" and dupes[0].reasons == ("email",)
         # Create anyway
-        created, dupes = svc.create_company(s, budi, data, now=now, force=True)
+        created, dupes = svc.create_company(s, budi, data, now=now, force=True, index=contacts)
         assert created is not None and created.email == "info@majubersama.co.id"
 
 
 def test_a_duplicate_outside_the_reps_scope_is_reported_without_details(
-        database: Database, world: DemoWorld, clock: ManualClock) -> None:
+        database: Database, world: DemoWorld, clock: ManualClock, contacts: ContactIndex) -> None:
     with database.session() as s:
         budi = user(s, "budi")  # Jakarta only
         data = svc.check_company({"name": "Nusantara Logistik"})  # Surabaya
-        created, dupes = svc.create_company(s, budi, data, now=clock.now())
+        created, dupes = svc.create_company(s, budi, data, now=clock.now(), index=contacts)
         assert created is None and len(dupes) == 1 and not dupes[0].visible
         maya = user(s, "admin")
-        _created, dupes = svc.create_company(s, maya, data, now=clock.now())
+        _created, dupes = svc.create_company(s, maya, data, now=clock.now(), index=contacts)
         assert dupes[0].visible
 
 
 def test_company_territory_and_owner_follow_the_import_rules(
-        database: Database, world: DemoWorld, clock: ManualClock) -> None:
+        database: Database, world: DemoWorld, clock: ManualClock, contacts: ContactIndex) -> None:
     with database.session() as s:
         admin = user(s, "admin")
         data = svc.check_company({"name": "CV Toko Bandung Baru", "city": "bandung",
                                   "industry": "Retail"})
-        created, _ = svc.create_company(s, admin, data, now=clock.now())
+        created, _ = svc.create_company(s, admin, data, now=clock.now(), index=contacts)
         assert created is not None and created.legal_form == "CV"
         assert created.name == "Toko Bandung Baru"
         assert created.territory.name == "Bandung" and created.owner_id is None
         data = svc.check_company({"name": "Somewhere Far", "city": "Jayapura",
                                   "territory": "Medan"})
-        created, _ = svc.create_company(s, admin, data, now=clock.now())
+        created, _ = svc.create_company(s, admin, data, now=clock.now(), index=contacts)
         assert created is not None and created.territory.name == "Medan"
         with pytest.raises(NotFound):
             svc.create_company(s, admin, svc.check_company(
-                {"name": "X Y Z", "territory": "Atlantis"}), now=clock.now())
+                {"name": "X Y Z", "territory": "Atlantis"}), now=clock.now(), index=contacts)
         with pytest.raises(Forbidden):
-            svc.create_company(s, user(s, "tono"), data, now=clock.now(), force=True)
+            svc.create_company(s, user(s, "tono"), data, now=clock.now(), force=True,
+                               index=contacts)
 
 
 @pytest.mark.parametrize("values, code", [
@@ -120,52 +122,52 @@ def test_bad_company_input_is_refused_before_anything_is_written(
 
 
 def test_a_new_contact_is_checked_and_a_mobile_number_goes_to_mobile(
-        database: Database, world: DemoWorld, clock: ManualClock) -> None:
+        database: Database, world: DemoWorld, clock: ManualClock, contacts: ContactIndex) -> None:
     now = clock.now()
     with database.session() as s:
         budi = user(s, "budi")
         sinar = company(s, "Sinar Jaya Abadi")
         # a like name at the same company
         data = svc.check_contact({"name": "Hendro Wibisno"})
-        created, dupes = svc.create_contact(s, budi, sinar.id, data, now=now)
+        created, dupes = svc.create_contact(s, budi, sinar.id, data, now=now, index=contacts)
         assert created is None and dupes[0].name == "Hendro Wibisono"
         assert dupes[0].company_name == "PT Sinar Jaya Abadi"
         # the same mobile number anywhere
         data = svc.check_contact({"name": "Someone Else", "phone": "0857 5564 6183"})
-        _created, dupes = svc.create_contact(s, budi, sinar.id, data, now=now)
+        _created, dupes = svc.create_contact(s, budi, sinar.id, data, now=now, index=contacts)
         assert dupes[0].name == "Hendro Wibisono" and dupes[0].reasons == ("phone",)
         # the same e-mail
         data = svc.check_contact({"name": "Ratna K", "email": "ratna.kusumawati@"
                                   "sinarjayaabadi.co.id"})
-        _created, dupes = svc.create_contact(s, budi, sinar.id, data, now=now)
+        _created, dupes = svc.create_contact(s, budi, sinar.id, data, now=now, index=contacts)
         assert dupes[0].name == "Ratna Kusumawati"
         # a new person
         data = svc.check_contact({"name": "Hadi Effendi", "phone": "0812 3456 789",
                                   "department": "pembelian", "job_title": "Buyer"})
-        created, dupes = svc.create_contact(s, budi, sinar.id, data, now=now)
+        created, dupes = svc.create_contact(s, budi, sinar.id, data, now=now, index=contacts)
         assert dupes == [] and created is not None
         assert created.mobile == "+628123456789" and created.phone is None
         assert created.department == "Purchasing" and created.owner_id == budi.id
         s.flush()
         # found by the lookup at once
-        hits = find_contacts(s, budi, "hadi efendi")
+        hits = find_contacts(s, budi, "hadi efendi", index=contacts)
         assert hits and hits[0].contact.id == created.id
         # the same name at another company is somebody else
         other = company(s, "Harapan Jaya")
         created2, dupes = svc.create_contact(s, budi, other.id,
                                              svc.check_contact({"name": "Hadi Effendi"}),
-                                             now=now)
+                                             now=now, index=contacts)
         assert dupes == [] and created2 is not None
 
 
 def test_a_contact_of_a_company_out_of_scope_cannot_be_added(
-        database: Database, world: DemoWorld, clock: ManualClock) -> None:
+        database: Database, world: DemoWorld, clock: ManualClock, contacts: ContactIndex) -> None:
     with database.session() as s:
         budi = user(s, "budi")
         far = company(s, "Nusantara Logistik")
         with pytest.raises(NotFound):
             svc.create_contact(s, budi, far.id, svc.check_contact({"name": "A B"}),
-                               now=clock.now())
+                               now=clock.now(), index=contacts)
 
 
 def test_editing_a_contact_checks_each_value_and_concurrent_changes(
@@ -197,7 +199,8 @@ def test_editing_a_contact_checks_each_value_and_concurrent_changes(
                                now=now)
 
 
-def _duplicate_with_history(s: Session, now) -> tuple[Contact, Contact]:
+def _duplicate_with_history(s: Session, now, contacts: ContactIndex
+                            ) -> tuple[Contact, Contact]:
     """Hendro Wibisono and a duplicate 'Hendro W.' with an activity, a follow-up, a
     material sent and a deal of their own."""
     budi = user(s, "budi")
@@ -205,7 +208,7 @@ def _duplicate_with_history(s: Session, now) -> tuple[Contact, Contact]:
     keep = contact(s, "Hendro Wibisono")
     drop, _ = svc.create_contact(s, budi, sinar.id, svc.check_contact(
         {"name": "Hendro W.", "email": "hendro@gmail.com", "job_title": "Head of Purchasing"}),
-        now=now, force=True)
+        now=now, force=True, index=contacts)
     assert drop is not None
     log_activity(s, budi, company=sinar, contact=drop, kind="call", outcome="positive",
                  notes="called the duplicate", now=now)
@@ -220,10 +223,10 @@ def _duplicate_with_history(s: Session, now) -> tuple[Contact, Contact]:
 
 
 def test_merging_contacts_keeps_every_record_and_the_history(
-        database: Database, world: DemoWorld, clock: ManualClock) -> None:
+        database: Database, world: DemoWorld, clock: ManualClock, contacts: ContactIndex) -> None:
     now = clock.now()
     with database.session() as s:
-        keep, drop = _duplicate_with_history(s, now)
+        keep, drop = _duplicate_with_history(s, now, contacts)
         keep_id, drop_id = keep.id, drop.id
         before = {m: s.scalar(select(func.count()).select_from(m).where(
             m.contact_id == keep_id)) for m in (Activity, FollowUp, MaterialSent, Deal)}
@@ -246,7 +249,7 @@ def test_merging_contacts_keeps_every_record_and_the_history(
         assert history[0].moved["activities"] == 1 and history[0].moved["deals"] == 1
         assert history[0].merged_by_id == user(s, "maya").id
         # the lookup no longer finds the duplicate
-        hits = find_contacts(s, user(s, "budi"), "Hendro W.")
+        hits = find_contacts(s, user(s, "budi"), "Hendro W.", index=contacts)
         assert drop_id not in [h.contact.id for h in hits]
 
 
@@ -273,17 +276,17 @@ def test_a_merge_is_refused_cleanly(
 
 
 def test_merging_companies_moves_contacts_deals_and_quotes(
-        database: Database, world: DemoWorld, clock: ManualClock) -> None:
+        database: Database, world: DemoWorld, clock: ManualClock, contacts: ContactIndex) -> None:
     now = clock.now()
     with database.session() as s:
         admin = user(s, "admin")
         keep = company(s, "Sinar Jaya Abadi")
         dup, _ = svc.create_company(s, user(s, "budi"), svc.check_company(
             {"name": "PT Sinar Jaya Abadi Tbk Jakarta", "city": "Jakarta",
-             "email": "sales@sinarjaya.example"}), now=now, force=True)
+             "email": "sales@sinarjaya.example"}), now=now, force=True, index=contacts)
         assert dup is not None
         c, _ = svc.create_contact(s, admin, dup.id, svc.check_contact({"name": "Wati Dup"}),
-                                  now=now)
+                                  now=now, index=contacts)
         assert c is not None
         s.add(Deal(title="Dup company deal", company_id=dup.id, stage="contacted",
                    created_at=now, updated_at=now))

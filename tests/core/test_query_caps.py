@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 
 from bot.app import App
-from core import contact_index, knowledge_search
+from core import contact_search, knowledge_search
 from tests.support.chat import CollectingChat, texts
 
 
 async def test_huge_queries_are_cut_and_answered(app: App, chat: CollectingChat) -> None:
-    assert knowledge_search.MAX_QUERY_CHARS == 200 and contact_index.MAX_QUERY_CHARS == 120
+    assert knowledge_search.MAX_QUERY_CHARS == 200 and contact_search.MAX_QUERY_CHARS == 120
     budi = chat.as_user("budi")
     huge = "pricing policy " * 270  # ~4,000 characters, under the message limit
     started = time.perf_counter()

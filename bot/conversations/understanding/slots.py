@@ -21,7 +21,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.conversations.understanding.text import Token, fold, tokens
-from core.contact_index import COMPANY, CONTACT, ContactIndex
+from core.contact_index import ContactIndex
+from core.contact_records import COMPANY, CONTACT
 
 # Slot kinds that name a customer (masked alike: the classifier learns the sentence).
 CUSTOMER_KINDS = frozenset({"company", "contact", "customer"})
