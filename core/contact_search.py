@@ -43,7 +43,6 @@ from core.contact_records import (
 MAX_QUERY_CHARS = 120  # names and phone numbers are short; longer input is cut
 
 
-
 @dataclass(frozen=True, slots=True)
 class Hit:
     """One index match: the record kind (COMPANY/CONTACT), its id and a 0-100 score."""
@@ -52,7 +51,6 @@ class Hit:
     id: int
     score: float
     company_id: int
-
 
 
 class ContactSearch(ContactRecords):
@@ -395,4 +393,3 @@ def _unique(values: np.ndarray) -> np.ndarray:
     keep[0] = True
     np.not_equal(values[1:], values[:-1], out=keep[1:])
     return values[keep]
-

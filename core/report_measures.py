@@ -426,4 +426,3 @@ BUILDERS: dict[str, Builder] = {
     "quotes": _quotes,
     "service": _service,
 }
-

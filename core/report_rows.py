@@ -185,4 +185,3 @@ def report_table(session: Session, spec: ReportSpec, start: datetime, end: datet
             rows.sort(key=lambda r: (-(r.values.get(sort_by) or 0), r.label))
     return ReportTable(spec=spec, columns=COLUMNS[spec.measure], rows=rows, start=start,
                        end=end)
-

@@ -24,6 +24,8 @@ FLOW_MODULES: tuple[str, ...] = (
     "bot.conversations.visit",
     "bot.conversations.deal",
     "bot.conversations.leads",
+    "bot.conversations.lead_queue",
+    "bot.conversations.areas",
     "bot.conversations.customers",
     "bot.conversations.contact_edit",
     "bot.conversations.merge",
