@@ -18,11 +18,32 @@ from core.db import Database, startup_lock
 from core.demo import SeedOptions, database_is_empty, seed_demo
 from core.ports import Clock, MessageSender
 from core.settings import Settings, get_settings
+from core.sweeps import Sweeps, gather
 
 if TYPE_CHECKING:
     from core.contact_index import ContactIndex
 
 log = logging.getLogger(__name__)
+
+# The modules whose marked sweeps (@core.sweeps.sweep) the scheduler runs. A name that is
+# unknown, fails to import or marks no sweep stops start-up with one line (WiringError).
+SWEEP_MODULES: tuple[str, ...] = (
+    "core.leads",
+    "core.followups",
+    "core.complaints",
+    "core.deliveries",
+    "core.fieldservice",
+    "core.job_status",
+    "core.document_checkout",
+    "core.reports",
+    "core.dayplan",
+    "bot.conversations.update_records",
+)
+
+
+def build_sweeps(modules: tuple[str, ...] | None = None) -> Sweeps:
+    """The sweeps of `modules` (default SWEEP_MODULES; see core.sweeps.gather)."""
+    return gather(SWEEP_MODULES if modules is None else modules)
 
 
 class Door(Protocol):
@@ -56,6 +77,8 @@ class App:
     registry: Registry
     engine: Engine
     services: Services
+    # The periodic due-work the scheduler runs (gathered from SWEEP_MODULES).
+    sweeps: Sweeps = field(default_factory=Sweeps)
     # Factories of per-console tick hooks (the scheduler's sweeps run by `@advance`).
     tick_hooks: list[Any] = field(default_factory=list)
     run: RunOptions = field(default_factory=RunOptions)
@@ -156,7 +179,7 @@ async def start_scheduler(app: App, senders: dict[str, MessageSender]) -> Any | 
         return None
     render = notice_renderer(app.registry, default_locale=app.settings.default_locale,
                              default_timezone=app.settings.default_timezone)
-    scheduler = Scheduler(app.db, app.clock, render, counted(senders))
+    scheduler = Scheduler(app.db, app.clock, render, counted(senders), sweeps=app.sweeps)
     await scheduler.start()
     return scheduler
 
@@ -208,7 +231,7 @@ def console_scheduler(app: App) -> Any:
         render = notice_renderer(app.registry, default_locale=app.settings.default_locale,
                                  default_timezone=app.settings.default_timezone)
         scheduler = Scheduler(app.db, app.clock, render, {"console": ConsoleSender(door)},
-                              in_thread=False)
+                              sweeps=app.sweeps, in_thread=False)
 
         async def hook() -> None:
             await scheduler.tick()
@@ -314,8 +337,12 @@ def build_app(
     upgrade: bool = True,
     seed_if_empty: bool = False,
 ) -> App:
-    """Wire everything; migrate the schema and seed demo data when asked."""
+    """Wire everything; migrate the schema and seed demo data when asked. A module named
+    for wiring (SWEEP_MODULES, the flow modules) that does not load raises WiringError
+    before anything else starts."""
     settings = settings or get_settings()
+    sweeps = build_sweeps()
+    registry = build_registry()
     clock = clock or SystemClock()
     db = db or Database(settings.resolved_database_url())
     db.check()
@@ -332,9 +359,8 @@ def build_app(
         # document: the processes started with this one wait here, not on the busy timeout.
         services.knowledge = knowledge_index(settings, db)
     services.contacts = contact_index(settings, db)
-    registry = build_registry()
     engine = Engine(db, registry, settings=settings, clock=clock, services=services)
     app = App(settings=settings, db=db, clock=clock, registry=registry, engine=engine,
-              services=services)
+              services=services, sweeps=sweeps)
     app.tick_hooks.append(console_scheduler(app))
     return app

@@ -16,7 +16,7 @@ import socket
 import time
 import uuid
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -66,24 +66,6 @@ class _SkippedRunFilter(logging.Filter):
 logging.getLogger("apscheduler.scheduler").addFilter(_SkippedRunFilter())
 
 
-def load_sweeps() -> list[Sweep]:
-    """Every area's sweeps; an area module that fails to import is logged and skipped, so
-    one broken module cannot stop the reminders of all the others."""
-    import importlib
-
-    from core import sweeps as registry
-
-    for module in registry.SWEEP_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                log.exception("sweeps of %s not loaded", module)
-        except Exception:
-            log.exception("sweeps of %s not loaded", module)
-    return list(registry._SWEEPS.values())
-
-
 def _is_outage(exc: BaseException, db: Database) -> bool:
     """True for an error of an unreachable database (not a bug in a sweep)."""
     if isinstance(exc, OperationalError | InterfaceError | PendingRollbackError):
@@ -129,7 +111,7 @@ class Scheduler:
         senders: dict[str, MessageSender],
         *,
         config: SchedulerConfig | None = None,
-        sweeps: list[Sweep] | None = None,
+        sweeps: Iterable[Sweep],
         worker: str | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
@@ -141,7 +123,8 @@ class Scheduler:
         self.render = render
         self.senders = dict(senders)
         self.config = config or SchedulerConfig()
-        self.sweeps = load_sweeps() if sweeps is None else sweeps
+        # The sweeps to run: the composition root gathers them (core.sweeps.gather).
+        self.sweeps = list(sweeps)
         self.worker = worker or worker_name()
         self.pacer = Pacer(self.config.limits, monotonic=monotonic)
         self.monotonic = monotonic

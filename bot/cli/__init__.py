@@ -14,6 +14,7 @@ import click
 from bot.logs import configure_logging
 from core.db import DatabaseUnavailable
 from core.settings import Settings
+from core.wiring import WiringError
 
 DEMO_LOGIN = "budi"
 # Area modules that add commands; each defines register(main).
@@ -54,7 +55,7 @@ def load_app(*, seed_if_empty: bool = False, now: str | None = None, upgrade: bo
         clock = ManualClock(start if start.tzinfo else start.replace(tzinfo=UTC))
     try:
         return build_app(settings, clock=clock, seed_if_empty=seed_if_empty, upgrade=upgrade)
-    except DatabaseUnavailable as exc:
+    except (DatabaseUnavailable, WiringError) as exc:
         fail(str(exc))
 
 
@@ -118,7 +119,8 @@ def run_import(importer: Any, rows: list[tuple[int, dict[str, str]]], *, label: 
 
 
 class _Commands(click.Group):
-    """The `sfa` group: a database that cannot be used stops any command with one line."""
+    """The `sfa` group: a database that cannot be used, or a module named for wiring that
+    does not load, stops any command with one line."""
 
     def invoke(self, ctx: click.Context) -> Any:
         from sqlalchemy.exc import DBAPIError
@@ -127,7 +129,7 @@ class _Commands(click.Group):
 
         try:
             return super().invoke(ctx)
-        except DatabaseUnavailable as exc:
+        except (DatabaseUnavailable, WiringError) as exc:
             fail(str(exc))
         except DBAPIError as exc:  # the database went away, or has no schema yet
             if exc.__class__.__name__ not in ("OperationalError", "InterfaceError",

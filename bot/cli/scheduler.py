@@ -30,7 +30,8 @@ async def _run(app: Any, senders: dict[str, Any], config: Any, once: bool,
                              default_timezone=app.settings.default_timezone)
     from bot.app import counted
 
-    scheduler = Scheduler(app.db, app.clock, render, counted(senders), config=config)
+    scheduler = Scheduler(app.db, app.clock, render, counted(senders), config=config,
+                          sweeps=app.sweeps)
     stack = contextlib.AsyncExitStack()
     try:
         if once:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -13,6 +12,7 @@ from bot.conversations.messages import Reply
 from bot.conversations.understanding.intents import Phrasings
 from bot.i18n import Translator
 from core.models import NoticeRow, User
+from core.wiring import WiringError, load_module
 
 # Renders one notice for its recipient (None for a team channel) in their language; returns
 # None when the notice no longer applies (the follow-up was done meanwhile, ...).
@@ -123,10 +123,14 @@ class Registry:
 
 
 def build_registry(modules: tuple[str, ...] = FLOW_MODULES) -> Registry:
-    """Import every flow module and let it register itself."""
+    """Import every flow module and let it register itself; a module that is unknown, fails
+    to import or has no `register` raises WiringError (one line: start-up stops)."""
     registry = Registry()
     for name in modules:
-        module = importlib.import_module(name)
-        module.register(registry)
+        module = load_module("flows", name)
+        register = getattr(module, "register", None)
+        if not callable(register):
+            raise WiringError(f"flows: module {name} has no register(registry)")
+        register(registry)
     registry.validate()
     return registry

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.app import build_sweeps
 from core import leads
 from core import territory as svc
 from core.activities import log_activity
@@ -21,7 +22,6 @@ from core.demo import DemoWorld
 from core.errors import DomainError, Forbidden, NotFound
 from core.models import Company, Deal, NoticeRow, Role, Stage, Team, Territory, User
 from core.models.pipeline import LeadAnnouncement
-from core.sweeps import all_sweeps
 
 FRIDAY_4PM = datetime(2026, 3, 6, 9, 0, tzinfo=UTC)  # Friday 16:00 in Jakarta
 
@@ -231,7 +231,7 @@ def test_escalation_is_due_after_the_weekend_once_and_not_after_a_call(
         log_activity(s, user(s, "bali2"), company=deal.company, contact=None, kind="call",
                      outcome="positive", notes=None, now=tuesday)
         assert not due(tuesday + timedelta(days=5))
-    assert {"lead.escalation", "lead.allocation"} <= {sw.name for sw in all_sweeps()}
+    assert {"lead.escalation", "lead.allocation"} <= set(build_sweeps().names)
 
 
 def test_manager_reassigns_and_reminds_reps_cannot(database: Database, world: DemoWorld,

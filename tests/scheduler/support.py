@@ -59,7 +59,7 @@ def make_scheduler(app: App, senders: dict, fake: FakeTime | None = None,
                    **config: object) -> Scheduler:
     fake = fake or FakeTime()
     render = notice_renderer(app.registry)
-    return Scheduler(app.db, app.clock, render, senders,
+    return Scheduler(app.db, app.clock, render, senders, sweeps=app.sweeps,
                      config=SchedulerConfig(**config),  # type: ignore[arg-type]
                      monotonic=fake.monotonic, sleep=fake.sleep, in_thread=False,
                      worker="test-worker")
@@ -107,7 +107,7 @@ def clean_slate(app: App) -> None:
 
 def followup_sweeps(*names: str) -> list:
     """The follow-up sweeps named (default: due reminders and meeting briefs)."""
-    from core.sweeps import all_sweeps
+    from bot.app import build_sweeps
 
     names = names or ("followups.due", "followups.meeting_brief")
-    return [s for s in all_sweeps() if s.name in names]
+    return build_sweeps().named(*names)
