@@ -1,8 +1,10 @@
-"""Approval requests: a manager approves or rejects, once; the requester is told."""
+"""Approval requests: a manager approves or rejects, once; the requester is told. What a
+decision does for its kind (apply the discount, unlock the Order placed gate) is passed in:
+core.approval_outcomes names them all and decides with them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -14,9 +16,9 @@ from core.errors import Conflict, Forbidden, NotFound
 from core.models import ApprovalRequest, Role, Team, User
 from core.notices import enqueue_notice
 
-# kind -> callback(session, request, now) run in the deciding transaction (e.g. apply the
-# discount, unlock the Order placed gate). Areas register theirs at import time.
-ON_DECIDED: dict[str, Callable[[Session, ApprovalRequest, datetime], None]] = {}
+# What a decision does for its kind: fn(session, request, now), run in the deciding
+# transaction (core.approval_outcomes.OUTCOMES).
+Outcome = Callable[[Session, ApprovalRequest, datetime], None]
 
 
 def approver_for(session: Session, requester: User) -> User | None:
@@ -73,8 +75,10 @@ def decide(
     approve: bool,
     now: datetime,
     note: str | None = None,
+    outcomes: Mapping[str, Outcome],
 ) -> ApprovalRequest:
-    """Approve or reject a pending request; only its approver or an admin, and only once."""
+    """Approve or reject a pending request; only its approver or an admin, and only once;
+    `outcomes[request.kind]` (if any) runs in the same transaction."""
     request = session.scalar(select(ApprovalRequest).where(ApprovalRequest.id == request_id)
                              .with_for_update())
     if request is None:
@@ -89,7 +93,7 @@ def decide(
     request.decided_by_id = user.id
     request.decided_at = now
     request.decision_note = note
-    callback = ON_DECIDED.get(request.kind)
+    callback = outcomes.get(request.kind)
     if callback is not None:
         callback(session, request, now)
     enqueue_notice(session, kind="approval.decided", reason=f"approval:{request.id}:decided",

@@ -559,13 +559,3 @@ def on_contract_decided(session: Session, request: ApprovalRequest, now: datetim
     if deal is not None:
         deal.facts = {**(deal.facts or {}), "contract_approval_id": request.id}
         deal.updated_at = now
-
-
-def _register() -> None:
-    from core.approvals import ON_DECIDED
-
-    ON_DECIDED["contract"] = on_contract_decided
-
-
-_register()
-

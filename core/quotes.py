@@ -298,8 +298,6 @@ def on_discount_decided(session: Session, request: ApprovalRequest, now: datetim
                            "decision": request.status})
 
 
-approvals.ON_DECIDED["discount"] = on_discount_decided
-
 
 def get_quote(session: Session, user: User, ref: int | str) -> Quote:
     """A quote the user may see, by id or number (Q-2026-0001); else not found."""

@@ -13,7 +13,7 @@ from bot.conversations.messages import Button, Incoming, Reply
 from bot.conversations.registry import Registry
 from bot.conversations.understanding.intents import Phrasings
 from bot.i18n import N_, Translator
-from core import approvals
+from core import approval_outcomes, approvals
 from core.models import ApprovalRequest, Deal, NoticeRow, Role, User
 
 APPROVERS = frozenset({Role.MANAGER, Role.ADMIN})
@@ -91,8 +91,8 @@ def render_decided(session: Session, notice: NoticeRow, user: User | None, t: Tr
 
 
 async def approve_action(ctx: Ctx, arg: str) -> Step:
-    request = approvals.decide(ctx.session, request_id=_id(arg), user=ctx.user, approve=True,
-                               now=ctx.now)
+    request = approval_outcomes.decide(ctx.session, request_id=_id(arg), user=ctx.user,
+                                       approve=True, now=ctx.now)
     return done(ctx.t("✅ Approved: {what}", what=describe(ctx.session, ctx.t, request)[0]))
 
 
@@ -129,8 +129,8 @@ async def reject_reason(ctx: Ctx, inc: Incoming) -> Step:
     if len(reason) > 500:
         return goto("reason", ctx.reply(t("That is too long: keep it under {limit} "
                                           "characters.", limit=500)))
-    request = approvals.decide(ctx.session, request_id=ctx.data["request_id"], user=ctx.user,
-                               approve=False, now=ctx.now, note=reason)
+    request = approval_outcomes.decide(ctx.session, request_id=ctx.data["request_id"],
+                                       user=ctx.user, approve=False, now=ctx.now, note=reason)
     return done(t("❌ Rejected: {what}", what=describe(ctx.session, t, request)[0]))
 
 

@@ -22,7 +22,7 @@ from bot.conversations.messages import (
 from bot.conversations.registry import Registry
 from bot.documents.quote_pdf import PdfLine, PdfQuote, render_quote_pdf
 from bot.i18n import N_, Translator
-from core import approvals, organisation
+from core import approval_outcomes, organisation
 from core import quotes as quote_service
 from core.errors import NotFound
 from core.models import ApprovalRequest, Company, Deal, NoticeRow, Role, User
@@ -134,8 +134,8 @@ async def pdf_action(ctx: Ctx, arg: str) -> Step:
 
 async def _decide(ctx: Ctx, arg: str, approve: bool) -> Step:
     t = ctx.t
-    request = approvals.decide(ctx.session, request_id=arg_id(arg), user=ctx.user,
-                               approve=approve, now=ctx.now)
+    request = approval_outcomes.decide(ctx.session, request_id=arg_id(arg), user=ctx.user,
+                                       approve=approve, now=ctx.now)
     number = request.details.get("quote_number", "?")
     if approve:
         return done(t("Approved the {pct}% discount on {number}. The rep gets the PDF.",

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import approvals
+from core import approval_outcomes
 from core import pipeline as svc
 from core.activities import log_activity
 from core.clock import ManualClock
@@ -204,10 +204,11 @@ def test_contract_approval_only_by_the_manager_and_once(database: Database, worl
         assert request.approver_id == maya.id
         for wrong in (sari, hendra):
             with pytest.raises(Forbidden):
-                approvals.decide(s, request_id=request.id, user=wrong, approve=True, now=now)
-        approvals.decide(s, request_id=request.id, user=maya, approve=True, now=now)
+                approval_outcomes.decide(s, request_id=request.id, user=wrong, approve=True,
+                                         now=now)
+        approval_outcomes.decide(s, request_id=request.id, user=maya, approve=True, now=now)
         with pytest.raises(Conflict):
-            approvals.decide(s, request_id=request.id, user=maya, approve=False, now=now)
+            approval_outcomes.decide(s, request_id=request.id, user=maya, approve=False, now=now)
         assert deal.facts["contract_approval_id"] == request.id
         svc.advance_deal(s, deal, Stage.ORDER_PLACED, budi, now)
         assert deal.stage == "order_placed"
@@ -221,8 +222,8 @@ def test_a_rejected_contract_keeps_the_gate_closed(database: Database, world: De
         deal = new_deal(s, now, Stage.SOLUTION, amount="900000000")
         deal.facts = {"order_ref": "PO-9"}
         request = svc.request_contract_approval(s, budi, deal, now)
-        approvals.decide(s, request_id=request.id, user=maya, approve=False, now=now,
-                         note="too risky")
+        approval_outcomes.decide(s, request_id=request.id, user=maya, approve=False, now=now,
+                                 note="too risky")
         assert code_of(svc.advance_deal, s, deal, Stage.ORDER_PLACED, budi, now) == \
             "deal.gate_missing"
 

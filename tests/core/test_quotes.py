@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core import approvals
+from core import approval_outcomes
 from core import quotes as svc
 from core.clock import ManualClock
 from core.db import Database
@@ -146,12 +146,12 @@ def test_discount_above_limit_goes_to_the_manager_and_is_applied(
         assert err.value.code == "quote.discount_pending"
     with database.session() as s:
         with pytest.raises(DomainError) as err:  # not the approver
-            approvals.decide(s, request_id=request_id, user=user(s, "hendra"), approve=True,
-                             now=clock.now())
+            approval_outcomes.decide(s, request_id=request_id, user=user(s, "hendra"),
+                                     approve=True, now=clock.now())
         assert err.value.code == "approval.not_approver"
     with database.session() as s:
-        approvals.decide(s, request_id=request_id, user=user(s, "maya"), approve=True,
-                         now=clock.now())
+        approval_outcomes.decide(s, request_id=request_id, user=user(s, "maya"), approve=True,
+                                 now=clock.now())
     with database.session() as s:
         v = s.scalar(select(QuoteVersion).where(QuoteVersion.quote_id == quote_id))
         assert v.discount_status == "applied" and v.discount_pct == Decimal("12.5")
@@ -162,8 +162,8 @@ def test_discount_above_limit_goes_to_the_manager_and_is_applied(
         assert notice.recipient_user_id == user(s, "budi").id
         assert notice.params["decision"] == "approved"
         with pytest.raises(DomainError) as err:  # a second decision
-            approvals.decide(s, request_id=request_id, user=user(s, "maya"), approve=False,
-                             now=clock.now())
+            approval_outcomes.decide(s, request_id=request_id, user=user(s, "maya"), approve=False,
+                                     now=clock.now())
         assert err.value.code == "approval.already_decided"
         assert v.discount_status == "applied"
 
@@ -176,8 +176,8 @@ def test_rejected_discount_leaves_the_quote_without_it(database: Database, world
                            discount_pct=Decimal(15), reason="big customer")
         total, request_id, quote_id = v.total, v.approval_id, v.quote_id
     with database.session() as s:
-        approvals.decide(s, request_id=request_id, user=user(s, "maya"), approve=False,
-                         now=clock.now())
+        approval_outcomes.decide(s, request_id=request_id, user=user(s, "maya"), approve=False,
+                                 now=clock.now())
     with database.session() as s:
         v = s.scalar(select(QuoteVersion).where(QuoteVersion.quote_id == quote_id))
         assert v.discount_status == "rejected" and v.total == total and v.discount_pct == 0
