@@ -86,6 +86,19 @@ class WordAnalyzer(Tokenizer):
     def __hash__(self) -> int:
         return hash((WordAnalyzer, self.language))
 
+    def term(self, token: str) -> str | None:
+        """What one token of `tokens` becomes, as `__call__` yields it: None for a stop
+        word or a word of one letter (dropped), else its stem."""
+        word = token.lower()
+        if len(word) < 2 or word in STOP_WORDS:
+            return None
+        return self._stem(word)
+
+    @staticmethod
+    def tokens(value: str) -> list[str]:
+        """The tokens `__call__` analyses, in order (before lower-casing)."""
+        return _TOKEN.findall(value)
+
     def __call__(self, value: str, positions: bool = False, chars: bool = False,
                  keeporiginal: bool = False, removestops: bool = True, start_pos: int = 0,
                  start_char: int = 0, tokenize: bool = True, mode: str = "",

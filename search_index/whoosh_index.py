@@ -10,7 +10,8 @@
 - Searching scores Whoosh's BM25F over numpy arrays of the snapshot's postings
   (search_index.ranking, search_index.arrays), with the user's visibility as a mask kept
   per snapshot; snippets mark every form of the query words (search_index.snippets). A
-  rebuild goes through Whoosh's multiprocessing writer (`procs`, `multisegment`).
+  rebuild goes through search_index.bulk's writer (Whoosh's segment writer, the postings
+  gathered as arrays).
 """
 
 from __future__ import annotations
@@ -32,11 +33,11 @@ from rapidfuzz import process as rf_process
 from rapidfuzz.distance import Levenshtein
 from whoosh import index as whoosh_index
 from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
-from whoosh.multiproc import MpWriter
 
 from core.ports import IndexedDocument, SearchHit, SearchResult
 from search_index.analysis import STOP_WORDS, english_analyzer, indonesian_analyzer, stem_id
 from search_index.arrays import ArrayStore
+from search_index.bulk import BulkWriter
 from search_index.ranking import Alternative, Ranked, SnapshotRanker, first_documents
 from search_index.snapshots import SnapshotReaders
 from search_index.snippets import snippet, snippet_marker
@@ -47,11 +48,9 @@ TAG_BOOST = 2.0
 SEARCH_FIELDS = ("title_en", "title_id", "body_en", "body_id", "tags")
 FIELD_BOOSTS = {"title_en": TITLE_BOOST, "title_id": TITLE_BOOST, "tags": TAG_BOOST}
 # A write of at least this many documents into an empty index (a rebuild) goes through
-# Whoosh's multiprocessing writer: BUILD_PROCS sub-writers, each writing its own segment.
+# search_index.bulk's writer (a segment per bulk.SEGMENT_DOCS documents).
 BULK_MIN_DOCS = 5000
-BUILD_PROCS = 2
 MERGE_SEGMENTS = 6  # a commit merges the small segments when the index has this many
-BUILD_LIMITMB = 1024  # per sub-writer: 256 spilled runs to disk at 50k documents (x1.7 CPU)
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
@@ -130,9 +129,8 @@ class WhooshKnowledgeIndex:
     def upsert(self, docs: Iterable[IndexedDocument]) -> int:
         """Add or replace documents; returns how many were written (one commit).
 
-        At least BULK_MIN_DOCS documents into an empty index (a rebuild) go through Whoosh's
-        multiprocessing writer (`procs=BUILD_PROCS, multisegment=True`): the sub-writers
-        analyse and write a segment each while this process reads the next documents."""
+        At least BULK_MIN_DOCS documents into an empty index (a rebuild) go through
+        search_index.bulk's writer: Whoosh's segment, its postings gathered as arrays."""
         stream = iter(docs)
         head = list(itertools.islice(stream, BULK_MIN_DOCS))
         with self._write_lock:
@@ -168,11 +166,10 @@ class WhooshKnowledgeIndex:
             return count
 
     def _writer(self, many: bool) -> tuple[Any, bool]:
-        """A writer holding the index lock; Whoosh's multiprocessing writer for `many`
-        documents into an empty index (then every document is new: `bulk`)."""
+        """A writer holding the index lock; the bulk writer for `many` documents into an
+        empty index (then every document is new: `bulk`)."""
         if many and self._ix.doc_count_all() == 0:
-            writer = self._ix.writer(procs=BUILD_PROCS, multisegment=True,
-                                     limitmb=BUILD_LIMITMB, timeout=30.0)
+            writer = BulkWriter(self._ix, timeout=30.0)
             if not any(segment.doc_count_all() for segment in writer.segments):
                 return writer, True
             writer.cancel()  # another process wrote meanwhile
@@ -366,13 +363,6 @@ def _many_segments(writer: Any) -> bool:
 
 
 def _cancel(writer: Any) -> None:
-    """Cancel a writer. Whoosh's multiprocessing writer only flags its sub-writer processes
-    (they would wait for work forever): those started are ended and waited for first."""
-    if isinstance(writer, MpWriter):
-        for task in writer.tasks:
-            task.terminate()
-        for task in writer.tasks:
-            task.join()
     writer.cancel()
 
 

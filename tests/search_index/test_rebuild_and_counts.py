@@ -1,5 +1,5 @@
-"""A rebuild through Whoosh's multiprocessing writer (a segment per sub-writer) answers as
-the single writer does; a failed write leaves nothing behind on either path; any-word
+"""A rebuild through the bulk writer (search_index.bulk, a segment per SEGMENT_DOCS) answers
+as the single writer does; a failed write leaves nothing behind on either path; any-word
 results when no document has every word; exact totals."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from core.ports import IndexedDocument
-from search_index import WhooshKnowledgeIndex
+from search_index import WhooshKnowledgeIndex, bulk
 from search_index import whoosh_index as wi
 
 QUERIES = ["price", "harga penjualan", "hotel meal", "café", "3.5", "price zzz", "the",
@@ -51,14 +51,15 @@ def _answers(ix: WhooshKnowledgeIndex) -> list[Any]:
     return out
 
 
-def test_multiprocess_rebuild_answers_as_the_single_writer(
+def test_bulk_rebuild_answers_as_the_single_writer(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(wi, "BULK_MIN_DOCS", 100)
+    monkeypatch.setattr(bulk, "SEGMENT_DOCS", 150)
     docs = _corpus(400)
     rebuilt = WhooshKnowledgeIndex(tmp_path / "rebuilt")
-    assert rebuilt.upsert(docs) == 400  # empty index, >= BULK_MIN_DOCS: sub-writers
+    assert rebuilt.upsert(docs) == 400  # empty index, >= BULK_MIN_DOCS: the bulk writer
     with rebuilt._ix.reader() as reader:
-        assert len(list(reader.leaf_readers())) == wi.BUILD_PROCS  # a segment each
+        assert [r.doc_count_all() for r, _ in reader.leaf_readers()] == [150, 150, 100]
     single = WhooshKnowledgeIndex(tmp_path / "single")
     assert single.upsert(docs[:50]) == 50  # fewer than BULK_MIN_DOCS: one writer
     assert single.upsert(docs[50:]) == 350  # not empty any more: one writer
