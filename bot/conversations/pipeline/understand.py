@@ -1,0 +1,53 @@
+"""Step 6, understand: what a typed message asks for (bot.conversations.understanding),
+and the language the answer is written in."""
+
+from __future__ import annotations
+
+from bot.conversations.messages import Reply
+from bot.conversations.pipeline.update import Update
+from bot.conversations.registry import Registry
+from bot.conversations.services import Services
+from bot.conversations.understanding.understander import Understander, Understanding
+from bot.i18n import Translator
+from core.models import Role
+
+LANGUAGE = "_lang"  # state data: the language a flow was asked in (when not the user's)
+
+
+class Understand:
+    def __init__(self, registry: Registry, understander: Understander,
+                 services: Services) -> None:
+        self.registry = registry
+        self.understander = understander
+        self.services = services
+        self._allowed_intents: dict[Role, frozenset[str]] = {}
+
+    def __call__(self, u: Update) -> list[Reply] | None:
+        """Set u.understanding for typed text that is not a command (in a group, only when
+        addressed to the bot); switch u.t to the language of a request, or of the open
+        flow when it was started in another language."""
+        inc, user, state = u.incoming, u.user, u.state
+        assert user is not None and state is not None and u.session is not None
+        text = inc.text or ""
+        if text and not text.startswith("/") and not inc.button and (
+                not inc.chat_is_group or inc.addressed):
+            found = u.understanding = self.understand(u, text, Role(user.role))
+            if found.intent is not None and found.language and found.language != user.locale:
+                u.t = Translator(found.language, user.timezone)  # a request: answered as asked
+        if state.flow is not None and (state.data or {}).get(LANGUAGE):
+            # A flow started by a message in another language goes on in that language.
+            u.t = Translator(state.data[LANGUAGE], user.timezone)
+        return None
+
+    def understand(self, u: Update, text: str, role: Role) -> Understanding:
+        assert u.session is not None
+        index = self.services.contacts
+        if index is not None:
+            index.sync(u.session)
+        allowed = self._allowed_intents.get(role)
+        if allowed is None:
+            flows = self.registry.flows
+            allowed = self._allowed_intents[role] = frozenset(
+                name for name, p in self.understander.phrasings.items()
+                if p.flow in flows and role in flows[p.flow].roles)
+        return self.understander.understand(text, u.session, index, allowed.__contains__)
