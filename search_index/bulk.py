@@ -43,22 +43,33 @@ _LONGEST = 106374  # length_to_byte gives 255 from here on
 
 
 class _Terms:
-    """The terms of one analyser: each distinct token analysed once for the whole build."""
+    """The tokens of one analyser's fields: each distinct token analysed once for the whole
+    build, and counted (for the spelling vocabulary) where its text is ASCII."""
 
     def __init__(self, analyzer: WordAnalyzer) -> None:
         self.analyzer = analyzer
-        self.of_token: dict[str, int] = {}  # token -> term number, -1 when dropped
+        self.of_token: dict[str, int] = {}  # token -> token number
+        self.tokens: list[str] = []  # token number -> token
+        self.term_of = array("i")  # token number -> term number, -1 when dropped
+        self.dropped = bytearray()  # token number -> 1 when dropped
         self.numbers: dict[str, int] = {}  # term -> term number
         self.texts: list[str] = []  # term number -> term
+        self.counts = np.zeros(0, dtype=np.int64)  # token number -> times seen (ASCII)
+        self.whole: list[str] = []  # the values that are not ASCII, not counted by token
 
     def lookup(self, tokens: list[str]) -> list[int]:
+        """The token numbers of `tokens`."""
         of_token = self.of_token
         try:
             return list(map(of_token.__getitem__, tokens))
         except KeyError:
             for token in tokens:
                 if token not in of_token:
-                    of_token[token] = self._number(self.analyzer.term(token))
+                    of_token[token] = len(self.tokens)
+                    self.tokens.append(token)
+                    number = self._number(self.analyzer.term(token))
+                    self.term_of.append(number)
+                    self.dropped.append(number < 0)
             return list(map(of_token.__getitem__, tokens))
 
     def _number(self, term: str | None) -> int:
@@ -70,6 +81,11 @@ class _Terms:
             self.texts.append(term)
         return number
 
+    def count(self, token_numbers: Any) -> None:
+        seen = np.bincount(token_numbers, minlength=len(self.tokens))
+        seen[:len(self.counts)] += self.counts
+        self.counts = seen
+
 
 class _TextField:
     """The postings of one text field of the segment being written, as token runs."""
@@ -80,23 +96,33 @@ class _TextField:
         self.clear()
 
     def clear(self) -> None:
-        self.ids = array("i")  # every token's term number, document after document
+        self.ids = array("i")  # every token's number, document after document
         self.docnums = array("i")  # the documents that have the field
         self.counts = array("i")  # and how many tokens each
+        self.ascii = array("b")  # and whether the value is ASCII
 
     def add(self, docnum: int, value: str) -> int:
         """Add a document's value; returns its field length (tokens kept)."""
-        numbers = self.terms.lookup(self.terms.analyzer.tokens(value))
+        terms = self.terms
+        numbers = terms.lookup(terms.analyzer.tokens(value))
         self.ids.extend(numbers)
         self.docnums.append(docnum)
         self.counts.append(len(numbers))
-        return len(numbers) - numbers.count(-1)
+        ascii = value.isascii()
+        self.ascii.append(ascii)
+        if not ascii:
+            terms.whole.append(value)
+        return len(numbers) - sum(map(terms.dropped.__getitem__, numbers))
 
     def postings(self, ndocs: int) -> _Postings | None:
-        """The field's postings, ordered by term number then document (None if none)."""
-        ids = np.frombuffer(self.ids, dtype=np.intc).astype(np.int64)
-        docs = np.repeat(np.frombuffer(self.docnums, dtype=np.intc),
-                         np.frombuffer(self.counts, dtype=np.intc))
+        """The field's postings, ordered by term number then document (None if none);
+        its ASCII values' tokens are counted."""
+        tokens = np.frombuffer(self.ids, dtype=np.intc)
+        counts = np.frombuffer(self.counts, dtype=np.intc)
+        self.terms.count(tokens[np.repeat(np.frombuffer(self.ascii, dtype=np.int8),
+                                          counts).astype(bool)])
+        ids = np.frombuffer(self.terms.term_of, dtype=np.intc)[tokens].astype(np.int64)
+        docs = np.repeat(np.frombuffer(self.docnums, dtype=np.intc), counts)
         kept = ids >= 0
         if not kept.any():
             return None
@@ -273,6 +299,18 @@ class BulkWriter(SegmentWriter):
         perdocwriter.finish_doc()
         self._added = True
         self.docnum += 1
+
+    def text_tokens(self) -> tuple[list[tuple[str, int]], list[str]]:
+        """After the commit: the text fields' tokens with the times each was seen in ASCII
+        values, and the values that are not ASCII (whole: lower-casing some non-ASCII
+        text token by token differs from lower-casing it whole)."""
+        counted: list[tuple[str, int]] = []
+        whole: list[str] = []
+        for terms in {id(t.terms): t.terms for t in self._text.values()}.values():
+            counted.extend((terms.tokens[n], int(terms.counts[n]))
+                           for n in np.flatnonzero(terms.counts))
+            whole.extend(terms.whole)
+        return counted, whole
 
     def _index(self, fieldname: str, field: Any, value: Any
                ) -> tuple[list[tuple[bytes, float, bytes]], int]:

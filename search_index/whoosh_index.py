@@ -141,8 +141,9 @@ class WhooshKnowledgeIndex:
                 known = self._known_versions()  # read under the index lock: current
                 for doc in itertools.chain(head, stream):
                     fields = _fields(doc)
-                    words.update(_WORD.findall(doc.title.lower()))
-                    words.update(_WORD.findall(doc.body.lower()))
+                    if not bulk:  # the bulk writer counts its text fields' tokens
+                        words.update(_WORD.findall(doc.title.lower()))
+                        words.update(_WORD.findall(doc.body.lower()))
                     if not bulk and doc.id in known:
                         writer.update_document(**fields)
                     else:
@@ -159,6 +160,8 @@ class WhooshKnowledgeIndex:
                 _cancel(writer)
                 return 0
             self._after_commit(writer.generation)
+            if bulk:
+                words = _bulk_words(writer)
             for word, n in words.items():
                 if len(word) >= 3 and not word.isdigit() and word not in STOP_WORDS:
                     self._vocab[word] += n
@@ -353,6 +356,20 @@ class WhooshKnowledgeIndex:
             else:
                 corrected.append(word)
         return [" ".join(corrected)] if changed else []
+
+
+def _bulk_words(writer: BulkWriter) -> Counter[str]:
+    """The words of the documents' titles and bodies (their text fields' values), as
+    `_WORD.findall(text.lower())` finds them: in ASCII text each word lies inside one
+    token of the analysers, so the tokens' counts give them."""
+    words: Counter[str] = Counter()
+    counted, whole = writer.text_tokens()
+    for token, n in counted:
+        for word in _WORD.findall(token.lower()):
+            words[word] += n
+    for text in whole:
+        words.update(_WORD.findall(text.lower()))
+    return words
 
 
 def _many_segments(writer: Any) -> bool:
