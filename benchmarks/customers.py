@@ -207,6 +207,7 @@ def main() -> None:
     data = seed(db, args.contacts, rng)
     seeded = time.perf_counter() - t0
     index = ContactIndex(min_sync_interval=1.0)
+    index.watch(db.sessionmaker)
     with db.session() as s:
         index.load(s)
     work = cases(data, args.runs, rng)

@@ -116,7 +116,9 @@ def contact_index(settings: Settings, db: Database) -> ContactIndex:
     in step with it by polling; see core.contact_index): this process's one, in Services."""
     from core.contact_index import ContactIndex
 
-    return ContactIndex(min_sync_interval=1.0)
+    index = ContactIndex(min_sync_interval=1.0)
+    index.watch(db.sessionmaker)  # this process's writes show at once
+    return index
 
 
 def build_doors(app: App) -> list[Door]:

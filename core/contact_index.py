@@ -29,7 +29,8 @@ vocabulary changes), a word that matches no token returns at once, and the per-s
 
 Updates are incremental (one record: its token numbers replaced; new postings go to small
 side tables that are merged into the arrays in one pass now and then). Writes made in this
-process are noticed by a SQLAlchemy flush hook; writes by other processes (an import, a
+process are noticed by a SQLAlchemy flush hook on the database's sessionmaker
+(`watch`, wired by the composition root); writes by other processes (an import, a
 second worker) are picked up by polling a cheap fingerprint of the tables (count, max id,
 max updated_at) at most every `min_sync_interval` seconds.
 
@@ -72,10 +73,21 @@ class ContactIndex(ContactSearch):
         self._recent: dict[int, dict[int, Any]] = {}
         self._last_sync = float("-inf")
         self.loaded = False
-        _LIVE_INDEXES.add(self)
-        _hook()
 
     # -- incremental updates ---------------------------------------------------------------
+    def watch(self, sessions: Any) -> None:
+        """Hear at once of the companies and contacts written through `sessions` (the
+        database's sessionmaker: the composition root passes it), before any poll. The
+        listener holds the index weakly and lives as long as that sessionmaker."""
+        ref = weakref.ref(self)
+
+        def after_flush(session: Session, _ctx: Any) -> None:
+            index = ref()
+            if index is not None and (touched := _flushed_records(session)):
+                index.mark_touched(touched)
+
+        event.listen(sessions, "after_flush", after_flush)
+
     def mark_touched(self, keys: Iterable[tuple[int, int]]) -> None:
         with self._lock:
             self._touched.update(keys)
@@ -241,29 +253,15 @@ class ContactIndex(ContactSearch):
                     else:
                         self._apply(session, [], missing)
 
-_LIVE_INDEXES: weakref.WeakSet[ContactIndex] = weakref.WeakSet()
-_HOOKED = False
-
-
-def _after_flush(session: Session, _ctx: Any) -> None:
-    if not _LIVE_INDEXES:
-        return
+def _flushed_records(session: Session) -> list[tuple[int, int]]:
+    """(kind, id) of the companies and contacts a flush is writing."""
     touched: list[tuple[int, int]] = []
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, Contact) and obj.id is not None:
             touched.append((CONTACT, obj.id))
         elif isinstance(obj, Company) and obj.id is not None:
             touched.append((COMPANY, obj.id))
-    if touched:
-        for index in list(_LIVE_INDEXES):
-            index.mark_touched(touched)
-
-
-def _hook() -> None:
-    global _HOOKED
-    if not _HOOKED:
-        event.listen(Session, "after_flush", _after_flush)
-        _HOOKED = True
+    return touched
 
 
 def _chunks(items: list[int], size: int) -> Iterable[list[int]]:

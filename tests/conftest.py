@@ -73,10 +73,13 @@ def database(tmp_path: Path, _pg_database: Database | None) -> Iterator[Database
 
 
 @pytest.fixture
-def contacts() -> ContactIndex:
-    """A contact lookup index of this test's database (what Services.contacts is in the app;
-    the lookups in core.contacts and core.customers take it as an argument)."""
-    return ContactIndex(min_sync_interval=0.0)
+def contacts(database: Database) -> ContactIndex:
+    """A contact lookup index of this test's database, wired as the app wires
+    Services.contacts (the lookups in core.contacts and core.customers take it as an
+    argument)."""
+    index = ContactIndex(min_sync_interval=0.0)
+    index.watch(database.sessionmaker)
+    return index
 
 
 @pytest.fixture

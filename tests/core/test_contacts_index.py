@@ -55,6 +55,7 @@ def test_search_survives_typos_order_diacritics_and_scope(database: Database,
 def test_incremental_update_and_cross_process_sync(database: Database,
                                                    world: DemoWorld, clock) -> None:
     mine = ContactIndex(min_sync_interval=0)
+    mine.watch(database.sessionmaker)  # as the composition root wires it
     other = ContactIndex(min_sync_interval=0)  # another worker process
     with database.session() as s:
         admin = _user(s, "admin")
@@ -76,14 +77,14 @@ def test_incremental_update_and_cross_process_sync(database: Database,
         mine.sync(s)
     assert len(mine) == size + 1
     # A separate index sees the committed changes by polling the tables' fingerprint.
-    other._touched.clear()
+    assert not other._touched  # not watched: it learns of changes by polling only
     with database.session() as s:
         admin = _user(s, "admin")
         assert svc.find_contacts(s, admin, "zulkifli", index=other)[0].contact.name == \
             "Zulkifli Marpaung"
         assert svc.find_contacts(s, admin, "hendrik wirawan", index=other)
         s.execute(delete(Contact).where(Contact.name == "Zulkifli Marpaung"))
-    other._touched.clear()
+    assert not other._touched  # not watched: it learns of changes by polling only
     with database.session() as s:
         other.sync(s, force=True)
         assert len(other) == size
