@@ -341,10 +341,10 @@ def main() -> None:
             conn.execute(text("DROP SCHEMA public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
     Base.metadata.create_all(db.engine)
-    from bot.conversations.notices import notice_renderer
+    from bot.conversations.notices import NoticeRendering
     from bot.conversations.registry import build_registry
 
-    render = notice_renderer(build_registry())
+    render = NoticeRendering(build_registry())
     now = SystemClock().now()
     tz = midday_zone(now)
     due = now.replace(second=59, microsecond=0) - timedelta(minutes=1)
@@ -457,7 +457,7 @@ def main() -> None:
     class NullSender:
         platform = "telegram"
 
-        async def deliver(self, chat_id, message):
+        async def deliver(self, chat_id, message, key=None):
             return None
 
     async def passes(count: int) -> None:

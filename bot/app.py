@@ -174,16 +174,24 @@ async def start_scheduler(app: App, senders: dict[str, MessageSender]) -> Any | 
     (a separate `sfa scheduler` process does the work)."""
     import os
 
-    from bot.conversations.notices import notice_renderer
     from scheduler import Scheduler
 
     if os.environ.get("SFA_IN_PROCESS_SCHEDULER", "1").lower() in ("0", "false", "no", "off"):
         return None
-    render = notice_renderer(app.registry, default_locale=app.settings.default_locale,
-                             default_timezone=app.settings.default_timezone)
-    scheduler = Scheduler(app.db, app.clock, render, counted(senders), sweeps=app.sweeps)
+    scheduler = Scheduler(app.db, app.clock, notice_rendering(app), counted(senders),
+                          sweeps=app.sweeps)
     await scheduler.start()
     return scheduler
+
+
+def notice_rendering(app: App) -> Any:
+    """The scheduler's port to the words of notices: the registry's renderers and their
+    batch loaders (registry.add_notice), in the settings' default language and zone for a
+    team channel (bot.conversations.notices.NoticeRendering)."""
+    from bot.conversations.notices import NoticeRendering
+
+    return NoticeRendering(app.registry, default_locale=app.settings.default_locale,
+                           default_timezone=app.settings.default_timezone)
 
 
 class CountingSender:
@@ -194,12 +202,13 @@ class CountingSender:
         self.inner = inner
         self.platform = inner.platform
 
-    async def deliver(self, chat_id: str, message: Any) -> str | None:
+    async def deliver(self, chat_id: str, message: Any, key: str | None = None
+                      ) -> str | None:
         from bot.observability import SENDS
         from core.ports import DeliveryError, PermanentFailure, RateLimited
 
         try:
-            result = await self.inner.deliver(chat_id, message)
+            result = await self.inner.deliver(chat_id, message, key=key)
         except RateLimited:
             SENDS.labels(self.platform, "rate_limited").inc()
             raise
@@ -226,14 +235,12 @@ def console_scheduler(app: App) -> Any:
     the due sweeps and delivers pushes addressed to console identities, printed in place."""
 
     def factory(door: Any) -> Any:
-        from bot.conversations.notices import notice_renderer
         from bot.handlers.console import ConsoleSender
         from scheduler import Scheduler
 
-        render = notice_renderer(app.registry, default_locale=app.settings.default_locale,
-                                 default_timezone=app.settings.default_timezone)
-        scheduler = Scheduler(app.db, app.clock, render, {"console": ConsoleSender(door)},
-                              sweeps=app.sweeps, in_thread=False)
+        scheduler = Scheduler(app.db, app.clock, notice_rendering(app),
+                              {"console": ConsoleSender(door)}, sweeps=app.sweeps,
+                              in_thread=False)
 
         async def hook() -> None:
             await scheduler.tick()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 
 @runtime_checkable
@@ -99,22 +99,6 @@ class Notifier(Protocol):
     def notify(self, notice: Notice) -> None: ...
 
 
-@dataclass(frozen=True)
-class OutboundMessage:
-    """A rendered message ready for a door: plain data, so the outbox can store it as JSON.
-
-    `buttons` are rows of (label, payload); `attachment` is (filename, mime, bytes).
-    `key` names this push uniquely (set by the outbox, not stored with the message): a door
-    whose platform can carry it (Slack message metadata) sends it along, so that a send
-    whose result was lost can be looked up later instead of being sent again.
-    """
-
-    text: str
-    buttons: tuple[tuple[tuple[str, str], ...], ...] = ()
-    attachment: tuple[str, str, bytes] | None = None
-    key: str | None = None
-
-
 class DeliveryError(Exception):
     """Sending failed; worth retrying later with back-off."""
 
@@ -132,11 +116,18 @@ class PermanentFailure(DeliveryError):
 
 
 class MessageSender(Protocol):
-    """A door's outgoing side: deliver one message to one chat on its platform."""
+    """A door's outgoing side: deliver one pushed message to one chat on its platform.
+
+    `message` is what the notice renderer made (the chat side's Reply), as the scheduler
+    read it back from the outbox. `key` names this push uniquely: a door whose platform can
+    carry it (Slack message metadata) sends it along, so that a send whose result was lost
+    can be looked up later (SentMessageFinder) instead of being sent again. Returns the
+    platform's id of the message, when it has one."""
 
     platform: str
 
-    async def deliver(self, chat_id: str, message: OutboundMessage) -> str | None: ...
+    async def deliver(self, chat_id: str, message: Any, key: str | None = None
+                      ) -> str | None: ...
 
 
 @runtime_checkable

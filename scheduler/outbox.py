@@ -21,12 +21,11 @@ decides them; this module applies the decisions and moves the rows.
 
 from __future__ import annotations
 
-import base64
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -37,37 +36,39 @@ from core.db import Database
 from core.models import NoticeRow, NoticeStatus, User
 from core.models.scheduling import OutboxRow
 from core.notices import DeliveryPolicy, delivery_failed, give_up_send, send_backoff
-from core.ports import OutboundMessage
 
 log = logging.getLogger(__name__)
 
-# Renders one notice for its recipient (None for a channel); None = no longer applies.
-# Raises LookupError when no renderer exists for the kind. It may carry an attribute
-# `prefetch(session, notices)` that loads what a whole batch needs in a few queries.
-NoticeRenderFn = Callable[[Session, NoticeRow, User | None], OutboundMessage | None]
+class NoticeRenderer(Protocol):
+    """The scheduler's port to the words of notices (the composition root passes the chat
+    side's bot.conversations.notices.NoticeRendering).
 
+    A rendered message is opaque here: rendered once, encoded once into its outbox row,
+    decoded once when the row is claimed, and handed as it is to the platform's sender
+    (core.ports.MessageSender)."""
 
-def encode_message(message: OutboundMessage) -> dict[str, Any]:
-    attachment = None
-    if message.attachment is not None:
-        name, mime, data = message.attachment
-        attachment = [name, mime, base64.b64encode(data).decode("ascii")]
-    return {"text": message.text,
-            "buttons": [[[label, payload] for label, payload in row]
-                        for row in message.buttons],
-            "attachment": attachment}
+    @property
+    def kinds(self) -> Collection[str]:
+        """The notice kinds there is a renderer for."""
+        ...
 
+    def prefetch(self, session: Session, notices: Sequence[NoticeRow]) -> object:
+        """Load what a batch renders in a few queries; the result is kept referenced until
+        the batch is written (the session's identity map is weak)."""
+        ...
 
-def decode_message(data: dict[str, Any]) -> OutboundMessage:
-    attachment = None
-    if data.get("attachment"):
-        name, mime, b64 = data["attachment"]
-        attachment = (name, mime, base64.b64decode(b64))
-    return OutboundMessage(
-        text=data.get("text", ""),
-        buttons=tuple(tuple((label, payload) for label, payload in row)
-                      for row in data.get("buttons") or ()),
-        attachment=attachment)
+    def render(self, session: Session, notice: NoticeRow, user: User | None) -> Any:
+        """The message for `notice` to `user` (None for a team channel); None when it no
+        longer applies. LookupError when no renderer exists for its kind."""
+        ...
+
+    def encode(self, message: Any) -> dict[str, Any]:
+        """The message as JSON-safe data for the outbox."""
+        ...
+
+    def decode(self, data: dict[str, Any]) -> Any:
+        """The message `encode` stored."""
+        ...
 
 
 def _insert(db: Database) -> Any:
@@ -105,7 +106,7 @@ class RenderStats:
 
 
 def render_claimed(db: Database, *, worker: str, ids: list[int], now: datetime,
-                   render: NoticeRenderFn, platforms: Collection[str],
+                   render: NoticeRenderer, platforms: Collection[str],
                    batch: int = 2000) -> RenderStats:
     """Render this worker's claimed notices into outbox rows (one transaction per batch)."""
     stats = RenderStats()
@@ -130,7 +131,7 @@ class _RenderAgain(Exception):
 
 
 def _render_batch(session: Session, db: Database, worker: str, ids: list[int], now: datetime,
-                  render: NoticeRenderFn, platforms: Collection[str], *,
+                  render: NoticeRenderer, platforms: Collection[str], *,
                   careful: bool) -> RenderStats:
     stats = RenderStats()
     # Renderers read; this batch's own changes are collected and written in bulk at the end
@@ -139,10 +140,9 @@ def _render_batch(session: Session, db: Database, worker: str, ids: list[int], n
         NoticeRow.id.in_(ids), NoticeRow.status == NoticeStatus.CLAIMED.value,
         NoticeRow.claimed_by == worker)).all()
     policy = DeliveryPolicy.for_batch(session, notices, platforms=platforms, now=now)
-    prefetch = getattr(render, "prefetch", None)
-    # Let the renderers load what they need for the whole batch; what it returns is kept
-    # referenced until the batch is done (the session's identity map is weak).
-    loaded = prefetch(session, notices) if prefetch is not None else None
+    # The renderers load what the whole batch needs; what that returns is kept referenced
+    # until the batch is done (the session's identity map is weak).
+    loaded = render.prefetch(session, notices)
     changes: list[dict[str, Any]] = []
     queued: list[int] = []
     rows: list[dict[str, Any]] = []
@@ -168,9 +168,9 @@ def _render_batch(session: Session, db: Database, worker: str, ids: list[int], n
             # again with them if a renderer fails. SQLite carries on after an error.
             if careful and db.is_postgres:
                 with session.begin_nested():
-                    message = render(session, notice, user)
+                    message = render.render(session, notice, user)
             else:
-                message = render(session, notice, user)
+                message = render.render(session, notice, user)
         except Exception as exc:
             if db.is_postgres and not careful:
                 raise _RenderAgain from exc
@@ -191,7 +191,7 @@ def _render_batch(session: Session, db: Database, worker: str, ids: list[int], n
         queued.append(notice.id)
         rows.append(dict(key=f"{notice.key}|{platform}", notice_id=notice.id, kind=notice.kind,
                          platform=platform, chat_id=chat_id, user_id=notice.recipient_user_id,
-                         message=encode_message(message), status="pending", attempts=0,
+                         message=render.encode(message), status="pending", attempts=0,
                          next_attempt_at=now, created_at=now))
         stats.queued += 1
     del loaded
@@ -231,7 +231,7 @@ class OutboxItem:
     platform: str
     chat_id: str
     user_id: int | None
-    message: OutboundMessage
+    message: Any  # as the renderer made it (NoticeRenderer.decode of the stored form)
     attempts: int
     # Set when the row was claimed from a process that died while sending it: the platform
     # may have it already (the time is when the row was made: look no further back).
@@ -244,8 +244,10 @@ def push_key(outbox_id: int) -> str:
 
 
 def claim_outbox(db: Database, *, worker: str, now: datetime, lease: timedelta,
-                 platforms: Collection[str], limit: int = 60) -> list[OutboxItem]:
-    """Claim up to `limit` outbox rows ready to send on `platforms`."""
+                 platforms: Collection[str], decode: Callable[[dict[str, Any]], Any],
+                 limit: int = 60) -> list[OutboxItem]:
+    """Claim up to `limit` outbox rows ready to send on `platforms`; `decode` reads each
+    row's message back (NoticeRenderer.decode)."""
     ready = or_(
         and_(OutboxRow.status == "pending", OutboxRow.next_attempt_at <= now),
         and_(OutboxRow.status.in_(["claimed", "sending"]), OutboxRow.claimed_until < now),
@@ -271,7 +273,7 @@ def claim_outbox(db: Database, *, worker: str, now: datetime, lease: timedelta,
             row.claimed_by = worker
             row.claimed_until = now + lease
             items.append(OutboxItem(row.id, row.notice_id, row.kind, row.platform, row.chat_id,
-                                    row.user_id, decode_message(row.message), row.attempts,
+                                    row.user_id, decode(row.message), row.attempts,
                                     uncertain))
     return items
 

@@ -1,8 +1,9 @@
 """The scheduler process part: APScheduler triggers the sweeps and the notice claims; a
 drain loop sends the outbox through the doors' senders at the platforms' pace.
 
-No business rules here: sweeps (core.sweeps) decide what is due, the injected renderer
-writes the words, the senders talk to the platforms. Database work runs in a worker
+No business rules here: sweeps (core.sweeps) decide what is due, core.notices who gets a
+notice where and when, the injected renderer writes the words, the senders talk to the
+platforms. Database work runs in a worker
 thread so the event loop (shared with the doors in `sfa run`) never blocks on it.
 """
 
@@ -17,15 +18,16 @@ import time
 import uuid
 import zlib
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, PendingRollbackError
 
 from core.db import Database
 from core.health import COMPONENTS, Components
+from core.models import NoticeRow, NoticeStatus
 from core.ports import (
     Clock,
     DeliveryError,
@@ -36,7 +38,7 @@ from core.ports import (
 )
 from core.sweeps import Sweep
 from scheduler.outbox import (
-    NoticeRenderFn,
+    NoticeRenderer,
     OutboxItem,
     Outcome,
     RenderStats,
@@ -107,7 +109,7 @@ class Scheduler:
         self,
         db: Database,
         clock: Clock,
-        render: NoticeRenderFn,
+        notices: NoticeRenderer,
         senders: dict[str, MessageSender],
         *,
         config: SchedulerConfig | None = None,
@@ -120,7 +122,7 @@ class Scheduler:
     ) -> None:
         self.db = db
         self.clock = clock
-        self.render = render
+        self.notices = notices
         self.senders = dict(senders)
         self.config = config or SchedulerConfig()
         # The sweeps to run: the composition root gathers them (core.sweeps.gather).
@@ -205,7 +207,7 @@ class Scheduler:
             if not ids:
                 return total
             stats = render_claimed(self.db, worker=self.worker, ids=ids, now=now,
-                                   render=self.render, platforms=set(self.senders))
+                                   render=self.notices, platforms=set(self.senders))
             for name in ("queued", "deferred", "cancelled", "failed"):
                 setattr(total, name, getattr(total, name) + getattr(stats, name))
             if len(ids) < self.config.notice_batch:
@@ -233,7 +235,7 @@ class Scheduler:
         items: list[OutboxItem] = await self._db(
             claim_outbox, self.db, worker=self.worker, now=self.clock.now(),
             lease=self.config.outbox_lease, platforms=set(self.senders),
-            limit=self.config.outbox_batch)
+            decode=self.notices.decode, limit=self.config.outbox_batch)
         if not items:
             return (0, 0, 0)
         outcomes = await self._dispatch(items)
@@ -331,7 +333,7 @@ class Scheduler:
                 log.info("outbox %s: the platform has it from the earlier send", item.id)
                 return Outcome(item, "sent", external_id=found)
         try:
-            external = await sender.deliver(item.chat_id, replace(item.message, key=key))
+            external = await sender.deliver(item.chat_id, item.message, key=key)
         except RateLimited as exc:
             self.pacer.hold(item.platform, item.chat_id, exc.retry_after)
             log.info("429 from %s for chat %s: retry after %.1fs", item.platform,
@@ -363,11 +365,31 @@ class Scheduler:
         return report
 
     # -- running in a process ----------------------------------------------------------------
+    def unrendered_kinds(self) -> dict[str, int]:
+        """Kinds of waiting notices no renderer is registered for, with their counts: they
+        would fail when due (a renderer's module not registered, a kind misspelt)."""
+        known = set(self.notices.kinds)
+        waiting = [NoticeStatus.PENDING.value, NoticeStatus.CLAIMED.value]
+        with self.db.session() as session:
+            return {kind: int(count) for kind, count in session.execute(
+                select(NoticeRow.kind, func.count()).where(
+                    NoticeRow.status.in_(waiting), NoticeRow.kind.not_in(known))
+                .group_by(NoticeRow.kind))}
+
     async def start(self) -> None:
         """Start APScheduler (sweeps and notice claims) and the drain loop."""
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
         self._stopping.clear()
+        try:
+            unknown = await self._db(self.unrendered_kinds)
+        except Exception as exc:  # the database may be down: the jobs wait it out
+            self._failed("notices", exc, "checking the notice kinds")
+            unknown = {}
+        if unknown:
+            log.error("notices with no renderer are waiting (they fail when due; register "
+                      "their kind with registry.add_notice): %s",
+                      ", ".join(f"{k} ({n})" for k, n in sorted(unknown.items())))
         aps = AsyncIOScheduler(timezone="UTC")
         for item in self.sweeps:
             aps.add_job(self.run_sweep, "interval", args=[item], id=f"sweep:{item.name}",
@@ -423,7 +445,7 @@ class Scheduler:
                     items = await self._db(
                         claim_outbox, self.db, worker=self.worker, now=self.clock.now(),
                         lease=self.config.outbox_lease, platforms=set(self.senders),
-                        limit=wanted)
+                        decode=self.notices.decode, limit=wanted)
                     self.components.ok("outbox")
                     now = self.monotonic()
                     queue.extend((now, item) for item in items)

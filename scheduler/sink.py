@@ -1,7 +1,8 @@
 """A minimal Telegram-Bot-API-shaped HTTP sender: `sfa scheduler --sink URL` and the
 benchmark use it to deliver to a local fake endpoint (or any service speaking the shape).
 
-POST {url}/sendMessage with JSON {"chat_id", "text", "platform", "buttons"}; the answer is
+POST {url}/sendMessage with JSON {"chat_id", "text", "platform", "buttons"} (the message is
+the renderer's, read by its `text` and its button rows' `label`s); the answer is
 {"ok": true, "result": {"message_id": N}}, or {"ok": false, "error_code": 429,
 "parameters": {"retry_after": S}}; 400/403 mean the chat cannot be reached.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.ports import DeliveryError, OutboundMessage, PermanentFailure, RateLimited
+from core.ports import DeliveryError, PermanentFailure, RateLimited
 
 
 class BotApiSink:
@@ -30,11 +31,12 @@ class BotApiSink:
                 connector=aiohttp.TCPConnector(limit=64))
         return self._session
 
-    async def deliver(self, chat_id: str, message: OutboundMessage) -> str | None:
+    async def deliver(self, chat_id: str, message: Any, key: str | None = None
+                      ) -> str | None:
         import aiohttp
 
         body = {"chat_id": chat_id, "text": message.text, "platform": self.platform,
-                "buttons": [[label for label, _ in row] for row in message.buttons]}
+                "buttons": [[button.label for button in row] for row in message.buttons]}
         http = await self._http()
         try:
             async with http.post(f"{self.url}/sendMessage", json=body) as resp:

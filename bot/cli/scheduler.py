@@ -23,15 +23,11 @@ def _senders(app: Any, sink: str | None, platforms: tuple[str, ...]) -> dict[str
 
 async def _run(app: Any, senders: dict[str, Any], config: Any, once: bool,
                ops_port: int | None = None) -> None:
-    from bot.conversations.notices import notice_renderer
+    from bot.app import counted, notice_rendering
     from scheduler import Scheduler
 
-    render = notice_renderer(app.registry, default_locale=app.settings.default_locale,
-                             default_timezone=app.settings.default_timezone)
-    from bot.app import counted
-
-    scheduler = Scheduler(app.db, app.clock, render, counted(senders), config=config,
-                          sweeps=app.sweeps)
+    scheduler = Scheduler(app.db, app.clock, notice_rendering(app), counted(senders),
+                          config=config, sweeps=app.sweeps)
     stack = contextlib.AsyncExitStack()
     try:
         if once:

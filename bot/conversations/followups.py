@@ -22,7 +22,6 @@ from bot.conversations.drafts import sent_button, thanks_draft
 from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, goto, ongoing
 from bot.conversations.lookup import material_label
 from bot.conversations.messages import Button, Incoming, Reply
-from bot.conversations.notices import PREFETCH
 from bot.conversations.phrasings import followups as followups_phrasings
 from bot.conversations.registry import Registry
 from bot.i18n import N_, Translator, register_errors
@@ -372,9 +371,8 @@ def register(registry: Registry) -> None:
     for action in (Action("followup.snooze", snooze_action, group_ok=False),
                    Action("followup.done", done_action, group_ok=False)):
         registry.add_action(action)
-    PREFETCH["followup.due"] = PREFETCH["followup.meeting"] = prefetch_followups
-    registry.add_notice("followup.due", render_due)
-    registry.add_notice("followup.meeting", render_meeting)
+    registry.add_notice("followup.due", render_due, prefetch=prefetch_followups)
+    registry.add_notice("followup.meeting", render_meeting, prefetch=prefetch_followups)
     registry.add_notice("followup.morning", render_morning)
     registry.add_notice("followup.thanks", render_thanks)
     registry.add_notice("delivery.failed", render_delivery_failed)

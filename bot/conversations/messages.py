@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from core.ports import OutboundMessage
-
 
 @dataclass(frozen=True)
 class IncomingFile:
@@ -116,33 +114,6 @@ class Reply:
 def button_rows(buttons: list[Button], per_row: int = 2) -> tuple[tuple[Button, ...], ...]:
     """Lay buttons out in rows of `per_row`."""
     return tuple(tuple(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row))
-
-
-def to_outbound(reply: Reply) -> OutboundMessage:
-    """Flatten a Reply (buttons already stamped with payloads) for the outbox."""
-    attachment = None
-    if reply.attachment is not None:
-        a = reply.attachment
-        attachment = (a.filename, a.mime, a.data)
-    return OutboundMessage(
-        text=reply.text,
-        buttons=tuple(tuple((b.label, b.payload) for b in row) for row in reply.buttons),
-        attachment=attachment,
-    )
-
-
-def from_outbound(message: OutboundMessage) -> Reply:
-    """Rebuild a Reply from an outbox message (for the doors' renderers)."""
-    attachment = None
-    if message.attachment is not None:
-        name, mime, data = message.attachment
-        attachment = Attachment(filename=name, data=data, mime=mime)
-    return Reply(
-        text=message.text,
-        buttons=tuple(tuple(Button(label=lbl, payload=p) for lbl, p in row)
-                      for row in message.buttons),
-        attachment=attachment,
-    )
 
 
 # -- forms: several fields at once (Slack shows a modal; other doors show the text) ---------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
@@ -17,6 +17,10 @@ from core.wiring import WiringError, load_module
 # Renders one notice for its recipient (None for a team channel) in their language; returns
 # None when the notice no longer applies (the follow-up was done meanwhile, ...).
 NoticeRenderer = Callable[[Session, NoticeRow, User | None, Translator], Reply | None]
+# Loads what a batch of notices of one kind renders (into the session's identity map), so
+# rendering 10k reminders is not 30k queries; returns what it loaded (the identity map holds
+# objects weakly: the caller keeps them referenced while the batch renders).
+NoticePrefetch = Callable[[Session, list[NoticeRow]], Sequence[object] | None]
 
 # One module per flow family; each defines `register(registry)`.
 FLOW_MODULES: tuple[str, ...] = (
@@ -71,6 +75,8 @@ class Registry:
     file_flow: str | None = None
     # notice kind -> renderer (see core.notices: what is pushed; here: the words).
     notices: dict[str, NoticeRenderer] = field(default_factory=dict)
+    # notice kind -> its batch loader (optional; see NoticePrefetch).
+    notice_prefetch: dict[str, NoticePrefetch] = field(default_factory=dict)
 
     def add_flow(self, flow: Flow) -> None:
         if flow.name in self.flows:
@@ -99,10 +105,17 @@ class Registry:
             raise ValueError(f"action {action.name!r} registered twice")
         self.actions[action.name] = action
 
-    def add_notice(self, kind: str, renderer: NoticeRenderer) -> None:
+    def add_notice(self, kind: str, renderer: NoticeRenderer, *,
+                   prefetch: NoticePrefetch | None = None) -> None:
+        """Register the words of notice `kind` (core enqueues it) and, optionally, the loader
+        of what a batch of them renders."""
         if kind in self.notices:
             raise ValueError(f"notice kind {kind!r} registered twice")
+        if not kind or "|" in kind:
+            raise ValueError(f"bad notice kind {kind!r}")
         self.notices[kind] = renderer
+        if prefetch is not None:
+            self.notice_prefetch[kind] = prefetch
 
     def validate(self) -> None:
         for item in self.intents:

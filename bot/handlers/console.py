@@ -30,7 +30,6 @@ from bot.conversations.messages import (
 )
 from core.clock import ManualClock
 from core.models import Platform
-from core.ports import OutboundMessage
 
 PLATFORM = Platform.CONSOLE.value
 _DURATION = re.compile(r"^(\d+)\s*([smhd])$")
@@ -246,8 +245,7 @@ class ConsoleSender:
     def __init__(self, door: ConsoleDoor) -> None:
         self.door = door
 
-    async def deliver(self, chat_id: str, message: OutboundMessage) -> str | None:
-        from bot.conversations.messages import from_outbound
-
-        self.door.render([from_outbound(message)], to=chat_id)
+    async def deliver(self, chat_id: str, message: Reply, key: str | None = None
+                      ) -> str | None:
+        self.door.render([message], to=chat_id)
         return None

@@ -12,10 +12,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.conversations.messages import Form, IncomingFile, Reply, from_outbound
+from bot.conversations.messages import Form, IncomingFile, Reply
 from bot.handlers.slack_blocks import render
 from core.models import Platform
-from core.ports import DeliveryError, OutboundMessage, PermanentFailure, RateLimited
+from core.ports import DeliveryError, PermanentFailure, RateLimited
 from core.settings import Settings
 
 log = logging.getLogger("bot.handlers.slack")
@@ -79,12 +79,12 @@ class SlackSender:
     def __init__(self, client: AsyncWebClient) -> None:
         self.client = client
 
-    async def deliver(self, chat_id: str, message: OutboundMessage) -> str | None:
-        metadata = ({"event_type": PUSH_EVENT, "event_payload": {"key": message.key}}
-                    if message.key else None)
+    async def deliver(self, chat_id: str, message: Reply, key: str | None = None
+                      ) -> str | None:
+        metadata = ({"event_type": PUSH_EVENT, "event_payload": {"key": key}}
+                    if key else None)
         try:
-            return await post_reply(self.client, chat_id, from_outbound(message),
-                                    metadata=metadata)
+            return await post_reply(self.client, chat_id, message, metadata=metadata)
         except SlackApiError as exc:
             response = exc.response
             if response.status_code == 429:

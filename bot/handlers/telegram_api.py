@@ -28,10 +28,10 @@ from telegram.error import (
 )
 from telegram.request import BaseRequest, RequestData
 
-from bot.conversations.messages import from_outbound
+from bot.conversations.messages import Reply
 from bot.handlers.telegram_render import send_reply
 from bot.logs import RedactSecrets, redact_everywhere
-from core.ports import DeliveryError, OutboundMessage, PermanentFailure, RateLimited
+from core.ports import DeliveryError, PermanentFailure, RateLimited
 
 PLATFORM = "telegram"
 TELEGRAM_API = "https://api.telegram.org"
@@ -188,11 +188,13 @@ class TelegramSender:
             self._opened = False
             await self.bot.shutdown()
 
-    async def deliver(self, chat_id: str, message: OutboundMessage) -> str | None:
-        """Send one outbox message; map Telegram's refusals to the outbox's error types."""
+    async def deliver(self, chat_id: str, message: Reply, key: str | None = None
+                      ) -> str | None:
+        """Send one pushed message (Telegram cannot carry its `key`); map Telegram's
+        refusals to the outbox's error types."""
         await self._open()
         try:
-            sent = await send_reply(self.bot, chat_id, from_outbound(message))
+            sent = await send_reply(self.bot, chat_id, message)
         except RetryAfter as exc:
             raise RateLimited(_retry_seconds(exc)) from None
         except Forbidden as exc:  # blocked by the user, kicked from the group

@@ -180,9 +180,9 @@ async def test_plan_my_day_with_drop_pin_ics_and_the_morning_button(
         row = s.scalars(select(NoticeRow).where(NoticeRow.kind == "followup.morning")).one()
         message = render_notice(app.registry, s, row, user)
     assert message is not None
-    label, payload = message.buttons[-1][0]
-    assert label == "🗺 Plan my day"
-    out = texts(await budi.send(budi.incoming(button=payload)))
+    button = message.buttons[-1][0]
+    assert button.label == "🗺 Plan my day"
+    out = texts(await budi.send(budi.incoming(button=button.payload)))
     assert "🗺 Your day, Mon 2 Mar 2026:" in out
     # Indonesian
     out = texts(await chat.as_user("sari").say("/plan"))

@@ -137,7 +137,7 @@ async def test_notice_words_in_indonesian_with_action_buttons(app: App) -> None:
         message = render_notice(app.registry, s, notice, sari)
         assert message is not None
         assert "jatuh tempo" in message.text and "Telepon Pak Hendro" in message.text
-        labels = [label for row in message.buttons for label, _ in row]
+        labels = [b.label for row in message.buttons for b in row]
         assert labels == ["Tunda 1 jam", "Besok", "Selesai"] or "Tunda 1 jam" in labels
         fu.status = "done"
         assert render_notice(app.registry, s, notice, sari) is None  # no longer applies
@@ -172,7 +172,7 @@ async def test_remind_me_reads_the_time_and_the_contact(chat: CollectingChat, ap
         reply = render_notice(app.registry, s, notice, user)
         assert reply is not None and "Reminder due: call Hendro Wibisono" in reply.text
         assert "Phone:" in reply.text
-        assert [label for row in reply.buttons for label, _ in row] == [
+        assert [b.label for row in reply.buttons for b in row] == [
             "Snooze 1h", "Tomorrow", "Done"]
     r = await budi.press("Cancel this reminder")
     assert "Done" in texts(r)

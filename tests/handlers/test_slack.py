@@ -21,7 +21,6 @@ from bot.conversations.messages import (
     FormField,
     FormReply,
     Incoming,
-    OutboundMessage,
     Reply,
     form_values,
 )
@@ -234,20 +233,21 @@ async def test_sender_reports_429_and_permanent_failures(slack_settings: Setting
         client = make_client(slack_settings, retry_rate_limits=False)
         client.session = http
         sender = SlackSender(client)
-        ts = await sender.deliver("DU1", OutboundMessage(
-            text="Follow up with Sinar Jaya", buttons=((("Done", "a|fu.done|4"),),)))
+        ts = await sender.deliver("DU1", Reply(
+            text="Follow up with Sinar Jaya", buttons=((Button("Done", payload="a|fu.done|4"),),)))
         assert ts
         sent = fake.of("chat.postMessage")[0]
         assert sent.buttons()[0]["value"] == "a|fu.done|4"
         fake.rate_limit["chat.postMessage"] = 1
         with pytest.raises(RateLimited) as limited:
-            await sender.deliver("DU1", OutboundMessage(text="again"))
+            await sender.deliver("DU1", Reply(text="again"))
         assert limited.value.retry_after == 7
         fake.fail_channels["DGONE"] = "channel_not_found"
         with pytest.raises(PermanentFailure):
-            await sender.deliver("DGONE", OutboundMessage(text="x"))
-        await sender.deliver("DU1", OutboundMessage(
-            text="Your quote", attachment=("Q-1.pdf", "application/pdf", b"%PDF-1.4 x")))
+            await sender.deliver("DGONE", Reply(text="x"))
+        await sender.deliver("DU1", Reply(
+            text="Your quote", attachment=Attachment("Q-1.pdf", b"%PDF-1.4 x",
+                                                     "application/pdf")))
     assert list(fake.uploads.values()) == [b"%PDF-1.4 x"]
 
 

@@ -12,9 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import App
+from bot.conversations.messages import Reply
+from bot.conversations.notices import decode_reply
 from bot.handlers.slack import PUSH_EVENT, SlackSender, make_client
 from core.models.scheduling import OutboxRow
-from core.ports import OutboundMessage
 from core.settings import Settings
 from scheduler.outbox import claim_outbox, push_key, start_sends
 from tests.handlers.fake_slack import FakeSlack
@@ -34,7 +35,7 @@ async def sender(settings: Settings, fake: FakeSlack) -> AsyncIterator[SlackSend
 async def test_a_keyed_push_is_found_by_its_key_and_only_by_it(
         sender: SlackSender, fake: FakeSlack, app: App) -> None:
     since = app.clock.now() - timedelta(days=365)  # the fake stamps real time
-    ts = await sender.deliver("U7", OutboundMessage("Call Hendro today", key="sfa-outbox-41"))
+    ts = await sender.deliver("U7", Reply("Call Hendro today"), key="sfa-outbox-41")
     posted = fake.of("chat.postMessage")[0].args
     assert posted["metadata"] == {"event_type": PUSH_EVENT,
                                   "event_payload": {"key": "sfa-outbox-41"}}
@@ -43,7 +44,7 @@ async def test_a_keyed_push_is_found_by_its_key_and_only_by_it(
     assert await sender.find_sent("U7", "sfa-outbox-42", since) is None
     assert await sender.find_sent("C1", "sfa-outbox-41", since) is None
     # An answer (no key) carries no metadata.
-    await sender.deliver("U7", OutboundMessage("plain"))
+    await sender.deliver("U7", Reply("plain"))
     assert "metadata" not in fake.of("chat.postMessage")[1].args
 
 
@@ -58,13 +59,13 @@ async def test_a_push_left_sending_by_a_dead_scheduler_arrives_once(
                                   chat_id=chat, message={"text": f"Reminder for {chat}"},
                                   status="pending", attempts=0, next_attempt_at=now,
                                   created_at=now - timedelta(days=300)))
-    items = claim_outbox(app.db, worker="dead", now=now, lease=lease, platforms={"slack"})
+    items = claim_outbox(app.db, worker="dead", now=now, lease=lease, platforms={"slack"},
+                         decode=decode_reply)
     ids = {i.chat_id: i.id for i in items}
     with app.db.session() as session:
         start_sends(session, list(ids.values()), worker="dead", now=now, lease=lease)
     # The dead scheduler's request for U1 reached Slack; the one for U2 never left.
-    arrived = await sender.deliver("U1", OutboundMessage("Reminder for U1",
-                                                         key=push_key(ids["U1"])))
+    arrived = await sender.deliver("U1", Reply("Reminder for U1"), key=push_key(ids["U1"]))
     app.clock.advance(seconds=31)
     report = await make_scheduler(app, {"slack": sender}).tick()
     assert report.sent == 2
@@ -87,7 +88,8 @@ async def test_when_slack_cannot_be_asked_the_push_is_sent_again(
         session.add(OutboxRow(key="reminder:C9", kind="x", platform="slack", chat_id="C9",
                               message={"text": "Team digest"}, status="pending", attempts=0,
                               next_attempt_at=now, created_at=now))
-    items = claim_outbox(app.db, worker="dead", now=now, lease=lease, platforms={"slack"})
+    items = claim_outbox(app.db, worker="dead", now=now, lease=lease, platforms={"slack"},
+                         decode=decode_reply)
     with app.db.session() as session:
         start_sends(session, [items[0].id], worker="dead", now=now, lease=lease)
     fake.fail_methods["conversations.history"] = "missing_scope"

@@ -16,9 +16,10 @@ from sqlalchemy import func, select
 
 from bot.app import App, build_app, telegram_doors
 from bot.cli import main
+from bot.conversations.messages import Attachment, Button, Reply
 from bot.conversations.models import ProcessedUpdate
 from bot.handlers.telegram import SECRET_HEADER, TelegramDoor, TelegramStartError
-from core.ports import DeliveryError, OutboundMessage, PermanentFailure, RateLimited
+from core.ports import DeliveryError, PermanentFailure, RateLimited
 from core.settings import Settings
 from tests.handlers.fake_telegram import FakeTelegram
 from tests.handlers.telegram_fixtures import door_fixture, fake_fixture, link  # noqa: F401
@@ -98,20 +99,21 @@ async def test_sender_delivers_and_maps_telegram_refusals(
         app: App, fake: FakeTelegram, door: TelegramDoor) -> None:
     sender = door.sender
     assert sender.platform == "telegram"
-    message_id = await sender.deliver("6001", OutboundMessage(
-        "Follow up <Sinar Jaya> & call", buttons=((("Done", "a|followup.done|7"),),)))
+    message_id = await sender.deliver("6001", Reply(
+        "Follow up <Sinar Jaya> & call",
+        buttons=((Button("Done", payload="a|followup.done|7"),),)))
     [sent] = fake.sent_to(6001)
     assert message_id == str(sent["message_id"])
     assert sent["text"] == "Follow up &lt;Sinar Jaya&gt; &amp; call"
     assert sent["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "a|followup.done|7"
 
-    await sender.deliver("-100500", OutboundMessage(
-        "Quote Q-7", attachment=("Q-7.pdf", "application/pdf", b"%PDF-1.4 quote")))
-    await sender.deliver("-100500", OutboundMessage(
-        "", attachment=("chart.png", "image/png", b"\x89PNG fake")))
+    await sender.deliver("-100500", Reply(
+        "Quote Q-7", attachment=Attachment("Q-7.pdf", b"%PDF-1.4 quote", "application/pdf")))
+    await sender.deliver("-100500", Reply(
+        "", attachment=Attachment("chart.png", b"\x89PNG fake", "image/png")))
     vcard = b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ratna Kusumawati\r\nTEL:+62811\r\nEND:VCARD\r\n"
-    await sender.deliver("-100500", OutboundMessage(
-        "", attachment=("ratna.vcf", "text/vcard", vcard)))
+    await sender.deliver("-100500", Reply(
+        "", attachment=Attachment("ratna.vcf", vcard, "text/vcard")))
     doc, photo, contact = fake.sent_to(-100500)
     assert doc["document"]["file_name"] == "Q-7.pdf" and doc["caption"] == "Quote Q-7"
     assert fake.files[doc["document"]["file_id"]] == b"%PDF-1.4 quote"
@@ -121,24 +123,24 @@ async def test_sender_delivers_and_maps_telegram_refusals(
 
     fake.fail("sendMessage", 429, times=2, retry_after=1)
     with pytest.raises(RateLimited) as limited:
-        await sender.deliver("6001", OutboundMessage("again"))
+        await sender.deliver("6001", Reply("again"))
     assert limited.value.retry_after == 1
     fake.fail("sendMessage", 403)
     with pytest.raises(PermanentFailure):
-        await sender.deliver("6001", OutboundMessage("blocked"))
+        await sender.deliver("6001", Reply("blocked"))
     fake.fail("sendMessage", 400)
     with pytest.raises(PermanentFailure):
-        await sender.deliver("123", OutboundMessage("chat not found"))
+        await sender.deliver("123", Reply("chat not found"))
     fake.fail("sendMessage", 500)
     with pytest.raises(DeliveryError) as failed:
-        await sender.deliver("6001", OutboundMessage("server trouble"))
+        await sender.deliver("6001", Reply("server trouble"))
     assert not isinstance(failed.value, PermanentFailure)
 
 
 async def test_sender_of_a_door_that_never_started(app: App, fake: FakeTelegram) -> None:
     """`sfa scheduler` delivers through the door's sender without starting the door."""
     idle = TelegramDoor(app.engine, fake.token, api_url=fake.url)
-    sent = await asyncio.gather(*(idle.sender.deliver("6001", OutboundMessage(f"push {i}"))
+    sent = await asyncio.gather(*(idle.sender.deliver("6001", Reply(f"push {i}"))
                                   for i in range(3)))
     assert len(set(sent)) == 3 and len(fake.calls_of("getMe")) == 1
     assert sorted(fake.texts_to(6001)) == ["push 0", "push 1", "push 2"]
@@ -148,7 +150,7 @@ async def test_sender_of_a_door_that_never_started(app: App, fake: FakeTelegram)
 async def test_long_text_is_split_under_the_limit(app: App, fake: FakeTelegram,
                                                   door: TelegramDoor) -> None:
     text = "\n".join(f"line {i} " + "x" * 80 for i in range(120))  # ~10,800 characters
-    await door.sender.deliver("6001", OutboundMessage(text, buttons=((("OK", "a|x|1"),),)))
+    await door.sender.deliver("6001", Reply(text, buttons=((Button("OK", payload="a|x|1"),),)))
     sent = fake.sent_to(6001)
     assert len(sent) == 3 and all(len(m["text"]) <= 4096 for m in sent)
     assert "reply_markup" in sent[-1] and "reply_markup" not in sent[0]

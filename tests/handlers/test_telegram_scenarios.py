@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from bot.app import App
 from bot.conversations.flow import Action, Ctx, Step, done
-from bot.conversations.messages import Button, Reply, to_outbound
+from bot.conversations.messages import Button, Reply
 from bot.handlers.telegram import TelegramDoor
 from core.models import Activity, Company, Deal, DealStageChange, User
 from tests.handlers.fake_telegram import FakeTelegram
@@ -200,7 +200,7 @@ async def test_team_channel_and_a_claim_race(app: App, fake: FakeTelegram,
     announcement = Reply.with_buttons("New lead: PT Sinar Jaya Abadi", [
         Button("Claim", action="testlead.claim", arg=str(deal_id),
                payload=f"a|testlead.claim|{deal_id}")])
-    await door.sender.deliver("-100900", to_outbound(announcement))
+    await door.sender.deliver("-100900", announcement)
     posted = copy.deepcopy(fake.sent_to(-100900)[-1])
     # Two reps press Claim at once (both presses in one getUpdates batch).
     answers = len(fake.calls_of("answerCallbackQuery"))

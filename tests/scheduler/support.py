@@ -8,10 +8,10 @@ from datetime import datetime
 from sqlalchemy import select
 
 from bot.app import App
-from bot.conversations.notices import notice_renderer
+from bot.conversations.messages import Reply
+from bot.conversations.notices import NoticeRendering
 from core import users as user_service
 from core.models import ChatIdentity, FollowUp, User
-from core.ports import OutboundMessage
 from scheduler import Scheduler, SchedulerConfig
 
 
@@ -37,16 +37,19 @@ class FakeSender:
 
     platform: str = "console"
     clock: FakeTime | None = None
-    sent: list[tuple[str, OutboundMessage]] = field(default_factory=list)
+    sent: list[tuple[str, Reply]] = field(default_factory=list)
+    keys: list[str | None] = field(default_factory=list)  # each push's key, as sent
     times: list[tuple[float, str]] = field(default_factory=list)
     failures: list[Exception] = field(default_factory=list)
     calls: int = 0
 
-    async def deliver(self, chat_id: str, message: OutboundMessage) -> str | None:
+    async def deliver(self, chat_id: str, message: Reply, key: str | None = None
+                      ) -> str | None:
         self.calls += 1
         if self.failures:
             raise self.failures.pop(0)
         self.sent.append((chat_id, message))
+        self.keys.append(key)
         if self.clock is not None:
             self.times.append((self.clock.t, chat_id))
         return str(len(self.sent))
@@ -58,8 +61,8 @@ class FakeSender:
 def make_scheduler(app: App, senders: dict, fake: FakeTime | None = None,
                    **config: object) -> Scheduler:
     fake = fake or FakeTime()
-    render = notice_renderer(app.registry)
-    return Scheduler(app.db, app.clock, render, senders, sweeps=app.sweeps,
+    return Scheduler(app.db, app.clock, NoticeRendering(app.registry), senders,
+                     sweeps=app.sweeps,
                      config=SchedulerConfig(**config),  # type: ignore[arg-type]
                      monotonic=fake.monotonic, sleep=fake.sleep, in_thread=False,
                      worker="test-worker")

@@ -10,10 +10,12 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import App
+from bot.conversations.messages import Reply
+from bot.conversations.notices import decode_reply
 from core.models import NoticeRow, User
 from core.models.scheduling import OutboxRow
 from core.notices import enqueue_notice
-from core.ports import DeliveryError, OutboundMessage, PermanentFailure, RateLimited
+from core.ports import DeliveryError, PermanentFailure, RateLimited
 from scheduler.outbox import claim_notices, claim_outbox, release_claims, start_sends
 from tests.scheduler.support import (
     FakeSender,
@@ -50,9 +52,9 @@ async def test_due_followup_is_sent_once_with_buttons(quiet_app: App) -> None:
     chat_id, message = sender.sent[0]
     assert chat_id == "ext-budi"
     assert "Call Hendro" in message.text
-    labels = [label for row in message.buttons for label, _ in row]
+    labels = [b.label for row in message.buttons for b in row]
     assert labels == ["Snooze 1h", "Tomorrow", "Done"]
-    assert all(p.startswith("a|followup.") for row in message.buttons for _, p in row)
+    assert all(b.payload.startswith("a|followup.") for row in message.buttons for b in row)
     # A repeated sweep and a second pass send nothing more.
     await sched.run_due_sweeps(force=True)
     await sched.tick()
@@ -73,7 +75,7 @@ async def test_snooze_and_done_from_the_pushed_buttons(quiet_app: App) -> None:
     sender = FakeSender()
     sched = _scheduler(app, sender)
     await sched.tick()
-    payloads = {label: p for row in sender.sent[0][1].buttons for label, p in row}
+    payloads = {b.label: b.payload for row in sender.sent[0][1].buttons for b in row}
     replies = await budi.send(budi.incoming(button=payloads["Snooze 1h"]))
     assert "Snoozed until Mon 2 Mar 2026 10:00" in texts(replies)
     app.clock.advance(minutes=30)
@@ -82,7 +84,7 @@ async def test_snooze_and_done_from_the_pushed_buttons(quiet_app: App) -> None:
     app.clock.advance(minutes=31)
     await sched.tick()
     assert len(sender.sent) == 2 and "Send the brochure" in sender.sent[1][1].text
-    payloads = {label: p for row in sender.sent[1][1].buttons for label, p in row}
+    payloads = {b.label: b.payload for row in sender.sent[1][1].buttons for b in row}
     replies = await budi.send(budi.incoming(button=payloads["Done"]))
     assert "Done" in texts(replies)
     # The old message's Done again: answered, not acted on twice.
@@ -273,11 +275,13 @@ async def test_expired_claims_are_taken_again(quiet_app: App) -> None:
         session.add(OutboxRow(key="k1", kind="x", platform="console", chat_id="c",
                               message={"text": "hi"}, status="pending", attempts=0,
                               next_attempt_at=now, created_at=now))
-    items = claim_outbox(app.db, worker="a", now=now, lease=lease, platforms={"console"})
+    items = claim_outbox(app.db, worker="a", now=now, lease=lease, platforms={"console"},
+                         decode=decode_reply)
     assert [i.message.text for i in items] == ["hi"]
-    assert claim_outbox(app.db, worker="b", now=now, lease=lease, platforms={"console"}) == []
+    assert claim_outbox(app.db, worker="b", now=now, lease=lease, platforms={"console"},
+                        decode=decode_reply) == []
     assert len(claim_outbox(app.db, worker="b", now=now + timedelta(seconds=31), lease=lease,
-                            platforms={"console"})) == 1
+                            platforms={"console"}, decode=decode_reply)) == 1
 
 
 async def test_inactive_recipient_is_cancelled(quiet_app: App) -> None:
@@ -302,11 +306,12 @@ async def test_a_row_is_committed_as_sending_before_its_request(quiet_app: App) 
     seen: list[tuple[str, str | None]] = []
 
     class Peeking(FakeSender):
-        async def deliver(self, chat_id: str, message: OutboundMessage) -> str | None:
+        async def deliver(self, chat_id: str, message: Reply, key: str | None = None
+                          ) -> str | None:
             with app.db.engine.connect() as conn:  # another connection: only what is committed
                 row = conn.execute(select(OutboxRow.status, OutboxRow.claimed_by)).one()
             seen.append((row.status, row.claimed_by))
-            return await super().deliver(chat_id, message)
+            return await super().deliver(chat_id, message, key)
 
     sender = Peeking()
     report = await _scheduler(app, sender).tick()
@@ -329,7 +334,8 @@ async def test_only_a_row_left_sending_is_sent_again_and_noted(quiet_app: App) -
             session.add(OutboxRow(key=key, kind="x", platform="console", chat_id=key,
                                   message={"text": key}, status="pending", attempts=0,
                                   next_attempt_at=now, created_at=now))
-    items = claim_outbox(app.db, worker="dead", now=now, lease=lease, platforms={"console"})
+    items = claim_outbox(app.db, worker="dead", now=now, lease=lease, platforms={"console"},
+                         decode=decode_reply)
     assert len(items) == 2
     with app.db.session() as session:
         tried = next(i.id for i in items if i.chat_id == "tried")
@@ -337,9 +343,9 @@ async def test_only_a_row_left_sending_is_sent_again_and_noted(quiet_app: App) -
         # A mark for a row this worker does not hold does nothing.
         assert start_sends(session, [tried], worker="other", now=now, lease=lease) == set()
     assert claim_outbox(app.db, worker="b", now=now + timedelta(seconds=29), lease=lease,
-                        platforms={"console"}) == []
+                        platforms={"console"}, decode=decode_reply) == []
     taken = claim_outbox(app.db, worker="b", now=now + timedelta(seconds=31), lease=lease,
-                         platforms={"console"})
+                         platforms={"console"}, decode=decode_reply)
     assert sorted(i.chat_id for i in taken) == ["tried", "untried"]
     with app.db.session() as session:
         notes = dict(session.execute(select(OutboxRow.chat_id, OutboxRow.last_error)).all())
@@ -372,12 +378,13 @@ async def test_committed_sending_rows_never_exceed_the_send_concurrency(quiet_ap
     peaks: list[int] = []
 
     class Slow(FakeSender):
-        async def deliver(self, chat_id: str, message: OutboundMessage) -> str | None:
+        async def deliver(self, chat_id: str, message: Reply, key: str | None = None
+                          ) -> str | None:
             with app.db.engine.connect() as conn:
                 peaks.append(conn.execute(select(func.count()).select_from(OutboxRow).where(
                     OutboxRow.status == "sending")).scalar_one())
             await asyncio.sleep(0.001)
-            return await super().deliver(chat_id, message)
+            return await super().deliver(chat_id, message, key)
 
     sender = Slow()
     sched = _scheduler(app, sender, max_in_flight=4)
@@ -400,7 +407,8 @@ async def test_a_send_the_platform_can_show_is_looked_up_not_sent_again(quiet_ap
             session.add(OutboxRow(key=key, kind="x", platform="console", chat_id=key,
                                   user_id=uid, message={"text": key}, status="pending",
                                   attempts=0, next_attempt_at=now, created_at=now))
-    items = claim_outbox(app.db, worker="dead", now=now, lease=lease, platforms={"console"})
+    items = claim_outbox(app.db, worker="dead", now=now, lease=lease, platforms={"console"},
+                         decode=decode_reply)
     ids = {i.chat_id: i.id for i in items}
     with app.db.session() as session:
         assert start_sends(session, list(ids.values()), worker="dead", now=now,
@@ -420,10 +428,34 @@ async def test_a_send_the_platform_can_show_is_looked_up_not_sent_again(quiet_ap
     report = await _scheduler(app, sender).tick()
     assert sorted(sender.looked) == [("arrived", f"sfa-outbox-{ids['arrived']}"),
                                      ("lost", f"sfa-outbox-{ids['lost']}")]
-    assert [(chat, m.text, m.key) for chat, m in sender.sent] == [
-        ("lost", "lost", f"sfa-outbox-{ids['lost']}")]
+    assert [(chat, m.text) for chat, m in sender.sent] == [("lost", "lost")]
+    assert sender.keys == [f"sfa-outbox-{ids['lost']}"]
     assert report.sent == 2
     with app.db.session() as session:
         rows = {r.chat_id: r for r in session.scalars(select(OutboxRow))}
     assert (rows["arrived"].status, rows["arrived"].external_id) == ("sent", "ts-1")
     assert rows["lost"].status == "sent"
+
+
+async def test_waiting_notices_without_a_renderer_are_named_at_start(
+        quiet_app: App, caplog: pytest.LogCaptureFixture) -> None:
+    """A kind with no registered renderer (its module not registered, a misspelt kind) is
+    reported in one line when the scheduler starts, not found one notice at a time."""
+    app = quiet_app
+    uid = link(app, "budi")
+    now = app.clock.now()
+    with app.db.session() as session:
+        for i in range(3):
+            enqueue_notice(session, kind="followup.duee", reason=f"typo:{i}", due_at=now,
+                           now=now, recipient_user_id=uid)
+        enqueue_notice(session, kind="followup.due", reason="fine", due_at=now, now=now,
+                       recipient_user_id=uid, params={"followup_id": 0})
+    sched = _scheduler(app, FakeSender())
+    sched.sweeps = []
+    assert sched.unrendered_kinds() == {"followup.duee": 3}
+    caplog.set_level("ERROR", logger="scheduler.service")
+    await sched.start()
+    await sched.stop()
+    lines = [r.getMessage() for r in caplog.records if r.name == "scheduler.service"]
+    assert len(lines) == 1 and "followup.duee (3)" in lines[0], lines
+    assert "registry.add_notice" in lines[0]

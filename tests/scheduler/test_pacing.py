@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from bot.app import App
+from bot.conversations.notices import decode_reply
 from core.models import NoticeRow
 from core.notices import enqueue_notice
 from scheduler import Scheduler, SchedulerConfig
@@ -98,7 +99,8 @@ async def test_real_http_round_trip_honours_429(app: App) -> None:
             assert session.scalar(select(func.count()).select_from(NoticeRow).where(
                 NoticeRow.status == "sent")) == 3
         assert claim_outbox(app.db, worker="w", now=now + timedelta(hours=1),
-                            lease=timedelta(seconds=5), platforms={"telegram"}) == []
+                            lease=timedelta(seconds=5), platforms={"telegram"},
+                                decode=decode_reply) == []
     finally:
         await sink.close()
         api.stop()
@@ -129,6 +131,6 @@ async def test_blocked_chat_is_a_permanent_failure(app: App) -> None:
 
 
 def _render(app: App):
-    from bot.conversations.notices import notice_renderer
+    from bot.conversations.notices import NoticeRendering
 
-    return notice_renderer(app.registry)
+    return NoticeRendering(app.registry)

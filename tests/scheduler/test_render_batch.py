@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
-from bot.conversations.notices import notice_renderer
+from bot.conversations.messages import Reply
+from bot.conversations.notices import NoticeRendering, decode_reply, encode_reply
 from bot.conversations.registry import build_registry
 from core import followups
 from core import users as user_service
@@ -17,7 +18,6 @@ from core.db import Database
 from core.models import FollowUp, NoticeRow, User
 from core.models.scheduling import OutboxRow
 from core.notices import enqueue_notice
-from core.ports import OutboundMessage
 from scheduler.outbox import claim_notices, render_claimed
 
 NOW = datetime(2026, 3, 2, 5, 0, tzinfo=UTC)  # 12:00 in Jakarta: no quiet hours
@@ -49,7 +49,7 @@ def test_a_batch_reads_what_it_renders_in_a_few_queries(database: Database) -> N
     event.listen(database.engine, "before_cursor_execute", count)
     try:
         stats = render_claimed(database, worker="w", ids=ids, now=NOW,
-                               render=notice_renderer(build_registry()),
+                               render=NoticeRendering(build_registry()),
                                platforms={"console"})
     finally:
         event.remove(database.engine, "before_cursor_execute", count)
@@ -69,14 +69,22 @@ def test_a_failing_renderer_fails_alone(database: Database) -> None:
                            recipient_user_id=uid)
     ids = claim_notices(database, worker="w", now=NOW, lease=timedelta(minutes=5))
 
-    def render(session: Session, notice: NoticeRow, user: User | None) -> OutboundMessage:
-        if notice.kind == "test.broken":
-            session.execute(text("SELECT no_such_column FROM no_such_table"))
-        # The transaction is still usable for the notices after the broken one.
-        name = session.scalar(select(User.name).where(User.id == uid))
-        return OutboundMessage(text=f"{notice.key} for {name}")
+    class Rendering:
+        kinds = frozenset({"test.ok", "test.broken"})
+        encode = staticmethod(encode_reply)
+        decode = staticmethod(decode_reply)
 
-    stats = render_claimed(database, worker="w", ids=ids, now=NOW, render=render,
+        def prefetch(self, session: Session, notices: object) -> None:
+            return None
+
+        def render(self, session: Session, notice: NoticeRow, user: User | None) -> Reply:
+            if notice.kind == "test.broken":
+                session.execute(text("SELECT no_such_column FROM no_such_table"))
+            # The transaction is still usable for the notices after the broken one.
+            name = session.scalar(select(User.name).where(User.id == uid))
+            return Reply(text=f"{notice.key} for {name}")
+
+    stats = render_claimed(database, worker="w", ids=ids, now=NOW, render=Rendering(),
                            platforms={"console"})
     assert (stats.queued, stats.failed) == (2, 1)
     with database.session() as s:
