@@ -13,12 +13,15 @@ where it was, and the update id is still recorded so a redelivery is not run aga
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
 import weakref
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.conversations.flow import Ctx, Step
@@ -31,6 +34,7 @@ from bot.conversations.pipeline.identify import identify
 from bot.conversations.pipeline.route import Route
 from bot.conversations.pipeline.run import MAX_PAYLOAD_BYTES, Runner, StepRefused, encode_payload
 from bot.conversations.pipeline.state import LockState
+from bot.conversations.pipeline.state import save as save_state
 from bot.conversations.pipeline.throttle import Throttle
 from bot.conversations.pipeline.understand import LANGUAGE, Understand
 from bot.conversations.pipeline.update import Update
@@ -105,7 +109,17 @@ class Engine:
         self.deduplicate = Deduplicate(db.is_postgres)
         self.steps = (self.deduplicate, identify, LockState(db.is_postgres),
                       Understand(registry, self.understander, self.services))
+        self._children: dict[tuple[object, ...], Any] = {}  # metrics by label set
         self.route = Route(self.runner, self.understander, self.services, self.clock, self)
+
+    def _metric(self, metric: Any, *labels: str) -> Any:
+        """metric.labels(*labels), looked up once per label set (prometheus_client's own
+        lookup costs more than the observation)."""
+        key = (metric, *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     @property
     def writer_lock(self) -> asyncio.Lock:
@@ -120,7 +134,7 @@ class Engine:
         door = incoming.platform
         throttled = self.throttle(incoming)
         if throttled is not None:
-            UPDATES.labels(door, "throttled").inc()
+            self._metric(UPDATES, door, "throttled").inc()
             return Outcome(throttled)
         started = time.perf_counter()
         lock = self._locks.get(incoming.key)
@@ -130,16 +144,16 @@ class Engine:
         async with lock:
             try:
                 replies = await self._handle(incoming, started)
-                UPDATES.labels(door, "ok" if replies else "silent").inc()
+                self._metric(UPDATES, door, "ok" if replies else "silent").inc()
                 return self.answers.outcome(incoming, replies)
             except Exception:
-                UPDATES.labels(door, "error").inc()
+                self._metric(UPDATES, door, "error").inc()
                 log.exception("update failed (platform=%s)", incoming.platform)
                 t = Translator(self.settings.default_locale, self.settings.default_timezone)
                 return Outcome([Reply(t("Sorry, something went wrong on our side. Nothing was "
                                         "saved; please try again, or send /cancel."))])
             finally:
-                UPDATE_SECONDS.labels(door).observe(time.perf_counter() - started)
+                self._metric(UPDATE_SECONDS, door).observe(time.perf_counter() - started)
 
     async def _handle(self, inc: Incoming, started: float) -> list[Reply]:
         default_t = Translator(
@@ -150,13 +164,21 @@ class Engine:
         if isinstance(cleaned, list):
             return cleaned
         inc = cleaned
-        async with self._transaction_lock:
-            LOCK_WAIT_SECONDS.labels(inc.platform).observe(time.perf_counter() - started)
+        # SQLite: the whole update under the writer lock (one writer per process). PostgreSQL:
+        # only its statements are (see _attempt); the commit, where PostgreSQL waits for the
+        # disk, runs in a thread while the next update's statements run.
+        apart = self.db.is_postgres
+        async with contextlib.nullcontext() if apart else self._transaction_lock:
+            if not apart:
+                self._metric(LOCK_WAIT_SECONDS, inc.platform).observe(
+                    time.perf_counter() - started)
             now = self.clock.now()
             for attempt in range(_CONFLICT_ATTEMPTS):
                 # A concurrent write by another worker to the same versioned row (two reps
                 # logging a visit on one contact at once): run the whole update again.
                 try:
+                    if apart:
+                        return await self._attempt_apart(inc, now, default_t, started)
                     return await self._attempt(inc, now, default_t)
                 except AlreadyProcessed:
                     break
@@ -177,21 +199,61 @@ class Engine:
             try:
                 with session.begin():
                     taken = self.answers.forget_sent(session)
-                    replies = await self._run_steps(Update(inc, now, default_t, session))
-                    self.answers.keep(session, inc, replies)
+                    replies = await self._in_transaction(session, inc, now, default_t)
             except StepRefused as refused:
                 self.answers.sent_again(taken)  # rolled back with the step
-                # Everything the step wrote is rolled back; remember the update id so a
-                # redelivery is answered by nothing rather than run again.
-                if inc.update_id is not None:
-                    with session.begin():
-                        self.deduplicate.record(session, inc, now)
-                        self.answers.keep(session, inc, refused.replies)
-                return refused.replies
+                return self._refused(session, inc, now, refused)
             except BaseException:
                 self.answers.sent_again(taken)
                 raise
         return replies
+
+    async def _attempt_apart(self, inc: Incoming, now: datetime, default_t: Translator,
+                             started: float) -> list[Reply]:
+        """PostgreSQL: the statements under the writer lock, the commit in a thread after it
+        (transactions of different chats overlap there; the (chat, user) lock still orders
+        one chat's updates, and row locks order the rest)."""
+        with self.db.sessionmaker() as session:
+            taken: dict[str, set[str]] = {}
+            try:
+                async with self._transaction_lock:
+                    self._metric(LOCK_WAIT_SECONDS, inc.platform).observe(
+                        time.perf_counter() - started)
+                    try:
+                        session.begin()
+                        taken = self.answers.forget_sent(session)
+                        replies = await self._in_transaction(session, inc, now, default_t)
+                        session.flush()
+                    except StepRefused as refused:
+                        session.rollback()
+                        self.answers.sent_again(taken)  # rolled back with the step
+                        return self._refused(session, inc, now, refused)
+                    except BaseException:
+                        session.rollback()
+                        raise
+                await asyncio.to_thread(session.commit)
+            except BaseException:
+                self.answers.sent_again(taken)
+                raise
+        return replies
+
+    async def _in_transaction(self, session: Session, inc: Incoming, now: datetime,
+                              default_t: Translator) -> list[Reply]:
+        u = Update(inc, now, default_t, session)
+        replies = await self._run_steps(u)
+        save_state(u)
+        self.answers.keep(session, inc, replies)
+        return replies
+
+    def _refused(self, session: Session, inc: Incoming, now: datetime, refused: StepRefused
+                 ) -> list[Reply]:
+        # Everything the step wrote is rolled back; remember the update id so a redelivery
+        # is answered by nothing rather than run again.
+        if inc.update_id is not None:
+            with session.begin():
+                self.deduplicate.record(session, inc, now)
+                self.answers.keep(session, inc, refused.replies)
+        return refused.replies
 
     async def _run_steps(self, u: Update) -> list[Reply]:
         for step in self.steps:

@@ -8,8 +8,8 @@ from dataclasses import replace
 
 from bot.conversations.flow import Action, Ctx
 from bot.conversations.messages import Incoming, Reply
-from bot.conversations.models import ConversationState
 from bot.conversations.pipeline.run import Runner
+from bot.conversations.pipeline.update import State
 from bot.conversations.understanding import routing
 from core.models import Role
 
@@ -23,7 +23,7 @@ def names_no_record(arg: str) -> bool:
     return any(len(n) > 10 or int(n) > _MAX_RECORD_ID for n in _NUMBER.findall(arg))
 
 
-async def button(runner: Runner, ctx: Ctx, state: ConversationState, inc: Incoming,
+async def button(runner: Runner, ctx: Ctx, state: State, inc: Incoming,
                  active: bool, expired_flow: str | None) -> list[Reply]:
     t = ctx.t
     payload = inc.button or ""
@@ -64,7 +64,7 @@ async def button(runner: Runner, ctx: Ctx, state: ConversationState, inc: Incomi
     return [Reply(t("That button is no longer valid."))]
 
 
-async def run_action(runner: Runner, ctx: Ctx, state: ConversationState, action: Action,
+async def run_action(runner: Runner, ctx: Ctx, state: State, action: Action,
                      arg: str) -> list[Reply]:
     t = ctx.t
     if ctx.incoming.chat_is_group and not action.group_ok:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from bot.conversations.flow import Ctx
 from bot.conversations.messages import Reply
-from bot.conversations.models import ConversationState
 from bot.conversations.pipeline.run import Runner, allowed
+from bot.conversations.pipeline.update import State
 from bot.conversations.registry import Registry
 from bot.i18n import N_, Translator
 from core import users as user_service
@@ -38,7 +38,7 @@ def visible_commands(registry: Registry, role: Role) -> list[tuple[str, str]]:
     return out
 
 
-async def command(runner: Runner, ctx: Ctx, state: ConversationState, name: str, rest: str
+async def command(runner: Runner, ctx: Ctx, state: State, name: str, rest: str
                   ) -> list[Reply]:
     """Answer /name rest."""
     t = ctx.t

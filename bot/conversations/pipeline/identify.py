@@ -10,6 +10,7 @@ from sqlalchemy import and_, bindparam, select
 
 from bot.conversations.messages import Reply
 from bot.conversations.models import ConversationState
+from bot.conversations.pipeline.state import COLUMNS, loaded
 from bot.conversations.pipeline.update import Update
 from bot.i18n import Translator
 from core import users as user_service
@@ -25,7 +26,7 @@ _IDENTITY_QUERY = (
            ChatIdentity.external_id == bindparam("external_id"))
 )
 _IDENTITY_STATE_QUERY = (
-    select(User, ChatIdentity, ConversationState)
+    select(User, ChatIdentity, *COLUMNS)
     .join(ChatIdentity, ChatIdentity.user_id == User.id)
     .join(ConversationState, and_(
         ConversationState.platform == ChatIdentity.platform,
@@ -34,7 +35,6 @@ _IDENTITY_STATE_QUERY = (
     .where(ChatIdentity.platform == bindparam("platform"),
            ChatIdentity.external_id == bindparam("external_id"))
     .with_for_update(of=ConversationState)  # only the state row, as state.py's query
-    .execution_options(populate_existing=True)
 )
 
 
@@ -46,7 +46,8 @@ def identify(u: Update) -> list[Reply] | None:
     params = {"platform": inc.platform, "external_id": inc.user_id, "chat_id": inc.chat_id}
     found = session.execute(_IDENTITY_STATE_QUERY, params).first()
     if found is not None:
-        user, identity, u.state = found
+        user, identity = found[0], found[1]
+        loaded(u, found[2:])
     else:
         row = session.execute(_IDENTITY_QUERY, params).first()
         if row is None:

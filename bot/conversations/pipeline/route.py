@@ -8,11 +8,10 @@ import logging
 
 from bot.conversations.flow import Ctx, EngineView
 from bot.conversations.messages import Incoming, Reply
-from bot.conversations.models import ConversationState
 from bot.conversations.pipeline import buttons, commands
 from bot.conversations.pipeline.run import Runner, allowed
 from bot.conversations.pipeline.understand import LANGUAGE
-from bot.conversations.pipeline.update import Update
+from bot.conversations.pipeline.update import State, Update
 from bot.conversations.services import Services
 from bot.conversations.understanding import routing
 from bot.conversations.understanding.understander import Understander, Understanding
@@ -46,7 +45,7 @@ class Route:
             ctx.data = dict(state.data or {})
         return await self.dispatch(ctx, state, inc, active, expired_flow)
 
-    async def dispatch(self, ctx: Ctx, state: ConversationState, inc: Incoming, active: bool,
+    async def dispatch(self, ctx: Ctx, state: State, inc: Incoming, active: bool,
                        expired_flow: str | None) -> list[Reply]:
         t = ctx.t
         runner = self.runner
@@ -110,7 +109,7 @@ class Route:
                 return notes + await runner.start(ctx, state, fallback, {"text": text})
         return [*notes, Reply(t("I did not understand that. Send /help to see what I can do."))]
 
-    async def understood(self, ctx: Ctx, state: ConversationState, u: Understanding
+    async def understood(self, ctx: Ctx, state: State, u: Understanding
                          ) -> list[Reply]:
         """Start what the message asks for, or ask one clarifying question."""
         self._speak_as_asked(ctx, u)
@@ -128,7 +127,7 @@ class Route:
             return replies
         return [routing.miss_reply(ctx.t, u, self.understander)]
 
-    async def interrupt(self, ctx: Ctx, state: ConversationState, u: Understanding
+    async def interrupt(self, ctx: Ctx, state: State, u: Understanding
                         ) -> list[Reply]:
         """Answer a message that asks for something else in the middle of a flow: the open
         flow is kept (its buttons keep working) and the answer ends with a way back."""
@@ -150,6 +149,6 @@ class Route:
         if u.language and u.language != ctx.t.locale:
             ctx.t = Translator(u.language, ctx.user.timezone)
 
-    def _keep_language(self, ctx: Ctx, state: ConversationState, u: Understanding) -> None:
+    def _keep_language(self, ctx: Ctx, state: State, u: Understanding) -> None:
         if state.flow is not None and u.language and u.language != ctx.user.locale:
             state.data = {**(state.data or {}), LANGUAGE: u.language}

@@ -12,8 +12,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from bot.conversations.flow import END, Ctx, Flow, Step
 from bot.conversations.messages import Button, Reply
-from bot.conversations.models import ConversationState
 from bot.conversations.pipeline.state import clear
+from bot.conversations.pipeline.update import State
 from bot.conversations.registry import Registry
 from bot.conversations.understanding import routing
 from core.errors import DomainError
@@ -71,7 +71,7 @@ class Runner:
         return step
 
     async def start(
-        self, ctx: Ctx, state: ConversationState, name: str, args: dict[str, str]
+        self, ctx: Ctx, state: State, name: str, args: dict[str, str]
     ) -> list[Reply]:
         flow = self.registry.flows[name]
         if ctx.incoming.chat_is_group and not flow.group_ok:
@@ -82,7 +82,7 @@ class Runner:
         return await self.run(ctx, state, None, lambda: self.start_flow(ctx, name, args))
 
     async def run(
-        self, ctx: Ctx, state: ConversationState, flow: Flow | None,
+        self, ctx: Ctx, state: State, flow: Flow | None,
         call: Callable[[], Awaitable[Step]], keep_current: bool = False,
     ) -> list[Reply]:
         where = (state.flow, state.state)  # read now: after a failed flush it is expired
@@ -154,7 +154,7 @@ class Runner:
             out.append(replace(reply, buttons=tuple(rows)))
         return out
 
-    def clear(self, state: ConversationState) -> None:
+    def clear(self, state: State) -> None:
         clear(state, self.clock)
 
     def resume_line(self, ctx: Ctx, saved: dict[str, object]) -> Reply:

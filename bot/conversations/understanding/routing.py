@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.conversations.flow import Flow
 from bot.conversations.messages import Button, Reply, pack_replies, unpack_replies
-from bot.conversations.models import ConversationState
+from bot.conversations.pipeline.update import State
 from bot.conversations.understanding.slots import CUSTOMER_KINDS
 from bot.conversations.understanding.text import fold
 from bot.conversations.understanding.understander import Understander, Understanding
@@ -99,7 +99,7 @@ def unpack_prompt(data: dict[str, Any]) -> list[Reply]:
         return []
 
 
-def suspend(state: ConversationState) -> dict[str, Any]:
+def suspend(state: State) -> dict[str, Any]:
     """The open flow, as it is, to put back after the interruption."""
     data = dict(state.data or {})
     inner = data.get(SUSPENDED)
@@ -110,7 +110,7 @@ def suspend(state: ConversationState) -> dict[str, Any]:
     return {"flow": state.flow, "state": state.state, "token": state.token, "data": data}
 
 
-def restore(state: ConversationState, saved: dict[str, Any], expires_at: datetime) -> None:
+def restore(state: State, saved: dict[str, Any], expires_at: datetime) -> None:
     """Put a suspended flow back. Tokens only grow (an old button can never match a later
     flow), so the flow gets a new one; the buttons it showed before stay valid (PREVIOUS) and
     its question, shown again by [Continue], carries the new token."""

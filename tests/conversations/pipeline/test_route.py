@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.conversations.engine import Engine
+from bot.conversations.pipeline.state import save
 from bot.conversations.pipeline.update import Update
 from core.clock import ManualClock
 from core.db import Database
@@ -16,7 +17,9 @@ from tests.support.chat import texts
 async def _route(engine: Engine, u: Update) -> list[str]:
     for step in engine.steps:
         assert step(u) is None
-    return [r.text for r in await engine.route(u)]
+    replies = await engine.route(u)
+    save(u)  # what the engine does after the route step
+    return [r.text for r in replies]
 
 
 def _engine(database: Database, settings: Settings, clock: ManualClock) -> Engine:
@@ -43,6 +46,7 @@ async def test_open_flow_gets_the_answer_and_its_buttons(database: Database,
     for step in engine.steps:
         assert step(u) is None
     asked = await engine.route(u)
+    save(u)
     payload = asked[0].buttons[0][0].payload
     assert payload.startswith("f|pick|") and u.state is not None and u.state.flow == "pick"
     assert await _route(engine, make_update(button=payload)) == ["red it is. Now type a note."]
