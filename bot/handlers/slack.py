@@ -404,6 +404,7 @@ class SlackDoor:
             await self._close_message(job, await self._t(job))
         await self.send_replies(chat_id, replies, user=job.user, is_group=job.is_group,
                                 team=job.team)
+        replies.acknowledge()  # sent: a kept answer is forgotten (a takeover gets nothing)
         if job.kind == "button" and not job.channel:  # the Home tab shows what is left
             await self.publish_home(job.team, job.user)
         if job.kind == "command" and job.channel and job.channel != chat_id \

@@ -46,7 +46,7 @@ from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
 from bot.conversations import progress as working
 from bot.conversations.door_services import DoorServices
 from bot.conversations.engine import Engine
-from bot.conversations.messages import Incoming, Reply
+from bot.conversations.messages import Incoming
 from bot.handlers.telegram_api import (
     PLATFORM,
     TELEGRAM_API,
@@ -375,7 +375,7 @@ class TelegramDoor:
                 # Only the presser should see it: a pop-up, the message stays as it was.
                 text = "\n".join(r.text for r in replies)
                 await self._answer(query, _shorten(text, MAX_ALERT), alert=True)
-                self._answer_sent(inc, replies)
+                replies.acknowledge()
                 return
             await self._answer(query)
             await self._mark_pressed(query, inc)
@@ -391,7 +391,7 @@ class TelegramDoor:
                              remove_keyboard=remove)
             if reply.ask_location and not reply.buttons and not inc.chat_is_group:
                 self._location_keyboards.add(inc.chat_id)
-        self._answer_sent(inc, replies)
+        replies.acknowledge()
         if self._menu_may_change(inc):
             self._background(self._refresh_menu(inc))
 
@@ -415,11 +415,6 @@ class TelegramDoor:
                 response.read()
         except Exception as exc:  # never the URL: it holds the token
             log.debug("chat action not shown: %s", exc.__class__.__name__)
-
-    def _answer_sent(self, inc: Incoming, replies: list[Reply]) -> None:
-        """Let the engine forget a kept answer once sent (in its next transaction)."""
-        if inc.keep_answer and replies and inc.update_id is not None:
-            self.engine.answer_sent(PLATFORM, str(inc.update_id))
 
     async def to_incoming(self, update: Update) -> Incoming | None:
         """Translate an update into the engine's Incoming (None: nothing for the engine)."""

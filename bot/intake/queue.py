@@ -8,8 +8,9 @@ The door translates; this intake keeps the promise its ack made:
 - work in order: `submit(job)` queues it on one of `shards` queues chosen by the job's key
   (one user's updates stay in order); workers call the door's `work(job)` (translate, run
   the engine, send the replies);
-- forget once sent: a done job's kept answer (the engine's) and inbox row go together,
-  batched off the answer's path; a failed job is released for another try;
+- forget once sent: the door acknowledges the engine's outcome once its replies are sent
+  (the kept answer goes), and a done job's inbox row is forgotten, batched off the
+  answer's path; a failed job is released for another try;
 - take over: every `takeover_every` seconds this worker renews its claims and claims jobs
   whose claim lapsed (a worker that died), which are worked again; the engine's update
   records make that a first run, a replay of the kept answer or nothing. After
@@ -223,11 +224,10 @@ class Intake(Generic[J]):
                 queue.task_done()
 
     def _job_done(self, job: J) -> None:
-        """Forget a done job's kept answer (the engine, in its next transaction) and inbox row
-        (batched, off the answer's path)."""
+        """Forget a done job's inbox row (batched, off the answer's path); its kept answer
+        the door let go when it acknowledged the engine's outcome after sending."""
         if not self.enabled or job.update_id is None:
             return
-        self.engine.answer_sent(self.platform, job.update_id)
         self._done_ids.append(job.update_id)
         if self._forgetting is None or self._forgetting.done():
             self._forgetting = asyncio.get_running_loop().create_task(self._forget_done())

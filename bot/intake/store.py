@@ -108,7 +108,7 @@ def take_over_updates(session: Session, platform: str, *, worker: str, now: date
 
 def forget_updates(session: Session, platform: str, update_ids: Sequence[str]) -> None:
     """These updates are done and their answers sent: delete them from the inbox (their kept
-    answers are forgotten by the engine, see Engine.answer_sent)."""
+    answers are forgotten by the engine, see Outcome.acknowledge)."""
     if session.get_bind().dialect.name == "postgresql":
         # No wait for the disk: a delete lost in a database crash costs at most a takeover
         # that the engine's update record answers with nothing, never a lost or doubled step.
