@@ -18,9 +18,9 @@ query. A second class draws the most common words (each in 20-70 % of the docume
 What is timed:
 - Whoosh build: `sfa index rebuild` run as its own process, as an operator runs it, over
   the corpus loaded into a SQLite documents table beforehand (not timed): start-up,
-  migrations check, reading the table, indexing, commit. CPU time is that process's and
-  its sub-writers'. FTS5 build: inserting the in-memory corpus and 'optimize', in this
-  process (it reads no database: Whoosh's figure includes more).
+  migrations check, reading the table, indexing (search_index.bulk's writer), commit. CPU
+  time is that process's (and any child's). FTS5 build: inserting the in-memory corpus
+  and 'optimize', in this process (it reads no database: Whoosh's figure includes more).
 - Queries, cold ones included: each run opens the index afresh and does not warm it; the
   queries rotate over 60 users (more than the index keeps visibility masks for, so most
   queries are a "new user" one), and a changed document is committed every 100 queries
@@ -179,7 +179,7 @@ def build_whoosh(workdir: Path) -> tuple[Path, float, float]:
     """`sfa index rebuild` in its own process, as an operator runs it: reads the documents
     table (SQLite here) and writes the index, with its progress bar. Timed: the whole
     command (start-up, migrations check, reading the table, indexing, commit); CPU is the
-    command's and its sub-writers' (rusage of children)."""
+    command's (rusage of children)."""
     url = f"sqlite:///{workdir / 'kb.db'}"
     env = {**os.environ, "SFA_DATABASE_URL": url, "SFA_DATA_DIR": str(workdir / "data")}
     sfa = Path(sys.executable).parent / "sfa"
