@@ -8,7 +8,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bot.conversations import update_records  # noqa: F401  (its sweep: updates.forget)
 from bot.conversations.engine import Engine
 from bot.conversations.registry import Registry, build_registry
 from bot.conversations.services import Services
@@ -16,6 +15,7 @@ from core import migrate
 from core.clock import SystemClock
 from core.db import Database, startup_lock
 from core.demo import SeedOptions, database_is_empty, seed_demo
+from core.health import Components
 from core.ports import Clock, MessageSender
 from core.settings import Settings, get_settings
 from core.sweeps import Sweeps, gather
@@ -79,6 +79,8 @@ class App:
     services: Services
     # The periodic due-work the scheduler runs (gathered from SWEEP_MODULES).
     sweeps: Sweeps = field(default_factory=Sweeps)
+    # The states of this process's long-running parts (scheduler, index sync) for /healthz.
+    components: Components = field(default_factory=Components)
     # Factories of per-console tick hooks (the scheduler's sweeps run by `@advance`).
     tick_hooks: list[Any] = field(default_factory=list)
     run: RunOptions = field(default_factory=RunOptions)
@@ -179,7 +181,7 @@ async def start_scheduler(app: App, senders: dict[str, MessageSender]) -> Any | 
     if os.environ.get("SFA_IN_PROCESS_SCHEDULER", "1").lower() in ("0", "false", "no", "off"):
         return None
     scheduler = Scheduler(app.db, app.clock, notice_rendering(app), counted(senders),
-                          sweeps=app.sweeps)
+                          sweeps=app.sweeps, components=app.components)
     await scheduler.start()
     return scheduler
 
@@ -240,6 +242,7 @@ def console_scheduler(app: App) -> Any:
 
         scheduler = Scheduler(app.db, app.clock, notice_rendering(app),
                               {"console": ConsoleSender(door)}, sweeps=app.sweeps,
+                              components=app.components,
                               in_thread=False)
 
         async def hook() -> None:
@@ -301,21 +304,20 @@ def sync_indexes_once(app: App) -> None:
 async def sync_indexes(app: App) -> None:
     """Keep this node's knowledge and contact indexes in step with the database (another
     node's changes show here within INDEX_SYNC_SECONDS, even when nobody asks meanwhile)."""
-    from core.health import COMPONENTS
-
-    COMPONENTS.register("index sync")
+    components = app.components
+    components.register("index sync")
     while True:
         # While the database is down: one try per backoff step, one log line per step.
-        await asyncio.sleep(COMPONENTS.delay("index sync", INDEX_SYNC_SECONDS))
+        await asyncio.sleep(components.delay("index sync", INDEX_SYNC_SECONDS))
         try:
             await asyncio.to_thread(sync_indexes_once, app)
         except Exception as exc:
             if app.db.availability.down:
-                COMPONENTS.failed("index sync", exc)
+                components.failed("index sync", exc)
             else:
                 log.exception("index sync failed")
         else:
-            COMPONENTS.ok("index sync")
+            components.ok("index sync")
 
 
 def index_fresh(app: App) -> bool:
@@ -329,10 +331,10 @@ def index_fresh(app: App) -> bool:
 async def start_ops(app: App, port: int, host: str = "0.0.0.0") -> Any:
     """Serve /healthz and /metrics on port; returns the aiohttp runner (call cleanup())."""
     from bot.observability import HealthCheck, register_outbox_metrics, start_ops_server
-    from core.health import COMPONENTS
 
     register_outbox_metrics(app.db, app.clock)
-    health = HealthCheck(app.db, index_fresh=lambda: index_fresh(app), components=COMPONENTS)
+    health = HealthCheck(app.db, index_fresh=lambda: index_fresh(app),
+                         components=app.components)
     runner = await start_ops_server(health, host, port)
     log.info("ops server on port %s", port)
     return runner

@@ -104,6 +104,3 @@ class Components:
                     f"failing for {now - s.since:.0f} s: {s.reason}"[:200]
                     for name, s in sorted(self._states.items())}
 
-
-# The components of this process (the scheduler's, the index sync's), read by /healthz.
-COMPONENTS = Components()

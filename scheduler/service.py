@@ -26,7 +26,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, PendingRollbackError
 
 from core.db import Database
-from core.health import COMPONENTS, Components
+from core.health import Components
 from core.models import NoticeRow, NoticeStatus
 from core.ports import (
     Clock,
@@ -143,7 +143,8 @@ class Scheduler:
         self._to_start: dict[int, asyncio.Future[bool]] = {}
         self._ledger_lock = asyncio.Lock()
         self.delivered = 0
-        self.components = components or COMPONENTS  # states for /healthz, outage logging
+        # States for /healthz and outage logging: the app's (App.components), or its own.
+        self.components = components if components is not None else Components()
         for name in ("sweeps", "notices", "outbox"):
             self.components.register(name)
 

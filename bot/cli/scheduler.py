@@ -27,7 +27,7 @@ async def _run(app: Any, senders: dict[str, Any], config: Any, once: bool,
     from scheduler import Scheduler
 
     scheduler = Scheduler(app.db, app.clock, notice_rendering(app), counted(senders),
-                          config=config, sweeps=app.sweeps)
+                          config=config, sweeps=app.sweeps, components=app.components)
     stack = contextlib.AsyncExitStack()
     try:
         if once:
@@ -46,10 +46,8 @@ async def _run(app: Any, senders: dict[str, Any], config: Any, once: bool,
             from bot.observability import HealthCheck, register_outbox_metrics, start_ops_server
 
             register_outbox_metrics(app.db, app.clock)
-            from core.health import COMPONENTS
-
-            ops = await start_ops_server(HealthCheck(app.db, components=COMPONENTS), "0.0.0.0",
-                                         ops_port)
+            ops = await start_ops_server(HealthCheck(app.db, components=app.components),
+                                         "0.0.0.0", ops_port)
             stack.push_async_callback(ops.cleanup)
         click.echo(f"scheduler {scheduler.worker} running (platforms: "
                    f"{', '.join(sorted(senders))}); Ctrl-C to stop", err=True)
