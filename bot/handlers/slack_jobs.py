@@ -28,6 +28,19 @@ class Job:
     values: dict[str, str] | None = None
     enqueued: float = 0.0
 
+    def __post_init__(self) -> None:
+        # A forged or broken payload may carry any JSON where Slack sends a string: a job
+        # holds only what it declares (a dict as channel id once reached the engine's lock).
+        for name in ("kind", "team", "user", "channel", "text", "payload", "label"):
+            setattr(self, name, text_of(getattr(self, name)))
+        for name in ("update_id", "message_ts"):
+            if not isinstance(getattr(self, name), str):
+                setattr(self, name, None)
+        self.message_blocks = _objects(self.message_blocks)
+        self.files = _objects(self.files)
+        if not isinstance(self.values, dict):
+            self.values = None
+
     @property
     def external_id(self) -> str:
         return f"{self.team}:{self.user}"
@@ -47,6 +60,16 @@ class Job:
     def unpack(cls, body: bytes) -> Job:
         """A job from its inbox body."""
         return cls(**json.loads(body))
+
+
+def text_of(value: object) -> str:
+    """`value` when it is a string, else "" (what a missing field reads as)."""
+    return value if isinstance(value, str) else ""
+
+
+def _objects(value: object) -> list[dict[str, Any]]:
+    """The objects of a list (anything else reads as an empty list)."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
 def malformed_event(body: object) -> bool:
@@ -76,13 +99,13 @@ def message_job(body: dict[str, Any], event: dict[str, Any]) -> Job | None:
         return None
     return Job(kind="message", team=body.get("team_id") or event.get("team") or "",
                user=event.get("user") or "", channel=event.get("channel") or "",
-               text=event.get("text") or "", files=list(event.get("files") or []),
+               text=event.get("text") or "", files=event.get("files") or [],
                update_id=body.get("event_id"))
 
 
 def mention_job(body: dict[str, Any], event: dict[str, Any]) -> Job | None:
     """The bot mentioned in a channel (None: in a DM, which the message event has, or a bot)."""
-    channel = event.get("channel") or ""
+    channel = text_of(event.get("channel"))
     if channel.startswith("D") or event.get("bot_id"):
         return None
     return Job(kind="mention", team=body.get("team_id") or event.get("team") or "",
@@ -99,7 +122,7 @@ def home_job(body: dict[str, Any], event: dict[str, Any]) -> Job | None:
 
 def button_job(body: dict[str, Any], action: dict[str, Any]) -> Job:
     user = body.get("user") or {}
-    channel = (body.get("channel") or {}).get("id") or ""
+    channel = text_of((body.get("channel") or {}).get("id"))
     container = body.get("container") or {}
     message = body.get("message") or {}
     return Job(
@@ -110,14 +133,14 @@ def button_job(body: dict[str, Any], action: dict[str, Any]) -> Job:
         # A button on the Home tab comes with no channel: it is answered in the DM.
         is_group=bool(channel) and not channel.startswith("D"),
         message_ts=None if container.get("is_ephemeral") else container.get("message_ts"),
-        message_blocks=list(message.get("blocks") or []))
+        message_blocks=message.get("blocks") or [])
 
 
 def form_job(body: dict[str, Any], view: dict[str, Any], metadata: dict[str, Any],
              values: dict[str, str]) -> Job:
     """A modal submitted with valid values: a press of the form's button."""
     user = body.get("user") or {}
-    channel = metadata.get("c") or ""
+    channel = text_of(metadata.get("c"))
     return Job(kind="form", team=team_of(body), user=user.get("id") or "", channel=channel,
                payload=metadata.get("p") or "", label=metadata.get("l") or "",
                values=values, update_id=f"v:{view.get('id')}:{view.get('hash')}",
