@@ -29,6 +29,7 @@ from array import array
 from typing import Any
 
 import numpy as np
+from whoosh.codec import default_codec
 from whoosh.codec.whoosh3 import W3Codec, W3PostingsWriter
 from whoosh.formats import Frequency
 from whoosh.system import emptybytes
@@ -228,9 +229,10 @@ class BulkWriter(SegmentWriter):
     merge options: the new segments are added as they are."""
 
     def __init__(self, ix: Any, *, timeout: float = 0.0, segment_docs: int = 0) -> None:
-        super().__init__(ix, timeout=timeout, limitmb=1)  # its posting pool stays unused
-        if not isinstance(self.codec, W3Codec):
-            raise TypeError(f"BulkWriter writes Whoosh's W3 codec, not {self.codec!r}")
+        codec = default_codec()  # SegmentWriter's; checked before it takes the index lock
+        if not isinstance(codec, W3Codec):
+            raise TypeError(f"BulkWriter writes Whoosh's W3 codec, not {codec!r}")
+        super().__init__(ix, timeout=timeout, limitmb=1, codec=codec)  # its pool stays unused
         self.segment_docs = segment_docs or SEGMENT_DOCS
         terms: dict[str, _Terms] = {}
         self._text: dict[str, _TextField] = {}
