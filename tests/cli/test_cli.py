@@ -74,6 +74,7 @@ def test_chat_script_unknown_user_and_missing_file(env: dict[str, str]) -> None:
     assert code == 2 and "no script file" in err
 
 
+@pytest.mark.process
 def test_scripted_conversation_through_the_real_binary(env: dict[str, str]) -> None:
     """`sfa chat --script` in a real process prints the whole transcript."""
     sfa = Path(sys.executable).parent / "sfa"

@@ -183,7 +183,7 @@ async def _spawn(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
                                                 stderr=asyncio.subprocess.PIPE)
 
 
-async def _healthy(port: int, timeout: float = 60) -> dict[str, Any]:
+async def _healthy(port: int, timeout: float = 180) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     async with aiohttp.ClientSession() as http:
         while True:

@@ -60,7 +60,7 @@ def _setup(db: Database, now: datetime) -> None:
             user_id=ids[f"rep{i}"], linked_at=now) for i in range(2 * USERS)])
 
 
-async def _healthy(port: int, timeout: float = 60) -> None:
+async def _healthy(port: int, timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     async with aiohttp.ClientSession() as http:
         while True:
