@@ -113,7 +113,7 @@ def rebuild_index(session: Session, index: KnowledgeIndex, *, batch: int = 1000,
     """Recreate the index from the table (drafts and published): the documents are read
     `batch` at a time (by id, only the columns the index needs) and streamed into one
     `upsert` (one commit; into the emptied index a large one goes through the index's
-    multiprocessing writer)."""
+    bulk writer, search_index.bulk)."""
     index.clear()
 
     def stream() -> Iterator[IndexedDocument]:
