@@ -125,11 +125,12 @@ class DoorServices:
     # -- menus and links ---------------------------------------------------------------------
     async def role_and_locale(self, platform: str, external_id: str) -> tuple[str, str] | None:
         """The role and language of this identity's active user (a door's command menu);
-        None when linked to nobody (or deactivated)."""
-        async with self.engine.writer_lock:
-            with self.engine.db.session() as session:
-                user = user_service.identity_user(session, platform, external_id)
-                return (user.role, user.locale) if user is not None and user.active else None
+        None when linked to nobody (or deactivated). A plain read outside the engine's turn,
+        as the Telegram door always made it: it runs in the background after a reply, and
+        holding the writer's turn for it delays the next update's transaction."""
+        with self.engine.db.session() as session:
+            user = user_service.identity_user(session, platform, external_id)
+            return (user.role, user.locale) if user is not None and user.active else None
 
     def remember_bot_username(self, username: str) -> None:
         """Keep the bot's username for invite deep links (a door's start-up, on a thread)."""
