@@ -4,15 +4,38 @@ stops counting at once."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+
 import pytest
+from sqlalchemy import text
 
 from core.db import Database
 from scheduler.pacing import Pacer, PlatformLimits
 from scheduler.roster import SchedulerRoster
 
 
+@pytest.fixture
+def roster_db(database: Database) -> Iterator[Database]:
+    """The test's database seen through a schema of its own: the roster's key space is per
+    schema, so a scheduler that another test on this worker left running is not counted."""
+    schema = f"roster_{uuid.uuid4().hex[:12]}"
+    with database.engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    db = Database(database.url, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        with db.engine.connect() as conn:  # the schema must exist to be current
+            assert conn.execute(text("SELECT current_schema()")).scalar_one() == schema
+        yield db
+    finally:
+        db.dispose()
+        with database.engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+
 @pytest.mark.postgres_only
-def test_live_schedulers_are_counted_and_a_dead_one_drops_out(database: Database) -> None:
+def test_live_schedulers_are_counted_and_a_dead_one_drops_out(roster_db: Database) -> None:
+    database = roster_db
     first, second, third = (SchedulerRoster(database) for _ in range(3))
     try:
         assert first.live() == 1  # not joined: counts itself only
