@@ -114,8 +114,8 @@ class KeptAnswers:
 
     def answer_sent(self, platform: str, update_id: str) -> None:
         """The door sent this update's kept answer: forget it (a redelivery then gets
-        nothing). It is forgotten by the next transaction this process runs, or within
-        50 ms when none comes (no transaction of its own under load)."""
+        nothing). On PostgreSQL at once, on a thread; on SQLite by the next transaction
+        this process runs, or within 50 ms when none comes."""
         self._sent.setdefault(platform, set()).add(update_id)
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.get_running_loop().create_task(self._flush_soon())
@@ -123,6 +123,16 @@ class KeptAnswers:
     async def flush(self) -> None:
         """Forget the kept answers reported sent now (tests, shutdown, replays)."""
         while self._sent:
+            if self.db.is_postgres:
+                # On a thread, outside the writer lock (it touches only update records
+                # whose answers were sent), so it never waits behind the steps.
+                sent, self._sent = self._sent, {}
+                try:
+                    await asyncio.to_thread(self._forget, sent)
+                except BaseException:
+                    self.sent_again(sent)
+                    raise
+                continue
             async with self.lock:
                 taken: dict[str, set[str]] = {}
                 try:
@@ -133,11 +143,23 @@ class KeptAnswers:
                     raise
 
     async def _flush_soon(self) -> None:
-        await asyncio.sleep(0.05)  # an update handled meanwhile takes them along for free
+        # On PostgreSQL at once: until the forget commits, a worker killed after sending
+        # would have the answer sent again with a redelivery (several workers share the
+        # webhook), so the window stays as short as one UPDATE; answers sent meanwhile share
+        # the next one. On SQLite (one process) an update handled within 50 ms takes them
+        # along for free.
+        if not self.db.is_postgres:
+            await asyncio.sleep(0.05)
         try:
             await self.flush()
         except Exception as exc:  # kept answers are purged with their records anyway
             log.warning("could not forget sent answers: %s", exc.__class__.__name__)
+
+    def _forget(self, taken: dict[str, set[str]]) -> None:
+        with self.db.sessionmaker() as session, session.begin():
+            for platform, ids in taken.items():
+                session.connection().execute(_FORGET_ANSWERS,
+                                             {"p": platform, "ids": sorted(ids)})
 
     def forget_sent(self, session: Session) -> dict[str, set[str]]:
         """Clear the kept answers reported sent, in `session`'s transaction; returns what
