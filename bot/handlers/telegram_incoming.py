@@ -57,6 +57,8 @@ async def to_incoming(bot: Any, update: Update, max_upload_bytes: int) -> Incomi
     msg = update.message
     if msg is None or msg.from_user is None or msg.chat.type == ChatType.CHANNEL:
         return None
+    if not well_formed(msg):
+        return None  # a forged update: PTB reads a list as text, None as a chat id
     is_group = msg.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
     base: dict[str, Any] = {
         "platform": PLATFORM, "chat_id": str(msg.chat.id), "user_id": str(msg.from_user.id),
@@ -88,6 +90,13 @@ async def to_incoming(bot: Any, update: Update, max_upload_bytes: int) -> Incomi
     if is_group:
         return None  # joins, pins, stickers in a group: not for us
     return Incoming(**base)  # a sticker, a voice note: the engine says what it takes
+
+
+def well_formed(msg: Message) -> bool:
+    """Ids that are numbers and a text that is text, as Telegram itself always sends."""
+    return (isinstance(msg.chat.id, int) and msg.from_user is not None
+            and isinstance(msg.from_user.id, int)
+            and (msg.text is None or isinstance(msg.text, str)))
 
 
 def mentions_the_bot(bot: Any, msg: Message) -> tuple[str, bool]:

@@ -206,3 +206,27 @@ async def test_the_telegram_door_survives_any_update(
                        or "duplicate" in r.getMessage() or "bad update" in r.getMessage()]
             assert replied or dropped, f"no reply and no logged drop for {body!r}"
     assert_consistent(app.db, set(app.registry.flows))
+
+
+@pytest.mark.parametrize(("text", "chat_id"), [([], 6001), ({"x": 1}, 6001), (7, 6001),
+                                                ("hello", None), ([], None)])
+async def test_a_forged_message_is_dropped_in_a_logged_line(
+        app: App, fake: FakeTelegram, hook: str, caplog: pytest.LogCaptureFixture,
+        text: Any, chat_id: Any) -> None:
+    """Found by the fuzz test: a list as text and no chat id went down the failure path
+    (an exception, then an apology that could not be sent) instead of being dropped."""
+    link(app, "budi", BUDI)
+    caplog.set_level(logging.DEBUG, logger="bot")
+    body = {"update_id": 990_000 + next(_update_ids), "message": {
+        "message_id": 10681, "date": 1772416800,
+        "chat": {"id": chat_id, "type": "private", "first_name": "Budi"},
+        "from": {"id": 6001, "is_bot": False, "first_name": "Budi", "language_code": "en"},
+        "text": text}}
+    calls = len(fake.calls)
+    async with aiohttp.ClientSession() as http, http.post(
+            hook, json=body, headers={SECRET_HEADER: SECRET}) as resp:
+        assert resp.status in (200, 400)
+    messages = [r.getMessage() for r in caplog.records]
+    assert not [m for m in messages if any(word in m for word in FAILURES)], messages
+    assert [m for m in messages if "dropped" in m or "bad update" in m], messages
+    assert [c for c in fake.calls[calls:] if c.method in REPLIES] == []
