@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import Conflict, DomainError, NotFound
 from core.fieldservice import ACTIVE, customer_rep, lock_job, managers_for
-from core.models import Company, Deal, User
+from core.models import User
 from core.models.fieldservice import ServiceJob
 from core.notices import enqueue_notice
 from core.sweeps import sweep
@@ -132,17 +132,8 @@ def cannot_complete(
 
 def told_of_outcome(session: Session, job: ServiceJob) -> list[User]:
     """The rep (deal owner, else account owner) and the managers."""
-    out: list[User] = []
-    rep_id = None
-    if job.deal_id is not None:
-        deal = session.get(Deal, job.deal_id)
-        rep_id = deal.owner_id if deal else None
-    if rep_id is None:
-        company = session.get(Company, job.company_id)
-        rep_id = company.owner_id if company else None
-    rep = session.get(User, rep_id) if rep_id else None
-    if rep is not None and rep.active:
-        out.append(rep)
+    rep = customer_rep(session, job)
+    out: list[User] = [rep] if rep is not None else []
     for manager in managers_for(session, job):
         if manager not in out:
             out.append(manager)
