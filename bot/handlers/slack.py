@@ -50,6 +50,7 @@ import json
 import logging
 import re
 import threading
+import time
 import zlib
 from dataclasses import replace
 from datetime import timedelta
@@ -218,12 +219,17 @@ class SlackDoor:
         if self._listener_tasks:
             await asyncio.wait(list(self._listener_tasks), timeout=timeout)
 
-    async def drain(self, settle: float = 0.05) -> None:
-        """Wait until every received job is done (tests, benchmarks, shutdown)."""
+    async def drain(self, settle: float = 0.05, timeout: float = 120.0) -> None:
+        """Wait until every received job is done (tests, benchmarks); a TimeoutError after
+        `timeout` seconds says what is still open."""
         await asyncio.sleep(settle)  # a listener may still be running on the intake loop
+        deadline = time.monotonic() + timeout
         while self._listener_tasks or self.intake.busy:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(self._listener_tasks)} listener tasks open; "
+                                   f"{self.intake.describe()}")
             await asyncio.sleep(0.005)
-        await self.intake.drain()
+        await self.intake.drain(timeout=max(1.0, deadline - time.monotonic()))
 
     # -- listeners: record, ack, queue -------------------------------------------------------
     def _register(self) -> None:

@@ -157,14 +157,27 @@ class Intake(Generic[J]):
     def busy(self) -> bool:
         return self.stats.received > self.stats.done + self.stats.failed
 
-    async def drain(self) -> None:
-        """Wait until every received job is done and its kept answer forgotten."""
+    async def drain(self, timeout: float = 120.0) -> None:
+        """Wait until every received job is done and its kept answer forgotten; a
+        TimeoutError after `timeout` seconds says what is still open."""
+        deadline = time.monotonic() + timeout
         while self.busy:
+            if time.monotonic() > deadline:
+                raise TimeoutError(self.describe())
             await asyncio.sleep(0.005)
         await asyncio.gather(*(q.join() for q in self._queues))
         if self._forgetting is not None:
             await asyncio.gather(self._forgetting, return_exceptions=True)
         await self.engine.flush_sent()
+
+    def describe(self) -> str:
+        """What the intake holds, for a drain that does not end."""
+        workers = collections.Counter(
+            "running" if not t.done() else "cancelled" if t.cancelled()
+            else f"ended ({t.exception()!r})" for t in self._workers)
+        return (f"{self.platform} intake: received {self.stats.received}, done "
+                f"{self.stats.done}, failed {self.stats.failed}, queued {self.queued}; "
+                f"workers {dict(workers)}")
 
     # -- in ----------------------------------------------------------------------------------
     async def take_in(self, job: J) -> bool:
@@ -216,6 +229,15 @@ class Intake(Generic[J]):
                 self.stats.done += 1
                 self.stats.work_seconds.append(time.perf_counter() - taken)
                 self._job_done(job)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # this worker is being stopped
+                # A cancelled future the job awaited, not this worker: the job failed (a
+                # worker that ended here would leave its queue unworked for good).
+                self.stats.failed += 1
+                log.warning("%s job failed: a wait inside it was cancelled", self.platform)
+                await self._release(job)
             except Exception:
                 self.stats.failed += 1
                 log.exception("%s job failed", self.platform)

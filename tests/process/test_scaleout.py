@@ -97,6 +97,10 @@ class Driver:
         self.redelivered = 0
         self.kill_at: int | None = None
         self.on_kill: Any = None
+        self.victim: str | None = None  # the hook of the worker killed mid-run
+        # Chats with an update whose POST to the killed worker failed: only there may an
+        # answer the worker had sent, but not yet forgotten, be sent again by a redelivery.
+        self.cut_off: collections.Counter[str] = collections.Counter()
 
     async def _post_once(self, hook: str, update: dict[str, Any]) -> bool:
         assert self.http is not None
@@ -107,7 +111,13 @@ class Driver:
         except (TimeoutError, aiohttp.ClientError):
             return False
 
-    async def deliver(self, update: dict[str, Any]) -> bool:
+    async def _post(self, hook: str, update: dict[str, Any], chat: str) -> bool:
+        ok = await self._post_once(hook, update)
+        if not ok and hook == self.victim:
+            self.cut_off[chat] += 1
+        return ok
+
+    async def deliver(self, update: dict[str, Any], chat: str) -> bool:
         """POST to a random worker (sometimes to two at once), redelivering like Telegram
         until some worker answers 200."""
         self.posted += 1
@@ -117,17 +127,17 @@ class Driver:
         hooks = random.sample(self.live, min(2, len(self.live)))
         if random.random() < 0.2 and len(hooks) == 2:
             self.doubled += 1
-            results = await asyncio.gather(*(self._post_once(h, update) for h in hooks))
+            results = await asyncio.gather(*(self._post(h, update, chat) for h in hooks))
             ok = any(results)
             # A copy lost with the killed worker may be the one that ran the step.
             redelivered = not all(results)
         else:
-            ok = await self._post_once(hooks[0], update)
+            ok = await self._post(hooks[0], update, chat)
             redelivered = not ok
         while not ok:
             self.redelivered += 1
             await asyncio.sleep(0.2)
-            ok = await self._post_once(random.choice(self.live), update)
+            ok = await self._post(random.choice(self.live), update, chat)
         return redelivered
 
     async def step(self, tg_user: dict[str, Any], body: dict[str, Any]) -> None:
@@ -136,7 +146,7 @@ class Driver:
         worker is taken for dead (SFA_REPLAY_AFTER_SECONDS)."""
         chat = str(tg_user["id"])
         before = len(self.snap.by_chat.get(chat, []))
-        redelivered = await self.deliver({"update_id": next(self.ids), **body})
+        redelivered = await self.deliver({"update_id": next(self.ids), **body}, chat)
         deadline = time.monotonic() + 30
         while len(self.snap.by_chat.get(chat, [])) <= before:
             if time.monotonic() > deadline:
@@ -288,6 +298,7 @@ async def test_three_workers_two_schedulers_kill_nine(tmp_path: Path,
             victim.send_signal(signal.SIGKILL)
             driver.live.remove(hooks[0])
 
+        driver.victim = hooks[0]
         driver.kill_at = USERS * 5 * 2 // 5
         driver.on_kill = kill_worker
         started = time.monotonic()
@@ -334,13 +345,21 @@ async def test_three_workers_two_schedulers_kill_nine(tmp_path: Path,
         extra = {str(BASE_ID + i): len(snap.by_chat[str(BASE_ID + i)]) - usual
                  for i in range(USERS) if len(snap.by_chat[str(BASE_ID + i)]) != usual}
         print(f"answers per player: {dict(sizes)}; players off the usual {usual}: {extra}; "
-              f"answers replayed from the record: {await _replayed(ops[1:WORKERS])}")
-        # The one way to see an answer twice: the killed worker's request reached Telegram
-        # in the last instant before the kill, before its worker could forget the kept
-        # answer (one UPDATE, at once) and a re-delivery sent it again. Telegram has no
-        # idempotency key to rule that out; seen once in about ten runs when the forget was
-        # batched every 200 ms, never since it is immediate.
-        assert len(extra) <= 1 and set(extra.values()) <= {1}, extra
+              f"answers replayed from the record: {await _replayed(ops[1:WORKERS])}; "
+              f"updates cut off by the kill: {sum(driver.cut_off.values())} in "
+              f"{len(driver.cut_off)} chats")
+        # Nothing is lost: no player has fewer answers than the usual.
+        assert all(n > 0 for n in extra.values()), extra
+        # The one way to see an answer twice: the killed worker had sent it (or the first of
+        # its two messages) but not yet forgotten it when it died, and the redelivery of that
+        # update (its POST to the killed worker failed) replayed it. Telegram has no
+        # idempotency key to rule that out, so a duplicate is allowed exactly there: in a chat
+        # with an update cut off by the kill, at most one step's replies (two messages) per
+        # cut-off update. Anywhere else (a copy sent to two live workers, a slow worker) an
+        # answer sent twice is a fault.
+        stray = {chat: n for chat, n in extra.items()
+                 if n > 2 * driver.cut_off.get(chat, 0)}
+        assert stray == {}, (stray, dict(driver.cut_off))
         for i in range(0, USERS, 37):
             texts = [m.get("text") or "" for m in snap.by_chat[str(BASE_ID + i)]]
             assert any("handled by" in t for t in texts), texts
