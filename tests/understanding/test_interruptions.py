@@ -130,6 +130,12 @@ async def test_the_reply_follows_the_language_of_the_message(chat: CollectingCha
     assert "ditangani oleh" in texts(await budi.say("siapa yang pegang Sinar Jaya Abadi?"))
     assert "is handled by" in texts(await budi.say("who's in charge of Sinar Jaya Abadi?"))
     assert "Hi Budi" in texts(await budi.say("pagi"))  # too short to tell: his own language
+    # Most words a company's name: the few left still tell the language.
+    assert "Solusi apa untuk Sinar Jaya Abadi?" in texts(
+        await budi.say("konfigurasi solusi buat Sinar Jaya Abadi"))
+    await budi.say("/cancel")
+    assert "What should the solution be for Sinar Jaya Abadi?" in texts(
+        await budi.say("configure a solution for Sinar Jaya Abadi"))
 
 
 async def test_a_miss_says_what_was_not_understood(chat: CollectingChat) -> None:

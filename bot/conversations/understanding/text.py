@@ -60,6 +60,8 @@ keuangan pemasaran produk brosur sasaran target promosi wilayah daerah tim semua
 baru tambah tambahkan ubah ganti hapus batal terima kasih makasih halo hai selamat bisa
 boleh tidak nggak gak ga enggak ada adakah kah aja sampai sampe tentang soal mengenai
 dokumen berkas kebijakan garansi pembayaran dikirim dialamatkan ditagih membayar bayar
+konfigurasi solusi rakit rancang susun kebutuhan sesuaikan ruang kamar rencanakan rute
+terdekat dekat sekitar kunjungi pelanggannya
 """)
 _EN_WORDS = _words("""
 who whom whose what which when where why how is are was were am be been do does did done
@@ -74,7 +76,8 @@ remind me reminder deal deals pipeline quote quotes quotation price report repor
 jobs route schedule agenda plan new add create make send sent brochure brochures
 material customers customer clients client company companies target promote promotion
 product products department team region area all any some yes no thanks thank hello hi
-hey good just saw
+hey good just saw configure configuration solution solutions design needs plan route
+near nearby around
 """)
 _SHARED = _ID_WORDS & _EN_WORDS
 
@@ -86,7 +89,9 @@ def language_of(words: list[str], length: int) -> str | None:
         return None
     en = sum(1 for w in words if w in _EN_WORDS and w not in _SHARED)
     idn = sum(1 for w in words if w in _ID_WORDS and w not in _SHARED)
-    if en + idn < 2:
+    if en + idn < 2 and not (en + idn == 1 and len(words) <= 2):
+        # One clear word is enough only when it is (nearly) all the message has besides the
+        # names it mentions: "konfigurasi Sinar Jaya", "buat Sinar Jaya Abadi".
         return None
     if idn >= 2 * en + 1:
         return "id"
