@@ -12,19 +12,12 @@ import time
 from bot.conversations import home
 from bot.conversations.engine import Engine
 from bot.conversations.models import ConversationState
+from bot.conversations.pipeline.run import decode_payload
 from bot.i18n import N_, Translator
 from core import users as user_service
 
 WELCOME_BY_EMAIL = N_("Linked to {name} by your Slack e-mail. Welcome!")
 _CACHE_SECONDS = 60
-
-
-def form_button_flow(payload: str) -> tuple[str, str] | None:
-    """(flow, token) of a flow button's payload (see engine.encode_payload), else None."""
-    parts = payload.split("|")
-    if len(parts) != 4 or parts[0] != "f":
-        return None
-    return parts[1], parts[2]
 
 
 class DoorServices:
@@ -114,13 +107,14 @@ class DoorServices:
                             payload: str) -> bool:
         """True when a form's button no longer applies (the submission was taken); a refused
         submission leaves the button, so the user can open the form again and correct it."""
-        flow = form_button_flow(payload)
-        if flow is None:
+        button = decode_payload(payload)
+        if button is None or button.kind != "f":
             return True
         async with self.engine.writer_lock:
             with self.engine.db.session() as session:
                 state = session.get(ConversationState, (platform, chat_id, external_id))
-                return state is None or state.flow != flow[0] or f"{state.token:x}" != flow[1]
+                return (state is None or state.flow != button.name
+                        or f"{state.token:x}" != button.token)
 
     # -- menus and links ---------------------------------------------------------------------
     async def role_and_locale(self, platform: str, external_id: str) -> tuple[str, str] | None:

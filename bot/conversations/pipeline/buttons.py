@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from bot.conversations.flow import Action, Ctx
 from bot.conversations.messages import Incoming, Reply
-from bot.conversations.pipeline.run import Runner
+from bot.conversations.pipeline.run import Runner, decode_payload
 from bot.conversations.pipeline.update import State
 from bot.conversations.understanding import routing
 from core.models import Role
@@ -26,19 +26,18 @@ def names_no_record(arg: str) -> bool:
 async def button(runner: Runner, ctx: Ctx, state: State, inc: Incoming,
                  active: bool, expired_flow: str | None) -> list[Reply]:
     t = ctx.t
-    payload = inc.button or ""
-    parts = payload.split("|")
-    if parts[0] == "a" and len(parts) == 3 and parts[1] == routing.RESUME_ACTION:
-        if active and state.flow != routing.CLARIFY_FLOW:
-            return routing.unpack_prompt(ctx.data) or [Reply(t("Go on where we were."))]
-        return [Reply(t("That conversation is already over. Start again when you like."))]
-    if parts[0] == "a" and len(parts) == 3:
-        action = runner.registry.actions.get(parts[1])
-        if action is None or names_no_record(parts[2]):
+    decoded = decode_payload(inc.button or "")
+    if decoded is not None and decoded.kind == "a":
+        if decoded.name == routing.RESUME_ACTION:
+            if active and state.flow != routing.CLARIFY_FLOW:
+                return routing.unpack_prompt(ctx.data) or [Reply(t("Go on where we were."))]
+            return [Reply(t("That conversation is already over. Start again when you like."))]
+        action = runner.registry.actions.get(decoded.name)
+        if action is None or names_no_record(decoded.arg):
             return [Reply(t("That button is no longer valid."))]
-        return await run_action(runner, ctx, state, action, parts[2])
-    if parts[0] == "f" and len(parts) == 4:
-        flow_name, token, value = parts[1], parts[2], parts[3]
+        return await run_action(runner, ctx, state, action, decoded.arg)
+    if decoded is not None:
+        flow_name, token, value = decoded.name, decoded.token, decoded.arg
         current = active and state.flow == flow_name and f"{state.token:x}" == token
         previous = (ctx.data.get(routing.PREVIOUS) or {}) if active else {}
         if (not current and state.flow == flow_name and previous

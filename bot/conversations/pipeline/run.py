@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm.exc import StaleDataError
@@ -35,6 +35,28 @@ def encode_payload(button: Button, flow: str | None, token: int) -> str:
     if len(payload.encode()) > MAX_PAYLOAD_BYTES:
         raise ValueError(f"button payload too long: {payload!r}")
     return payload
+
+
+@dataclass(frozen=True)
+class Payload:
+    """A button's payload read back: an action button (`kind` "a": `name` the action, `arg`
+    its argument) or a flow button ("f": `name` the flow, `token` the step's token in hex,
+    `arg` the value chosen)."""
+
+    kind: str
+    name: str
+    arg: str
+    token: str = ""
+
+
+def decode_payload(payload: str) -> Payload | None:
+    """The inverse of `encode_payload`; None for anything it never makes."""
+    parts = payload.split("|")
+    if parts[0] == "a" and len(parts) == 3:
+        return Payload("a", parts[1], parts[2])
+    if parts[0] == "f" and len(parts) == 4:
+        return Payload("f", parts[1], parts[3], token=parts[2])
+    return None
 
 
 class StepRefused(Exception):
