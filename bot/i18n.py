@@ -2,14 +2,15 @@
 
 Each area keeps its own .po file (bot/locale/id/<area>.po); all are merged at load time
 with Babel's PO reader, so there is no compile step. Use `ctx.t("Text {name}", name=...)` in
-steps, `N_("...")` to mark module-level strings, and `register_errors` to give core's error
-codes their words.
+steps, `N_("...")` to mark module-level strings. Core's error codes get their words from
+an ErrorTexts, which the flow registry owns (Registry.add_errors) and passes to the
+translators the engine makes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -24,7 +25,8 @@ LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 LOCALES = ("en", "id")
 BABEL_LOCALE = {"en": "en_US", "id": "id_ID"}
 
-_ERRORS: dict[str, str] = {}
+# Turns an error parameter holding an internal key (a stage "order_placed") into words.
+ParamWords = Callable[["Translator", str], str]
 
 
 def N_(msgid: str) -> str:
@@ -32,23 +34,48 @@ def N_(msgid: str) -> str:
     return msgid
 
 
-def register_errors(messages: Mapping[str, str]) -> None:
-    """Give domain error codes their (English msgid) messages; params fill {placeholders}."""
-    _ERRORS.update(messages)
+class ErrorTexts:
+    """The words of domain error codes (English msgids; params fill {placeholders}) and of
+    error parameters that hold internal keys. Owned by the flow registry, which the
+    composition root fills (Registry.add_errors); a Translator made with it renders errors.
+    """
 
+    def __init__(self) -> None:
+        self._messages: dict[str, str] = {}
+        self._words: dict[str, ParamWords] = {}
 
-# Error parameters whose values are internal keys (a stage "order_placed", a requirement
-# "budget"): the words to show instead, per parameter name.
-_PARAM_WORDS: dict[str, Any] = {}
+    def add(self, messages: Mapping[str, str]) -> None:
+        """Give codes their messages; a code given two different messages is refused."""
+        for code, msgid in messages.items():
+            if self._messages.get(code, msgid) != msgid:
+                raise ValueError(f"error code {code!r} given two different texts")
+        self._messages.update(messages)
 
+    def add_words(self, words: Mapping[str, ParamWords]) -> None:
+        """Turn parameters holding internal keys into words: {"stage": fn(t, value)}."""
+        for name in words:
+            if name in self._words:
+                raise ValueError(f"error parameter {name!r} given words twice")
+        self._words.update(words)
 
-def register_error_words(words: Mapping[str, Any]) -> None:
-    """Turn error parameters holding internal keys into words: {"stage": fn(t, value)}."""
-    _PARAM_WORDS.update(words)
+    def joined(self, messages: Mapping[str, str]) -> ErrorTexts:
+        """These texts and `messages` (a new object; this one is unchanged)."""
+        both = ErrorTexts()
+        both._messages.update(self._messages)
+        both._words.update(self._words)
+        both.add(messages)
+        return both
 
+    def message(self, code: str) -> str | None:
+        return self._messages.get(code)
 
-def error_message(code: str) -> str | None:
-    return _ERRORS.get(code)
+    @property
+    def codes(self) -> frozenset[str]:
+        return frozenset(self._messages)
+
+    def shown(self, t: Translator, params: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: (self._words[k](t, v) if k in self._words and isinstance(v, str) else v)
+                for k, v in params.items()}
 
 
 @cache
@@ -77,8 +104,12 @@ class _SafeDict(dict[str, Any]):
 class Translator:
     """Translate and format for one user: their language and their time zone."""
 
-    def __init__(self, locale: str = "en", timezone: str = "Asia/Jakarta") -> None:
+    def __init__(self, locale: str = "en", timezone: str = "Asia/Jakarta",
+                 errors: ErrorTexts | None = None) -> None:
         self.locale = locale if locale in LOCALES else "en"
+        self.timezone = timezone
+        # The words of error codes (the registry's); without them t.error names the code.
+        self.errors = errors if errors is not None else ErrorTexts()
         self.babel_locale = BABEL_LOCALE[self.locale]
         self.tz = ZoneInfo(timezone)
         self._messages = load_catalogue(self.locale) if self.locale != "en" else {}
@@ -100,13 +131,16 @@ class Translator:
             text = singular if count == 1 else plural
         return text.format_map(_SafeDict({"count": count, **params}))
 
+    def in_language(self, locale: str, timezone: str | None = None) -> Translator:
+        """A translator for `locale` (and `timezone`, default this one's) with the same
+        error texts."""
+        return Translator(locale, timezone or self.timezone, errors=self.errors)
+
     def error(self, code: str, params: Mapping[str, Any]) -> str:
-        msgid = error_message(code)
+        msgid = self.errors.message(code)
         if msgid is None:
             return self("That did not work ({code}). Try again, or /cancel.", code=code)
-        shown = {k: (_PARAM_WORDS[k](self, v) if k in _PARAM_WORDS and isinstance(v, str)
-                     else v) for k, v in params.items()}
-        return self(msgid, **shown)
+        return self(msgid, **self.errors.shown(self, params))
 
     # -- formatting in the user's locale and time zone --------------------------------------
     def local(self, when: dt.datetime) -> dt.datetime:
@@ -127,3 +161,4 @@ class Translator:
 
     def number(self, value: Decimal | float | int) -> str:
         return format_decimal(value, locale=self.babel_locale)
+

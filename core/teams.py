@@ -33,9 +33,9 @@ def link_team_channel(
         channel_id: the group's chat id on that platform.
         team_name: admins may name any team; managers may only link their own team.
 
-    Raises DomainError "team.name_needed" (an admin without a team named none),
-    NotFound "team.not_found", Forbidden "team.not_yours" (a manager naming another team),
-    Conflict "team.channel_taken" (the group is already another team's channel).
+    Raises DomainError "channel.team_needed" (an admin without a team named none),
+    NotFound "channel.no_team", Forbidden "channel.not_your_team" (a manager naming another team),
+    Conflict "channel.taken" (the group is already another team's channel).
     """
     role = Role(user.role)
     if role not in (Role.ADMIN, Role.MANAGER):
@@ -45,17 +45,17 @@ def link_team_channel(
     if team_name:
         team = session.scalar(select(Team).where(Team.name.ilike(team_name.strip())))
         if team is None:
-            raise NotFound("team.not_found", name=team_name.strip())
+            raise NotFound("channel.no_team", name=team_name.strip())
         if role != Role.ADMIN and (own is None or team.id != own.id):
-            raise Forbidden("team.not_yours", name=team.name)
+            raise Forbidden("channel.not_your_team", name=team.name)
     else:
         team = own
         if team is None:
-            raise DomainError("team.name_needed")
+            raise DomainError("channel.team_needed")
     other = session.scalar(select(Team).where(
         Team.channel_platform == platform, Team.channel_id == channel_id, Team.id != team.id))
     if other is not None:
-        raise Conflict("team.channel_taken", name=other.name)
+        raise Conflict("channel.taken", name=other.name)
     team.channel_platform = platform
     team.channel_id = channel_id
     session.flush()

@@ -59,6 +59,15 @@ def load_app(*, seed_if_empty: bool = False, now: str | None = None, upgrade: bo
         fail(str(exc))
 
 
+def english(app: Any) -> Any:
+    """English for `sfa`'s lines (a bot.i18n.Translator): the error texts of the app's
+    registry (every flow module's) and of import rows (bot.cli.import_errors)."""
+    from bot.cli.import_errors import IMPORT_ERRORS
+    from bot.i18n import Translator
+
+    return Translator("en", errors=app.registry.errors.joined(IMPORT_ERRORS))
+
+
 def read_import_file(path: Path, required: tuple[str, ...] = ()) -> Any:
     """Read a CSV file for `sfa import ...` (core.imports.CsvFile), or exit with one line:
     no such file, too big, empty, or a required column missing. Its encoding is detected;
@@ -95,8 +104,6 @@ def run_import(importer: Any, rows: list[tuple[int, dict[str, str]]], *, label: 
                dry_run: bool, progress_from: int = 500) -> None:
     """Run a core CSV import (a progress bar on long files), print its row report, and exit 1
     when every row failed; `--dry-run` rolls everything back."""
-    from bot.i18n import Translator
-
     app = load_app()
     with app.db.session() as session:
         if len(rows) >= progress_from:
@@ -107,7 +114,7 @@ def run_import(importer: Any, rows: list[tuple[int, dict[str, str]]], *, label: 
             report = importer(session, rows, app.clock.now())
         if dry_run:
             session.rollback()
-    t = Translator("en")
+    t = english(app)
     verb = "would import" if dry_run else "imported"
     click.echo(f"{path.name}: {report.total} rows, {verb} {report.ok}: {report.created} "
                f"created, {report.updated} updated, {report.unchanged} unchanged; "

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import click
 
-from bot.i18n import Translator
 from core.errors import DomainError
 
 
@@ -25,7 +24,7 @@ def register(main: click.Group) -> None:
         """Families and product attributes from a JSON document: {"families": [...],
         "products": {SKU: {"family": CODE, "attrs": {...}}}} (core/demo/configurator.json is
         an example). Loading the same file again changes nothing new."""
-        from bot.cli import fail, load_app
+        from bot.cli import english, fail, load_app
         from core.config_families import load_families
 
         if not file.is_file():
@@ -43,7 +42,7 @@ def register(main: click.Group) -> None:
             with app.db.session() as session:
                 families, products = load_families(session, data, app.clock.now())
         except DomainError as exc:
-            fail(Translator("en").error(exc.code, exc.params))
+            fail(english(app).error(exc.code, exc.params))
             return
         click.echo(f"{families} families and {products} products saved")
 

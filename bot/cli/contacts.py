@@ -7,37 +7,6 @@ from pathlib import Path
 
 import click
 
-from bot.i18n import N_, register_errors
-
-register_errors({
-    "import.missing": N_("the column {column} is empty"),
-    "import.too_long": N_("{column} is longer than {limit} characters"),
-    "import.bad_email": N_("\"{value}\" is not an e-mail address"),
-    "import.bad_phone": N_("{column} \"{value}\" is not a phone number"),
-    "import.bad_yes_no": N_("{column} must be yes or no, not \"{value}\""),
-    "import.bad_number": N_("{column} must be a whole number, not \"{value}\""),
-    "import.unknown_territory": N_("no territory named \"{value}\""),
-    "import.unknown_user": N_("no user with the login \"{value}\""),
-    "import.unknown_company": N_(
-        "no company \"{value}\" (import the companies first, or fix the name)"),
-    "import.ambiguous_company": N_(
-        "several companies are named \"{value}\": give company_external_id instead"),
-    "import.extra_columns": N_("the row has more values than the header has columns"),
-    "import.conflict": N_("the row clashes with an existing record (duplicate external id?)"),
-    "import.unclosed_quote": N_(
-        "a quote opened on this line is never closed: the row is skipped and reading goes "
-        "on with the next line (close the quote, or remove it)"),
-    "import.cell_too_long": N_(
-        "{column} is {length} characters long; the limit is {limit} (shorten it)"),
-    "import.bad_encoding": N_(
-        "{column} has bytes that are not text (save the file as UTF-8)"),
-    "import.control_chars": N_(
-        "{column} has control characters (such as NUL or terminal escapes): remove them"),
-    "import.bad_amount": N_(
-        "{column} must be an amount of zero or more, not \"{value}\""),
-    "import.unknown_contact": N_("no contact \"{value}\" at {company}"),
-})
-
 PROGRESS_FROM = 500  # rows; a progress bar on stderr for longer files
 
 

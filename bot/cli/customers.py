@@ -7,16 +7,14 @@ import click
 
 
 def _merge(kind: str, keep: str, drop: str, by: str | None, yes: bool) -> None:
-    from bot.cli import fail, load_app
-    from bot.conversations.customers import ERRORS  # noqa: F401  (the error words)
-    from bot.i18n import Translator
+    from bot.cli import english, fail, load_app
     from core import customers as svc
     from core import users as user_service
     from core.errors import DomainError
     from core.models import Role, User
 
     app = load_app()
-    t = Translator("en")
+    t = english(app)
     with app.db.session() as session:
         if by:
             try:

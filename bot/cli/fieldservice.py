@@ -11,11 +11,10 @@ from typing import Any
 import click
 
 
-def _words(code: str, params: dict[str, object]) -> str:
-    import bot.conversations.jobs  # noqa: F401  (registers the words of the job.* codes)
-    from bot.i18n import Translator
+def _words(app: Any, code: str, params: dict[str, object]) -> str:
+    from bot.cli import english
 
-    return Translator("en").error(code, params)
+    return english(app).error(code, params)
 
 
 def _minutes(text: str) -> int:
@@ -96,17 +95,15 @@ def register(main: click.Group) -> None:
                 result = fieldservice.import_jobs(session, text, now=app.clock.now(), by=by,
                                                   dispatch_now=not no_dispatch)
             except DomainError as exc:
-                fail(f"{path.name}: {_words(exc.code, exc.params)}")
+                fail(f"{path.name}: {_words(app, exc.code, exc.params)}")
             if dry_run:
                 session.rollback()
             else:
                 session.commit()
-        import bot.cli.contacts  # noqa: F401  (the words of the import.* codes)
-
         errors = sorted([(lines[line], code, params) for line, code, params in result.errors]
                         + unreadable)
         for line, code, params in errors:
-            click.echo(f"line {line}: {_words(code, params)}", err=True)
+            click.echo(f"line {line}: {_words(app, code, params)}", err=True)
         verb = "would import" if dry_run else "imported"
         click.echo(f"{verb} {len(result.created)} jobs, skipped {result.skipped} already "
                    f"imported, {len(errors)} rows with errors")
@@ -170,5 +167,5 @@ def register(main: click.Group) -> None:
             except DomainError as exc:
                 if exc.code == "user.not_found":
                     fail(f"no user with login {login!r}")
-                fail(_words(exc.code, exc.params))
+                fail(_words(app, exc.code, exc.params))
         click.echo(f"{login}: profile saved")

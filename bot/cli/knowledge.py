@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from bot.cli import fail
+from bot.cli import english, fail
 
 
 def _owner(session, login: str | None):
@@ -35,15 +35,12 @@ def _print_report(report, verbose: bool) -> None:
         click.echo(f"  cannot read {path}: {reason}", err=True)
 
 
-def _reason(exc) -> str:
+def _reason(exc, t) -> str:
     """Words for a refused file: the limit it hit in full, else the code and its reason."""
     from core.textextract import LIMIT_CODES
 
     if exc.code in LIMIT_CODES:
-        import bot.conversations.knowledge  # noqa: F401  (registers the words)
-        from bot.i18n import Translator
-
-        return Translator("en").error(exc.code, exc.params)
+        return t.error(exc.code, exc.params)
     reason = exc.params.get("reason")
     return exc.code + (f" ({reason})" if reason else "")
 
@@ -90,7 +87,7 @@ def register(main: click.Group) -> None:
                                 session, path, owner=user, now=app.clock.now(),
                                 status="draft" if draft else "published")
                     except DomainError as exc:
-                        report.failed.append((str(path), _reason(exc)))
+                        report.failed.append((str(path), _reason(exc, english(app))))
                     except OSError as exc:
                         report.failed.append((str(path), str(exc)))
                     else:

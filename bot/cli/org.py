@@ -45,7 +45,7 @@ def describe(seller: Seller) -> list[str]:
 
 def register(main: click.Group) -> None:
     """Add `sfa org`."""
-    from bot.cli import fail, load_app
+    from bot.cli import english, fail, load_app
 
     @main.group("org")
     def org() -> None:
@@ -63,8 +63,6 @@ def register(main: click.Group) -> None:
                 click.echo(line)
 
     def _set(language: str, **values: str | None) -> None:
-        import bot.conversations.org  # noqa: F401  (the words of the org.* codes)
-        from bot.i18n import Translator
         from core import organisation
         from core.errors import DomainError
 
@@ -80,7 +78,7 @@ def register(main: click.Group) -> None:
                                             now=app.clock.now())
                 lines = describe(organisation.seller(session))
         except DomainError as exc:
-            fail(Translator("en").error(exc.code, exc.params))
+            fail(english(app).error(exc.code, exc.params))
         click.echo(f"saved: {', '.join(sorted(changes))}")
         for line in lines:
             click.echo(line)
@@ -104,8 +102,6 @@ def register(main: click.Group) -> None:
     @click.option("--remove", is_flag=True, help="Remove the logo.")
     def logo(file: Path | None, remove: bool) -> None:
         """Put FILE (PNG or JPEG, up to 1 MB) at the top of every document."""
-        import bot.conversations.org  # noqa: F401  (the words of the org.* codes)
-        from bot.i18n import Translator
         from core import organisation
         from core.errors import DomainError
 
@@ -125,5 +121,5 @@ def register(main: click.Group) -> None:
             with app.db.session() as session:
                 organisation.set_logo(session, None, data, now=app.clock.now())
         except DomainError as exc:
-            fail(Translator("en").error(exc.code, exc.params))
+            fail(english(app).error(exc.code, exc.params))
         click.echo("logo removed" if remove else f"logo saved ({len(data or b'') // 1024 + 1} KB)")

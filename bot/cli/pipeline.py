@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 from sqlalchemy import func, select
 
-from bot.i18n import Translator
 from core.errors import DomainError
 
 
@@ -25,19 +24,19 @@ def _admin(session):
     return admin
 
 
-def _words(exc: DomainError) -> str:
-    return Translator("en").error(exc.code, exc.params)
-
-
-def _run(fn) -> None:
-    from bot.cli import fail, load_app
+def _run(fn, *, words: bool = False) -> None:
+    """Echo fn(session, admin, now) (with words=True also the English words of errors, for
+    reporting refused rows); a refusal is one line."""
+    from bot.cli import english, fail, load_app
 
     app = load_app()
+    t = english(app)
     try:
         with app.db.session() as session:
-            click.echo(fn(session, _admin(session), app.clock.now()))
+            args = (session, _admin(session), app.clock.now())
+            click.echo(fn(*args, t) if words else fn(*args))
     except DomainError as exc:
-        fail(_words(exc))
+        fail(t.error(exc.code, exc.params))
 
 
 def _read_csv(path: Path) -> list[tuple[int, dict[str, str]]]:
@@ -188,7 +187,7 @@ def register(main: click.Group) -> None:
 
         rows = _read_csv(file)
 
-        def do(s, a, now) -> str:
+        def do(s, a, now, words) -> str:
             from core.csv_files import row_error
 
             done, errors = 0, []
@@ -208,10 +207,10 @@ def register(main: click.Group) -> None:
                             assign_rep(s, a, t.name, login.strip())
                     done += 1
                 except DomainError as exc:
-                    errors.append(f"line {line}: {_words(exc)}")
+                    errors.append(f"line {line}: {words.error(exc.code, exc.params)}")
             return "\n".join([f"{done} territories saved, {len(errors)} errors", *errors])
 
-        _run(do)
+        _run(do, words=True)
 
     @import_group.command("leads")
     @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
@@ -222,7 +221,6 @@ def register(main: click.Group) -> None:
         a territory and announced to its team, like /newlead. A lead already there (same
         company, contact, need and source) is not created again: a second run of the same
         file creates nothing."""
-        import bot.cli.contacts  # noqa: F401  (the words of the import.* codes)
         from bot.cli import fail, read_import_file, run_import
         from core.imports import import_leads as run
         from core.models import User

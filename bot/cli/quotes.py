@@ -11,22 +11,6 @@ from pathlib import Path
 
 import click
 
-from bot.i18n import N_, register_errors
-
-register_errors({
-    "catalog.missing": N_("{column} is missing"),
-    "catalog.bad_number": N_("{column} is not a number of zero or more: {value}"),
-    "catalog.bad_date": N_("{column} is not a date (YYYY-MM-DD): {value}"),
-    "catalog.sku_name_required": N_("sku and name are required"),
-    "catalog.bad_tax": N_("tax_rate is a percentage from 0 to 100, not {value}"),
-    "catalog.list_sku_required": N_("price_list and sku are required"),
-    "catalog.bad_currency": N_("currency must be a 3-letter code, not {value}"),
-    "catalog.dates_reversed": N_("valid_to is before valid_from"),
-    "catalog.floor_above_price": N_("floor_price is above unit_price"),
-    "catalog.unknown_sku": N_("unknown sku {sku} (import the products first)"),
-    "catalog.currency_clash": N_("price list {price_list} is in {currency}, not {value}"),
-})
-
 PROGRESS_FROM = 500  # rows; a progress bar on stderr for longer files
 
 

@@ -8,7 +8,7 @@ from bot.conversations.flow import ALL_ROLES, Action, Ctx, Flow, Step, done
 from bot.conversations.messages import Attachment, Button, Incoming, Reply
 from bot.conversations.phrasings import admin as admin_phrasings
 from bot.conversations.registry import Registry
-from bot.i18n import N_, register_errors
+from bot.i18n import N_
 from core import invites
 from core import teams as team_service
 from core import users as user_service
@@ -101,16 +101,18 @@ async def link_channel(ctx: Ctx, inc: Incoming) -> Step:
                       "announced here.", team=team.name))
 
 
-register_errors({
-    "team.name_needed": N_("Name the team: /linkchannel TEAM NAME."),
-    "team.not_found": N_("No team called {name}."),
-    "team.not_yours": N_("You can only link the channel of your own team, not {name}."),
-    "team.channel_taken": N_("This chat is already the team channel of {name}."),
-})
+# Linking a team channel (core.teams); /coverage's team.* codes are bot.conversations.team's.
+ERRORS = {
+    "channel.team_needed": N_("Name the team: /linkchannel TEAM NAME."),
+    "channel.no_team": N_("No team called {name}."),
+    "channel.not_your_team": N_("You can only link the channel of your own team, not {name}."),
+    "channel.taken": N_("This chat is already the team channel of {name}."),
+}
 
 
 def register(registry: Registry) -> None:
     """Register the admin flows."""
+    registry.add_errors(ERRORS)
     registry.add_phrasings(*admin_phrasings.PHRASINGS)
     registry.add_flow(Flow("whoami", start=whoami, roles=ALL_ROLES, commands=("whoami",),
                            help=N_("Show who this chat is linked to")))

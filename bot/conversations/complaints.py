@@ -25,12 +25,12 @@ from bot.conversations.lookup import main_contact, pick_company
 from bot.conversations.messages import Button, Incoming, Reply, button_rows
 from bot.conversations.phrasings import complaints as complaints_phrasings
 from bot.conversations.registry import Registry
-from bot.i18n import N_, Translator, register_errors
+from bot.i18n import N_, Translator
 from core import complaints
 from core.models import Company, Contact, NoticeRow, User
 from core.models.scheduling import Complaint
 
-register_errors({
+ERRORS = {
     "complaint.bad_issue": N_("Please describe the complaint in a few words."),
     "complaint.issue_too_long": N_("Please keep the complaint under {limit} characters."),
     "complaint.bad_severity": N_("Severity {severity} is unknown: use low, medium, high or "
@@ -43,7 +43,7 @@ register_errors({
                               "can resolve it."),
     "complaint.closed": N_("That complaint is already resolved."),
     "complaint.bad_resolution": N_("Please say in a few words what was done."),
-})
+}
 
 SEVERITIES = (("low", N_("Low")), ("medium", N_("Medium")), ("high", N_("High")),
               ("critical", N_("Critical")))
@@ -230,6 +230,7 @@ async def complaints_list(ctx: Ctx, inc: Incoming) -> Step:
 
 def register(registry: Registry) -> None:
     """Register the complaint flows, the Resolve button and the complaint notices."""
+    registry.add_errors(ERRORS)
     registry.add_phrasings(*complaints_phrasings.PHRASINGS)
     registry.add_flow(Flow(
         "complaint", start=complaint_start, roles=FIELD_ROLES, commands=("complaint",),

@@ -35,7 +35,7 @@ from bot.conversations.messages import Button, Incoming, button_rows
 from bot.conversations.quote_card import quote_reply
 from bot.conversations.registry import Registry
 from bot.conversations.understanding.intents import Phrasings
-from bot.i18n import N_, register_errors
+from bot.i18n import N_
 from core import config_families as families
 from core import configurator as svc
 from core.contacts import find_companies
@@ -46,14 +46,14 @@ from core.models.quotes import Quote
 from core.quotes import price_list_for
 from core.scope import can_see_company, deal_visible
 
-register_errors({
+ERRORS = {
     "config.bad_family": N_("That product family is not set up right: {reason}."),
     "config.no_family": N_("There is no product family {name} any more."),
     "config.no_alternative": N_("That alternative is not in this proposal."),
     "config.already_quoted": N_("This configuration already has its quote. Revise it to "
                                 "quote again."),
     "config.gone": N_("That configuration is gone."),
-})
+}
 
 
 def _lang(ctx: Ctx) -> str:
@@ -470,6 +470,7 @@ CONFIGURE_ID = (
 
 def register(registry: Registry) -> None:
     """Register the guided configurator."""
+    registry.add_errors(ERRORS)
     registry.add_flow(Flow(
         "configurator", start=begin,
         states={"customer": choose_customer, "deal": choose_deal, "reopen": choose_reopen,

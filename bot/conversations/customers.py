@@ -26,7 +26,7 @@ from bot.conversations.flow import FIELD_ROLES, Ctx, Flow, Step, done, goto, int
 from bot.conversations.messages import Button, Incoming, Reply, button_rows
 from bot.conversations.phrasings import customers as customers_phrasings
 from bot.conversations.registry import Registry
-from bot.i18n import N_, Translator, register_errors
+from bot.i18n import N_, Translator
 from core import customers as svc
 from core.contacts import (
     find_companies,
@@ -55,7 +55,6 @@ ERRORS = {
     "customers.no_company": N_("No company \"{ref}\" that you can see."),
     "customers.ambiguous": N_("Several records are called \"{ref}\": use the id instead."),
 }
-register_errors(ERRORS)
 
 REASON_WORDS = {"name": N_("a like name"), "phone": N_("the same phone"),
                 "email": N_("the same e-mail")}
@@ -344,6 +343,7 @@ async def newcontact_dupes(ctx: Ctx, inc: Incoming) -> Step:
 
 def register(registry: Registry) -> None:
     """Register /newcompany, /newcontact and their intents."""
+    registry.add_errors(ERRORS)
     registry.add_flow(Flow(
         "newcompany", start=newcompany_start,
         states={"name": newcompany_name, "city": newcompany_city, "dupes": newcompany_dupes},

@@ -18,7 +18,7 @@ from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, g
 from bot.conversations.messages import Button, Incoming, Reply, button_rows
 from bot.conversations.phrasings import deal as deal_phrasings
 from bot.conversations.registry import Registry
-from bot.i18n import N_, Translator, register_error_words, register_errors
+from bot.i18n import N_, Translator
 from core import config_families
 from core import pipeline as svc
 from core.activities import DEFAULT_HOUR, due_for
@@ -76,7 +76,7 @@ CONFIGURE_NOW = N_("Configure it now")  # when product families are set up
 WHEN_LABELS = (("tomorrow", N_("Tomorrow")), ("3days", N_("In 3 days")),
                ("nextweek", N_("Next week")))
 
-register_errors({
+ERRORS = {
     "deal.not_found": N_("I found no deal {ref} that you can see."),
     "deal.bad_stage": N_("There is no stage called {stage}."),
     "deal.closed": N_("This deal is closed ({stage}); it cannot move any more."),
@@ -98,7 +98,7 @@ register_errors({
     "deal.no_approval_needed": N_("This deal is within the team's threshold: no approval is "
                                   "needed."),
     "deal.already_approved": N_("The contract of this deal is already approved."),
-})
+}
 
 
 def stage_label(t: Translator, stage: str | None) -> str:
@@ -115,10 +115,10 @@ _AMOUNT = re.compile(r"\d|\b(?:satu|dua|tiga|empat|lima|enam|tujuh|delapan|sembi
                      r"(?:juta|miliar|milyar|ribu|million|billion|thousand)\b", re.IGNORECASE)
 
 
-register_error_words({
+ERROR_WORDS = {
     "stage": stage_label, "to": stage_label,
     "missing": lambda t, value: ", ".join(req_label(t, r.strip()) for r in value.split(",")),
-})
+}
 
 
 def deal_card(ctx: Ctx, deal: Deal) -> str:
@@ -563,6 +563,8 @@ async def team_pipeline(ctx: Ctx, inc: Incoming) -> Step:
 
 def register(registry: Registry) -> None:
     """Register the deal card, advance, lost and pipeline flows."""
+    registry.add_errors(ERRORS)
+    registry.add_error_words(ERROR_WORDS)
     registry.add_phrasings(*deal_phrasings.PHRASINGS)
     picks = {"pick": pick, "card": card_button, "target": choose_target, "answer": answer,
              "next": choose_next, "when": choose_when, "lost_reason": lost_reason}

@@ -17,12 +17,12 @@ from bot.conversations.lookup import main_contact, pick_company
 from bot.conversations.messages import Button, Incoming, Reply
 from bot.conversations.phrasings import deliveries as deliveries_phrasings
 from bot.conversations.registry import Registry
-from bot.i18n import N_, Translator, register_errors
+from bot.i18n import N_, Translator
 from core import deliveries
 from core.models import Company, Contact, NoticeRow, User
 from core.models.scheduling import CustomerMessage, DeliverySchedule
 
-register_errors({
+ERRORS = {
     "delivery.company_not_found": N_("I cannot find that company among your accounts."),
     "delivery.bad_description": N_("Please say what will be delivered."),
     "delivery.in_past": N_("That time is in the past. Give a future date, e.g. 2026-03-10 "
@@ -30,7 +30,7 @@ register_errors({
     "delivery.not_later": N_("A delay must move the delivery later than it is now."),
     "delivery.not_found": N_("That delivery is not yours or no longer exists."),
     "delivery.closed": N_("That delivery is already {status}."),
-})
+}
 
 
 def render_delivery(session: Session, notice: NoticeRow, user: User | None, t: Translator
@@ -167,6 +167,7 @@ async def delay_reason(ctx: Ctx, inc: Incoming) -> Step:
 
 def register(registry: Registry) -> None:
     """Register the delivery flows, their buttons and the day-before reminder."""
+    registry.add_errors(ERRORS)
     registry.add_phrasings(*deliveries_phrasings.PHRASINGS)
     registry.add_flow(Flow(
         "delivery", start=delivery_start, roles=FIELD_ROLES, commands=("delivery",),

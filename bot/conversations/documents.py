@@ -14,7 +14,7 @@ from bot.conversations.phrasings import documents as documents_phrasings
 from bot.conversations.registry import Registry
 from bot.documents.proposal_pdf import proposal_pdf
 from bot.documents.words import SELLER_DETAILS, TemplateWords
-from bot.i18n import N_, Translator, register_errors
+from bot.i18n import N_, Translator
 from core import agenda as agenda_service
 from core import mailing, organisation, proposals
 from core.agenda import AgendaItem
@@ -39,7 +39,7 @@ KIND_LABELS = {
     "job": N_("Service job"),
 }
 
-register_errors({
+ERRORS = {
     "agenda.not_found": N_("That meeting or follow-up is not in your agenda any more."),
     "proposal.template_syntax": N_("The template has an error on line {line}: {message}. "
                                    "Fix it and check it in again."),
@@ -53,7 +53,7 @@ register_errors({
     "proposal.template_not_found": N_("That template is not available any more."),
     "mailing.not_found": N_("That customer is not among yours."),
     "mailing.bad_material": N_("That suggestion is no longer valid."),
-})
+}
 
 # Drafted messages to the customer (copy-ready), by suggestion kind.
 DRAFTS = {
@@ -357,6 +357,7 @@ async def mark_sent(ctx: Ctx, arg: str) -> Step:
 
 def register(registry: Registry) -> None:
     """Register proposals, mailing suggestions, "my week" and the calendar-file action."""
+    registry.add_errors(ERRORS)
     registry.add_phrasings(*documents_phrasings.PHRASINGS)
     registry.add_flow(Flow(
         "proposal", start=start_proposal, roles=PROPOSAL_ROLES,

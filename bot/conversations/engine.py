@@ -41,7 +41,7 @@ from bot.conversations.pipeline.update import Update
 from bot.conversations.registry import Registry
 from bot.conversations.services import Services
 from bot.conversations.understanding.understander import Understander
-from bot.i18n import N_, Translator, register_errors
+from bot.i18n import Translator
 from bot.observability import LOCK_WAIT_SECONDS, UPDATE_SECONDS, UPDATES
 from core.clock import SystemClock
 from core.db import Database
@@ -54,21 +54,6 @@ __all__ = ["LANGUAGE", "MAX_PAYLOAD_BYTES", "Engine", "Outcome", "clean_text",
 
 log = logging.getLogger(__name__)
 
-register_errors(
-    {
-        "link.bad_code": N_(
-            "That invite code is not valid: it may be mistyped, used or expired. "
-            "Ask your admin for a new one."
-        ),
-        "user.bad_locale": N_("Unknown language {locale}. Use /language en or /language id."),
-        "user.bad_timezone": N_("Unknown time zone {timezone}."),
-        "user.not_found": N_("No user {login}."),
-        "user.exists": N_("A user with the login {login} already exists."),
-        "user.bad_role": N_("Unknown role {role}: use rep, manager, technician or admin."),
-        "user.bad_login": N_("A login may use letters, digits, dots, dashes and underscores."),
-        "engine.role_refused": N_("Your role cannot use that."),
-    }
-)
 
 _CONFLICT_ATTEMPTS = 8
 
@@ -159,6 +144,7 @@ class Engine:
         default_t = Translator(
             inc.language if inc.language in ("en", "id") else self.settings.default_locale,
             self.settings.default_timezone,
+            errors=self.registry.errors,
         )
         cleaned = clean(inc, self.settings, default_t)
         if isinstance(cleaned, list):

@@ -25,13 +25,13 @@ from bot.conversations.messages import (
 )
 from bot.conversations.registry import Registry
 from bot.conversations.understanding.intents import Phrasings
-from bot.i18n import N_, register_errors
+from bot.i18n import N_
 from core import contacts as svc
 from core import geo, sites
 from core.errors import DomainError
 from core.models import Company, Role
 
-register_errors({
+ERRORS = {
     "site.bad_location": N_("That location is not valid. Share your location or paste a map "
                             "link."),
     "site.bad_kind": N_("Unknown kind of site {kind}: use head office, delivery or other."),
@@ -44,7 +44,7 @@ register_errors({
                                 "offline: paste the full link or the lat and lon"),
     "dayplan.not_in_plan": N_("That customer is not in today's plan any more. Send /plan for "
                               "the current one."),
-})
+}
 
 LIST_LIMIT = 6
 
@@ -328,6 +328,7 @@ SETSITE_ID = (
 
 def register(registry: Registry) -> None:
     """Register near me, set site, the map-link intent and the field actions."""
+    registry.add_errors(ERRORS)
     registry.add_flow(Flow(
         "near_me", start=near_start, roles=FIELD_ROLES, commands=("near",),
         help=N_("Customers near you (share your location)"), states={"where": near_where},

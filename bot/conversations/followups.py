@@ -24,7 +24,7 @@ from bot.conversations.lookup import material_label
 from bot.conversations.messages import Button, Incoming, Reply
 from bot.conversations.phrasings import followups as followups_phrasings
 from bot.conversations.registry import Registry
-from bot.i18n import N_, Translator, register_errors
+from bot.i18n import N_, Translator
 from core import deliveries
 from core import followups as fu_service
 from core.models import Company, Contact, Deal, FollowUp, NoticeRow, Role, User
@@ -32,7 +32,7 @@ from core.models import Company, Contact, Deal, FollowUp, NoticeRow, Role, User
 QUOTE_STATUS = {"draft": N_("draft"), "pending": N_("discount waiting for approval"),
                 "sent": N_("sent"), "accepted": N_("accepted")}
 
-register_errors({
+ERRORS = {
     "followup.not_found": N_("That follow-up is not yours or no longer exists."),
     "followup.closed": N_("That follow-up is already {status}."),
     "followup.bad_snooze": N_("Snooze for 1 hour or until tomorrow."),
@@ -41,7 +41,7 @@ register_errors({
     "reminder.in_past": N_("That time has already passed. Give a time in the future, e.g. "
                            "tomorrow 10:00, Friday 14:00 or in 3 days."),
     "reminder.too_far": N_("I can remind you up to a year ahead; please pick an earlier date."),
-})
+}
 
 KIND_WORDS = {
     "follow_up": N_("Follow-up"), "meeting": N_("Meeting"), "demo": N_("Product demo"),
@@ -358,6 +358,7 @@ def _named_contact(ctx: Ctx, note: str) -> Contact | None:
 
 def register(registry: Registry) -> None:
     """Register reminders and follow-ups: flows, actions and notice renderers."""
+    registry.add_errors(ERRORS)
     registry.add_phrasings(*followups_phrasings.PHRASINGS)
     registry.add_flow(Flow(
         "remind", start=remind_start, roles=FIELD_ROLES, commands=("remind",),

@@ -31,7 +31,7 @@ from bot.conversations.flow import Action, Ctx, Flow, Step, done
 from bot.conversations.messages import Button, Incoming, Reply, button_rows
 from bot.conversations.phrasings import jobs as jobs_phrasings
 from bot.conversations.registry import Registry
-from bot.i18n import N_, Translator, register_errors
+from bot.i18n import N_, Translator
 from core import fieldservice as fs
 from core import job_status, technicians
 from core.errors import DomainError
@@ -72,7 +72,7 @@ STATUS_LABELS = {
 
 SKIP_WORDS = {"skip", "lewati", "none", "no", "tidak", "tidak ada", "-"}
 
-register_errors({
+ERRORS = {
     "job.not_found": N_("No such job, or it is not yours to see."),
     "job.offer_not_found": N_("That offer is not for you."),
     "job.offer_gone": N_("Too late: the offer for job #{job} timed out or moved on to "
@@ -101,7 +101,7 @@ register_errors({
     "job.import_columns": N_("The CSV file lacks the columns: {columns}."),
     "job.import_company": N_("No customer {company}."),
     "job.import_value": N_("A priority, coordinate or date in this row is not valid."),
-})
+}
 
 
 # -- words ----------------
@@ -495,6 +495,7 @@ def render_arrived(session: Session, row: NoticeRow, user: User | None, t: Trans
 
 def register(registry: Registry) -> None:
     """Register /jobs, the job buttons, the intents and the notices of field service."""
+    registry.add_errors(ERRORS)
     registry.add_phrasings(*jobs_phrasings.PHRASINGS)
     registry.add_flow(Flow("jobs", start=jobs_start, roles=JOB_VIEWERS, commands=("jobs",),
                            help=N_("My jobs today and job offers")))

@@ -13,7 +13,7 @@ from bot.conversations.flow import ALL_ROLES, Action, Ctx, Flow, Step, done, got
 from bot.conversations.messages import Attachment, Button, Incoming, Reply, button_rows
 from bot.conversations.phrasings import knowledge as knowledge_phrasings
 from bot.conversations.registry import Registry
-from bot.i18n import N_, Translator, register_errors
+from bot.i18n import N_, Translator
 from core import document_checkout as checkout
 from core import knowledge as kb
 from core.customer_brief import record_read
@@ -52,7 +52,7 @@ EVENT_LABELS: dict[str, str] = {
     "archived": N_("archived by {name}"),
 }
 
-register_errors({
+ERRORS = {
     "kb.not_found": N_("No such document, or you may not see it. Search with /kb WORDS."),
     "kb.unsupported": N_("I cannot read {name}. Send one of these file types: {types}."),
     "kb.unreadable": N_("I could not read any text from {name} ({reason}). Nothing was "
@@ -89,7 +89,7 @@ register_errors({
     "kb.limit_pixels": N_("{name} has {megapixels} megapixels; the limit is {max}. Send a "
                           "smaller picture."),
     "kb.not_image": N_("{name} is not a picture I can read. Send a JPEG or PNG photo."),
-})
+}
 
 
 def type_label(t: Translator, doc_type: str) -> str:
@@ -548,6 +548,7 @@ def render_broken(session: Session, row: NoticeRow, user: User | None, t: Transl
 
 def register(registry: Registry) -> None:
     """Register the knowledge flows, intents, actions and notices."""
+    registry.add_errors(ERRORS)
     registry.add_phrasings(*knowledge_phrasings.PHRASINGS)
     registry.add_flow(Flow(
         "kb", start=kb_start, states={"query": kb_query}, accepts={"query": "any"},

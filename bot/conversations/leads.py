@@ -37,7 +37,7 @@ from bot.conversations.messages import (
 )
 from bot.conversations.phrasings import leads as leads_phrasings
 from bot.conversations.registry import Registry
-from bot.i18n import N_, Translator, register_errors
+from bot.i18n import N_, Translator
 from core import leads
 from core.contacts import find_companies
 from core.models import Company, Contact, Deal, Role
@@ -50,10 +50,12 @@ FORM_VALUE = "form"
 FORM_BUTTON = N_("📝 All in one form")
 NEED_LIMIT = 500
 
-register_errors({
+ERRORS = {
     "lead.not_your_territory": N_("This lead is for another territory's team."),
     "lead.managers_only": N_("Only the team's manager (or an admin) can do that."),
     "lead.not_a_rep": N_("{login} is not an active rep."),
+    "lead.bad_industry": N_("An industry name is at most 80 characters: \"{value}...\" is "
+                            "longer."),
     "lead.not_a_lead": N_("That deal is past the lead stages."),
     "lead.same_owner": N_("{name} already has this lead."),
     "lead.no_team": N_("There is no team called {name}."),
@@ -70,7 +72,7 @@ register_errors({
     "lead.import_no_company": N_("the company is missing"),
     "lead.import_unknown_company": N_("no company named \"{name}\""),
     "lead.import_unknown_contact": N_("no contact named \"{name}\" at that company"),
-})
+}
 
 
 def _source_word(t: Translator, source: str | None) -> str:
@@ -337,6 +339,7 @@ def _record(ctx: Ctx, company: Company | None, contact: Contact | None, need: st
 
 def register(registry: Registry) -> None:
     """Register /newlead and the lead phrasings."""
+    registry.add_errors(ERRORS)
     registry.add_phrasings(*leads_phrasings.PHRASINGS)
     registry.add_flow(Flow(
         "newlead", start=newlead_start,

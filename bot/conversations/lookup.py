@@ -16,7 +16,7 @@ from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, g
 from bot.conversations.messages import Attachment, Button, Incoming, Reply, button_rows
 from bot.conversations.phrasings import lookup as lookup_phrasings
 from bot.conversations.registry import Registry
-from bot.i18n import N_, Translator, register_errors
+from bot.i18n import N_, Translator
 from core import activities
 from core import contacts as svc
 from core.errors import DomainError
@@ -32,11 +32,11 @@ DEPARTMENT_LABELS = {"Purchasing": N_("Purchasing"), "Finance": N_("Finance"), "
 REASON_LABELS = {"bought": N_("bought this category before"),
                  "industry": N_("industry fits"), "segment": N_("segment fits")}
 
-register_errors({
+ERRORS = {
     "contacts.not_found": N_("I found nothing you can see by that name."),
     "contacts.product_not_found": N_(
         "I know no product like \"{product}\". Type its SKU or part of its name."),
-})
+}
 
 # question -> what it needs resolved ("any", "company", "contact", "product")
 WANTS = {"find": "any", "company": "company", "contact": "any", "handles": "company",
@@ -483,6 +483,7 @@ _S = r"(?:'s|’s|'|’)"
 
 def register(registry: Registry) -> None:
     """Register the lookup flows, their intents (EN + ID) and the contact actions."""
+    registry.add_errors(ERRORS)
     registry.add_phrasings(*lookup_phrasings.PHRASINGS)
     registry.add_flow(_flow("lookup", "find", ("find",),
                             N_("Find a customer or contact (typos and phone numbers are fine)")))

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from bot.conversations.engine import encode_payload
 from bot.conversations.messages import Attachment, Button, Reply
 from bot.conversations.registry import Registry
-from bot.i18n import Translator
+from bot.i18n import ErrorTexts, Translator
 from core.models import NoticeRow, User
 
 
@@ -84,7 +84,7 @@ def render_notice(
     locale, zone = ((user.locale, user.timezone) if user is not None
                     else (default_locale, default_timezone))
     t = (translators.get(locale, zone) if translators is not None
-         else Translator(locale, zone))
+         else Translator(locale, zone, errors=registry.errors))
     reply = renderer(session, notice, user, t)
     if reply is None:
         return None
@@ -95,8 +95,8 @@ class _MemoTranslator(Translator):
     """A Translator that remembers the dates and times it formatted (a batch of reminders
     formats the same few minutes thousands of times; Babel's formatting is the slow part)."""
 
-    def __init__(self, locale: str, timezone: str) -> None:
-        super().__init__(locale, timezone)
+    def __init__(self, locale: str, timezone: str, errors: ErrorTexts) -> None:
+        super().__init__(locale, timezone, errors=errors)
         self._formatted: dict[tuple[str, object], str] = {}
 
     def _memo(self, kind: str, when: Any, fmt: Callable[[Any], str]) -> str:
@@ -121,7 +121,8 @@ class _MemoTranslator(Translator):
 class _Translators:
     """One translator per (language, time zone), kept by a notice renderer."""
 
-    def __init__(self) -> None:
+    def __init__(self, errors: ErrorTexts) -> None:
+        self.errors = errors
         self._by_key: dict[tuple[str, str], Translator] = {}
 
     def get(self, locale: str, zone: str) -> Translator:
@@ -129,7 +130,7 @@ class _Translators:
         if t is None:
             if len(self._by_key) >= 256:
                 self._by_key.clear()
-            t = self._by_key[(locale, zone)] = _MemoTranslator(locale, zone)
+            t = self._by_key[(locale, zone)] = _MemoTranslator(locale, zone, self.errors)
         return t
 
 
@@ -142,7 +143,7 @@ class NoticeRendering:
         self.registry = registry
         self.default_locale = default_locale
         self.default_timezone = default_timezone
-        self._translators = _Translators()
+        self._translators = _Translators(registry.errors)
 
     @property
     def kinds(self) -> frozenset[str]:

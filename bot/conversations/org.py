@@ -20,7 +20,7 @@ from bot.conversations.flow import Ctx, Flow, Step, done, goto
 from bot.conversations.messages import Button, Incoming, Reply, button_rows
 from bot.conversations.registry import Registry
 from bot.conversations.understanding.intents import Phrasings
-from bot.i18n import N_, Translator, register_errors
+from bot.i18n import N_, Translator
 from core import organisation
 from core.models import Role
 from core.organisation import FIELD_BY_KEY, FIELDS, Seller
@@ -35,7 +35,7 @@ LABELS = {
 }
 LANGUAGE_LABELS = {"en": N_("English"), "id": N_("Indonesian")}
 
-register_errors({
+ERRORS = {
     "org.admin_only": N_("Only an admin can change the company details."),
     "org.bad_language": N_("Unknown language {language}; use {known}."),
     "org.unknown_field": N_("There is no company detail called {field}; use one of {known}."),
@@ -48,7 +48,7 @@ register_errors({
     "org.bad_logo": N_("That is not a PNG or JPEG image. Send the logo as a PNG or JPEG."),
     "org.logo_size": N_("The logo is {width} x {height} pixels: send one between 8 x 8 and "
                         "4000 x 4000."),
-})
+}
 
 
 def describe(t: Translator, seller: Seller) -> str:
@@ -172,6 +172,7 @@ async def org_logo(ctx: Ctx, inc: Incoming) -> Step:
 
 def register(registry: Registry) -> None:
     """Register /org (admins)."""
+    registry.add_errors(ERRORS)
     registry.add_flow(Flow(
         "org", start=org_start, roles=ADMINS, commands=("org",),
         states={"field": org_field, "language": org_language, "value": org_value,

@@ -63,7 +63,7 @@ from bot.conversations.quote_items import (
     with_form,
 )
 from bot.conversations.registry import Registry
-from bot.i18n import N_, register_errors
+from bot.i18n import N_
 from core import quotes as quote_service
 from core.catalog import resolve_items
 from core.contacts import find_companies
@@ -78,7 +78,7 @@ _CURRENCY = re.compile(r"(?:^|\s)(?:in|dalam|currency|mata uang)\s+([A-Za-z]{3})
 _REMOVE = re.compile(r"^\s*(?:remove|delete|hapus|buang)\s+(.+)$", re.IGNORECASE)
 _DONE_WORDS = {"done", "save", "pdf", "ok", "selesai", "simpan", "send", "kirim"}
 
-register_errors({
+ERRORS = {
     "quote.no_items": N_("Type the products to quote, e.g. \"2 server x1, 10 laptop pro\"."),
     "quote.bad_quantity": N_("The quantity of {name} must be a whole number above zero, not "
                              "{quantity}."),
@@ -119,7 +119,7 @@ register_errors({
                                    "nothing changed."),
     "catalog.bad_rule": N_("That rule ({kind}) is not valid."),
     "catalog.bundle_loop": N_("A bundle contains itself. Ask an admin to fix the catalogue."),
-})
+}
 
 # -- start -------------------------------------------------------------------------------------
 async def begin(ctx: Ctx, inc: Incoming) -> Step:
@@ -322,6 +322,7 @@ async def edit_items(ctx: Ctx, inc: Incoming) -> Step:
 
 def register(registry: Registry) -> None:
     """Register the quote flow and its intents."""
+    registry.add_errors(ERRORS)
     registry.add_phrasings(*quote_phrasings.PHRASINGS)
     registry.add_flow(Flow(
         "quote", start=begin,

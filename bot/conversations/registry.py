@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from bot.conversations.engine_errors import ENGINE_ERRORS
 from bot.conversations.flow import ACCEPTS, Action, Flow, Intent
 from bot.conversations.messages import Reply
 from bot.conversations.understanding.intents import Phrasings
-from bot.i18n import Translator
+from bot.i18n import ErrorTexts, ParamWords, Translator
 from core.models import NoticeRow, User
 from core.wiring import WiringError, load_module
 
@@ -77,6 +78,9 @@ class Registry:
     notices: dict[str, NoticeRenderer] = field(default_factory=dict)
     # notice kind -> its batch loader (optional; see NoticePrefetch).
     notice_prefetch: dict[str, NoticePrefetch] = field(default_factory=dict)
+    # The words of core's error codes (see bot.i18n.ErrorTexts), the engine's own first:
+    # translators the engine makes carry them.
+    errors: ErrorTexts = field(default_factory=lambda: _engine_texts())
 
     def add_flow(self, flow: Flow) -> None:
         if flow.name in self.flows:
@@ -117,6 +121,14 @@ class Registry:
         if prefetch is not None:
             self.notice_prefetch[kind] = prefetch
 
+    def add_errors(self, messages: Mapping[str, str]) -> None:
+        """Give error codes their words (English msgids); a code given two texts is refused."""
+        self.errors.add(messages)
+
+    def add_error_words(self, words: Mapping[str, ParamWords]) -> None:
+        """Show error parameters that hold internal keys as words: {"stage": fn(t, value)}."""
+        self.errors.add_words(words)
+
     def validate(self) -> None:
         for item in self.intents:
             if item.flow not in self.flows:
@@ -135,15 +147,26 @@ class Registry:
                 raise ValueError(f"unknown flow {name!r}")
 
 
+def _engine_texts() -> ErrorTexts:
+    texts = ErrorTexts()
+    texts.add(ENGINE_ERRORS)
+    return texts
+
+
 def build_registry(modules: tuple[str, ...] = FLOW_MODULES) -> Registry:
-    """Import every flow module and let it register itself; a module that is unknown, fails
-    to import or has no `register` raises WiringError (one line: start-up stops)."""
+    """Every flow module's registrations (flows, intents, actions, notices, error texts), in
+    a registry that has the engine's own error texts: a module that is unknown, fails to
+    import, has no `register` or whose `register` fails raises WiringError (one line)."""
     registry = Registry()
     for name in modules:
         module = load_module("flows", name)
         register = getattr(module, "register", None)
         if not callable(register):
             raise WiringError(f"flows: module {name} has no register(registry)")
-        register(registry)
+        try:
+            register(registry)
+        except Exception as exc:
+            raise WiringError(f"flows: module {name} failed to register: "
+                              f"{type(exc).__name__}: {exc}") from exc
     registry.validate()
     return registry

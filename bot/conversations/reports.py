@@ -18,7 +18,7 @@ from bot.conversations.flow import Action, Ctx, Flow, Step, done, goto, ongoing
 from bot.conversations.messages import Attachment, Button, Incoming, Reply, button_rows
 from bot.conversations.phrasings import reports as reports_phrasings
 from bot.conversations.registry import Registry
-from bot.i18n import N_, Translator, register_errors
+from bot.i18n import N_, Translator
 from core import reports as report_service
 from core.csv_files import safe_row
 from core.errors import NotFound
@@ -114,7 +114,7 @@ EXCLUDED_NOTES = {
 }
 QUICK_PERIODS = ("this_month", "last_month", "this_quarter", "last_quarter", "this_year")
 
-register_errors({
+ERRORS = {
     "report.bad_measure": N_("Unknown report {measure}."),
     "report.bad_period": N_("Unknown period {period}."),
     "report.bad_interval": N_("Unknown interval {interval}."),
@@ -124,7 +124,7 @@ register_errors({
     "report.template_name_missing": N_("Give the report a name."),
     "report.bad_schedule": N_("Unknown schedule {schedule}."),
     "report.template_not_found": N_("No saved report called {name}. /reports lists them."),
-})
+}
 
 # One-line requests: "won by rep this quarter", "aktivitas per tim bulan ini".
 _QUOTE_WORDS = (r"quote conversions?|quote.to.order|quotes?|quotations?|konversi penawaran|"
@@ -521,6 +521,7 @@ def render_digest(session: Session, notice: NoticeRow, user: User | None, t: Tra
 
 def register(registry: Registry) -> None:
     """Register the report flows, actions, intents and the digest renderer."""
+    registry.add_errors(ERRORS)
     registry.add_phrasings(*reports_phrasings.PHRASINGS)
     registry.add_flow(Flow(
         "report", start=start, roles=REPORT_ROLES, commands=("report",),

@@ -21,7 +21,7 @@ from bot.conversations.flow import Action, Ctx, Flow, Step, done
 from bot.conversations.messages import Attachment, Button, Incoming, Reply, button_rows
 from bot.conversations.registry import Registry
 from bot.conversations.understanding.intents import Phrasings
-from bot.i18n import N_, Translator, register_errors
+from bot.i18n import N_, Translator
 from core import coverage as svc
 from core import team_moves
 from core.errors import Conflict
@@ -32,7 +32,7 @@ MANAGERS = frozenset({Role.MANAGER, Role.ADMIN})
 TABLE_ROWS = 25
 CHART_ROWS = 15
 
-register_errors({
+ERRORS = {
     "coverage.not_your_team": N_("That is not in your team: only its manager (or an admin) "
                                  "can move it."),
     "coverage.bad_move": N_("That button is no longer valid. Ask again with /optimise."),
@@ -48,7 +48,7 @@ register_errors({
     "team.not_found": N_("There is no team called {name}."),
     "team.not_yours": N_("{name} is not your team."),
     "team.name_needed": N_("Name the team, e.g. /coverage Java West."),
-})
+}
 
 
 # -- a CSV a spreadsheet opens safely ---------------------------------------------------------
@@ -357,6 +357,7 @@ OPTIMISE_ID = (
 
 def register(registry: Registry) -> None:
     """Register the coverage view, the optimisation, their actions and the move notice."""
+    registry.add_errors(ERRORS)
     registry.add_flow(Flow("team_coverage", start=coverage_view, roles=MANAGERS,
                            commands=("coverage",),
                            help=N_("Team coverage and workload, with a chart")))

@@ -42,13 +42,13 @@ from bot.conversations.messages import (
 )
 from bot.conversations.phrasings import visit as visit_phrasings
 from bot.conversations.registry import Registry
-from bot.i18n import N_, register_errors
+from bot.i18n import N_
 from core import activities, geo
 from core import contacts as svc
 from core.errors import DomainError
 from core.models import Company, Contact
 
-register_errors({
+ERRORS = {
     "visit.bad_kind": N_("Unknown kind {kind}: use visit, call, meeting or e-mail."),
     "visit.bad_outcome": N_("Please choose one of the outcome buttons."),
     "visit.contact_company_mismatch": N_("That contact does not work at that company."),
@@ -62,7 +62,7 @@ register_errors({
     "visit.nothing_to_check_in": N_(
         "You have no visit logged in the last hours to check in to. Log the visit first "
         "(e.g. \"log visit Hendro\"), then share your location."),
-})
+}
 
 KIND_WORDS = {"visit": "visit", "call": "call", "meeting": "meeting", "email": "email",
               "e-mail": "email", "kunjungan": "visit", "telepon": "call", "panggilan": "call",
@@ -457,6 +457,7 @@ async def material_action(ctx: Ctx, arg: str) -> Step:
 
 def register(registry: Registry) -> None:
     """Register the visit, material and check-in flows with their intents (EN + ID)."""
+    registry.add_errors(ERRORS)
     registry.add_phrasings(*visit_phrasings.PHRASINGS)
     registry.add_flow(Flow(
         "log_visit", start=begin, roles=FIELD_ROLES, commands=("visit", "log"),

@@ -8,7 +8,7 @@ from bot.conversations.messages import Reply
 from bot.conversations.pipeline.run import Runner, allowed
 from bot.conversations.pipeline.update import State
 from bot.conversations.registry import Registry
-from bot.i18n import N_, Translator
+from bot.i18n import N_
 from core import users as user_service
 from core.models import Role
 
@@ -58,7 +58,7 @@ async def command(runner: Runner, ctx: Ctx, state: State, name: str, rest: str
         if choice not in ("en", "id"):
             return [Reply(t("Use /language en or /language id."))]
         user_service.set_locale(ctx.user, choice)
-        t = Translator(choice, ctx.user.timezone)
+        t = t.in_language(choice, ctx.user.timezone)
         return [Reply(t("Language set to English."))]
     flow = runner.registry.commands.get(name)
     if flow is None:

@@ -12,7 +12,6 @@ from bot.conversations.messages import Reply
 from bot.conversations.models import ConversationState
 from bot.conversations.pipeline.state import COLUMNS, loaded
 from bot.conversations.pipeline.update import Update
-from bot.i18n import Translator
 from core import users as user_service
 from core.errors import DomainError
 from core.models import ChatIdentity, User
@@ -54,7 +53,7 @@ def identify(u: Update) -> list[Reply] | None:
             return unlinked(u)
         user, identity = row
     u.user, u.identity = user, identity
-    u.t = Translator(user.locale, user.timezone)
+    u.t = u.t.in_language(user.locale, user.timezone)
     if not user.active:
         return [Reply(u.t("Your account is deactivated. Please contact your admin."))]
     if not inc.chat_is_group and identity.chat_id != inc.chat_id:
@@ -77,7 +76,7 @@ def unlinked(u: Update) -> list[Reply]:
                         chat_id=inc.chat_id, now=u.now)
             except DomainError as exc:
                 return [Reply(t.error(exc.code, exc.params))]
-            t = Translator(user.locale, user.timezone)
+            t = t.in_language(user.locale, user.timezone)
             return [Reply(t("Welcome, {name}! Your chat is now linked.", name=user.name))]
     if inc.chat_is_group and not inc.button:
         log.debug("dropped a group message from an unlinked user (platform=%s)", inc.platform)

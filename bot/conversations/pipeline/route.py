@@ -15,7 +15,6 @@ from bot.conversations.pipeline.update import State, Update
 from bot.conversations.services import Services
 from bot.conversations.understanding import routing
 from bot.conversations.understanding.understander import Understander, Understanding
-from bot.i18n import Translator
 from core.ports import Clock
 
 log = logging.getLogger("bot.conversations.engine")
@@ -147,7 +146,7 @@ class Route:
         """Answer a request in the language it was written in, when that is clear (an answer
         to a flow's question does not switch the flow's language)."""
         if u.language and u.language != ctx.t.locale:
-            ctx.t = Translator(u.language, ctx.user.timezone)
+            ctx.t = ctx.t.in_language(u.language, ctx.user.timezone)
 
     def _keep_language(self, ctx: Ctx, state: State, u: Understanding) -> None:
         if state.flow is not None and u.language and u.language != ctx.user.locale:

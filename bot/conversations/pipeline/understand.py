@@ -8,7 +8,6 @@ from bot.conversations.pipeline.update import Update
 from bot.conversations.registry import Registry
 from bot.conversations.services import Services
 from bot.conversations.understanding.understander import Understander, Understanding
-from bot.i18n import Translator
 from core.models import Role
 
 LANGUAGE = "_lang"  # state data: the language a flow was asked in (when not the user's)
@@ -33,10 +32,10 @@ class Understand:
                 not inc.chat_is_group or inc.addressed):
             found = u.understanding = self.understand(u, text, Role(user.role))
             if found.intent is not None and found.language and found.language != user.locale:
-                u.t = Translator(found.language, user.timezone)  # a request: answered as asked
+                u.t = u.t.in_language(found.language, user.timezone)  # answered as asked
         if state.flow is not None and (state.data or {}).get(LANGUAGE):
             # A flow started by a message in another language goes on in that language.
-            u.t = Translator(state.data[LANGUAGE], user.timezone)
+            u.t = u.t.in_language(state.data[LANGUAGE], user.timezone)
         return None
 
     def understand(self, u: Update, text: str, role: Role) -> Understanding:

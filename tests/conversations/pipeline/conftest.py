@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot.conversations.messages import Incoming
 from bot.conversations.pipeline.update import Update
+from bot.conversations.registry import build_registry
 from bot.i18n import Translator
 from core import users as user_service
 from core.clock import ManualClock
@@ -38,10 +39,13 @@ def session(database: Database) -> Iterator[Session]:
 
 @pytest.fixture
 def make_update(session: Session, clock: ManualClock) -> MakeUpdate:
+    errors = build_registry(()).errors  # the engine's own error texts, as the engine has them
+
     def make(**kw: object) -> Update:
         kw.setdefault("platform", "console")
         kw.setdefault("chat_id", "c-budi")
         kw.setdefault("user_id", "ext-budi")
         inc = Incoming(**kw)  # type: ignore[arg-type]
-        return Update(inc, clock.now(), Translator("en", "Asia/Jakarta"), session)
+        return Update(inc, clock.now(), Translator("en", "Asia/Jakarta", errors=errors),
+                      session)
     return make
