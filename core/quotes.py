@@ -292,10 +292,12 @@ def on_discount_decided(session: Session, request: ApprovalRequest, now: datetim
     if quote.current_version == number and quote.status == "pending":
         quote.status = "sent"
     quote.updated_at = now
+    # Urgent like the decision itself (core.approvals): the rep asked for it and waits to
+    # send the quote; the decision's push must not arrive at 21:05 with its PDF at 07:00.
     enqueue_notice(session, kind="quote.ready", reason=f"quote:{quote.id}:v{number}:decided",
                    recipient_user_id=request.requested_by_id, due_at=now, now=now,
                    params={"quote_id": quote.id, "version": number,
-                           "decision": request.status})
+                           "decision": request.status}, urgent=True)
 
 
 

@@ -161,6 +161,9 @@ def test_discount_above_limit_goes_to_the_manager_and_is_applied(
         notice = s.scalar(select(NoticeRow).where(NoticeRow.kind == "quote.ready"))
         assert notice.recipient_user_id == user(s, "budi").id
         assert notice.params["decision"] == "approved"
+        # Pushed with the decision, whatever the hour (the decision itself is urgent): a
+        # decision at 21:05 must not leave its PDF for 07:00.
+        assert notice.urgent
         with pytest.raises(DomainError) as err:  # a second decision
             approval_outcomes.decide(s, request_id=request_id, user=user(s, "maya"), approve=False,
                                      now=clock.now())
