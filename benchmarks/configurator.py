@@ -48,6 +48,7 @@ from core.models import Base, ChatIdentity, Company, Role, Team, Territory, Terr
 from core.models.configurator import ProductSpec
 from core.models.quotes import PriceList, PriceListItem, Product, ProductRule
 from core.settings import Settings
+from core.stamped_cache import StampedCache
 
 RESULTS = Path(__file__).resolve().parent / "results"
 NOW = datetime(2026, 5, 20, 3, 0, tzinfo=UTC)
@@ -380,10 +381,11 @@ def main() -> None:
     service_ms: list[float] = []
     brute_ms: list[float] = []
     checked = 0
+    cache = StampedCache()  # as the app's (Services.configurator)
     with db.session() as s:
         company = s.get(Company, 1)
         assert company is not None
-        model = families.load_model(s, "bench")
+        model = families.load_model(s, "bench", cache)
         for path in walks:
             answers: dict[str, Any] = {}
             ask = cfg.next_question(model, answers)
@@ -392,10 +394,10 @@ def main() -> None:
                 assert ask.question is not None
                 t0 = time.perf_counter()
                 answers[ask.question.attr] = ask.question.options[int(value[1:])].value
-                nxt = cfg.next_question(families.load_model(s, "bench"), answers)
+                nxt = cfg.next_question(families.load_model(s, "bench", cache), answers)
                 if nxt.question is None:
                     answers.update(nxt.auto)
-                    cfg.build(s, model, company, answers, NOW.date())
+                    cfg.build(s, model, company, answers, NOW.date(), cache)
                 service_ms.append((time.perf_counter() - t0) * 1000)
                 t0 = time.perf_counter()
                 b_attr, _b_options = brute.next_question(answers)
@@ -405,7 +407,7 @@ def main() -> None:
                 # the peer decides the same
                 assert b_attr == (nxt.question.attr if nxt.question else None), (b_attr, nxt)
                 if nxt.question is None:
-                    service = cfg.build(s, model, company, answers, NOW.date())
+                    service = cfg.build(s, model, company, answers, NOW.date(), cache)
                     assert service.alternatives[0].items == b_items, answers
                     checked += 1
                 else:

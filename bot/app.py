@@ -18,6 +18,7 @@ from core.demo import SeedOptions, database_is_empty, seed_demo
 from core.health import Components
 from core.ports import Clock, MessageSender
 from core.settings import Settings, get_settings
+from core.stamped_cache import StampedCache
 from core.sweeps import Sweeps, gather
 
 if TYPE_CHECKING:
@@ -365,7 +366,7 @@ def build_app(
                 startup_lock(session, "seed")  # workers starting together seed once
                 if database_is_empty(session):
                     seed_demo(session, now=clock.now(), options=SeedOptions())
-        services = Services(settings=settings)
+        services = Services(settings=settings, configurator=StampedCache())
         # The first sync of a fresh index holds SQLite's write lock while it indexes every
         # document: the processes started with this one wait here, not on the busy timeout.
         services.knowledge = knowledge_index(settings, db)

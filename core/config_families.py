@@ -29,7 +29,6 @@ the products or the rules change (one stamp query per use).
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,6 +42,7 @@ from sqlalchemy.orm import Session
 from core.errors import DomainError, NotFound
 from core.models.configurator import ConfigFamily, ProductSpec
 from core.models.quotes import Product, ProductRule
+from core.stamped_cache import StampedCache
 
 OPS = (">=", "<=", "==", ">", "<")
 
@@ -224,21 +224,18 @@ def _stamp(session: Session, code: str) -> tuple[Any, ...]:
         select(func.max(Product.updated_at)).scalar_subquery())).one()
     return tuple(row)
 
-_CACHE: dict[tuple[str, str], tuple[tuple[Any, ...], Model]] = {}
-_LOCK = threading.Lock()
 
-
-def load_model(session: Session, code: str) -> Model:
-    """The compiled family (cached per database while nothing it depends on changed)."""
-    key = (str(session.get_bind().engine.url), code)
+def load_model(session: Session, code: str, cache: StampedCache | None = None) -> Model:
+    """The compiled family; with `cache` (the database's: Services.configurator) compiled
+    again only when something it depends on changed."""
+    if cache is None:
+        return _compile(session, code)
+    key = ("family", code)
     stamp = _stamp(session, code)
-    with _LOCK:
-        cached = _CACHE.get(key)
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
-    model = _compile(session, code)
-    with _LOCK:
-        _CACHE[key] = (stamp, model)
+    model = cache.get(key, stamp)
+    if model is None:
+        model = _compile(session, code)
+        cache.put(key, stamp, model)
     return model
 
 

@@ -15,7 +15,6 @@ component) and the recommended one (the budget band asked, headroom, the options
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -33,6 +32,7 @@ from core.models.configurator import ConfigFamily, Configuration
 from core.models.quotes import PriceListItem, Quote, QuoteVersion
 from core.pricing import LineInput, price_quote
 from core.quotes import price_list_for, save_quote, tiers_on
+from core.stamped_cache import StampedCache
 
 CHOICES = ("budget", "recommended")
 
@@ -228,28 +228,27 @@ def quantity(comp: Component, answers: Mapping[str, Any]) -> int:
         value = 1
     return max(1, min(10_000, math.ceil(value)))
 
-_PRICES: dict[tuple[str, int], tuple[tuple[Any, ...], dict[int, tuple[Decimal, Decimal]]]] = {}
-_PRICES_LOCK = threading.Lock()
 
-
-def _price_table(session: Session, price_list_id: int) -> dict[int, tuple[Decimal, Decimal]]:
-    """product id -> (unit price, floor) on a price list (cached per database while its
-    items keep their count, ids and sums)."""
-    key = (str(session.get_bind().engine.url), price_list_id)
-    stamp = tuple(session.execute(
-        select(func.count(), func.max(PriceListItem.id),
-               func.coalesce(func.sum(PriceListItem.unit_price + PriceListItem.floor_price
-                                      + PriceListItem.product_id), 0))
-        .where(PriceListItem.price_list_id == price_list_id)).one())
-    with _PRICES_LOCK:
-        cached = _PRICES.get(key)
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
+def _price_table(session: Session, price_list_id: int, cache: StampedCache | None
+                 ) -> dict[int, tuple[Decimal, Decimal]]:
+    """product id -> (unit price, floor) on a price list (with `cache`, read again only when
+    its items changed count, ids or sums)."""
+    key = ("prices", price_list_id)
+    stamp = None
+    if cache is not None:
+        stamp = tuple(session.execute(
+            select(func.count(), func.max(PriceListItem.id),
+                   func.coalesce(func.sum(PriceListItem.unit_price + PriceListItem.floor_price
+                                          + PriceListItem.product_id), 0))
+            .where(PriceListItem.price_list_id == price_list_id)).one())
+        cached: dict[int, tuple[Decimal, Decimal]] | None = cache.get(key, stamp)
+        if cached is not None:
+            return cached
     table = {pid: (Decimal(price), Decimal(floor)) for pid, price, floor in session.execute(
         select(PriceListItem.product_id, PriceListItem.unit_price, PriceListItem.floor_price)
         .where(PriceListItem.price_list_id == price_list_id))}
-    with _PRICES_LOCK:
-        _PRICES[key] = (stamp, table)
+    if cache is not None:
+        cache.put(key, stamp, table)
     return table
 
 
@@ -377,11 +376,12 @@ def _check(model: Model, items: Mapping[int, int]) -> None:
 
 
 def build(session: Session, model: Model, company: Company, answers: Mapping[str, Any],
-          on: date) -> Proposal:
+          on: date, cache: StampedCache | None = None) -> Proposal:
     """The budget and the recommended bill of materials, checked by the catalogue's rules and
-    priced on the customer's price list (the quote prices them the same way)."""
+    priced on the customer's price list (the quote prices them the same way). `cache`: the
+    database's (Services.configurator), keeping the price table while it is unchanged."""
     price_list = price_list_for(session, company, on)
-    table = _price_table(session, price_list.id)
+    table = _price_table(session, price_list.id, cache)
     prices = _unit_prices(model, table)
     tiers = tiers_on(session, on)
     alternatives: list[Alternative] = []

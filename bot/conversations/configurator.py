@@ -270,10 +270,15 @@ def _prune(model: families.Model, answers: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
+def _model(ctx: Ctx) -> families.Model:
+    """The chosen family, compiled (kept in the app's cache while it is unchanged)."""
+    return families.load_model(ctx.session, ctx.data["family"], ctx.services.configurator)
+
+
 def _next(ctx: Ctx, note: str = "", model: families.Model | None = None) -> Step:
     """Ask the next question that matters, or propose when none is left."""
     t = ctx.t
-    model = model or families.load_model(ctx.session, ctx.data["family"])
+    model = model or _model(ctx)
     answers = _prune(model, ctx.data["answers"])
     ask = svc.next_question(model, answers)
     answers.update(ask.auto)
@@ -303,7 +308,7 @@ def _next(ctx: Ctx, note: str = "", model: families.Model | None = None) -> Step
 
 async def answer(ctx: Ctx, inc: Incoming) -> Step:
     t = ctx.t
-    model = families.load_model(ctx.session, ctx.data["family"])
+    model = _model(ctx)
     question = next((q for q in model.questions if q.attr == ctx.data.get("q")), None)
     if question is None:
         return _next(ctx, model=model)
@@ -367,7 +372,8 @@ def _propose(ctx: Ctx, model: families.Model, note: str = "") -> Step:
     t = ctx.t
     company = _company(ctx)
     answers = ctx.data["answers"]
-    proposal = svc.build(ctx.session, model, company, answers, ctx.now.date())
+    proposal = svc.build(ctx.session, model, company, answers, ctx.now.date(),
+                         ctx.services.configurator)
     head = t("🧩 {family} for {customer}", family=families.text_of(model.name, _lang(ctx)),
              customer=company.name)
     if not proposal.alternatives:
@@ -425,7 +431,7 @@ async def choose_quote(ctx: Ctx, inc: Incoming) -> Step:
 # -- changing answers -----------------------------------------------------------------------
 def _ask_change(ctx: Ctx, text: str) -> Step:
     t = ctx.t
-    model = families.load_model(ctx.session, ctx.data["family"])
+    model = _model(ctx)
     buttons = [Button(families.text_of(q.text, _lang(ctx))[:30], value=f"a:{q.attr}"[:40])
                for q in model.questions if q.attr in ctx.data["answers"]]
     rows = [*button_rows(buttons, 2), (Button(t("Propose again"), value="propose"),)]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from core.settings import Settings
+from core.stamped_cache import StampedCache
 
 if TYPE_CHECKING:
     from bot.conversations.understanding.understander import Understander
@@ -24,6 +25,9 @@ class Services:
     # core.contacts and core.customers, never looked up)
     contacts: ContactIndex = field(default_factory=lambda: _contact_index())
     understanding: Understander | None = None  # intents and slots (built from the registry)
+    # The configurator's compiled families and price tables of the database served, kept
+    # while unchanged (core.config_families.load_model, core.configurator.build)
+    configurator: StampedCache = field(default_factory=StampedCache)
 
 
 def _contact_index() -> ContactIndex:

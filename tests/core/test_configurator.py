@@ -25,6 +25,8 @@ from core.models import Company, Deal, Stage, User
 from core.models.configurator import Configuration
 from core.models.quotes import PriceList, PriceListItem, Product, Quote
 from core.pipeline import advance_deal
+from core.quotes import price_list_for
+from core.stamped_cache import StampedCache
 
 
 def user(s: Session, login: str) -> User:
@@ -152,19 +154,34 @@ def test_a_family_is_checked_and_the_cache_follows_the_data(
         with pytest.raises(DomainError):
             families.load_families(s, {"products": {"NOPE": {"family": "x", "attrs": {}}}},
                                    clock.now())
-        before = families.load_model(s, "server_room")
-        assert families.load_model(s, "server_room") is before  # cached
+        cache = StampedCache()  # the app's is Services.configurator
+        before = families.load_model(s, "server_room", cache)
+        assert families.load_model(s, "server_room", cache) is before  # kept
+        assert families.load_model(s, "server_room") is not before  # no cache: compiled
+        assert len(cache) == 1
         # Server X1 now serves 400 users: the next use sees it
         spec = s.get(Product, s.scalar(select(Product.id).where(Product.sku == "SRV-X1")))
         assert spec is not None
         families.load_families(s, {"products": {"SRV-X1": {"family": "server_room", "attrs": {
             "role": "server", "max_users": 400, "storage_tb": 4, "tier": "economy"}}}},
             clock.now() + timedelta(minutes=1))
-        after = families.load_model(s, "server_room")
+        after = families.load_model(s, "server_room", cache)
         assert after is not before
-        proposal = cfg.build(s, after, company(s), {"users": 300, "sites": 1,
-                                                    "uptime": "office"}, clock.now().date())
-        assert "SRV-X1" in {line.sku for line in proposal.alternatives[0].lines}
+        answers = {"users": 300, "sites": 1, "uptime": "office"}
+        proposal = cfg.build(s, after, company(s), answers, clock.now().date(), cache)
+        line = next(li for li in proposal.alternatives[0].lines if li.sku == "SRV-X1")
+        assert len(cache) == 2  # the family and the price list's table
+        # A price changed on the list: the next proposal prices with it
+        listed = price_list_for(s, company(s), clock.now().date())
+        item = s.scalar(select(PriceListItem).where(
+            PriceListItem.price_list_id == listed.id,
+            PriceListItem.product_id == line.product_id))
+        assert item is not None
+        item.unit_price = line.unit_price + 1000
+        s.flush()
+        again = cfg.build(s, after, company(s), answers, clock.now().date(), cache)
+        assert next(li.unit_price for li in again.alternatives[0].lines
+                    if li.sku == "SRV-X1") == line.unit_price + 1000
 
 
 def test_revisions_on_the_deal_and_their_quotes(database: Database, world: DemoWorld,
