@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, DomainError, Forbidden, NotFound
 from core.models import Role, Team, User
+
+# Built once; a plain column read (the ORM's lazy load of User.team cost ~0.15 ms).
+_TEAM_NAME = select(Team.name).where(Team.id == bindparam("id"))
+
+
+def team_name(session: Session, user: User) -> str | None:
+    """The name of the team `user` belongs to (None without a team), without loading the
+    Team (one cached column read; an already loaded `user.team` is used as it is)."""
+    if user.team_id is None:
+        return None
+    if "team" in user.__dict__:  # loaded already (or set in this session)
+        return user.team.name if user.team is not None else None
+    return session.execute(_TEAM_NAME, {"id": user.team_id}).scalar()
 
 
 def team_of(session: Session, user: User) -> Team | None:

@@ -21,7 +21,7 @@ CHANNEL_ADMINS = frozenset({Role.ADMIN, Role.MANAGER})
 async def whoami(ctx: Ctx, inc: Incoming) -> Step:
     """Show who this chat is linked to."""
     u = ctx.user
-    team = u.team.name if u.team else "—"
+    team = team_service.team_name(ctx.session, u) or "—"
     return done(ctx.t("You are {name} ({login}), role {role}, team {team}, time zone {tz}.",
                       name=u.name, login=u.login, role=u.role, team=team, tz=u.timezone))
 
