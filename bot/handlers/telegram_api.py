@@ -203,7 +203,7 @@ class TelegramSender:
             raise PermanentFailure(f"telegram bad request: {exc.message}") from None
         except TelegramError as exc:  # network trouble, timeouts, a 5xx
             raise DeliveryError(f"telegram error: {exc.__class__.__name__}") from None
-        return str(sent.message_id) if sent is not None else None
+        return str(sent) if sent is not None else None
 
 
 _heap_frozen = False

@@ -106,8 +106,11 @@ async def test_sender_delivers_and_maps_telegram_refusals(
     assert message_id == str(sent["message_id"])
     assert sent["text"] == "Follow up &lt;Sinar Jaya&gt; &amp; call"
     assert sent["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "a|followup.done|7"
+    # The text goes out as PTB's send_message would send it (no Message built from the answer)
+    assert set(fake.calls_of("sendMessage")[0].params) == {"chat_id", "text", "parse_mode",
+                                                          "reply_markup"}
 
-    await sender.deliver("-100500", Reply(
+    doc_id = await sender.deliver("-100500", Reply(
         "Quote Q-7", attachment=Attachment("Q-7.pdf", b"%PDF-1.4 quote", "application/pdf")))
     await sender.deliver("-100500", Reply(
         "", attachment=Attachment("chart.png", b"\x89PNG fake", "image/png")))
@@ -116,6 +119,7 @@ async def test_sender_delivers_and_maps_telegram_refusals(
         "", attachment=Attachment("ratna.vcf", vcard, "text/vcard")))
     doc, photo, contact = fake.sent_to(-100500)
     assert doc["document"]["file_name"] == "Q-7.pdf" and doc["caption"] == "Quote Q-7"
+    assert doc_id == str(doc["message_id"])
     assert fake.files[doc["document"]["file_id"]] == b"%PDF-1.4 quote"
     assert fake.files[photo["photo"][0]["file_id"]] == b"\x89PNG fake"
     assert contact["contact"]["phone_number"] == "+62811"
