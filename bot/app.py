@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from bot.conversations.engine import Engine
 from bot.conversations.registry import Registry, build_registry
 from bot.conversations.services import Services
+from bot.conversations.understanding.understander import Understanders
 from core import migrate
 from core.clock import SystemClock
 from core.db import Database, startup_lock
@@ -348,10 +349,12 @@ def build_app(
     db: Database | None = None,
     upgrade: bool = True,
     seed_if_empty: bool = False,
+    understanders: Understanders | None = None,
 ) -> App:
     """Wire everything; migrate the schema and seed demo data when asked. A module named
     for wiring (SWEEP_MODULES, the flow modules) that does not load raises WiringError
-    before anything else starts."""
+    before anything else starts. `understanders`: trained understanders to reuse (tests
+    building many apps over the same registry); by default the intents are trained here."""
     settings = settings or get_settings()
     sweeps = build_sweeps()
     registry = build_registry()
@@ -371,6 +374,8 @@ def build_app(
         # document: the processes started with this one wait here, not on the busy timeout.
         services.knowledge = knowledge_index(settings, db)
     services.contacts = contact_index(settings, db)
+    services.understanding = (understanders or Understanders()).for_phrasings(
+        registry.phrasings)
     engine = Engine(db, registry, settings=settings, clock=clock, services=services)
     app = App(settings=settings, db=db, clock=clock, registry=registry, engine=engine,
               services=services, sweeps=sweeps)

@@ -26,6 +26,7 @@ from sqlalchemy.engine import make_url
 
 import bot.tables  # noqa: F401  (every table, core's and the chat side's)
 from bot.app import App, build_app, knowledge_index
+from bot.conversations.understanding.understander import Understanders
 from core.clock import ManualClock
 from core.contact_index import ContactIndex
 from core.db import Database
@@ -336,11 +337,18 @@ def world(database: Database, clock: ManualClock, _templates: _Templates) -> Dem
     return _templates.fill_with_world(database)
 
 
+@pytest.fixture(scope="session")
+def understanders() -> Understanders:
+    """The understanders of this worker process: the intents are trained once, not per app."""
+    return Understanders()
+
+
 @pytest.fixture
 def app(settings: Settings, database: Database, clock: ManualClock, world: DemoWorld,
-        _templates: _Templates) -> App:
+        _templates: _Templates, understanders: Understanders) -> App:
     _templates.copy_index(settings.data_dir)
-    return build_app(settings, clock=clock, db=database, upgrade=False)
+    return build_app(settings, clock=clock, db=database, upgrade=False,
+                     understanders=understanders)
 
 
 @pytest.fixture

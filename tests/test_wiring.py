@@ -14,6 +14,7 @@ from bot.app import SWEEP_MODULES, build_sweeps
 from bot.cli import main
 from bot.cli.import_errors import IMPORT_ERRORS
 from bot.conversations.registry import build_registry
+from bot.conversations.understanding.understander import Understanders
 from bot.i18n import Translator, load_catalogue
 from core.sweeps import gather
 from core.wiring import WiringError
@@ -145,3 +146,13 @@ def test_a_failing_registration_is_one_line(tmp_path: Path,
     assert str(caught.value) == ("flows: module sfa_wiring_clash failed to register: "
                                  "ValueError: error code 'deal.bad_stage' given two "
                                  "different texts")
+
+
+def test_understanders_train_each_set_of_intents_once_per_owner() -> None:
+    phrasings = build_registry(("bot.conversations.lookup",)).phrasings
+    owner = Understanders()
+    trained = owner.for_phrasings(phrasings)
+    assert owner.for_phrasings(dict(phrasings)) is trained  # same intents: kept
+    assert Understanders().for_phrasings(phrasings) is not trained  # nothing process-wide
+    assert owner.for_phrasings({}) is not trained
+

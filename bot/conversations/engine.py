@@ -76,7 +76,7 @@ class Engine:
         self.clock = clock or SystemClock()
         self.services = services or Services(settings=settings)
         if self.services.understanding is None:
-            self.services.understanding = Understander.for_phrasings(registry.phrasings)
+            self.services.understanding = Understander(registry.phrasings)  # trained now
         self.understander: Understander = self.services.understanding
         self._locks: weakref.WeakValueDictionary[tuple[str, str, str], asyncio.Lock] = (
             weakref.WeakValueDictionary()

@@ -7,9 +7,10 @@ step. Many workers on PostgreSQL claim with `FOR UPDATE SKIP LOCKED`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any, cast
 
 from sqlalchemy import Connection, CursorResult, delete, insert, or_, select, text, update
@@ -50,7 +51,11 @@ def _record_statement(dialect: str) -> Any:
     return insert(InboundUpdate).returning(InboundUpdate.update_id)
 
 
-_STATEMENTS: dict[str, Any] = {}
+# The insert of an arriving update for each dialect, built once at import and never changed
+# (SQLAlchemy caches the compiled form itself); another dialect gets the plain insert.
+_RECORD: Mapping[str, Any] = MappingProxyType(
+    {dialect: _record_statement(dialect) for dialect in ("postgresql", "sqlite")})
+_RECORD_PLAIN = _record_statement("")
 
 
 def record_update(conn: Connection, platform: str, update_id: str, body: bytes, *,
@@ -60,10 +65,7 @@ def record_update(conn: Connection, platform: str, update_id: str, body: bytes, 
     Returns:
         False when it was recorded before (a platform retry of an update still in flight).
     """
-    dialect = conn.dialect.name
-    stmt = _STATEMENTS.get(dialect)
-    if stmt is None:
-        stmt = _STATEMENTS[dialect] = _record_statement(dialect)
+    stmt = _RECORD.get(conn.dialect.name, _RECORD_PLAIN)
     result = conn.execute(stmt, {"platform": platform, "update_id": update_id, "body": body,
                                  "received_at": now, "claimed_by": worker, "claimed_at": now,
                                  "attempts": 1})

@@ -82,25 +82,29 @@ class Understanding:
         return bool(self.tokens) and inside >= max(1, len(self.tokens) - 1) and inside > 0
 
 
-_TRAINED: dict[str, Understander] = {}
-_TRAINED_LOCK = threading.Lock()
+class Understanders:
+    """Understanders kept by the intents they were trained on, so that each set is trained
+    once: the composition root makes one (bot.app.build_app); the tests share one per worker
+    process, as they build an app per test over the same registry."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._trained: dict[str, Understander] = {}
+
+    def for_phrasings(self, phrasings: Mapping[str, Phrasings]) -> Understander:
+        """The understander of these intents, trained on first use."""
+        digest = hashlib.sha256(repr(sorted(
+            (p.name, p.flow, p.en, p.id, p.slots, sorted(p.args.items()), p.label, p.mid_flow)
+            for p in phrasings.values())).encode()).hexdigest()
+        with self._lock:
+            found = self._trained.get(digest)
+            if found is None:
+                found = self._trained[digest] = Understander(phrasings)
+            return found
 
 
 class Understander:
     """Intent classifier and slot finder built from the registered intents."""
-
-    @classmethod
-    def for_phrasings(cls, phrasings: Mapping[str, Phrasings]) -> Understander:
-        """The understander of these intents, trained once per process (tests build many
-        engines over the same registry; training takes a fraction of a second)."""
-        digest = hashlib.sha256(repr(sorted(
-            (p.name, p.flow, p.en, p.id, p.slots, sorted(p.args.items()), p.label, p.mid_flow)
-            for p in phrasings.values())).encode()).hexdigest()
-        with _TRAINED_LOCK:
-            found = _TRAINED.get(digest)
-            if found is None:
-                found = _TRAINED[digest] = cls(phrasings)
-            return found
 
     def __init__(self, phrasings: Mapping[str, Phrasings]) -> None:
         started = time.perf_counter()
