@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -156,3 +157,172 @@ def test_understanders_train_each_set_of_intents_once_per_owner() -> None:
     assert Understanders().for_phrasings(phrasings) is not trained  # nothing process-wide
     assert owner.for_phrasings({}) is not trained
 
+
+# -- no module-level mutable registries ------------------------------------------------------
+# A module-level dict/list/set (or dict(), set(), defaultdict(), WeakValueDictionary() ...)
+# that a function changes (item assignment or del, .append/.update/.add/.setdefault/...; in
+# its own module or through an import), or a name a function rebinds with `global`, is state
+# the whole process shares: wiring by import, caches no one owns. The registry object, the
+# app's Services or an owner the composition root makes hold such state instead. A table
+# built at import and only read afterwards is not flagged (only changes inside a function
+# count), so constants need no entry here.
+REGISTRY_SCAN = ("bot", "core", "scheduler", "search_index")
+_MUTATORS = {"append", "extend", "insert", "update", "setdefault", "add", "pop", "popitem",
+             "clear", "remove", "discard", "appendleft", "move_to_end", "__setitem__",
+             "__delitem__"}
+_MUTABLE_CALLS = {"dict", "list", "set", "defaultdict", "OrderedDict", "deque", "Counter",
+                  "WeakValueDictionary", "WeakKeyDictionary", "WeakSet"}
+# State that mirrors a facility Python or a library keeps once per process: owning it in an
+# object would not make it per-app. module:name -> why.
+PROCESS_WIDE = {
+    # gc.freeze() acts on the interpreter's heap: done once per process.
+    "bot.handlers.telegram_api:_heap_frozen": "gc.freeze() is process-wide",
+    # logging's record factory is process-wide: one redacting factory, told every secret.
+    "bot.logs:_SECRETS": "logging.setLogRecordFactory is process-wide",
+    "bot.logs:_factory_installed": "logging.setLogRecordFactory is process-wide",
+    # prometheus_client's REGISTRY is process-wide: the outbox collector registered once.
+    "bot.observability:_collector_registered": "prometheus_client.REGISTRY is process-wide",
+}
+
+
+def _module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _is_mutable(value: ast.expr) -> bool:
+    if isinstance(value, ast.Dict | ast.List | ast.Set | ast.DictComp | ast.ListComp
+                  | ast.SetComp):
+        return True
+    if isinstance(value, ast.Call):
+        func = value.func
+        name = (func.id if isinstance(func, ast.Name)
+                else func.attr if isinstance(func, ast.Attribute) else None)
+        return name in _MUTABLE_CALLS
+    return False
+
+
+def module_registries(root: Path, tops: tuple[str, ...] = REGISTRY_SCAN) -> dict[str, str]:
+    """"module:name" -> where a function changes it, for every module-level mutable value
+    changed inside a function (and every name rebound through `global`)."""
+    trees = {_module_name(path, root): ast.parse(path.read_text(encoding="utf-8"))
+             for top in tops for path in sorted((root / top).rglob("*.py"))}
+    defined: set[tuple[str, str]] = set()
+    for module, tree in trees.items():
+        for node in tree.body:
+            pairs = ([(t, node.value) for t in node.targets] if isinstance(node, ast.Assign)
+                     else [(node.target, node.value)]
+                     if isinstance(node, ast.AnnAssign) and node.value is not None else [])
+            defined.update((module, target.id) for target, value in pairs
+                           if isinstance(target, ast.Name) and _is_mutable(value))
+    found: dict[str, str] = {}
+    for module, tree in trees.items():
+        aliases: dict[str, str | tuple[str, str]] = {}
+        for found_import in ast.walk(tree):
+            if isinstance(found_import, ast.Import):
+                for alias in found_import.names:
+                    aliases[alias.asname or alias.name.split(".")[0]] = (
+                        alias.name if alias.asname else alias.name.split(".")[0])
+            elif (isinstance(found_import, ast.ImportFrom) and found_import.module
+                  and not found_import.level):
+                for alias in found_import.names:
+                    full = f"{found_import.module}.{alias.name}"
+                    aliases[alias.asname or alias.name] = (
+                        full if full in trees else (found_import.module, alias.name))
+
+        def resolve(expr: ast.expr, module: str = module,
+                    aliases: dict[str, str | tuple[str, str]] = aliases
+                    ) -> tuple[str, str] | None:
+            while isinstance(expr, ast.Subscript):  # REG[key].append(...) changes REG too
+                expr = expr.value
+            if isinstance(expr, ast.Name):
+                if (module, expr.id) in defined:
+                    return module, expr.id
+                imported = aliases.get(expr.id)
+                return imported if isinstance(imported, tuple) and imported in defined else None
+            if isinstance(expr, ast.Attribute):
+                base, names = expr.value, []
+                while isinstance(base, ast.Attribute):
+                    names.append(base.attr)
+                    base = base.value
+                owner = aliases.get(base.id) if isinstance(base, ast.Name) else None
+                if isinstance(owner, str):
+                    key = (".".join([owner, *reversed(names)]), expr.attr)
+                    return key if key in defined else None
+            return None
+
+        def visit(node: ast.AST, inside: bool, module: str = module,
+                  resolve: Any = resolve) -> None:
+            inside = inside or isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef
+                                          | ast.Lambda)
+            if inside:
+                hits: list[tuple[str, str] | None] = []
+                if isinstance(node, ast.Assign | ast.Delete):
+                    hits += [resolve(t.value) for t in node.targets
+                             if isinstance(t, ast.Subscript)]
+                elif isinstance(node, ast.AugAssign | ast.AnnAssign) and isinstance(
+                        node.target, ast.Subscript):
+                    hits.append(resolve(node.target.value))
+                elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                      and node.func.attr in _MUTATORS):
+                    hits.append(resolve(node.func.value))
+                elif isinstance(node, ast.Global):
+                    hits += [(module, name) for name in node.names]
+                for hit in hits:
+                    if hit is not None:
+                        found.setdefault(f"{hit[0]}:{hit[1]}",
+                                         f"{module.replace('.', '/')}.py:"
+                                         f"{getattr(node, 'lineno', 0)}")
+            for child in ast.iter_child_nodes(node):
+                visit(child, inside)
+
+        visit(tree, False)
+    return found
+
+
+def test_no_module_level_mutable_registries() -> None:
+    found = module_registries(ROOT)
+    unexplained = {name: where for name, where in found.items() if name not in PROCESS_WIDE}
+    assert not unexplained, (
+        "module-level state changed at run time (give it an owner the composition root "
+        "makes, or a registry field):\n" + "\n".join(f"{name} changed at {where}"
+                                                     for name, where in unexplained.items()))
+    assert set(PROCESS_WIDE) <= set(found), "an allow-list entry no longer needed"
+
+
+def test_the_registry_check_finds_planted_registries(tmp_path: Path) -> None:
+    (tmp_path / "core").mkdir()
+    (tmp_path / "bot").mkdir()
+    (tmp_path / "core" / "__init__.py").write_text("")
+    (tmp_path / "core" / "hooks.py").write_text(
+        "from collections import defaultdict\n"
+        "_HOOKS: dict[str, object] = {}\n"
+        "_BY_KIND = defaultdict(list)\n"
+        "LABELS = {'a': 'A'}\n"  # a table, only read: fine
+        "ORDER = []\n"
+        "for key in LABELS:\n"
+        "    ORDER.append(key)\n"  # built at import: fine
+        "_SEEN = set()\n"
+        "_ready = False\n"
+        "def hook(name):\n"
+        "    def mark(fn):\n"
+        "        _HOOKS[name] = fn\n"
+        "        return fn\n"
+        "    return mark\n"
+        "def ready():\n"
+        "    global _ready\n"
+        "    _ready = True\n"
+        "def label(key):\n"
+        "    return LABELS.get(key, key)\n")
+    (tmp_path / "bot" / "wiring.py").write_text(
+        "import core.hooks as hooks\n"
+        "from core.hooks import _BY_KIND\n"
+        "def wire(kind, fn):\n"
+        "    _BY_KIND[kind].append(fn)\n"  # through an import, inside an item
+        "    hooks._SEEN.add(kind)\n"  # through the module
+        "    return sorted(hooks.LABELS)\n")
+    found = module_registries(tmp_path, ("core", "bot"))
+    assert found == {"core.hooks:_HOOKS": "core/hooks.py:12",
+                     "core.hooks:_ready": "core/hooks.py:16",
+                     "core.hooks:_BY_KIND": "bot/wiring.py:4",
+                     "core.hooks:_SEEN": "bot/wiring.py:5"}
