@@ -37,6 +37,8 @@ KIND_LABELS = {
     "approval": N_("Request approval"),
     "contact_by": N_("Contact the new lead by"),
     "job": N_("Service job"),
+    "complaint": N_("Complaint follow-up"),
+    "reminder": N_("Reminder"),
 }
 
 ERRORS = {
