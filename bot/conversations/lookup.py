@@ -157,6 +157,15 @@ async def on_query(ctx: Ctx, inc: Incoming) -> Step:
         return goto("query", ctx.t(PROMPTS[WANTS[ctx.data["q"]]]))
     if WANTS[ctx.data["q"]] == "product":
         return _answer_product(ctx, ctx.data["q"], _clean_product(text))
+    customer = ctx.understanding.customer if ctx.understanding is not None else None
+    if customer is not None:
+        # The customer the answer names, not the whole sentence: "who handles Sinar Jaya
+        # Abadi?" typed at "Did you mean…?" is answered about Sinar Jaya Abadi.
+        if customer.record_id is not None and not customer.ambiguous:
+            ctx.args = {**ctx.args, f"{customer.kind}_id": str(customer.record_id)}
+            if (named := _named(ctx, ctx.data["q"])) is not None:
+                return _answer(ctx, ctx.data["q"], named)
+        text = customer.text
     return _resolve_and_answer(ctx, ctx.data["q"], text)
 
 

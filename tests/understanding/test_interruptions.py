@@ -153,3 +153,17 @@ async def test_group_chat_messages_count_only_when_addressed(chat: CollectingCha
     out = texts(await budi.send(Incoming(**group, text="who handles Sinar Jaya Abadi?",
                                          addressed=True)))
     assert "private chat" in out  # understood, and kept out of the group
+
+
+async def test_a_customer_the_bot_does_not_know_is_never_answered_as_another(
+        chat: CollectingChat) -> None:
+    """"Zebra Abadi" exists nowhere; one of its words names Sinar Jaya Abadi. The bot asks
+    instead of answering about Sinar Jaya Abadi as if it had been named, and a whole question
+    typed at that "did you mean" is answered about the customer it names."""
+    budi = chat.as_user("budi")
+    replies = await budi.say("who handles Zebra Abadi?")
+    assert "Did you mean" in texts(replies) and "is handled by" not in texts(replies)
+    assert any("Sinar Jaya Abadi" in b.label for r in replies for row in r.buttons for b in row)
+    out = texts(await budi.say("who handles Sinar Jaya Abadi?"))
+    assert "PT Sinar Jaya Abadi is handled by" in out and "Did you mean" not in out
+    assert "ditangani oleh" in texts(await budi.say("siapa pic Sinar Jaya?"))  # no change

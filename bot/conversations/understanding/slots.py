@@ -20,7 +20,7 @@ from rapidfuzz import fuzz
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.conversations.understanding.text import Token, fold, tokens
+from bot.conversations.understanding.text import _EN_WORDS, _ID_WORDS, Token, fold, tokens
 from core.contact_index import ContactIndex
 from core.contact_records import COMPANY, CONTACT
 
@@ -236,7 +236,7 @@ class SlotFinder:
         self._find_products(toks, taken, claim, gaz)
         self._find_regions(toks, taken, claim, gaz)
         if index is not None:
-            self._find_customers(toks, taken, claim, index)
+            self._find_customers(toks, taken, claim, index, text)
         for m in _NUMBER.finditer(text):
             i, j = _token_range(toks, m.start(), m.end())
             if i < j and not any(taken[i:j]):
@@ -304,7 +304,7 @@ class SlotFinder:
                     break
 
     def _find_customers(self, toks: list[Token], taken: list[bool], claim: Any,
-                        index: ContactIndex) -> None:
+                        index: ContactIndex, text: str) -> None:
         runs: list[tuple[int, int]] = []
         i = 0
         while i < len(toks):
@@ -320,11 +320,38 @@ class SlotFinder:
         for i, j in runs:
             found = self._best_span(toks, taken, i, j, index, budget)
             budget -= found[0]
+            found = (found[0], [self._unknown_name(toks, span, i, j, index, text)
+                                for span in found[1]])
             for span in found[1]:
                 claim(span[0], span[1], span[2], value="", record_id=span[3], score=span[4],
                       ambiguous=span[5])
             if budget <= 0:
                 break
+
+    def _unknown_name(self, toks: list[Token], span: tuple[str, int, int, int, float, bool],
+                      i: int, j: int, index: ContactIndex, text: str
+                      ) -> tuple[str, int, int, int, float, bool]:
+        """One word of a run names someone, and a capitalised word beside it in the run is
+        one that no name, phrasing or common word has ("Utama Indah" when only "Hotel Cahaya
+        Indah" exists): the user named a customer the bot does not know. The slot becomes
+        the whole name as typed, not clear (resolved by name: a "did you mean"), never the
+        one word's customer as if it had been named."""
+        kind, a, b, rid, score, _close = span
+        if b - a != 1:
+            return span
+
+        def unknown(k: int) -> bool:
+            word = toks[k].norm
+            return (len(word) >= 3 and text[toks[k].start].isupper() and not word.isdigit()
+                    and word not in _COMMON_WORDS and not self._is_carrier(word)
+                    and not index.names_word(word))
+
+        na, nb = a, b
+        while na - 1 >= i and unknown(na - 1):
+            na -= 1
+        while nb < j and unknown(nb):
+            nb += 1
+        return span if (na, nb) == (a, b) else (kind, na, nb, rid, score, True)
 
     def _is_carrier(self, word: str) -> bool:
         return word in self.carrier or (word.endswith("nya") and word[:-3] in self.carrier)
@@ -400,6 +427,7 @@ class SlotFinder:
 
 
 _ACCEPT = 74.0  # index score from which a run names a customer
+_COMMON_WORDS = _EN_WORDS | _ID_WORDS
 _ACCEPT_ONE_WORD = 86.0  # ... when the run is one word
 
 
