@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 import bot.app
+import bot.conversations.registry
 from bot.app import SWEEP_MODULES, build_sweeps
 from bot.cli import main
 from bot.cli.import_errors import IMPORT_ERRORS
@@ -148,6 +149,24 @@ def test_a_failing_registration_is_one_line(tmp_path: Path,
                                  "ValueError: error code 'deal.bad_stage' given two "
                                  "different texts")
 
+
+def test_start_up_stops_with_one_clear_line_on_a_failing_registration(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "sfa_wiring_clash.py").write_text(
+        "def register(registry):\n"
+        "    registry.add_errors({'deal.bad_stage': 'Some other words.'})\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(bot.conversations.registry, "FLOW_MODULES",
+                        (*bot.conversations.registry.FLOW_MODULES, "sfa_wiring_clash"))
+    db_file = tmp_path / "cli.db"
+    env = {"SFA_DATABASE_URL": f"sqlite:///{db_file}", "SFA_DATA_DIR": str(tmp_path / "data"),
+           "SFA_LOG_LEVEL": "WARNING"}
+    result = CliRunner().invoke(main, ["db", "upgrade"], env=env)
+    assert result.exit_code == 2
+    assert result.stderr == ("error: flows: module sfa_wiring_clash failed to register: "
+                             "ValueError: error code 'deal.bad_stage' given two different "
+                             "texts\n")
+    assert not db_file.exists()  # stopped before touching the database
 
 def test_understanders_train_each_set_of_intents_once_per_owner() -> None:
     phrasings = build_registry(("bot.conversations.lookup",)).phrasings

@@ -153,12 +153,13 @@ def _engine_texts() -> ErrorTexts:
     return texts
 
 
-def build_registry(modules: tuple[str, ...] = FLOW_MODULES) -> Registry:
-    """Every flow module's registrations (flows, intents, actions, notices, error texts), in
-    a registry that has the engine's own error texts: a module that is unknown, fails to
-    import, has no `register` or whose `register` fails raises WiringError (one line)."""
+def build_registry(modules: tuple[str, ...] | None = None) -> Registry:
+    """Every flow module's registrations (flows, intents, actions, notices, error texts) of
+    `modules` (default FLOW_MODULES), in a registry that has the engine's own error texts: a
+    module that is unknown, fails to import, has no `register` or whose `register` fails
+    raises WiringError (one line)."""
     registry = Registry()
-    for name in modules:
+    for name in FLOW_MODULES if modules is None else modules:
         module = load_module("flows", name)
         register = getattr(module, "register", None)
         if not callable(register):
