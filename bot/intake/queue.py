@@ -114,6 +114,9 @@ class Intake(Generic[J]):
         self._forgetting: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._other_loop: asyncio.AbstractEventLoop | None = None
+        # Set once the takeover pass made at start has run (the jobs a dead worker left
+        # are queued by then).
+        self.first_pass = asyncio.Event()
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self, *, intake_loop: asyncio.AbstractEventLoop | None = None) -> None:
@@ -235,15 +238,21 @@ class Intake(Generic[J]):
                     raise  # this worker is being stopped
                 # A cancelled future the job awaited, not this worker: the job failed (a
                 # worker that ended here would leave its queue unworked for good).
-                self.stats.failed += 1
                 log.warning("%s job failed: a wait inside it was cancelled", self.platform)
-                await self._release(job)
+                await self._failed(job)
             except Exception:
-                self.stats.failed += 1
                 log.exception("%s job failed", self.platform)
-                await self._release(job)
+                await self._failed(job)
             finally:
                 queue.task_done()
+
+    async def _failed(self, job: J) -> None:
+        """Release a failed job for another try, then count it (a drain ends only once the
+        release is written)."""
+        try:
+            await self._release(job)
+        finally:
+            self.stats.failed += 1
 
     def _job_done(self, job: J) -> None:
         """Forget a done job's inbox row (batched, off the answer's path); its kept answer
@@ -317,6 +326,7 @@ class Intake(Generic[J]):
             except SQLAlchemyError as exc:
                 log.warning("%s: inbox takeover failed: %s", self.platform,
                             exc.__class__.__name__)
+            self.first_pass.set()
             await asyncio.sleep(self.takeover_every)
 
     async def take_over(self) -> int:

@@ -65,6 +65,9 @@ async def running(app: App, settings: Settings) -> AsyncIterator[tuple[SlackDoor
     door = SlackDoor(app.engine, settings, http_port=0, host="127.0.0.1",
                      inbox_enabled=True, takeover_every=3600)
     await door.start()
+    # Its takeover pass made at start has run (else, late under load, it would claim a job
+    # a test has just seen fail and released).
+    await asyncio.wait_for(door.intake.first_pass.wait(), 30)
     try:
         async with aiohttp.ClientSession() as http:
             yield door, SignedSlack(http, f"http://127.0.0.1:{door.port}/slack/events")
