@@ -105,3 +105,17 @@ async def test_a_job_window_and_an_eta_typed(app: App, chat: CollectingChat) -> 
     with app.db.session() as s:
         job = s.get(ServiceJob, job_id)
         assert job is not None and job.eta_at == jakarta(2, 9, 45)
+
+
+async def test_a_reminder_whose_date_comes_first_keeps_only_its_note(
+        app: App, chat: CollectingChat) -> None:
+    """"besok ingatkan saya kirim proposal …": the note is what to do, not the request."""
+    sari = chat.as_user("sari")
+    out = texts(await sari.say("besok ingatkan saya kirim proposal ke Sinar Jaya Abadi"))
+    assert "Sel 3 Mar 2026 10:00: kirim proposal ke Sinar Jaya Abadi" in out, out
+    out = texts(await sari.say("tomorrow remind me to call Hendro Wibisono"))
+    assert "Tue 3 Mar 2026 10:00: call Hendro Wibisono" in out, out
+    with app.db.session() as s:
+        notes = sorted(f.note for f in s.scalars(select(FollowUp).where(
+            FollowUp.kind == "reminder")))
+    assert notes == ["call Hendro Wibisono", "kirim proposal ke Sinar Jaya Abadi"]
