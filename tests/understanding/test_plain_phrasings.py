@@ -26,6 +26,8 @@ from tests.support.chat import CollectingChat, texts
     ("admin", "show our company details", "Company details on every quote"),
     ("budi", "change Hendro Wibisono's phone", "What do you want to change?"),
     ("maya", "merge Hendro Wibisono", "into which record?"),
+    ("budi", "peluang baru buat Sinar Jaya Abadi, CCTV gudang 150 juta", "siapa kontaknya?"),
+    ("budi", "new deal for Sinar Jaya Abadi, warehouse CCTV", "who is the contact?"),
 ])
 async def test_asked_in_plain_words(chat: CollectingChat, login: str, message: str,
                                     expect: str) -> None:
