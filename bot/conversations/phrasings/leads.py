@@ -20,7 +20,7 @@ PHRASINGS = (
             "saya dapat lead dari {company}", "input lead baru", "peluang baru di {company}",
             "tambah prospek baru", "peluang baru buat {company}", "peluang baru untuk {company}",
             "deal baru buat {company}", "deal baru dengan {company}",
-            "ada peluang baru di {company}", "bikin lead {company}", "catat lead {company}",
+            "ada peluang baru di {company}", "bikinin lead buat {company}", "catat lead {company}",
             "{company} mau beli")),
     Phrasings(
         "leads", flow="leads", label=N_("Leads waiting"),
