@@ -96,6 +96,8 @@ async def resolve_action(ctx: Ctx, arg: str) -> Step:
 async def complaint_start(ctx: Ctx, inc: Incoming) -> Step:
     """Register a complaint: ask for the customer first."""
     text = ctx.args.get("text") or ctx.args.get("company") or ""
+    if ctx.args.get("details"):  # the issue said with the customer: not asked again
+        ctx.data["told"] = ctx.args["details"][:2000]
     if text:
         return await complaint_company(ctx, replace(inc, text=text, button=None))
     return goto("company", ctx.t("Register a complaint. Which customer is it from?"))
@@ -107,12 +109,15 @@ async def complaint_company(ctx: Ctx, inc: Incoming) -> Step:
     if isinstance(picked, Step):
         return picked
     ctx.data["company_id"] = picked.id
+    told = ctx.data.pop("told", None)
+    if told:
+        return await complaint_issue(ctx, replace(inc, text=told, button=None), said_first=True)
     return goto("issue", ctx.t("Complaint from {company}. What is the issue? Explain it in a "
                                "sentence or two.", company=picked.name))
 
 
-async def complaint_issue(ctx: Ctx, inc: Incoming) -> Step:
-    """Take the issue text."""
+async def complaint_issue(ctx: Ctx, inc: Incoming, said_first: bool = False) -> Step:
+    """Take the issue text (`said_first`: it came with the request)."""
     text = (inc.text or "").strip()
     if len(text) < 3:
         return goto("issue", ctx.t("Please describe the complaint in a few words."))
@@ -121,7 +126,13 @@ async def complaint_issue(ctx: Ctx, inc: Incoming) -> Step:
                                    limit=2000))
     ctx.data["issue"] = text
     buttons = [Button(ctx.t(label), value=code) for code, label in SEVERITIES]
-    return goto("severity", ctx.reply(ctx.t("How severe is it?"), *button_rows(buttons, 4)))
+    question = ctx.t("How severe is it?")
+    if said_first:  # taken from the request itself: show what was understood
+        company = ctx.session.get(Company, ctx.data["company_id"])
+        question = "\n".join([ctx.t("Complaint from {company}: {issue}",
+                                     company=company.name if company else "-", issue=text),
+                               question])
+    return goto("severity", ctx.reply(question, *button_rows(buttons, 4)))
 
 
 async def complaint_severity(ctx: Ctx, inc: Incoming) -> Step:

@@ -23,6 +23,25 @@ def _company_name(app: App, login: str) -> str:
         return company.name
 
 
+async def test_a_complaint_said_in_one_message_is_not_asked_again(
+        chat: CollectingChat, app: App) -> None:
+    """The customer and the issue in the request itself: straight to the severity, with
+    what was understood shown; the same in Indonesian."""
+    budi = chat.as_user("budi")
+    out = texts(await budi.say("complaint from Sinar Jaya Abadi: two laptops arrived "
+                               "without chargers"))
+    assert "Complaint from Sinar Jaya Abadi: two laptops arrived without chargers" in out
+    assert "How severe is it?" in out and "What is the issue" not in out
+    await budi.press("High")
+    out = texts(await budi.press("Me"))
+    assert "registered" in out and "without chargers" in out
+    out = texts(await budi.say("ada keluhan dari Sinar Jaya Abadi, barangnya rusak"))
+    assert "Keluhan dari Sinar Jaya Abadi: barangnya rusak" in out
+    assert "Seberapa parah?" in out
+    with app.db.session() as s:
+        assert s.scalar(select(Complaint.issue)) == "two laptops arrived without chargers"
+
+
 async def test_register_a_complaint_step_by_step(chat: CollectingChat, app: App) -> None:
     name = _company_name(app, "budi")
     budi = chat.as_user("budi")
