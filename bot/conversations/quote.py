@@ -29,6 +29,7 @@ stateDiagram-v2
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from sqlalchemy import select
 
@@ -76,6 +77,11 @@ _CURRENCY = re.compile(r"(?:^|\s)(?:in|dalam|currency|mata uang)\s+([A-Za-z]{3})
                        re.IGNORECASE)
 
 _REMOVE = re.compile(r"^\s*(?:remove|delete|hapus|buang)\s+(.+)$", re.IGNORECASE)
+# A discount said with the request: "… diskon 5%", "… 10% discount", "… with 7.5% off".
+_TOLD_DISCOUNT = re.compile(
+    r"(?:,?\s*(?:with|dengan|and|dan)\s+)?(?:(?:discount|diskon|disc\.?|potongan)\s*"
+    r"(?P<a>\d+(?:[.,]\d+)?)\s*%?|(?P<b>\d+(?:[.,]\d+)?)\s*%\s*(?:discount|diskon|off)?)",
+    re.IGNORECASE)
 _DONE_WORDS = {"done", "save", "pdf", "ok", "selesai", "simpan", "send", "kirim"}
 
 ERRORS = {
@@ -133,6 +139,8 @@ async def begin(ctx: Ctx, inc: Incoming) -> Step:
             raise NotFound("quote.not_found", ref=ctx.args["deal_id"])
         ctx.data.update(company_id=deal.company_id, deal_id=deal.id, items={})
         return goto("items", summary(ctx))
+    if ctx.args.get("details"):  # "quote for X 2 server x1 diskon 5%": the items, kept
+        ctx.data["told_items"] = ctx.args["details"][:500]
     text = (ctx.args.get("text") or ctx.args.get("customer") or "").strip()
     m = _CURRENCY.search(text)
     if m:
@@ -163,7 +171,7 @@ async def _pick_customer(ctx: Ctx, text: str) -> Step:
             return goto("customer", ctx.reply(t("Which customer?"),
                                               *[[b] for b in buttons]))
         matches = exact
-    return _after_customer(ctx, matches[0].company)
+    return await _told_items(ctx, _after_customer(ctx, matches[0].company))
 
 
 def _after_customer(ctx: Ctx, company: Company) -> Step:
@@ -189,7 +197,7 @@ async def choose_customer(ctx: Ctx, inc: Incoming) -> Step:
         company = ctx.session.get(Company, int(inc.button[2:]))
         if company is None:
             raise NotFound("quote.not_found", ref="?")
-        return _after_customer(ctx, company)
+        return await _told_items(ctx, _after_customer(ctx, company))
     text = (inc.text or "").strip()
     if not text:
         return goto("customer", ctx.t("Type part of the customer's name."))
@@ -208,8 +216,28 @@ async def choose_deal(ctx: Ctx, inc: Incoming) -> Step:
         if deal is None:
             raise NotFound("quote.not_found", ref=str(deal_id))
         ctx.data["deal_id"] = deal.id
-    return goto("items", with_form(ctx, t("Which products? Type them with quantities, e.g. "
-                                           "\"2 server x1, 10 laptop pro\".")))
+    return await _told_items(ctx, goto("items", with_form(
+        ctx, t("Which products? Type them with quantities, e.g. \"2 server x1, 10 laptop "
+               "pro\"."))))
+
+
+async def _told_items(ctx: Ctx, step: Step) -> Step:
+    """At the items question, the products (and a discount) said with the request are
+    taken as the answer instead of being asked for."""
+    told = ctx.data.get("told_items")
+    if step.next != "items" or not told:
+        return step
+    del ctx.data["told_items"]
+    m = _TOLD_DISCOUNT.search(told)
+    pct = parse_pct(f"{m.group('a') or m.group('b')}%") if m else None
+    items_text = (told[:m.start()] + " " + told[m.end():]).strip(" ,.") if m else told
+    after = (await edit_items(ctx, replace(ctx.incoming, text=items_text, button=None))
+             if items_text else step)
+    if pct is None or not quote_items_of(ctx):
+        return after
+    discounted = offer_discount(ctx, pct)
+    # Keep what the items said (a product it does not know) before the discount's answer.
+    return Step(discounted.next, [*after.replies[:-1], *discounted.replies])
 
 
 async def _open_quote(ctx: Ctx, ref: str, *, revise: bool = False) -> Step:

@@ -310,3 +310,22 @@ async def test_the_items_form_on_a_door_without_forms(chat: CollectingChat, app:
         version = s.scalar(select(QuoteVersion).order_by(QuoteVersion.id.desc()).limit(1))
         assert [(x.sku, x.quantity) for x in version.lines] == [("LAP-AIR", 1)]
         assert version.discount_pct == 0
+
+
+async def test_the_items_and_discount_said_with_the_request_are_not_asked_again(
+        chat: CollectingChat) -> None:
+    """"quote for X: 3 laptop pro with 5% discount" goes straight to the priced summary
+    (after the deal question when the customer has open deals); the same in Indonesian."""
+    budi = chat.as_user("budi")
+    replies = await budi.say("quote for Sinar Jaya Abadi: 3 laptop pro with 5% discount")
+    if "No deal" in labels(budi):
+        replies = await budi.press("No deal")
+    out = texts(replies)
+    assert "Laptop Pro 14 × 3" in out and "Quote discount 5% applied." in out, out
+    assert "Which products?" not in out
+    await budi.say("/cancel")
+    replies = await budi.say("penawaran buat Sinar Jaya Abadi 2 laptop pro diskon 5%")
+    if "No deal" in labels(budi) or "Tanpa deal" in labels(budi):
+        replies = await budi.press(labels(budi)[-1])
+    out = texts(replies)
+    assert "Laptop Pro 14 × 2" in out and "5%" in out, out

@@ -313,6 +313,8 @@ class SlotFinder:
                 continue
             j = i
             while j < len(toks) and not taken[j] and not self._is_carrier(toks[j].norm):
+                if j > i and toks[j].norm.isdigit() and j + 1 < len(toks) and taken[j + 1]:
+                    break  # "Sinar Jaya Abadi 3 laptop pro": a quantity, not the name's
                 j += 1
             runs.append((i, j))
             i = j
@@ -406,8 +408,9 @@ class SlotFinder:
             na, nb = a + da, b + db
             if na < 0 or nb > len(toks) or any(taken[na:nb]) or used >= budget:
                 continue
-            if not index.names_word(toks[na if da else nb - 1].norm):
-                continue  # not a word of any name: no look-up
+            word = toks[na if da else nb - 1].norm
+            if word.isdigit() or not index.names_word(word):
+                continue  # not a word of any name (a number beside one is a quantity)
             ext = (na, nb, *look(na, nb))
             if ext[2] >= max(best[2] + 1, 85):  # a word more that names someone better
                 best = ext

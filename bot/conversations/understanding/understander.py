@@ -195,8 +195,10 @@ class Understander:
                 if customer.record_id is not None and not customer.ambiguous:
                     args[f"{customer.kind}_id"] = str(customer.record_id)
                 args[customer.kind] = customer.text
-                if "text" in wanted and (details := self.after(u, customer.end, intent)):
-                    args["details"] = details  # "complaint from X: two units broken"
+                if wanted & {"text", "product"} and (
+                        details := self.after(u, customer.end, intent)):
+                    # "complaint from X: two units broken", "quote for X 2 server x1"
+                    args["details"] = details
             else:
                 rest = self.residue(u, intent)
                 if rest:
@@ -245,13 +247,12 @@ class Understander:
         intent's own words before its free text ("… complained about" / "…, barangnya
         rusak"); empty when that is less than two words."""
         prefix = self._prefix.get(intent, set())
-        rest = [t for t in u.tokens if t.start >= end
-                and not any(s.start <= t.start < s.end for s in u.slots)]
+        rest = [t for t in u.tokens if t.start >= end]
         while rest and rest[0].norm in prefix:
             rest = rest[1:]
         if len(rest) < 2:
             return ""
-        return u.text[rest[0].start:rest[-1].end].strip(" ?!.,:;-")
+        return u.text[rest[0].start:].strip(" ?!.,:;-")  # to the end: "5%" keeps its sign
 
     def unknown_words(self, u: Understanding) -> str:
         """The words of the message that are neither carrier words nor slots."""
