@@ -18,6 +18,7 @@ from bot.conversations.flow import Action, Ctx, Flow, Step, done, goto, ongoing
 from bot.conversations.messages import Attachment, Button, Incoming, Reply, button_rows
 from bot.conversations.phrasings import reports as reports_phrasings
 from bot.conversations.registry import Registry
+from bot.conversations.understanding import routing
 from bot.i18n import N_, Translator
 from core import reports as report_service
 from core.csv_files import safe_row
@@ -454,6 +455,11 @@ async def on_result(ctx: Ctx, inc: Incoming) -> Step:
         spec2 = parse_request(inc.text)
         if spec2 is not None:
             return _show(ctx, spec2)
+        if ctx.understanding is not None:
+            # Not about this report, and not understood as anything else: say what was
+            # not understood, as without a report on screen (never "Done" to a question).
+            return done(routing.miss_reply(ctx.t, ctx.understanding,
+                                           ctx.engine.understander))
     return done(ctx.t("Done. Send /report for another report."))
 
 

@@ -81,7 +81,7 @@ def _millions(t: Translator, value: Decimal) -> str:
 
 
 def coverage_table(t: Translator, cov: svc.Coverage) -> str:
-    headers = [t("Rep"), t("Open"), t("Weighted (M)"), t("Leads"), t("30d"), t("60d"),
+    headers = [t("Rep"), t("Deals"), t("Weighted (M)"), t("Leads"), t("30d"), t("60d"),
                t("90d"), t("Late"), t("Visits")]
     reps = sorted(cov.reps, key=lambda r: (-r.open_deals, r.name))
     body = []
@@ -131,7 +131,7 @@ def coverage_replies(t: Translator, cov: svc.Coverage) -> list[Reply]:
     team = cov.team.name if cov.team is not None else t("every team")
     head = t("👥 Coverage of {team}, week from {day} (norm: {norm} visits per rep)",
              team=team, day=t.date(cov.week_start), norm=cov.visit_norm)
-    legend = t("Open: open deals · Weighted: by stage probability, millions · Leads: not yet "
+    legend = t("Deals: open deals · Weighted: by stage probability, millions · Leads: not yet "
                "contacted · 30d/60d/90d: accounts not contacted that long · Late: follow-ups "
                "overdue · Visits: this week / norm")
     high, low = cov.spread
@@ -320,7 +320,8 @@ COVERAGE_EN = (
     "coverage view", "team load", "how loaded is my team", "show the team's workload chart",
     "who has too many accounts",
     "who is overloaded on my team",
-    "workload per rep",
+    "workload per rep", "how is my team performing", "how is my team performing this month",
+    "team performance", "how are my reps doing",
 )
 COVERAGE_ID = (
     "cakupan tim", "tampilkan cakupan tim saya", "beban kerja tim", "gimana tim saya",
@@ -331,7 +332,8 @@ COVERAGE_ID = (
     "beban tim gimana", "kinerja kunjungan tim minggu ini",
     "siapa yang paling sibuk di tim",
     "beban kerja per sales",
-    "siapa yang kebanyakan akun",
+    "siapa yang kebanyakan akun", "gimana performa tim saya", "performa tim",
+    "kinerja tim saya bulan ini", "bagaimana kinerja sales saya",
 )
 OPTIMISE_EN = (
     "optimise my team", "optimize my team", "balance my team's workload", "rebalance my team",

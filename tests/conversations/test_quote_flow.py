@@ -177,8 +177,8 @@ async def test_indonesian_user_and_intent(chat: CollectingChat, app: App) -> Non
     budi = chat.as_user("budi")
     await budi.say("/language id")
     replies = await budi.say("penawaran untuk Sinar Jaya")
-    if "Tanpa deal" in labels(budi):
-        replies = await budi.press("Tanpa deal")
+    if "Tanpa peluang" in labels(budi):
+        replies = await budi.press("Tanpa peluang")
     assert "Produk apa saja?" in texts(replies)
     replies = await budi.say("1 ac 1pk")
     assert "memerlukan AC installation kit: tambahkan?" in texts(replies)
@@ -325,7 +325,7 @@ async def test_the_items_and_discount_said_with_the_request_are_not_asked_again(
     assert "Which products?" not in out
     await budi.say("/cancel")
     replies = await budi.say("penawaran buat Sinar Jaya Abadi 2 laptop pro diskon 5%")
-    if "No deal" in labels(budi) or "Tanpa deal" in labels(budi):
+    if "No deal" in labels(budi) or "Tanpa peluang" in labels(budi):
         replies = await budi.press(labels(budi)[-1])
     out = texts(replies)
     assert "Laptop Pro 14 × 2" in out and "5%" in out, out

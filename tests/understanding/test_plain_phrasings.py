@@ -28,8 +28,24 @@ from tests.support.chat import CollectingChat, texts
     ("maya", "merge Hendro Wibisono", "into which record?"),
     ("budi", "peluang baru buat Sinar Jaya Abadi, CCTV gudang 150 juta", "siapa kontaknya?"),
     ("budi", "new deal for Sinar Jaya Abadi, warehouse CCTV", "who is the contact?"),
+    ("maya", "gimana performa tim saya bulan ini?", "👥 Cakupan Java West"),
+    ("maya", "how is my team performing this month?", "👥 Coverage of Java West"),
+    ("maya", "siapa sales yang paling banyak kunjungan minggu ini?",
+     "Tingkat aktivitas per rep, minggu ini"),
+    ("maya", "which rep made the most visits this week?", "Activity levels by rep, this week"),
 ])
 async def test_asked_in_plain_words(chat: CollectingChat, login: str, message: str,
                                     expect: str) -> None:
     out = texts(await chat.as_user(login).say(message))
     assert expect in out, out[:300]
+
+
+async def test_a_question_after_a_report_is_not_answered_done(chat: CollectingChat) -> None:
+    """A report on screen waits for its buttons; a message that is neither a report nor
+    anything understood gets what was not understood, never "Done" to a question."""
+    maya = chat.as_user("maya")
+    assert "Won sales by rep" in texts(await maya.say("won by rep this quarter"))
+    out = texts(await maya.say("could you frobnicate the quux for me"))
+    assert 'did not understand "frobnicate quux"' in out and "Done" not in out
+    assert "👥 Coverage of Java West" in texts(
+        await maya.say("how is my team performing this month?"))

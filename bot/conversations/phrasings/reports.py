@@ -9,6 +9,7 @@ PHRASINGS = (
         en=("report won by rep this quarter", "won by rep {date}", "sales by team {date}",
             "how much did we sell {date}", "revenue per territory this quarter",
             "activities by rep {date}", "how many visits did my team make {date}",
+            "which rep made the most visits {date}", "who sold the most {date}",
             "funnel conversion this quarter", "weighted pipeline by stage",
             "forecast for this quarter", "win loss by reason this year",
             "quote conversion by rep this quarter", "first time fix rate by technician {date}",
@@ -27,7 +28,8 @@ PHRASINGS = (
             "laporan omzet {date}", "pelanggan terbesar per omzet tahun ini",
             "kinerja teknisi {date}", "laporan kunjungan per tim", "rekap penjualan {date}",
             "angka penjualan {date}", "pipeline tertimbang per wilayah",
-            "nilai pipeline per rep")),
+            "nilai pipeline per rep", "siapa sales yang paling banyak kunjungan {date}",
+            "siapa yang jualan paling banyak {date}")),
     Phrasings(
         "reports", flow="reports", label=N_("Your saved reports"),
         en=("my saved reports", "saved reports", "my report templates", "show saved reports",
