@@ -51,3 +51,19 @@ def test_translator_formats_and_falls_back() -> None:
     assert Translator("en")("Hello {name}", name="Budi") == "Hello Budi"
     assert Translator("xx")("Cancelled.") == "Cancelled."  # unknown locale -> English
     assert t("no such message {x}", x=1) == "no such message 1"
+
+
+# Calls inside f-strings ({t('decision maker')}) are invisible to babel's extractor.
+_IN_FSTRING = re.compile(r"""\{(?:ctx\.)?t\((['"])((?:(?!\1).)+)\1\)""")
+
+
+def test_messages_inside_f_strings_are_translated_too() -> None:
+    catalogue = load_catalogue("id")
+    missing = []
+    for path in sorted(BOT_DIR.rglob("*.py")):
+        for lineno, line in enumerate(path.read_text().splitlines(), 1):
+            for m in _IN_FSTRING.finditer(line):
+                if m.group(2) not in catalogue:
+                    missing.append(f"{path.relative_to(BOT_DIR.parent)}:{lineno}: "
+                                   f"{m.group(2)!r}")
+    assert not missing, "add to bot/locale/id/<area>.po:\n" + "\n".join(missing)
