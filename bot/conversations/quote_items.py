@@ -266,12 +266,19 @@ async def ask_reason(ctx: Ctx, inc: Incoming) -> Step:
     if len(reason) < 3:
         return goto("reason", ctx.t("Give the manager a short reason (a few words), or "
                                     "/cancel."))
+    if check_configuration(ctx.session, expand_bundles(ctx.session, quote_items_of(ctx))):
+        # An item still needs fixing (a required part): the reason is kept for the request
+        # the quote makes when saved, and the items question shows what to fix. It said
+        # "add it first" and stayed on the reason, whatever was typed.
+        ctx.data["reason"] = reason[:500]
+        return goto("items", summary(ctx))
     return finish_quote(ctx, reason=reason[:500])
 
 
 def finish_quote(ctx: Ctx, reason: str | None = None) -> Step:
     t = ctx.t
     session = ctx.session
+    reason = reason or ctx.data.get("reason")
     items = quote_items_of(ctx)
     if not items:
         return goto("items", t("The quote has no items yet. Type products with quantities."))

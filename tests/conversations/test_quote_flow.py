@@ -329,3 +329,22 @@ async def test_the_items_and_discount_said_with_the_request_are_not_asked_again(
         replies = await budi.press(labels(budi)[-1])
     out = texts(replies)
     assert "Laptop Pro 14 × 2" in out and "5%" in out, out
+
+
+async def test_a_reason_given_while_an_item_needs_fixing_is_kept(chat: CollectingChat,
+                                                                app: App) -> None:
+    """Over-limit discount asked before a required part was added: the reason is kept, the
+    part is asked for, and saving then sends the request (it said "add it first" to every
+    message, the rack kit typed included)."""
+    budi = chat.as_user("budi")
+    await start_sinar(budi)
+    await budi.say("2 server x1")
+    assert "above your limit" in texts(await budi.say("12%"))
+    out = texts(await budi.say("competitor offered 14%"))
+    assert "Server X1 requires Rack kit: add it?" in out, out
+    await budi.press("Add 2 x Rack kit")
+    out = texts(await budi.press("Create PDF quote"))
+    assert "The 12% discount is waiting for Maya Wijaya's approval" in out, out
+    with app.db.session() as s:
+        request = s.scalars(select(ApprovalRequest)).one()
+        assert request.reason == "competitor offered 14%"
