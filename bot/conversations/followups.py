@@ -58,14 +58,6 @@ _NOTE_VERBS = re.compile(r"^(?:call|phone|ring|visit|meet|email|e-mail|text|mess
                          r"kirim (?:\w+\s+){1,3}?ke|tanya)\s+", re.IGNORECASE)
 
 
-# The request's own words, left at the front of the note when a date came first ("besok
-# ingatkan saya kirim proposal" -> "kirim proposal").
-_REMIND_WORDS = re.compile(
-    r"^(?:(?:tolong|please|can you|could you|jangan lupa)\s+)?"
-    r"(?:remind|nudge|ping|ingatkan|ingetin|ingatin|colek)(?:\s+(?:me|saya|aku|gue|gw))?"
-    r"(?:\s+(?:ya|dong|to|about|untuk|buat|agar|supaya))*\s+", re.IGNORECASE)
-
-
 def kind_word(t: Translator, kind: str) -> str:
     word = KIND_WORDS.get(kind)
     return t(word) if word else kind.replace("_", " ")
@@ -304,7 +296,9 @@ async def reminders_list(ctx: Ctx, inc: Incoming) -> Step:
 async def remind_start(ctx: Ctx, inc: Incoming) -> Step:
     """Read the time and the note from the request; ask for what is missing."""
     when, what = find_when(ctx, ctx.args.get("text") or "")
-    what = _REMIND_WORDS.sub("", what, count=1)
+    # A date said first left the request's own words at the note's front ("besok ingatkan
+    # saya kirim proposal"): the understanding strips them as for a whole message.
+    what = ctx.engine.understander.without_lead_words(what, "remind") or what
     ctx.data["what"] = what[:fu_service.REMINDER_NOTE_MAX + 1]
     if when is None:
         return goto("when", ctx.t("When should I remind you? ({examples})",

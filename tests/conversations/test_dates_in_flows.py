@@ -119,3 +119,10 @@ async def test_a_reminder_whose_date_comes_first_keeps_only_its_note(
         notes = sorted(f.note for f in s.scalars(select(FollowUp).where(
             FollowUp.kind == "reminder")))
     assert notes == ["call Hendro Wibisono", "kirim proposal ke Sinar Jaya Abadi"]
+    out = texts(await sari.say("lusa ingatkn saya kirim brosur ke Hendro Wibisono"))  # typo
+    assert "Rab 4 Mar 2026 10:00: kirim brosur ke Hendro Wibisono" in out, out
+    with app.db.session() as s:
+        notes = sorted(f.note for f in s.scalars(select(FollowUp).where(
+            FollowUp.kind == "reminder")))
+    assert notes == ["call Hendro Wibisono", "kirim brosur ke Hendro Wibisono",
+                     "kirim proposal ke Sinar Jaya Abadi"]

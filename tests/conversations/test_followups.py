@@ -38,6 +38,9 @@ async def test_a_complaint_said_in_one_message_is_not_asked_again(
     out = texts(await budi.say("ada keluhan dari Sinar Jaya Abadi, barangnya rusak"))
     assert "Keluhan dari Sinar Jaya Abadi: barangnya rusak" in out
     assert "Seberapa parah?" in out
+    await budi.say("/cancel")
+    out = texts(await budi.say("komplain dari Sinar Jaya Abadi: printernya rusak"))
+    assert "Keluhan dari Sinar Jaya Abadi: printernya rusak" in out, out
     with app.db.session() as s:
         assert s.scalar(select(Complaint.issue)) == "two laptops arrived without chargers"
 

@@ -20,7 +20,7 @@ from rapidfuzz import fuzz
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.conversations.understanding.text import _EN_WORDS, _ID_WORDS, Token, fold, tokens
+from bot.conversations.understanding.text import COMMON_WORDS, Token, fold, tokens
 from core.contact_index import ContactIndex
 from core.contact_records import COMPANY, CONTACT
 
@@ -315,6 +315,8 @@ class SlotFinder:
             while j < len(toks) and not taken[j] and not self._is_carrier(toks[j].norm):
                 if j > i and toks[j].norm.isdigit() and j + 1 < len(toks) and taken[j + 1]:
                     break  # "Sinar Jaya Abadi 3 laptop pro": a quantity, not the name's
+                if j > i and any(c in ",:;?!" for c in text[toks[j - 1].end:toks[j].start]):
+                    break  # "Sinar Jaya Abadi, printernya rusak": a name ends at a comma
                 j += 1
             runs.append((i, j))
             i = j
@@ -345,7 +347,7 @@ class SlotFinder:
         def unknown(k: int) -> bool:
             word = toks[k].norm
             return (len(word) >= 3 and text[toks[k].start].isupper() and not word.isdigit()
-                    and word not in _COMMON_WORDS and not self._is_carrier(word)
+                    and word not in COMMON_WORDS and not self._is_carrier(word)
                     and not index.names_word(word))
 
         na, nb = a, b
@@ -430,7 +432,6 @@ class SlotFinder:
 
 
 _ACCEPT = 74.0  # index score from which a run names a customer
-_COMMON_WORDS = _EN_WORDS | _ID_WORDS
 _ACCEPT_ONE_WORD = 86.0  # ... when the run is one word
 
 

@@ -80,6 +80,7 @@ hey good just saw configure configuration solution solutions design needs plan r
 near nearby around
 """)
 _SHARED = _ID_WORDS & _EN_WORDS
+COMMON_WORDS = _ID_WORDS | _EN_WORDS  # a word of either list is no name
 
 
 def language_of(words: list[str], length: int) -> str | None:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from rapidfuzz import fuzz
 from sqlalchemy.orm import Session
 
 from bot.conversations.understanding.classifier import (
@@ -23,7 +24,14 @@ from bot.conversations.understanding.classifier import (
 )
 from bot.conversations.understanding.intents import Phrasings
 from bot.conversations.understanding.slots import CUSTOMER_KINDS, Slot, SlotFinder
-from bot.conversations.understanding.text import _EN_WORDS, _ID_WORDS, Token, fold, language_of
+from bot.conversations.understanding.text import (
+    _EN_WORDS,
+    _ID_WORDS,
+    Token,
+    fold,
+    language_of,
+    tokens,
+)
 from core.contact_index import ContactIndex
 
 # Decisions (tuned on the labelled development set, tests/understanding/).
@@ -241,6 +249,22 @@ class Understander:
         if i >= j:
             return ""
         return u.text[toks[i].start:toks[j - 1].end].strip(" ?!.,")
+
+    def without_lead_words(self, text: str, intent: str) -> str:
+        """`text` without the intent's own words at its front (the words its phrasings put
+        before their free text: "ingatkan saya", "remind me to"), as `free_text` strips
+        them from a whole message."""
+        prefix = self._prefix.get(intent, set())
+
+        def lead(word: str) -> bool:  # one of them, or one typo away ("ingatkn")
+            return word in prefix or (len(word) >= 5 and any(
+                abs(len(p) - len(word)) <= 1 and fuzz.ratio(word, p) >= 85 for p in prefix))
+
+        toks = tokens(text)
+        i = 0
+        while i < len(toks) and lead(toks[i].norm):
+            i += 1
+        return text[toks[i].start:].strip() if i < len(toks) else ""
 
     def after(self, u: Understanding, end: int, intent: str) -> str:
         """What the message says after position `end` (a customer's name), without the
