@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -42,9 +42,14 @@ class Settings(BaseSettings):
     # answered from the record once this many seconds passed since it was handled: the
     # worker that handled it is then taken for dead (a live one sends within milliseconds).
     replay_after_seconds: float = 10.0
-    # A Slack HTTP worker's inbox claim (bot.handlers.slack) unrenewed this long: the worker
-    # is taken for dead and another one takes its acknowledged, unfinished jobs over.
-    slack_inbox_lease_seconds: float = 15.0
+    # A worker's claim on an update it acknowledged before working it (the reliable intake,
+    # bot.intake: Slack, the Telegram webhook) unrenewed this long: the worker is taken for
+    # dead and another one takes its acknowledged, unfinished updates over. The name it had
+    # when only Slack used it (SFA_SLACK_INBOX_LEASE_SECONDS) is still read.
+    inbox_lease_seconds: float = Field(
+        default=15.0, gt=0,
+        validation_alias=AliasChoices("inbox_lease_seconds", "SFA_INBOX_LEASE_SECONDS",
+                                      "SFA_SLACK_INBOX_LEASE_SECONDS"))
     # The field day (core.sites, core.dayplan): a visit check-in within this many metres of
     # the customer's site is verified, and a live location this close counts as arrived.
     checkin_radius_m: int = 300

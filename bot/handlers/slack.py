@@ -32,7 +32,7 @@ queued; the work happens on the main loop's workers.
 Intake (on by default, on every database): Slack never redelivers an update it got an ack
 for, so each job goes through the neutral reliable intake (bot.intake.queue.Intake): recorded
 before the ack, worked in order per user, forgotten with its kept answer once the replies
-are posted, taken over by another worker when this one dies (`slack_inbox_lease_seconds`).
+are posted, taken over by another worker when this one dies (`inbox_lease_seconds`).
 A Slack retry of an event still in the inbox is acked and dropped.
 
 The door only translates: Slack requests to jobs (slack_jobs) and jobs to `Incoming`, replies
@@ -145,7 +145,7 @@ class SlackDoor:
         # the intake's INSERT waits for the one write lock while a step's transaction holds it.
         self.intake: Intake[Job] = Intake(
             engine, PLATFORM, work=self._work_job, unpack=Job.unpack,
-            lease=timedelta(seconds=settings.slack_inbox_lease_seconds),
+            lease=timedelta(seconds=settings.inbox_lease_seconds),
             enabled=inbox_enabled, shards=shards, takeover_every=takeover_every)
         secret = settings.slack_signing_secret
         self.app = AsyncApp(

@@ -4,9 +4,11 @@ Thin on purpose: an update becomes an `Incoming` (the update_id is the idempoten
 engine answers with `Reply`s, and they are rendered as HTML (user text escaped) with inline
 keyboards carrying the engine's stamped payloads. Long polling by default; webhook mode
 (`sfa run --telegram-webhook URL --port N`) checks Telegram's secret-token header on every
-request. Sends go through PTB's AIORateLimiter, which also holds every request back for the
-time a 429 names, so replies never turn into a 429 storm. The bot token never reaches a log
-line: httpx is kept at WARNING and every Telegram/HTTP logger gets a redacting filter.
+request and records each update in the reliable intake before answering 200
+(telegram_webhook). Sends go through PTB's AIORateLimiter, which also holds every request
+back for the time a 429 names, so replies never turn into a 429 storm. The bot token never
+reaches a log line: httpx is kept at WARNING and every Telegram/HTTP logger gets a
+redacting filter.
 
 The door only translates: updates to `Incoming` (telegram_incoming), replies to Bot API calls
 (telegram_render; the transport and the outbox sender are telegram_api). What needs the
@@ -18,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import html
 import json
 import logging
@@ -28,9 +29,7 @@ import urllib.request
 import weakref
 from dataclasses import replace
 from typing import Any
-from urllib.parse import urlparse
 
-from aiohttp import web
 from telegram import (
     BotCommand,
     BotCommandScopeChat,
@@ -59,6 +58,7 @@ from bot.handlers.telegram_api import (
 )
 from bot.handlers.telegram_incoming import language_of, to_incoming
 from bot.handlers.telegram_render import MAX_TEXT, keyboard, send_reply, split_text, to_html
+from bot.handlers.telegram_webhook import SECRET_HEADER, TelegramWebhook
 from bot.i18n import N_, Translator
 from core.models import Role
 
@@ -68,7 +68,6 @@ CHAT_ACTIONS = {working.TYPING: "typing", working.DOCUMENT: "upload_document",
                 working.IMAGE: "upload_photo"}
 
 MAX_ALERT = 200  # a callback query answer shown as a pop-up
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # edited_message: a shared live location moves by edits of its message.
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 _COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
@@ -81,13 +80,6 @@ _SORRY = N_("Sorry, something went wrong on our side. Nothing was saved; please 
             "or send /cancel.")
 _NOT_SENT = N_("Sorry, Telegram did not take my answer. Your last message was handled; ask "
                "again to see the result.")
-
-
-def _unavailable() -> web.Response:
-    """The answer to a webhook call while the database is down: Telegram retries a 5xx."""
-    return web.Response(status=503, text="database unavailable, retry later",
-                        headers={"Retry-After": "5"})
-
 
 
 # -- the door -------------------------------------------------------------------------------
@@ -150,13 +142,15 @@ class TelegramDoor:
         self.sender = TelegramSender(self.bot)
         self._chat_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary())
-        self._not_handled: set[int] = set()  # webhook updates left for a redelivery
         self._menus: dict[str, tuple[str, str]] = {}  # chat id -> (role, locale) last set
         # Chats shown the one-tap "share location" keyboard, until a reply takes it away.
         self._location_keyboards: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._web: web.AppRunner | None = None
-        self.bound_port: int | None = None
+        # Webhook mode: updates are recorded in the intake, acknowledged, then worked.
+        self.webhook = (TelegramWebhook(
+            engine, self.bot, url=webhook_url, secret=self.webhook_secret, listen=listen,
+            port=port, handle=self.handle_update, chat_of=self._chat_key)
+            if webhook_url else None)
         protect_logs([token, self.webhook_secret])
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -179,8 +173,8 @@ class TelegramDoor:
                 log.warning("could not set the Telegram command menu: %s", exc)
         await self.application.start()
         freeze_startup_heap()
-        if self.webhook_url:
-            await self._start_webhook()
+        if self.webhook is not None:
+            await self.webhook.start(list(ALLOWED_UPDATES))
         else:
             assert self.application.updater is not None
             await self.application.updater.start_polling(
@@ -189,15 +183,12 @@ class TelegramDoor:
 
     async def stop(self) -> None:
         """Stop receiving, finish what is in flight, disconnect."""
-        if self._web is not None:
-            await self._web.cleanup()
-            self._web = None
+        if self.webhook is not None:
+            await self.webhook.stop()
         if self.application.updater is not None and self.application.updater.running:
             await self.application.updater.stop()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        with contextlib.suppress(Exception):  # the database may be gone: purged later anyway
-            await self.engine.flush_sent()
         if self.application.running:
             await self.application.stop()
         await self.application.shutdown()
@@ -209,52 +200,10 @@ class TelegramDoor:
         except Exception as exc:  # links then show the code only; the door still starts
             log.warning("could not keep the bot's username: %s", exc.__class__.__name__)
 
-    # -- webhook -----------------------------------------------------------------------------
-    async def _start_webhook(self) -> None:
-        assert self.webhook_url is not None
-        path = urlparse(self.webhook_url).path or "/"
-        server = web.Application(client_max_size=2 * 1024 * 1024)
-        server.router.add_post(path, self._webhook)
-        self._web = web.AppRunner(server, access_log=None)
-        await self._web.setup()
-        site = web.TCPSite(self._web, self.listen, 8443 if self.port is None else self.port)
-        await site.start()
-        addresses = self._web.addresses  # the port the OS picked when asked for port 0
-        self.bound_port = addresses[0][1] if addresses else self.port
-        await self.bot.set_webhook(self.webhook_url, secret_token=self.webhook_secret,
-                                   allowed_updates=list(ALLOWED_UPDATES))
-        log.info("telegram webhook listening on port %s", self.bound_port)
-
-    async def _webhook(self, request: web.Request) -> web.Response:
-        """Accept one update from Telegram; anything without the right secret gets 403."""
-        given = request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(given.encode(), self.webhook_secret.encode()):
-            log.warning("telegram webhook call with a wrong or missing secret refused")
-            return web.Response(status=403, text="forbidden")
-        try:
-            data = await request.json()
-            update = Update.de_json(data, self.bot)
-        except Exception:  # not JSON, or JSON PTB cannot read as an update ({"message": false})
-            log.info("telegram webhook: bad update dropped")
-            return web.Response(status=400, text="bad update")
-        if update is None:
-            log.info("telegram webhook: bad update dropped")
-            return web.Response(status=400, text="bad update")
-        # The database is down: not handled, not acknowledged; Telegram redelivers it later.
-        availability = self.engine.db.availability
-        if availability.unavailable():
-            return _unavailable()
-        # Handled before answering: if this worker dies now, Telegram redelivers and the
-        # engine's processed-update record keeps a second worker from running it twice.
-        try:
-            await self.application.process_update(update)
-        except Exception as exc:  # PTB's own bookkeeping on a malformed update (chat id [])
-            log.warning("telegram webhook: update dropped: %s", exc.__class__.__name__)
-            return web.Response(status=400, text="bad update")
-        if update.update_id in self._not_handled:
-            self._not_handled.discard(update.update_id)
-            return _unavailable()
-        return web.Response(text="ok")
+    @property
+    def bound_port(self) -> int | None:
+        """The webhook's port (the one the OS picked when asked for port 0)."""
+        return self.webhook.bound_port if self.webhook is not None else None
 
     # -- menus -------------------------------------------------------------------------------
     async def publish_default_menus(self) -> None:
@@ -304,6 +253,10 @@ class TelegramDoor:
 
     # -- updates -----------------------------------------------------------------------------
     async def on_update(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """PTB's handler (long polling): see handle_update."""
+        await self.handle_update(update)
+
+    async def handle_update(self, update: object) -> None:
         """Handle one Telegram update; a failure is logged and answered, never propagated."""
         if not isinstance(update, Update):
             log.debug("dropped something that is not a telegram update")
@@ -359,14 +312,9 @@ class TelegramDoor:
             if availability.failures == seen or not availability.down:
                 break
             # The database went away during this update: nothing was saved, and the
-            # engine's apology would tell the user it was. A webhook answers 503 (Telegram
-            # redelivers); long polling holds the update and tries again once it is back.
-            if self.webhook_url:
-                self._not_handled.add(update.update_id)
-                if query is not None:
-                    with contextlib.suppress(TelegramError):
-                        await query.answer()
-                return
+            # engine's apology would tell the user it was. The update is held (long polling
+            # has it in memory, a webhook in the intake's inbox) and tried again once the
+            # database is back.
             await asyncio.sleep(max(availability.retry_in(), 0.5))
         progress["handled"] = True  # from here on, a failure is in sending the answer
         reply_to = None

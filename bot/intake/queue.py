@@ -82,6 +82,11 @@ def worker_name() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
+class InboxUnavailable(RuntimeError):
+    """The inbox could not record a job (the database is down): a door that can refuse
+    the update (a webhook answering 503, which Telegram redelivers) refuses it."""
+
+
 class Intake(Generic[J]):
     """One door's intake (see the module docstring). `start()` on the main loop; `take_in`
     and `submit` may be called from the door's own intake thread."""
@@ -97,6 +102,7 @@ class Intake(Generic[J]):
         enabled: bool = True,
         shards: int = 64,
         takeover_every: float = 5.0,
+        refuse_unrecorded: bool = False,
     ) -> None:
         self.engine = engine
         self.platform = platform
@@ -104,7 +110,11 @@ class Intake(Generic[J]):
         self.unpack = unpack
         self.lease = lease
         self.enabled = enabled
-        self.takeover_every = takeover_every
+        # Renewals come well inside the lease, or a live worker's claims would lapse.
+        self.takeover_every = min(takeover_every, lease.total_seconds() / 3)
+        # True: a job the inbox cannot record raises InboxUnavailable (the door refuses the
+        # update and the platform redelivers it); False: it is worked from memory only.
+        self.refuse_unrecorded = refuse_unrecorded
         self.worker_name = worker_name()
         self.stats = IntakeStats()
         self._queues: list[asyncio.Queue[J]] = [asyncio.Queue() for _ in range(shards)]
@@ -185,7 +195,8 @@ class Intake(Generic[J]):
     # -- in ----------------------------------------------------------------------------------
     async def take_in(self, job: J) -> bool:
         """Record a job before its ack (when on and the job has an update id); False for a
-        platform retry of an update recorded before and not yet done."""
+        platform retry of an update recorded before and not yet done. When the inbox cannot
+        record it: InboxUnavailable with `refuse_unrecorded`, else True (worked from memory)."""
         if not self.enabled or job.update_id is None:
             return True
         try:
@@ -197,6 +208,10 @@ class Intake(Generic[J]):
                 async with self.engine.writer_lock:  # SQLite: one writer per process
                     fresh = self._record(job)
         except SQLAlchemyError as exc:
+            if self.refuse_unrecorded:
+                log.warning("%s: inbox unavailable (%s); an update refused for a redelivery",
+                            self.platform, exc.__class__.__name__)
+                raise InboxUnavailable(self.platform) from None
             log.warning("%s: inbox unavailable (%s); a job is kept in memory only",
                         self.platform, exc.__class__.__name__)
             return True

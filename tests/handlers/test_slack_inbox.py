@@ -34,7 +34,7 @@ LEASE = 15.0
 
 @pytest.fixture
 def slack_settings(settings: Settings, fake: FakeSlack) -> Settings:
-    return slack_settings_for(settings, fake, slack_inbox_lease_seconds=LEASE)
+    return slack_settings_for(settings, fake, inbox_lease_seconds=LEASE)
 
 
 async def _tally_start(ctx: Ctx, inc: Incoming) -> Step:

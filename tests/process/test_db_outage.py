@@ -4,7 +4,8 @@
 re-creates from a template copy (a restore) OUTAGE seconds later.
 
 - during the outage: /healthz answers 503 on both and names the database; an update posted
-  to the webhook is not acknowledged (503: Telegram redelivers it); the processes write
+  to the webhook is not recorded, so not acknowledged (503: Telegram redelivers it); the
+  processes write
   a few log records, not a traceback per attempt;
 - after it: both are healthy again within 10 s (the scheduler's roster connection joins
   again), and the update redelivered is answered."""
@@ -144,7 +145,8 @@ async def test_outage_is_survived_and_reported(tmp_path: Path, fake: FakeTelegra
                                      timeout=aiohttp.ClientTimeout(total=30)) as response:
                     return response.status
 
-            assert await post(1) == 200
+            assert await post(1) == 200  # recorded; worked and answered right after
+            await fake.wait_sent(BUDI, 1, timeout=15)
 
             # -- the outage -------------------------------------------------------------
             down_at = time.monotonic()
@@ -167,6 +169,8 @@ async def test_outage_is_survived_and_reported(tmp_path: Path, fake: FakeTelegra
                                         RECOVERY_WITHIN - (time.monotonic() - up_at))
             recovered_in = time.monotonic() - up_at
             redelivered = await post(2)
+            if redelivered == 200:
+                await fake.wait_sent(BUDI, 2, timeout=15)
         counts = {k: len(v) for k, v in outage_logs.items()}
         tracebacks = {k: sum("Traceback" in line for line in v)
                       for k, v in outage_logs.items()}

@@ -2,7 +2,9 @@
 --telegram-webhook` workers and two `sfa scheduler` processes on one database, a fake Bot
 API, and a driver playing many users (lookup, log a visit with a next step) with each update
 POSTed to a random worker, some to two workers at once. One worker and one scheduler are
-killed with SIGKILL mid-run: redeliveries complete, nothing is lost, nothing is duplicated,
+killed with SIGKILL mid-run: what the killed worker had recorded (the webhook answers 200
+once an update is in the inbox) is taken over by the others once its claim lapses,
+redeliveries complete, nothing is lost, nothing is duplicated,
 and every follow-up reminder reaches the fake platform exactly once (only a reminder the
 database shows the killed scheduler had in flight may arrive twice)."""
 
@@ -98,9 +100,20 @@ class Driver:
         self.kill_at: int | None = None
         self.on_kill: Any = None
         self.victim: str | None = None  # the hook of the worker killed mid-run
-        # Chats with an update whose POST to the killed worker failed: only there may an
-        # answer the worker had sent, but not yet forgotten, be sent again by a redelivery.
+        # Chats with an update the killed worker may have been working when it died (its
+        # POST failed, or it was one of the chat's last two updates and went there): only
+        # there may an answer the worker had sent, but not yet forgotten, be sent again by
+        # the worker that takes the update over (or by a redelivery).
         self.cut_off: collections.Counter[str] = collections.Counter()
+        self.recent: dict[str, collections.deque[str]] = collections.defaultdict(
+            lambda: collections.deque(maxlen=2))
+
+    def killed(self) -> None:
+        """The victim was just killed: count the chats whose recent updates went there."""
+        assert self.victim is not None
+        for chat, hooks in self.recent.items():
+            if self.victim in hooks:
+                self.cut_off[chat] += sum(hook == self.victim for hook in hooks)
 
     async def _post_once(self, hook: str, update: dict[str, Any]) -> bool:
         assert self.http is not None
@@ -112,6 +125,7 @@ class Driver:
             return False
 
     async def _post(self, hook: str, update: dict[str, Any], chat: str) -> bool:
+        self.recent[chat].append(hook)
         ok = await self._post_once(hook, update)
         if not ok and hook == self.victim:
             self.cut_off[chat] += 1
@@ -269,7 +283,9 @@ async def test_three_workers_two_schedulers_kill_nine(tmp_path: Path,
         env = {**os.environ, "SFA_DATABASE_URL": _url(schema),
                "TELEGRAM_BOT_TOKEN": fake.token, "SFA_TELEGRAM_API_URL": fake.url,
                "TELEGRAM_WEBHOOK_SECRET": SECRET, "SFA_LOG_LEVEL": "WARNING",
-               "SFA_LOG_FORMAT": "json", "SFA_RATE_LIMIT_MESSAGES": "0"}
+               "SFA_LOG_FORMAT": "json", "SFA_RATE_LIMIT_MESSAGES": "0",
+               # The killed worker's recorded updates are taken over within a few seconds.
+               "SFA_INBOX_LEASE_SECONDS": "3"}
         env.pop("SFA_TEST_DATABASE_URL", None)
         ports = [_free_port() for _ in range(WORKERS)]
         ops = [_free_port() for _ in range(WORKERS + SCHEDULERS)]
@@ -297,6 +313,7 @@ async def test_three_workers_two_schedulers_kill_nine(tmp_path: Path,
         def kill_worker() -> None:
             victim.send_signal(signal.SIGKILL)
             driver.live.remove(hooks[0])
+            driver.killed()
 
         driver.victim = hooks[0]
         driver.kill_at = USERS * 5 * 2 // 5

@@ -97,7 +97,7 @@ async def test_a_killed_slack_worker_s_jobs_are_answered_once_by_the_other(
         await asyncio.to_thread(_setup, db, datetime.now(UTC))
         env = {**os.environ, "SFA_DATABASE_URL": _url(schema), "SLACK_BOT_TOKEN": BOT_TOKEN,
                "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SFA_SLACK_API_URL": fake.api_url,
-               "SFA_SLACK_INBOX_LEASE_SECONDS": "3", "SFA_REPLAY_AFTER_SECONDS": "2",
+               "SFA_INBOX_LEASE_SECONDS": "3", "SFA_REPLAY_AFTER_SECONDS": "2",
                "SFA_LOG_LEVEL": "WARNING", "SFA_RATE_LIMIT_MESSAGES": "0"}
         env.pop("SFA_TEST_DATABASE_URL", None)
         ports = [_free_port() for _ in range(2)]
