@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import datetime
 
 
@@ -179,6 +180,11 @@ def form_values(inc: Incoming) -> dict[str, str] | None:
 
 
 # -- kept answers: the replies of an update, stored with its record for a redelivery ---------
+# A button's fields are all plain values: read one by one, as dataclasses.asdict would give
+# them (asdict's deep copy cost a third of packing a question with its buttons).
+_BUTTON_FIELDS = tuple(f.name for f in dataclass_fields(Button))
+
+
 def pack_replies(replies: list[Reply]) -> bytes:
     """Serialize replies (stamped buttons, attachments, forms) to compact bytes."""
     import base64
@@ -190,7 +196,8 @@ def pack_replies(replies: list[Reply]) -> bytes:
         out: dict[str, object] = {
             "text": reply.text, "ephemeral": reply.ephemeral,
             "preformatted": reply.preformatted, "ask_location": reply.ask_location,
-            "buttons": [[dataclasses.asdict(b) for b in row] for row in reply.buttons]}
+            "buttons": [[{name: getattr(b, name) for name in _BUTTON_FIELDS} for b in row]
+                        for row in reply.buttons]}
         if reply.attachment is not None:
             a = reply.attachment
             out["attachment"] = {"filename": a.filename, "mime": a.mime, "caption": a.caption,

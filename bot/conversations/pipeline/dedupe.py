@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from bot.conversations.messages import Incoming, Reply
 from bot.conversations.models import ProcessedUpdate
 from bot.conversations.pipeline.update import Update
+from core.prepared import Prepared
 
 
 class AlreadyProcessed(Exception):
@@ -23,24 +24,23 @@ class AlreadyProcessed(Exception):
 class Deduplicate:
     def __init__(self, is_postgres: bool) -> None:
         insert = pg_insert if is_postgres else sqlite_insert
-        self._record_stmt = (
+        self._record = Prepared(
             insert(ProcessedUpdate)
             .values(platform=bindparam("platform"), update_id=bindparam("update_id"),
                     processed_at=bindparam("processed_at"))
             .on_conflict_do_nothing()
-            .execution_options(preserve_rowcount=True)  # an INSERT's count, kept for us
         )
 
     def record(self, session: Session, inc: Incoming, now: datetime) -> bool:
         """Record the update id; False when it was recorded before (a redelivery)."""
-        # Core execution on the session's connection (same transaction): the ORM's bulk
-        # insert path costs ~0.4 ms per update for nothing we need. The row count tells
-        # whether the row went in (1) or was there (0: ON CONFLICT DO NOTHING), on SQLite
-        # and PostgreSQL alike, without a RETURNING row to fetch and process.
-        result = session.connection().execute(self._record_stmt, {
+        # On the session's connection (same transaction), on the driver (core.prepared):
+        # the ORM's bulk insert path cost ~0.4 ms per update, Connection.execute ~40 us,
+        # for nothing we need. The row count tells whether the row went in (1) or was there
+        # (0: ON CONFLICT DO NOTHING), on SQLite and PostgreSQL alike, without a RETURNING
+        # row to fetch and process.
+        return self._record.execute(session.connection(), {
             "platform": inc.platform, "update_id": str(inc.update_id), "processed_at": now,
-        })
-        return result.rowcount == 1
+        }) == 1
 
     def __call__(self, u: Update) -> list[Reply] | None:
         """Go on (None); raise AlreadyProcessed for a redelivery."""

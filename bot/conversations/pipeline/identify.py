@@ -1,6 +1,8 @@
 """Step 4, identify: the linked user of this chat identity (a stranger may redeem an
 invite code with /start), read together with the locked conversation state row when it
-exists (the common case in one statement)."""
+exists (the common case in one statement). The row is read on the driver and the user and
+identity made persistent objects of the session from it (core.prepared): the ORM's loading
+of the two cost more than the rest of the step."""
 
 from __future__ import annotations
 
@@ -15,17 +17,19 @@ from bot.conversations.pipeline.update import Update
 from core import users as user_service
 from core.errors import DomainError
 from core.models import ChatIdentity, User
+from core.prepared import Hydrator, Prepared, autoflush
 
 log = logging.getLogger("bot.conversations.engine")
 
+_USERS, _IDENTITIES = User.__table__.columns, ChatIdentity.__table__.columns
 _IDENTITY_QUERY = (
-    select(User, ChatIdentity)
+    select(*_USERS, *_IDENTITIES)
     .join(ChatIdentity, ChatIdentity.user_id == User.id)
     .where(ChatIdentity.platform == bindparam("platform"),
            ChatIdentity.external_id == bindparam("external_id"))
 )
 _IDENTITY_STATE_QUERY = (
-    select(User, ChatIdentity, *COLUMNS)
+    select(*_USERS, *_IDENTITIES, *COLUMNS)
     .join(ChatIdentity, ChatIdentity.user_id == User.id)
     .join(ConversationState, and_(
         ConversationState.platform == ChatIdentity.platform,
@@ -35,6 +39,11 @@ _IDENTITY_STATE_QUERY = (
            ChatIdentity.external_id == bindparam("external_id"))
     .with_for_update(of=ConversationState)  # only the state row, as state.py's query
 )
+_READ_WITH_STATE = Prepared(_IDENTITY_STATE_QUERY)
+_READ = Prepared(_IDENTITY_QUERY)
+_USER, _IDENTITY = Hydrator(User.__mapper__), Hydrator(ChatIdentity.__mapper__)
+_SPLIT = len(_USERS)
+_END = _SPLIT + len(_IDENTITIES)
 
 
 def identify(u: Update) -> list[Reply] | None:
@@ -43,15 +52,17 @@ def identify(u: Update) -> list[Reply] | None:
     session, inc = u.session, u.incoming
     assert session is not None
     params = {"platform": inc.platform, "external_id": inc.user_id, "chat_id": inc.chat_id}
-    found = session.execute(_IDENTITY_STATE_QUERY, params).first()
+    autoflush(session)  # as a query through the session would
+    conn = session.connection()
+    found = _READ_WITH_STATE.first(conn, params)
     if found is not None:
-        user, identity = found[0], found[1]
-        loaded(u, found[2:])
+        loaded(u, found[_END:])
     else:
-        row = session.execute(_IDENTITY_QUERY, params).first()
-        if row is None:
+        found = _READ.first(conn, params)
+        if found is None:
             return unlinked(u)
-        user, identity = row
+    user = _USER(session, found[:_SPLIT])
+    identity = _IDENTITY(session, found[_SPLIT:_END])
     u.user, u.identity = user, identity
     u.t = u.t.in_language(user.locale, user.timezone)
     if not user.active:

@@ -18,6 +18,7 @@ from bot.conversations.messages import Reply
 from bot.conversations.models import ConversationState
 from bot.conversations.pipeline.update import State, Update
 from core.ports import Clock
+from core.prepared import Prepared
 
 # What a step may change, in this order (COLUMNS[i] is the i-th value of a snapshot).
 COLUMNS = (ConversationState.flow, ConversationState.state, ConversationState.data,
@@ -30,11 +31,11 @@ _STATE_QUERY = (
            ConversationState.external_user_id == bindparam("external_user_id"))
     .with_for_update()
 )
-_SAVE = (update(ConversationState)
-         .where(ConversationState.platform == bindparam("k_platform"),
-                ConversationState.chat_id == bindparam("k_chat_id"),
-                ConversationState.external_user_id == bindparam("k_external_user_id"))
-         .values({name: bindparam(name) for name in _NAMES}))
+_SAVE = Prepared(update(ConversationState)
+                 .where(ConversationState.platform == bindparam("k_platform"),
+                        ConversationState.chat_id == bindparam("k_chat_id"),
+                        ConversationState.external_user_id == bindparam("k_external_user_id"))
+                 .values({name: bindparam(name) for name in _NAMES}))
 
 
 def loaded(u: Update, values: Any) -> None:
@@ -54,7 +55,7 @@ def save(u: Update) -> None:
     if now == u.loaded:
         return
     inc = u.incoming
-    u.session.connection().execute(_SAVE, {
+    _SAVE.execute(u.session.connection(), {
         "k_platform": inc.platform, "k_chat_id": inc.chat_id,
         "k_external_user_id": inc.user_id, **dict(zip(_NAMES, now, strict=True))})
 
