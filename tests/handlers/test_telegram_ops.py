@@ -75,6 +75,42 @@ async def test_webhook_mode_checks_the_secret_and_dedupes_across_workers(
         await worker1.stop()
 
 
+async def test_a_webhook_update_acked_by_a_killed_worker_is_answered_by_another(
+        app: App, fake: FakeTelegram, settings: Settings) -> None:
+    """The webhook answers 200 once the update is in the inbox; a worker killed before
+    working it leaves it there, and another worker takes it over once its claim lapses."""
+    link(app, "budi", BUDI)
+    hook = dict(listen="127.0.0.1", port=0, webhook_url="https://bot.example.com/tg/hook",
+                webhook_secret="right-secret-123", set_commands=False, api_url=fake.url)
+    first = TelegramDoor(app.engine, fake.token, **hook)  # type: ignore[arg-type]
+    other = build_app(settings, clock=app.clock, db=app.db, upgrade=False)
+    second = TelegramDoor(other.engine, fake.token, **hook)  # type: ignore[arg-type]
+    await first.start()
+    await second.start()
+    try:
+        assert first.webhook is not None and second.webhook is not None
+        dead = first.webhook.intake
+        workers, dead._workers = dead._workers, []  # killed: nothing it holds is worked
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        update = {"update_id": 4242, **fake.build_text(BUDI, "/whoami")}
+        url = f"http://127.0.0.1:{first.bound_port}/tg/hook"
+        assert await _post(url, update, "right-secret-123") == 200  # recorded: Telegram is done
+        await asyncio.sleep(0.2)
+        assert fake.sent_to(BUDI["id"]) == []
+        assert await second.webhook.intake.take_over() == 0  # the first one's claim holds
+        app.clock.advance(seconds=settings.inbox_lease_seconds + 1)  # type: ignore[attr-defined]
+        assert await second.webhook.intake.take_over() == 1
+        sent = await fake.wait_sent(BUDI["id"], 1)
+        await second.webhook.drain()
+        assert len(fake.sent_to(BUDI["id"])) == 1 and "Budi Santoso" in sent[0]["text"]
+        assert await second.webhook.intake.take_over() == 0  # done and forgotten
+    finally:
+        await second.stop()
+        await first.stop()
+
+
 async def test_429_pauses_every_reply_for_the_time_named(
         app: App, fake: FakeTelegram, door: TelegramDoor) -> None:
     for login, user in (("budi", BUDI), ("sari", SARI), ("andi", ANDI)):
