@@ -78,27 +78,6 @@ class KnowledgeIndex(Protocol):
     def clear(self) -> None: ...
 
 
-@dataclass(frozen=True)
-class Notice:
-    """A message the domain wants pushed to a user: what and why, never the words.
-
-    `kind` names the message (the bot renders it in the recipient's language), `key` makes
-    it idempotent: one notice per (recipient, key) is ever delivered.
-    """
-
-    recipient_user_id: int
-    kind: str
-    key: str
-    params: dict[str, object] = field(default_factory=dict)
-    urgent: bool = False
-
-
-class Notifier(Protocol):
-    """Accepts notices for durable delivery (the scheduler's outbox)."""
-
-    def notify(self, notice: Notice) -> None: ...
-
-
 class DeliveryError(Exception):
     """Sending failed; worth retrying later with back-off."""
 
