@@ -130,6 +130,11 @@ async def test_the_reply_follows_the_language_of_the_message(chat: CollectingCha
     assert "ditangani oleh" in texts(await budi.say("siapa yang pegang Sinar Jaya Abadi?"))
     assert "is handled by" in texts(await budi.say("who's in charge of Sinar Jaya Abadi?"))
     assert "Hi Budi" in texts(await budi.say("pagi"))  # too short to tell: his own language
+    # Words reps use in both languages ("pipeline", "deal") tell nothing; a date does.
+    assert "Pipeline Anda" in texts(await budi.say("gimana pipeline saya?"))
+    assert "Pipeline Anda" in texts(await budi.say("berapa pipeline saya bulan ini?"))
+    assert "Pipeline Anda" in texts(await budi.say("pipeline bulan ini"))
+    assert "Your pipeline" in texts(await budi.say("my pipeline this month"))
     # Most words a company's name: the few left still tell the language.
     assert "Solusi apa untuk Sinar Jaya Abadi?" in texts(
         await budi.say("konfigurasi solusi buat Sinar Jaya Abadi"))

@@ -5,8 +5,9 @@ from bot.i18n import N_
 
 PHRASINGS = (
     Phrasings(
-        "pipeline", flow="pipeline", label=N_("Your deals"),
+        "pipeline", flow="pipeline", slots=("date",), label=N_("Your deals"),
         en=("my deals", "show my pipeline", "my pipeline", "what deals do I have", "my open deals",
+            "my pipeline {date}", "pipeline {date}",
             "list my deals", "how is my pipeline", "pipeline please", "which deals are open",
             "what's in my pipeline", "show me my opportunities", "my opportunities",
             "deals i'm working on", "how many deals do I have", "status of my deals", "open deals",
@@ -15,7 +16,8 @@ PHRASINGS = (
             "peluang saya apa aja", "lihat pipeline saya", "deal saya", "deal-deal saya",
             "ada deal apa aja", "peluang yang masih terbuka", "tampilkan peluang saya",
             "berapa deal saya", "pipeline ku gimana", "status peluang saya", "peluang aktif saya",
-            "deal yang lagi jalan", "peluangku", "deal-ku apa aja")),
+            "deal yang lagi jalan", "peluangku", "deal-ku apa aja", "pipeline {date}",
+            "pipeline saya {date}", "peluang saya {date}")),
     Phrasings(
         "deal_card", flow="deal", slots=("company",), label=N_("The deal with {customer}"),
         en=("deal with {company}", "how is the deal with {company} going",

@@ -79,7 +79,12 @@ product products department team region area all any some yes no thanks thank he
 hey good just saw configure configuration solution solutions design needs plan route
 near nearby around
 """)
-_SHARED = _ID_WORDS & _EN_WORDS
+# English words Indonesian reps use as their own at work ("pipeline saya", "deal baru",
+# "follow up besok"): they tell no language.
+_LOANWORDS = _words("""
+pipeline deal deals target agenda meeting follow up email invoice update report closing
+""")
+_SHARED = (_ID_WORDS & _EN_WORDS) | _LOANWORDS
 COMMON_WORDS = _ID_WORDS | _EN_WORDS  # a word of either list is no name
 
 

@@ -89,6 +89,9 @@ class Understanding:
                      if any(s.kind in kinds and s.start <= t.start < s.end for s in self.slots))
         return bool(self.tokens) and inside >= max(1, len(self.tokens) - 1) and inside > 0
 
+# Slots spelled in the message's own words: they count for its language, a name does not.
+_WORDED = frozenset({"date", "amount", "number"})
+
 
 class Understanders:
     """Understanders kept by the intents they were trained on, so that each set is trained
@@ -164,8 +167,10 @@ class Understander:
         scored = self.classifier.score(masked)
         if allowed is not None:
             scored = scored.only(allowed)
+        # A name tells no language; a date ("bulan ini", "next week") or an amount does.
         words = [t.norm for t in toks
-                 if not any(s.start <= t.start < s.end for s in slots)]
+                 if not any(s.start <= t.start < s.end and s.kind not in _WORDED
+                            for s in slots)]
         u = Understanding(text=text, tokens=toks, slots=slots, masked=masked, scored=scored,
                           language=language_of(words, len(toks)))
         (i1, p1), (_, p2) = scored.best, scored.second
