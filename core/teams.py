@@ -7,9 +7,11 @@ from sqlalchemy.orm import Session
 
 from core.errors import Conflict, DomainError, Forbidden, NotFound
 from core.models import Role, Team, User
+from core.prepared import Prepared, autoflush
 
-# Built once; a plain column read (the ORM's lazy load of User.team cost ~0.15 ms).
-_TEAM_NAME = select(Team.name).where(Team.id == bindparam("id"))
+# A plain column read on the driver (core.prepared): the ORM's lazy load of User.team cost
+# ~0.15 ms, the read through Session.execute ~0.1 ms (a quarter of a /whoami update).
+_TEAM_NAME = Prepared(select(Team.name).where(Team.id == bindparam("id")))
 
 
 def team_name(session: Session, user: User) -> str | None:
@@ -19,7 +21,9 @@ def team_name(session: Session, user: User) -> str | None:
         return None
     if "team" in user.__dict__:  # loaded already (or set in this session)
         return user.team.name if user.team is not None else None
-    return session.execute(_TEAM_NAME, {"id": user.team_id}).scalar()
+    autoflush(session)  # as a query through the session would
+    row = _TEAM_NAME.first(session.connection(), {"id": user.team_id})
+    return None if row is None else str(row[0])
 
 
 def team_of(session: Session, user: User) -> Team | None:
