@@ -4,12 +4,14 @@ and the language the answer is written in."""
 from __future__ import annotations
 
 from bot.conversations.messages import Reply
+from bot.conversations.pipeline.state import State
 from bot.conversations.pipeline.update import Update
 from bot.conversations.registry import Registry
 from bot.conversations.services import Services
 from bot.conversations.understanding.understander import Understander, Understanding
 from core.models import Role
 
+_TYPED = frozenset({"date", "number", "amount", "customer", "text"})
 LANGUAGE = "_lang"  # state data: the language a flow was asked in (when not the user's)
 
 
@@ -31,12 +33,23 @@ class Understand:
         if text and not text.startswith("/") and not inc.button and (
                 not inc.chat_is_group or inc.addressed):
             found = u.understanding = self.understand(u, text, Role(user.role))
-            if found.intent is not None and found.language and found.language != user.locale:
-                u.t = u.t.in_language(found.language, user.timezone)  # answered as asked
+            # Answered as asked; not an answer to the open flow's question of a kind ("jumat
+            # depan jam 14.30" at an English flow's date question), which route switches
+            # only for an interruption (Route._speak_as_asked).
+            if (found.intent is not None and found.language
+                    and found.language != user.locale and not self._asks_a_kind(state)):
+                u.t = u.t.in_language(found.language, user.timezone)
         if state.flow is not None and (state.data or {}).get(LANGUAGE):
             # A flow started by a message in another language goes on in that language.
             u.t = u.t.in_language(state.data[LANGUAGE], user.timezone)
         return None
+
+    def _asks_a_kind(self, state: State) -> bool:
+        """The open flow waits for a typed value (a date, a number, a customer, a note): a
+        message there is its answer unless route finds an interruption. A tap or any
+        request (a report on screen takes the next one) is not such a question."""
+        flow = self.registry.flows.get(state.flow or "")
+        return flow is not None and flow.accepts.get(state.state or "", "any") in _TYPED
 
     def understand(self, u: Update, text: str, role: Role) -> Understanding:
         assert u.session is not None
