@@ -4,9 +4,11 @@ calendar files (.ics) for meetings and follow-ups."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from bot.conversations import progress
+from bot.conversations.dates import parse_when
 from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, goto, ongoing
 from bot.conversations.lookup import material_label
 from bot.conversations.messages import Attachment, Button, Incoming, Reply, button_rows
@@ -91,16 +93,50 @@ def _line(t: Translator, item: AgendaItem, with_day: bool) -> str:
     return f"• {when} {kind_label(t, item.kind)}: {item.title}{note}"
 
 
+# A date said with "my agenda" that spans more than a day: the week is shown.
+_SPAN_WORDS = frozenset({"week", "weeks", "month", "months", "minggu", "pekan", "bulan"})
+
+
+def _asked_day(ctx: Ctx) -> date | None:
+    """The one day a request names ("what do I have tomorrow?", "ada kunjungan apa hari
+    ini?"), today or later; None for no date, a past day or a span ("this week")."""
+    said = (ctx.args.get("date") or "").strip()
+    if not said or _SPAN_WORDS & set(said.lower().split()):
+        return None
+    when = parse_when(said, ctx.t.locale, ctx.now, ctx.user.timezone)
+    if isinstance(when, datetime):
+        when = when.astimezone(ZoneInfo(ctx.user.timezone)).date()
+    today = ctx.now.astimezone(ZoneInfo(ctx.user.timezone)).date()
+    return when if when is not None and today <= when <= today + timedelta(days=366) else None
+
+
 async def my_week(ctx: Ctx, inc: Incoming) -> Step:
-    """Show the week's agenda grouped by day, overdue first, with calendar buttons."""
+    """Show the week's agenda grouped by day, overdue first, with calendar buttons; or one
+    day's, when the request named one (overdue items with today's)."""
     t = ctx.t
-    agenda = agenda_service.week_agenda(ctx.session, ctx.user, ctx.now)
+    day = _asked_day(ctx)
+    coming: list[str] = []  # one day's view: the first thing after it, within a week
+    if day is not None:
+        today = ctx.now.astimezone(ZoneInfo(ctx.user.timezone)).date()
+        agenda = agenda_service.week_agenda(ctx.session, ctx.user, ctx.now,
+                                            days=(day - today).days + 8)
+        later = [items[0] for d, items in agenda.days if d > day]
+        if later:
+            coming = ["", t("Next: {item}", item=_line(t, later[0], with_day=True)[2:])]
+        agenda = agenda_service.Agenda(
+            overdue=agenda.overdue if day == today else [],
+            days=[(d, items) for d, items in agenda.days if d == day])
+        if not agenda.overdue and not agenda.days:
+            return done("\n".join([t("Nothing planned for {day}.", day=t.date(day)),
+                                   *coming[1:]]))
+    else:
+        agenda = agenda_service.week_agenda(ctx.session, ctx.user, ctx.now)
     if not agenda.overdue and not agenda.days:
         if ctx.role == Role.TECHNICIAN:
             return done(t("No jobs for the next 7 days. New job offers come to this chat."))
         return done(t("Nothing planned for the next 7 days. Log a visit and set a next step "
                       "to fill your week."))
-    lines = [t("Your week")]
+    lines = [t("Your week") if day is None else t("Your day: {day}", day=t.date(day))]
     calendar_buttons: list[Button] = []
     job_buttons = [Button(t("Open #{id}", id=item.job_id), action="job.show",
                           arg=str(item.job_id))
@@ -110,15 +146,17 @@ async def my_week(ctx: Ctx, inc: Incoming) -> Step:
         lines.append("")
         lines.append(t("Overdue ({count}):", count=len(agenda.overdue)))
         lines += [_line(t, item, with_day=True) for item in agenda.overdue]
-    for day, items in agenda.days:
+    for on, items in agenda.days:
         lines.append("")
-        lines.append(t.date(day))
+        if day is None:  # one day's view has its date in the title
+            lines.append(t.date(on))
         lines += [_line(t, item, with_day=False) for item in items]
         for item in items:
             if item.follow_up_id is not None and len(calendar_buttons) < 8:
                 calendar_buttons.append(Button(
                     f"📅 {t.time(item.at)} {item.title[:18]}", action="agenda.ics",
                     arg=str(item.follow_up_id)))
+    lines += coming
     if calendar_buttons:
         lines.append("")
         lines.append(t("Tap a meeting to add it to your phone's calendar."))

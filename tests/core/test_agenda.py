@@ -97,6 +97,27 @@ async def test_my_week_in_chat_and_ics_button(chat: CollectingChat, database: Da
     assert other[0].attachment is None and "not in your agenda" in texts(other)
 
 
+async def test_a_day_asked_for_shows_that_day_only(chat: CollectingChat, database: Database,
+                                                   clock: ManualClock) -> None:
+    """"What do I have tomorrow?" is that day (by the rep's own clock), not the week; today's
+    day keeps what is overdue; a span ("minggu depan") is still the week."""
+    _setup(database, clock)  # Monday 10:00 WITA
+    putri = chat.as_user("putri")  # Indonesian, Asia/Makassar
+    tomorrow = texts(await putri.say("ada kunjungan apa besok?"))
+    assert tomorrow.startswith("Hari Anda: Sel 3 Mar 2026"), tomorrow
+    day, _, after = tomorrow.partition("Berikutnya:")
+    assert "late meeting" in day and "early meeting" not in day
+    assert "early meeting" in after  # the next thing after that day
+    assert "send price list" not in tomorrow  # overdue goes with today
+    today = texts(await putri.say("jadwal saya hari ini"))
+    assert today.startswith("Hari Anda: Sen 2 Mar 2026") and "send price list" in today
+    assert "late meeting" not in today.partition("Berikutnya:")[0]
+    assert "Berikutnya: Sel 3 Mar 2026 23:30 Rapat" in today  # what comes after it
+    assert texts(await putri.say("what do I have on saturday?")).startswith(
+        "Nothing planned for Sat 7 Mar 2026.")
+    assert texts(await putri.say("agenda minggu depan")).startswith("Minggu Anda")
+
+
 async def test_a_technicians_week_lists_the_jobs_with_open_buttons(
         chat: CollectingChat, database: Database, clock: ManualClock) -> None:
     from core.models.fieldservice import ServiceJob

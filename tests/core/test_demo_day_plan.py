@@ -43,7 +43,9 @@ def test_every_rep_has_a_day_and_budi_sees_it_in_chat(
         assert "Send the price for the upgrade" in listed and "Meeting" in listed
         assert "🚚" in listed and "Complaint follow-up" in listed
         assert "without chargers" in texts(await budi.say("/complaints"))
-        assert "Meeting with the decision maker" in texts(await budi.say("what's on today?"))
+        assert "Meeting with the decision maker" in texts(await budi.say("what's on this week?"))
+        today = texts(await budi.say("what's on today?"))  # today's, and what comes next
+        assert today.startswith("Your day:") and "Next:" in today
 
     asyncio.run(talk())
     # The follow-up's reminder is pushed when it falls due (the scheduler's sweep).
