@@ -43,7 +43,7 @@ from bot.conversations.understanding.understander import Understander
 from bot.i18n import Translator
 from bot.observability import LOCK_WAIT_SECONDS, UPDATE_SECONDS, UPDATES
 from core.clock import SystemClock
-from core.db import Database
+from core.db import Database, KeptConnection
 from core.models import Role
 from core.ports import Clock
 from core.settings import Settings
@@ -85,6 +85,9 @@ class Engine:
         # PostgreSQL row lock) with the loop blocked. One transaction at a time per process;
         # worker processes still run concurrently (PostgreSQL row locks order them).
         self._transaction_lock = asyncio.Lock()
+        # SQLite: the writer's transactions on one connection kept open (no pool checkout
+        # and return per update); PostgreSQL: the pool's.
+        self._writer = None if db.is_postgres else KeptConnection(db)
         self.answers = KeptAnswers(db, self._transaction_lock, self.clock, settings)
         self.runner = Runner(registry, settings, self.clock)
         # The steps, in order. Before the transaction:
@@ -178,7 +181,8 @@ class Engine:
 
     async def _attempt(self, inc: Incoming, now: datetime, default_t: Translator
                        ) -> list[Reply]:
-        with self.db.sessionmaker() as session:
+        with (self.db.sessionmaker() if self._writer is None else self._writer.session()
+              ) as session:
             taken: dict[str, set[str]] = {}
             try:
                 with session.begin():

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.conversations.models import ConversationState
 from core.clock import ManualClock
-from core.db import Database
+from core.db import Database, KeptConnection
 from core.models import ChatIdentity, User
 from core.prepared import Hydrator, Prepared
 
@@ -111,3 +111,34 @@ def _with_an_expression() -> Any:
 
     return registry().map_imperatively(Thing, table, properties={
         "upper": column_property(func.upper(table.c.name))})
+
+
+def test_a_kept_connection_serves_one_transaction_after_another(database: Database,
+                                                                 world: object) -> None:
+    kept = KeptConnection(database)
+    flushed: list[int] = []
+
+    def on_flush(*args: object) -> None:
+        flushed.append(1)
+
+    event.listen(database.sessionmaker, "after_flush", on_flush)
+    try:
+        with kept.session() as session, session.begin():
+            first = session.connection()
+            session.scalars(select(User).where(User.login == "budi")).one().name = "Budi A"
+        assert flushed  # the database's sessionmaker's listeners see its flushes
+        with kept.session() as session, session.begin():
+            assert session.connection() is first  # the same connection, no checkout
+            session.scalars(select(User).where(User.login == "budi")).one().name = "Budi B"
+            session.rollback()  # rolled back: the change is gone, the connection stays
+        with kept.session() as session:
+            assert session.scalars(select(User.name).where(User.login == "budi")).one() == (
+                "Budi A")
+        first.invalidate()  # a lost connection is replaced
+        with kept.session() as session, session.begin():
+            assert session.connection() is not first
+            assert session.scalars(select(User.name).where(User.login == "budi")).one() == (
+                "Budi A")
+    finally:
+        event.remove(database.sessionmaker, "after_flush", on_flush)
+        kept.close()
