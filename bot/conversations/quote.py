@@ -67,7 +67,7 @@ from bot.conversations.registry import Registry
 from bot.i18n import N_
 from core import quotes as quote_service
 from core.catalog import resolve_items
-from core.contacts import find_companies
+from core.contacts import find_companies, find_contacts, is_clear
 from core.errors import DomainError, NotFound
 from core.models import OPEN_STAGES, ApprovalRequest, Company, Deal, Role
 from core.models.quotes import Quote
@@ -158,6 +158,15 @@ async def _pick_customer(ctx: Ctx, text: str) -> Step:
     matches = find_companies(ctx.session, ctx.user, text, limit=5,
                              index=ctx.services.contacts)
     if not matches:
+        # "send a quote to Hendro": a contact's name stands for their company.
+        people = find_contacts(ctx.session, ctx.user, text, limit=5,
+                               index=ctx.services.contacts)
+        if people and is_clear(people, query=text):
+            return await _told_items(ctx, _after_customer(ctx, people[0].contact.company))
+        if people:
+            buttons = [Button(f"{m.contact.name} ({m.contact.company.name})"[:40],
+                              value=f"c:{m.contact.company_id}") for m in people]
+            return goto("customer", ctx.reply(t("Which customer?"), *[[b] for b in buttons]))
         return goto("customer", t("No customer matching \"{text}\" that you can see. Try "
                                   "another part of the name.", text=text[:60]))
     if len(matches) > 1:

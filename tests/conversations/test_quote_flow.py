@@ -188,6 +188,17 @@ async def test_indonesian_user_and_intent(chat: CollectingChat, app: App) -> Non
     assert "Penawaran Harga" in pdf_text(replies[-1].attachment.data)
 
 
+async def test_a_contacts_name_stands_for_their_company(chat: CollectingChat) -> None:
+    """"send a quote to Hendro Wibisono": no customer has that name; his company has."""
+    budi = chat.as_user("budi")
+    replies = await budi.say("send a quote to Hendro Wibisono")
+    if "No deal" in labels(budi):
+        replies = await budi.press("No deal")
+    out = texts(replies)
+    assert "Sinar Jaya Abadi" in out and "Which products?" in out, out
+    assert "No customer matching" not in out
+
+
 async def test_expired_price_list(chat: CollectingChat, clock: ManualClock) -> None:
     budi = chat.as_user("budi")
     clock.advance(timedelta(days=400))

@@ -56,7 +56,8 @@ PHRASINGS = (
             "brochure sent to {contact}", "I sent a brochure", "record a brochure sent",
             "emailed the {product} brochure to {contact}",
             "left a {product} flyer with {contact}", "I mailed {product} material to {contact}",
-            "note that {contact} got the {product} leaflet"),
+            "note that {contact} got the {product} leaflet", "sent a brochure to {contact}",
+            "gave {contact} a brochure"),
         id=("sudah kirim brosur {product} ke {contact}", "kirim brosur {product} ke {contact}",
             "saya kasih brosur {product} ke {contact}", "brosur {product} sudah ke {contact}",
             "catat brosur {product} untuk {contact}", "udah kasih brosur {product} ke {contact}",
@@ -64,5 +65,6 @@ PHRASINGS = (
             "catat pengiriman brosur", "saya kirim brosur",
             "sudah email brosur {product} ke {contact}",
             "tinggalkan brosur {product} di {contact}", "materi {product} sudah ke {contact}",
-            "barusan kirim materi {product} ke {contact}", "catat materi terkirim")),
+            "barusan kirim materi {product} ke {contact}", "catat materi terkirim",
+            "kirim brosur ke {contact}", "kasih brosur ke {contact}")),
 )
