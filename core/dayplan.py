@@ -196,8 +196,17 @@ def solve(nodes: Sequence[Node], start: geo.Point | None, *, horizon_min: int,
     # 30 seeded routes (7 and 8 stops, checked against all permutations).
     params.local_search_metaheuristic = (
         routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH)
-    params.time_limit.FromMilliseconds(max(10, int(limit.total_seconds() * 1000)))
+    params.time_limit.FromMilliseconds(max(1, int(limit.total_seconds() * 1000)))
     solution = routing.SolveWithParameters(params)
+    if solution is None:
+        # The limit ran out before even a first route (a starved CPU: a CI run at load 11
+        # planned "nothing" for a day with a meeting). A first route always exists (every
+        # stop may be left out), so take the first one found, however long it takes.
+        first = pywrapcp.DefaultRoutingSearchParameters()
+        first.first_solution_strategy = params.first_solution_strategy
+        first.solution_limit = 1
+        first.time_limit.FromSeconds(5)
+        solution = routing.SolveWithParameters(first)
     if solution is None:
         return Solved([], [], 0.0)
     order: list[int] = []

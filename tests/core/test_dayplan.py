@@ -63,6 +63,17 @@ def test_solver_keeps_meetings_on_time_caps_visits_and_prefers_priorities() -> N
                          max_visits=5).order == []
 
 
+def test_a_solver_out_of_time_still_plans_the_day() -> None:
+    """A starved CPU (a CI run at load 11) let the time limit run out before a first route:
+    the day was planned as "nothing". The first route found is taken, however long it takes."""
+    rnd = random.Random(1)
+    nodes = [dayplan.Node(-6.2 + rnd.random() * 0.2, 106.8 + rnd.random() * 0.2, penalty=100)
+             for _ in range(16)]
+    solved = dayplan.solve(nodes, (-6.2, 106.8), horizon_min=540, visit_min=45,
+                           speed_kmh=30, max_visits=6, limit=timedelta(0))  # no time at all
+    assert len(solved.order) == 6 and len(set(solved.order)) == 6
+
+
 def test_factors_and_window() -> None:
     assert dayplan.parse_factors("Jakarta=1.8, bad, x=9, Bandung=1.5") == {
         "jakarta": 1.8, "bandung": 1.5, "default": 1.4}
