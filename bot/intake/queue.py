@@ -202,8 +202,12 @@ class Intake(Generic[J]):
         try:
             on_intake = (self._other_loop is not None
                          and asyncio.get_running_loop() is self._other_loop)
-            if on_intake or self.engine.db.is_postgres:
+            if on_intake:
                 fresh = self._record(job)  # its own connection; no write lock to share
+            elif self.engine.db.is_postgres:
+                # On a thread: the loop goes on with other updates while PostgreSQL
+                # waits for the disk on this commit.
+                fresh = await asyncio.to_thread(self._record, job)
             else:
                 async with self.engine.writer_lock:  # SQLite: one writer per process
                     fresh = self._record(job)
@@ -279,8 +283,11 @@ class Intake(Generic[J]):
             self._forgetting = asyncio.get_running_loop().create_task(self._forget_done())
 
     async def _forget_done(self, settle: float | None = None) -> None:
-        if settle is None:  # at once on PostgreSQL (a thread), batched on SQLite
-            settle = 0 if self.engine.db.is_postgres else 0.05
+        if settle is None:
+            # Batched: one DELETE for the jobs done meanwhile. A row forgotten late costs
+            # nothing but a takeover that finds the update processed and its answer
+            # already forgotten (KeptAnswers forgets at once), which sends nothing.
+            settle = 0.05
         await asyncio.sleep(settle)  # one transaction for the jobs done meanwhile
         while self._done_ids:
             batch, self._done_ids = self._done_ids[:500], self._done_ids[500:]
