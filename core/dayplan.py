@@ -198,10 +198,10 @@ def solve(nodes: Sequence[Node], start: geo.Point | None, *, horizon_min: int,
         routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH)
     params.time_limit.FromMilliseconds(max(1, int(limit.total_seconds() * 1000)))
     solution = routing.SolveWithParameters(params)
-    if solution is None:
-        # The limit ran out before even a first route (a starved CPU: a CI run at load 11
-        # planned "nothing" for a day with a meeting). A first route always exists (every
-        # stop may be left out), so take the first one found, however long it takes.
+    if solution is None or _visits(routing, manager, solution, n) == 0:
+        # The limit ran out before the first route was built (a starved CPU: a CI run at
+        # load 11 planned "nothing" for a day with a meeting; a cut-off build returns every
+        # stop left out). Build the first route whole, however long it takes.
         first = pywrapcp.DefaultRoutingSearchParameters()
         first.first_solution_strategy = params.first_solution_strategy
         first.solution_limit = 1
@@ -222,6 +222,15 @@ def solve(nodes: Sequence[Node], start: geo.Point | None, *, horizon_min: int,
             total += metres[manager.IndexToNode(index)][node]
         index = nxt
     return Solved(order, arrive, total / 1000)
+
+
+def _visits(routing: Any, manager: Any, solution: Any, n: int) -> int:
+    """How many of the n stops (nodes 1..n) a solution's route visits."""
+    count, index = 0, routing.Start(0)
+    while not routing.IsEnd(index):
+        index = solution.Value(routing.NextVar(index))
+        count += 1 <= manager.IndexToNode(index) <= n
+    return count
 
 
 def route_km(points: Sequence[geo.Point], start: geo.Point | None = None) -> float:
