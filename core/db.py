@@ -202,20 +202,27 @@ class KeptConnection:
     writer lock). The pool's checkout and return cost ~27 us of the ~65 us of an empty
     session transaction. The sessions come from the database's own sessionmaker (its
     listeners, e.g. the contact index's flush hook, see them); a connection found closed or
-    invalidated is replaced."""
+    invalidated is replaced. With `max_idle`, a connection unused that long goes back to
+    the pool and a fresh checkout (pre-pinged on PostgreSQL) replaces it: a busy writer
+    skips the ping, an idle one finds a server that went away before its next update."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, max_idle: float | None = None) -> None:
         self.db = db
+        self.max_idle = max_idle
         self._conn: Connection | None = None
+        self._used = 0.0
 
     def session(self) -> Session:
         conn = self._conn
-        if conn is None or conn.closed or conn.invalidated:
+        now = time.monotonic()
+        stale = self.max_idle is not None and now - self._used > self.max_idle
+        if conn is None or conn.closed or conn.invalidated or stale:
             if conn is not None:
                 conn.close()
             conn = self._conn = self.db.engine.connect()
         elif conn.in_transaction():  # left open by a failure: not this session's to join
             conn.rollback()
+        self._used = now
         return self.db.sessionmaker(bind=conn)
 
     def close(self) -> None:

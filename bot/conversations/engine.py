@@ -85,9 +85,10 @@ class Engine:
         # PostgreSQL row lock) with the loop blocked. One transaction at a time per process;
         # worker processes still run concurrently (PostgreSQL row locks order them).
         self._transaction_lock = asyncio.Lock()
-        # SQLite: the writer's transactions on one connection kept open (no pool checkout
-        # and return per update); PostgreSQL: the pool's.
-        self._writer = None if db.is_postgres else KeptConnection(db)
+        # The writer's transactions on one connection kept open (no pool checkout, return
+        # and, on PostgreSQL, pre-ping per update); on PostgreSQL one idle for 2 s goes back
+        # and the next update checks a pre-pinged one out.
+        self._writer = KeptConnection(db, max_idle=2.0 if db.is_postgres else None)
         self.answers = KeptAnswers(db, self._transaction_lock, self.clock, settings)
         self.runner = Runner(registry, settings, self.clock)
         # The steps, in order. Before the transaction:
