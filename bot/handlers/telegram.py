@@ -261,10 +261,7 @@ class TelegramDoor:
         if not isinstance(update, Update):
             log.debug("dropped something that is not a telegram update")
             return
-        try:
-            key = self._chat_key(update)
-        except AttributeError:  # a message without its chat, a press without its sender
-            key = None
+        key = self._chat_key(update)
         if key is None:
             log.debug("telegram update %s dropped: no chat to answer", update.update_id)
             return
@@ -282,6 +279,15 @@ class TelegramDoor:
 
     @staticmethod
     def _chat_key(update: Update) -> str | None:
+        """The chat an update's answer goes to; None when it names none (a message without
+        its chat, a press without its sender: forged or broken updates)."""
+        try:
+            return TelegramDoor._chat_of(update)
+        except AttributeError:
+            return None
+
+    @staticmethod
+    def _chat_of(update: Update) -> str | None:
         if update.callback_query is not None:
             q = update.callback_query
             return str(q.message.chat.id) if q.message is not None else str(q.from_user.id)

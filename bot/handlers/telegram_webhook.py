@@ -85,7 +85,8 @@ def _bad() -> web.Response:
 class TelegramWebhook:
     """The webhook's HTTP server and its intake. `handle(update)` is the door's handling of
     one update (it answers, apologises or holds it while the database is down; it never
-    raises); `chat_of(update)` the chat an update belongs to (None: nothing to answer)."""
+    raises); `chat_of(update)` the chat an update belongs to (None: nothing to answer; it
+    never raises)."""
 
     def __init__(
         self,
@@ -154,10 +155,7 @@ class TelegramWebhook:
             return _bad()
         if update is None or not isinstance(body, dict):
             return _bad()
-        try:
-            chat = self._chat_of(update)
-        except AttributeError:  # a message without its chat, a press without its sender
-            chat = None
+        chat = self._chat_of(update)
         if chat is None:
             log.debug("telegram update %s dropped: no chat to answer", update.update_id)
             return web.Response(text="ok")
