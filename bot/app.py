@@ -360,8 +360,11 @@ def build_app(
     registry = build_registry()
     clock = clock or SystemClock()
     db = db or Database(settings.resolved_database_url())
-    db.check()
     with db.startup_guard():  # processes started together: one at a time
+        # Checked inside the guard: on SQLite the check's transaction waits for the write
+        # lock, which a process seeding the demo holds for longer than the busy timeout on
+        # a loaded machine (a start race exited 2 with "database is locked").
+        db.check()
         if upgrade:
             migrate.upgrade(db.engine)
         if seed_if_empty:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 import zlib
 from collections.abc import Iterator
@@ -54,8 +55,13 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 def _sqlite_begin(conn: Any) -> None:
     # Straight on the driver connection: exec_driver_sql's result machinery cost ~30 us a
-    # transaction for a statement that returns nothing.
-    conn.connection.driver_connection.execute("BEGIN IMMEDIATE")
+    # transaction for a statement that returns nothing. A driver error (the busy timeout
+    # ran out: "database is locked") is wrapped as SQLAlchemy wraps its own, so callers
+    # that catch DBAPIError/OperationalError see it.
+    try:
+        conn.connection.driver_connection.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance("BEGIN IMMEDIATE", None, exc, sqlite3.Error) from exc
 
 
 def _sqlite_directory(db_path: str, url: str) -> None:

@@ -5,14 +5,16 @@ database is down (tests/process/test_db_outage.py does it for real on PostgreSQL
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 import aiohttp
 import pytest
+from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError
 
 from bot.app import App
 from bot.handlers.telegram import SECRET_HEADER, TelegramDoor
-from core.db import Database
+from core.db import Database, DatabaseUnavailable
 from core.health import RETRY_CAP, Components
 from tests.handlers.fake_telegram import FakeTelegram
 from tests.handlers.telegram_fixtures import fake_fixture, link  # noqa: F401
@@ -53,6 +55,30 @@ def test_a_refused_connection_marks_the_database_unavailable() -> None:
         assert db.availability.down and db.availability.unavailable()
         assert 0 < db.availability.retry_in() <= 0.5
     finally:
+        db.dispose()
+
+
+def test_a_locked_sqlite_file_is_a_clear_database_error(tmp_path) -> None:
+    """SQLite's BEGIN IMMEDIATE goes straight to the driver (core.db._sqlite_begin); when the
+    busy timeout runs out its error is still SQLAlchemy's OperationalError (what the
+    scheduler's outage check and `sfa`'s one-line errors catch), not a raw sqlite3 error
+    that ended `sfa run` with a traceback."""
+    path = tmp_path / "locked.db"
+    db = Database(f"sqlite:///{path}")
+    event.listen(db.engine, "connect",
+                 lambda conn, _record: conn.execute("PRAGMA busy_timeout=50"))
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.check()  # creates the file, in WAL mode
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(OperationalError, match="database is locked"), db.session() as s:
+            s.execute(text("SELECT 1"))
+        with pytest.raises(DatabaseUnavailable, match="database is locked"):
+            db.check()
+        holder.execute("ROLLBACK")
+        db.check()
+    finally:
+        holder.close()
         db.dispose()
 
 

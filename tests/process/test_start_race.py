@@ -64,7 +64,7 @@ def test_processes_started_together_on_an_empty_directory(tmp_path: Path) -> Non
             if code != 0 or "Traceback" in err or "Error" in err:
                 ours = [line.strip() for line in err.splitlines()
                         if ('File "' in line and "site-packages" not in line)
-                        or "Error" in line]
+                        or "Error" in line or line.startswith("error:")]
                 failures.append(f"round {round_no}: sfa {command} exited {code}: "
                                 + " | ".join(ours[-12:]))
         assert (workdir / "var" / "index" / "knowledge" / "SCHEMA").is_file()
