@@ -25,7 +25,7 @@ stateDiagram-v2
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time
 
 from bot.conversations import dates, fieldday, locations
 from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, goto, ongoing
@@ -57,6 +57,7 @@ ERRORS = {
     "visit.bad_date": N_(
         "I could not read \"{text}\" as a date. Type it like 2026-03-10, 10/3 or friday, "
         "optionally with a time like 14:30."),
+    "visit.next_too_long": N_("Say the next step in at most {limit} characters."),
     "visit.material_missing": N_("Say which material was sent."),
     "visit.bad_location": N_("That location is not valid."),
     "visit.nothing_to_check_in": N_(
@@ -71,6 +72,7 @@ KIND_BUTTONS = (("visit", N_("Visit")), ("call", N_("Call")), ("meeting", N_("Me
                 ("email", N_("E-mail")))
 OUTCOME_BUTTONS = (("positive", N_("👍 Positive")), ("neutral", N_("😐 Neutral")),
                    ("negative", N_("👎 Not interested")), ("no_answer", N_("📵 Not reached")))
+MAX_NEXT_NOTE = 200  # what the next step is ("send the quote"), kept on its follow-up
 FORM_VALUE = "form"
 FORM_BUTTON = N_("📝 All in one form")
 NEXT_BUTTONS = (("tomorrow", N_("Tomorrow")), ("3days", N_("In 3 days")),
@@ -275,7 +277,11 @@ async def on_notes(ctx: Ctx, inc: Incoming) -> Step:
 
 def _ask_next(ctx: Ctx, prefix: str | None = None) -> Step:
     buttons = [Button(ctx.t(label), value=value) for value, label in NEXT_BUTTONS]
-    text = ctx.t("Next step: when should you follow up?")
+    what = ctx.data.get("next_note")
+    if what:  # what to do is known ("send the quote"): only the day is asked
+        text = ctx.t("Next step: {what}. When?", what=what)
+    else:
+        text = ctx.t("Next step: when should you follow up?")
     return goto("next", ctx.reply(f"{prefix}\n{text}" if prefix else text,
                                   *button_rows(buttons, 3)))
 
@@ -283,15 +289,31 @@ def _ask_next(ctx: Ctx, prefix: str | None = None) -> Step:
 async def on_next(ctx: Ctx, inc: Incoming) -> Step:
     value = inc.button
     if value is None and inc.text:
-        return _save(ctx, typed_due(ctx, inc.text))
+        return _typed_next(ctx, inc.text)
     if value == "pick":
         return goto("date", ctx.t("Type the date, e.g. friday, 15 Dec, next friday 10:00, "
                                   "in 2 weeks or 2026-03-10 14:30."))
     if value == "none":
+        ctx.data.pop("next_note", None)
         return _save(ctx, None)
     if value in activities.NEXT_CHOICES:
         return _save(ctx, activities.due_for(value, ctx.user.timezone, ctx.now))
     return _ask_next(ctx, ctx.t("Please tap one of the choices."))
+
+
+def _typed_next(ctx: Ctx, text: str) -> Step:
+    """The next step typed in words: its day, and what to do when more is said ("send the
+    quote next week", "telepon lagi hari jumat"); what to do without a day asks the day."""
+    when, rest = _when_and_what(ctx, text)
+    if rest:
+        if len(rest) > MAX_NEXT_NOTE:
+            raise DomainError("visit.next_too_long", limit=MAX_NEXT_NOTE)
+        ctx.data["next_note"] = rest
+    if when is None:
+        if not rest:
+            raise DomainError("visit.bad_date", text=text.strip()[:40])
+        return _ask_next(ctx)
+    return _save(ctx, _due(ctx, when))
 
 
 async def on_date(ctx: Ctx, inc: Incoming) -> Step:
@@ -299,11 +321,26 @@ async def on_date(ctx: Ctx, inc: Incoming) -> Step:
     if not text:
         return goto("date", ctx.t("Type the date, e.g. friday, 15 Dec, next friday 10:00, "
                                   "in 2 weeks or 2026-03-10 14:30."))
+    when, rest = _when_and_what(ctx, text)
+    if when is None:
+        return goto("date", ctx.t.error("visit.bad_date", {"text": text[:40]}))
+    if rest and len(rest) <= MAX_NEXT_NOTE:
+        ctx.data["next_note"] = rest
     try:
-        due = typed_due(ctx, text)
+        due = _due(ctx, when)
     except DomainError as exc:
         return goto("date", ctx.t.error(exc.code, exc.params))
     return _save(ctx, due)
+
+
+def _when_and_what(ctx: Ctx, text: str) -> tuple[datetime | date | None, str]:
+    """A typed answer to "when?": the whole of it as a date ("minggu", "besok jam 10"), else
+    the date inside it and the rest ("send the quote next week")."""
+    whole = dates.parse_when(text, ctx.t.locale, ctx.now, ctx.user.timezone)
+    if whole is not None:
+        return whole, ""
+    when, rest = dates.find_when(text, ctx.t.locale, ctx.now, ctx.user.timezone)
+    return when, " ".join(rest.split())
 
 
 def typed_due(ctx: Ctx, text: str) -> datetime:
@@ -312,6 +349,11 @@ def typed_due(ctx: Ctx, text: str) -> datetime:
     value = dates.parse_when(text, ctx.t.locale, ctx.now, ctx.user.timezone)
     if value is None:
         raise DomainError("visit.bad_date", text=text.strip()[:40])
+    return _due(ctx, value)
+
+
+def _due(ctx: Ctx, value: datetime | date) -> datetime:
+    """A next step's moment: a day alone at 09:00 in the rep's zone; refused when past."""
     due = dates.moment(value, ctx.user.timezone, time(activities.DEFAULT_HOUR))
     if due <= ctx.now:
         raise DomainError("visit.date_in_past")
@@ -326,10 +368,13 @@ def _save(ctx: Ctx, due) -> Step:
     logged = activities.log_activity(
         ctx.session, ctx.user, company=company, contact=contact, kind=ctx.data["kind"],
         outcome=ctx.data.get("outcome"), notes=ctx.data.get("notes"), now=ctx.now,
-        next_due=due)
+        next_due=due, next_note=ctx.data.get("next_note") if due is not None else None)
     kind = t(KIND_LABELS[ctx.data["kind"]])
     lines = [t("Saved: {kind} with {who}.", kind=kind, who=ctx.data["who"])]
-    if logged.follow_up is not None:
+    if logged.follow_up is not None and logged.follow_up.note:
+        lines.append(t("Next step on {when}: {what}. I will remind you.",
+                       when=t.datetime(logged.follow_up.due_at), what=logged.follow_up.note))
+    elif logged.follow_up is not None:
         lines.append(t("Next step on {when}; I will remind you.",
                        when=t.datetime(logged.follow_up.due_at)))
     buttons = []
@@ -463,7 +508,7 @@ def register(registry: Registry) -> None:
         "log_visit", start=begin, roles=FIELD_ROLES, commands=("visit", "log"),
         help=N_("Log a visit, call, meeting or e-mail with its next step"),
         accepts={"who": "customer", "kind": "button", "outcome": "button", "notes": "text",
-                 "next": "button", "date": "date"},
+                 "next": "date", "date": "date"},
         states={"who": on_who, "kind": on_kind, "outcome": on_outcome, "notes": on_notes,
                 "next": on_next, "date": on_date},
         ongoing=ongoing(N_("Still logging the visit with {who}."), N_("Still logging a visit."))))

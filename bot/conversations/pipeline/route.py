@@ -5,6 +5,7 @@ question; the flow's step runs here (run.py) and its replies answer the update."
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from bot.conversations.flow import Ctx, EngineView
 from bot.conversations.messages import Incoming, Reply
@@ -65,6 +66,14 @@ class Route:
             step_fn = flow.states.get(state.state or "")
             if step_fn is not None:
                 accepts = flow.accepts.get(state.state or "", "any")
+                value = routing.typed_choice(text, ctx.data) if text else None
+                if value is not None:  # a button's label typed: as if it was tapped
+                    pressed = replace(inc, button=value, text=None)
+                    ctx.incoming = pressed
+                    return await runner.run(ctx, state, flow, lambda: step_fn(ctx, pressed))
+                if u is not None and routing.restarts(u, accepts, flow.name,
+                                                      self.understander):
+                    return await runner.start(ctx, state, flow.name, u.args)
                 if u is not None and routing.interrupts(u, accepts, ctx.data, flow.name,
                                                         self.understander):
                     return await self.interrupt(ctx, state, u)

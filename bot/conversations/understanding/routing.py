@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +61,41 @@ def interrupts(u: Understanding, accepts: str, data: dict[str, Any], flow_name: 
     if accepts in ("date", "number", "amount") and u.slot(accepts) is not None:
         return False
     return u.confidence >= CLEAR_QUESTION
+
+
+def restarts(u: Understanding, accepts: str, flow_name: str, understander: Understander
+             ) -> bool:
+    """True when `u`, typed while `flow_name` waits for a tap, a date or a customer, asks
+    clearly for that same flow again ("log visit Hendro" while an earlier visit's next step
+    is still open): the rep starts over, and the half-done one is dropped. A step that waits
+    for free text (notes) keeps what is typed as its answer."""
+    if u.intent is None or accepts in ("text", "any") or len(u.tokens) < 2:
+        return False
+    phrasing = understander.phrasings[u.intent]
+    if phrasing.flow != flow_name or not phrasing.mid_flow or u.confidence < SURE:
+        return False
+    return not u.covered_by(*ALL_SLOT_KINDS)
+
+
+_PLAIN_WORD = re.compile(r"[^\W_]+")
+
+
+def _plain(label: str) -> str:
+    """A label as it is typed: folded, its emoji and punctuation left out."""
+    return " ".join(_PLAIN_WORD.findall(fold(label)))
+
+
+def typed_choice(text: str, data: dict[str, Any]) -> str | None:
+    """The value of the open step's button whose label is what was typed ("no next step",
+    "Positive" for "👍 Positive"), when exactly one label matches; None otherwise."""
+    typed = _plain(text)
+    if not typed:
+        return None
+    labels = data.get(LABELS) or []
+    offered = data.get("_offered") or []
+    hits = [offered[i] for i, label in enumerate(labels[:len(offered)])
+            if _plain(label) == typed]
+    return hits[0] if len(set(hits)) == 1 else None
 
 
 def asks_instead(u: Understanding, accepts: str, data: dict[str, Any]) -> bool:
