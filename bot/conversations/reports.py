@@ -149,7 +149,8 @@ _MEASURE_WORDS = (
     ("deal_age", r"deal age|age of deals|aging|umur"),
     ("new_leads", r"new leads?|leads?|prospek baru|lead baru"),
     ("activities", r"activit(?:y|ies)|visits?|calls?|aktivitas|kunjungan|kegiatan"),
-    ("won", r"won|wins|sales|revenue|penjualan|omzet|menang"),
+    ("won", r"won|wins?|winning|sold|sell|selling|sales|revenue|turnover|clos(?:e|ed|ing)|"
+            r"penjualan|omzet|omset|menang|jualan|terjual|laku"),
 )
 _GROUP_WORDS = (
     ("rep", r"(?:by|per) (?:rep|sales ?rep|salesperson|sales|orang)"),
@@ -353,15 +354,23 @@ async def start(ctx: Ctx, inc: Incoming) -> Step:
             template = report_service.get_template(ctx.session, ctx.user, text)
         except NotFound:
             spec = parse_request(text)
-            if spec is None:
-                raise
+            if spec is None and len(text.split()) <= 3:
+                raise  # a saved report's name, mistyped
+            if spec is None:  # a question whose figures are not clear: ask which
+                return _ask_measure(ctx, ctx.t("I could not tell which figures you want."))
             if (word := unknown_grouping(text)) is not None:
                 return _unknown_grouping(ctx, spec, word)
         else:
             spec = report_service.template_spec(template)
         return _show(ctx, spec)
+    return _ask_measure(ctx)
+
+
+def _ask_measure(ctx: Ctx, prefix: str | None = None) -> Step:
     buttons = [Button(ctx.t(label), value=m) for m, label in MEASURE_LABELS.items()]
-    return goto("measure", Reply(ctx.t("Which report?"), buttons=button_rows(buttons, 2)))
+    text = ctx.t("Which report?")
+    return goto("measure", Reply(f"{prefix}\n{text}" if prefix else text,
+                                 buttons=button_rows(buttons, 2)))
 
 
 async def choose_measure(ctx: Ctx, inc: Incoming) -> Step:

@@ -175,3 +175,27 @@ async def test_loss_reasons_are_named_in_words(chat: CollectingChat, database: D
                               at=clock.now() - timedelta(hours=1)))
     text = texts(await chat.as_user("maya").say("/report lost by reason this quarter"))
     assert "No budget" in text and "no_budget" not in text and "(won)" in text
+
+
+@pytest.mark.parametrize(("text", "period"), [
+    ("how much did we win last quarter", "last_quarter"),
+    ("how much did we sell last month", "last_month"),
+    ("what did we close this year", "this_year"),
+    ("berapa jualan kita bulan lalu", "last_month"),
+    ("berapa yang terjual tahun ini", "this_year"),
+    ("total deal yang closing bulan ini", "this_month")])
+def test_sales_asked_in_everyday_words(text: str, period: str) -> None:
+    """Found by asking as a rep: "how much did we win last quarter?" answered "No saved
+    report called how much did we win last quarter"."""
+    spec = parse_request(text)
+    assert spec is not None and (spec.measure, spec.period) == ("won", period)
+
+
+async def test_a_question_without_its_figures_asks_which(chat: CollectingChat) -> None:
+    maya = chat.as_user("maya")
+    out = texts(await maya.say("/report the numbers for the meeting with the boss"))
+    assert "I could not tell which figures you want." in out or \
+        "Saya belum tahu angka apa yang Anda mau." in out
+    assert "No saved report" not in out and "Tidak ada laporan" not in out
+    out = texts(await maya.say("/report Q3 deck"))  # a short name: a saved report's
+    assert "/reports" in out

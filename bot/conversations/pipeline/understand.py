@@ -30,18 +30,25 @@ class Understand:
         inc, user, state = u.incoming, u.user, u.state
         assert user is not None and state is not None and u.session is not None
         text = inc.text or ""
+        spoken: str | None = None  # the message's own language, when it is clear
         if text and not text.startswith("/") and not inc.button and (
                 not inc.chat_is_group or inc.addressed):
             found = u.understanding = self.understand(u, text, Role(user.role))
             # Answered as asked; not an answer to the open flow's question of a kind ("jumat
             # depan jam 14.30" at an English flow's date question), which route switches
             # only for an interruption (Route._speak_as_asked).
-            if (found.intent is not None and found.language
-                    and found.language != user.locale and not self._asks_a_kind(state)):
-                u.t = u.t.in_language(found.language, user.timezone)
-        if state.flow is not None and (state.data or {}).get(LANGUAGE):
+            if found.language and not self._asks_a_kind(state):
+                spoken = found.language
+        data = state.data or {}
+        if spoken is not None:
+            u.t = u.t.in_language(spoken, user.timezone) if spoken != u.t.locale else u.t
+            if state.flow is not None and data.get(LANGUAGE, user.locale) != spoken:
+                # The open flow goes on in the language it is now spoken in (a search in
+                # Indonesian, then a query in English: answered in English).
+                state.data = {**data, LANGUAGE: spoken}
+        elif state.flow is not None and data.get(LANGUAGE):
             # A flow started by a message in another language goes on in that language.
-            u.t = u.t.in_language(state.data[LANGUAGE], user.timezone)
+            u.t = u.t.in_language(data[LANGUAGE], user.timezone)
         return None
 
     def _asks_a_kind(self, state: State) -> bool:

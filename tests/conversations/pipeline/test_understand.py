@@ -58,3 +58,23 @@ def test_an_open_flow_goes_on_in_its_language(app: App, linked: User, database: 
     u.state.flow, u.state.data = "visit", {LANGUAGE: "id"}
     assert _step(app)(u) is None
     assert u.t.locale == "id"
+
+
+def test_an_open_flow_takes_the_language_it_is_now_spoken_in(
+        app: App, linked: User, database: Database, make_update: MakeUpdate) -> None:
+    """A search started in Indonesian, then a query typed in English: the results and the
+    search's later answers are in English (they stayed Indonesian). An answer to a question
+    of a kind (a date, a name) still does not switch (test_dates_in_flows)."""
+    u = _ready(make_update(text="what is our return policy for laptops"), database)
+    assert u.state is not None
+    u.state.flow, u.state.state, u.state.data = "kb", "query", {LANGUAGE: "id"}
+    assert _step(app)(u) is None
+    assert u.t.locale == "en" and u.state.data[LANGUAGE] == "en"
+
+
+def test_a_message_not_understood_is_answered_in_its_language(
+        app: App, linked: User, database: Database, make_update: MakeUpdate) -> None:
+    u = _ready(make_update(text="tolong kabari saya kalau sudah beres ya"), database)
+    assert linked.locale == "en"
+    assert _step(app)(u) is None
+    assert u.t.locale == "id"
