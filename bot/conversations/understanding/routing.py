@@ -50,8 +50,7 @@ def interrupts(u: Understanding, accepts: str, data: dict[str, Any], flow_name: 
     if accepts == "text":  # notes, descriptions: only a clear question interrupts
         return u.is_question and u.confidence >= CLEAR_QUESTION
     if accepts == "button":
-        typed = " ".join(fold(u.text).split())
-        return typed not in (data.get(LABELS) or [])
+        return _plain(u.text) not in (data.get(LABELS) or [])
     if accepts == "customer" and u.customer is None and u.confidence < SURE:
         return False  # "which customer?" answered with a name we do not know
     wants_customer = bool(set(phrasing.slots) & CUSTOMER_KINDS)
@@ -88,13 +87,12 @@ def _plain(label: str) -> str:
 def typed_choice(text: str, data: dict[str, Any]) -> str | None:
     """The value of the open step's button whose label is what was typed ("no next step",
     "Positive" for "👍 Positive"), when exactly one label matches; None otherwise."""
-    typed = _plain(text)
-    if not typed:
+    labels = data.get(LABELS)
+    if not labels:
         return None
-    labels = data.get(LABELS) or []
+    typed = _plain(text)
     offered = data.get("_offered") or []
-    hits = [offered[i] for i, label in enumerate(labels[:len(offered)])
-            if _plain(label) == typed]
+    hits = [offered[i] for i, label in enumerate(labels[:len(offered)]) if label == typed]
     return hits[0] if len(set(hits)) == 1 else None
 
 
@@ -103,13 +101,14 @@ def asks_instead(u: Understanding, accepts: str, data: dict[str, Any]) -> bool:
     request: worth one clarifying question rather than "please tap a button"."""
     if accepts != "button" or u.intent is not None or not u.choices:
         return False
-    typed = " ".join(fold(u.text).split())
+    typed = _plain(u.text)
     return typed not in (data.get(LABELS) or []) and not typed.isdigit()
 
 
 def labels_of(replies: list[Reply]) -> list[str]:
-    """The folded labels of the flow buttons offered (typed answers match them)."""
-    return [" ".join(fold(b.label).split()) for r in replies for row in r.buttons for b in row
+    """The labels of the flow buttons offered as they are typed (typed answers match them:
+    folded, without emoji and punctuation)."""
+    return [_plain(b.label) for r in replies for row in r.buttons for b in row
             if not b.action][:30]
 
 
