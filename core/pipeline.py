@@ -530,7 +530,8 @@ def team_pipeline(session: Session, user: User, *, by: str = "rep") -> list[Team
     order = {s: i for i, s in enumerate(open_values)}
     rows = [TeamRow(str(k), stage, int(c), Decimal(v))
             for k, stage, c, v in session.execute(query)]
-    return sorted(rows, key=lambda r: (r.key, order.get(r.stage, 99)))
+    # By stage: in the pipeline's order (the key is the stage itself); else by name, then stage.
+    return sorted(rows, key=lambda r: ("" if by == "stage" else r.key, order.get(r.stage, 99)))
 
 
 # -- contract approval ----------------------------------------------------------------------

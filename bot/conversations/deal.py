@@ -540,16 +540,34 @@ async def open_deal_action(ctx: Ctx, arg: str) -> Step:
     return await ctx.begin("deal", text=arg)
 
 
+TEAM_GROUPINGS = {"rep": N_("rep"), "stage": N_("stage"), "territory": N_("territory")}
+_TEAM_GROUPING_WORDS = {"rep": "rep", "reps": "rep", "sales": "rep", "salesperson": "rep",
+                        "orang": "rep", "stage": "stage", "stages": "stage", "tahap": "stage",
+                        "territory": "territory", "territories": "territory",
+                        "region": "territory", "area": "territory", "wilayah": "territory",
+                        "daerah": "territory"}
+
+
+def _team_grouping(text: str) -> str:
+    """The grouping a manager's words name ("team pipeline by stage", "pipeline tim per
+    wilayah"; "by" alone: /teampipeline stage), by rep when they name none."""
+    words = text.lower().replace("-", " ").split()
+    after = [w for i, w in enumerate(words) if i and words[i - 1] in ("by", "per")]
+    for word in [*after, *words]:
+        if word in _TEAM_GROUPING_WORDS:
+            return _TEAM_GROUPING_WORDS[word]
+    return "rep"
+
+
 async def team_pipeline(ctx: Ctx, inc: Incoming) -> Step:
     t = ctx.t
     if (ctx.incoming.text or "").strip().split("@")[0].lower() == "/team":  # plain: coverage
         return await ctx.begin("team_coverage")
-    by = (ctx.args.get("text") or ctx.args.get("by") or "rep").strip().lower() or "rep"
-    by = {"wilayah": "territory", "tahap": "stage", "sales": "rep"}.get(by, by)
+    by = _team_grouping(ctx.args.get("by") or ctx.args.get("text") or "")
     rows = svc.team_pipeline(ctx.session, ctx.user, by=by)
     if not rows:
         return done(t("No open deals in your team."))
-    lines = [t("📊 Team pipeline by {by}", by=by)]
+    lines = [t("📊 Team pipeline by {by}", by=t(TEAM_GROUPINGS[by]))]
     current = None
     for row in rows:
         if by != "stage" and row.key != current:

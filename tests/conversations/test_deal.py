@@ -179,6 +179,24 @@ async def test_my_pipeline_and_team_pipeline(chat: CollectingChat, database: Dat
     assert "Your role cannot use that" in texts(r)
 
 
+async def test_the_team_pipeline_as_managers_ask_for_it(chat: CollectingChat) -> None:
+    """Found by asking as a manager: "pipeline tim" answered "Kelompokkan per sales, tahap
+    atau wilayah, bukan pipeline tim" (the words were taken for the grouping), "by stage"
+    listed the stages alphabetically, and "per territory" showed the internal key."""
+    hendra = chat.as_user("hendra")  # an Indonesian-speaking manager
+    out = texts(await hendra.say("pipeline tim"))
+    assert out.startswith("📊 Pipeline tim per sales") and "bukan" not in out
+    out = texts(await hendra.say("pipeline tim per wilayah"))
+    assert out.startswith("📊 Pipeline tim per wilayah") and "territory" not in out
+    maya = chat.as_user("maya")
+    out = texts(await maya.say("team pipeline by stage"))
+    assert out.startswith("📊 Team pipeline by stage")
+    shown = [line.split(":")[0].strip() for line in out.splitlines()[1:] if ":" in line]
+    order = ["Opportunity generated", "Lead allocated", "Prospect contacted",
+             "Prospect qualified", "Solution identified"]
+    assert len(shown) >= 2 and shown == sorted(shown, key=order.index)
+
+
 def test_weighted_pipeline_uses_the_probabilities(database: Database, world, clock) -> None:
     make_deal(database, clock.now(), Stage.QUALIFIED, amount="100000000")
     with database.session() as s:
