@@ -3,8 +3,9 @@
 The real path of a message's understanding: the contact index (the demo's customers plus N
 synthetic contacts and companies, seeded), the slot finder, the trained classifier. Runs the
 labelled set of tests/understanding (held-out phrasings, English and Indonesian) and prints:
-- intent and slot accuracy, per language, and the confusion table (which intent was taken
-  for which; "__none__" = the bot asked or said it did not understand);
+- intent and slot accuracy, per language and per labelled file, how often the message's
+  language is told (undecided keeps the user's; told wrong is counted), the confusion table
+  (which intent was taken for which; "__none__" = the bot asked or said it did not understand);
 - understanding time per message, p50 / p95 / p99 (target p95 <= 3 ms at 100k contacts);
 - the peer, side by side on the same set: the regex intents of commit 9dfedd4
   (benchmarks/baselines), scored by the flow they start (anything unmatched went to the
@@ -161,6 +162,11 @@ def run(contacts: int, runs: int) -> dict[str, object]:
         by_language = {lang: evaluate(understander, session, index,
                                       [i for i in items if i.language == lang], registry)
                        for lang in ("en", "id")}
+        files = sorted({i.line.split(":")[0] for i in items})
+        by_file = {(name, lang): evaluate(
+            understander, session, index,
+            [i for i in items if i.line.split(":")[0] == name and lang in (None, i.language)],
+            registry) for name in files for lang in (None, "en", "id")}
     result = results[-1]
     ms = [t * 1000 for t in times]
     cpu_ms = [t * 1000 for t in cpu_times]
@@ -171,8 +177,16 @@ def run(contacts: int, runs: int) -> dict[str, object]:
         "load_average": os.getloadavg(), "training_seconds": round(train_seconds, 3),
         "intent_accuracy": round(result.intent_accuracy, 4),
         "slot_accuracy": round(result.slot_accuracy, 4),
+        "language_accuracy": round(result.language_accuracy, 4),
+        "language_wrong": result.language_wrong,
         "intent_accuracy_en": round(by_language["en"].intent_accuracy, 4),
         "intent_accuracy_id": round(by_language["id"].intent_accuracy, 4),
+        "per_file": {name: {"utterances": r.total, "intent_accuracy": round(r.intent_accuracy, 4),
+                            "slot_accuracy": round(r.slot_accuracy, 4),
+                            "language_accuracy": round(r.language_accuracy, 4),
+                            "intent_accuracy_en": round(by_file[name, "en"].intent_accuracy, 4),
+                            "intent_accuracy_id": round(by_file[name, "id"].intent_accuracy, 4)}
+                     for (name, lang), r in by_file.items() if lang is None},
         "flow_accuracy": round(flows_ok / n, 4),
         "regex_flow_accuracy": round(regex_ok / n, 4),
         "flow_accuracy_ratio_to_regex": round((flows_ok / n) / max(regex_ok / n, 1e-9), 2),
@@ -207,6 +221,15 @@ def main() -> None:
     print(f"{'  English / Indonesian':28}{report['intent_accuracy_en']:>11.1%}"
           f" / {report['intent_accuracy_id']:.1%}")
     print(f"{'slots right':28}{report['slot_accuracy']:>12.1%}")
+    print(f"{'language told (wrong)':28}{report['language_accuracy']:>12.1%}"
+          f" ({report['language_wrong']})")
+    per_file = report["per_file"]
+    assert isinstance(per_file, dict)
+    for name, figures in per_file.items():
+        print(f"{'  ' + name:28}{figures['intent_accuracy']:>12.1%}"
+              f"  en {figures['intent_accuracy_en']:.1%} / id {figures['intent_accuracy_id']:.1%},"
+              f" slots {figures['slot_accuracy']:.1%}, language {figures['language_accuracy']:.1%}"
+              f" ({figures['utterances']})")
     print(f"{'time p50 (ms)':28}{report['p50_ms']:>12}{report['regex_p50_ms']:>16}"
           f"{report['time_ratio_to_regex_p50']:>8}")
     print(f"{'time p95 (ms)':28}{report['p95_ms']:>12}{report['regex_p95_ms']:>16}")

@@ -111,7 +111,8 @@ async def act_pin(ctx: Ctx, arg: str) -> Step:
     return done(*plan_replies(ctx, plan, ctx.t("Pinned; planned again.")))
 
 PLAN_EN = (
-    "plan my day", "plan today", "what should my route be today", "make me a route for today",
+    "plan my day", "plan today's route", "what should my route be today",
+    "make me a route for today",
     "which customers should I visit today", "plan my visits", "route for today please",
     "organise my day", "who do I visit today and in what order", "optimise my route",
     "build my visit plan", "day plan", "what's the best order for my visits today",
@@ -121,12 +122,14 @@ PLAN_EN = (
     "plan my route for today's visits", "where should I go today", "best route for my visits",
     "best route for today",
     "order my visits today",
+    "shortest drive for my visits today", "in what order should I see my customers today",
+    "optimize today's visits",
 )
 
 PLAN_ID = (
     "rencanakan hari saya", "rencana kunjungan hari ini", "buatkan rute hari ini",
     "pelanggan mana yang harus saya kunjungi hari ini", "atur kunjungan saya hari ini",
-    "rute kunjungan hari ini dong", "susun jadwal kunjungan saya", "rencana hari ini",
+    "rute kunjungan hari ini dong", "susun jadwal kunjungan saya", "rencanakan rute hari ini",
     "urutan kunjungan terbaik hari ini", "tolong rencanakan kunjungan saya",
     "hari ini ke mana aja ya", "bikin rute buat hari ini", "jadwalkan kunjungan saya hari ini",
     "optimalkan rute saya", "plan kunjungan hari ini", "rencanain hari aku dong",
@@ -135,6 +138,7 @@ PLAN_ID = (
     "mau ke mana aja hari ini", "urutkan kunjungan pelanggan hari ini",
     "urutan kunjungan saya",
     "susun jadwal kunjungan hari ini",
+    "rute tercepat hari ini", "urutin kunjungan hari ini dong", "susun rute kunjunganku",
     "rute kunjungan saya hari ini",
 )
 

@@ -56,6 +56,8 @@ class Result:
     slot_total: int = 0
     slot_ok: int = 0
     clarified: int = 0
+    language_ok: int = 0  # the message's language told right (else undecided or wrong)
+    language_wrong: int = 0  # told as the other language
     errors: list[str] = field(default_factory=list)
     confusion: Counter[tuple[str, str]] = field(default_factory=Counter)
     seconds: list[float] = field(default_factory=list)
@@ -64,6 +66,10 @@ class Result:
     @property
     def intent_accuracy(self) -> float:
         return self.intent_ok / self.total if self.total else 0.0
+
+    @property
+    def language_accuracy(self) -> float:
+        return self.language_ok / self.total if self.total else 0.0
 
     @property
     def slot_accuracy(self) -> float:
@@ -79,11 +85,14 @@ def predicted_intent(u: Understanding) -> str:
     return u.intent or NONE
 
 
-ROLE_ORDER = (Role.REP, Role.MANAGER, Role.TECHNICIAN, Role.ADMIN)
+# A technician before a manager: the intents both may use that a rep may not (a technician's
+# own jobs: "tugas saya apa aja", "where am I going today") are the technician's words; the
+# same words from a manager or a rep ask for their own follow-ups or agenda.
+ROLE_ORDER = (Role.REP, Role.TECHNICIAN, Role.MANAGER, Role.ADMIN)
 
 
 def asker_of(intent: str, understander: Understander, registry: Registry | None) -> Role:
-    """Who would ask this: the first of rep, manager, technician, admin whose role may use
+    """Who would ask this: the first of rep, technician, manager, admin whose role may use
     the labelled intent's flow (a rep for chatter)."""
     phrasing = understander.phrasings.get(intent)
     flow = registry.flows.get(phrasing.flow) if registry and phrasing else None
@@ -116,6 +125,11 @@ def evaluate(understander: Understander, session: Session, index: ContactIndex,
         result.seconds.append(u.seconds)
         result.total += 1
         got = predicted_intent(u)
+        if u.language == item.language:
+            result.language_ok += 1
+        elif u.language is not None:
+            result.language_wrong += 1
+            result.errors.append(f"{item.line}: {item.text!r} taken as {u.language}")
         if not u.intent and u.choices:
             result.clarified += 1
         if got == item.intent:

@@ -25,7 +25,9 @@ PHRASINGS = (
         en=("help", "what can you do", "how does this work", "what can I ask",
             "show me the commands", "I need help", "how do I use you", "commands",
             "what do you do", "instructions", "menu", "what are my options", "how can you help me",
-            "help me", "what can I do here"),
+            "help me", "what can I do here", "what are you capable of",
+            "what kind of things can you do", "what are you for",
+            "what things can you help with"),
         id=("bantuan", "kamu bisa apa", "bisa apa aja", "cara pakainya gimana", "tolong bantu",
             "perintah apa saja", "menu", "apa yang bisa saya tanyakan",
             "gimana cara pakai bot ini", "fiturnya apa aja", "saya butuh bantuan",
@@ -39,5 +41,6 @@ PHRASINGS = (
         id=("saya siapa", "akun saya", "saya login sebagai siapa", "peran saya apa",
             "akun ini punya siapa", "apakah saya sudah terhubung", "profil saya", "saya user apa",
             "role saya", "chat ini terhubung ke siapa", "cek akun saya", "aku siapa",
-            "saya terdaftar sebagai apa", "jabatan saya di sini", "user saya")),
+            "saya terdaftar sebagai apa", "jabatan saya di sini", "user saya",
+            "aku login pakai akun siapa", "login saya sebagai apa", "gw terdaftar sbg siapa")),
 )

@@ -33,7 +33,8 @@ PHRASINGS = (
             "tolong tambahkan {text} ke kontak", "daftarkan kontak {text}",
             "masukin {text} ke kontak saya", "catat kontak baru {text}", "pic baru",
             "bisa simpan kontak ini {text}", "tambahin orang ini {text}", "simpan kontak {text}",
-            "kontak baru dong {text}")),
+            "kontak baru dong {text}", "simpan nomor pic baru",
+            "catat orang baru di {text}")),
 )
 EDIT_CONTACT = Phrasings(
     "edit_contact", flow="editcontact", slots=("contact", "text"),
@@ -52,7 +53,8 @@ EDIT_CONTACT = Phrasings(
         "{contact} sekarang pengambil keputusan", "ganti nomor hp {contact}",
         "email {contact} berubah", "ubah data {contact}", "email baru {contact} {text}",
         "atur departemen {contact}", "perbarui detail kontak {contact}",
-        "ganti email {contact}", "update nomor hp {contact}"))
+        "ganti email {contact}", "update nomor hp {contact}", "tolong ganti no telp {contact}",
+        "alamat email {contact} sudah berubah", "tolong perbarui email {contact}"))
 MERGE_RECORDS = Phrasings(
     "merge_records", flow="merge", slots=("customer",),
     label=N_("Merge a duplicate contact or company"),

@@ -14,7 +14,9 @@ PHRASINGS = (
             "find me material about {text}", "what does the policy say about {text}",
             "where can I read about {text}", "find the file about {text}",
             "is there a doc on {text}", "find me the {text} list", "guide for {text}",
-            "{text} document?"),
+            "{text} document?", "what's the procedure for {text}",
+            "what's the process for {text}", "how do we handle {text}",
+            "how to do {text}"),
         id=("cari dokumen {text}", "cari dokumen tentang {text}", "carikan dokumen soal {text}",
             "ada dokumen tentang {text}?", "dokumen {text} di mana", "cari berkas {text}",
             "ada file soal {text} nggak", "cari di kb {text}", "dokumen mengenai {text}",
@@ -22,5 +24,6 @@ PHRASINGS = (
             "cari materi {text}", "kebijakan soal {text} apa", "cari sop {text}",
             "dokumen {text} ada?", "cariin berkas tentang {text}", "info dokumen {text}",
             "panduan {text}", "{text} ada dimana ya", "dokumen {text} ada di mana",
-            "cariin panduan {text}")),
+            "cariin panduan {text}", "gimana prosedur {text}",
+            "prosedurnya {text} gimana", "aturan {text} gimana")),
 )

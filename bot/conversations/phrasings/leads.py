@@ -34,7 +34,8 @@ PHRASINGS = (
             "lead tanpa pemilik", "lead yang nganggur", "lead yang belum diklaim",
             "lead yang perlu dibagi", "lead telat", "lead pending",
             "lead mana yang belum dipegang", "tampilkan antrian lead",
-            "lead yang lewat batas kontak")),
+            "lead yang lewat batas kontak", "prospek yang belum ditindaklanjuti",
+            "prospek masuk belum dibagi")),
     Phrasings(
         "region_deals", flow="region_deals", slots=("region",), label=N_("Deals in {region}"),
         en=("deals in {region}", "pipeline in {region}", "open deals in {region}",

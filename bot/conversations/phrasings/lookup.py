@@ -12,7 +12,7 @@ PHRASINGS = (
             "find customer {customer}", "details of {customer}", "{customer} details",
             "get me {customer}", "show {customer}", "find the contact {customer}",
             "look for {customer} please", "i need {customer}", "{customer} pls",
-            "can you find {customer}"),
+            "can you find {customer}", "show the record of {customer}"),
         id=("cari {customer}", "carikan {customer}", "tolong cari {customer}", "cariin {customer}",
             "lihat {customer}", "liat {customer} dong", "tampilkan {customer}", "buka {customer}",
             "data {customer}", "data {customer} dong", "kartu {customer}", "{customer} ya",

@@ -58,6 +58,7 @@ NONE_EXAMPLES = (
     "let's go", "ayo", "good night", "selamat tidur", "i will be late", "saya telat nih",
     "how are you doing", "gimana kabarnya", "nothing", "gak ada apa apa", "just testing",
     "cuma ngetes", "the weather is hot", "panas banget", "football tonight", "nonton bola",
+    "istirahat makan siang dulu", "lunch break",
 )
 
 

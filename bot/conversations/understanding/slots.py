@@ -91,6 +91,13 @@ _PHONE = re.compile(r"(?<![\w#])\+?\d[\d\s().\-/]{6,}\d(?!\w)")
 _REFERENCE = re.compile(r"(?:#\d+|\bQ-\d[\w-]*)", re.IGNORECASE)  # a deal #12, a quote Q-2026-7
 
 
+def dates_as_placeholders(example: str) -> str:
+    """An intent's example with the dates it spells ("today", "minggu ini", "this morning")
+    as the `{date}` placeholder: the finder masks a message's dates, so the classifier must
+    learn the examples' dates masked too, not words it never sees in a message."""
+    return _DATE.sub("{date}", example)
+
+
 @dataclass(frozen=True)
 class Slot:
     """One thing the message names."""
@@ -129,6 +136,9 @@ class _Gazetteer:
                                     and fuzz.ratio(word, tok) >= 80)):
                     found.update(self.by_token[tok])
         return found
+
+
+_SKU_SHAPE = re.compile(r"[a-z]-?\d|\d-?[a-z]|-")  # letters and digits, or a hyphen
 
 
 def _sku_key(text: str) -> str:
@@ -214,6 +224,14 @@ class SlotFinder:
             i, j = _token_range(toks, m.start(), m.end())
             if i < j and not any(taken[i:j]):
                 claim("reference", i, j, value=m.group())
+        gaz = self._gaz
+        for i, tok in enumerate(toks):
+            # An SKU typed as one word ("UPS-1K", "MON-27") before the amounts and dates
+            # that its parts look like ("1K", "Mon").
+            if not taken[i] and _SKU_SHAPE.search(tok.norm):
+                sku = gaz.sku_keys.get(_sku_key(tok.norm))
+                if sku is not None:
+                    claim("product", i, i + 1, value=sku[0], score=100.0)
         for m in _AMOUNT.finditer(text):
             i, j = _token_range(toks, m.start(), m.end())
             if i < j and not any(taken[i:j]):
@@ -232,17 +250,44 @@ class SlotFinder:
                 canonical = _CUED[tok.norm]
             if canonical is not None:
                 claim("department", i, i + 1, value=canonical)
-        gaz = self._gaz
         self._find_products(toks, taken, claim, gaz)
         self._find_regions(toks, taken, claim, gaz)
         if index is not None:
             self._find_customers(toks, taken, claim, index, text)
+            if any(s.kind == "region" for s in slots):
+                slots = self._with_town_names(toks, slots, index, text)
         for m in _NUMBER.finditer(text):
             i, j = _token_range(toks, m.start(), m.end())
             if i < j and not any(taken[i:j]):
                 claim("number", i, j, value=m.group())
         slots.sort(key=lambda s: s.start)
         return toks, slots
+
+    @staticmethod
+    def _with_town_names(toks: list[Token], slots: list[Slot], index: ContactIndex,
+                         text: str) -> list[Slot]:
+        """A customer named with a town right after it ("Summit Medical Surabaya", "Horizon
+        Hotels Semarang") is one customer when the whole names one at least as well: the
+        town is part of its name, not a region asked about."""
+        out = list(slots)
+        for region in [s for s in slots if s.kind == "region"]:
+            before = next((s for s in out if s.kind in CUSTOMER_KINDS and s.end < region.start
+                           and not text[s.end:region.start].strip()), None)
+            if before is None:
+                continue
+            hits = index.search(" ".join(t.norm for t in toks
+                                         if before.start <= t.start < region.end),
+                                territory_ids=None, limit=2)
+            if not hits or hits[0].score < max(before.score, _ACCEPT):
+                continue
+            top = hits[0]
+            out.remove(before)
+            out.remove(region)
+            out.append(Slot("company" if top.kind == COMPANY else "contact", before.start,
+                            region.end, text[before.start:region.end], record_id=top.id,
+                            score=top.score, ambiguous=len(hits) > 1 and (
+                                hits[1].score >= top.score - 3)))
+        return out
 
     def _find_products(self, toks: list[Token], taken: list[bool], claim: Any,
                        gaz: _Gazetteer) -> None:
@@ -448,4 +493,5 @@ def _near(toks: list[Token], i: int, cues: frozenset[str]) -> bool:
     return any(0 <= k < len(toks) and toks[k].norm in cues for k in (i - 1, i + 1))
 
 
-__all__ = ["CONTACT", "CUSTOMER_KINDS", "DEPARTMENTS", "Slot", "SlotFinder"]
+__all__ = ["CONTACT", "CUSTOMER_KINDS", "DEPARTMENTS", "Slot", "SlotFinder",
+           "dates_as_placeholders"]

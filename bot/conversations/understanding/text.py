@@ -62,6 +62,15 @@ boleh tidak nggak gak ga enggak ada adakah kah aja sampai sampe tentang soal men
 dokumen berkas kebijakan garansi pembayaran dikirim dialamatkan ditagih membayar bayar
 konfigurasi solusi rakit rancang susun kebutuhan sesuaikan ruang kamar rencanakan rute
 terdekat dekat sekitar kunjungi pelanggannya
+yg utk tdk gk sdh udh dgn krn karena kalau kalo klo sy aq gua bgt brp kpn jg sm td
+masih harus hrs perlu lewat telat terlambat selesai beres kerjaan naikin gagal kalah
+buatin bikinin tolongin kasih minta daftar kebanyakan akun atur ulang pembagian lokasi
+titik profil telpon nelpon ditelpon barang rusak servis persetujuan trims makasi pakai
+pakainya cara buka namanya dobel ganda gabung gabungin digabung gabungkan anak buah tahap
+sudahkah gimana sih mana aja kasih tau tahu kabar siapa saja punya bos caranya tampilin
+cariin majukan pilih lain tandai mundur antrian panduan pasang kecewa protes tentukan
+tanggal tawaran tugaskan kuartal perkiraan siapkan saran kiriman banyak macet hujan lapar
+laper makan minum
 """)
 _EN_WORDS = _words("""
 who whom whose what which when where why how is are was were am be been do does did done
@@ -78,14 +87,26 @@ material customers customer clients client company companies target promote prom
 product products department team region area all any some yes no thanks thank hello hi
 hey good just saw configure configuration solution solutions design needs plan route
 near nearby around
+task tasks overdue late still need should much many sell sold won lost open move
+as into there here duplicate duplicates merge twice workload overloaded coverage
+calendar sign approval logged using use cheers helps help got off see seen buy pitch
+anything something nothing everything document documents policy warranty claim repair
+technician dispatch write put together setup map pin location details working
 """)
 # English words Indonesian reps use as their own at work ("pipeline saya", "deal baru",
 # "follow up besok"): they tell no language.
 _LOANWORDS = _words("""
 pipeline deal deals target agenda meeting follow up email invoice update report closing
+stage pending
 """)
 _SHARED = (_ID_WORDS & _EN_WORDS) | _LOANWORDS
 COMMON_WORDS = _ID_WORDS | _EN_WORDS  # a word of either list is no name
+_STEMS = COMMON_WORDS | _LOANWORDS
+
+
+def _suffixed(word: str) -> bool:
+    """A known word with the Indonesian "-nya" ("peluangnya", "servisnya", "invoicenya")."""
+    return word.endswith("nya") and word[:-3] in _STEMS
 
 
 def language_of(words: list[str], length: int) -> str | None:
@@ -94,7 +115,7 @@ def language_of(words: list[str], length: int) -> str | None:
     if length < 3:
         return None
     en = sum(1 for w in words if w in _EN_WORDS and w not in _SHARED)
-    idn = sum(1 for w in words if w in _ID_WORDS and w not in _SHARED)
+    idn = sum(1 for w in words if (w in _ID_WORDS and w not in _SHARED) or _suffixed(w))
     if en + idn < 2 and not (en + idn == 1 and len(words) <= 2):
         # One clear word is enough only when it is (nearly) all the message has besides the
         # names it mentions: "konfigurasi Sinar Jaya", "buat Sinar Jaya Abadi".

@@ -23,7 +23,12 @@ from bot.conversations.understanding.classifier import (
     mask_example,
 )
 from bot.conversations.understanding.intents import Phrasings
-from bot.conversations.understanding.slots import CUSTOMER_KINDS, Slot, SlotFinder
+from bot.conversations.understanding.slots import (
+    CUSTOMER_KINDS,
+    Slot,
+    SlotFinder,
+    dates_as_placeholders,
+)
 from bot.conversations.understanding.text import (
     _EN_WORDS,
     _ID_WORDS,
@@ -134,11 +139,13 @@ class Understander:
                         before, _, after = example.partition("{text}")
                         self._prefix.setdefault(p.name, set()).update(_words(before))
                         self._suffix.setdefault(p.name, set()).update(_words(after))
+                    seen = dates_as_placeholders(fold(example))  # as a message is masked
+                    if "{text}" in example:
                         for f in range(3):  # three fillers each, chosen deterministically
                             filler = TEXT_FILLERS[(k * 3 + f) % len(TEXT_FILLERS)]
-                            examples.append((mask_example(fold(example), filler), p.name))
+                            examples.append((mask_example(seen, filler), p.name))
                     else:
-                        examples.append((mask_example(fold(example)), p.name))
+                        examples.append((mask_example(seen), p.name))
         carrier.update(_EN_WORDS)
         carrier.update(_ID_WORDS)
         carrier.discard("")
@@ -317,4 +324,8 @@ def _mask(text: str, toks: list[Token], slots: list[Slot]) -> str:
         parts.append(f" {MASKS.get(s.kind, 'x' + s.kind + 'x')} ")
         pos = s.end
     parts.append(text[pos:])
-    return " ".join(fold("".join(parts)).split())
+    return _REDUPLICATED.sub(r"\1-\1", " ".join(fold("".join(parts)).split()))
+
+
+# A plural typed the chat way: "deal2" is "deal-deal", "kontak2" "kontak-kontak".
+_REDUPLICATED = re.compile(r"\b([a-z]{3,})2\b")
