@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.conversations.flow import FIELD_ROLES, Ctx, Flow, Step, done, goto, ongoing
-from bot.conversations.messages import Button, Incoming, button_rows
+from bot.conversations.messages import Button, Incoming, button_rows, shorten
 from bot.conversations.quote_card import quote_reply
 from bot.conversations.registry import Registry
 from bot.conversations.understanding.intents import Phrasings
@@ -149,7 +149,7 @@ async def _after_customer(ctx: Ctx, company: Company) -> Step:
     if len(deals) == 1:
         return await _after_deal(ctx, deals[0])
     if deals:
-        buttons = [Button(d.title[:40], value=f"d{d.id}") for d in deals]
+        buttons = [Button(shorten(f"#{d.id} {d.title}"), value=f"d{d.id}") for d in deals]
         buttons.append(Button(t("No deal"), value="d0"))
         return goto("deal", ctx.reply(t("For which deal of {customer}? The configuration is "
                                         "kept on it.", customer=company.name),

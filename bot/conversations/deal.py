@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from bot.conversations import dates
 from bot.conversations.flow import FIELD_ROLES, Action, Ctx, Flow, Step, done, goto, ongoing
-from bot.conversations.messages import Button, Incoming, Reply, button_rows
+from bot.conversations.messages import Button, Incoming, Reply, button_rows, shorten
 from bot.conversations.phrasings import deal as deal_phrasings
 from bot.conversations.registry import Registry
 from bot.i18n import N_, Translator
@@ -196,7 +196,7 @@ async def _pick(ctx: Ctx, ref: str, then: str) -> Step | Deal:
                           text=ref[:60]))
         return done(t("You have no open deals yet. New leads come with /newlead."))
     ctx.data["then"] = then
-    buttons = [Button(f"#{d.id} {d.title[:40]}", value=str(d.id)) for d in deals]
+    buttons = [Button(shorten(f"#{d.id} {d.title}"), value=str(d.id)) for d in deals]
     return goto("pick", ctx.reply(t("Which deal?"), *button_rows(buttons, 1)))
 
 
@@ -528,7 +528,7 @@ async def my_pipeline(ctx: Ctx, inc: Incoming) -> Step:
             lines.append(t("#{id} {title} · {stage} · since {when}", id=deal.id,
                            title=deal.title, stage=stage_label(t, deal.stage),
                            when=t.date(touched)))
-    buttons = [Button(f"#{d.id} {d.title[:36]}", action="deal.open", arg=str(d.id))
+    buttons = [Button(shorten(f"#{d.id} {d.title}"), action="deal.open", arg=str(d.id))
                for d in result.oldest]
     return done(ctx.reply("\n".join(lines), *button_rows(buttons, 1)))
 

@@ -112,6 +112,19 @@ class Reply:
         return Reply(text=text, buttons=tuple(tuple(r) for r in rows if r))
 
 
+def shorten(text: str, limit: int = 44) -> str:
+    """`text` cut to `limit` characters at a word's end, with "…" when cut (a button's
+    label: "#3 Samudra Mulia: CCTV for the…", not "…for the warehous")."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]
+    space = cut.rfind(" ")
+    if space >= limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,.:;-·") + "…"
+
+
 def button_rows(buttons: list[Button], per_row: int = 2) -> tuple[tuple[Button, ...], ...]:
     """Lay buttons out in rows of `per_row`."""
     return tuple(tuple(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row))

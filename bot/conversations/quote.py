@@ -39,6 +39,7 @@ from bot.conversations.messages import (
     Incoming,
     Reply,
     form_values,
+    shorten,
 )
 from bot.conversations.phrasings import quote as quote_phrasings
 from bot.conversations.quote_card import (
@@ -192,7 +193,7 @@ def _after_customer(ctx: Ctx, company: Company) -> Step:
         Deal.company_id == company.id, Deal.stage.in_([s.value for s in OPEN_STAGES]),
         deal_visible(ctx.session, ctx.user)).order_by(Deal.updated_at.desc()).limit(4)).all()
     if deals:
-        buttons = [[Button(d.title[:40], value=f"d:{d.id}")] for d in deals]
+        buttons = [[Button(shorten(f"#{d.id} {d.title}"), value=f"d:{d.id}")] for d in deals]
         buttons.append([Button(t("No deal"), value="d:0")])
         return goto("deal", ctx.reply(t("For which deal of {customer}?", customer=company.name),
                                       *buttons))

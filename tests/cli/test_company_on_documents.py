@@ -57,9 +57,14 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 def make_documents(env: dict[str, str], tmp_path: Path, round_: str) -> dict[str, str]:
     """A quote, a proposal and a contract summary made by Budi in the terminal chat."""
+    db = Database(env["SFA_DATABASE_URL"])
+    with db.session() as s:
+        deal_id = s.scalar(select(Deal.id).where(Deal.title == "Serwery dla Łodzi"))
+    db.dispose()
     script = tmp_path / f"docs-{round_}.txt"
     script.write_text("\n".join((
-        "/cancel", "/quote Nguyen Thi Minh Khai", "[Serwery dla Łodzi]", "1 laptop air",
+        "/cancel", "/quote Nguyen Thi Minh Khai", f"[#{deal_id} Serwery dla Łodzi]",
+        "1 laptop air",
         "[Create PDF quote]",
         "/cancel", "proposal for Nguyen Thi Minh Khai", f"[{VIETNAMESE[:22]}: Serwery]",
         "[Standard proposal]",

@@ -298,3 +298,26 @@ async def test_a_proposal_next_step_can_be_made_at_once(chat: CollectingChat,
     await u.press("Configure price and solution")
     r = await u.press("Make the quote now")
     assert "Which products?" in texts(r)
+
+
+def test_a_long_label_is_cut_at_a_word() -> None:
+    from bot.conversations.messages import shorten
+
+    assert shorten("#31 Lestari Bintang: Network upgrade for 3 floors") == \
+        "#31 Lestari Bintang: Network upgrade for 3…"
+    assert shorten("#8 Lestari Bintang: CCTV for the warehouse") == \
+        "#8 Lestari Bintang: CCTV for the warehouse"
+    assert len(shorten("x" * 100)) == 44 and shorten("x" * 100).endswith("…")
+
+
+async def test_two_deals_of_one_title_are_told_apart_when_quoting(
+        chat: CollectingChat, database: Database, clock) -> None:
+    """Found by quoting as a rep: "For which deal of Samudra Mulia?" offered two buttons
+    that both read "Samudra Mulia: CCTV for the warehouse"."""
+    first = make_deal(database, clock.now())
+    second = make_deal(database, clock.now())
+    budi = chat.as_user("budi")
+    await budi.say("make a quote for Sinar Jaya Abadi")
+    labels = [b.label for b in budi.buttons]
+    assert f"#{first} Servers for Sinar Jaya" in labels
+    assert f"#{second} Servers for Sinar Jaya" in labels

@@ -223,7 +223,7 @@ async def test_quote_for_a_deal_sets_the_deal_fact(chat: CollectingChat, app: Ap
     budi = chat.as_user("budi")
     replies = await budi.say("quote for Sinar Jaya")
     assert "For which deal of Sinar Jaya Abadi?" in texts(replies)
-    await budi.press("Office refresh")
+    await budi.press(f"#{deal_id} Office refresh")
     await budi.say("3 laptop air")
     replies = await budi.say("done")
     assert replies[-1].attachment is not None
@@ -280,7 +280,7 @@ async def test_accepting_in_chat_places_the_order_on_the_deal(chat: CollectingCh
         deal_id = deal.id
     budi = chat.as_user("budi")
     await budi.say("/quote Sinar Jaya")
-    await budi.press("Server room")
+    await budi.press(f"#{deal_id} Server room")
     await budi.say("1 server x1, 1 rack kit")
     await budi.press("Create PDF quote")
     replies = await budi.press("Accept (order)")

@@ -26,10 +26,13 @@ SARI = FakeTelegram.user(7202, "Sari", language_code="id")
 async def test_configure_a_solution_on_telegram(app: App, fake: FakeTelegram,
                                                 door: TelegramDoor) -> None:
     link(app, "sari", SARI)
+    with app.db.session() as s:
+        server = s.scalar(select(Deal.id).where(
+            Deal.title.startswith("Hotel Cahaya Indah: Server")))
     sari = TgUser(fake, SARI)
     out = await sari.say("/konfigurasi Hotel Cahaya Indah")
     assert "Untuk peluang Hotel Cahaya Indah yang mana?" in out
-    out = await sari.press("Hotel Cahaya Indah: Server")
+    out = await sari.press(f"#{server} Hotel Cahaya Indah: Server")
     # "hotel" in the customer's name picked the hotel rooms family
     assert "🧩 Kamar hotel untuk Hotel Cahaya Indah" in out and "Berapa kamar?" in out
     rooms = copy.deepcopy(fake.last_with_buttons(sari.chat))
@@ -64,7 +67,7 @@ async def test_configure_a_solution_on_telegram(app: App, fake: FakeTelegram,
         assert config.answers == {"rooms": 25, "climate": "yes", "laundry": "yes"}
     # configured again for the same deal: the answers come back for a revision
     await sari.say("/konfigurasi Hotel Cahaya Indah")
-    out = await sari.press("Hotel Cahaya Indah: Server")
+    out = await sari.press(f"#{server} Hotel Cahaya Indah: Server")
     assert "punya konfigurasi r1 (Kamar hotel, 3 jawaban, sudah jadi penawaran Q-" in out
     out = await sari.press("✏️ Revisi")
     assert "• Berapa kamar? 25" in out
