@@ -24,6 +24,7 @@ from bot.conversations.lookup import material_label
 from bot.conversations.messages import Button, Incoming, Reply
 from bot.conversations.phrasings import followups as followups_phrasings
 from bot.conversations.registry import Registry
+from bot.conversations.understanding.text import fold
 from bot.i18n import N_, Translator
 from core import deliveries
 from core import followups as fu_service
@@ -269,19 +270,15 @@ async def done_action(ctx: Ctx, arg: str) -> Step:
 async def reminders_list(ctx: Ctx, inc: Incoming) -> Step:
     """The user's open follow-ups (soonest first) and upcoming deliveries."""
     items = fu_service.open_followups(ctx.session, ctx.user, limit=8)
+    if _OVERDUE_WORDS.search(fold(ctx.incoming.text or "")):  # "what's overdue?", "yg telat"
+        return _overdue(ctx, items)
     upcoming = deliveries.upcoming_deliveries(ctx.session, ctx.user, ctx.now, limit=5)
     if not items and not upcoming:
         return done(ctx.t("Nothing planned: no open follow-ups or deliveries."))
     replies: list[Reply] = []
     if items:
         replies.append(Reply(ctx.t("Your open follow-ups:")))
-        for f in items:
-            when = fu_service.effective_due(f)
-            late = ctx.t(" (overdue)") if when <= ctx.now else ""
-            replies.append(Reply.with_buttons(
-                f"{ctx.t.datetime(when)}{late} — {kind_word(ctx.t, f.kind)}: "
-                f"{_who(ctx.t, f.company, f.contact)}" + (f"\n{f.note[:100]}" if f.note else ""),
-                followup_buttons(ctx.t, f.id)))
+        replies.extend(_followup_reply(ctx, f) for f in items)
     for d in upcoming:
         company = ctx.session.get(Company, d.company_id)
         replies.append(Reply.with_buttons(
@@ -290,6 +287,32 @@ async def reminders_list(ctx: Ctx, inc: Incoming) -> Step:
             (Button(ctx.t("Delay"), action="delivery.delay", arg=str(d.id)),
              Button(ctx.t("Delivered"), action="delivery.delivered", arg=str(d.id)))))
     return done(*replies)
+
+
+_OVERDUE_WORDS = re.compile(r"\b(?:overdue|late|behind|missed|past due|telat|terlambat|"
+                            r"lewat|kelewat|keteteran|nunggak)\b")
+
+
+def _followup_reply(ctx: Ctx, f: FollowUp) -> Reply:
+    when = fu_service.effective_due(f)
+    late = ctx.t(" (overdue)") if when <= ctx.now else ""
+    return Reply.with_buttons(
+        f"{ctx.t.datetime(when)}{late} — {kind_word(ctx.t, f.kind)}: "
+        f"{_who(ctx.t, f.company, f.contact)}" + (f"\n{f.note[:100]}" if f.note else ""),
+        followup_buttons(ctx.t, f.id))
+
+
+def _overdue(ctx: Ctx, items: list[FollowUp]) -> Step:
+    """Only what is past its time; when nothing is, say so and name the next one."""
+    late = [f for f in items if fu_service.effective_due(f) <= ctx.now]
+    if late:
+        return done(Reply(ctx.t("Overdue:")), *(_followup_reply(ctx, f) for f in late))
+    if not items:
+        return done(ctx.t("Nothing overdue, and no open follow-ups."))
+    first = items[0]
+    return done(Reply(ctx.t("Nothing overdue. Next: {when}.",
+                            when=ctx.t.datetime(fu_service.effective_due(first)))),
+                _followup_reply(ctx, first))
 
 
 # -- personal reminders ("remind me tomorrow at 10 to call Hendro") --------------------------

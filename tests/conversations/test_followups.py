@@ -146,6 +146,27 @@ async def test_reminders_list_and_done(chat: CollectingChat, app: App) -> None:
     assert "Nothing planned" in texts(r)
 
 
+async def test_only_what_is_overdue_when_asked_so(chat: CollectingChat, app: App) -> None:
+    """Found by asking as a rep: "what's overdue?" and "follow up yang telat" listed every
+    open follow-up and delivery, the late ones among them."""
+    with app.db.session() as s:
+        s.execute(update(FollowUp).values(status="cancelled"))
+        budi = s.scalar(select(User).where(User.login == "budi"))
+        for note, hours in (("Send price list", -3), ("Call the buyer", 20)):
+            s.add(FollowUp(user_id=budi.id, kind="follow_up", note=note,
+                           due_at=app.clock.now() + timedelta(hours=hours), status="open",
+                           created_at=app.clock.now()))
+    budi_chat = chat.as_user("budi")
+    out = texts(await budi_chat.say("what's overdue?"))
+    assert out.startswith("Overdue:") and "Send price list" in out
+    assert "Call the buyer" not in out and "🚚" not in out
+    await budi_chat.press("Done")
+    out = texts(await budi_chat.say("follow up yang telat"))
+    assert out.startswith("Tidak ada yang terlambat. Berikutnya:") and "Call the buyer" in out
+    out = texts(await budi_chat.say("my reminders"))  # not asked for the late ones: all
+    assert "Your open follow-ups:" in out and "Call the buyer" in out
+
+
 async def test_notice_words_in_indonesian_with_action_buttons(app: App) -> None:
     with app.db.session() as s:
         sari = s.scalar(select(User).where(User.login == "sari"))

@@ -18,11 +18,11 @@ from tests.support.chat import CollectingChat, texts
 
 @pytest.mark.parametrize(("message", "expect"), [
     ("my tasks", "Nothing planned: no open follow-ups or deliveries."),
-    ("what's overdue?", "Nothing planned: no open follow-ups or deliveries."),
+    ("what's overdue?", "Nothing overdue, and no open follow-ups."),
     ("tugas saya apa aja", "Tidak ada rencana: tidak ada tindak lanjut atau pengiriman terbuka."),
     # "telat" is Indonesian: the answer is too, though the rep's language is English.
     ("follow up yang telat",
-     "Tidak ada rencana: tidak ada tindak lanjut atau pengiriman terbuka."),
+     "Tidak ada yang terlambat, dan tidak ada tindak lanjut yang terbuka."),
 ])
 async def test_a_reps_tasks_are_their_open_follow_ups(chat: CollectingChat, message: str,
                                                      expect: str) -> None:
