@@ -29,6 +29,7 @@ from bot.i18n import N_, Translator
 from core import deliveries
 from core import followups as fu_service
 from core.models import Company, Contact, Deal, FollowUp, NoticeRow, Role, User
+from core.models.scheduling import DeliverySchedule
 
 QUOTE_STATUS = {"draft": N_("draft"), "pending": N_("discount waiting for approval"),
                 "sent": N_("sent"), "accepted": N_("accepted")}
@@ -273,22 +274,30 @@ async def reminders_list(ctx: Ctx, inc: Incoming) -> Step:
     if _OVERDUE_WORDS.search(fold(ctx.incoming.text or "")):  # "what's overdue?", "yg telat"
         return _overdue(ctx, items)
     upcoming = deliveries.upcoming_deliveries(ctx.session, ctx.user, ctx.now, limit=5)
+    if _DELIVERY_WORDS.search(fold(ctx.incoming.text or "")):  # "pengiriman minggu ini"
+        if not upcoming:
+            return done(ctx.t("No deliveries scheduled."))
+        return done(*(_delivery_reply(ctx, d) for d in upcoming))
     if not items and not upcoming:
         return done(ctx.t("Nothing planned: no open follow-ups or deliveries."))
     replies: list[Reply] = []
     if items:
         replies.append(Reply(ctx.t("Your open follow-ups:")))
         replies.extend(_followup_reply(ctx, f) for f in items)
-    for d in upcoming:
-        company = ctx.session.get(Company, d.company_id)
-        replies.append(Reply.with_buttons(
-            ctx.t("🚚 {when} {company}: {what}", when=ctx.t.datetime(d.scheduled_for),
-                  company=company.name if company else "?", what=d.description),
-            (Button(ctx.t("Delay"), action="delivery.delay", arg=str(d.id)),
-             Button(ctx.t("Delivered"), action="delivery.delivered", arg=str(d.id)))))
+    replies.extend(_delivery_reply(ctx, d) for d in upcoming)
     return done(*replies)
 
 
+def _delivery_reply(ctx: Ctx, d: DeliverySchedule) -> Reply:
+    company = ctx.session.get(Company, d.company_id)
+    return Reply.with_buttons(
+        ctx.t("🚚 {when} {company}: {what}", when=ctx.t.datetime(d.scheduled_for),
+              company=company.name if company else "?", what=d.description),
+        (Button(ctx.t("Delay"), action="delivery.delay", arg=str(d.id)),
+         Button(ctx.t("Delivered"), action="delivery.delivered", arg=str(d.id))))
+
+
+_DELIVERY_WORDS = re.compile(r"\b(?:deliver\w*|shipments?|pengiriman|kiriman)\b")
 _OVERDUE_WORDS = re.compile(r"\b(?:overdue|late|behind|missed|past due|telat|terlambat|"
                             r"lewat|kelewat|keteteran|nunggak)\b")
 

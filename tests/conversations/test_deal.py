@@ -321,3 +321,12 @@ async def test_two_deals_of_one_title_are_told_apart_when_quoting(
     labels = [b.label for b in budi.buttons]
     assert f"#{first} Servers for Sinar Jaya" in labels
     assert f"#{second} Servers for Sinar Jaya" in labels
+
+
+async def test_stuck_deals_are_the_pipeline_with_the_untouched_ones(
+        chat: CollectingChat) -> None:
+    """"deal mana yang macet?" was not understood."""
+    out = texts(await chat.as_user("budi").say("deal mana yang macet?"))
+    assert "Paling lama tidak disentuh" in out
+    out = texts(await chat.as_user("budi").say("which deals are stuck?"))
+    assert "Untouched the longest" in out

@@ -130,6 +130,22 @@ async def test_schedule_and_delay_a_delivery(chat: CollectingChat, app: App) -> 
         assert d is not None and d.status == "delayed"
 
 
+async def test_deliveries_asked_for_are_listed_alone(chat: CollectingChat, app: App) -> None:
+    """"upcoming deliveries" and "pengiriman minggu ini" had no answer of their own."""
+    name = _company_name(app, "budi")
+    budi = chat.as_user("budi")
+    out = texts(await budi.say("upcoming deliveries"))
+    assert "No deliveries scheduled." in out
+    await budi.say("/delivery")
+    await budi.say(name)
+    await budi.say("3 servers and a rack")
+    await budi.say("2026-03-05 14:00")
+    for asked in ("upcoming deliveries", "pengiriman minggu ini"):
+        out = texts(await budi.say(asked))
+        assert "3 servers and a rack" in out and out.startswith("🚚"), asked
+        assert "follow-ups" not in out and "tindak lanjut" not in out.lower(), asked
+
+
 async def test_reminders_list_and_done(chat: CollectingChat, app: App) -> None:
     with app.db.session() as s:
         s.execute(update(FollowUp).values(status="cancelled"))

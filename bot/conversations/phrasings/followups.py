@@ -24,7 +24,8 @@ PHRASINGS = (
             "list my follow-ups", "open follow-ups", "pending reminders",
             "what do I need to follow up", "follow-ups due", "overdue follow-ups",
             "which reminders are open", "what's due", "reminders", "show follow ups", "my to-do",
-            "what do I have to follow up",
+            "what do I have to follow up", "upcoming deliveries", "my deliveries this week",
+            "which deliveries are coming up", "list the deliveries", "delivery schedule",
             "my task list", "open tasks", "which tasks are overdue", "overdue items",
             "late follow-ups", "tasks still open", "what haven't I done yet", "unfinished tasks",
             "my outstanding items", "to-do list", "what did I forget to do", "things past due",
@@ -40,5 +41,7 @@ PHRASINGS = (
             "apa aja yang belum aku kerjain", "to do list aku", "pengingat yang sudah lewat",
             "kerjaan yang belum beres", "ada yang telat nggak", "yang kelewat apa aja",
             "tugas pending", "list tugas gw", "follow up yg belum dikerjain",
-            "tugas yang masih terbuka")),
+            "tugas yang masih terbuka",
+            "pengiriman minggu ini", "daftar pengiriman saya", "jadwal pengiriman",
+            "pengiriman apa aja yang akan datang", "kiriman yang dijadwalkan")),
 )

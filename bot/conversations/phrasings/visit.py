@@ -27,7 +27,8 @@ PHRASINGS = (
             "habis visit ke {customer}", "udah ketemuan sama {customer}", "mampir ke {customer}",
             "baru selesai rapat dengan {customer}",
             "baru balik dari {customer}", "{date} saya ketemu {customer}",
-            "td ke kantor {customer}", "barusan dr {customer}")),
+            "td ke kantor {customer}", "barusan dr {customer}",
+            "{date} saya sudah ke {customer}")),
     Phrasings(
         "log_call", flow="log_visit", slots=("customer", "date"), args={"kind": "call"},
         label=N_("Log a call with {customer}"),
