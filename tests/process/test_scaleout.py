@@ -193,10 +193,15 @@ class Driver:
         await self.press(tg_user, "Tomorrow")
 
 
+proc_args: dict[int, list[str]] = {}  # pid -> the sfa command (named in failure output)
+
+
 async def _spawn(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(str(SFA), *args, env=env,
+    proc = await asyncio.create_subprocess_exec(str(SFA), *args, env=env,
                                                 stdout=asyncio.subprocess.DEVNULL,
                                                 stderr=asyncio.subprocess.PIPE)
+    proc_args[proc.pid] = list(args[:2])
+    return proc
 
 
 async def _healthy(port: int, timeout: float = 180) -> dict[str, Any]:
@@ -454,6 +459,11 @@ async def test_three_workers_two_schedulers_kill_nine(tmp_path: Path,
             errs.append(err.decode(errors="replace"))
             if os.environ.get("SFA_SCALEOUT_DEBUG"):
                 print(errs[-1][-3000:])
+            # Shown when the test fails: what went wrong inside the processes.
+            failed = [line for line in errs[-1].splitlines()
+                      if '"ERROR"' in line or "Traceback" in line or "Error:" in line]
+            if failed:
+                print(f"{' '.join(proc_args.get(proc.pid, []))}: " + "\n".join(failed[:12]))
         db.dispose()
         with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
