@@ -110,3 +110,13 @@ async def test_a_typed_date_alone_is_still_the_day(app: App, chat: CollectingCha
     assert "Next step on Fri" in out and "14:00; I will remind you." in out
     assert _follow_ups(app, hendro)[-1].note is None
     assert isinstance(_follow_ups(app, hendro)[-1].due_at, datetime)
+
+
+async def test_a_label_typed_with_a_typo_is_its_button(chat: CollectingChat) -> None:
+    """Found on review: "positve" got "Please tap one of the outcomes"."""
+    budi = chat.as_user("budi")
+    await budi.say("log visit Hendro Wibisono")
+    assert "Any notes?" in texts(await budi.say("positve"))
+    assert "when should you follow up" in texts(await budi.say("ok"))
+    out = texts(await budi.say("no nxt step"))
+    assert "Saved: visit with Hendro Wibisono" in out and "Next step on" not in out

@@ -9,6 +9,8 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from rapidfuzz import fuzz, process
+
 from bot.conversations.flow import Flow
 from bot.conversations.messages import Button, Reply, pack_replies, unpack_replies
 from bot.conversations.pipeline.update import State
@@ -77,6 +79,7 @@ def restarts(u: Understanding, accepts: str, flow_name: str, understander: Under
 
 
 _PLAIN_WORD = re.compile(r"[^\W_]+")
+_TYPO_SCORE = 85  # rapidfuzz ratio from which a typed answer is a label with a typo
 
 
 def _plain(label: str) -> str:
@@ -92,7 +95,13 @@ def typed_choice(text: str, data: dict[str, Any]) -> str | None:
         return None
     typed = _plain(text)
     offered = data.get("_offered") or []
-    hits = [offered[i] for i, label in enumerate(labels[:len(offered)]) if label == typed]
+    labels = labels[:len(offered)]
+    hits = [offered[i] for i, label in enumerate(labels) if label == typed]
+    if not hits and len(typed) >= 4:  # a typo ("positve"): the one label close enough
+        found = process.extract(typed, labels, scorer=fuzz.ratio, score_cutoff=_TYPO_SCORE,
+                                limit=2)
+        if len(found) == 1:
+            hits = [offered[found[0][2]]]
     return hits[0] if len(set(hits)) == 1 else None
 
 
